@@ -1,0 +1,96 @@
+# tokenward build. The order follows libbpf-bootstrap: vmlinux.h from the
+# running kernel's BTF, then each sensor's BPF object, then one linked
+# object and its skeleton, then the userspace binary.
+
+BUILD      ?= build
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+CC         ?= cc
+ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+PKGS       := libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN       := -Wall -Wextra -Werror
+CFLAGS     ?= -O2 -g
+CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(PKG_CFLAGS)
+LDLIBS     += $(PKG_LIBS) -lelf -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) \
+              -Wno-unused-function -Wno-unused-parameter -I$(BUILD) -Ibpf
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS   := $(wildcard bpf/*.h)
+
+USER_SRCS  := $(wildcard user/*.c)
+USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+LIB_OBJS   := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+PROG_SRCS  := $(wildcard tests/progs/*.c)
+PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
+
+.PHONY: all deps run test test-unit test-live bench-sensors bench-scan bench-revoke clean
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/tokenward
+
+# Installs missing Debian packages; a no-op when all are present.
+deps:
+	@tools/deps.sh
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h | $(BUILD)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# One object for all sensors, so they share the ring buffer and counters.
+$(BUILD)/tokenward.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(BUILD)/tokenward.skel.h: $(BUILD)/tokenward.bpf.o
+	$(BPFTOOL) gen skeleton $< name tw_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the loader includes the skeleton.
+$(BUILD)/user/monitor.o: $(BUILD)/tokenward.skel.h
+
+$(BUILD)/tokenward: $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/progs/%: tests/progs/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+# The README's first command: set up, build, and start on embedded defaults.
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/tokenward run
+
+# The README's second command: set up, build, and run every test.
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
+	@tools/run-tests.sh $(BUILD)
+
+test-unit: all $(UNIT_BINS)
+	@tools/run-tests.sh --unit $(BUILD)
+
+test-live: all $(PROG_BINS)
+	@tools/run-tests.sh --live $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Maps and helpers shared by every sensor. Each sensor is its own .bpf.c
+ * file; the Makefile links them into one object with `bpftool gen object`,
+ * so the maps here are __weak: every file sees the same definition and the
+ * linker keeps one copy.
+ */
+#ifndef TW_COMMON_BPF_H
+#define TW_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "tokenward.h"
+
+/* Size set from userspace before load (--ringbuf-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps") __weak;
+
+/* Per-CPU loss counters, one slot per enum tw_drop_reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TW_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+/*
+ * Scratch space for building a record before it goes to the ring buffer.
+ * Per-CPU array values are capped at 32 KiB, so this is a plain array
+ * with one slot per CPU (max_entries set from userspace to the CPU count).
+ * Tracepoint programs do not migrate CPUs while running, so a slot is ours
+ * for the life of one program run.
+ */
+#define TW_SCRATCH_SIZE (sizeof(struct tw_exec_event) + TW_EXEC_DATA_MAX + 8192)
+struct tw_scratch {
+	char buf[TW_SCRATCH_SIZE];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_scratch);
+} scratch SEC(".maps") __weak;
+
+/* tokenward's own tgid: its output must never loop back into it. */
+const volatile __u32 tw_self_tgid __weak = 0;
+
+/* Whether to wake the reader on every record or let it batch. */
+const volatile __u32 tw_wakeup_bytes __weak = 0;
+
+static __always_inline void tw_count_drop(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &reason);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void *tw_scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+static __always_inline void tw_fill_hdr(struct tw_hdr *h, __u32 type)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *leader;
+
+	h->type = type;
+	h->flags = 0;
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
+	h->pid = (__u32)pid_tgid;
+	h->tgid = pid_tgid >> 32;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	leader = BPF_CORE_READ(task, group_leader);
+	h->start_boot_ns = BPF_CORE_READ(leader, start_boottime);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline bool tw_is_self(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == tw_self_tgid;
+}
+
+/*
+ * Send a built record. Wakeups are batched: the reader is woken only once
+ * enough bytes are waiting (tw_wakeup_bytes), otherwise it finds the
+ * records on its next poll timeout. Waking on every record costs a
+ * context switch per write() on busy hosts.
+ */
+static __always_inline int tw_emit(void *rec, __u64 size)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (tw_wakeup_bytes == 0 ||
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= tw_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, rec, size, flags)) {
+		tw_count_drop(TW_DROP_RINGBUF_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+#endif /* TW_COMMON_BPF_H */

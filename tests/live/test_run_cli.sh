@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `tokenward run` preconditions, usage errors and clean detach.
+. "$(dirname "$0")/lib.sh"
+
+expect_exit() { # name want cmd...
+  local name=$1 want=$2; shift 2
+  "$@" >"$TW_TMP/out" 2>"$TW_TMP/err"; local rc=$?
+  if [ $rc -eq "$want" ]; then ok "$name"; else not_ok "$name" "exit $rc, want $want: $(head -c 300 "$TW_TMP/err")"; fi
+}
+
+expect_exit usage_no_command 2 "$TW"
+expect_exit usage_unknown_command 2 "$TW" frobnicate
+expect_exit usage_unknown_flag 2 "$TW" run --no-such-flag
+expect_exit usage_missing_argument 2 "$TW" run --events
+expect_exit usage_bad_ringbuf 2 "$TW" run --ringbuf-size 12345
+expect_exit help_top 0 "$TW" --help
+expect_exit help_run 0 "$TW" run --help
+if grep -q -- '--ready-file' "$TW_TMP/out" && grep -q -- '--events' "$TW_TMP/out"; then ok help_run_lists_flags; else not_ok help_run_lists_flags "run --help misses flags"; fi
+
+# Not root: one clear line, exit 2, no libbpf noise.
+if command -v setpriv >/dev/null; then
+  setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$TW" run --events /dev/null >"$TW_TMP/out" 2>"$TW_TMP/err"
+  rc=$?
+  if [ $rc -eq 2 ] && [ "$(wc -l <"$TW_TMP/err")" -eq 1 ] && grep -q 'root' "$TW_TMP/err"; then
+    ok precondition_not_root
+  else
+    not_ok precondition_not_root "exit $rc: $(cat "$TW_TMP/err")"
+  fi
+else
+  not_ok precondition_not_root "setpriv missing"
+fi
+
+# tracefs and bpffs absent: run mounts them itself.
+umount /sys/kernel/tracing 2>/dev/null
+umount /sys/fs/bpf 2>/dev/null
+if tw_start; then
+  if mountpoint -q /sys/kernel/tracing && mountpoint -q /sys/fs/bpf; then ok precondition_mounts; else not_ok precondition_mounts "tracefs or bpffs not mounted"; fi
+else
+  not_ok precondition_mounts "monitor failed to start with tracefs/bpffs unmounted: $(cat "$TW_TMP/stderr")"
+fi
+
+# SIGTERM detaches: exit 0 and no tokenward programs left in the kernel.
+progs_before=$(bpftool prog show 2>/dev/null | grep -c 'name tw_')
+tw_stop
+progs_after=$(bpftool prog show 2>/dev/null | grep -c 'name tw_')
+if [ "${TW_RC:-1}" -eq 0 ] && [ "$progs_before" -gt 0 ] && [ "$progs_after" -eq 0 ]; then
+  ok sigterm_detaches
+else
+  not_ok sigterm_detaches "rc=${TW_RC:-?} programs before=$progs_before after=$progs_after"
+fi
+
+# SIGINT too; the ready file is removed on the way out.
+tw_start || not_ok sigint_detaches "start failed"
+kill -INT "$TW_PID"; wait "$TW_PID"; rc=$?; TW_PID=
+if [ $rc -eq 0 ] && [ ! -e "$TW_TMP/ready" ] && [ "$(bpftool prog show | grep -c 'name tw_')" -eq 0 ]; then
+  ok sigint_detaches
+else
+  not_ok sigint_detaches "rc=$rc"
+fi

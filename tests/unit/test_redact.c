@@ -1,0 +1,83 @@
+/* Tests for user/redact.c: no raw secret survives, ordinary text does. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "redact.h"
+
+/* Built at run time so the source holds no token-shaped literal. */
+static void make_secret(char *out, size_t n)
+{
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	for (size_t i = 0; i < n; i++)
+		out[i] = alpha[(i * 7 + 3 + (i % 5) * 11) % 62];
+	out[n] = 0;
+}
+
+static void test_fingerprint_is_sha256(void **state)
+{
+	char fp[65];
+	(void)state;
+	redact_fingerprint("abc", 3, fp);
+	assert_string_equal(fp, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_short_shows_at_most_six(void **state)
+{
+	char out[32];
+	(void)state;
+	redact_short("abcdefghijklmnop", 16, out, sizeof(out));
+	assert_string_equal(out, "abcdef\u2026");
+	/* a short secret shows at most half of itself */
+	redact_short("abcd", 4, out, sizeof(out));
+	assert_string_equal(out, "ab\u2026");
+}
+
+static void test_text_masks_secret(void **state)
+{
+	char secret[41], text[128];
+	(void)state;
+	make_secret(secret, 40);
+	snprintf(text, sizeof(text), "--token=%s --verbose", secret);
+	char *r = redact_text(text, strlen(text));
+	assert_non_null(r);
+	assert_null(strstr(r, secret));
+	assert_non_null(strstr(r, "[sha256:"));
+	assert_non_null(strstr(r, "--verbose"));
+	free(r);
+}
+
+static void test_text_keeps_paths_and_words(void **state)
+{
+	const char *t = "/usr/lib/x86_64-linux-gnu/libc.so.6 --config /etc/tokenward.yaml";
+	(void)state;
+	char *r = redact_text(t, strlen(t));
+	assert_string_equal(r, t);
+	free(r);
+}
+
+static void test_text_handles_nul_and_binary(void **state)
+{
+	const char t[] = { 'a', 0, 'b', 1, (char)0xff, 'c' };
+	(void)state;
+	char *r = redact_text(t, sizeof(t));
+	assert_int_equal(strlen(r), sizeof(t));
+	assert_int_equal(r[1], '?');
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fingerprint_is_sha256),
+		cmocka_unit_test(test_short_shows_at_most_six),
+		cmocka_unit_test(test_text_masks_secret),
+		cmocka_unit_test(test_text_keeps_paths_and_words),
+		cmocka_unit_test(test_text_handles_nul_and_binary),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

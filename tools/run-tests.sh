@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Run tokenward's tests and print one closing line: "N passed, M failed".
+#   tools/run-tests.sh [--unit|--live] BUILD_DIR [NAME_FILTER]
+# Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
+# counts. Live tests are scripts (tests/live/test_*.sh) that print one
+# "ok NAME" or "not ok NAME: reason" line per case; a script that dies
+# without reporting counts as one failure. Logs go to BUILD/test-logs/.
+set -u
+mode=all
+case "${1:-}" in --unit) mode=unit; shift ;; --live) mode=live; shift ;; esac
+build=${1:-build}
+filter=${2:-${TEST:-}}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$build" && pwd)
+logs=$build/test-logs
+mkdir -p "$logs"
+passed=0 failed=0
+failures=()
+
+run_unit() {
+  local bin name log p f
+  for bin in "$build"/tests/test_*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    log=$logs/$name.log
+    "$bin" >"$log" 2>&1
+    rc=$?
+    p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
+    f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$f" -gt 0 ]; then
+      failures+=("unit/$name (log: $log)")
+      echo "FAIL unit/$name: $p passed, $f failed"; sed 's/^/    /' "$log" | grep -E 'FAIL|ERROR|error|Failure' | head -20
+    else
+      echo "ok   unit/$name: $p passed"
+    fi
+  done
+}
+
+run_live() {
+  local script name log ok notok
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "FAIL live: live tests load BPF programs and must run as root"
+    failed=$((failed + 1)); failures+=("live (not root)"); return
+  fi
+  for script in "$root"/tests/live/test_*.sh; do
+    [ -f "$script" ] || continue
+    name=$(basename "$script" .sh)
+    [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    log=$logs/$name.log
+    TW_BUILD=$build TW_ROOT=$root TW_LOGS=$logs timeout 600 bash "$script" >"$log" 2>&1
+    rc=$?
+    ok=$(grep -c '^ok ' "$log")
+    notok=$(grep -c '^not ok ' "$log")
+    if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc without reporting" >>"$log"; fi
+    if [ $rc -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc" >>"$log"; fi
+    passed=$((passed + ok)); failed=$((failed + notok))
+    if [ "$notok" -gt 0 ]; then
+      failures+=("live/$name (log: $log)")
+      echo "FAIL live/$name: $ok passed, $notok failed"; grep '^not ok' "$log" | sed 's/^/    /'
+    else
+      echo "ok   live/$name: $ok passed"
+    fi
+  done
+}
+
+[ "$mode" != live ] && run_unit
+[ "$mode" != unit ] && run_live
+
+if [ ${#failures[@]} -gt 0 ]; then
+  echo; echo "failed:"; printf '  %s\n' "${failures[@]}"
+fi
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,154 @@
+/*
+ * Owns the BPF skeleton: sizes maps, loads and attaches every sensor, and
+ * drains the ring buffer. libbpf's messages are kept back unless verbose,
+ * so a failure reaches the user as one line from the caller.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "tokenward.skel.h"
+#include "log.h"
+#include "monitor.h"
+
+struct monitor {
+	struct tw_bpf *skel;
+	struct ring_buffer *rb;
+	monitor_event_fn fn;
+	void *ctx;
+	int ncpus;
+};
+
+static int libbpf_verbose;
+static char libbpf_last[512];
+
+/* Keep libbpf's last line for the error message; print all only when asked. */
+static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	va_copy(copy, ap);
+	if (lvl != LIBBPF_DEBUG) {
+		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, copy);
+		libbpf_last[strcspn(libbpf_last, "\n")] = 0;
+	}
+	va_end(copy);
+	if (libbpf_verbose)
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct monitor *m = ctx;
+
+	if (len < sizeof(struct tw_hdr))
+		return 0;
+	return m->fn(m->ctx, data, len);
+}
+
+int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx,
+		 struct monitor **out, char *err, size_t errsz)
+{
+	struct monitor *m;
+	int r;
+
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->fn = fn;
+	m->ctx = ctx;
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus <= 0)
+		m->ncpus = 1;
+
+	m->skel = tw_bpf__open();
+	if (!m->skel) {
+		r = -errno;
+		snprintf(err, errsz, "opening the BPF object failed: %s", strerror(-r));
+		goto fail;
+	}
+	m->skel->rodata->tw_self_tgid = getpid();
+	m->skel->rodata->tw_wakeup_bytes = opts->wakeup_bytes;
+	if ((r = bpf_map__set_max_entries(m->skel->maps.events, opts->ringbuf_bytes)) ||
+	    (r = bpf_map__set_max_entries(m->skel->maps.scratch, m->ncpus))) {
+		snprintf(err, errsz, "sizing BPF maps failed: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = tw_bpf__load(m->skel))) {
+		snprintf(err, errsz, "loading the BPF sensors failed: %s (%s)%s",
+			 strerror(-r), libbpf_last, opts->verbose ? "" : "; -v shows libbpf's log");
+		goto fail;
+	}
+	if ((r = tw_bpf__attach(m->skel))) {
+		snprintf(err, errsz, "attaching the BPF sensors failed: %s (%s)",
+			 strerror(-r), libbpf_last);
+		goto fail;
+	}
+	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_record, m, NULL);
+	if (!m->rb) {
+		r = -errno;
+		snprintf(err, errsz, "opening the ring buffer failed: %s", strerror(-r));
+		goto fail;
+	}
+	*out = m;
+	return 0;
+fail:
+	monitor_close(m);
+	return r < 0 ? r : -EINVAL;
+}
+
+int monitor_poll(struct monitor *m, int timeout_ms)
+{
+	int n = ring_buffer__poll(m->rb, timeout_ms);
+
+	/* Records sent without a wakeup do not make epoll return; after the
+	 * timeout, read whatever has queued up since. */
+	if (n == 0)
+		n = ring_buffer__consume(m->rb);
+	return n;
+}
+
+int monitor_drops(struct monitor *m, uint64_t out[TW_DROP_MAX])
+{
+	uint64_t *vals = calloc(m->ncpus, sizeof(uint64_t));
+	int fd = bpf_map__fd(m->skel->maps.drops);
+
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < TW_DROP_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals) == 0)
+			for (int c = 0; c < m->ncpus; c++)
+				out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+const char *monitor_drop_name(int reason)
+{
+	static const char *const names[TW_DROP_MAX] = {
+		[TW_DROP_RINGBUF_FULL] = "ringbuf_full",
+		[TW_DROP_READ_FAIL] = "read_failed",
+		[TW_DROP_PATH_TRUNC] = "path_truncated",
+		[TW_DROP_ARGS_TRUNC] = "exec_args_truncated",
+	};
+	return reason >= 0 && reason < TW_DROP_MAX && names[reason] ? names[reason] : "unknown";
+}
+
+void monitor_close(struct monitor *m)
+{
+	if (!m)
+		return;
+	ring_buffer__free(m->rb);
+	tw_bpf__destroy(m->skel);
+	free(m);
+}

@@ -1,0 +1,30 @@
+/* The sensors: load, attach and read the BPF programs. */
+#ifndef TW_MONITOR_H
+#define TW_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "tokenward.h"
+
+struct monitor_opts {
+	uint64_t ringbuf_bytes; /* ring buffer size, a power of two */
+	uint32_t wakeup_bytes;  /* wake the reader once this much is queued */
+	int verbose;            /* pass libbpf's own messages through */
+};
+
+/* Called for each record, in ring buffer order. Non-zero stops polling. */
+typedef int (*monitor_event_fn)(void *ctx, const void *rec, size_t len);
+
+struct monitor;
+
+int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx,
+		 struct monitor **out, char *err, size_t errsz);
+/* Wait up to timeout_ms for records and hand each to fn. Returns the
+ * number handled or a negative errno (-EINTR when a signal arrived). */
+int monitor_poll(struct monitor *m, int timeout_ms);
+/* Sum the per-CPU drop counters. */
+int monitor_drops(struct monitor *m, uint64_t out[TW_DROP_MAX]);
+const char *monitor_drop_name(int reason);
+void monitor_close(struct monitor *m);
+
+#endif

@@ -1,0 +1,23 @@
+/* Small helpers shared across the controller. */
+#ifndef TW_UTIL_H
+#define TW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Format a CLOCK_REALTIME nanosecond timestamp as RFC 3339 with
+ * microseconds in UTC, e.g. 2026-11-27T06:24:16.123456Z. */
+void util_rfc3339(uint64_t realtime_ns, char *out, size_t outsz);
+
+/* Offset to add to a CLOCK_BOOTTIME timestamp to get CLOCK_REALTIME. */
+int64_t util_boot_to_realtime_offset(void);
+
+uint64_t util_now_ns(int clock_id);
+
+/* Parse a size such as 4096, 64K, 16M. Returns 0 on success. */
+int util_parse_size(const char *s, uint64_t *out);
+
+/* Write a file atomically enough for a marker: create, write, close. */
+int util_touch(const char *path, const char *content);
+
+#endif
