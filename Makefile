@@ -92,5 +92,15 @@ test-unit: all $(UNIT_BINS)
 test-live: all $(PROG_BINS)
 	@tools/run-tests.sh --live $(BUILD)
 
+# Benchmarks: peers side by side in one run; results go to docs/BENCHMARKS.md.
+bench-sensors: deps all
+	@tools/bench-sensors.sh $(BUILD)
+
+bench-scan: deps all
+	@tools/bench-scan.sh $(BUILD)
+
+bench-revoke: deps all
+	@tools/bench-revoke.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD)

@@ -39,21 +39,27 @@ else
   not_ok precondition_mounts "monitor failed to start with tracefs/bpffs unmounted: $(cat "$TW_TMP/stderr")"
 fi
 
-# SIGTERM detaches: exit 0 and no tokenward programs left in the kernel.
-progs_before=$(bpftool prog show 2>/dev/null | grep -c 'name tw_')
+# IDs of the BPF programs a given process holds (other monitors may run too).
+prog_ids_of() { grep -hs '^prog_id:' /proc/"$1"/fdinfo/* | awk '{print $2}' | sort -u; }
+prog_exists() { bpftool prog show id "$1" >/dev/null 2>&1; }
+
+# SIGTERM detaches: exit 0 and none of its programs left in the kernel.
+ids=$(prog_ids_of "$TW_PID")
 tw_stop
-progs_after=$(bpftool prog show 2>/dev/null | grep -c 'name tw_')
-if [ "${TW_RC:-1}" -eq 0 ] && [ "$progs_before" -gt 0 ] && [ "$progs_after" -eq 0 ]; then
+left=0; for id in $ids; do prog_exists "$id" && left=$((left + 1)); done
+if [ "${TW_RC:-1}" -eq 0 ] && [ -n "$ids" ] && [ $left -eq 0 ]; then
   ok sigterm_detaches
 else
-  not_ok sigterm_detaches "rc=${TW_RC:-?} programs before=$progs_before after=$progs_after"
+  not_ok sigterm_detaches "rc=${TW_RC:-?} programs=[$ids] left=$left"
 fi
 
 # SIGINT too; the ready file is removed on the way out.
 tw_start || not_ok sigint_detaches "start failed"
+ids=$(prog_ids_of "$TW_PID")
 kill -INT "$TW_PID"; wait "$TW_PID"; rc=$?; TW_PID=
-if [ $rc -eq 0 ] && [ ! -e "$TW_TMP/ready" ] && [ "$(bpftool prog show | grep -c 'name tw_')" -eq 0 ]; then
+left=0; for id in $ids; do prog_exists "$id" && left=$((left + 1)); done
+if [ $rc -eq 0 ] && [ ! -e "$TW_TMP/ready" ] && [ -n "$ids" ] && [ $left -eq 0 ]; then
   ok sigint_detaches
 else
-  not_ok sigint_detaches "rc=$rc"
+  not_ok sigint_detaches "rc=$rc programs=[$ids] left=$left"
 fi
