@@ -32,7 +32,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
-.PHONY: all deps run test test-unit test-live bench-sensors bench-scan bench-revoke clean
+.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-revoke clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tokenward
@@ -88,6 +88,9 @@ test: deps
 
 test-unit: all $(UNIT_BINS)
 	@tools/run-tests.sh --unit $(BUILD)
+
+test-cli: all
+	@tools/run-tests.sh --cli $(BUILD)
 
 test-live: all $(PROG_BINS)
 	@tools/run-tests.sh --live $(BUILD)

@@ -2,12 +2,13 @@
 # Run tokenward's tests and print one closing line: "N passed, M failed".
 #   tools/run-tests.sh [--unit|--live] BUILD_DIR [NAME_FILTER]
 # Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
-# counts. Live tests are scripts (tests/live/test_*.sh) that print one
+# counts. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
+# (tests/live/test_*.sh, real BPF as root) are scripts that print one
 # "ok NAME" or "not ok NAME: reason" line per case; a script that dies
 # without reporting counts as one failure. Logs go to BUILD/test-logs/.
 set -u
 mode=all
-case "${1:-}" in --unit) mode=unit; shift ;; --live) mode=live; shift ;; esac
+case "${1:-}" in --unit) mode=unit; shift ;; --live) mode=live; shift ;; --cli) mode=cli; shift ;; esac
 build=${1:-build}
 filter=${2:-${TEST:-}}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,13 +41,13 @@ run_unit() {
   done
 }
 
-run_live() {
-  local script name log ok notok
-  if [ "$(id -u)" -ne 0 ]; then
+run_scripts() { # DIR
+  local kind=$1 script name log ok notok
+  if [ "$kind" = live ] && [ "$(id -u)" -ne 0 ]; then
     echo "FAIL live: live tests load BPF programs and must run as root"
     failed=$((failed + 1)); failures+=("live (not root)"); return
   fi
-  for script in "$root"/tests/live/test_*.sh; do
+  for script in "$root"/tests/"$kind"/test_*.sh; do
     [ -f "$script" ] || continue
     name=$(basename "$script" .sh)
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
@@ -59,16 +60,17 @@ run_live() {
     if [ $rc -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc" >>"$log"; fi
     passed=$((passed + ok)); failed=$((failed + notok))
     if [ "$notok" -gt 0 ]; then
-      failures+=("live/$name (log: $log)")
-      echo "FAIL live/$name: $ok passed, $notok failed"; grep '^not ok' "$log" | sed 's/^/    /'
+      failures+=("$kind/$name (log: $log)")
+      echo "FAIL $kind/$name: $ok passed, $notok failed"; grep '^not ok' "$log" | sed 's/^/    /'
     else
-      echo "ok   live/$name: $ok passed"
+      echo "ok   $kind/$name: $ok passed"
     fi
   done
 }
 
-[ "$mode" != live ] && run_unit
-[ "$mode" != unit ] && run_live
+[ "$mode" = all ] || [ "$mode" = unit ] && run_unit
+{ [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli
+{ [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo; echo "failed:"; printf '  %s\n' "${failures[@]}"

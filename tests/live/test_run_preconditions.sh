@@ -1,21 +1,6 @@
 #!/usr/bin/env bash
-# `tokenward run` preconditions, usage errors and clean detach.
+# `tokenward run` preconditions and clean detach (usage: tests/cli).
 . "$(dirname "$0")/lib.sh"
-
-expect_exit() { # name want cmd...
-  local name=$1 want=$2; shift 2
-  "$@" >"$TW_TMP/out" 2>"$TW_TMP/err"; local rc=$?
-  if [ $rc -eq "$want" ]; then ok "$name"; else not_ok "$name" "exit $rc, want $want: $(head -c 300 "$TW_TMP/err")"; fi
-}
-
-expect_exit usage_no_command 2 "$TW"
-expect_exit usage_unknown_command 2 "$TW" frobnicate
-expect_exit usage_unknown_flag 2 "$TW" run --no-such-flag
-expect_exit usage_missing_argument 2 "$TW" run --events
-expect_exit usage_bad_ringbuf 2 "$TW" run --ringbuf-size 12345
-expect_exit help_top 0 "$TW" --help
-expect_exit help_run 0 "$TW" run --help
-if grep -q -- '--ready-file' "$TW_TMP/out" && grep -q -- '--events' "$TW_TMP/out"; then ok help_run_lists_flags; else not_ok help_run_lists_flags "run --help misses flags"; fi
 
 # Not root: one clear line, exit 2, no libbpf noise.
 if command -v setpriv >/dev/null; then
