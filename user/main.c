@@ -13,6 +13,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
+	{ "mint", cmd_mint, "issue a delegation token for one task" },
+	{ "ledger", cmd_ledger, "register, list, show, complete and revoke tokens" },
 };
 
 static void usage(FILE *f)
