@@ -435,13 +435,18 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static char *audience_json(const struct ledger_token *t)
+/* The audience as stored: canonical forms, so that "https://h" and
+ * "https://h:443" are one audience in every listing. */
+static char *audience_json(const struct audience_list *l)
 {
 	cJSON *a = cJSON_CreateArray();
+	char canon[AUDIENCE_STR_MAX];
 	char *s;
 
-	for (size_t i = 0; i < t->naudience; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(t->audience[i]));
+	for (size_t i = 0; i < l->n; i++) {
+		audience_format(&l->v[i], canon, sizeof(canon));
+		cJSON_AddItemToArray(a, cJSON_CreateString(canon));
+	}
 	s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;
@@ -486,14 +491,16 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 		snprintf(l->err, sizeof(l->err), "ledger %s: bad audience: %s", l->path, detail);
 		return -EINVAL;
 	}
+	aud = audience_json(&check);
 	audience_list_free(&check);
+	if (!aud)
+		return -ENOMEM;
 	ledger_hex(t->sha, t->sha256);
 	if (!t->id[0] && new_id(t->id)) {
 		snprintf(l->err, sizeof(l->err), "cannot read the kernel CSPRNG");
+		free(aud);
 		return -EIO;
 	}
-	if (!(aud = audience_json(t)))
-		return -ENOMEM;
 	if ((r = begin(l, "recording a token")))
 		goto out;
 	if ((r = prepare(l, sql, &st, "recording a token")))

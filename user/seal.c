@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -65,6 +67,13 @@ int seal_key_load(const char *path, int create, struct seal_key *key, char *err,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT && create) {
+		/* The first register may come before anything made the state
+		 * directory; make it root-only like the key. */
+		char *copy = strdup(path);
+		if (copy) {
+			mkdir(dirname(copy), 0700);
+			free(copy);
+		}
 		r = key_create(path, err, errsz);
 		if (r && r != -EEXIST)
 			return r;
