@@ -228,9 +228,20 @@ static const char *const migrations[LEDGER_SCHEMA_VERSION] = {
 	"  client_id TEXT,"
 	"  actor TEXT,"
 	"  sealed BLOB,"
-	"  created_ns INTEGER NOT NULL"
+	"  created_ns INTEGER NOT NULL,"
+	"  rev INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX tokens_task ON tokens(task);"
+	"CREATE INDEX tokens_rev ON tokens(rev);"
+	/* rev: a ledger-wide change counter stamped on every insert and
+	 * update, by trigger so that no writer can forget it; the monitor's
+	 * cache reads only rows with rev above the last it saw. */
+	"CREATE TRIGGER tokens_rev_insert AFTER INSERT ON tokens BEGIN"
+	"  UPDATE tokens SET rev = (SELECT coalesce(max(rev), 0) + 1 FROM tokens) WHERE sha256 = NEW.sha256;"
+	" END;"
+	"CREATE TRIGGER tokens_rev_update AFTER UPDATE ON tokens WHEN NEW.rev = OLD.rev BEGIN"
+	"  UPDATE tokens SET rev = (SELECT coalesce(max(rev), 0) + 1 FROM tokens) WHERE sha256 = NEW.sha256;"
+	" END;"
 	"CREATE TABLE history ("
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  token_id TEXT NOT NULL,"
@@ -1078,11 +1089,12 @@ cJSON *ledger_token_to_json(const struct ledger_token *t, int64_t now_s)
 struct ledger_cache {
 	struct ledger *l;
 	int64_t data_version;
+	int64_t rev;                 /* highest tokens.rev loaded */
 	int loaded;
 	struct ledger_token **slots; /* open addressing, power of two */
 	size_t nslots, count;
-	uint32_t *lengths;
-	size_t nlengths;
+	uint32_t *lengths;           /* sorted, distinct */
+	size_t nlengths, lengths_cap;
 };
 
 static size_t slot_of(const unsigned char sha[32], size_t nslots)
@@ -1101,79 +1113,111 @@ static void cache_free_table(struct ledger_token **slots, size_t nslots, uint32_
 	free(lengths);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	return x < y ? -1 : x > y;
+static void slots_put(struct ledger_token **slots, size_t nslots, struct ledger_token *t)
+{
+	size_t s;
+
+	for (s = slot_of(t->sha, nslots); slots[s]; s = (s + 1) & (nslots - 1))
+		if (!memcmp(slots[s]->sha, t->sha, 32)) {
+			/* a changed row replaces its old entry */
+			ledger_token_free(slots[s]);
+			break;
+		}
+	slots[s] = t;
 }
 
+static int lengths_add(struct ledger_cache *c, uint32_t len)
+{
+	size_t i = 0;
+
+	while (i < c->nlengths && c->lengths[i] < len)
+		i++;
+	if (i < c->nlengths && c->lengths[i] == len)
+		return 0;
+	if (c->nlengths == c->lengths_cap) {
+		size_t cap = c->lengths_cap ? c->lengths_cap * 2 : 16;
+		uint32_t *n = realloc(c->lengths, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->lengths = n;
+		c->lengths_cap = cap;
+	}
+	memmove(c->lengths + i + 1, c->lengths + i, (c->nlengths - i) * sizeof(*c->lengths));
+	c->lengths[i] = len;
+	c->nlengths++;
+	return 0;
+}
+
+/* Make room for one more entry: keep the table at most half full. */
+static int cache_grow(struct ledger_cache *c)
+{
+	struct ledger_token **n;
+	size_t nslots = c->nslots ? c->nslots : 64;
+
+	while ((c->count + 1) * 2 > nslots)
+		nslots <<= 1;
+	if (nslots == c->nslots)
+		return 0;
+	if (!(n = calloc(nslots, sizeof(*n))))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nslots; i++)
+		if (c->slots[i])
+			slots_put(n, nslots, c->slots[i]);
+	free(c->slots);
+	c->slots = n;
+	c->nslots = nslots;
+	return 0;
+}
+
+/*
+ * Load the rows changed since the last load (all of them the first
+ * time), inside one read transaction so that rows and rev agree.
+ */
 static int cache_load(struct ledger_cache *c)
 {
 	struct ledger *l = c->l;
-	struct ledger_token **slots = NULL;
-	uint32_t *lengths = NULL;
-	size_t nslots = 64, count = 0, nlen = 0;
 	sqlite3_stmt *st = NULL;
-	int64_t total = 0;
-	int rc, r;
+	int64_t rev = c->rev;
+	int rc, r, loaded = 0;
 
-	/* One read transaction: the count and the rows agree. */
 	if ((r = exec_sql(l, "BEGIN", "loading the cache")))
 		return r;
-	if ((r = prepare(l, "SELECT count(*) FROM tokens", &st, "loading the cache")))
+	if ((r = prepare(l, "SELECT " TOKEN_COLS ", rev FROM tokens WHERE rev > ? ORDER BY rev",
+			 &st, "loading the cache")))
 		goto out;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		total = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	while (nslots < (size_t)total * 2)
-		nslots <<= 1;
-	slots = calloc(nslots, sizeof(*slots));
-	lengths = calloc(total + 1, sizeof(*lengths));
-	if (!slots || !lengths) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((r = prepare(l, "SELECT " TOKEN_COLS " FROM tokens", &st, "loading the cache")))
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)total) {
+	sqlite3_bind_int64(st, 1, c->rev);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ledger_token *t = token_from_row(st);
-		size_t s;
+		int64_t row_rev = sqlite3_column_int64(st, sqlite3_column_count(st) - 1);
+		if (row_rev > rev)
+			rev = row_rev;
 		if (!t)
 			continue;
-		for (s = slot_of(t->sha, nslots); slots[s]; s = (s + 1) & (nslots - 1))
-			;
-		slots[s] = t;
-		count++;
-		if (t->format == LEDGER_FMT_OPAQUE)
-			lengths[nlen++] = t->length;
+		loaded = 1;
+		if (!ledger_cache_lookup(c, t->sha)) {
+			if ((r = cache_grow(c))) {
+				ledger_token_free(t);
+				goto out;
+			}
+			c->count++;
+		}
+		slots_put(c->slots, c->nslots, t);
+		if (t->format == LEDGER_FMT_OPAQUE && (r = lengths_add(c, t->length)))
+			goto out;
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rc != SQLITE_DONE) {
 		r = fail(l, rc, "loading the cache");
 		goto out;
 	}
-	qsort(lengths, nlen, sizeof(*lengths), cmp_u32);
-	{
-		size_t k = 0;
-		for (size_t i = 0; i < nlen; i++)
-			if (!k || lengths[k - 1] != lengths[i])
-				lengths[k++] = lengths[i];
-		nlen = k;
-	}
-	cache_free_table(c->slots, c->nslots, c->lengths);
-	c->slots = slots;
-	c->nslots = nslots;
-	c->count = count;
-	c->lengths = lengths;
-	c->nlengths = nlen;
-	slots = NULL;
-	lengths = NULL;
+	if (!c->nslots && (r = cache_grow(c)))
+		goto out;
+	c->rev = rev;
 	c->loaded = 1;
 out:
+	sqlite3_finalize(st);
 	sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
-	cache_free_table(slots, nslots, lengths);
-	return r;
+	return r ? r : loaded;
 }
 
 static int data_version(struct ledger_cache *c, int64_t *v)
@@ -1200,7 +1244,7 @@ int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, si
 	/* Create when absent so the monitor can start before the first mint. */
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &c->l, err, errsz)))
 		goto bad;
-	if ((r = data_version(c, &c->data_version)) || (r = cache_load(c))) {
+	if ((r = data_version(c, &c->data_version)) || (r = cache_load(c)) < 0) {
 		snprintf(err, errsz, "%s", c->l->err);
 		goto bad;
 	}
@@ -1229,10 +1273,10 @@ int ledger_cache_refresh(struct ledger_cache *c)
 		return r;
 	if (v == c->data_version && c->loaded)
 		return 0;
-	if ((r = cache_load(c)))
+	if ((r = cache_load(c)) < 0)
 		return r;
 	c->data_version = v;
-	return 1;
+	return r;
 }
 
 const struct ledger_token *ledger_cache_lookup(const struct ledger_cache *c, const unsigned char sha[32])

@@ -156,15 +156,18 @@ struct cJSON *ledger_token_to_json(const struct ledger_token *t, int64_t now_s);
  * table, with its metadata, over a read-only connection of its own.
  * ledger_cache_refresh() asks SQLite whether any other connection has
  * committed since the last load (PRAGMA data_version, a read of the WAL
- * index, no I/O to the database file), and reloads only then; call it at
- * least every 50 ms so a freshly minted token is known within 100 ms.
- * Pointers returned by lookup stay valid until the next refresh that
- * reloads (refresh returns 1). Single-threaded.
+ * index, no I/O to the database file), and only then reads the rows
+ * whose `rev` (a change counter stamped by trigger on every insert and
+ * update) is above the last one loaded; call it at least every 50 ms so a
+ * freshly minted token is known within 100 ms. Rows are never deleted by
+ * tokenward; a tool that prunes rows must make the monitor reopen its
+ * cache. Pointers returned by lookup stay valid until the next refresh
+ * that loads something (refresh returns 1). Single-threaded.
  */
 struct ledger_cache;
 int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, size_t errsz);
 void ledger_cache_close(struct ledger_cache *c);
-/* 1 reloaded, 0 unchanged, <0 error (the old contents stay usable). */
+/* 1 entries loaded, 0 none changed, <0 error (the old contents stay usable). */
 int ledger_cache_refresh(struct ledger_cache *c);
 const struct ledger_token *ledger_cache_lookup(const struct ledger_cache *c, const unsigned char sha[32]);
 /* Hash the candidate bytes and look them up. */

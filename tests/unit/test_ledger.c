@@ -22,6 +22,14 @@
 #include "token.h"
 #include "util.h"
 
+/* dirname() of a copy, in a static buffer (no leak in tests under ASan). */
+static char *parent_dir(const char *p)
+{
+	static char buf[256];
+	snprintf(buf, sizeof(buf), "%s", p);
+	return dirname(buf);
+}
+
 static char dir[64], path[128];
 
 static int setup(void **state)
@@ -306,7 +314,7 @@ static void test_corrupt_file_untouched(void **state)
 	char err[512], garbage[8192], back[8192];
 	FILE *f;
 	(void)state;
-	mkdir(dirname(strdup(path)), 0700);
+	mkdir(parent_dir(path), 0700);
 	for (size_t i = 0; i < sizeof(garbage); i++)
 		garbage[i] = (char)(i * 131 + 7);
 	f = fopen(path, "wb");
@@ -465,6 +473,18 @@ static void test_cache_sees_new_entries_fast(void **state)
 	hit = ledger_cache_lookup_bytes(c, ta, TOKEN_LEN);
 	assert_int_equal(hit->status, LEDGER_REVOKED);
 	assert_int_equal(hit->revoked_ns, 7);
+	assert_int_equal(ledger_cache_count(c), 2); /* replaced, not added */
+	/* a module writing the table directly is seen too (rev by trigger) */
+	assert_int_equal(sqlite3_exec(ledger_sqlite(l), "UPDATE tokens SET scope = 'x' WHERE task = 't'",
+				      NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ledger_cache_refresh(c), 1);
+	hit = ledger_cache_lookup_bytes(c, tb, TOKEN_LEN);
+	assert_string_equal(hit->scope, "x");
+	assert_int_equal(ledger_cache_count(c), 2);
+	/* history rows change data_version but no token: nothing reloaded */
+	assert_int_equal(ledger_history_add(l, a.id, "note", NULL), 0);
+	assert_int_equal(ledger_cache_refresh(c), 0);
+	assert_int_equal(ledger_cache_count(c), 2);
 	ledger_cache_close(c);
 	ledger_close(l);
 }
