@@ -32,7 +32,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
-.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-revoke clean
+.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-revoke bench-ledger clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tokenward
@@ -104,6 +104,9 @@ bench-scan: deps all
 
 bench-revoke: deps all
 	@tools/bench-revoke.sh $(BUILD)
+
+bench-ledger: deps all
+	@tools/bench-ledger.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

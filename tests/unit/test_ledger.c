@@ -514,6 +514,54 @@ static void test_cache_many(void **state)
 	ledger_close(l);
 }
 
+/* Another process mints; a cache polled every 10 ms sees it within 100 ms. */
+static void test_cache_cross_process_latency(void **state)
+{
+	struct ledger_cache *c;
+	char err[512];
+	int pipefd[2];
+	(void)state;
+	ledger_close(open_rw());
+	assert_int_equal(ledger_cache_open(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ledger *l;
+		struct ledger_token t;
+		char tok[TOKEN_LEN + 1];
+		uint64_t at;
+		if (ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err)))
+			_exit(1);
+		make_token(&t, tok, "t", "x");
+		if (ledger_add(l, &t, NULL, 0))
+			_exit(1);
+		at = util_now_ns(CLOCK_MONOTONIC); /* committed */
+		if (write(pipefd[1], t.sha, 32) != 32 || write(pipefd[1], &at, sizeof(at)) != sizeof(at))
+			_exit(1);
+		ledger_close(l);
+		_exit(0);
+	}
+	unsigned char sha[32];
+	uint64_t committed;
+	assert_int_equal(read(pipefd[0], sha, 32), 32);
+	assert_int_equal(read(pipefd[0], &committed, sizeof(committed)), sizeof(committed));
+	int status;
+	waitpid(pid, &status, 0);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* the child has committed; poll as the monitor would */
+	while (!ledger_cache_lookup(c, sha)) {
+		assert_true(util_now_ns(CLOCK_MONOTONIC) - committed < 100000000ull);
+		ledger_cache_refresh(c);
+		if (!ledger_cache_lookup(c, sha))
+			usleep(10000);
+	}
+	assert_true(util_now_ns(CLOCK_MONOTONIC) - committed < 100000000ull);
+	ledger_cache_close(c);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_writer_leaves_whole_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_sees_new_entries_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_cross_process_latency, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
