@@ -86,4 +86,4 @@ cmp -s "$TW_TMP/corrupt.db" "$TW_TMP/corrupt.orig" && ok corrupt_ledger_untouche
 expect_rc help_mint 0 "$TW" mint --help
 grep -q -- '--delegate-cgroup' "$TW_TMP/out" && ok help_mint_lists_flags || not_ok help_mint_lists_flags "missing flags"
 
-assert_no_raw_tokens
+assert_no_raw_tokens "$TW_LOGS"
