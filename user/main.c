@@ -13,6 +13,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
+	{ "status", cmd_status, "show the running monitor's counters and drops" },
 };
 
 static void usage(FILE *f)
