@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "tokenward.h"
 
 /* Size set from userspace before load (--ringbuf-size). */
@@ -46,8 +47,30 @@ struct {
 	__type(value, struct tw_scratch);
 } scratch SEC(".maps") __weak;
 
+_Static_assert(TW_SCRATCH_SIZE >= sizeof(struct tw_io_event) + sizeof(struct tw_sock_info) +
+	       2 * TW_CAP_CHUNK, "scratch too small for an io chunk");
+
+/* When tw_filter_cgroup is set, only tasks inside the cgroup v2 in slot 0
+ * (or below it) are traced: the monitor can watch one container or one
+ * agent's cgroup and nothing else. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps") __weak;
+
 /* tokenward's own tgid: its output must never loop back into it. */
 const volatile __u32 tw_self_tgid __weak = 0;
+const volatile __u32 tw_filter_cgroup __weak = 0;
+/* Bytes captured per write/send (at most TW_CAP_LIMIT). */
+const volatile __u32 tw_cap_max __weak = TW_CAP_DEFAULT;
+/* Capture writes to pipes, ttys and character devices too (off: files and sockets only). */
+const volatile __u32 tw_cap_other __weak = 0;
+/* Send a file's path once per open file rather than on every write. */
+const volatile __u32 tw_path_cache __weak = 1;
+/* Mixed into file ids so kernel addresses do not reach userspace. */
+const volatile __u64 tw_id_key __weak = 0;
 
 /* Whether to wake the reader on every record or let it batch. */
 const volatile __u32 tw_wakeup_bytes __weak = 0;
@@ -89,13 +112,24 @@ static __always_inline bool tw_is_self(void)
 	return (bpf_get_current_pid_tgid() >> 32) == tw_self_tgid;
 }
 
+/* Whether the current task is one we capture: not ourselves, and inside
+ * the watched cgroup when one is set. */
+static __always_inline bool tw_wanted(void)
+{
+	if (tw_is_self())
+		return false;
+	if (tw_filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return false;
+	return true;
+}
+
 /*
  * Send a built record. Wakeups are batched: the reader is woken only once
  * enough bytes are waiting (tw_wakeup_bytes), otherwise it finds the
  * records on its next poll timeout. Waking on every record costs a
  * context switch per write() on busy hosts.
  */
-static __always_inline int tw_emit(void *rec, __u64 size)
+static __always_inline int tw_emit_as(void *rec, __u64 size, __u32 drop_reason)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
@@ -103,10 +137,15 @@ static __always_inline int tw_emit(void *rec, __u64 size)
 	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= tw_wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, rec, size, flags)) {
-		tw_count_drop(TW_DROP_RINGBUF_FULL);
+		tw_count_drop(drop_reason);
 		return -1;
 	}
 	return 0;
+}
+
+static __always_inline int tw_emit(void *rec, __u64 size)
+{
+	return tw_emit_as(rec, size, TW_DROP_RINGBUF_FULL);
 }
 
 #endif /* TW_COMMON_BPF_H */

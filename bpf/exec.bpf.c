@@ -38,7 +38,7 @@ int tw_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct file *exe;
 	__u32 off, n;
 
-	if (tw_is_self())
+	if (!tw_wanted())
 		return 0;
 	e = tw_scratch_get();
 	if (!e)

@@ -13,9 +13,32 @@
 #define TW_PATH_DEPTH   32     /* dentry components walked before giving up */
 #define TW_EXEC_ARGS_MAX 16384 /* argv bytes kept per exec */
 #define TW_EXEC_ENV_MAX  16384 /* envp bytes kept per exec */
+#define TW_CAP_CHUNK     16384  /* content bytes per record; longer captures are chunked */
+#define TW_CAP_DEFAULT   65536  /* content bytes captured per write/send by default */
+#define TW_CAP_LIMIT     (1u << 20) /* largest --capture-bytes */
+#define TW_SUN_PATH_MAX  108
 
 enum tw_event_type {
 	TW_EV_EXEC = 1,
+	TW_EV_FILE_WRITE,  /* struct tw_io_event: write to a regular file */
+	TW_EV_SOCK_SEND,   /* struct tw_io_event + struct tw_sock_info: send on a socket */
+	TW_EV_CONNECT,     /* struct tw_conn_event */
+	TW_EV_FILE_PATH,   /* struct tw_path_event: the path behind a file_id, sent once per open file */
+	TW_EV_FORK,        /* struct tw_fork_event: a new process (not thread) */
+	TW_EV_EXIT,        /* struct tw_exit_event: a whole process is gone */
+};
+
+/* Which syscall produced an io event. */
+enum tw_syscall {
+	TW_SC_WRITE = 1,
+	TW_SC_PWRITE64,
+	TW_SC_WRITEV,
+	TW_SC_PWRITEV,
+	TW_SC_PWRITEV2,
+	TW_SC_SENDTO,
+	TW_SC_SENDMSG,
+	TW_SC_SENDMMSG,
+	TW_SC_MAX,
 };
 
 /* Flags on any event: something was cut or could not be read. */
@@ -24,14 +47,21 @@ enum tw_event_flags {
 	TW_F_ARGS_TRUNC  = 1u << 1, /* argv longer than TW_EXEC_ARGS_MAX */
 	TW_F_ENV_TRUNC   = 1u << 2, /* envp longer than TW_EXEC_ENV_MAX */
 	TW_F_READ_FAIL   = 1u << 3, /* a bpf_probe_read_* failed; content incomplete */
+	TW_F_CAP_TRUNC   = 1u << 4, /* io: the syscall wrote more than was captured */
+	TW_F_LAST_CHUNK  = 1u << 5, /* io: the last record of this capture */
+	TW_F_PATH_SENT   = 1u << 6, /* io: a TW_EV_FILE_PATH for file_id was emitted just before */
+	TW_F_PEER_ARG    = 1u << 7, /* io/connect: peer taken from the syscall's sockaddr */
 };
 
 /* Why an event was dropped or cut; indexes the per-CPU `drops` map. */
 enum tw_drop_reason {
-	TW_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed: event lost */
+	TW_DROP_RINGBUF_FULL = 0, /* ring buffer full: an exec, connect or capture event lost */
 	TW_DROP_READ_FAIL,        /* user or kernel memory unreadable */
 	TW_DROP_PATH_TRUNC,       /* path cut */
 	TW_DROP_ARGS_TRUNC,       /* exec argv/envp cut */
+	TW_DROP_CAP_TRUNC,        /* a write/send longer than the capture window */
+	TW_DROP_CHUNK_LOST,       /* a later chunk of a capture lost (ring buffer full): capture cut */
+	TW_DROP_META_LOST,        /* a path, fork or exit record lost (ring buffer full) */
 	TW_DROP_MAX,
 };
 
@@ -66,5 +96,76 @@ struct tw_exec_event {
 };
 
 #define TW_EXEC_DATA_MAX (TW_PATH_MAX + TW_EXEC_ARGS_MAX + TW_EXEC_ENV_MAX)
+
+/* A socket address as the sensors see it; port in host order. */
+struct tw_addr {
+	unsigned short family; /* AF_INET, AF_INET6, AF_UNIX; 0 when unknown */
+	unsigned short port;
+	unsigned int len;      /* AF_UNIX: bytes of sun_path (abstract names start with NUL) */
+	union {
+		unsigned char in6[16]; /* AF_INET: the first 4 bytes */
+		char sun_path[TW_SUN_PATH_MAX];
+	};
+};
+
+struct tw_sock_info {
+	unsigned short family;
+	unsigned short sock_type; /* SOCK_STREAM, SOCK_DGRAM, ... */
+	unsigned short protocol;  /* IPPROTO_TCP, IPPROTO_UDP, 0 for unix */
+	unsigned short pad;
+	struct tw_addr local;
+	struct tw_addr peer;      /* from the socket, or the syscall's sockaddr (TW_F_PEER_ARG) */
+};
+
+/*
+ * A write or send, emitted at syscall exit so only bytes actually written
+ * are reported. One syscall's capture may span several records (chunks of
+ * at most TW_CAP_CHUNK bytes) sharing hdr.ts_boot_ns, hdr.pid and
+ * msg_index; chunk_off places data[] in the capture and the last carries
+ * TW_F_LAST_CHUNK. For TW_EV_SOCK_SEND a struct tw_sock_info sits between
+ * the fixed part and data[].
+ */
+struct tw_io_event {
+	struct tw_hdr hdr;
+	unsigned long long file_id;   /* the open file behind fd; keys TW_EV_FILE_PATH */
+	unsigned long long total_len; /* the syscall's return: bytes written or sent */
+	unsigned int cap_len;         /* bytes captured for the whole syscall */
+	unsigned int chunk_off;       /* where data[] starts in the capture */
+	unsigned int data_len;        /* bytes in data[] */
+	int fd;
+	unsigned short syscall;       /* enum tw_syscall */
+	unsigned short msg_index;     /* sendmmsg: which message; else 0 */
+	unsigned int pad;
+};
+
+struct tw_path_event {
+	struct tw_hdr hdr;
+	unsigned long long file_id;
+	unsigned int path_len; /* bytes of path[] including the NUL */
+	unsigned int pad;
+	char path[];
+};
+
+/* connect(): emitted at exit when it succeeded or is in progress. */
+struct tw_conn_event {
+	struct tw_hdr hdr;
+	int fd;
+	int ret;                 /* 0 or -EINPROGRESS */
+	struct tw_sock_info sock;
+};
+
+/* fork: hdr is the parent; the child is a new thread group. */
+struct tw_fork_event {
+	struct tw_hdr hdr;
+	unsigned int child_tgid;
+	unsigned int pad;
+	unsigned long long child_start_boot_ns;
+};
+
+struct tw_exit_event {
+	struct tw_hdr hdr;
+	int exit_code;
+	unsigned int pad;
+};
 
 #endif /* TOKENWARD_H */

@@ -4,10 +4,12 @@
 #define TW_CMD_H
 
 #define EXIT_USAGE 2
+#define TW_STATE_DIR_DEFAULT "/var/lib/tokenward"
 
 int cmd_run(int argc, char **argv);
 int cmd_mint(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* Print "tokenward CMD: msg" and a hint to stderr; returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,8 @@
 /*
- * `tokenward run`: check preconditions, load the sensors, and turn each
- * record into a JSON line until SIGINT or SIGTERM.
+ * `tokenward run`: check preconditions, load the sensors, sweep /proc
+ * once, and turn records into captures and JSON lines until SIGINT or
+ * SIGTERM. Every second it checks the kernel's drop counters (a warning
+ * line when any moved) and rewrites STATE_DIR/status.json.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,21 +14,39 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
+#include "capture.h"
 #include "cmd.h"
 #include "event.h"
 #include "log.h"
 #include "monitor.h"
+#include "proctable.h"
+#include "status.h"
+#include "sweep.h"
 #include "sysprep.h"
 #include "util.h"
 
 #define MAX_SINKS 4
-#define DEFAULT_STATE_DIR "/var/lib/tokenward"
+#define MAX_LITERALS 16
+#define MAX_HITS_PER_LITERAL 8
+#define TICK_NS 1000000000ull /* status, drop warnings, reassembly timeouts */
+#define EXITED_GRACE_NS (5 * 1000000000ull)
 
 struct run_ctx {
 	FILE *sinks[MAX_SINKS];
 	int nsinks;
 	int64_t boot_to_real;
 	uint64_t events_out;
+	int trace_io;
+	const char *literals[MAX_LITERALS];
+	size_t literal_len[MAX_LITERALS];
+	int nliterals;
+	cJSON *exec_hits; /* literal hits of the exec record being handled */
+	struct monitor *mon;
+	struct capture_ctx *cap;
+	struct monitor_opts mopts;
+	uint64_t drops[TW_DROP_MAX];
+	struct sweep_stats sweep;
+	int swept;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -40,36 +60,223 @@ static void on_signal(int sig)
 static const char run_help[] =
 	"usage: tokenward run [OPTIONS]\n\n"
 	"Load the BPF sensors and report what they see as JSON lines.\n\n"
-	"  --events PATH        write events to PATH ('-' for stdout); repeatable.\n"
-	"                       Default: stdout and STATE_DIR/events.jsonl\n"
-	"  --state-dir DIR      state directory (default " DEFAULT_STATE_DIR ")\n"
-	"  --ready-file PATH    create PATH once every sensor is attached\n"
-	"  --ringbuf-size SIZE  ring buffer size, a power of two (default 16M)\n"
-	"  --wakeup-bytes N     wake the reader once N bytes are queued (default 64K)\n"
-	"  --poll-ms N          longest wait before queued records are read (default 5)\n"
-	"  --exit-after SEC     stop after SEC seconds (for scripts)\n"
-	"  -v, --verbose        show libbpf's own messages\n"
-	"  -h, --help           this text\n";
+	"  --events PATH          write events to PATH ('-' for stdout); repeatable.\n"
+	"                         Default: stdout and STATE_DIR/events.jsonl\n"
+	"  --state-dir DIR        state directory (default " TW_STATE_DIR_DEFAULT "); holds status.json\n"
+	"  --ready-file PATH      create PATH once every sensor is attached and /proc is swept\n"
+	"  --ringbuf-size SIZE    ring buffer size, a power of two (default 16M)\n"
+	"  --wakeup-bytes N       wake the reader once N bytes are queued (default 64K)\n"
+	"  --poll-ms N            longest wait before queued records are read (default 5)\n"
+	"  --capture-bytes SIZE   content captured per write/send (default 64K, at most 1M)\n"
+	"  --capture-pipes        capture writes to pipes, ttys and char devices too\n"
+	"  --no-path-cache        resolve the file path in the kernel on every write\n"
+	"  --stream-tail N        bytes of a stream's previous write searched with the\n"
+	"                         next one, for tokens split across writes (default 1K, 0 off)\n"
+	"  --cgroup DIR           watch only processes in this cgroup v2 directory\n"
+	"  --no-sweep             do not read running processes' argv and environment\n"
+	"  --trace-io             also print file_write, sock_send, connect and sweep events\n"
+	"                         (identity, path, addresses and sizes; never content)\n"
+	"  --watch-literal STR    mark events whose captured bytes hold STR (tests); repeatable\n"
+	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
+	"  -v, --verbose          show libbpf's own messages\n"
+	"  -h, --help             this text\n";
 
-static int on_event(void *vctx, const void *rec, size_t len)
+static void emit(struct run_ctx *ctx, cJSON *o)
 {
-	struct run_ctx *ctx = vctx;
-	cJSON *o = event_to_json(rec, len, ctx->boot_to_real);
-	char *line;
+	char *line = cJSON_PrintUnformatted(o);
 
-	if (!o)
-		return 0;
-	line = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!line)
-		return 0;
+		return;
 	for (int i = 0; i < ctx->nsinks; i++) {
 		fputs(line, ctx->sinks[i]);
 		fputc('\n', ctx->sinks[i]);
 	}
 	free(line);
 	ctx->events_out++;
+}
+
+/*
+ * Where the watched literals sit in a capture. Offsets are relative to the
+ * syscall's own buffer: a hit that starts in the carried tail of the
+ * previous write has a negative offset and "seam":true. Hits wholly inside
+ * the carry were reported with the previous write and are skipped.
+ */
+static cJSON *literal_hits(struct run_ctx *ctx, const struct capture *c, const char *where)
+{
+	cJSON *arr = NULL;
+
+	for (int i = 0; i < ctx->nliterals; i++) {
+		const unsigned char *p = c->data, *end = c->data + c->len;
+		size_t n = ctx->literal_len[i];
+		int hits = 0;
+
+		while (p < end && hits < MAX_HITS_PER_LITERAL) {
+			const unsigned char *m = memmem(p, end - p, ctx->literals[i], n);
+			long long off;
+			cJSON *h;
+
+			if (!m)
+				break;
+			p = m + 1;
+			if ((size_t)(m - c->data) + n <= c->carry)
+				continue;
+			off = (long long)(m - c->data) - (long long)c->carry;
+			h = cJSON_CreateObject();
+			cJSON_AddNumberToObject(h, "index", i);
+			cJSON_AddNumberToObject(h, "offset", (double)off);
+			if (off < 0)
+				cJSON_AddBoolToObject(h, "seam", 1);
+			if (where)
+				cJSON_AddStringToObject(h, "in", where);
+			if (!arr)
+				arr = cJSON_CreateArray();
+			cJSON_AddItemToArray(arr, h);
+			hits++;
+		}
+	}
+	return arr;
+}
+
+static int on_capture(void *vctx, const struct capture *c)
+{
+	struct run_ctx *ctx = vctx;
+	int exec_kind = c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV;
+	cJSON *hits = ctx->nliterals ? literal_hits(ctx, c, exec_kind ? (c->kind == CAP_EXEC_ARGV ? "argv" : "env") : NULL) : NULL;
+	cJSON *o;
+
+	/* A live exec is printed from its record, with these hits attached. */
+	if (exec_kind && !c->from_sweep) {
+		if (hits) {
+			cJSON *h;
+			if (!ctx->exec_hits)
+				ctx->exec_hits = cJSON_CreateArray();
+			while ((h = cJSON_DetachItemFromArray(hits, 0)))
+				cJSON_AddItemToArray(ctx->exec_hits, h);
+			cJSON_Delete(hits);
+		}
+		return 0;
+	}
+	if (!ctx->trace_io) {
+		cJSON_Delete(hits);
+		return 0;
+	}
+	o = event_capture_to_json(c, ctx->boot_to_real);
+	if (hits)
+		cJSON_AddItemToObject(o, "literals", hits);
+	emit(ctx, o);
 	return 0;
+}
+
+static int on_connect(void *vctx, const struct conn_event *c)
+{
+	struct run_ctx *ctx = vctx;
+
+	if (ctx->trace_io)
+		emit(ctx, event_conn_to_json(c, ctx->boot_to_real));
+	return 0;
+}
+
+static int on_record(void *vctx, const void *rec, size_t len)
+{
+	struct run_ctx *ctx = vctx;
+	const struct tw_hdr *h = rec;
+	cJSON *o;
+
+	ctx->exec_hits = NULL;
+	capture_feed(ctx->cap, rec, len);
+	if (h->type == TW_EV_EXEC && (o = event_to_json(rec, len, ctx->boot_to_real))) {
+		if (ctx->exec_hits)
+			cJSON_AddItemToObject(o, "literals", ctx->exec_hits);
+		ctx->exec_hits = NULL;
+		emit(ctx, o);
+	}
+	cJSON_Delete(ctx->exec_hits);
+	ctx->exec_hits = NULL;
+	return 0;
+}
+
+/* Losses (something never arrived) versus cuts (it arrived shortened). */
+static int drop_is_loss(int reason)
+{
+	return reason == TW_DROP_RINGBUF_FULL || reason == TW_DROP_CHUNK_LOST ||
+	       reason == TW_DROP_META_LOST || reason == TW_DROP_READ_FAIL;
+}
+
+static void sensors_status(void *vctx, cJSON *o)
+{
+	struct run_ctx *ctx = vctx;
+	int ncpus = monitor_ncpus(ctx->mon);
+	uint64_t *percpu = calloc((size_t)TW_DROP_MAX * ncpus, sizeof(uint64_t));
+	static const char *const kinds[] = { "file_write", "sock_send", "exec_argv", "exec_env" };
+	uint64_t lost = 0, cut = 0;
+	struct capture_stats cs;
+	cJSON *d, *pc, *caps, *us;
+
+	cJSON_AddNumberToObject(o, "ringbuf_bytes", (double)monitor_ringbuf_bytes(ctx->mon));
+	cJSON_AddNumberToObject(o, "wakeup_bytes", ctx->mopts.wakeup_bytes);
+	cJSON_AddNumberToObject(o, "capture_bytes", ctx->mopts.capture_bytes);
+	cJSON_AddNumberToObject(o, "cpus", ncpus);
+	capture_get_stats(ctx->cap, &cs);
+	cJSON_AddNumberToObject(o, "records", (double)cs.records);
+	cJSON_AddNumberToObject(o, "events_written", (double)ctx->events_out);
+	caps = cJSON_AddObjectToObject(o, "captures");
+	for (int k = 0; k < 4; k++)
+		cJSON_AddNumberToObject(caps, kinds[k], (double)cs.captures[k]);
+	cJSON_AddNumberToObject(caps, "connect", (double)cs.connects);
+
+	d = cJSON_AddObjectToObject(o, "drops");
+	for (int r = 0; r < TW_DROP_MAX; r++) {
+		cJSON_AddNumberToObject(d, monitor_drop_name(r), (double)ctx->drops[r]);
+		if (drop_is_loss(r))
+			lost += ctx->drops[r];
+		else
+			cut += ctx->drops[r];
+	}
+	cJSON_AddNumberToObject(o, "lost_total", (double)lost);
+	cJSON_AddNumberToObject(o, "cut_total", (double)cut);
+	if (percpu && monitor_drops_percpu(ctx->mon, percpu) == 0) {
+		pc = cJSON_AddObjectToObject(o, "drops_per_cpu");
+		for (int r = 0; r < TW_DROP_MAX; r++) {
+			cJSON *arr = cJSON_AddArrayToObject(pc, monitor_drop_name(r));
+			for (int c = 0; c < ncpus; c++)
+				cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)percpu[(size_t)r * ncpus + c]));
+		}
+	}
+	free(percpu);
+	us = cJSON_AddObjectToObject(o, "userspace");
+	cJSON_AddNumberToObject(us, "bad_records", (double)cs.bad_records);
+	cJSON_AddNumberToObject(us, "chunked", (double)cs.chunked);
+	cJSON_AddNumberToObject(us, "incomplete", (double)cs.incomplete);
+	cJSON_AddNumberToObject(us, "path_misses", (double)cs.path_misses);
+	cJSON_AddNumberToObject(us, "processes", (double)proctable_count());
+	if (ctx->swept) {
+		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
+		cJSON_AddNumberToObject(sw, "processes", ctx->sweep.procs);
+		cJSON_AddNumberToObject(sw, "vanished", ctx->sweep.vanished);
+		cJSON_AddNumberToObject(sw, "truncated", ctx->sweep.truncated);
+	}
+}
+
+/* Read the kernel's counters; one warning line naming what moved. */
+static void check_drops(struct run_ctx *ctx)
+{
+	uint64_t now[TW_DROP_MAX];
+	char line[1024];
+	size_t off = 0;
+
+	if (monitor_drops(ctx->mon, now))
+		return;
+	for (int r = 0; r < TW_DROP_MAX; r++) {
+		if (now[r] > ctx->drops[r] && off < sizeof(line))
+			off += snprintf(line + off, sizeof(line) - off, "%s%s +%llu (total %llu)",
+					off ? ", " : "", monitor_drop_name(r),
+					(unsigned long long)(now[r] - ctx->drops[r]),
+					(unsigned long long)now[r]);
+		ctx->drops[r] = now[r];
+	}
+	if (off)
+		log_warn("sensors: events dropped or cut: %s", line);
 }
 
 static int open_sink(struct run_ctx *ctx, const char *path)
@@ -93,6 +300,8 @@ static void flush_sinks(struct run_ctx *ctx)
 
 int cmd_run(int argc, char **argv)
 {
+	enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
+	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL };
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -101,19 +310,29 @@ int cmd_run(int argc, char **argv)
 		{ "wakeup-bytes", required_argument, NULL, 'w' },
 		{ "poll-ms", required_argument, NULL, 'p' },
 		{ "exit-after", required_argument, NULL, 'x' },
+		{ "capture-bytes", required_argument, NULL, O_CAPTURE_BYTES },
+		{ "capture-pipes", no_argument, NULL, O_CAPTURE_PIPES },
+		{ "no-path-cache", no_argument, NULL, O_NO_PATH_CACHE },
+		{ "stream-tail", required_argument, NULL, O_STREAM_TAIL },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "no-sweep", no_argument, NULL, O_NO_SWEEP },
+		{ "trace-io", no_argument, NULL, O_TRACE_IO },
+		{ "watch-literal", required_argument, NULL, O_WATCH_LITERAL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct monitor_opts mopts = { .ringbuf_bytes = 16 << 20, .wakeup_bytes = 64 << 10 };
-	const char *events[MAX_SINKS], *state_dir = DEFAULT_STATE_DIR, *ready = NULL;
+	struct capture_opts copts = { .stream_tail = CAPTURE_TAIL_DEFAULT };
+	const char *events[MAX_SINKS], *state_dir = TW_STATE_DIR_DEFAULT, *ready = NULL;
 	struct run_ctx ctx = { 0 };
-	struct monitor *mon = NULL;
 	struct sigaction sa = { 0 };
-	int nevents = 0, poll_ms = 5, c, r;
-	uint64_t v, deadline = 0;
+	int nevents = 0, poll_ms = 5, sweep = 1, c, r;
+	uint64_t v, deadline = 0, next_tick, started;
 	char err[512];
 
+	ctx.mopts.ringbuf_bytes = 16 << 20;
+	ctx.mopts.wakeup_bytes = 64 << 10;
+	ctx.mopts.capture_bytes = TW_CAP_DEFAULT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -125,14 +344,14 @@ int cmd_run(int argc, char **argv)
 		case 's': state_dir = optarg; break;
 		case 'r': ready = optarg; break;
 		case 'b':
-			if (util_parse_size(optarg, &v) || v < 4096 || (v & (v - 1)))
-				return cmd_usage_error("run", "--ringbuf-size must be a power of two of at least 4K: '%s'", optarg);
-			mopts.ringbuf_bytes = v;
+			if (util_parse_size(optarg, &v) || v < 4096 || (v & (v - 1)) || v > (1ull << 31))
+				return cmd_usage_error("run", "--ringbuf-size must be a power of two from 4K to 2G: '%s'", optarg);
+			ctx.mopts.ringbuf_bytes = v;
 			break;
 		case 'w':
 			if (util_parse_size(optarg, &v) || v > UINT32_MAX)
 				return cmd_usage_error("run", "bad --wakeup-bytes '%s'", optarg);
-			mopts.wakeup_bytes = v;
+			ctx.mopts.wakeup_bytes = v;
 			break;
 		case 'p':
 			if (util_parse_size(optarg, &v) || v < 1 || v > 1000)
@@ -144,7 +363,30 @@ int cmd_run(int argc, char **argv)
 				return cmd_usage_error("run", "bad --exit-after '%s'", optarg);
 			deadline = util_now_ns(CLOCK_MONOTONIC) + v * 1000000000ull;
 			break;
-		case 'v': mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
+		case O_CAPTURE_BYTES:
+			if (util_parse_size(optarg, &v) || v < 1 || v > TW_CAP_LIMIT)
+				return cmd_usage_error("run", "--capture-bytes must be 1..1M: '%s'", optarg);
+			ctx.mopts.capture_bytes = v;
+			break;
+		case O_CAPTURE_PIPES: ctx.mopts.capture_other = 1; break;
+		case O_NO_PATH_CACHE: ctx.mopts.no_path_cache = 1; break;
+		case O_STREAM_TAIL:
+			if (util_parse_size(optarg, &v) || v > (64 << 10))
+				return cmd_usage_error("run", "--stream-tail must be 0..64K: '%s'", optarg);
+			copts.stream_tail = v;
+			break;
+		case O_CGROUP: ctx.mopts.cgroup = optarg; break;
+		case O_NO_SWEEP: sweep = 0; break;
+		case O_TRACE_IO: ctx.trace_io = 1; break;
+		case O_WATCH_LITERAL:
+			if (ctx.nliterals == MAX_LITERALS)
+				return cmd_usage_error("run", "at most %d --watch-literal", MAX_LITERALS);
+			if (!*optarg)
+				return cmd_usage_error("run", "--watch-literal needs a non-empty string");
+			ctx.literal_len[ctx.nliterals] = strlen(optarg);
+			ctx.literals[ctx.nliterals++] = optarg;
+			break;
+		case 'v': ctx.mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(run_help, stdout); return 0;
 		default: return cmd_usage_error("run", "unknown or incomplete option");
 		}
@@ -156,13 +398,12 @@ int cmd_run(int argc, char **argv)
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-
+	if (mkdir(state_dir, 0700) && errno != EEXIST) {
+		log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
+		return EXIT_USAGE;
+	}
 	if (nevents == 0) {
 		static char default_path[4096];
-		if (mkdir(state_dir, 0700) && errno != EEXIST) {
-			log_error("cannot create state directory %s: %s", state_dir, strerror(errno));
-			return EXIT_USAGE;
-		}
 		snprintf(default_path, sizeof(default_path), "%s/events.jsonl", state_dir);
 		events[nevents++] = "-";
 		events[nevents++] = default_path;
@@ -178,32 +419,69 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = monitor_open(&mopts, on_event, &ctx, &mon, err, sizeof(err)))) {
+	ctx.cap = capture_new(&copts, on_capture, on_connect, &ctx);
+	if (!ctx.cap) {
+		log_error("out of memory");
+		return 1;
+	}
+	if ((r = monitor_open(&ctx.mopts, on_record, &ctx, &ctx.mon, err, sizeof(err)))) {
 		log_error("%s", err);
+		capture_free(ctx.cap);
 		return EXIT_USAGE;
 	}
+	started = util_now_ns(CLOCK_REALTIME);
 	ctx.boot_to_real = util_boot_to_realtime_offset();
+	status_add_provider("sensors", sensors_status, &ctx);
+	/* Sweep after attaching: a process that starts from here on is seen
+	 * by the exec sensor, one that started before is in /proc. */
+	if (sweep) {
+		r = sweep_run(ctx.cap, "/proc", getpid(), &ctx.sweep);
+		if (r)
+			log_warn("startup sweep of /proc incomplete: %s", strerror(r < 0 ? -r : EIO));
+		ctx.swept = 1;
+		log_info("swept %u running processes (%u vanished)", ctx.sweep.procs, ctx.sweep.vanished);
+	}
+	if ((r = status_write(state_dir, 1, started)))
+		log_warn("cannot write %s/%s: %s", state_dir, STATUS_FILE, strerror(-r));
 	if (ready && (r = util_touch(ready, "ready\n"))) {
 		log_error("cannot create ready file %s: %s", ready, strerror(-r));
-		monitor_close(mon);
+		monitor_close(ctx.mon);
 		return 1;
 	}
 	log_info("sensors attached; watching (pid %d)", getpid());
 
+	next_tick = util_now_ns(CLOCK_MONOTONIC) + TICK_NS;
+	r = 0;
 	while (!stop_requested) {
-		r = monitor_poll(mon, poll_ms);
+		uint64_t now;
+
+		r = monitor_poll(ctx.mon, poll_ms);
 		if (r < 0 && r != -EINTR) {
 			log_error("reading the ring buffer failed: %s", strerror(-r));
 			break;
 		}
 		flush_sinks(&ctx);
-		if (deadline && util_now_ns(CLOCK_MONOTONIC) >= deadline)
+		now = util_now_ns(CLOCK_MONOTONIC);
+		if (now >= next_tick) {
+			next_tick = now + TICK_NS;
+			capture_flush(ctx.cap, 0);
+			check_drops(&ctx);
+			proctable_expire(util_now_ns(CLOCK_BOOTTIME), EXITED_GRACE_NS);
+			status_write(state_dir, 1, started);
+		}
+		if (deadline && now >= deadline)
 			break;
 	}
 	/* Drain what is already queued so nothing seen is lost on shutdown. */
-	monitor_poll(mon, 0);
+	monitor_poll(ctx.mon, 0);
+	capture_flush(ctx.cap, 1);
 	flush_sinks(&ctx);
-	monitor_close(mon);
+	check_drops(&ctx);
+	status_write(state_dir, 0, started);
+	status_clear_providers();
+	monitor_close(ctx.mon);
+	capture_free(ctx.cap);
+	proctable_reset();
 	if (ready)
 		unlink(ready);
 	log_info("detached; %llu events written", (unsigned long long)ctx.events_out);

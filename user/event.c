@@ -3,8 +3,11 @@
  * field is trusted, because a truncated or malformed record must never
  * make the controller read past what it was given.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/un.h>
 #include <string.h>
 #include "event.h"
 #include "redact.h"
@@ -24,6 +27,27 @@ int event_validate(const void *rec, size_t len)
 			return -EINVAL;
 		return 0;
 	}
+	case TW_EV_FILE_WRITE:
+	case TW_EV_SOCK_SEND: {
+		const struct tw_io_event *e = rec;
+		size_t head = sizeof(*e) + (h->type == TW_EV_SOCK_SEND ? sizeof(struct tw_sock_info) : 0);
+		if (len < head || e->data_len > len - head || e->cap_len > TW_CAP_LIMIT ||
+		    (uint64_t)e->chunk_off + e->data_len > e->cap_len)
+			return -EINVAL;
+		return 0;
+	}
+	case TW_EV_FILE_PATH: {
+		const struct tw_path_event *e = rec;
+		if (len < sizeof(*e) || e->path_len > len - sizeof(*e))
+			return -EINVAL;
+		return 0;
+	}
+	case TW_EV_CONNECT:
+		return len < sizeof(struct tw_conn_event) ? -EINVAL : 0;
+	case TW_EV_FORK:
+		return len < sizeof(struct tw_fork_event) ? -EINVAL : 0;
+	case TW_EV_EXIT:
+		return len < sizeof(struct tw_exit_event) ? -EINVAL : 0;
 	default:
 		return -ENOTSUP;
 	}
@@ -104,4 +128,138 @@ cJSON *event_to_json(const void *rec, size_t len, int64_t boot_to_real)
 	default:
 		return NULL;
 	}
+}
+
+const char *event_syscall_name(int sc)
+{
+	static const char *const names[TW_SC_MAX] = {
+		[TW_SC_WRITE] = "write", [TW_SC_PWRITE64] = "pwrite64", [TW_SC_WRITEV] = "writev",
+		[TW_SC_PWRITEV] = "pwritev", [TW_SC_PWRITEV2] = "pwritev2", [TW_SC_SENDTO] = "sendto",
+		[TW_SC_SENDMSG] = "sendmsg", [TW_SC_SENDMMSG] = "sendmmsg",
+	};
+	return sc > 0 && sc < TW_SC_MAX && names[sc] ? names[sc] : "unknown";
+}
+
+void event_addr_str(const struct sockaddr_storage *ss, char *out, size_t outsz)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	switch (ss->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *s = (const void *)ss;
+		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
+		snprintf(out, outsz, "%s:%u", ip, ntohs(s->sin_port));
+		return;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *s = (const void *)ss;
+		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
+		snprintf(out, outsz, "[%s]:%u", ip, ntohs(s->sin6_port));
+		return;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *s = (const void *)ss;
+		/* abstract names start with NUL; shown with a leading '@' */
+		if (s->sun_path[0])
+			snprintf(out, outsz, "unix:%.*s", (int)sizeof(s->sun_path), s->sun_path);
+		else if (s->sun_path[1])
+			snprintf(out, outsz, "unix:@%.*s", (int)sizeof(s->sun_path) - 1, s->sun_path + 1);
+		else
+			snprintf(out, outsz, "unix:");
+		return;
+	}
+	default:
+		snprintf(out, outsz, "%s", "");
+	}
+}
+
+static const char *family_name(int f)
+{
+	return f == AF_INET ? "inet" : f == AF_INET6 ? "inet6" : f == AF_UNIX ? "unix" : "other";
+}
+
+static const char *socktype_name(int t)
+{
+	return t == SOCK_STREAM ? "stream" : t == SOCK_DGRAM ? "dgram" :
+	       t == SOCK_SEQPACKET ? "seqpacket" : t == SOCK_RAW ? "raw" : "other";
+}
+
+static void add_redacted(cJSON *o, const char *key, const char *s)
+{
+	char *safe = s ? redact_text(s, strlen(s)) : NULL;
+
+	cJSON_AddStringToObject(o, key, safe ? safe : "");
+	free(safe);
+}
+
+static void add_sock(cJSON *o, int family, int type, const struct sockaddr_storage *local,
+		     const struct sockaddr_storage *peer)
+{
+	char buf[160];
+
+	cJSON_AddStringToObject(o, "family", family_name(family));
+	cJSON_AddStringToObject(o, "sock_type", socktype_name(type));
+	event_addr_str(local, buf, sizeof(buf));
+	add_redacted(o, "local", buf);
+	event_addr_str(peer, buf, sizeof(buf));
+	add_redacted(o, "peer", buf);
+}
+
+cJSON *event_capture_to_json(const struct capture *c, int64_t boot_to_real)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	event_add_hdr(o, c->hdr, boot_to_real);
+	switch (c->kind) {
+	case CAP_FILE_WRITE:
+		cJSON_AddStringToObject(o, "event", "file_write");
+		break;
+	case CAP_SOCK_SEND:
+		cJSON_AddStringToObject(o, "event", "sock_send");
+		break;
+	case CAP_EXEC_ARGV:
+		cJSON_AddStringToObject(o, "event", c->from_sweep ? "proc_argv" : "exec_argv");
+		break;
+	case CAP_EXEC_ENV:
+		cJSON_AddStringToObject(o, "event", c->from_sweep ? "proc_env" : "exec_env");
+		break;
+	}
+	if (c->kind == CAP_FILE_WRITE || c->kind == CAP_SOCK_SEND) {
+		cJSON_AddStringToObject(o, "syscall", event_syscall_name(c->syscall));
+		cJSON_AddNumberToObject(o, "fd", c->fd);
+	}
+	if (c->proc && c->proc->exe)
+		add_redacted(o, "exe", c->proc->exe);
+	if (c->kind == CAP_FILE_WRITE) {
+		add_redacted(o, "path", c->path);
+		if (c->path_truncated)
+			cJSON_AddBoolToObject(o, "path_truncated", 1);
+	} else if (c->kind == CAP_SOCK_SEND) {
+		add_sock(o, c->family, c->sock_type, &c->local, &c->peer);
+		if (c->peer_from_call)
+			cJSON_AddBoolToObject(o, "peer_from_call", 1);
+	}
+	cJSON_AddNumberToObject(o, "bytes", (double)c->total_len);
+	cJSON_AddNumberToObject(o, "captured", (double)(c->len - c->carry));
+	cJSON_AddBoolToObject(o, "truncated", c->truncated);
+	if (c->carry)
+		cJSON_AddNumberToObject(o, "carry", (double)c->carry);
+	if (c->read_failed)
+		cJSON_AddBoolToObject(o, "read_failed", 1);
+	return o;
+}
+
+cJSON *event_conn_to_json(const struct conn_event *c, int64_t boot_to_real)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	event_add_hdr(o, c->hdr, boot_to_real);
+	cJSON_AddStringToObject(o, "event", "connect");
+	cJSON_AddNumberToObject(o, "fd", c->fd);
+	if (c->proc && c->proc->exe)
+		add_redacted(o, "exe", c->proc->exe);
+	add_sock(o, c->family, c->sock_type, &c->local, &c->peer);
+	if (c->ret)
+		cJSON_AddBoolToObject(o, "in_progress", 1);
+	return o;
 }

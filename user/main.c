@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
 	{ "mint", cmd_mint, "issue a delegation token for one task" },
 	{ "ledger", cmd_ledger, "register, list, show, complete and revoke tokens" },
+	{ "status", cmd_status, "show the running monitor's counters and drops" },
 };
 
 static void usage(FILE *f)

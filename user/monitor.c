@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -21,6 +23,7 @@ struct monitor {
 	monitor_event_fn fn;
 	void *ctx;
 	int ncpus;
+	uint64_t ringbuf_bytes;
 };
 
 static int libbpf_verbose;
@@ -77,6 +80,19 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	}
 	m->skel->rodata->tw_self_tgid = getpid();
 	m->skel->rodata->tw_wakeup_bytes = opts->wakeup_bytes;
+	m->skel->rodata->tw_cap_max = opts->capture_bytes ? opts->capture_bytes : TW_CAP_DEFAULT;
+	if (m->skel->rodata->tw_cap_max > TW_CAP_LIMIT)
+		m->skel->rodata->tw_cap_max = TW_CAP_LIMIT;
+	m->skel->rodata->tw_cap_other = !!opts->capture_other;
+	m->skel->rodata->tw_path_cache = !opts->no_path_cache;
+	m->skel->rodata->tw_filter_cgroup = opts->cgroup != NULL;
+	{
+		uint64_t key = 0;
+		if (getrandom(&key, sizeof(key), 0) != sizeof(key))
+			key = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;
+		m->skel->rodata->tw_id_key = key;
+	}
+	m->ringbuf_bytes = opts->ringbuf_bytes;
 	if ((r = bpf_map__set_max_entries(m->skel->maps.events, opts->ringbuf_bytes)) ||
 	    (r = bpf_map__set_max_entries(m->skel->maps.scratch, m->ncpus))) {
 		snprintf(err, errsz, "sizing BPF maps failed: %s", strerror(-r));
@@ -86,6 +102,24 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 		snprintf(err, errsz, "loading the BPF sensors failed: %s (%s)%s",
 			 strerror(-r), libbpf_last, opts->verbose ? "" : "; -v shows libbpf's log");
 		goto fail;
+	}
+	if (opts->cgroup) {
+		int cg = open(opts->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		uint32_t zero = 0;
+
+		if (cg < 0) {
+			r = -errno;
+			snprintf(err, errsz, "cannot open cgroup %s: %s", opts->cgroup, strerror(-r));
+			goto fail;
+		}
+		r = bpf_map_update_elem(bpf_map__fd(m->skel->maps.cgroup_filter), &zero, &cg, BPF_ANY);
+		close(cg);
+		if (r) {
+			r = -errno;
+			snprintf(err, errsz, "cannot watch cgroup %s (is it a cgroup v2 directory?): %s",
+				 opts->cgroup, strerror(-r));
+			goto fail;
+		}
 	}
 	if ((r = tw_bpf__attach(m->skel))) {
 		snprintf(err, errsz, "attaching the BPF sensors failed: %s (%s)",
@@ -133,6 +167,26 @@ int monitor_drops(struct monitor *m, uint64_t out[TW_DROP_MAX])
 	return 0;
 }
 
+int monitor_drops_percpu(struct monitor *m, uint64_t *out)
+{
+	int fd = bpf_map__fd(m->skel->maps.drops);
+
+	for (uint32_t k = 0; k < TW_DROP_MAX; k++)
+		if (bpf_map_lookup_elem(fd, &k, out + (size_t)k * m->ncpus))
+			memset(out + (size_t)k * m->ncpus, 0, sizeof(uint64_t) * m->ncpus);
+	return 0;
+}
+
+int monitor_ncpus(const struct monitor *m)
+{
+	return m->ncpus;
+}
+
+uint64_t monitor_ringbuf_bytes(const struct monitor *m)
+{
+	return m->ringbuf_bytes;
+}
+
 const char *monitor_drop_name(int reason)
 {
 	static const char *const names[TW_DROP_MAX] = {
@@ -140,6 +194,9 @@ const char *monitor_drop_name(int reason)
 		[TW_DROP_READ_FAIL] = "read_failed",
 		[TW_DROP_PATH_TRUNC] = "path_truncated",
 		[TW_DROP_ARGS_TRUNC] = "exec_args_truncated",
+		[TW_DROP_CAP_TRUNC] = "capture_truncated",
+		[TW_DROP_CHUNK_LOST] = "chunk_lost",
+		[TW_DROP_META_LOST] = "meta_lost",
 	};
 	return reason >= 0 && reason < TW_DROP_MAX && names[reason] ? names[reason] : "unknown";
 }

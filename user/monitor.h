@@ -10,6 +10,10 @@ struct monitor_opts {
 	uint64_t ringbuf_bytes; /* ring buffer size, a power of two */
 	uint32_t wakeup_bytes;  /* wake the reader once this much is queued */
 	int verbose;            /* pass libbpf's own messages through */
+	uint32_t capture_bytes; /* content captured per write/send; 0: TW_CAP_DEFAULT */
+	int capture_other;      /* capture pipes, ttys and char devices too */
+	int no_path_cache;      /* resolve the path on every file write */
+	const char *cgroup;     /* cgroup v2 directory to watch; NULL: every process */
 };
 
 /* Called for each record, in ring buffer order. Non-zero stops polling. */
@@ -24,6 +28,10 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 int monitor_poll(struct monitor *m, int timeout_ms);
 /* Sum the per-CPU drop counters. */
 int monitor_drops(struct monitor *m, uint64_t out[TW_DROP_MAX]);
+/* The per-CPU counters: out[reason * monitor_ncpus(m) + cpu]. */
+int monitor_drops_percpu(struct monitor *m, uint64_t *out);
+int monitor_ncpus(const struct monitor *m);
+uint64_t monitor_ringbuf_bytes(const struct monitor *m);
 const char *monitor_drop_name(int reason);
 void monitor_close(struct monitor *m);
 

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Capture for writes and sends, shared by write.bpf.c and send.bpf.c.
+ *
+ * Every program runs at syscall EXIT: the return value says how many bytes
+ * really went out (failed calls cost nothing more), and the user pages were
+ * just touched by the kernel's own copy, so bpf_probe_read_user (which
+ * cannot fault pages in) finds them resident. The arguments are read back
+ * from the task's saved user registers, so no enter/exit map is needed.
+ *
+ * Content is copied straight from user memory into a per-CPU scratch
+ * record and sent with bpf_ringbuf_output at its real size, in chunks of
+ * TW_CAP_CHUNK bytes. One bpf_loop walks iovecs and chunks together, so a
+ * vectored write is captured as one contiguous byte stream and a token
+ * spanning two iovecs is intact in userspace.
+ */
+#ifndef TW_IO_BPF_H
+#define TW_IO_BPF_H
+
+#include "common.bpf.h"
+#include "path.bpf.h"
+
+#define TW_S_IFMT    00170000
+#define TW_S_IFSOCK  0140000
+#define TW_S_IFREG   0100000
+#define TW_S_IFIFO   0010000
+#define TW_S_IFCHR   0020000
+#define TW_AF_UNIX   1
+#define TW_AF_INET   2
+#define TW_AF_INET6  10
+#define TW_SOCK_STREAM 1
+
+/* libbpf 1.1 stops at the fifth syscall argument. */
+#ifndef PT_REGS_PARM6_CORE_SYSCALL
+#if defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ(x, r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((const struct user_pt_regs *)(x), regs[5])
+#endif
+#endif
+
+#define TW_IO_BASE_MAX (sizeof(struct tw_io_event) + sizeof(struct tw_sock_info))
+#define TW_IOV_MAX     1024 /* UIO_MAXIOV */
+#define TW_MMSG_MAX    1024 /* UIO_MAXIOV bounds sendmmsg's vlen too */
+
+/* Open files whose path userspace already has: struct file -> file_id.
+ * An entry is added only after the path record made it into the ring, so
+ * a lost path record is simply sent again on the next write. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} path_seen SEC(".maps") __weak;
+
+/* What one write/send handed to the kernel. */
+struct tw_io_args {
+	__u64 buf;      /* single buffer, or 0 when iov is used */
+	__u64 iov;      /* user struct iovec array */
+	__u64 iovcnt;
+	__s64 ret;      /* bytes written or sent */
+	__u64 addr;     /* user sockaddr of sendto/sendmsg, or 0 */
+	__u32 addrlen;
+	int fd;
+	__u16 syscall;
+	__u16 msg_index;
+	__u32 pad;
+};
+
+static __always_inline struct pt_regs *tw_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+static __always_inline struct file *tw_fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline void tw_unix_addr(struct sock *sk, struct tw_addr *a)
+{
+	struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	int alen;
+	__u64 len;
+
+	a->family = TW_AF_UNIX;
+	a->port = 0;
+	a->len = 0;
+	if (!ua)
+		return; /* unbound */
+	alen = BPF_CORE_READ(ua, len);
+	if (alen <= 2) /* sun_family only: unnamed */
+		return;
+	len = alen - 2;
+	if (len > TW_SUN_PATH_MAX)
+		len = TW_SUN_PATH_MAX;
+	barrier_var(len);
+	if (len <= TW_SUN_PATH_MAX &&
+	    !bpf_probe_read_kernel(a->sun_path, len, ua->name[0].sun_path))
+		a->len = len;
+}
+
+/* Local and peer address as the socket knows them. */
+static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct tw_addr *l = &si->local, *p = &si->peer;
+
+	si->sock_type = BPF_CORE_READ(sock, type);
+	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->protocol = BPF_CORE_READ(sk, sk_protocol);
+	si->pad = 0;
+	l->family = p->family = si->family;
+	l->len = p->len = 0;
+	l->port = p->port = 0;
+	__builtin_memset(l->in6, 0, sizeof(l->in6));
+	__builtin_memset(p->in6, 0, sizeof(p->in6));
+	if (si->family == TW_AF_INET) {
+		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		BPF_CORE_READ_INTO((__u32 *)l->in6, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)p->in6, sk, __sk_common.skc_daddr);
+	} else if (si->family == TW_AF_INET6) {
+		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		BPF_CORE_READ_INTO((struct in6_addr *)l->in6, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)p->in6, sk, __sk_common.skc_v6_daddr);
+	} else if (si->family == TW_AF_UNIX) {
+		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+
+		tw_unix_addr(sk, l);
+		if (peer)
+			tw_unix_addr(peer, p);
+	}
+}
+
+/* A sockaddr the caller passed (sendto, sendmsg, connect). Returns 0 when
+ * it was read and of a family we describe. */
+static __always_inline int tw_user_addr(__u64 uaddr, __u32 alen, struct tw_addr *a)
+{
+	unsigned char sa[24];
+	__u16 fam = 0;
+	__u64 n;
+
+	if (!uaddr || alen < 2 || bpf_probe_read_user(&fam, sizeof(fam), (void *)uaddr))
+		return -1;
+	a->family = fam;
+	a->port = 0;
+	a->len = 0;
+	if (fam == TW_AF_INET || fam == TW_AF_INET6) {
+		__builtin_memset(a->in6, 0, sizeof(a->in6));
+		if (bpf_probe_read_user(sa, sizeof(sa), (void *)uaddr))
+			return -1;
+		a->port = (sa[2] << 8) | sa[3];
+		if (fam == TW_AF_INET)
+			__builtin_memcpy(a->in6, sa + 4, 4);
+		else
+			__builtin_memcpy(a->in6, sa + 8, 16);
+		return 0;
+	}
+	if (fam == TW_AF_UNIX) {
+		n = (__u64)alen - 2;
+		if (n > TW_SUN_PATH_MAX)
+			n = TW_SUN_PATH_MAX;
+		barrier_var(n);
+		if (n <= TW_SUN_PATH_MAX &&
+		    !bpf_probe_read_user(a->sun_path, n, (void *)(uaddr + 2)))
+			a->len = n;
+		return 0;
+	}
+	return -1;
+}
+
+/* State of one capture, walked by bpf_loop. It lives in a map value, not
+ * on the stack: the verifier tracks stack scalars exactly, so a loop body
+ * that advances them never reaches a state it has seen and verification
+ * explodes; map values are just "some u32" and converge at once. */
+struct tw_copy {
+	__u64 uptr;            /* next user byte of the current segment */
+	__u64 seg_left;        /* bytes left in the current segment */
+	__u64 iov;             /* user iovec array, 0 for a single buffer */
+	__u64 iovcnt;
+	__u64 iov_i;
+	__u32 want;            /* bytes still to capture */
+	__u32 fill;            /* bytes in the chunk being built */
+	__u32 base;            /* offset of data[] in the record */
+	__u32 chunk_off;       /* capture offset of that chunk */
+	__u32 sent;            /* chunks emitted so far */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_copy);
+} copy_state SEC(".maps") __weak;
+
+/* bpf_loop() takes only a stack pointer as context; pointers kept in a
+ * map value would lose their type, so they travel here. */
+struct tw_copy_ctx {
+	struct tw_copy *c;
+	struct tw_io_event *e; /* the scratch record: base bytes of header, then data */
+};
+
+static long tw_copy_step(__u64 i, void *vctx)
+{
+	struct tw_copy *c = ((struct tw_copy_ctx *)vctx)->c;
+	struct tw_io_event *e = ((struct tw_copy_ctx *)vctx)->e;
+	__u32 fill, base;
+	__u64 n;
+
+	if (c->want && c->seg_left == 0) {
+		struct iovec v;
+
+		if (!c->iov || c->iov_i >= c->iovcnt ||
+		    bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + c->iov_i * sizeof(v)))) {
+			/* iovecs shorter than the return value, or unreadable */
+			e->hdr.flags |= TW_F_READ_FAIL;
+			tw_count_drop(TW_DROP_READ_FAIL);
+			c->want = 0;
+		} else {
+			c->iov_i++;
+			c->uptr = (__u64)v.iov_base;
+			c->seg_left = v.iov_len;
+			return 0;
+		}
+	}
+	fill = c->fill;
+	base = c->base;
+	if (fill >= TW_CAP_CHUNK || base > TW_IO_BASE_MAX)
+		return 1;
+	if (c->want) {
+		n = c->seg_left;
+		if (n > c->want)
+			n = c->want;
+		if (n > TW_CAP_CHUNK - fill)
+			n = TW_CAP_CHUNK - fill;
+		barrier_var(n);
+		if (n > TW_CAP_CHUNK)
+			return 1;
+		if (bpf_probe_read_user((char *)e + base + fill, n, (void *)c->uptr)) {
+			e->hdr.flags |= TW_F_READ_FAIL;
+			tw_count_drop(TW_DROP_READ_FAIL);
+			c->want = 0;
+		} else {
+			fill += n;
+			c->fill = fill;
+			c->uptr += n;
+			c->seg_left -= n;
+			c->want -= n;
+		}
+	}
+	if (fill < TW_CAP_CHUNK && c->want)
+		return 0;
+	/* the chunk is full or the capture is complete: send it */
+	e->chunk_off = c->chunk_off;
+	e->data_len = fill;
+	if (!c->want)
+		e->hdr.flags |= TW_F_LAST_CHUNK;
+	if (fill > TW_CAP_CHUNK)
+		return 1;
+	tw_emit_as(e, base + fill, c->sent ? TW_DROP_CHUNK_LOST : TW_DROP_RINGBUF_FULL);
+	c->sent++;
+	c->chunk_off += fill;
+	c->fill = 0;
+	return c->want ? 0 : 1;
+}
+
+static __always_inline __u64 tw_file_id(struct file *f, struct inode *ino)
+{
+	return ((__u64)f * 0x9E3779B97F4A7C15ull) ^ (__u64)ino ^ tw_id_key;
+}
+
+/* Send the path of an open file once; later writes refer to its file_id. */
+static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
+{
+	struct tw_path_event *pe;
+	__u64 key = (__u64)f, *seen;
+	__u32 n;
+
+	if (tw_path_cache) {
+		seen = bpf_map_lookup_elem(&path_seen, &key);
+		if (seen && *seen == file_id)
+			return 0;
+	}
+	pe = tw_scratch_get();
+	if (!pe)
+		return 0;
+	tw_fill_hdr(&pe->hdr, TW_EV_FILE_PATH);
+	pe->file_id = file_id;
+	pe->pad = 0;
+	n = tw_read_path(&f->f_path, pe->path, &pe->hdr.flags);
+	if (pe->hdr.flags & TW_F_PATH_TRUNC)
+		tw_count_drop(TW_DROP_PATH_TRUNC);
+	pe->path_len = n;
+	if (n > TW_PATH_MAX)
+		return 0;
+	if (tw_emit_as(pe, sizeof(*pe) + n, TW_DROP_META_LOST))
+		return 0;
+	if (tw_path_cache)
+		bpf_map_update_elem(&path_seen, &key, &file_id, BPF_ANY);
+	return TW_F_PATH_SENT;
+}
+
+/*
+ * Capture one write or send. Regular files and sockets are captured;
+ * pipes, ttys and character devices only when tw_cap_other is set, since a
+ * token piped between two processes is the use of it, not its exposure,
+ * and those are the noisiest fds on a host.
+ */
+static __noinline int tw_capture(struct tw_io_args *a)
+{
+	struct tw_io_event *e;
+	struct tw_sock_info *si;
+	struct tw_copy_ctx lctx;
+	struct tw_copy *c;
+	struct file *file;
+	struct inode *ino;
+	__u32 mode, type, path_flag = 0, zero = 0;
+	__u64 file_id;
+
+	if (a->ret <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&copy_state, &zero);
+	if (!c)
+		return 0;
+	file = tw_fd_file(a->fd);
+	if (!file)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode);
+	mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
+	if (mode == TW_S_IFSOCK)
+		type = TW_EV_SOCK_SEND;
+	else if (mode == TW_S_IFREG || (tw_cap_other && (mode == TW_S_IFIFO || mode == TW_S_IFCHR)))
+		type = TW_EV_FILE_WRITE;
+	else
+		return 0;
+	file_id = tw_file_id(file, ino);
+	if (type == TW_EV_FILE_WRITE)
+		path_flag = tw_send_path(file, file_id);
+
+	e = tw_scratch_get();
+	if (!e)
+		return 0;
+	tw_fill_hdr(&e->hdr, type);
+	e->hdr.flags = path_flag;
+	e->file_id = file_id;
+	e->total_len = a->ret;
+	e->fd = a->fd;
+	e->syscall = a->syscall;
+	e->msg_index = a->msg_index;
+	e->pad = 0;
+	c->base = sizeof(*e);
+	if (type == TW_EV_SOCK_SEND) {
+		si = (struct tw_sock_info *)(e + 1);
+		tw_sock_fill(file, si);
+		if (a->addr && si->sock_type != TW_SOCK_STREAM &&
+		    !tw_user_addr(a->addr, a->addrlen, &si->peer))
+			e->hdr.flags |= TW_F_PEER_ARG;
+		c->base += sizeof(*si);
+	}
+	c->want = a->ret > tw_cap_max ? tw_cap_max : a->ret;
+	if ((__u64)a->ret > c->want) {
+		e->hdr.flags |= TW_F_CAP_TRUNC;
+		tw_count_drop(TW_DROP_CAP_TRUNC);
+	}
+	e->cap_len = c->want;
+	c->uptr = a->buf;
+	c->seg_left = a->buf ? c->want : 0;
+	c->iov = a->iov;
+	c->iovcnt = a->iovcnt;
+	c->iov_i = 0;
+	c->fill = 0;
+	c->chunk_off = 0;
+	c->sent = 0;
+	lctx.c = c;
+	lctx.e = e;
+	bpf_loop(TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
+	return 0;
+}
+
+/* The return value of the syscall that is exiting. */
+#define TW_RET(ctx) ((ctx)->ret)
+
+#endif /* TW_IO_BPF_H */
