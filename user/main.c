@@ -13,6 +13,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
+	{ "scan", cmd_scan, "scan files, directories or stdin for tokens (offline)" },
+	{ "rules", cmd_rules, "list the detection rules, test them, measure them" },
 };
 
 static void usage(FILE *f)
