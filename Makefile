@@ -15,7 +15,7 @@ PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN       := -Wall -Wextra -Werror
 CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iuser $(PKG_CFLAGS)
-LDLIBS     += $(PKG_LIBS) -lelf -lpthread
+LDLIBS     += $(PKG_LIBS) -lelf -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) \
               -Wno-unused-function -Wno-unused-parameter -I$(BUILD) -Ibpf
 
@@ -25,6 +25,9 @@ BPF_HDRS   := $(wildcard bpf/*.h)
 
 USER_SRCS  := $(wildcard user/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# The rule pack is compiled into the binary (see user/rules.h).
+RULE_FILES := $(sort $(wildcard rules/*.yaml))
+USER_OBJS  += $(BUILD)/rules_builtin.o
 LIB_OBJS   := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -57,6 +60,12 @@ $(BUILD)/tokenward.skel.h: $(BUILD)/tokenward.bpf.o
 
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) $(BPF_HDRS)
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/rules_builtin.c: $(RULE_FILES) tools/embed-rules.sh | $(BUILD)
+	tools/embed-rules.sh $(RULE_FILES) > $@
+
+$(BUILD)/rules_builtin.o: $(BUILD)/rules_builtin.c user/rules.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the loader includes the skeleton.

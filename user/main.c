@@ -16,6 +16,8 @@ static const struct command commands[] = {
 	{ "mint", cmd_mint, "issue a delegation token for one task" },
 	{ "ledger", cmd_ledger, "register, list, show, complete and revoke tokens" },
 	{ "status", cmd_status, "show the running monitor's counters and drops" },
+	{ "scan", cmd_scan, "scan files, directories or stdin for tokens (offline)" },
+	{ "rules", cmd_rules, "list the detection rules, test them, measure them" },
 };
 
 static void usage(FILE *f)
