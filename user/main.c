@@ -13,6 +13,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
+	{ "revoke-queue", cmd_revoke_queue, "inspect and operate the revocation queue" },
 };
 
 static void usage(FILE *f)
@@ -20,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: tokenward [--version] [--help] COMMAND [ARGS]\n\n"
 		   "Runtime monitor for delegation-token exposure.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'tokenward COMMAND --help' describes a command's flags.\n");
 }
 

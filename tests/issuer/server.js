@@ -7,7 +7,7 @@
 //
 // CONFIG.json (written by the test at run time, secrets minted there):
 //   { "port": 0, "ready_file": "/tmp/x/ready",
-//     "revoker": "tokenward",          // may revoke anyone's tokens
+//     "revokers": ["tokenward"],       // may revoke anyone's tokens
 //     "clients": [ { "client_id": "...", "client_secret": "...",
 //                    "auth": "client_secret_basic" }, ... ],
 //     "resources": [ "https://api.example.test/" ] }
@@ -21,7 +21,7 @@ import Provider from 'oidc-provider';
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const resources = new Set(cfg.resources || []);
-const revoker = cfg.revoker || 'tokenward';
+const revokers = new Set(cfg.revokers || ['tokenward']);
 
 async function main() {
   // The issuer URL must carry the port, so bind first, then build.
@@ -54,7 +54,7 @@ async function main() {
         // Default: only the owning client may revoke. tokenward revokes
         // tokens issued to agents, so its own client is allowed too.
         allowedPolicy: async (ctx, client, token) =>
-          client.clientId === revoker || client.clientId === token.clientId,
+          revokers.has(client.clientId) || client.clientId === token.clientId,
       },
       resourceIndicators: {
         enabled: true,
@@ -89,7 +89,10 @@ async function main() {
     callback(req, res);
   });
 
-  if (cfg.ready_file) fs.writeFileSync(cfg.ready_file, String(port));
+  if (cfg.ready_file) {
+    fs.writeFileSync(`${cfg.ready_file}.tmp`, String(port));
+    fs.renameSync(`${cfg.ready_file}.tmp`, cfg.ready_file);
+  }
   console.error(`issuer listening on ${issuer}`);
 }
 
