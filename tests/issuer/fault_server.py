@@ -109,6 +109,8 @@ class H(BaseHTTPRequestHandler):
             return self.reply(404, b"{}")
         step = next_step()
         if step.get("delay_ms"):
+            # Log the arrival too: a test may act while the answer waits.
+            log(dict(entry, phase="received"))
             entry["delayed_ms"] = step["delay_ms"]
             time.sleep(step["delay_ms"] / 1000)
         status = step.get("status", 200)
