@@ -147,18 +147,26 @@ static double ms_since(const struct timespec *t0)
 	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* The OAuth error code from an error body, if it is one: a short word of
- * [a-z_]. Anything else in the body is ignored, so a server that echoes
- * the request cannot make us log the token. */
+/* The OAuth error code from an error body, if it is a registered one
+ * (RFC 6749 §5.2, RFC 6750, RFC 7009 §2.2.1). Nothing else from the body
+ * is kept, so a server that echoes the request cannot make us log the
+ * token. */
 static void oauth_error_code(const char *body, char *out, size_t outsz)
 {
+	static const char *const known[] = {
+		"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+		"unsupported_grant_type", "invalid_scope", "unsupported_token_type",
+		"server_error", "temporarily_unavailable", "access_denied", "invalid_token",
+		"insufficient_scope", "invalid_target",
+	};
 	cJSON *o = cJSON_Parse(body);
 	cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "error");
-	const char *s = cJSON_IsString(e) ? e->valuestring : NULL;
 
 	out[0] = 0;
-	if (s && strlen(s) < 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz_") == strlen(s))
-		snprintf(out, outsz, "%s", s);
+	if (cJSON_IsString(e))
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcmp(e->valuestring, known[i]))
+				snprintf(out, outsz, "%s", known[i]);
 	cJSON_Delete(o);
 }
 
