@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "load the sensors and watch for token exposure" },
 	{ "mint", cmd_mint, "issue a delegation token for one task" },
 	{ "ledger", cmd_ledger, "register, list, show, complete and revoke tokens" },
+	{ "revoke-queue", cmd_revoke_queue, "inspect and operate the revocation queue" },
 };
 
 static void usage(FILE *f)
@@ -22,7 +23,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: tokenward [--version] [--help] COMMAND [ARGS]\n\n"
 		   "Runtime monitor for delegation-token exposure.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'tokenward COMMAND --help' describes a command's flags.\n");
 }
 
