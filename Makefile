@@ -90,15 +90,20 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/tokenward run
 
+# The real OAuth server the revocation tests use, pinned by its lockfile.
+ISSUER_DEPS := tests/issuer/node_modules/.package-lock.json
+$(ISSUER_DEPS): tests/issuer/package.json tests/issuer/package-lock.json
+	cd tests/issuer && npm ci --no-audit --no-fund --loglevel=error
+
 # The README's second command: set up, build, and run every test.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS) $(ISSUER_DEPS)
 	@tools/run-tests.sh $(BUILD)
 
 test-unit: all $(UNIT_BINS)
 	@tools/run-tests.sh --unit $(BUILD)
 
-test-cli: all
+test-cli: all $(ISSUER_DEPS)
 	@tools/run-tests.sh --cli $(BUILD)
 
 test-live: all $(PROG_BINS)

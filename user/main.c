@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show the running monitor's counters and drops" },
 	{ "scan", cmd_scan, "scan files, directories or stdin for tokens (offline)" },
 	{ "rules", cmd_rules, "list the detection rules, test them, measure them" },
+	{ "revoke-queue", cmd_revoke_queue, "inspect and operate the revocation queue" },
 };
 
 static void usage(FILE *f)
@@ -25,7 +26,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: tokenward [--version] [--help] COMMAND [ARGS]\n\n"
 		   "Runtime monitor for delegation-token exposure.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'tokenward COMMAND --help' describes a command's flags.\n");
 }
 

@@ -1,0 +1,160 @@
+# Helpers for the revocation tests (tests/cli/test_revoke_*.sh). Source
+# after tests/live/lib.sh. Secrets and tokens are minted at run time.
+ISSUER_DIR=$TW_ROOT/tests/issuer
+ISSUER_PIDS=()
+RQ_PID=
+trap 'rq_kill; issuer_kill_all; tw_stop; rm -rf "$TW_TMP"' EXIT
+
+rand_hex() { od -An -N"${1:-16}" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# A secret file with mode 0600; prints its path.
+secret_file() { # NAME
+  local f=$TW_TMP/$1.secret
+  (umask 077; rand_hex 24 >"$f")
+  echo "$f"
+}
+
+issuer_kill_all() {
+  local p
+  for p in "${ISSUER_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  ISSUER_PIDS=()
+}
+
+# Wait until FILE exists (up to ~10 s).
+wait_file() {
+  for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+  return 1
+}
+
+# Start the real OAuth server (oidc-provider). Sets OIDC_URL, OIDC_PID,
+# AUD, and secret files AGENT_SECRET_F, TW_SECRET_F, RS_SECRET_F.
+oidc_start() {
+  [ -d "$ISSUER_DIR/node_modules/oidc-provider" ] || { echo "oidc-provider not installed (make test runs npm ci)"; return 1; }
+  AGENT_SECRET_F=$(secret_file agent); TW_SECRET_F=$(secret_file tokenward); RS_SECRET_F=$(secret_file rs)
+  AUD="https://api.$(rand_hex 4).test/"
+  python3 - "$TW_TMP/oidc.json" "$TW_TMP/oidc.port" "$AUD" "$AGENT_SECRET_F" "$TW_SECRET_F" "$RS_SECRET_F" <<'EOF'
+import json, sys
+out, ready, aud, a, t, r = sys.argv[1:]
+rd = lambda p: open(p).read().strip()
+json.dump({"port": 0, "ready_file": ready, "revokers": ["tokenward", "tokenward-post"], "resources": [aud],
+           "clients": [{"client_id": "agent", "client_secret": rd(a)},
+                       {"client_id": "tokenward", "client_secret": rd(t)},
+                       {"client_id": "tokenward-post", "client_secret": rd(t), "auth": "client_secret_post"},
+                       {"client_id": "rs", "client_secret": rd(r)}]}, open(out, "w"))
+EOF
+  rm -f "$TW_TMP/oidc.port"
+  node "$ISSUER_DIR/server.js" "$TW_TMP/oidc.json" >"$TW_TMP/oidc.log" 2>&1 &
+  OIDC_PID=$!; ISSUER_PIDS+=("$OIDC_PID")
+  wait_file "$TW_TMP/oidc.port" || { echo "oidc-provider did not start:"; cat "$TW_TMP/oidc.log"; return 1; }
+  OIDC_URL=http://127.0.0.1:$(cat "$TW_TMP/oidc.port")
+}
+
+# Client credentials grant as client agent, for the test audience; prints
+# the access token. The secret goes through curl's stdin config, not argv.
+oidc_token() {
+  printf 'user = "agent:%s"\n' "$(cat "$AGENT_SECRET_F")" |
+    curl -sf -K - -d grant_type=client_credentials --data-urlencode "resource=$AUD" \
+      -d scope=api:read "$OIDC_URL/token" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+# Introspect TOKEN as the resource server; prints "true" or "false".
+oidc_active() {
+  printf 'user = "rs:%s"\n' "$(cat "$RS_SECRET_F")" >"$TW_TMP/rs.curlrc"
+  printf 'token=%s' "$1" |
+    curl -sf -K "$TW_TMP/rs.curlrc" --data-binary @- "$OIDC_URL/token/introspection" |
+    python3 -c 'import json,sys; print(str(json.load(sys.stdin)["active"]).lower())'
+}
+
+# The agent's legitimate use: call the resource with the token. HTTP code.
+oidc_use() {
+  printf 'header = "Authorization: Bearer %s"\n' "$1" |
+    curl -s -o /dev/null -w '%{http_code}' -K - "$OIDC_URL/resource"
+}
+
+# Start the fault server. Sets FAULT_URL, FAULT_PID, FAULT_LOG, FAULT_SECRET_F.
+# Optional PORT: listen on that port (to bring an issuer "back").
+fault_start() { # [PORT]
+  FAULT_SECRET_F=${FAULT_SECRET_F:-$(secret_file fault)}
+  FAULT_LOG=$TW_TMP/fault.jsonl
+  rm -f "$TW_TMP/fault.port"
+  python3 "$ISSUER_DIR/fault_server.py" --port "${1:-0}" --port-file "$TW_TMP/fault.port" \
+    --log "$FAULT_LOG" --client-id tokenward --secret-file "$FAULT_SECRET_F" \
+    >"$TW_TMP/fault.out" 2>&1 &
+  FAULT_PID=$!; ISSUER_PIDS+=("$FAULT_PID")
+  wait_file "$TW_TMP/fault.port" || { echo "fault server did not start:"; cat "$TW_TMP/fault.out"; return 1; }
+  FAULT_URL=http://127.0.0.1:$(cat "$TW_TMP/fault.port")
+}
+
+fault_stop() { kill "$FAULT_PID" 2>/dev/null; wait "$FAULT_PID" 2>/dev/null; }
+
+fault_script() { # JSON
+  curl -sf -o /dev/null -d "$1" "$FAULT_URL/_script"
+}
+
+# A port nobody listens on (bound then released).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Start `tokenward revoke-queue serve` on $TW_TMP/tw.yaml and $TW_TMP/q.db.
+# Requests are written to fd 7 (a FIFO held open by the test).
+rq_start() {
+  [ -p "$TW_TMP/rq.in" ] || mkfifo "$TW_TMP/rq.in"
+  exec 7<>"$TW_TMP/rq.in"
+  rm -f "$TW_TMP/rq.ready"
+  "$TW" revoke-queue --config "$TW_TMP/tw.yaml" --db "$TW_TMP/q.db" --ready-file "$TW_TMP/rq.ready" \
+    serve <"$TW_TMP/rq.in" >>"$TW_TMP/rq.out" 2>>"$TW_TMP/rq.err" &
+  RQ_PID=$!
+  wait_file "$TW_TMP/rq.ready" || { echo "revoke-queue serve did not start:"; cat "$TW_TMP/rq.err"; return 1; }
+}
+
+rq_kill() { # [SIGNAL]
+  [ -n "${RQ_PID:-}" ] || return 0
+  kill "-${1:-TERM}" "$RQ_PID" 2>/dev/null; wait "$RQ_PID" 2>/dev/null
+  RQ_PID=
+}
+
+# Submit: rq_submit CLASS TOKEN [ISSUER] [TOKEN_ID]. The token travels on
+# the FIFO via printf (a builtin: never in any argv).
+rq_submit() {
+  printf '{"verdict_class":"%s","token":"%s","issuer":"%s","token_id":"%s","verdict":{"class":"%s","path":"/tmp/agent.log"}}\n' \
+    "$1" "$2" "${3:-}" "${4:-tok-$(rand_hex 4)}" "$1" >&7
+}
+
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+rq() { "$TW" revoke-queue --config "$TW_TMP/tw.yaml" --db "$TW_TMP/q.db" "$@"; }
+
+# rq_wait PYEXPR [TIMEOUT_S]: wait until PYEXPR holds; in it, `jobs` is the
+# list of jobs, `hist` the history and `status` the status object.
+rq_wait() {
+  local deadline=$(( $(date +%s) + ${2:-10} ))
+  while :; do
+    rq list >"$TW_TMP/jobs.jsonl" 2>/dev/null; rq history >"$TW_TMP/hist.jsonl" 2>/dev/null
+    rq status >"$TW_TMP/status.json" 2>/dev/null
+    python3 - "$TW_TMP" "$1" <<'EOF' && return 0
+import json, sys
+d, expr = sys.argv[1], sys.argv[2]
+ld = lambda p: [json.loads(l) for l in open(p) if l.strip()]
+jobs, hist = ld(d + "/jobs.jsonl"), ld(d + "/hist.jsonl")
+status = json.load(open(d + "/status.json"))
+sys.exit(0 if eval(expr) else 1)
+EOF
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+# Fail the case if any raw secret appears in the DB, logs or outputs.
+rq_assert_no_leak() { # NAME SECRET...
+  local name=$1 s f; shift
+  for s in "$@"; do
+    for f in "$TW_TMP"/q.db* "$TW_TMP"/rq.out "$TW_TMP"/rq.err "$TW_TMP"/*.jsonl "$TW_TMP"/status.json \
+             "$TW_TMP"/oidc.log "$TW_TMP"/fault.out "${TW_LOGS:-/nonexistent}/$(basename "$0" .sh).log"; do
+      [ -f "$f" ] || continue
+      if grep -qaF -- "$s" "$f"; then not_ok "$name" "raw token found in $f"; return 1; fi
+    done
+  done
+  ok "$name"
+}

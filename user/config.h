@@ -1,0 +1,149 @@
+/*
+ * tokenward's configuration file (YAML, libyaml). The file is optional:
+ * without it the embedded defaults apply. Every key is checked; a
+ * malformed file or an unknown key is an error naming the file and line.
+ *
+ *   state_dir: /var/lib/tokenward
+ *   ledger: /var/lib/tokenward/ledger.db
+ *   ringbuf_size: 16M
+ *   capture_size: 4K
+ *   policy:                      # per verdict class: revoke | alert
+ *     file_write: revoke
+ *     unmanaged: alert
+ *   revocation:
+ *     workers: 2
+ *     backoff_base: 250ms
+ *     backoff_max: 60s
+ *     retry_after_max: 1h
+ *     synchronous: normal        # normal | full (fsync every job)
+ *     key_file: /var/lib/tokenward/revoke.key
+ *     default_issuer: corp
+ *   issuers:
+ *     corp:
+ *       type: rfc7009
+ *       revocation_endpoint: https://idp.example/oauth2/revoke
+ *       client_id: tokenward
+ *       client_secret_file: /etc/tokenward/corp.secret   # mode 0600
+ *       auth_method: client_secret_basic                 # or client_secret_post
+ *       token_type_hint: access_token
+ *       timeout: 5s
+ *     local:
+ *       type: builtin
+ *       revocation_list: /var/lib/tokenward/revoked.sha256
+ *     hook:
+ *       type: command
+ *       command: [/usr/local/bin/revoke-hook, --site, eu]
+ *       pass_token: false       # true: the raw token is put in the stdin JSON
+ *       timeout: 10s
+ *     chat:
+ *       type: webhook
+ *       url: https://hooks.example/tokenward
+ *       timeout: 5s
+ */
+#ifndef TW_CONFIG_H
+#define TW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/tokenward/tokenward.yaml"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/tokenward"
+
+/* Verdict classes as the policy names them (user/correlate.h has the
+ * correlation engine's own enum; the names are the same strings). */
+enum policy_class {
+	VC_FILE_WRITE,
+	VC_EXEC_ENV,
+	VC_EXEC_ARGV,
+	VC_NET_DEST,
+	VC_FOREIGN_PROCESS,
+	VC_AFTER_TASK,
+	VC_EXPIRED_USE,
+	VC_TASK_DONE,   /* the task completed: its tokens are revoked */
+	VC_UNMANAGED,   /* a token not in the ledger: nothing to revoke */
+	VC__COUNT
+};
+
+enum policy_action { POLICY_ALERT = 0, POLICY_REVOKE = 1 };
+
+enum issuer_type { ISSUER_RFC7009, ISSUER_BUILTIN, ISSUER_COMMAND, ISSUER_WEBHOOK };
+
+enum issuer_auth { AUTH_CLIENT_SECRET_BASIC, AUTH_CLIENT_SECRET_POST };
+
+struct tw_issuer {
+	char *name;
+	enum issuer_type type;
+	unsigned timeout_ms;
+	int line;                   /* where it was defined, for messages */
+	/* rfc7009 */
+	char *revocation_endpoint;
+	char *client_id;
+	char *client_secret_file;
+	char *client_secret;        /* read from the file at load; memory only */
+	size_t client_secret_len;
+	enum issuer_auth auth;
+	char *token_type_hint;      /* NULL: none sent */
+	/* builtin */
+	char *revocation_list;
+	/* command: argv[0] is the program; NULL-terminated */
+	char **argv;
+	bool pass_token;
+	/* webhook */
+	char *url;
+};
+
+struct tw_revocation_cfg {
+	unsigned workers;
+	unsigned backoff_base_ms;
+	unsigned backoff_max_ms;
+	unsigned retry_after_max_ms;
+	bool sync_full;
+	char *key_file;             /* NULL: STATE_DIR/revoke.key */
+	char *default_issuer;       /* NULL: the only issuer, if exactly one */
+};
+
+struct tw_config {
+	char *path;                 /* file loaded; NULL when defaults only */
+	char *state_dir;
+	char *ledger_path;
+	uint64_t ringbuf_size;
+	uint64_t capture_size;
+	enum policy_action policy[VC__COUNT];
+	struct tw_revocation_cfg revocation;
+	struct tw_issuer *issuers;
+	size_t nissuers;
+};
+
+/*
+ * Load the configuration. path NULL: CONFIG_DEFAULT_PATH if it exists,
+ * else the embedded defaults. An explicit path must exist. On error
+ * returns -1 with "FILE:LINE: what" in err; *out is untouched.
+ */
+int config_load(const char *path, struct tw_config **out, char *err, size_t errsz);
+
+/* The same from a string; name is used in messages. Secret files named
+ * in it are read and checked as for a file. */
+int config_load_string(const char *yaml, const char *name, struct tw_config **out,
+		       char *err, size_t errsz);
+
+/* Embedded defaults only. */
+struct tw_config *config_defaults(void);
+
+void config_free(struct tw_config *cfg);
+
+const struct tw_issuer *config_issuer(const struct tw_config *cfg, const char *name);
+
+/* The issuer used when a request names none. NULL if ambiguous. */
+const struct tw_issuer *config_default_issuer(const struct tw_config *cfg);
+
+const char *verdict_class_name(enum policy_class vc);
+/* Returns -1 for an unknown name. */
+int verdict_class_parse(const char *name);
+
+const char *issuer_type_name(enum issuer_type t);
+
+/* "250ms", "5s", "2m", "1h", or a bare number of seconds. */
+int config_parse_duration_ms(const char *s, unsigned *out_ms);
+
+#endif
