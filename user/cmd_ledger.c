@@ -27,7 +27,6 @@
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define STDIN_TOKEN_MAX (64 * 1024)
-#define SEAL_KEY_ENV "TOKENWARD_SEAL_KEY"
 
 /* ---- shared checks ---------------------------------------------------- */
 
@@ -327,19 +326,6 @@ too_big:
 	return -E2BIG;
 }
 
-static void seal_key_default(const char *ledger, char *out, size_t outsz)
-{
-	const char *e = getenv(SEAL_KEY_ENV);
-	char *copy;
-
-	if (e && *e) {
-		snprintf(out, outsz, "%s", e);
-		return;
-	}
-	copy = strdup(ledger);
-	snprintf(out, outsz, "%s/seal.key", copy ? dirname(copy) : ".");
-	free(copy);
-}
 
 /* Parse the options shared by mint and register into s. Returns -1 to go
  * on, or an exit status. */
@@ -529,7 +515,7 @@ static int ledger_register(int argc, char **argv)
 		if (seal_key_arg)
 			snprintf(keypath, sizeof(keypath), "%s", seal_key_arg);
 		else
-			seal_key_default(s.ledger, keypath, sizeof(keypath));
+			seal_key_default_path(s.ledger, keypath, sizeof(keypath));
 		if (seal_key_load(keypath, 1, &key, err, sizeof(err))) {
 			rc = cli_ledger_error(cmd, err);
 			goto out;

@@ -15,6 +15,9 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "capture.h"
+#include "config.h"
+#include "ledger.h"
+#include "pipeline.h"
 #include "cmd.h"
 #include "event.h"
 #include "log.h"
@@ -47,6 +50,7 @@ struct run_ctx {
 	uint64_t drops[TW_DROP_MAX];
 	struct sweep_stats sweep;
 	int swept;
+	struct pipeline *pipe;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -77,6 +81,9 @@ static const char run_help[] =
 	"  --trace-io             also print file_write, sock_send, connect and sweep events\n"
 	"                         (identity, path, addresses and sizes; never content)\n"
 	"  --watch-literal STR    mark events whose captured bytes hold STR (tests); repeatable\n"
+	"  --config PATH          config file (default " CONFIG_DEFAULT_PATH " if present)\n"
+	"  --ledger PATH          issuance ledger (default $TOKENWARD_LEDGER, else the config's)\n"
+	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
 	"  -h, --help             this text\n";
@@ -141,6 +148,11 @@ static cJSON *literal_hits(struct run_ctx *ctx, const struct capture *c, const c
 static int on_capture(void *vctx, const struct capture *c)
 {
 	struct run_ctx *ctx = vctx;
+
+	/* Verdicts first: an exposure's revocation is what must not wait. */
+	if (ctx->pipe)
+		pipeline_capture(ctx->pipe, c);
+
 	int exec_kind = c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV;
 	cJSON *hits = ctx->nliterals ? literal_hits(ctx, c, exec_kind ? (c->kind == CAP_EXEC_ARGV ? "argv" : "env") : NULL) : NULL;
 	cJSON *o;
@@ -168,10 +180,28 @@ static int on_capture(void *vctx, const struct capture *c)
 	return 0;
 }
 
+static void emit_verdict(void *vctx, cJSON *o)
+{
+	cJSON_AddStringToObject(o, "event", "verdict");
+	emit(vctx, o);
+}
+
+static void detection_status(void *vctx, cJSON *o)
+{
+	pipeline_status_fill(((struct run_ctx *)vctx)->pipe, o, NULL);
+}
+
+static void revocation_status(void *vctx, cJSON *o)
+{
+	pipeline_status_fill(((struct run_ctx *)vctx)->pipe, NULL, o);
+}
+
 static int on_connect(void *vctx, const struct conn_event *c)
 {
 	struct run_ctx *ctx = vctx;
 
+	if (ctx->pipe)
+		pipeline_connect(ctx->pipe, c);
 	if (ctx->trace_io)
 		emit(ctx, event_conn_to_json(c, ctx->boot_to_real));
 	return 0;
@@ -301,7 +331,7 @@ static void flush_sinks(struct run_ctx *ctx)
 int cmd_run(int argc, char **argv)
 {
 	enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
-	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL };
+	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES };
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -318,12 +348,17 @@ int cmd_run(int argc, char **argv)
 		{ "no-sweep", no_argument, NULL, O_NO_SWEEP },
 		{ "trace-io", no_argument, NULL, O_TRACE_IO },
 		{ "watch-literal", required_argument, NULL, O_WATCH_LITERAL },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "ledger", required_argument, NULL, O_LEDGER },
+		{ "rules", required_argument, NULL, O_RULES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct capture_opts copts = { .stream_tail = CAPTURE_TAIL_DEFAULT };
-	const char *events[MAX_SINKS], *state_dir = TW_STATE_DIR_DEFAULT, *ready = NULL;
+	const char *events[MAX_SINKS], *state_dir = NULL, *ready = NULL;
+	const char *config_path = NULL, *ledger_path = NULL, *rules_dir = NULL;
+	struct tw_config *cfg = NULL;
 	struct run_ctx ctx = { 0 };
 	struct sigaction sa = { 0 };
 	int nevents = 0, poll_ms = 5, sweep = 1, c, r;
@@ -386,6 +421,9 @@ int cmd_run(int argc, char **argv)
 			ctx.literal_len[ctx.nliterals] = strlen(optarg);
 			ctx.literals[ctx.nliterals++] = optarg;
 			break;
+		case O_CONFIG: config_path = optarg; break;
+		case O_LEDGER: ledger_path = optarg; break;
+		case O_RULES: rules_dir = optarg; break;
 		case 'v': ctx.mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(run_help, stdout); return 0;
 		default: return cmd_usage_error("run", "unknown or incomplete option");
@@ -394,8 +432,17 @@ int cmd_run(int argc, char **argv)
 	if (optind < argc)
 		return cmd_usage_error("run", "unexpected argument '%s'", argv[optind]);
 
+	if ((r = config_load(config_path, &cfg, err, sizeof(err)))) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (!state_dir)
+		state_dir = cfg->state_dir;
+	if (!ledger_path)
+		ledger_path = getenv(LEDGER_ENV) && *getenv(LEDGER_ENV) ? getenv(LEDGER_ENV) : cfg->ledger_path;
 	if ((r = sysprep_run(err, sizeof(err)))) {
 		log_error("%s", err);
+		config_free(cfg);
 		return EXIT_USAGE;
 	}
 	if (mkdir(state_dir, 0700) && errno != EEXIST) {
@@ -419,6 +466,23 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	{
+		char list[4096];
+		struct pipeline_opts po = {
+			.cfg = cfg, .ledger_path = ledger_path, .rules_dir = rules_dir,
+			.boot_to_real = util_boot_to_realtime_offset(),
+			.emit = emit_verdict, .emit_ctx = &ctx,
+		};
+
+		snprintf(list, sizeof(list), "%s/revoked.list", state_dir);
+		if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
+		    (r = pipeline_open(&po, &ctx.pipe, err, sizeof(err)))) {
+			log_error("%s", err);
+			config_free(cfg);
+			return EXIT_USAGE;
+		}
+	}
+
 	ctx.cap = capture_new(&copts, on_capture, on_connect, &ctx);
 	if (!ctx.cap) {
 		log_error("out of memory");
@@ -427,11 +491,15 @@ int cmd_run(int argc, char **argv)
 	if ((r = monitor_open(&ctx.mopts, on_record, &ctx, &ctx.mon, err, sizeof(err)))) {
 		log_error("%s", err);
 		capture_free(ctx.cap);
+		pipeline_close(ctx.pipe);
+		config_free(cfg);
 		return EXIT_USAGE;
 	}
 	started = util_now_ns(CLOCK_REALTIME);
 	ctx.boot_to_real = util_boot_to_realtime_offset();
 	status_add_provider("sensors", sensors_status, &ctx);
+	status_add_provider("detection", detection_status, &ctx);
+	status_add_provider("revocation", revocation_status, &ctx);
 	/* Sweep after attaching: a process that starts from here on is seen
 	 * by the exec sensor, one that started before is in /proc. */
 	if (sweep) {
@@ -460,6 +528,7 @@ int cmd_run(int argc, char **argv)
 			log_error("reading the ring buffer failed: %s", strerror(-r));
 			break;
 		}
+		pipeline_tick(ctx.pipe);
 		flush_sinks(&ctx);
 		now = util_now_ns(CLOCK_MONOTONIC);
 		if (now >= next_tick) {
@@ -481,6 +550,8 @@ int cmd_run(int argc, char **argv)
 	status_clear_providers();
 	monitor_close(ctx.mon);
 	capture_free(ctx.cap);
+	pipeline_close(ctx.pipe);
+	config_free(cfg);
 	proctable_reset();
 	if (ready)
 		unlink(ready);

@@ -143,6 +143,29 @@ void config_free(struct tw_config *c)
 	free(c);
 }
 
+int config_ensure_builtin(struct tw_config *c, const char *name, const char *list_path)
+{
+	struct tw_issuer *n, *is;
+
+	if (config_issuer(c, name))
+		return 0;
+	n = realloc(c->issuers, (c->nissuers + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->issuers = n;
+	is = &c->issuers[c->nissuers];
+	memset(is, 0, sizeof(*is));
+	is->type = ISSUER_BUILTIN;
+	is->name = strdup(name);
+	is->revocation_list = strdup(list_path);
+	if (!is->name || !is->revocation_list) {
+		issuer_clear(is);
+		return -ENOMEM;
+	}
+	c->nissuers++;
+	return 0;
+}
+
 const struct tw_issuer *config_issuer(const struct tw_config *c, const char *name)
 {
 	for (size_t i = 0; name && i < c->nissuers; i++)

@@ -132,6 +132,11 @@ struct tw_config *config_defaults(void);
 
 void config_free(struct tw_config *cfg);
 
+/* Add the built-in issuer (tokens from `tokenward mint`) under name when
+ * the config has no issuer of that name: revoking marks the ledger and
+ * appends the hash to list_path. */
+int config_ensure_builtin(struct tw_config *c, const char *name, const char *list_path);
+
 const struct tw_issuer *config_issuer(const struct tw_config *cfg, const char *name);
 
 /* The issuer used when a request names none. NULL if ambiguous. */

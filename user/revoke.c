@@ -34,13 +34,11 @@
 #include "log.h"
 #include "redact.h"
 #include "revoke.h"
+#include "seal.h"
 #include "util.h"
 
 #define MAX_WORKERS 64
 #define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
-#define SEAL_VERSION 1
-#define GCM_NONCE 12
-#define GCM_TAG 16
 
 struct revoker {
 	const struct tw_config *cfg;
@@ -119,135 +117,66 @@ unsigned revoke_backoff_ms(unsigned failures, unsigned base_ms, unsigned max_ms,
 
 /* ---- sealing ---------------------------------------------------------- */
 
-struct file_sealer {
-	unsigned char key[32];
-};
-
-static int gcm(int enc, const unsigned char *key, const unsigned char *nonce, const void *aad,
-	       size_t aadlen, const unsigned char *in, size_t n, unsigned char *out,
-	       unsigned char *tag)
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int len, ok;
-
-	if (!c)
-		return -1;
-	ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) &&
-	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE, NULL) &&
-	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) &&
-	     EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) &&
-	     EVP_CipherUpdate(c, out, &len, in, (int)n) &&
-	     (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, GCM_TAG, tag)) &&
-	     EVP_CipherFinal_ex(c, out + len, &len) &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, GCM_TAG, tag));
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -1;
-}
-
-/* blob = version(1) | nonce(12) | ciphertext(n) | tag(16) */
+/* The default sealer is user/seal.c with the ledger's key, so a token the
+ * CLI sealed at registration and one the monitor sealed at a sighting are
+ * kept under the same key and the same threat model (docs/THREAT-MODEL.md). */
 static int file_seal(void *ctx, const void *aad, size_t aadlen, const void *in, size_t n,
 		     unsigned char **out, size_t *outn)
 {
-	struct file_sealer *s = ctx;
-	unsigned char *b = malloc(1 + GCM_NONCE + n + GCM_TAG);
+	unsigned char *b = malloc(n + SEAL_OVERHEAD);
 
 	if (!b)
 		return -1;
-	b[0] = SEAL_VERSION;
-	if (RAND_bytes(b + 1, GCM_NONCE) != 1 ||
-	    gcm(1, s->key, b + 1, aad, aadlen, in, n, b + 1 + GCM_NONCE, b + 1 + GCM_NONCE + n)) {
+	if (seal_encrypt(ctx, aad, aadlen, in, n, b, outn)) {
 		free(b);
 		return -1;
 	}
 	*out = b;
-	*outn = 1 + GCM_NONCE + n + GCM_TAG;
 	return 0;
 }
 
 static int file_unseal(void *ctx, const void *aad, size_t aadlen, const unsigned char *in,
 		       size_t n, unsigned char **out, size_t *outn)
 {
-	struct file_sealer *s = ctx;
-	unsigned char tag[GCM_TAG], *p;
-	size_t clen;
+	unsigned char *p;
 
-	if (n < 1 + GCM_NONCE + GCM_TAG || in[0] != SEAL_VERSION)
+	if (n < SEAL_OVERHEAD || !(p = malloc(n - SEAL_OVERHEAD + 1)))
 		return -1;
-	clen = n - 1 - GCM_NONCE - GCM_TAG;
-	p = malloc(clen + 1);
-	if (!p)
-		return -1;
-	memcpy(tag, in + 1 + GCM_NONCE + clen, GCM_TAG);
-	if (gcm(0, s->key, in + 1, aad, aadlen, in + 1 + GCM_NONCE, clen, p, tag)) {
-		explicit_bzero(p, clen + 1);
+	if (seal_decrypt(ctx, aad, aadlen, in, n, p, outn)) {
+		explicit_bzero(p, n - SEAL_OVERHEAD + 1);
 		free(p);
 		return -1;
 	}
-	p[clen] = 0;
+	p[*outn] = 0;
 	*out = p;
-	*outn = clen;
 	return 0;
 }
 
 static void file_sealer_free(void *ctx)
 {
 	if (ctx) {
-		explicit_bzero(ctx, sizeof(struct file_sealer));
+		seal_key_wipe(ctx);
 		free(ctx);
 	}
 }
 
 int revoke_sealer_file(const char *path, struct revoke_sealer *out, char *err, size_t errsz)
 {
-	struct file_sealer *s = calloc(1, sizeof(*s));
-	struct stat st;
-	int fd;
+	struct seal_key *k = calloc(1, sizeof(*k));
 
-	if (!s) {
+	if (!k) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		if (RAND_bytes(s->key, sizeof(s->key)) != 1 ||
-		    write(fd, s->key, sizeof(s->key)) != (ssize_t)sizeof(s->key) || fsync(fd)) {
-			snprintf(err, errsz, "%s: cannot create the sealing key", path);
-			close(fd);
-			unlink(path);
-			file_sealer_free(s);
-			return -1;
-		}
-	} else if (errno == EEXIST) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-			snprintf(err, errsz, "%s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
-			goto fail;
-		}
-		if (st.st_mode & 077) {
-			snprintf(err, errsz, "%s: sealing key has mode %04o; refusing it (chmod 600)",
-				 path, st.st_mode & 07777);
-			goto fail;
-		}
-		if (read(fd, s->key, sizeof(s->key)) != (ssize_t)sizeof(s->key)) {
-			snprintf(err, errsz, "%s: sealing key is not 32 bytes", path);
-			goto fail;
-		}
-	} else {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		file_sealer_free(s);
+	if (seal_key_load(path, 1, k, err, errsz)) {
+		free(k);
 		return -1;
 	}
-	close(fd);
 	out->seal = file_seal;
 	out->unseal = file_unseal;
 	out->free_ctx = file_sealer_free;
-	out->ctx = s;
+	out->ctx = k;
 	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	file_sealer_free(s);
-	return -1;
 }
 
 void revoker_set_sealer(struct revoker *r, const struct revoke_sealer *s)
@@ -355,10 +284,10 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 	if (cfg->revocation.key_file) {
 		keypath = strdup(cfg->revocation.key_file);
 	} else {
-		char *d = strdup(db_path);
-		if (d && asprintf(&keypath, "%s/revoke.key", dirname(d)) < 0)
-			keypath = NULL;
-		free(d);
+		char kp[4096];
+
+		seal_key_default_path(db_path, kp, sizeof(kp));
+		keypath = strdup(kp);
 	}
 	if (!keypath || revoke_sealer_file(keypath, &r->sealer, err, errsz)) {
 		if (!keypath)

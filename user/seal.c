@@ -172,3 +172,17 @@ int seal_decrypt(const struct seal_key *key, const void *aad, size_t aadlen,
 	*outlen = (size_t)len + fin;
 	return 0;
 }
+
+void seal_key_default_path(const char *ledger_path, char *out, size_t outsz)
+{
+	const char *e = getenv(SEAL_KEY_ENV);
+	char *copy;
+
+	if (e && *e) {
+		snprintf(out, outsz, "%s", e);
+		return;
+	}
+	copy = strdup(ledger_path);
+	snprintf(out, outsz, "%s/seal.key", copy ? dirname(copy) : ".");
+	free(copy);
+}

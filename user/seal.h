@@ -42,4 +42,11 @@ int seal_encrypt(const struct seal_key *key, const void *aad, size_t aadlen,
 int seal_decrypt(const struct seal_key *key, const void *aad, size_t aadlen,
 		 const unsigned char *blob, size_t bloblen, unsigned char *out, size_t *outlen);
 
+/* Environment variable naming the key file. */
+#define SEAL_KEY_ENV "TOKENWARD_SEAL_KEY"
+
+/* The key file for a ledger: $TOKENWARD_SEAL_KEY, else seal.key beside
+ * the ledger database. */
+void seal_key_default_path(const char *ledger_path, char *out, size_t outsz);
+
 #endif
