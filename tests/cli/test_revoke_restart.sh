@@ -70,13 +70,13 @@ else
 fi
 
 # A sealing key with a wider mode is refused.
-chmod 644 "$TW_TMP/revoke.key"
-if ! rq status >/dev/null 2>"$TW_TMP/key.err" && grep -q "revoke.key: sealing key has mode 0644" "$TW_TMP/key.err"; then
+chmod 644 "$TW_TMP/seal.key"
+if ! rq status >/dev/null 2>"$TW_TMP/key.err" && grep -q "refusing seal key .*seal.key.*it is 0644" "$TW_TMP/key.err"; then
   ok wide_key_file_refused
 else
   not_ok wide_key_file_refused "$(cat "$TW_TMP/key.err")"
 fi
-chmod 600 "$TW_TMP/revoke.key"
+chmod 600 "$TW_TMP/seal.key"
 
 rq_kill TERM
 rq_assert_no_leak no_raw_token_in_artefacts "$T1" "$T2"
