@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Every verdict class with the real sensors and real processes, and the
+# false-positive side of each: a delegate using its token as intended is
+# `use`, and a token-shaped string the ledger does not know is never managed.
+. "$(dirname "$0")/lib.sh"
+
+LEDGER=$TW_TMP/ledger.db
+LEAKS=$TW_TMP/leaks          # files this test leaks tokens into on purpose
+mkdir -p "$LEAKS"
+AGENT_BIN=$PROGS/tw_agent
+TOKENS=()
+SINK_PIDS=()
+trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; rm -rf "$TW_TMP"' EXIT
+
+# A TCP sink on loopback that reads and discards; prints its port.
+start_sink() {
+  python3 -u -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1])
+while True:
+    c, _ = s.accept(); c.settimeout(2)
+    try: c.recv(65536)
+    except OSError: pass
+    c.close()' >"$TW_TMP/sink.$1" &
+  SINK_PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$TW_TMP/sink.$1" ] && break; sleep 0.02; done
+  head -1 "$TW_TMP/sink.$1"
+}
+
+AUD_PORT=$(start_sink aud)
+WRONG_PORT=$(start_sink wrong)
+AUD="http://127.0.0.1:$AUD_PORT"
+
+tw_start --ledger "$LEDGER" --no-sweep || { not_ok verdicts_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+
+# The agent: commands on a pipe (pipes are not captured), replies on a file.
+mkfifo "$TW_TMP/agent.ctl"
+"$AGENT_BIN" <"$TW_TMP/agent.ctl" >"$TW_TMP/agent.out" 2>&1 &
+AGENT=$!
+exec 7>"$TW_TMP/agent.ctl"
+agent() { # CMD...: run one command, wait for its reply
+  local before; before=$(grep -c '' "$TW_TMP/agent.out")
+  echo "$*" >&7
+  for _ in $(seq 200); do
+    [ "$(grep -c '' "$TW_TMP/agent.out")" -gt "$before" ] && break; sleep 0.01
+  done
+  tail -1 "$TW_TMP/agent.out" | grep -q '^done'
+}
+
+# mint TASK [OPTS...]: prints "ID TOKEN"; every token is remembered for the leak check.
+mint() {
+  local task=$1; shift
+  local tok id
+  tok=$("$TW" mint --ledger "$LEDGER" --task "$task" --aud "$AUD" "$@" 2>"$TW_TMP/mint.err") || return 1
+  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
+  TOKENS+=("$tok")
+  echo "$id $tok"
+}
+
+# verdict NAME ID CLASS ACTION: wait for the verdict on token ID.
+verdict() {
+  local name=$1 id=$2 cls=$3 action=$4 ev
+  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'" 5); then
+    if python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='$cls' and e['action']=='$action' else 1)" "$ev"; then
+      ok "$name"
+    else
+      not_ok "$name" "want $cls/$action, got $(python3 -c "import json,sys; e=json.loads(sys.argv[1]); print(e['class'], e['action'], e.get('reason'))" "$ev")"
+    fi
+  else
+    not_ok "$name" "no verdict for $id"
+  fi
+}
+
+status_of() { "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+
+# Wait until the ledger shows STATUS for ID (the monitor marks it after queueing).
+expect_status() { # NAME ID STATUS
+  for _ in $(seq 50); do [ "$(status_of "$2")" = "$3" ] && { ok "$1"; return; }; sleep 0.05; done
+  not_ok "$1" "ledger status of $2 is $(status_of "$2"), want $3"
+}
+
+read -r ID TOK < <(mint use --delegate-pid "$AGENT")
+agent token "$TOK"; agent send "$AUD_PORT"
+verdict use_delegate_to_audience "$ID" use record
+expect_status use_leaves_token_active "$ID" active
+
+read -r ID TOK < <(mint fork --delegate-pid "$AGENT")
+agent token "$TOK"; agent fork-send "$AUD_PORT"
+verdict use_by_descendant_is_not_exposure "$ID" use record
+
+read -r ID TOK < <(mint wrongdest --delegate-pid "$AGENT")
+agent token "$TOK"; agent send "$WRONG_PORT"
+verdict net_dest_outside_audience "$ID" net_dest revoke
+expect_status net_dest_revokes "$ID" revoked
+SHA=$(printf %s "$TOK" | sha256sum | cut -d' ' -f1)
+grep -q "$SHA" "$TW_TMP/state/revoked.list" && ok net_dest_on_revocation_list || not_ok net_dest_on_revocation_list "hash not in revoked.list"
+
+read -r ID TOK < <(mint foreign --delegate-pid "$AGENT")
+# Another process, not the delegate nor its descendant, uses it.
+"$AGENT_BIN" >/dev/null <<<"token $TOK
+send $AUD_PORT"
+verdict foreign_process_sends "$ID" foreign_process revoke
+
+read -r ID TOK < <(mint file --delegate-pid "$AGENT")
+agent token "$TOK"; agent write "$LEAKS/app.log"
+verdict file_write_by_delegate "$ID" file_write revoke
+expect_status file_write_revokes "$ID" revoked
+
+read -r ID TOK < <(mint env --delegate-pid "$AGENT")
+agent token "$TOK"; agent exec-env
+verdict exec_env_without_inherit "$ID" exec_env revoke
+
+read -r ID TOK < <(mint envok --delegate-pid "$AGENT" --inherit)
+agent token "$TOK"; agent exec-env
+verdict exec_env_inherit_allowed_is_use "$ID" use record
+
+read -r ID TOK < <(mint argv --delegate-pid "$AGENT" --inherit)
+agent token "$TOK"; agent exec-argv
+verdict exec_argv_always_exposure "$ID" exec_argv revoke
+
+read -r ID TOK < <(mint done --delegate-pid "$AGENT")
+"$TW" ledger complete --task done --no-revoke --ledger "$LEDGER" >/dev/null
+agent token "$TOK"; agent send "$AUD_PORT"
+verdict after_task_use "$ID" after_task revoke
+
+read -r ID TOK < <(mint short --delegate-pid "$AGENT" --ttl 1)
+sleep 1.3
+agent token "$TOK"; agent send "$AUD_PORT"
+verdict expired_use "$ID" expired_use revoke
+
+# A well-formed token from another ledger: found by the rule, never managed.
+OTHER=$("$TW" mint --ledger "$TW_TMP/other.db" --task x --aud "$AUD" 2>/dev/null)
+TOKENS+=("$OTHER")
+OSHA=$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)
+agent token "$OTHER"; agent send "$AUD_PORT"
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'" 5); then
+  python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='unmanaged' and e['action']=='alert' and e['token_id'] is None else 1)" "$ev" \
+    && ok unmanaged_token_never_managed || not_ok unmanaged_token_never_managed "$ev"
+else
+  not_ok unmanaged_token_never_managed "no verdict for the unknown token"
+fi
+
+# Minted and leaked at once: the monitor must not call it unmanaged.
+read -r ID TOK < <(mint fresh --delegate-pid "$AGENT")
+agent token "$TOK"; agent write "$LEAKS/fresh.log"
+verdict fresh_mint_seen_immediately "$ID" file_write revoke
+
+# status shows the pipeline and the revocation queue.
+sleep 1.2
+if "$TW" status --state-dir "$TW_TMP/state" --json | python3 -c '
+import json,sys; s=json.load(sys.stdin)
+d=s["detection"]; r=s["revocation"]
+assert d["exposures"] >= 8 and d["managed"] >= 11 and d["unmanaged"] >= 1, d
+assert r["done"] >= 1, r' 2>"$TW_TMP/status.err"; then ok status_shows_detection_and_revocation
+else not_ok status_shows_detection_and_revocation "$(cat "$TW_TMP/status.err")"; fi
+
+agent quit; exec 7>&-
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok verdicts_clean_exit || not_ok verdicts_clean_exit "exit $TW_RC"
+
+# No raw token anywhere but the files leaked into on purpose.
+leaked=""
+for t in "${TOKENS[@]}"; do
+  f=$(grep -rlF --exclude-dir=leaks -- "$t" "$TW_TMP" 2>/dev/null | head -3)
+  [ -n "$f" ] && leaked="$leaked $f"
+done
+[ -z "$leaked" ] && ok verdicts_no_raw_token_in_artefacts || not_ok verdicts_no_raw_token_in_artefacts "found in:$leaked"
