@@ -384,7 +384,7 @@ int cmd_rules(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	const char *file = NULL;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then resets its permutation state too */
 	while ((c = getopt_long(sub_argc, sub_argv, "r:jvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':

@@ -349,7 +349,7 @@ static int accept(struct detector *d, const struct rule *r, const unsigned char 
 		if (*cv < 0 && !(d->flags & DETECT_KEEP_INVALID))
 			return 0;
 	}
-	if (*cv == 1)
+	if (*cv == 1 || (d->flags & DETECT_NO_FILTERS))
 		return 1;
 	if (detect_is_placeholder(s, n))
 		return 0;

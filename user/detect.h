@@ -68,6 +68,9 @@ enum {
 	/* Report matches whose checksum fails (checksum_valid -1) instead of
 	 * dropping them: for measuring recall without validation. */
 	DETECT_KEEP_INVALID = 1,
+	/* Skip the placeholder and entropy checks: for redaction, where
+	 * hiding a placeholder costs nothing and missing a secret is worse. */
+	DETECT_NO_FILTERS = 2,
 };
 void detector_set_flags(struct detector *d, unsigned flags);
 

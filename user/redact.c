@@ -4,14 +4,22 @@
  * as a secret. That catches opaque tokens no rule knows about; the cost is
  * an occasional masked identifier in argv, which is the right trade for
  * a security tool's own output.
+ *
+ * On top of it, redact_text() masks whatever the rule pack finds (the
+ * same detector as `scan`, with look-alikes whose checksum fails
+ * included), so a rule's secret is hidden even when it does not look
+ * random enough for the heuristic, e.g. an AWS key id in upper case.
  */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <openssl/evp.h>
+#include "detect.h"
 #include "redact.h"
+#include "rules.h"
 
 #define RUN_MIN 20
 
@@ -57,39 +65,183 @@ static bool looks_secret(const char *s, size_t n)
 	return up + lo + dig >= 3 || (n >= 32 && up + lo + dig >= 2);
 }
 
-char *redact_text(const char *s, size_t n)
-{
-	/* Worst case every 20 bytes become ~40; 3x + slack is ample. */
-	size_t cap = n * 3 + 64, o = 0, i = 0;
-	char *out = malloc(cap);
+/* ---- rule-based masking ---- */
 
-	if (!out)
+static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+static struct ruleset *redact_rules;
+static pthread_key_t det_key;
+
+static void det_destroy(void *d)
+{
+	detector_free(d);
+}
+
+static void rules_init(void)
+{
+	char err[256];
+
+	if (rules_load_builtin(&redact_rules, err, sizeof(err)))
+		redact_rules = NULL; /* the generic masker still runs */
+	if (pthread_key_create(&det_key, det_destroy))
+		redact_rules = NULL;
+}
+
+/* One detector per thread (detectors are not shared), made on first use. */
+static struct detector *thread_detector(void)
+{
+	struct detector *d;
+	char err[256];
+
+	pthread_once(&rules_once, rules_init);
+	if (!redact_rules)
 		return NULL;
+	d = pthread_getspecific(det_key);
+	if (!d) {
+		d = detector_new(redact_rules, err, sizeof(err));
+		if (!d)
+			return NULL;
+		/* Mask look-alikes too: a failed checksum or a low entropy may
+		 * still be a secret, and masking a placeholder costs nothing. */
+		detector_set_flags(d, DETECT_KEEP_INVALID | DETECT_NO_FILTERS);
+		pthread_setspecific(det_key, d);
+	}
+	return d;
+}
+
+struct spans {
+	size_t (*v)[2];
+	size_t n, cap;
+	int oom;
+};
+
+static int add_span(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct spans *sp = ctx;
+	(void)buf;
+	(void)len;
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 8;
+		void *nv = realloc(sp->v, cap * sizeof(*sp->v));
+		if (!nv) {
+			sp->oom = 1;
+			return 1;
+		}
+		sp->v = nv;
+		sp->cap = cap;
+	}
+	sp->v[sp->n][0] = m->start;
+	sp->v[sp->n][1] = m->start + m->len;
+	sp->n++;
+	return 0;
+}
+
+struct obuf {
+	char *s;
+	size_t n, cap;
+};
+
+static int ob_put(struct obuf *o, const char *s, size_t n)
+{
+	if (o->n + n + 1 > o->cap) {
+		size_t cap = (o->n + n + 1) * 2;
+		char *ns = realloc(o->s, cap);
+		if (!ns)
+			return -1;
+		o->s = ns;
+		o->cap = cap;
+	}
+	memcpy(o->s + o->n, s, n);
+	o->n += n;
+	o->s[o->n] = 0;
+	return 0;
+}
+
+static int ob_mask(struct obuf *o, const char *s, size_t n)
+{
+	char shortf[32], fp[65], tmp[64];
+	int k;
+
+	redact_short(s, n, shortf, sizeof(shortf));
+	redact_fingerprint(s, n, fp);
+	k = snprintf(tmp, sizeof(tmp), "%s[sha256:%.12s]", shortf, fp);
+	return ob_put(o, tmp, (size_t)k);
+}
+
+/* The generic pass over text that no rule matched. */
+static int ob_generic(struct obuf *o, const char *s, size_t n)
+{
+	size_t i = 0;
+
 	while (i < n) {
 		size_t j = i;
 
 		while (j < n && is_token_char((unsigned char)s[j]))
 			j++;
 		if (j > i && looks_secret(s + i, j - i)) {
-			char shortf[32], fp[65];
-
-			redact_short(s + i, j - i, shortf, sizeof(shortf));
-			redact_fingerprint(s + i, j - i, fp);
-			o += snprintf(out + o, cap - o, "%s[sha256:%.12s]", shortf, fp);
+			if (ob_mask(o, s + i, j - i))
+				return -1;
 			i = j;
 			continue;
 		}
 		if (j == i) {
 			/* Non-printable bytes become '?', keeping the output text. */
 			unsigned char c = s[i];
-			out[o++] = (c >= 0x20 && c < 0x7f) || c >= 0x80 ? (char)c : '?';
+			char ch = (c >= 0x20 && c < 0x7f) || c >= 0x80 ? (char)c : '?';
+			if (ob_put(o, &ch, 1))
+				return -1;
 			i++;
 		} else {
-			memcpy(out + o, s + i, j - i);
-			o += j - i;
+			if (ob_put(o, s + i, j - i))
+				return -1;
 			i = j;
 		}
 	}
-	out[o] = 0;
-	return out;
+	return 0;
+}
+
+char *redact_text(const char *s, size_t n)
+{
+	struct obuf o = { 0 };
+	struct spans sp = { 0 };
+	struct detector *d = thread_detector();
+	size_t i = 0;
+
+	if (ob_put(&o, "", 0))
+		return NULL;
+	/* Whatever a rule finds is masked whole, even where the generic
+	 * heuristic would let it pass (an AWS key id is all upper case). */
+	if (d)
+		detector_scan(d, s, n, add_span, &sp);
+	if (sp.oom) {
+		/* Cannot tell where the secrets are: hide everything printable. */
+		free(sp.v);
+		free(o.s);
+		return strdup("[redacted]");
+	}
+	for (size_t k = 0; k < sp.n; k++) {
+		size_t a = sp.v[k][0], b = sp.v[k][1];
+		if (b <= i)
+			continue; /* inside a span already masked */
+		if (a < i)
+			a = i;
+		if (ob_generic(&o, s + i, a - i))
+			goto oom;
+		/* Overlapping spans are masked as one. */
+		while (k + 1 < sp.n && sp.v[k + 1][0] < b) {
+			if (sp.v[k + 1][1] > b)
+				b = sp.v[k + 1][1];
+			k++;
+		}
+		if (ob_mask(&o, s + a, b - a))
+			goto oom;
+		i = b;
+	}
+	if (ob_generic(&o, s + i, n - i))
+		goto oom;
+	free(sp.v);
+	return o.s;
+oom:
+	free(sp.v);
+	free(o.s);
+	return NULL;
 }

@@ -22,7 +22,10 @@ void redact_short(const void *secret, size_t n, char *out, size_t outsz);
  * Return a new NUL-terminated copy of s[0..n) in which every run that
  * looks like a credential is replaced by its short form and a fingerprint
  * prefix, "ghp_ab…[sha256:1a2b3c4d]". Used for free text such as argv
- * before it leaves the process. The caller frees the result.
+ * before it leaves the process. Masks both what the built-in rule pack
+ * detects (user/detect.h) and, generically, long mixed-class runs.
+ * Thread-safe (one detector per thread, made on first use). The caller
+ * frees the result; NULL only when out of memory.
  */
 char *redact_text(const char *s, size_t n);
 

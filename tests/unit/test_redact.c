@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "redact.h"
+#include "tokmint.h"
 
 /* Built at run time so the source holds no token-shaped literal. */
 static void make_secret(char *out, size_t n)
@@ -70,6 +71,37 @@ static void test_text_handles_nul_and_binary(void **state)
 	free(r);
 }
 
+/* Each must go, whole: rule findings are masked even where the generic
+ * heuristic would pass them (an AWS key id is upper case and digits). */
+static void test_text_masks_rule_findings(void **state)
+{
+	char aws[21], ghp[48], bad[48], twd[64], jwt[512], text[1024];
+	(void)state;
+	memcpy(aws, "AKIA", 4);
+	tm_chars(aws + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
+	tm_github(ghp, "ghp_");
+	tm_github(bad, "gho_");
+	bad[39] = bad[39] == 'Q' ? 'R' : 'Q'; /* a look-alike is masked too */
+	tm_twd(twd);
+	tm_jwt(jwt, "at+jwt", 1);
+	snprintf(text, sizeof(text), "AWS_ACCESS_KEY_ID=%s GH=%s X=%s --tok %s -H Authorization: Bearer %s", aws, ghp,
+		 bad, twd, jwt);
+	char *r = redact_text(text, strlen(text));
+	assert_non_null(r);
+	assert_null(strstr(r, aws));
+	assert_null(strstr(r, aws + 4));
+	assert_null(strstr(r, ghp));
+	assert_null(strstr(r, ghp + 6));
+	assert_null(strstr(r, bad + 6));
+	assert_null(strstr(r, twd + 6));
+	assert_null(strstr(r, jwt + 6));
+	assert_non_null(strstr(r, "AWS_ACCESS_KEY_ID=AKIA"));
+	assert_non_null(strstr(r, "--tok twd_"));
+	free(r);
+}
+
+static void test_text_rule_mask_in_threads(void **state);
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -78,6 +110,40 @@ int main(void)
 		cmocka_unit_test(test_text_masks_secret),
 		cmocka_unit_test(test_text_keeps_paths_and_words),
 		cmocka_unit_test(test_text_handles_nul_and_binary),
+		cmocka_unit_test(test_text_masks_rule_findings),
+		cmocka_unit_test(test_text_rule_mask_in_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#include <pthread.h>
+
+static void *mask_many(void *arg)
+{
+	long bad = 0;
+	(void)arg;
+	for (int i = 0; i < 200; i++) {
+		char aws[21], text[64];
+		memcpy(aws, "ASIA", 4);
+		tm_chars(aws + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
+		snprintf(text, sizeof(text), "id %s end", aws);
+		char *r = redact_text(text, strlen(text));
+		bad += !r || strstr(r, aws + 4) != NULL;
+		free(r);
+	}
+	return (void *)bad;
+}
+
+/* redact_text is called from several threads (the monitor's sinks). */
+static void test_text_rule_mask_in_threads(void **state)
+{
+	pthread_t t[4];
+	void *ret;
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, mask_many, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &ret);
+		assert_int_equal((long)ret, 0);
+	}
 }

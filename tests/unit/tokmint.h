@@ -1,0 +1,113 @@
+/*
+ * Test-time token minting for unit tests: nothing token-shaped is
+ * committed. The checksum is computed here with zlib and an encoder of
+ * the test's own, so tests cross-check user/checksum.c rather than trust it.
+ */
+#ifndef TW_TEST_TOKMINT_H
+#define TW_TEST_TOKMINT_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <zlib.h>
+
+static const char tm_b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+static const char tm_b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static inline void tm_rand(void *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = getrandom((char *)p + got, n - got, 0);
+		if (r > 0)
+			got += (size_t)r;
+	}
+}
+
+static inline void tm_chars(char *out, const char *alpha, size_t na, size_t n)
+{
+	unsigned char r[512];
+	tm_rand(r, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alpha[r[i] % na];
+	out[n] = 0;
+}
+
+/* 6 base62 digits of crc32(body), most significant first. */
+static inline void tm_crc6(const char *body, size_t n, char out[7])
+{
+	uint32_t v = (uint32_t)crc32(0, (const Bytef *)body, (uInt)n);
+	for (int i = 5; i >= 0; i--) {
+		out[i] = tm_b62[v % 62];
+		v /= 62;
+	}
+	out[6] = 0;
+}
+
+/* prefix + 30 random base62 + CRC: GitHub classic / npm (41 bytes max). */
+static inline void tm_github(char *out, const char *prefix)
+{
+	size_t p = strlen(prefix);
+	memcpy(out, prefix, p);
+	tm_chars(out + p, tm_b62, 62, 30);
+	tm_crc6(out + p, 30, out + p + 30);
+}
+
+/* twd_ + 43 base62 digits of 32 random bytes + CRC (54 bytes with NUL). */
+static inline void tm_twd(char *out)
+{
+	unsigned char num[32];
+	tm_rand(num, 32);
+	memcpy(out, "twd_", 4);
+	for (int d = 42; d >= 0; d--) {
+		unsigned rem = 0;
+		for (int i = 0; i < 32; i++) {
+			unsigned cur = (rem << 8) | num[i];
+			num[i] = (unsigned char)(cur / 62);
+			rem = cur % 62;
+		}
+		out[4 + d] = tm_b62[rem];
+	}
+	tm_crc6(out + 4, 43, out + 47);
+}
+
+static inline size_t tm_b64url(const void *in, size_t n, char *out)
+{
+	const unsigned char *p = in;
+	size_t o = 0, i;
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = p[i] << 16 | p[i + 1] << 8 | p[i + 2];
+		out[o++] = tm_b64u[v >> 18];
+		out[o++] = tm_b64u[(v >> 12) & 63];
+		out[o++] = tm_b64u[(v >> 6) & 63];
+		out[o++] = tm_b64u[v & 63];
+	}
+	if (n - i >= 1) {
+		unsigned v = p[i] << 16 | (n - i == 2 ? p[i + 1] << 8 : 0);
+		out[o++] = tm_b64u[v >> 18];
+		out[o++] = tm_b64u[(v >> 12) & 63];
+		if (n - i == 2)
+			out[o++] = tm_b64u[(v >> 6) & 63];
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* A JWT with a random jti and signature; header names alg unless !alg. */
+static inline void tm_jwt(char *out, const char *typ, int alg)
+{
+	char hdr[128], pay[160];
+	unsigned char r[48];
+	size_t o;
+	tm_rand(r, sizeof(r));
+	snprintf(hdr, sizeof(hdr), alg ? "{\"alg\":\"ES256\",\"typ\":\"%s\"}" : "{\"typ\":\"%s\"}", typ);
+	snprintf(pay, sizeof(pay), "{\"sub\":\"agent\",\"jti\":\"%02x%02x%02x%02x%02x%02x\",\"exp\":1900000000}",
+		 r[0], r[1], r[2], r[3], r[4], r[5]);
+	o = tm_b64url(hdr, strlen(hdr), out);
+	out[o++] = '.';
+	o += tm_b64url(pay, strlen(pay), out + o);
+	out[o++] = '.';
+	tm_b64url(r + 16, 32, out + o);
+}
+
+#endif
