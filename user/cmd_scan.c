@@ -23,12 +23,7 @@
 
 /* The ledger module is built on another branch; the scan command wires
  * to it whenever it is present in the tree. */
-#if __has_include("ledger.h")
 #include "ledger.h"
-#define HAVE_LEDGER 1
-#else
-#define HAVE_LEDGER 0
-#endif
 
 #define MAX_RULE_DIRS 16
 
@@ -40,10 +35,8 @@ struct scan_ctx {
 	FILE *out;
 	cJSON *sarif_results;
 	uint64_t findings;
-#if HAVE_LEDGER
 	struct ledger_cache *ledger;
 	pthread_mutex_t ledger_mu;
-#endif
 };
 
 static const char scan_help[] =
@@ -63,7 +56,6 @@ static const char scan_help[] =
 	"  -q, --quiet      do not report skipped files on stderr\n"
 	"  -h, --help       this text\n";
 
-#if HAVE_LEDGER
 /* The ledger cache is single-threaded; scan workers call this concurrently. */
 static int ledger_known(void *vctx, const unsigned char sha[32], long long *token_id)
 {
@@ -87,7 +79,6 @@ static void ledger_id(struct scan_ctx *c, const unsigned char sha[32], char *out
 	snprintf(out, outsz, "%s", t ? t->id : "");
 	pthread_mutex_unlock(&c->ledger_mu);
 }
-#endif
 
 static void hex(const unsigned char sha[32], char out[65])
 {
@@ -109,10 +100,8 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	c->findings++;
 	hex(m->sha256, fp);
 	redact_short(f->secret, m->len, red, sizeof(red));
-#if HAVE_LEDGER
 	if (m->known && c->ledger)
 		ledger_id(c, m->sha256, id, sizeof(id));
-#endif
 	if (m->known && !id[0])
 		snprintf(id, sizeof(id), "%lld", m->token_id);
 	if (c->fmt == FMT_TEXT) {
@@ -318,7 +307,6 @@ int cmd_scan(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (ledger_path) {
-#if HAVE_LEDGER
 		size_t nlen;
 		const uint32_t *lens;
 		unsigned ulens[64];
@@ -335,12 +323,6 @@ int cmd_scan(int argc, char **argv)
 		for (size_t i = 0; i < nlen; i++)
 			ulens[i] = lens[i];
 		scanner_set_known(sc, ledger_known, &c, ulens, nlen);
-#else
-		fprintf(stderr, "tokenward scan: --ledger: this build has no ledger support\n");
-		scanner_free(sc);
-		rules_free(rs);
-		return EXIT_USAGE;
-#endif
 	}
 	if (c.fmt == FMT_SARIF)
 		c.sarif_results = cJSON_CreateArray();
@@ -364,12 +346,10 @@ int cmd_scan(int argc, char **argv)
 	scanner_free(sc);
 	rules_free(rs);
 	cJSON_Delete(c.sarif_results);
-#if HAVE_LEDGER
 	if (c.ledger) {
 		ledger_cache_close(c.ledger);
 		pthread_mutex_destroy(&c.ledger_mu);
 	}
-#endif
 	if (c.findings)
 		return 1;
 	return st.errors ? EXIT_USAGE : 0;

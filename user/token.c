@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <zlib.h>
+#include "checksum.h"
 #include "token.h"
 
 static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -23,21 +24,6 @@ static int b62_value(unsigned char c)
 	return -1;
 }
 
-/*
- * CRC32 of body as base62, left-padded to 6. Same scheme as
- * checksum_base62_crc32() in the detection engine's user/checksum.c; kept
- * private here under another name until the two are merged.
- */
-static void token_crc_base62(const char *body, size_t n, char out[TOKEN_CHECK_LEN + 1])
-{
-	unsigned long crc = crc32(0L, (const Bytef *)body, (uInt)n);
-
-	for (int i = TOKEN_CHECK_LEN - 1; i >= 0; i--) {
-		out[i] = b62[crc % 62];
-		crc /= 62;
-	}
-	out[TOKEN_CHECK_LEN] = 0;
-}
 
 void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
 {
@@ -57,7 +43,7 @@ void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
 		}
 		body[d] = b62[rem];
 	}
-	token_crc_base62(body, TOKEN_BODY_LEN, out + TOKEN_PREFIX_LEN + TOKEN_BODY_LEN);
+	checksum_base62_crc32(body, TOKEN_BODY_LEN, out + TOKEN_PREFIX_LEN + TOKEN_BODY_LEN);
 	out[TOKEN_LEN] = 0;
 	memset(num, 0, sizeof(num));
 }
@@ -104,6 +90,6 @@ bool token_validate(const char *s, size_t n)
 		if (carry || num[0])
 			return false;
 	}
-	token_crc_base62(body, TOKEN_BODY_LEN, check);
+	checksum_base62_crc32(body, TOKEN_BODY_LEN, check);
 	return memcmp(check, body + TOKEN_BODY_LEN, TOKEN_CHECK_LEN) == 0;
 }
