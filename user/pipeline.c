@@ -255,13 +255,12 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	if (m->start + m->len <= c->carry)
 		return 0;
 	p->findings++;
-	t = ledger_cache_lookup(p->cache, m->sha256);
-	/* A token minted a moment ago may not be in the cache yet; a refresh
-	 * that finds nothing new costs microseconds, a wrong verdict more. */
-	if (!t && ledger_cache_refresh(p->cache) > 0) {
+	/* Found tokens are rare and a refresh that finds nothing new costs a
+	 * few microseconds: refreshing here means a token minted, completed
+	 * or revoked a moment ago is judged by its current entry. */
+	if (ledger_cache_refresh(p->cache) > 0)
 		refresh_known(p);
-		t = ledger_cache_lookup(p->cache, m->sha256);
-	}
+	t = ledger_cache_lookup(p->cache, m->sha256);
 	ledger_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
 
