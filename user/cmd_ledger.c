@@ -19,7 +19,10 @@
 #include "cmd.h"
 #include "cmd_ledger.h"
 #include "jwt.h"
+#include "config.h"
+#include "handoff.h"
 #include "ledger.h"
+#include "revoke.h"
 #include "redact.h"
 #include "seal.h"
 #include "token.h"
@@ -747,8 +750,63 @@ static int ledger_show(int argc, char **argv)
 
 /* ---- complete / revoke ------------------------------------------------ */
 
+/*
+ * Deliver the revocations just queued instead of waiting for a monitor to
+ * pick them up: a delegation token must not outlive its task. The wait is
+ * bounded; what is not delivered by then stays queued, durably, for the
+ * monitor (which drains revoke_requests) or `revoke-queue retry`.
+ */
+#define DELIVER_WAIT_MS 5000
+
+static int deliver_now(const char *cmd, struct ledger *l, const char *path, const char *config_path)
+{
+	struct tw_config *cfg = NULL;
+	struct revoker *rev = NULL;
+	struct handoff *h = NULL;
+	char err[512], list[4096];
+	int n = 0, pending = 0;
+
+	if (config_load(config_path, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
+		return 1;
+	}
+	handoff_revocation_list(path, list, sizeof(list));
+	if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
+	    revoker_open(cfg, path, &rev, err, sizeof(err)) ||
+	    handoff_open(path, rev, &h, err, sizeof(err)) || revoker_start(rev)) {
+		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
+		handoff_close(h);
+		revoker_close(rev);
+		config_free(cfg);
+		return 1;
+	}
+	n = handoff_drain(h, l);
+	for (int waited = 0; n > 0 && waited < DELIVER_WAIT_MS; waited += 20) {
+		cJSON *st = cJSON_CreateObject();
+
+		revoker_stats(rev, st);
+		pending = cJSON_GetObjectItem(st, "pending") ? cJSON_GetObjectItem(st, "pending")->valueint : 0;
+		pending += cJSON_GetObjectItem(st, "in_flight") ? cJSON_GetObjectItem(st, "in_flight")->valueint : 0;
+		cJSON_Delete(st);
+		if (pending == 0)
+			break;
+		usleep(20000);
+	}
+	revoker_close(rev);
+	handoff_close(h);
+	config_free(cfg);
+	if (pending) {
+		fprintf(stderr, "tokenward %s: %d revocation%s not yet confirmed by the issuer; "
+			"kept queued (see 'tokenward revoke-queue status')\n", cmd, pending,
+			pending == 1 ? "" : "s");
+		return 1;
+	}
+	return 0;
+}
+
+
 static const char complete_help[] =
-	"usage: tokenward ledger complete --task ID [--no-revoke] [--ledger PATH]\n\n"
+	"usage: tokenward ledger complete --task ID [--no-revoke] [--ledger PATH] [--config PATH]\n\n"
 	"Mark every active token of the task completed and, unless --no-revoke,\n"
 	"revoke each at once: a delegation token must not outlive its task. For\n"
 	"the built-in issuer the ledger is the authority; for an external issuer\n"
@@ -756,8 +814,10 @@ static const char complete_help[] =
 	"Any later sighting of these tokens is reported as after_task.\n";
 
 static const char revoke_help[] =
-	"usage: tokenward ledger revoke ID [--reason TEXT] [--ledger PATH]\n\n"
-	"Mark one token revoked (and queue the call to its issuer).\n";
+	"usage: tokenward ledger revoke ID [--reason TEXT] [--ledger PATH] [--config PATH]\n\n"
+	"Mark one token revoked and revoke it at its issuer (the config's issuers;\n"
+	"the built-in one appends to revoked.list beside the ledger). Waits up to\n"
+	"5 s for the issuer; what is not confirmed by then stays queued.\n";
 
 static int ledger_complete(int argc, char **argv)
 {
@@ -765,10 +825,12 @@ static int ledger_complete(int argc, char **argv)
 		{ "task", required_argument, NULL, 't' },
 		{ "no-revoke", no_argument, NULL, 'n' },
 		{ "ledger", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *cmd = "ledger complete", *task = NULL, *path = ledger_default_path();
+	const char *config_path = NULL;
 	struct ledger *l;
 	char err[512], safe[128];
 	int revoke = 1, c, r;
@@ -781,6 +843,7 @@ static int ledger_complete(int argc, char **argv)
 		case 't': task = optarg; break;
 		case 'n': revoke = 0; break;
 		case 'L': path = optarg; break;
+		case 'c': config_path = optarg; break;
 		case 'h': fputs(complete_help, stdout); return 0;
 		case ':':
 			return cmd_usage_error(cmd, "option '%s' needs a value",
@@ -804,8 +867,9 @@ static int ledger_complete(int argc, char **argv)
 	}
 	printf("task %s: %zu token%s completed%s\n", cli_safe(task, safe, sizeof(safe)), n,
 	       n == 1 ? "" : "s", revoke ? " and revoked" : "");
+	r = revoke ? deliver_now(cmd, l, path, config_path) : 0;
 	ledger_close(l);
-	return 0;
+	return r;
 }
 
 static int ledger_revoke_cmd(int argc, char **argv)
@@ -813,10 +877,12 @@ static int ledger_revoke_cmd(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
 		{ "ledger", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
+	const char *config_path = NULL;
 	struct ledger *l;
 	char err[512], safe[128];
 	int c, r;
@@ -827,6 +893,7 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		switch (c) {
 		case 'r': reason = optarg; break;
 		case 'L': path = optarg; break;
+		case 'c': config_path = optarg; break;
 		case 'h': fputs(revoke_help, stdout); return 0;
 		case ':':
 			return cmd_usage_error(cmd, "option '%s' needs a value",
@@ -854,6 +921,7 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		r = r == -ENOENT ? 1 : EXIT_USAGE;
 	} else {
 		printf("%s revoked\n", id);
+		r = deliver_now(cmd, l, path, config_path);
 	}
 	ledger_close(l);
 	return r;

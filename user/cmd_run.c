@@ -17,6 +17,7 @@
 #include "capture.h"
 #include "config.h"
 #include "ledger.h"
+#include "handoff.h"
 #include "pipeline.h"
 #include "cmd.h"
 #include "event.h"
@@ -474,7 +475,7 @@ int cmd_run(int argc, char **argv)
 			.emit = emit_verdict, .emit_ctx = &ctx,
 		};
 
-		snprintf(list, sizeof(list), "%s/revoked.list", state_dir);
+		handoff_revocation_list(ledger_path, list, sizeof(list));
 		if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
 		    (r = pipeline_open(&po, &ctx.pipe, err, sizeof(err)))) {
 			log_error("%s", err);

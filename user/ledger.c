@@ -810,25 +810,22 @@ static int revoke_in_tx(struct ledger *l, const char *id, const char *issuer, co
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return fail(l, rc, "revoking a token");
-	/* The built-in issuer has no endpoint: its tokens are valid exactly
-	 * while the ledger says so, so the status change is the revocation. */
-	if (strcmp(issuer, LEDGER_BUILTIN_ISSUER)) {
-		if ((r = prepare(l, "INSERT INTO revoke_requests(token_id, issuer, reason, requested_ns)"
-				 " VALUES (?,?,?,?)", &st, "queueing a revocation")))
-			return r;
-		bind_text(st, 1, id);
-		bind_text(st, 2, issuer);
-		bind_text(st, 3, reason);
-		sqlite3_bind_int64(st, 4, now);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			return fail(l, rc, "queueing a revocation");
-		q->seq = sqlite3_last_insert_rowid(l->db);
-		snprintf(detail, sizeof(detail), "{\"reason\":\"%s\",\"request\":%lld}", reason, (long long)q->seq);
-	} else {
-		snprintf(detail, sizeof(detail), "{\"reason\":\"%s\",\"issuer\":\"builtin\"}", reason);
-	}
+	/* Every issuer gets a request, the built-in one too: its tokens are
+	 * invalid from this status change on, and the request is what puts
+	 * the hash on the revocation list that services consume. */
+	if ((r = prepare(l, "INSERT INTO revoke_requests(token_id, issuer, reason, requested_ns)"
+			 " VALUES (?,?,?,?)", &st, "queueing a revocation")))
+		return r;
+	bind_text(st, 1, id);
+	bind_text(st, 2, issuer);
+	bind_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(l, rc, "queueing a revocation");
+	q->seq = sqlite3_last_insert_rowid(l->db);
+	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\",\"request\":%lld}", reason, (long long)q->seq);
 	if (q->id != id)
 		snprintf(q->id, sizeof(q->id), "%s", id);
 	q->reason = reason;

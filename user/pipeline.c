@@ -4,12 +4,10 @@
  * connection (history_sink) so no SQLite handle is shared across threads.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sqlite3.h>
 #include "correlate.h"
 #include "detect.h"
 #include "ledger.h"
@@ -19,7 +17,7 @@
 #include "redact.h"
 #include "revoke.h"
 #include "rules.h"
-#include "seal.h"
+#include "handoff.h"
 #include "util.h"
 
 #define STREAM_SLOTS 4096              /* power of two */
@@ -44,12 +42,9 @@ struct pipeline {
 	struct ruleset *rules;
 	struct detector *det;
 	struct ledger *ledger;        /* loop thread: status changes, request drain */
-	struct ledger *hist;          /* revoker threads: history lines */
-	pthread_mutex_t hist_mu;
 	struct ledger_cache *cache;
 	struct revoker *rev;
-	struct seal_key key;          /* the ledger's, for tokens sealed at registration */
-	int have_key;
+	struct handoff *handoff;      /* ledger history and queued revocations */
 
 	struct stream_info streams[STREAM_SLOTS];
 	uint64_t last_tick_ns;
@@ -126,32 +121,6 @@ static void refresh_known(struct pipeline *p)
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = lens[i];
 	detector_set_known(p->det, known_token, p, tmp, n);
-}
-
-/* ---- revocation history goes onto the token's ledger history ---------- */
-
-static int history_sink(void *ctx, const char *token_id, const char *sha, const char *event,
-			const char *detail)
-{
-	struct pipeline *p = ctx;
-	char idbuf[LEDGER_ID_LEN + 1];
-	int r = 0;
-
-	pthread_mutex_lock(&p->hist_mu);
-	if (!token_id && sha) {
-		unsigned char bin[32];
-		struct ledger_token *t = NULL;
-
-		if (ledger_unhex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
-			snprintf(idbuf, sizeof(idbuf), "%s", t->id);
-			token_id = idbuf;
-		}
-		ledger_token_free(t);
-	}
-	if (token_id)
-		r = ledger_history_add(p->hist, token_id, event, detail);
-	pthread_mutex_unlock(&p->hist_mu);
-	return r;
 }
 
 /* ---- streams: SNI from a ClientHello, Host from an HTTP request ------- */
@@ -349,64 +318,6 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 
 /* ---- periodic: ledger changes, deferred marks, CLI requests ------------ */
 
-/* `tokenward ledger revoke|complete` queue rows in revoke_requests; the
- * monitor, which holds the revoker, delivers them. */
-static void drain_requests(struct pipeline *p)
-{
-	sqlite3 *db = ledger_sqlite(p->ledger);
-	sqlite3_stmt *st = NULL;
-	struct { int64_t seq; char id[LEDGER_ID_LEN + 1]; char reason[32]; } req[32];
-	int n = 0;
-
-	if (!p->rev || sqlite3_prepare_v2(db, "SELECT seq, token_id, reason FROM revoke_requests "
-				  "WHERE state = 'pending' ORDER BY seq LIMIT 32", -1, &st, NULL) != SQLITE_OK)
-		return;
-	while (n < 32 && sqlite3_step(st) == SQLITE_ROW) {
-		req[n].seq = sqlite3_column_int64(st, 0);
-		snprintf(req[n].id, sizeof(req[n].id), "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(req[n].reason, sizeof(req[n].reason), "%s",
-			 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
-		n++;
-	}
-	sqlite3_finalize(st);
-
-	for (int i = 0; i < n; i++) {
-		struct ledger_token *t = NULL;
-		unsigned char *blob = NULL;
-		size_t bloblen = 0;
-		int r;
-
-		if (ledger_get(p->ledger, req[i].id, &t)) {
-			ledger_revoke_request_done(p->ledger, req[i].seq, "failed", "{\"error\":\"unknown token\"}");
-			continue;
-		}
-		/* RFC 7009 needs the token itself: unseal the copy kept at
-		 * registration; the revoker seals it again into its job. */
-		ledger_sealed_get(p->ledger, t->id, &blob, &bloblen);
-		struct revoke_request rq = {
-			.token_id = t->id,
-			.token_sha256 = t->sha256,
-			.issuer = t->issuer,
-			.verdict_class = verdict_class_parse(req[i].reason) >= 0 ? req[i].reason : "task_done",
-		};
-		unsigned char *raw = blob && p->have_key ? malloc(bloblen) : NULL;
-		size_t rawlen = 0;
-		if (raw && seal_decrypt(&p->key, t->sha256, 64, blob, bloblen, raw, &rawlen) == 0) {
-			rq.token = raw;
-			rq.token_len = rawlen;
-		}
-		r = revoker_submit(p->rev, &rq);
-		if (raw) {
-			explicit_bzero(raw, bloblen);
-			free(raw);
-		}
-		free(blob);
-		ledger_revoke_request_done(p->ledger, req[i].seq, r >= 0 ? "done" : "failed",
-					   r >= 0 ? "{\"handed_to\":\"revoker\"}" : "{\"error\":\"revoker refused\"}");
-		ledger_token_free(t);
-	}
-}
-
 int pipeline_tick(struct pipeline *p)
 {
 	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
@@ -428,7 +339,7 @@ int pipeline_tick(struct pipeline *p)
 		refresh_known(p);
 	else if (r < 0)
 		log_warn("ledger cache refresh failed (%d); using the entries already loaded", r);
-	drain_requests(p);
+	handoff_drain(p->handoff, p->ledger);
 	return 0;
 }
 
@@ -466,7 +377,6 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->boot_to_real = o->boot_to_real;
 	p->emit = o->emit;
 	p->emit_ctx = o->emit_ctx;
-	pthread_mutex_init(&p->hist_mu, NULL);
 
 	if ((r = rules_load_builtin(&p->rules, err, errsz)))
 		goto fail;
@@ -480,22 +390,13 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	if ((r = ledger_open(o->ledger_path, LEDGER_OPEN_CREATE, &l, err, errsz)))
 		goto fail;
 	p->ledger = l;
-	if ((r = ledger_open(o->ledger_path, 0, &p->hist, err, errsz)))
-		goto fail;
 	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
 		goto fail;
 	refresh_known(p);
-	{
-		char kp[4096], kerr[256];
-
-		seal_key_default_path(o->ledger_path, kp, sizeof(kp));
-		p->have_key = seal_key_load(kp, 1, &p->key, kerr, sizeof(kerr)) == 0;
-		if (!p->have_key)
-			log_warn("%s: sealed tokens cannot be revoked at RFC 7009 issuers", kerr);
-	}
 	if ((r = revoker_open(o->cfg, o->ledger_path, &p->rev, err, errsz)))
 		goto fail;
-	revoker_set_history_sink(p->rev, history_sink, p);
+	if ((r = handoff_open(o->ledger_path, p->rev, &p->handoff, err, errsz)))
+		goto fail;
 	if ((r = revoker_start(p->rev))) {
 		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
 		goto fail;
@@ -516,11 +417,9 @@ void pipeline_close(struct pipeline *p)
 	if (p->rev)
 		revoker_close(p->rev);
 	ledger_cache_close(p->cache);
-	ledger_close(p->hist);
+	handoff_close(p->handoff);
 	ledger_close(p->ledger);
 	detector_free(p->det);
 	rules_free(p->rules);
-	pthread_mutex_destroy(&p->hist_mu);
-	seal_key_wipe(&p->key);
 	free(p);
 }

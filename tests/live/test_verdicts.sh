@@ -94,7 +94,7 @@ agent token "$TOK"; agent send "$WRONG_PORT"
 verdict net_dest_outside_audience "$ID" net_dest revoke
 expect_status net_dest_revokes "$ID" revoked
 SHA=$(printf %s "$TOK" | sha256sum | cut -d' ' -f1)
-grep -q "$SHA" "$TW_TMP/state/revoked.list" && ok net_dest_on_revocation_list || not_ok net_dest_on_revocation_list "hash not in revoked.list"
+grep -q "$SHA" "$TW_TMP/revoked.list" && ok net_dest_on_revocation_list || not_ok net_dest_on_revocation_list "hash not in revoked.list"
 
 read -r ID TOK < <(mint foreign --delegate-pid "$AGENT")
 # Another process, not the delegate nor its descendant, uses it.
