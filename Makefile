@@ -110,7 +110,25 @@ test-live: all $(PROG_BINS)
 	@tools/run-tests.sh --live $(BUILD)
 
 # Benchmarks: peers side by side in one run; results go to docs/BENCHMARKS.md.
-bench-sensors: deps all
+# The sensor benchmark's floor: empty programs on the same hooks, built
+# apart from bpf/ so they are never linked into tokenward.
+BENCH_BINS := $(BUILD)/bench/floor $(BUILD)/bench/logwriter $(BUILD)/bench/forkexec
+
+$(BUILD)/bench/floor.bpf.o: tools/bench/floor.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(BUILD)/bench/floor: tools/bench/floor.c $(BUILD)/bench/floor.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< -o $@ $(LDLIBS)
+
+$(BUILD)/bench/logwriter $(BUILD)/bench/forkexec: $(BUILD)/bench/%: tools/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@
+
+bench-sensors: deps all $(BENCH_BINS)
 	@tools/bench-sensors.sh $(BUILD)
 
 bench-scan: deps all

@@ -24,9 +24,9 @@ int tw_connect(struct trace_event_raw_sys_exit *ctx)
 	e = tw_scratch_get();
 	if (!e)
 		return 0;
-	e->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	uaddr = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	alen = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	e->fd = PT_REGS_PARM1_SYSCALL(regs);
+	uaddr = PT_REGS_PARM2_SYSCALL(regs);
+	alen = PT_REGS_PARM3_SYSCALL(regs);
 	file = tw_fd_file(e->fd);
 	if (!file)
 		return 0;

@@ -14,10 +14,10 @@ int tw_sendto(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret <= 0 || !tw_wanted())
 		return 0;
 	regs = tw_user_regs();
-	a.fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a.addr = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	a.addrlen = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	a.fd = PT_REGS_PARM1_SYSCALL(regs);
+	a.buf = PT_REGS_PARM2_SYSCALL(regs);
+	a.addr = PT_REGS_PARM5_SYSCALL(regs);
+	a.addrlen = TW_PT_REGS_PARM6_SYSCALL(regs);
 	a.ret = ctx->ret;
 	a.syscall = TW_SC_SENDTO;
 	return tw_capture(&a);
@@ -48,8 +48,8 @@ int tw_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret <= 0 || !tw_wanted())
 		return 0;
 	regs = tw_user_regs();
-	a.fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	if (tw_msghdr_args(&a, PT_REGS_PARM2_CORE_SYSCALL(regs)))
+	a.fd = PT_REGS_PARM1_SYSCALL(regs);
+	if (tw_msghdr_args(&a, PT_REGS_PARM2_SYSCALL(regs)))
 		return 0;
 	a.ret = ctx->ret;
 	a.syscall = TW_SC_SENDMSG;
@@ -91,8 +91,8 @@ int tw_sendmmsg(struct trace_event_raw_sys_exit *ctx)
 	if (ctx->ret <= 0 || !tw_wanted())
 		return 0;
 	regs = tw_user_regs();
-	m.fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	m.vec = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	m.fd = PT_REGS_PARM1_SYSCALL(regs);
+	m.vec = PT_REGS_PARM2_SYSCALL(regs);
 	m.n = ctx->ret;
 	bpf_loop(TW_MMSG_MAX, tw_mmsg_step, &m, 0);
 	return 0;

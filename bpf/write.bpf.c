@@ -13,12 +13,12 @@ static __always_inline int tw_write_exit(long ret, __u16 syscall, bool vectored)
 	if (ret <= 0 || !tw_wanted())
 		return 0;
 	regs = tw_user_regs();
-	a.fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.fd = PT_REGS_PARM1_SYSCALL(regs);
 	if (vectored) {
-		a.iov = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		a.iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		a.iov = PT_REGS_PARM2_SYSCALL(regs);
+		a.iovcnt = PT_REGS_PARM3_SYSCALL(regs);
 	} else {
-		a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a.buf = PT_REGS_PARM2_SYSCALL(regs);
 	}
 	a.ret = ret;
 	a.syscall = syscall;

@@ -52,6 +52,7 @@ struct capture_ctx {
 	struct path_slot *paths;
 	struct stream_slot *streams;
 	struct pending pend[MAX_PENDING];
+	int npending;
 	unsigned char *work; /* carry + data */
 	size_t work_size;
 	struct capture_stats st;
@@ -366,8 +367,9 @@ static int pending_deliver(struct capture_ctx *cc, struct pending *p, int incomp
 	int r;
 
 	cc->st.chunked++;
-	r = deliver_io(cc, e, p->buf, p->have, incomplete || p->lost || p->have < e->cap_len);
 	p->used = 0;
+	cc->npending--;
+	r = deliver_io(cc, e, p->buf, p->have, incomplete || p->lost || p->have < e->cap_len);
 	free(p->buf);
 	p->buf = NULL;
 	return r;
@@ -380,7 +382,8 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 	struct pending *p = NULL, *free_slot = NULL;
 	int r = 0;
 
-	if (e->chunk_off == 0 && last)
+	/* The common case: one record, nothing of this thread pending. */
+	if (e->chunk_off == 0 && last && !cc->npending)
 		return deliver_io(cc, e, data, e->data_len, 0);
 
 	for (int i = 0; i < MAX_PENDING; i++) {
@@ -405,6 +408,8 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 		if (!free_slot)
 			free_slot = q;
 	}
+	if (!p && e->chunk_off == 0 && last)
+		return deliver_io(cc, e, data, e->data_len, 0);
 	if (!p) {
 		if (e->chunk_off != 0) {
 			/* its first chunk was lost (counted in the kernel) */
@@ -422,6 +427,7 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 			return deliver_io(cc, e, data, e->data_len, 1);
 		memcpy(p->head, e, io_head_len(e));
 		p->used = 1;
+		cc->npending++;
 		p->lost = 0;
 		p->have = 0;
 	}

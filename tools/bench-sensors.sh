@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Sensor overhead, side by side in one run: no monitor, the floor (empty BPF
+# programs on the same hooks), and tokenward capturing content, on three
+# workloads: redis-benchmark over loopback, a 200-byte-line write() loop,
+# and a fork+exec loop. Rounds alternate the order of the modes; the
+# table reports medians and ratios. Results: stdout and BUILD/bench-sensors.md
+# (raw samples in BUILD/bench-sensors.tsv).
+#
+#   tools/bench-sensors.sh BUILD
+#   ROUNDS=5 BENCH_MODES="none floor tokenward tw-wake-each" tools/bench-sensors.sh build
+#
+# Extra modes (for docs/SENSORS.md): tw-wake-each (wake the reader on every
+# record), tw-no-path-cache (resolve the path on every write), tw-4k
+# (capture 4 KiB per write), tw-pipes (capture pipes and ttys too).
+set -eu
+build=$(cd "${1:-build}" && pwd)
+rounds=${ROUNDS:-5}
+modes=(${BENCH_MODES:-none floor tokenward})
+log_lines=${LOG_LINES:-300000}
+forks=${FORKS:-1000}
+redis_n=${REDIS_N:-100000}
+tmp=$(mktemp -d /tmp/tw-bench.XXXXXX)
+results=$tmp/results.tsv
+mon_pid= redis_pid=
+
+cleanup() {
+  umount "$tmp/fs" 2>/dev/null
+  [ -n "$mon_pid" ] && kill -TERM "$mon_pid" 2>/dev/null && wait "$mon_pid" 2>/dev/null
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench-sensors: run as root (loads BPF)" >&2; exit 2; }
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+  { echo "bench-sensors: redis-server and redis-benchmark are needed (make deps)" >&2; exit 2; }
+
+start_mode() {
+  local mode=$1 args=()
+  rm -f "$tmp/ready"
+  case $mode in
+    none) return 0 ;;
+    floor) "$build/bench/floor" "$tmp/ready" & mon_pid=$! ;;
+    tokenward) ;;
+    tw-wake-each) args=(--wakeup-bytes 0) ;;
+    tw-no-path-cache) args=(--no-path-cache) ;;
+    tw-pipes) args=(--capture-pipes) ;;
+    tw-4k) args=(--capture-bytes 4096) ;;
+    *) echo "unknown mode $mode" >&2; exit 2 ;;
+  esac
+  if [ "$mode" != floor ]; then
+    "$build/tokenward" run --events /dev/null --state-dir "$tmp/state-$mode" \
+      --ready-file "$tmp/ready" "${args[@]}" 2>"$tmp/tw-$mode.log" & mon_pid=$!
+  fi
+  for _ in $(seq 1 300); do [ -e "$tmp/ready" ] && return 0; sleep 0.05; done
+  echo "bench-sensors: $mode did not start" >&2; cat "$tmp/tw-$mode.log" >&2; exit 1
+}
+
+stop_mode() {
+  [ -n "$mon_pid" ] || return 0
+  kill -TERM "$mon_pid"; wait "$mon_pid" 2>/dev/null || true; mon_pid=
+}
+
+# The log file lives on a private tmpfs: on a shared machine, other jobs'
+# disk writeback otherwise dominates the variance of a 0.3 s loop.
+mkdir -p "$tmp/fs" && mount -t tmpfs -o size=512m tw-bench "$tmp/fs"
+
+port=$((20000 + RANDOM % 20000))
+redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+  --logfile "$tmp/redis.log" & redis_pid=$!
+for _ in $(seq 1 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+run_workload() { # WORKLOAD MODE ROUND
+  local w=$1 mode=$2 round=$3 v foreign
+  # Other monitors on the host (other test runs) tax every mode; note them.
+  foreign=$(bpftool prog show 2>/dev/null | grep -c ' tracepoint ' || true)
+  [ -n "$mon_pid" ] && foreign=$((foreign - $(ls -l /proc/$mon_pid/fd 2>/dev/null | grep -c 'anon_inode:bpf-prog' || true)))
+  [ "$foreign" -gt 0 ] && echo "$w $mode $round" >>"$tmp/contended"
+  case $w in
+    redis) v=$(redis-benchmark -h 127.0.0.1 -p $port -n "$redis_n" -c 20 -t set,get -q --csv |
+               python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(sum(r)/len(r))') ;;
+    logwriter) v=$("$build/bench/logwriter" "$tmp/fs/app.log" "$log_lines") ;;
+    forkexec) v=$("$build/bench/forkexec" "$forks") ;;
+  esac
+  printf '%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" "$v" >>"$results"
+}
+
+# Modes alternate inside each workload (order reversed on even rounds), so
+# background load on a shared machine falls on every mode alike.
+for round in $(seq 1 "$rounds"); do
+  order=("${modes[@]}")
+  if [ $((round % 2)) -eq 0 ]; then
+    order=(); for ((i=${#modes[@]}-1; i>=0; i--)); do order+=("${modes[$i]}"); done
+  fi
+  for w in redis logwriter forkexec; do
+    for mode in "${order[@]}"; do
+      start_mode "$mode"
+      run_workload "$w" "$mode" "$round"
+      stop_mode
+    done
+  done
+  echo "round $round/$rounds done" >&2
+done
+cp "$results" "$build/bench-sensors.tsv"
+if [ -s "$tmp/contended" ]; then
+  echo "note: $(wc -l <"$tmp/contended") samples ran while other BPF tracepoint programs were loaded" >&2
+fi
+
+python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" <<'PY' | tee "$build/bench-sensors.md"
+import statistics, sys
+from collections import defaultdict
+path, modes, rounds, lines, forks, rn = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+data = defaultdict(list)
+for row in open(path):
+    w, m, r, v = row.split("\t")
+    data[(w, m)].append(float(v))
+wl = [("redis", f"redis-benchmark SET+GET, -n {rn} -c 20 (req/s, higher is better)", True),
+      ("logwriter", f"write() loop, {lines} lines of 200 B to a tmpfs file (s)", False),
+      ("forkexec", f"fork+exec /bin/true x {forks} (s)", False)]
+print(f"| workload | " + " | ".join(modes) + " |")
+print("|---|" + "---|" * len(modes))
+for w, desc, higher in wl:
+    base = statistics.median(data[(w, "none")]) if data[(w, "none")] else None
+    cells = []
+    for m in modes:
+        med = statistics.median(data[(w, m)])
+        if base and m != "none":
+            over = (base / med - 1) if higher else (med / base - 1)
+            cells.append(f"{med:,.3f} ({over*100:+.1f}%)" if not higher else f"{med:,.0f} ({over*100:+.1f}%)")
+        else:
+            cells.append(f"{med:,.3f}" if not higher else f"{med:,.0f}")
+    print(f"| {desc} | " + " | ".join(cells) + " |")
+print()
+print(f"Medians of {rounds} rounds; overhead in parentheses is the cost relative to no monitor")
+print("(slowdown for times, lost throughput for req/s).")
+if "floor" in modes and "tokenward" in modes and data[("logwriter", "none")]:
+    b = statistics.median(data[("logwriter", "none")])
+    f = statistics.median(data[("logwriter", "floor")]) / b - 1
+    t = statistics.median(data[("logwriter", "tokenward")]) / b - 1
+    print(f"Log writer: floor overhead {f*100:+.1f}%, tokenward {t*100:+.1f}%, "
+          f"ratio tokenward/floor {t/f:.2f}x" if f > 0 else "floor overhead not measurable")
+PY
