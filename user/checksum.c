@@ -8,9 +8,9 @@
 #include <zlib.h>
 #include "checksum.h"
 
-static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const char checksum_b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-static int b62_value(unsigned char c)
+int checksum_b62_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -26,7 +26,7 @@ void checksum_base62_crc32(const char *body, size_t n, char out[7])
 	unsigned long crc = crc32(0L, (const Bytef *)body, (uInt)n);
 
 	for (int i = CHECKSUM_B62_LEN - 1; i >= 0; i--) {
-		out[i] = b62[crc % 62];
+		out[i] = checksum_b62[crc % 62];
 		crc /= 62;
 	}
 	out[CHECKSUM_B62_LEN] = 0;
@@ -72,7 +72,7 @@ static bool verify_suffix_crc(const char *s, size_t n, size_t body_len)
 	if (rest != body_len + CHECKSUM_B62_LEN)
 		return false;
 	for (size_t i = 0; i < rest; i++)
-		if (b62_value((unsigned char)us[i]) < 0)
+		if (checksum_b62_value((unsigned char)us[i]) < 0)
 			return false;
 	checksum_base62_crc32(us, body_len, want);
 	return memcmp(want, us + body_len, CHECKSUM_B62_LEN) == 0;
@@ -84,7 +84,7 @@ static bool twd_body_fits(const char *body)
 	unsigned char num[33] = { 0 };
 
 	for (int d = 0; d < 43; d++) {
-		unsigned carry = (unsigned)b62_value((unsigned char)body[d]);
+		unsigned carry = (unsigned)checksum_b62_value((unsigned char)body[d]);
 		for (int i = 32; i >= 0; i--) {
 			unsigned cur = num[i] * 62u + carry;
 			num[i] = cur & 0xff;

@@ -25,6 +25,11 @@ enum checksum_kind {
  * to 6 characters, NUL-terminated. Used to mint tokenward tokens and to
  * validate GitHub-style ones.
  */
+/* Base62 in GitHub's order (0-9A-Za-z), shared by minting and checking. */
+extern const char checksum_b62[];
+/* A base62 digit's value, or -1 for a byte outside the alphabet. */
+int checksum_b62_value(unsigned char c);
+
 void checksum_base62_crc32(const char *body, size_t n, char out[7]);
 
 /* "github_crc32" -> CHECKSUM_GITHUB_CRC32 ...; -1 for an unknown name. */

@@ -42,6 +42,15 @@ const char *cli_safe(const char *arg, char *buf, size_t bufsz)
 	return buf;
 }
 
+/* getopt_long's complaint, redacted: the bad argument may be a token. */
+static int opt_error(const char *cmd, char **argv, int c)
+{
+	char safe[128];
+
+	return cmd_usage_error(cmd, c == ':' ? "option '%s' needs a value" : "unknown option '%s'",
+			       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+}
+
 static int holds_token(const char *s)
 {
 	size_t n = strlen(s);
@@ -400,12 +409,8 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 		case 'N': *no_seal = 1; break;
 		case 'K': *seal_key = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
-		case ':':
-			return cmd_usage_error(cmd, "option '%s' needs a value",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
 		default:
-			return cmd_usage_error(cmd, "unknown option '%s'",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+			return opt_error(cmd, argv, c);
 		}
 	}
 	if (optind < argc)
@@ -631,12 +636,8 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 		case 'j': *json = 1; break;
 		case 'L': *ledger = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
-		case ':':
-			return cmd_usage_error(cmd, "option '%s' needs a value",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
 		default:
-			return cmd_usage_error(cmd, "unknown option '%s'",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+			return opt_error(cmd, argv, c);
 		}
 	}
 	if (pos) {
@@ -845,12 +846,8 @@ static int ledger_complete(int argc, char **argv)
 		case 'L': path = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'h': fputs(complete_help, stdout); return 0;
-		case ':':
-			return cmd_usage_error(cmd, "option '%s' needs a value",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
 		default:
-			return cmd_usage_error(cmd, "unknown option '%s'",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+			return opt_error(cmd, argv, c);
 		}
 	}
 	if (optind < argc)
@@ -895,12 +892,8 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		case 'L': path = optarg; break;
 		case 'c': config_path = optarg; break;
 		case 'h': fputs(revoke_help, stdout); return 0;
-		case ':':
-			return cmd_usage_error(cmd, "option '%s' needs a value",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
 		default:
-			return cmd_usage_error(cmd, "unknown option '%s'",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+			return opt_error(cmd, argv, c);
 		}
 	}
 	if (optind >= argc)

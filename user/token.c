@@ -11,18 +11,6 @@
 #include "checksum.h"
 #include "token.h"
 
-static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-static int b62_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 36;
-	return -1;
-}
 
 
 void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
@@ -41,7 +29,7 @@ void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
 			num[i] = cur / 62;
 			rem = cur % 62;
 		}
-		body[d] = b62[rem];
+		body[d] = checksum_b62[rem];
 	}
 	checksum_base62_crc32(body, TOKEN_BODY_LEN, out + TOKEN_PREFIX_LEN + TOKEN_BODY_LEN);
 	out[TOKEN_LEN] = 0;
@@ -76,12 +64,12 @@ bool token_validate(const char *s, size_t n)
 	if (n != TOKEN_LEN || memcmp(s, TOKEN_PREFIX, TOKEN_PREFIX_LEN))
 		return false;
 	for (size_t i = TOKEN_PREFIX_LEN; i < TOKEN_LEN; i++)
-		if (b62_value((unsigned char)s[i]) < 0)
+		if (checksum_b62_value((unsigned char)s[i]) < 0)
 			return false;
 	/* num = num * 62 + digit, in 264 bits; anything in the top byte
 	 * means the body does not fit in 256 bits. */
 	for (int d = 0; d < TOKEN_BODY_LEN; d++) {
-		unsigned carry = b62_value((unsigned char)body[d]);
+		unsigned carry = checksum_b62_value((unsigned char)body[d]);
 		for (int i = 32; i >= 0; i--) {
 			unsigned cur = num[i] * 62u + carry;
 			num[i] = cur & 0xff;
