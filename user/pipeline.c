@@ -24,6 +24,8 @@
 #define TICK_LEDGER_NS (20 * 1000000ull) /* ledger visibility well under 100 ms */
 #define MAX_DEFERRED 256
 #define ANCESTRY_MAX 64
+#define UNMANAGED_SLOTS 1024           /* power of two */
+#define UNMANAGED_REPEAT_NS (60 * 1000000000ll)
 
 /* What we learned about a connection from its first bytes. */
 struct stream_info {
@@ -55,7 +57,12 @@ struct pipeline {
 	char deferred_class[MAX_DEFERRED][24];
 	int ndeferred;
 
+	/* Unmanaged secrets repeat (a key in a shell's environment is seen at
+	 * every exec): one alert per secret, kind and process image a minute. */
+	struct { uint64_t key; int64_t at_ns; } recent[UNMANAGED_SLOTS];
+
 	uint64_t captures, bytes, findings, managed, unmanaged, exposures, submitted, dup_skipped;
+	uint64_t unmanaged_suppressed;
 };
 
 struct scan_ctx {
@@ -206,6 +213,27 @@ static void defer_ledger_revoke(struct pipeline *p, const struct ledger_token *t
 	p->ndeferred++;
 }
 
+/* 1 when the same unmanaged secret, in the same kind of sighting by the
+ * same program, was reported within the last minute. */
+static int unmanaged_repeat(struct pipeline *p, const unsigned char sha[32], int kind,
+			    const char *exe, int64_t now_ns)
+{
+	uint64_t key;
+	size_t slot;
+
+	memcpy(&key, sha, sizeof(key));
+	key ^= (uint64_t)kind * 0x9E3779B97F4A7C15ull;
+	for (const char *c = exe ? exe : ""; *c; c++)
+		key = (key ^ (unsigned char)*c) * 0x100000001B3ull;
+	key |= 1; /* 0 marks an empty slot */
+	slot = (key >> 7) & (UNMANAGED_SLOTS - 1);
+	if (p->recent[slot].key == key && now_ns - p->recent[slot].at_ns < UNMANAGED_REPEAT_NS)
+		return 1;
+	p->recent[slot].key = key;
+	p->recent[slot].at_ns = now_ns;
+	return 0;
+}
+
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct scan_ctx *sc = vctx;
@@ -270,6 +298,10 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	if (v.exposure)
 		p->exposures++;
 
+	if (!t && unmanaged_repeat(p, m->sha256, s.kind, s.proc.exe, s.time_ns)) {
+		p->unmanaged_suppressed++;
+		return 0;
+	}
 	o = correlate_verdict_json(&s, t, &v, action);
 	if (t && !strcmp(action, "revoke")) {
 		/* Queue at the issuer first: this is the latency that matters. */
@@ -352,6 +384,7 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(o, "findings", (double)p->findings);
 	cJSON_AddNumberToObject(o, "managed", (double)p->managed);
 	cJSON_AddNumberToObject(o, "unmanaged", (double)p->unmanaged);
+	cJSON_AddNumberToObject(o, "unmanaged_repeats_suppressed", (double)p->unmanaged_suppressed);
 	cJSON_AddNumberToObject(o, "exposures", (double)p->exposures);
 	cJSON_AddNumberToObject(o, "revocations_queued", (double)p->submitted);
 	cJSON_AddNumberToObject(o, "ledger_tokens", (double)ledger_cache_count(p->cache));

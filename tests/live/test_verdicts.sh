@@ -141,6 +141,12 @@ else
   not_ok unmanaged_token_never_managed "no verdict for the unknown token"
 fi
 
+# The same unknown secret again from the same program: one alert a minute.
+agent send "$AUD_PORT"; agent send "$AUD_PORT"
+sleep 0.3
+n=$(grep -c "\"sha256\":\"$OSHA\"" "$TW_TMP/events.jsonl")
+[ "$n" -eq 1 ] && ok unmanaged_repeats_suppressed || not_ok unmanaged_repeats_suppressed "$n alerts for one secret"
+
 # Minted and leaked at once: the monitor must not call it unmanaged.
 read -r ID TOK < <(mint fresh --delegate-pid "$AGENT")
 agent token "$TOK"; agent write "$LEAKS/fresh.log"
@@ -151,7 +157,8 @@ sleep 1.2
 if "$TW" status --state-dir "$TW_TMP/state" --json | python3 -c '
 import json,sys; s=json.load(sys.stdin)
 d=s["detection"]; r=s["revocation"]
-assert d["exposures"] >= 8 and d["managed"] >= 11 and d["unmanaged"] >= 1, d
+assert d["exposures"] >= 8 and d["managed"] >= 11 and d["unmanaged"] >= 3, d
+assert d["unmanaged_repeats_suppressed"] >= 2, d
 assert r["done"] >= 1, r' 2>"$TW_TMP/status.err"; then ok status_shows_detection_and_revocation
 else not_ok status_shows_detection_and_revocation "$(cat "$TW_TMP/status.err")"; fi
 
