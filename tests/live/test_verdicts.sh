@@ -49,10 +49,11 @@ agent() { # CMD...: run one command, wait for its reply
 }
 
 # mint TASK [OPTS...]: prints "ID TOKEN"; every token is remembered for the leak check.
+# The audience is $AUD unless MINT_AUD names another.
 mint() {
   local task=$1; shift
   local tok id
-  tok=$("$TW" mint --ledger "$LEDGER" --task "$task" --aud "$AUD" "$@" 2>"$TW_TMP/mint.err") || return 1
+  tok=$("$TW" mint --ledger "$LEDGER" --task "$task" --aud "${MINT_AUD:-$AUD}" "$@" 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
   TOKENS+=("$tok")
   echo "$id $tok"
@@ -84,6 +85,12 @@ read -r ID TOK < <(mint use --delegate-pid "$AGENT")
 agent token "$TOK"; agent send "$AUD_PORT"
 verdict use_delegate_to_audience "$ID" use record
 expect_status use_leaves_token_active "$ID" active
+
+# A named audience is not loopback: even with the right Host header, a
+# send to 127.0.0.1 is outside it (loopback counts only when named).
+read -r ID TOK < <(MINT_AUD="api.tokenward.test:$AUD_PORT" mint host --delegate-pid "$AGENT")
+agent token "$TOK"; agent send "$AUD_PORT" "api.tokenward.test:$AUD_PORT"
+verdict loopback_outside_named_audience "$ID" net_dest revoke
 
 read -r ID TOK < <(mint fork --delegate-pid "$AGENT")
 agent token "$TOK"; agent fork-send "$AUD_PORT"
