@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sqlite3.h>
 #include "correlate.h"
 #include "detect.h"
 #include "ledger.h"
@@ -56,6 +57,9 @@ struct pipeline {
 	char deferred[MAX_DEFERRED][LEDGER_ID_LEN + 1];
 	char deferred_class[MAX_DEFERRED][24];
 	int ndeferred;
+	struct { char id[LEDGER_ID_LEN + 1]; char *detail; } sightings[MAX_DEFERRED];
+	int nsightings;
+	uint64_t history_dropped;     /* sightings not recorded on the history */
 
 	/* Unmanaged secrets repeat (a key in a shell's environment is seen at
 	 * every exec): one alert per secret, kind and process image a minute. */
@@ -234,6 +238,41 @@ static int unmanaged_repeat(struct pipeline *p, const unsigned char sha[32], int
 	return 0;
 }
 
+/* Every sighting of a managed token goes onto its history (the redacted
+ * verdict), written in one transaction per tick, off the path to the issuer. */
+static void history_defer(struct pipeline *p, const char *id, const cJSON *verdict)
+{
+	if (p->nsightings == MAX_DEFERRED) {
+		p->history_dropped++;
+		return;
+	}
+	p->sightings[p->nsightings].detail = cJSON_PrintUnformatted(verdict);
+	snprintf(p->sightings[p->nsightings].id, sizeof(p->sightings[0].id), "%s", id);
+	p->nsightings++;
+}
+
+static void history_flush(struct pipeline *p)
+{
+	sqlite3 *db = ledger_sqlite(p->ledger);
+	int in_tx;
+
+	if (!p->nsightings)
+		return;
+	in_tx = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	for (int i = 0; i < p->nsightings; i++) {
+		if (ledger_history_add(p->ledger, p->sightings[i].id, "sighting", p->sightings[i].detail))
+			p->history_dropped++;
+		free(p->sightings[i].detail);
+	}
+	if (in_tx && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		p->history_dropped += p->nsightings;
+		log_warn("recording %d sightings on the ledger history failed: %s", p->nsightings,
+			 sqlite3_errmsg(db));
+	}
+	p->nsightings = 0;
+}
+
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct scan_ctx *sc = vctx;
@@ -332,6 +371,8 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 			defer_ledger_revoke(p, t, verdict_class_str(v.cls));
 		}
 	}
+	if (t)
+		history_defer(p, t->id, o);
 	p->emit(p->emit_ctx, o);
 	return 0;
 }
@@ -362,6 +403,7 @@ int pipeline_tick(struct pipeline *p)
 				 p->deferred[i], ledger_errmsg(p->ledger));
 	}
 	p->ndeferred = 0;
+	history_flush(p);
 
 	if (now - p->last_tick_ns < TICK_LEDGER_NS)
 		return 0;
@@ -385,6 +427,7 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(o, "managed", (double)p->managed);
 	cJSON_AddNumberToObject(o, "unmanaged", (double)p->unmanaged);
 	cJSON_AddNumberToObject(o, "unmanaged_repeats_suppressed", (double)p->unmanaged_suppressed);
+	cJSON_AddNumberToObject(o, "history_not_recorded", (double)p->history_dropped);
 	cJSON_AddNumberToObject(o, "exposures", (double)p->exposures);
 	cJSON_AddNumberToObject(o, "revocations_queued", (double)p->submitted);
 	cJSON_AddNumberToObject(o, "ledger_tokens", (double)ledger_cache_count(p->cache));
@@ -445,7 +488,7 @@ void pipeline_close(struct pipeline *p)
 {
 	if (!p)
 		return;
-	if (p->ledger && p->ndeferred)
+	if (p->ledger && (p->ndeferred || p->nsightings))
 		pipeline_tick(p);
 	if (p->rev)
 		revoker_close(p->rev);

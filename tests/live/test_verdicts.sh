@@ -113,6 +113,14 @@ read -r ID TOK < <(mint file --delegate-pid "$AGENT")
 agent token "$TOK"; agent write "$LEAKS/app.log"
 verdict file_write_by_delegate "$ID" file_write revoke
 expect_status file_write_revokes "$ID" revoked
+# The history tells the story: the sighting (redacted verdict) and the revocation at the issuer.
+sleep 0.2
+if "$TW" ledger show "$ID" --json --ledger "$LEDGER" | python3 -c '
+import json,sys; h=json.load(sys.stdin)["history"]; ev=[x["event"] for x in h]
+s=[x for x in h if x["event"]=="sighting"]
+assert s and s[0]["detail"]["class"]=="file_write" and s[0]["detail"]["path"].endswith("/leaks/app.log"), h
+assert "revoked" in ev, ev' 2>"$TW_TMP/hist.err"; then ok file_write_history_has_sighting_and_revocation
+else not_ok file_write_history_has_sighting_and_revocation "$(tail -1 "$TW_TMP/hist.err")"; fi
 
 read -r ID TOK < <(mint env --delegate-pid "$AGENT")
 agent token "$TOK"; agent exec-env
