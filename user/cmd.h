@@ -13,6 +13,7 @@ int cmd_status(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_revoke_queue(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Print "tokenward CMD: msg" and a hint to stderr; returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

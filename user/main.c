@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show the running monitor's counters and drops" },
 	{ "scan", cmd_scan, "scan files, directories or stdin for tokens (offline)" },
 	{ "rules", cmd_rules, "list the detection rules, test them, measure them" },
+	{ "report", cmd_report, "write an exposure report from the ledger (md, html, json)" },
 	{ "revoke-queue", cmd_revoke_queue, "inspect and operate the revocation queue" },
 };
 

@@ -177,8 +177,37 @@ assert d["unmanaged_repeats_suppressed"] >= 2, d
 assert r["done"] >= 1, r' 2>"$TW_TMP/status.err"; then ok status_shows_detection_and_revocation
 else not_ok status_shows_detection_and_revocation "$(cat "$TW_TMP/status.err")"; fi
 
+# A path chosen by an attacker must not become markup in the report.
+read -r EVIL_ID TOK < <(mint evil --delegate-pid "$AGENT")
+agent token "$TOK"; agent write "$LEAKS/<i>evil.log"
+verdict file_write_hostile_name "$EVIL_ID" file_write revoke
+sleep 0.3
+
 agent quit; exec 7>&-
 tw_stop
+
+# The exposure report, from the ledger alone.
+"$TW" report --ledger "$LEDGER" --format json -o "$TW_TMP/report.json" &&
+"$TW" report --ledger "$LEDGER" --format html -o "$TW_TMP/report.html" &&
+"$TW" report --ledger "$LEDGER" --format md >"$TW_TMP/report.md" || not_ok report_runs "report failed"
+if python3 - "$TW_TMP/report.json" "$EVIL_ID" <<'PY' 2>"$TW_TMP/report.err"; then ok report_json_timeline; else not_ok report_json_timeline "$(tail -1 "$TW_TMP/report.err")"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+assert s["tokens_exposed"] >= 9 and s["revoked_at_issuer"] >= 9, s
+assert s["sightings_by_class"].get("file_write", 0) >= 3, s
+t = [x for x in r["tokens"] if x["id"] == sys.argv[2]][0]
+ev = [e["event"] for e in t["timeline"]]
+assert ev[0] == "issued" and "sighting" in ev and "revoked" in ev, ev
+assert ev.index("sighting") < max(i for i, e in enumerate(ev) if e == "revoked"), ev
+assert t["exposed_for_ms"] is not None and 0 <= t["exposed_for_ms"] < 5000, t["exposed_for_ms"]
+PY
+if grep -q '&#60;i&#62;evil.log' "$TW_TMP/report.html" && ! grep -q '<i>evil' "$TW_TMP/report.html"; then
+  ok report_html_escapes_paths
+else
+  not_ok report_html_escapes_paths "hostile path not escaped"
+fi
+grep -q "$EVIL_ID" "$TW_TMP/report.md" && ok report_markdown || not_ok report_markdown "token missing from markdown"
 [ "${TW_RC:-1}" -eq 0 ] && ok verdicts_clean_exit || not_ok verdicts_clean_exit "exit $TW_RC"
 
 # No raw token anywhere but the files leaked into on purpose.
