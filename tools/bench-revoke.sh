@@ -33,7 +33,7 @@ export TW="$build/tokenward" LEAK_WRITER="$build/progs/leak_writer" \
        BENCH_PEERS=${BENCH_PEERS:-write,write-wake,submit,submit-full} BENCH_RUN_ARGS=${BENCH_RUN_ARGS:-}
 [ -x "$LEAK_WRITER" ] || { echo "missing $LEAK_WRITER (make $build/progs/leak_writer)" >&2; exit 2; }
 work=$(mktemp -d "$build/bench-revoke.XXXXXX")   # on the build disk, not tmpfs: fsync is real
-trap 'rm -rf "$work"' EXIT
+[ -n "${BENCH_KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
 export BENCH_WORK=$work
 
 python3 - <<'PY'

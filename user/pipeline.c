@@ -477,6 +477,21 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->ledger = l;
 	if ((r = ledger_open(o->ledger_path, 0, &p->hist, err, errsz)))
 		goto fail;
+	/* The monitor's own ledger writes (revocation marks, history lines)
+	 * are as durable as the revocation queue (revocation.synchronous).
+	 * NORMAL survives kill -9; FULL's fsync per write would sit on the
+	 * loop thread between one sighting and the next. The CLI's mints
+	 * stay FULL. */
+	{
+		const char *sync = o->cfg->revocation.sync_full ? "PRAGMA synchronous=FULL"
+								 : "PRAGMA synchronous=NORMAL";
+		if (sqlite3_exec(ledger_sqlite(p->ledger), sync, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(ledger_sqlite(p->hist), sync, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
+			r = -EIO;
+			goto fail;
+		}
+	}
 	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
 		goto fail;
 	refresh_known(p);
