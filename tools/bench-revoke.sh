@@ -20,6 +20,11 @@
 #   submit-full    the same with synchronous=FULL (one fsync per job).
 # Default peers: write, write-wake, submit, submit-full.
 #
+# Between leaks the driver waits until the issuer has the request, then a
+# random 0..BENCH_GAP_MS ms (default 10), so that leaks land at random
+# phases of the monitor's poll timer as real ones do; BENCH_GAP_MS=0 is
+# lockstep (each leak right after the previous revocation arrived).
+#
 # The issuer is a local HTTP/1.1 keep-alive endpoint (rfc7009 issuer in the
 # config) that stamps CLOCK_REALTIME once the whole request has arrived and
 # answers 200. Tokens are random per run (43 base64url characters, the shape
@@ -30,14 +35,15 @@ set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 export TW="$build/tokenward" LEAK_WRITER="$build/progs/leak_writer" \
        BENCH_N=${BENCH_N:-200} BENCH_ROUNDS=${BENCH_ROUNDS:-3} BENCH_WARMUP=${BENCH_WARMUP:-3} \
-       BENCH_PEERS=${BENCH_PEERS:-write,write-wake,submit,submit-full} BENCH_RUN_ARGS=${BENCH_RUN_ARGS:-}
+       BENCH_PEERS=${BENCH_PEERS:-write,write-wake,submit,submit-full} BENCH_RUN_ARGS=${BENCH_RUN_ARGS:-} \
+       BENCH_GAP_MS=${BENCH_GAP_MS:-10}
 [ -x "$LEAK_WRITER" ] || { echo "missing $LEAK_WRITER (make $build/progs/leak_writer)" >&2; exit 2; }
 work=$(mktemp -d "$build/bench-revoke.XXXXXX")   # on the build disk, not tmpfs: fsync is real
 [ -n "${BENCH_KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
 export BENCH_WORK=$work
 
 python3 - <<'PY'
-import base64, datetime, hashlib, json, os, queue, secrets, shlex, statistics, subprocess, sys, threading, time
+import base64, datetime, random, hashlib, json, os, queue, secrets, shlex, statistics, subprocess, sys, threading, time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +53,8 @@ TW, LEAK_WRITER, WORK = E["TW"], E["LEAK_WRITER"], E["BENCH_WORK"]
 N, ROUNDS, WARM = int(E["BENCH_N"]), int(E["BENCH_ROUNDS"]), int(E["BENCH_WARMUP"])
 PEERS = [p for p in E["BENCH_PEERS"].split(",") if p]
 RUN_ARGS = shlex.split(E["BENCH_RUN_ARGS"])
+GAP_MS = float(E["BENCH_GAP_MS"])
+rng = random.Random()
 received = queue.Queue()
 
 class Issuer(BaseHTTPRequestHandler):
@@ -173,6 +181,8 @@ def run(peer, rnd):
             if sha != want: sys.exit(f"{peer}: the issuer received a different token")
             if i >= WARM:
                 lat.append((t1 - t0) / 1e6); t0s[want] = t0; t1s[want] = t1
+            if GAP_MS > 0:
+                time.sleep(rng.uniform(0, GAP_MS) / 1000)
     finally:
         prod.close()
     res = {"p50": pct(lat, 0.50), "p99": pct(lat, 0.99), "max": max(lat)}
@@ -194,8 +204,8 @@ for r in range(ROUNDS):
 
 START = {"write": "leaking write()", "write-wake": "leaking write()", "write-poll1": "leaking write()",
          "submit": "request handed to the revoker", "submit-full": "request handed to the revoker"}
-print(f"\n{N} tokens leaked one by one per round (+{WARM} warm-up), {ROUNDS} rounds; "
-      f"medians across rounds; max = worst round\n")
+print(f"\n{N} tokens leaked one by one per round (+{WARM} warm-up), {ROUNDS} rounds, "
+      f"random gap 0..{GAP_MS:g} ms between leaks; medians across rounds; max = worst round\n")
 print("| peer | clock starts at | p50 (ms) | p99 (ms) | max (ms) |")
 print("| --- | --- | ---: | ---: | ---: |")
 med = {p: {k: statistics.median(x[k] for x in res[p]) for k in ("p50", "p99")} for p in PEERS}
