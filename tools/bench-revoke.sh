@@ -25,6 +25,10 @@
 # phases of the monitor's poll timer as real ones do; BENCH_GAP_MS=0 is
 # lockstep (each leak right after the previous revocation arrived).
 #
+# BENCH_STRESS=disk runs a background writer (256 KiB write + fsync in a
+# loop, on the same filesystem) through every round: a host whose disk is
+# busy, where fsyncs and SQLite lock waits grow long.
+#
 # The issuer is a local HTTP/1.1 keep-alive endpoint (rfc7009 issuer in the
 # config) that stamps CLOCK_REALTIME once the whole request has arrived and
 # answers 200. Tokens are random per run (43 base64url characters, the shape
@@ -36,7 +40,7 @@ build=$(cd "${1:-build}" && pwd)
 export TW="$build/tokenward" LEAK_WRITER="$build/progs/leak_writer" \
        BENCH_N=${BENCH_N:-200} BENCH_ROUNDS=${BENCH_ROUNDS:-3} BENCH_WARMUP=${BENCH_WARMUP:-3} \
        BENCH_PEERS=${BENCH_PEERS:-write,write-wake,submit,submit-full} BENCH_RUN_ARGS=${BENCH_RUN_ARGS:-} \
-       BENCH_GAP_MS=${BENCH_GAP_MS:-10}
+       BENCH_GAP_MS=${BENCH_GAP_MS:-10} BENCH_STRESS=${BENCH_STRESS:-}
 [ -x "$LEAK_WRITER" ] || { echo "missing $LEAK_WRITER (make $build/progs/leak_writer)" >&2; exit 2; }
 work=$(mktemp -d "$build/bench-revoke.XXXXXX")   # on the build disk, not tmpfs: fsync is real
 [ -n "${BENCH_KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
@@ -194,6 +198,19 @@ def run(peer, rnd):
                          f"p99 {pct(b, .99):.2f} max {max(b):.2f} ms ({len(a)} verdicts)")
     return res
 
+stress = None
+if E["BENCH_STRESS"] == "disk":
+    stress = subprocess.Popen([sys.executable, "-c", """
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+buf, n = os.urandom(256 << 10), 0
+while True:
+    os.write(fd, buf); os.fsync(fd); n += 1
+    if n % 256 == 0: os.lseek(fd, 0, 0)
+""", os.path.join(WORK, "stress.bin")])
+elif E["BENCH_STRESS"]:
+    sys.exit(f"BENCH_STRESS={E['BENCH_STRESS']}: only 'disk' is known")
+
 res = {p: [] for p in PEERS}
 for r in range(ROUNDS):
     for p in (PEERS if r % 2 == 0 else PEERS[::-1]):
@@ -202,10 +219,14 @@ for r in range(ROUNDS):
         print(f"round {r + 1} {p:12s}: p50 {x['p50']:.2f}  p99 {x['p99']:.2f}  max {x['max']:.2f} ms"
               + (f"   [{x['detail']}]" if "detail" in x else ""), file=sys.stderr, flush=True)
 
+if stress:
+    stress.kill(); stress.wait()
+
 START = {"write": "leaking write()", "write-wake": "leaking write()", "write-poll1": "leaking write()",
          "submit": "request handed to the revoker", "submit-full": "request handed to the revoker"}
 print(f"\n{N} tokens leaked one by one per round (+{WARM} warm-up), {ROUNDS} rounds, "
-      f"random gap 0..{GAP_MS:g} ms between leaks; medians across rounds; max = worst round\n")
+      f"random gap 0..{GAP_MS:g} ms between leaks{'; disk stress' if stress else ''}; "
+      f"medians across rounds; max = worst round\n")
 print("| peer | clock starts at | p50 (ms) | p99 (ms) | max (ms) |")
 print("| --- | --- | ---: | ---: | ---: |")
 med = {p: {k: statistics.median(x[k] for x in res[p]) for k in ("p50", "p99")} for p in PEERS}
