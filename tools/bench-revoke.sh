@@ -18,7 +18,10 @@
 #   submit         the revoker alone: a JSON line to `tokenward revoke-queue
 #                  serve` (t0 just before that write), synchronous=NORMAL.
 #   submit-full    the same with synchronous=FULL (one fsync per job).
-# Default peers: write, write-wake, submit, submit-full.
+#   write-base     the write peer with another build's tokenward, given as
+#                  BENCH_BASELINE=/path/to/build (an A/B of a change).
+# Default peers: write, write-wake, submit, submit-full (+ write-base when
+# BENCH_BASELINE is set).
 #
 # Between leaks the driver waits until the issuer has the request, then a
 # random 0..BENCH_GAP_MS ms (default 10), so that leaks land at random
@@ -40,7 +43,12 @@ build=$(cd "${1:-build}" && pwd)
 export TW="$build/tokenward" LEAK_WRITER="$build/progs/leak_writer" \
        BENCH_N=${BENCH_N:-200} BENCH_ROUNDS=${BENCH_ROUNDS:-3} BENCH_WARMUP=${BENCH_WARMUP:-3} \
        BENCH_PEERS=${BENCH_PEERS:-write,write-wake,submit,submit-full} BENCH_RUN_ARGS=${BENCH_RUN_ARGS:-} \
-       BENCH_GAP_MS=${BENCH_GAP_MS:-10} BENCH_STRESS=${BENCH_STRESS:-}
+       BENCH_GAP_MS=${BENCH_GAP_MS:-10} BENCH_STRESS=${BENCH_STRESS:-} BENCH_BASELINE=${BENCH_BASELINE:-}
+if [ -n "$BENCH_BASELINE" ]; then
+  BENCH_BASELINE=$(cd "$BENCH_BASELINE" && pwd)/tokenward
+  [ -x "$BENCH_BASELINE" ] || { echo "no tokenward in BENCH_BASELINE" >&2; exit 2; }
+  case ",$BENCH_PEERS," in *,write-base,*) ;; *) BENCH_PEERS=$BENCH_PEERS,write-base ;; esac
+fi
 [ -x "$LEAK_WRITER" ] || { echo "missing $LEAK_WRITER (make $build/progs/leak_writer)" >&2; exit 2; }
 work=$(mktemp -d "$build/bench-revoke.XXXXXX")   # on the build disk, not tmpfs: fsync is real
 [ -n "${BENCH_KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
@@ -53,7 +61,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 E = os.environ
-TW, LEAK_WRITER, WORK = E["TW"], E["LEAK_WRITER"], E["BENCH_WORK"]
+TW, LEAK_WRITER, WORK, BASE_TW = E["TW"], E["LEAK_WRITER"], E["BENCH_WORK"], E["BENCH_BASELINE"]
 N, ROUNDS, WARM = int(E["BENCH_N"]), int(E["BENCH_ROUNDS"]), int(E["BENCH_WARMUP"])
 PEERS = [p for p in E["BENCH_PEERS"].split(",") if p]
 RUN_ARGS = shlex.split(E["BENCH_RUN_ARGS"])
@@ -118,11 +126,11 @@ class SubmitProducer:
 
 class WriteProducer:
     """t0 = CLOCK_REALTIME in leak_writer just before its write()."""
-    def __init__(self, d, tokens, extra):
+    def __init__(self, d, tokens, extra, tw=TW):
         cfg, self.db, self.d = write_config(d, "normal"), os.path.join(d, "ledger.db"), d
         # Register first: the monitor then loads every token at start.
         def register(tok):
-            r = subprocess.run([TW, "ledger", "register", "--ledger", self.db, "--issuer", "bench",
+            r = subprocess.run([tw, "ledger", "register", "--ledger", self.db, "--issuer", "bench",
                                 "--aud", "127.0.0.1:1", "--ttl", "1h", "--task", "bench"],
                                input=tok.encode(), capture_output=True)
             if r.returncode:
@@ -131,7 +139,7 @@ class WriteProducer:
         with ThreadPoolExecutor(2) as ex:
             list(ex.map(register, tokens[1:]))
         self.events, err = os.path.join(d, "events.jsonl"), os.path.join(d, "run.err")
-        self.mon = subprocess.Popen([TW, "run", "--config", cfg, "--ledger", self.db, "--state-dir", d + "/state",
+        self.mon = subprocess.Popen([tw, "run", "--config", cfg, "--ledger", self.db, "--state-dir", d + "/state",
                                      "--events", self.events, "--ready-file", d + "/ready", *extra],
                                     stdout=subprocess.DEVNULL, stderr=open(err, "w"))
         wait_file(d + "/ready", self.mon, err)
@@ -163,6 +171,7 @@ def make(peer, d, tokens):
     if peer == "write": return WriteProducer(d, tokens, RUN_ARGS)
     if peer == "write-wake": return WriteProducer(d, tokens, ["--wakeup-bytes", "0", *RUN_ARGS])
     if peer == "write-poll1": return WriteProducer(d, tokens, ["--poll-ms", "1", *RUN_ARGS])
+    if peer == "write-base" and BASE_TW: return WriteProducer(d, tokens, RUN_ARGS, BASE_TW)
     sys.exit(f"unknown peer {peer}")
 
 def pct(v, p):
@@ -222,7 +231,7 @@ for r in range(ROUNDS):
 if stress:
     stress.kill(); stress.wait()
 
-START = {"write": "leaking write()", "write-wake": "leaking write()", "write-poll1": "leaking write()",
+START = {"write": "leaking write()", "write-base": "leaking write() (BENCH_BASELINE)", "write-wake": "leaking write()", "write-poll1": "leaking write()",
          "submit": "request handed to the revoker", "submit-full": "request handed to the revoker"}
 print(f"\n{N} tokens leaked one by one per round (+{WARM} warm-up), {ROUNDS} rounds, "
       f"random gap 0..{GAP_MS:g} ms between leaks{'; disk stress' if stress else ''}; "
