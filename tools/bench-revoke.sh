@@ -123,6 +123,8 @@ class SubmitProducer:
         self.p.terminate(); self.p.wait()
     def sightings(self):
         return {}
+    def diagnose(self, sha):
+        return "revoke-queue serve did not deliver"
 
 class WriteProducer:
     """t0 = CLOCK_REALTIME in leak_writer just before its write()."""
@@ -155,6 +157,17 @@ class WriteProducer:
     def close(self):
         self.w.stdin.close(); self.w.wait()
         self.mon.terminate(); self.mon.wait()
+    def diagnose(self, sha):
+        """Why a leak got no revocation: no verdict (sensor loss?) or no delivery."""
+        v = [l.strip() for l in open(self.events) if sha in l]
+        try:
+            st = json.load(open(self.d + "/state/status.json"))
+            drops = {k: v for k, v in st["sensors"]["drops"].items() if v}
+            rev = {k: st["revocation"].get(k) for k in ("pending", "done", "failed")}
+        except (OSError, ValueError, KeyError) as e:
+            drops = rev = f"no status ({e})"
+        return (f"verdicts for it: {v[:2] or 'none'}; sensor drops: {drops}; revocation: {rev}; "
+                f"monitor log tail: {open(self.d + '/run.err').read()[-600:]!r}")
     def sightings(self):
         """sha256 -> (kernel sighting time, ns) from the verdicts, for the breakdown."""
         out = {}
@@ -190,7 +203,8 @@ def run(peer, rnd):
             try:
                 sha, t1 = received.get(timeout=10)
             except queue.Empty:
-                sys.exit(f"{peer}: token {i}: the issuer received no revocation within 10 s")
+                sys.exit(f"{peer}: token {i}: the issuer received no revocation within 10 s; "
+                         + prod.diagnose(want))
             if sha != want: sys.exit(f"{peer}: the issuer received a different token")
             if i >= WARM:
                 lat.append((t1 - t0) / 1e6); t0s[want] = t0; t1s[want] = t1
