@@ -38,8 +38,7 @@
 #include "util.h"
 
 #define MAX_WORKERS 64
-#define BUSY_MS 5000
-static const int busy_ms = BUSY_MS;
+static const int busy_ms = 5000; /* lock waits, util_sqlite_busy() */
 #define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
 
 struct revoker {
