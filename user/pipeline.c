@@ -59,6 +59,8 @@ struct pipeline {
 	char deferred[MAX_DEFERRED][LEDGER_ID_LEN + 1];
 	char deferred_class[MAX_DEFERRED][24];
 	int ndeferred;
+	int64_t own_requests[MAX_DEFERRED]; /* revoke requests our own marks queued */
+	int nown;
 
 	uint64_t captures, bytes, findings, managed, unmanaged, exposures, submitted, dup_skipped;
 };
@@ -402,18 +404,37 @@ static void drain_requests(struct pipeline *p)
 	}
 }
 
+/* The ledger queues a revoke request with every mark, for revocations
+ * the CLI asks for; our own marks follow a job already queued. */
+static void own_request(void *ctx, int64_t seq, const char *token_id, const char *issuer,
+			const char *reason)
+{
+	struct pipeline *p = ctx;
+
+	(void)token_id, (void)issuer, (void)reason;
+	if (p->nown < MAX_DEFERRED)
+		p->own_requests[p->nown++] = seq;
+}
+
 int pipeline_tick(struct pipeline *p)
 {
 	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
 	int64_t wall = (int64_t)util_now_ns(CLOCK_REALTIME);
 
+	ledger_set_revoke_hook(p->ledger, own_request, p);
 	for (int i = 0; i < p->ndeferred; i++) {
 		int r = ledger_revoke(p->ledger, p->deferred[i], p->deferred_class[i], wall);
 		if (r && r != -EALREADY)
 			log_warn("token %s: marking revoked in the ledger failed: %s",
 				 p->deferred[i], ledger_errmsg(p->ledger));
 	}
+	ledger_set_revoke_hook(p->ledger, NULL, NULL);
 	p->ndeferred = 0;
+	/* Close them here: drain_requests() would unseal and submit again. */
+	for (int i = 0; i < p->nown; i++)
+		ledger_revoke_request_done(p->ledger, p->own_requests[i], "done",
+					   "{\"handed_to\":\"revoker\",\"by\":\"monitor\"}");
+	p->nown = 0;
 
 	if (now - p->last_tick_ns < TICK_LEDGER_NS)
 		return 0;

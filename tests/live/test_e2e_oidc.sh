@@ -221,6 +221,7 @@ import json, sys, time
 s = json.load(open(sys.argv[1]))
 r, d = s["revocation"], s["detection"]
 assert r["done"] >= 2 and r["failed"] == 0 and r["pending"] == 0, r
+assert r["since_start"]["duplicates"] == 0, r   # one submission per leak
 assert d["exposures"] >= 2 and d["revocations_queued"] >= 2 and d["managed"] >= 3, d
 PY
 if "$TW" status --state-dir "$TW_TMP/state" >"$TW_TMP/status.txt" 2>&1 && sed -n '/^revocation:/,/^[a-z]/p' "$TW_TMP/status.txt" | grep -Eq '^ +done +[1-9]'; then
