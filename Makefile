@@ -134,7 +134,7 @@ bench-sensors: deps all $(BENCH_BINS)
 bench-scan: deps all
 	@tools/bench-scan.sh $(BUILD)
 
-bench-revoke: deps all
+bench-revoke: deps all $(BUILD)/progs/leak_writer
 	@tools/bench-revoke.sh $(BUILD)
 
 bench-ledger: deps all

@@ -131,6 +131,12 @@ int handoff_open(const char *ledger_path, struct revoker *rev, struct handoff **
 	return 0;
 }
 
+int handoff_synchronous(struct handoff *h, int full)
+{
+	return sqlite3_exec(ledger_sqlite(h->hist), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			    NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
 void handoff_close(struct handoff *h)
 {
 	if (!h)

@@ -25,6 +25,9 @@ int handoff_open(const char *ledger_path, struct revoker *rev, struct handoff **
 /* Hand pending revoke_requests of l to the revoker. Returns how many. */
 int handoff_drain(struct handoff *h, struct ledger *l);
 
+/* History lines as durable as the revocation queue: FULL or NORMAL. */
+int handoff_synchronous(struct handoff *h, int full);
+
 void handoff_close(struct handoff *h);
 
 /* The built-in issuer's revocation list: revoked.list beside the ledger,

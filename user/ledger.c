@@ -375,7 +375,7 @@ int ledger_open(const char *path, int flags, struct ledger **out, char *err, siz
 		goto bad;
 	}
 	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_timeout(l->db, l->busy_ms);
+	sqlite3_busy_handler(l->db, util_sqlite_busy, &l->busy_ms);
 	/* Touch the schema first: a file that is not a database says so
 	 * here, before anything could try to write to it. */
 	if ((r = exec_sql(l, "SELECT count(*) FROM sqlite_master", "reading")))

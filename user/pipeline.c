@@ -64,6 +64,8 @@ struct pipeline {
 	/* Unmanaged secrets repeat (a key in a shell's environment is seen at
 	 * every exec): one alert per secret, kind and process image a minute. */
 	struct { uint64_t key; int64_t at_ns; } recent[UNMANAGED_SLOTS];
+	int64_t own_requests[MAX_DEFERRED]; /* revoke requests our own marks queued */
+	int nown;
 
 	uint64_t captures, bytes, findings, managed, unmanaged, exposures, submitted, dup_skipped;
 	uint64_t unmanaged_suppressed;
@@ -391,18 +393,37 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 
 /* ---- periodic: ledger changes, deferred marks, CLI requests ------------ */
 
+/* The ledger queues a revoke request with every mark, for revocations
+ * the CLI asks for; our own marks follow a job already queued. */
+static void own_request(void *ctx, int64_t seq, const char *token_id, const char *issuer,
+			const char *reason)
+{
+	struct pipeline *p = ctx;
+
+	(void)token_id, (void)issuer, (void)reason;
+	if (p->nown < MAX_DEFERRED)
+		p->own_requests[p->nown++] = seq;
+}
+
 int pipeline_tick(struct pipeline *p)
 {
 	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
 	int64_t wall = (int64_t)util_now_ns(CLOCK_REALTIME);
 
+	ledger_set_revoke_hook(p->ledger, own_request, p);
 	for (int i = 0; i < p->ndeferred; i++) {
 		int r = ledger_revoke(p->ledger, p->deferred[i], p->deferred_class[i], wall);
 		if (r && r != -EALREADY)
 			log_warn("token %s: marking revoked in the ledger failed: %s",
 				 p->deferred[i], ledger_errmsg(p->ledger));
 	}
+	ledger_set_revoke_hook(p->ledger, NULL, NULL);
 	p->ndeferred = 0;
+	/* Close them here: handoff_drain() would unseal and submit again. */
+	for (int i = 0; i < p->nown; i++)
+		ledger_revoke_request_done(p->ledger, p->own_requests[i], "done",
+					   "{\"handed_to\":\"revoker\",\"by\":\"monitor\"}");
+	p->nown = 0;
 	history_flush(p);
 
 	if (now - p->last_tick_ns < TICK_LEDGER_NS)
@@ -466,13 +487,31 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	if ((r = ledger_open(o->ledger_path, LEDGER_OPEN_CREATE, &l, err, errsz)))
 		goto fail;
 	p->ledger = l;
+	/* The monitor's own ledger writes (revocation marks, history lines)
+	 * are as durable as the revocation queue (revocation.synchronous).
+	 * NORMAL survives kill -9; FULL's fsync per write would sit on the
+	 * loop thread between one sighting and the next. The CLI's mints
+	 * stay FULL. */
+	{
+		const char *sync = o->cfg->revocation.sync_full ? "PRAGMA synchronous=FULL"
+								 : "PRAGMA synchronous=NORMAL";
+		if (sqlite3_exec(ledger_sqlite(p->ledger), sync, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
+			r = -EIO;
+			goto fail;
+		}
+	}
 	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
 		goto fail;
 	refresh_known(p);
 	if ((r = revoker_open(o->cfg, o->ledger_path, &p->rev, err, errsz)))
 		goto fail;
-	if ((r = handoff_open(o->ledger_path, p->rev, &p->handoff, err, errsz)))
+	if ((r = handoff_open(o->ledger_path, p->rev, &p->handoff, err, errsz)) ||
+	    (r = handoff_synchronous(p->handoff, o->cfg->revocation.sync_full))) {
+		if (r == -EIO)
+			snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
 		goto fail;
+	}
 	if ((r = revoker_start(p->rev))) {
 		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
 		goto fail;

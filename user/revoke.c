@@ -38,6 +38,7 @@
 #include "util.h"
 
 #define MAX_WORKERS 64
+static const int busy_ms = 5000; /* lock waits, util_sqlite_busy() */
 #define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
 
 struct revoker {
@@ -275,7 +276,7 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 		goto fail;
 	}
 	/* The ledger and the CLI may hold the write lock briefly. */
-	sqlite3_busy_timeout(r->db, 5000);
+	sqlite3_busy_handler(r->db, util_sqlite_busy, (void *)&busy_ms);
 	if (exec_sql(r->db, "PRAGMA journal_mode=WAL;", err, errsz, db_path) ||
 	    exec_sql(r->db, cfg->revocation.sync_full ? "PRAGMA synchronous=FULL;"
 			    : "PRAGMA synchronous=NORMAL;", err, errsz, db_path) ||
