@@ -11,7 +11,12 @@
 #
 # Extra modes (for docs/SENSORS.md): tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
-# (capture 4 KiB per write), tw-pipes (capture pipes and ttys too).
+# (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
+# tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
+# to measure one change side by side with its predecessor).
+#
+# Every tokenward mode runs the whole pipeline (detection, ledger cache,
+# correlation) against a private temp ledger and state directory.
 set -eu
 build=$(cd "${1:-build}" && pwd)
 rounds=${ROUNDS:-5}
@@ -46,11 +51,15 @@ start_mode() {
     tw-no-path-cache) args=(--no-path-cache) ;;
     tw-pipes) args=(--capture-pipes) ;;
     tw-4k) args=(--capture-bytes 4096) ;;
+    tw-ref) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
-    "$build/tokenward" run --events /dev/null --state-dir "$tmp/state-$mode" \
-      --ready-file "$tmp/ready" "${args[@]}" 2>"$tmp/tw-$mode.log" & mon_pid=$!
+    local bin=$build/tokenward
+    [ "$mode" = tw-ref ] && bin=${REF_TW:?tw-ref needs REF_TW=path/to/tokenward}
+    "$bin" run --events /dev/null --state-dir "$tmp/state-$mode" \
+      --ledger "$tmp/ledger-$mode.db" --ready-file "$tmp/ready" "${args[@]}" \
+      2>>"$tmp/tw-$mode.log" & mon_pid=$!
   fi
   for _ in $(seq 1 300); do [ -e "$tmp/ready" ] && return 0; sleep 0.05; done
   echo "bench-sensors: $mode did not start" >&2; cat "$tmp/tw-$mode.log" >&2; exit 1
@@ -102,6 +111,12 @@ for round in $(seq 1 "$rounds"); do
   echo "round $round/$rounds done" >&2
 done
 cp "$results" "$build/bench-sensors.tsv"
+# A monitor that drops records would look cheaper than it is: say so.
+for f in "$tmp"/tw-*.log; do
+  [ -e "$f" ] || continue
+  n=$(grep -c 'events dropped or cut' "$f" || true)
+  [ "$n" -gt 0 ] && echo "note: $(basename "$f" .log): $n drop warnings, last: $(grep 'events dropped or cut' "$f" | tail -1)" >&2
+done
 if [ -s "$tmp/contended" ]; then
   echo "note: $(wc -l <"$tmp/contended") samples ran while other BPF tracepoint programs were loaded" >&2
 fi
