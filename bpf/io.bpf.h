@@ -111,32 +111,62 @@ static __always_inline void tw_unix_addr(struct sock *sk, struct tw_addr *a)
 		a->len = len;
 }
 
-/* Local and peer address as the socket knows them. */
+/*
+ * Read a kernel struct from its start up to the end of a field at @end_off
+ * of @end_size bytes, in ONE bpf_probe_read_kernel(): several fields then
+ * cost one helper call instead of one each (~30 ns a call here). Offsets
+ * come from CO-RE relocations, constants the verifier knows; @buf holds
+ * TW_PEEK_MAX bytes. Returns 0, or -1 when the prefix does not fit or
+ * cannot be read.
+ */
+#define TW_PEEK_MAX 128
+static __always_inline int tw_peek(void *buf, const void *obj, __u32 end_off, __u32 end_size)
+{
+	__u32 n = end_off + end_size;
+
+	if (!obj || n > TW_PEEK_MAX || bpf_probe_read_kernel(buf, n, obj))
+		return -1;
+	return 0;
+}
+
+#define TW_FOFF(type, field) ((__u32)bpf_core_field_offset(type, field))
+#define TW_AT(buf, type, field, ctype) (*(ctype *)((char *)(buf) + TW_FOFF(type, field)))
+
+/* Local and peer address as the socket knows them. The socket and the
+ * sock_common prefix (both addresses, both ports, the family) are read in
+ * one call each. */
 static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
 {
 	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
 	struct tw_addr *l = &si->local, *p = &si->peer;
+	char buf[TW_PEEK_MAX];
+	struct sock *sk;
 
-	si->sock_type = BPF_CORE_READ(sock, type);
-	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__builtin_memset(si, 0, sizeof(*si));
+	if (tw_peek(buf, sock, TW_FOFF(struct socket, sk), 8))
+		return;
+	si->sock_type = TW_AT(buf, struct socket, type, short);
+	sk = TW_AT(buf, struct socket, sk, struct sock *);
+	if (!sk)
+		return;
 	si->protocol = BPF_CORE_READ(sk, sk_protocol);
-	si->pad = 0;
+	if (tw_peek(buf, sk, TW_FOFF(struct sock_common, skc_v6_rcv_saddr) >
+			     TW_FOFF(struct sock_common, skc_v6_daddr) ?
+			     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
+			     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
+		return;
+	si->family = TW_AT(buf, struct sock_common, skc_family, __u16);
 	l->family = p->family = si->family;
-	l->len = p->len = 0;
-	l->port = p->port = 0;
-	__builtin_memset(l->in6, 0, sizeof(l->in6));
-	__builtin_memset(p->in6, 0, sizeof(p->in6));
+	if (si->family == TW_AF_INET || si->family == TW_AF_INET6) {
+		l->port = TW_AT(buf, struct sock_common, skc_num, __u16);
+		p->port = bpf_ntohs(TW_AT(buf, struct sock_common, skc_dport, __u16));
+	}
 	if (si->family == TW_AF_INET) {
-		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		BPF_CORE_READ_INTO((__u32 *)l->in6, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)p->in6, sk, __sk_common.skc_daddr);
+		*(__u32 *)l->in6 = TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32);
+		*(__u32 *)p->in6 = TW_AT(buf, struct sock_common, skc_daddr, __u32);
 	} else if (si->family == TW_AF_INET6) {
-		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		BPF_CORE_READ_INTO((struct in6_addr *)l->in6, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)p->in6, sk, __sk_common.skc_v6_daddr);
+		__builtin_memcpy(l->in6, buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr), 16);
+		__builtin_memcpy(p->in6, buf + TW_FOFF(struct sock_common, skc_v6_daddr), 16);
 	} else if (si->family == TW_AF_UNIX) {
 		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
