@@ -53,6 +53,34 @@ struct {
 	__type(value, __u64);
 } path_seen SEC(".maps") __weak;
 
+/*
+ * Per-thread cache of what the last writes' fds were: the open file, its
+ * inode, its class and whether its path has been sent. A hit (same file
+ * and inode behind the fd as last time) skips reading the inode's mode and
+ * the path_seen lookup: on a log writer that is a hash lookup and a probe
+ * read per write. Task storage is found from the task itself, no hashing.
+ * TW_FDC_WAYS slots indexed by fd, so an event loop writing to a handful
+ * of sockets keeps them all. The file+inode check makes a recycled struct
+ * file (close, then open of something else) a miss, as path_seen does.
+ */
+#define TW_FDC_WAYS 8
+struct tw_fd_slot {
+	__u64 file;
+	__u64 ino;
+	__u64 file_id;
+	__u32 type;    /* TW_EV_FILE_WRITE, TW_EV_SOCK_SEND, or 0: not captured */
+	__u32 path_ok; /* the path record for file_id is in the ring or was before */
+};
+struct tw_fd_cache {
+	struct tw_fd_slot slot[TW_FDC_WAYS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tw_fd_cache);
+} fd_cache SEC(".maps") __weak;
+
 /* What one write/send handed to the kernel. */
 struct tw_io_args {
 	__u64 buf;      /* single buffer, or 0 when iov is used */
@@ -314,8 +342,10 @@ static __always_inline __u64 tw_file_id(struct file *f, struct inode *ino)
 	return ((__u64)f * 0x9E3779B97F4A7C15ull) ^ (__u64)ino ^ tw_id_key;
 }
 
-/* Send the path of an open file once; later writes refer to its file_id. */
-static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
+/* Send the path of an open file once; later writes refer to its file_id.
+ * Returns TW_F_PATH_SENT when a path record went out just now, 0 when
+ * userspace already has it, -1 when it could not be sent. */
+static __always_inline int tw_send_path(struct file *f, __u64 file_id)
 {
 	struct tw_path_event *pe;
 	__u64 key = (__u64)f, *seen;
@@ -328,7 +358,7 @@ static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
 	}
 	pe = tw_scratch_get();
 	if (!pe)
-		return 0;
+		return -1;
 	tw_fill_hdr(&pe->hdr, TW_EV_FILE_PATH);
 	pe->file_id = file_id;
 	pe->pad = 0;
@@ -337,9 +367,9 @@ static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
 		tw_count_drop(TW_DROP_PATH_TRUNC);
 	pe->path_len = n;
 	if (n > TW_PATH_MAX)
-		return 0;
+		return -1;
 	if (tw_emit_as(pe, sizeof(*pe) + n, TW_DROP_META_LOST))
-		return 0;
+		return -1;
 	if (tw_path_cache)
 		bpf_map_update_elem(&path_seen, &key, &file_id, BPF_ANY);
 	return TW_F_PATH_SENT;
@@ -359,6 +389,8 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	struct tw_copy *c;
 	struct file *file;
 	struct inode *ino;
+	struct tw_fd_cache *fc;
+	struct tw_fd_slot *slot;
 	__u32 mode, type, path_flag = 0, zero = 0;
 	__u64 file_id;
 
@@ -371,16 +403,40 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	if (!file)
 		return 0;
 	ino = BPF_CORE_READ(file, f_inode);
-	mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
-	if (mode == TW_S_IFSOCK)
-		type = TW_EV_SOCK_SEND;
-	else if (mode == TW_S_IFREG || (tw_cap_other && (mode == TW_S_IFIFO || mode == TW_S_IFCHR)))
-		type = TW_EV_FILE_WRITE;
-	else
+	fc = bpf_task_storage_get(&fd_cache, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	slot = fc ? &fc->slot[a->fd & (TW_FDC_WAYS - 1)] : NULL;
+	if (slot && slot->file == (__u64)file && slot->ino == (__u64)ino) {
+		type = slot->type;
+		file_id = slot->file_id;
+	} else {
+		mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
+		if (mode == TW_S_IFSOCK)
+			type = TW_EV_SOCK_SEND;
+		else if (mode == TW_S_IFREG ||
+			 (tw_cap_other && (mode == TW_S_IFIFO || mode == TW_S_IFCHR)))
+			type = TW_EV_FILE_WRITE;
+		else
+			type = 0;
+		file_id = tw_file_id(file, ino);
+		if (slot) {
+			slot->file = (__u64)file;
+			slot->ino = (__u64)ino;
+			slot->file_id = file_id;
+			slot->type = type;
+			slot->path_ok = 0;
+		}
+	}
+	if (!type)
 		return 0;
-	file_id = tw_file_id(file, ino);
-	if (type == TW_EV_FILE_WRITE)
-		path_flag = tw_send_path(file, file_id);
+	if (type == TW_EV_FILE_WRITE && !(slot && slot->path_ok)) {
+		int r = tw_send_path(file, file_id);
+
+		if (r > 0)
+			path_flag = r;
+		if (r >= 0 && slot && tw_path_cache)
+			slot->path_ok = 1;
+	}
 
 	e = tw_scratch_get();
 	if (!e)
