@@ -53,6 +53,18 @@ struct {
 	__type(value, __u64);
 } path_seen SEC(".maps") __weak;
 
+/* What never changes for the life of a socket: its struct sock, type,
+ * family and protocol (IPV6_ADDRFORM can turn an
+ * AF_INET6 socket into AF_INET: the inet family is re-read with the
+ * addresses). Read once per socket when the fd cache holds it. */
+struct tw_sock_ident {
+	__u64 sk;
+	__u16 sock_type;
+	__u16 family;
+	__u16 protocol;
+	__u16 pad;
+};
+
 /*
  * Per-thread cache of what the last writes' fds were: the open file, its
  * inode, its class and whether its path has been sent. A hit (same file
@@ -63,13 +75,14 @@ struct {
  * of sockets keeps them all. The file+inode check makes a recycled struct
  * file (close, then open of something else) a miss, as path_seen does.
  */
-#define TW_FDC_WAYS 8
+#define TW_FDC_WAYS 16
 struct tw_fd_slot {
 	__u64 file;
 	__u64 ino;
 	__u64 file_id;
 	__u32 type;    /* TW_EV_FILE_WRITE, TW_EV_SOCK_SEND, or 0: not captured */
 	__u32 path_ok; /* the path record for file_id is in the ring or was before */
+	struct tw_sock_ident sock; /* sockets: sock.sk == 0 when unknown */
 };
 struct tw_fd_cache {
 	struct tw_fd_slot slot[TW_FDC_WAYS];
@@ -160,41 +173,58 @@ static __always_inline int tw_peek(void *buf, const void *obj, __u32 end_off, __
 #define TW_FOFF(type, field) ((__u32)bpf_core_field_offset(type, field))
 #define TW_AT(buf, type, field, ctype) (*(ctype *)((char *)(buf) + TW_FOFF(type, field)))
 
-/* Local and peer address as the socket knows them. The socket and the
- * sock_common prefix (both addresses, both ports, the family) are read in
- * one call each. */
-static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
+static __always_inline int tw_sock_ident(struct file *file, struct tw_sock_ident *id)
 {
 	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct tw_addr *l = &si->local, *p = &si->peer;
 	char buf[TW_PEEK_MAX];
 	struct sock *sk;
 
-	__builtin_memset(si, 0, sizeof(*si));
 	if (tw_peek(buf, sock, TW_FOFF(struct socket, sk), 8))
-		return;
-	si->sock_type = TW_AT(buf, struct socket, type, short);
+		return -1;
 	sk = TW_AT(buf, struct socket, sk, struct sock *);
 	if (!sk)
-		return;
-	si->protocol = BPF_CORE_READ(sk, sk_protocol);
-	if (tw_peek(buf, sk, TW_FOFF(struct sock_common, skc_v6_rcv_saddr) >
-			     TW_FOFF(struct sock_common, skc_v6_daddr) ?
-			     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
-			     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
-		return;
-	si->family = TW_AT(buf, struct sock_common, skc_family, __u16);
+		return -1;
+	id->sk = (__u64)sk;
+	id->sock_type = TW_AT(buf, struct socket, type, short);
+	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	id->protocol = BPF_CORE_READ(sk, sk_protocol);
+	id->pad = 0;
+	return 0;
+}
+
+/* Local and peer address as the socket knows them now (a datagram socket
+ * may be reconnected, a TCP one disconnected with AF_UNSPEC: never
+ * cached). The sock_common prefix, both addresses and both ports, is read
+ * in one call. */
+static __always_inline void tw_sock_fill_id(const struct tw_sock_ident *id,
+					    struct tw_sock_info *si)
+{
+	struct sock *sk = (struct sock *)id->sk;
+	struct tw_addr *l = &si->local, *p = &si->peer;
+	char buf[TW_PEEK_MAX];
+
+	__builtin_memset(si, 0, sizeof(*si));
+	si->sock_type = id->sock_type;
+	si->family = id->family;
+	si->protocol = id->protocol;
 	l->family = p->family = si->family;
 	if (si->family == TW_AF_INET || si->family == TW_AF_INET6) {
+		if (tw_peek(buf, sk, TW_FOFF(struct sock_common, skc_v6_rcv_saddr) >
+				     TW_FOFF(struct sock_common, skc_v6_daddr) ?
+				     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
+				     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
+			return;
+		si->family = TW_AT(buf, struct sock_common, skc_family, __u16);
+		l->family = p->family = si->family;
 		l->port = TW_AT(buf, struct sock_common, skc_num, __u16);
 		p->port = bpf_ntohs(TW_AT(buf, struct sock_common, skc_dport, __u16));
-	}
-	if (si->family == TW_AF_INET) {
-		*(__u32 *)l->in6 = TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32);
-		*(__u32 *)p->in6 = TW_AT(buf, struct sock_common, skc_daddr, __u32);
-	} else if (si->family == TW_AF_INET6) {
-		__builtin_memcpy(l->in6, buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr), 16);
-		__builtin_memcpy(p->in6, buf + TW_FOFF(struct sock_common, skc_v6_daddr), 16);
+		if (si->family == TW_AF_INET) {
+			*(__u32 *)l->in6 = TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32);
+			*(__u32 *)p->in6 = TW_AT(buf, struct sock_common, skc_daddr, __u32);
+		} else if (si->family == TW_AF_INET6) {
+			__builtin_memcpy(l->in6, buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr), 16);
+			__builtin_memcpy(p->in6, buf + TW_FOFF(struct sock_common, skc_v6_daddr), 16);
+		}
 	} else if (si->family == TW_AF_UNIX) {
 		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
@@ -202,6 +232,17 @@ static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info 
 		if (peer)
 			tw_unix_addr(peer, p);
 	}
+}
+
+static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
+{
+	struct tw_sock_ident id = {};
+
+	if (tw_sock_ident(file, &id)) {
+		__builtin_memset(si, 0, sizeof(*si));
+		return;
+	}
+	tw_sock_fill_id(&id, si);
 }
 
 /* A sockaddr the caller passed (sendto, sendmsg, connect). Returns 0 when
@@ -425,6 +466,7 @@ static __noinline int tw_capture(struct tw_io_args *a)
 			slot->file_id = file_id;
 			slot->type = type;
 			slot->path_ok = 0;
+			slot->sock.sk = 0;
 		}
 	}
 	if (!type)
@@ -452,7 +494,12 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	c->base = sizeof(*e);
 	if (type == TW_EV_SOCK_SEND) {
 		si = (struct tw_sock_info *)(e + 1);
-		tw_sock_fill(file, si);
+		if (slot && !slot->sock.sk)
+			tw_sock_ident(file, &slot->sock);
+		if (slot && slot->sock.sk)
+			tw_sock_fill_id(&slot->sock, si);
+		else
+			tw_sock_fill(file, si);
 		if (a->addr && si->sock_type != TW_SOCK_STREAM &&
 		    !tw_user_addr(a->addr, a->addrlen, &si->peer))
 			e->hdr.flags |= TW_F_PEER_ARG;
