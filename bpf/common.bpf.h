@@ -93,7 +93,7 @@ static __always_inline void *tw_scratch_get(void)
  * (fault-safe, one instruction each) instead of a helper call per field.
  * On a write-heavy host the header is filled on every captured write, and
  * the helpers (uid_gid, cgroup_id, comm's bounded string copy) cost more
- * than the loads they wrap: 280 ns -> see docs/SENSORS.md for the figures.
+ * than the loads they wrap: ~150 ns per captured write (docs/SENSORS.md).
  * comm is copied as two 8-byte loads; the kernel keeps it NUL-terminated
  * within TW_COMM_LEN, and userspace never relies on the NUL anyway.
  */
@@ -138,8 +138,8 @@ static __always_inline bool tw_wanted(void)
  * record costs a context switch per write() on busy hosts; so does waking
  * on every record *above* the threshold, which is what happens while the
  * woken reader is still being scheduled: each forced wakeup queues an
- * irq_work (a self-IPI, a VM exit in a guest). Measured: 1.7 us per send
- * on redis, 0.4 us per log line. A reader that finds more queued after
+ * irq_work (a self-IPI, a VM exit in a guest). Measured: ~1.7 us per send
+ * on redis, 0.4-1 us per log line (docs/SENSORS.md). A reader that finds more queued after
  * draining sees the ring readable again in epoll (level-triggered), so
  * nothing waits for the poll timeout but stragglers below the threshold.
  */
