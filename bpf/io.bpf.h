@@ -53,6 +53,47 @@ struct {
 	__type(value, __u64);
 } path_seen SEC(".maps") __weak;
 
+/* What never changes for the life of a socket: its struct sock, type,
+ * family and protocol (IPV6_ADDRFORM can turn an
+ * AF_INET6 socket into AF_INET: the inet family is re-read with the
+ * addresses). Read once per socket when the fd cache holds it. */
+struct tw_sock_ident {
+	__u64 sk;
+	__u16 sock_type;
+	__u16 family;
+	__u16 protocol;
+	__u16 pad;
+};
+
+/*
+ * Per-thread cache of what the last writes' fds were: the open file, its
+ * inode, its class and whether its path has been sent. A hit (same file
+ * and inode behind the fd as last time) skips reading the inode's mode and
+ * the path_seen lookup: on a log writer that is a hash lookup and a probe
+ * read per write. Task storage is found from the task itself, no hashing.
+ * TW_FDC_WAYS slots indexed by fd, so an event loop writing to a handful
+ * of sockets keeps them all. The file+inode check makes a recycled struct
+ * file (close, then open of something else) a miss, as path_seen does.
+ */
+#define TW_FDC_WAYS 16
+struct tw_fd_slot {
+	__u64 file;
+	__u64 ino;
+	__u64 file_id;
+	__u32 type;    /* TW_EV_FILE_WRITE, TW_EV_SOCK_SEND, or 0: not captured */
+	__u32 path_ok; /* the path record for file_id is in the ring or was before */
+	struct tw_sock_ident sock; /* sockets: sock.sk == 0 when unknown */
+};
+struct tw_fd_cache {
+	struct tw_fd_slot slot[TW_FDC_WAYS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tw_fd_cache);
+} fd_cache SEC(".maps") __weak;
+
 /* What one write/send handed to the kernel. */
 struct tw_io_args {
 	__u64 buf;      /* single buffer, or 0 when iov is used */
@@ -111,32 +152,79 @@ static __always_inline void tw_unix_addr(struct sock *sk, struct tw_addr *a)
 		a->len = len;
 }
 
-/* Local and peer address as the socket knows them. */
-static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
+/*
+ * Read a kernel struct from its start up to the end of a field at @end_off
+ * of @end_size bytes, in ONE bpf_probe_read_kernel(): several fields then
+ * cost one helper call instead of one each (~30 ns a call here). Offsets
+ * come from CO-RE relocations, constants the verifier knows; @buf holds
+ * TW_PEEK_MAX bytes. Returns 0, or -1 when the prefix does not fit or
+ * cannot be read.
+ */
+#define TW_PEEK_MAX 128
+static __always_inline int tw_peek(void *buf, const void *obj, __u32 end_off, __u32 end_size)
+{
+	__u32 n = end_off + end_size;
+
+	if (!obj || n > TW_PEEK_MAX || bpf_probe_read_kernel(buf, n, obj))
+		return -1;
+	return 0;
+}
+
+#define TW_FOFF(type, field) ((__u32)bpf_core_field_offset(type, field))
+#define TW_AT(buf, type, field, ctype) (*(ctype *)((char *)(buf) + TW_FOFF(type, field)))
+
+static __always_inline int tw_sock_ident(struct file *file, struct tw_sock_ident *id)
 {
 	struct socket *sock = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	struct tw_addr *l = &si->local, *p = &si->peer;
+	char buf[TW_PEEK_MAX];
+	struct sock *sk;
 
-	si->sock_type = BPF_CORE_READ(sock, type);
-	si->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	si->protocol = BPF_CORE_READ(sk, sk_protocol);
-	si->pad = 0;
+	if (tw_peek(buf, sock, TW_FOFF(struct socket, sk), 8))
+		return -1;
+	sk = TW_AT(buf, struct socket, sk, struct sock *);
+	if (!sk)
+		return -1;
+	id->sk = (__u64)sk;
+	id->sock_type = TW_AT(buf, struct socket, type, short);
+	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	id->protocol = BPF_CORE_READ(sk, sk_protocol);
+	id->pad = 0;
+	return 0;
+}
+
+/* Local and peer address as the socket knows them now (a datagram socket
+ * may be reconnected, a TCP one disconnected with AF_UNSPEC: never
+ * cached). The sock_common prefix, both addresses and both ports, is read
+ * in one call. */
+static __always_inline void tw_sock_fill_id(const struct tw_sock_ident *id,
+					    struct tw_sock_info *si)
+{
+	struct sock *sk = (struct sock *)id->sk;
+	struct tw_addr *l = &si->local, *p = &si->peer;
+	char buf[TW_PEEK_MAX];
+
+	__builtin_memset(si, 0, sizeof(*si));
+	si->sock_type = id->sock_type;
+	si->family = id->family;
+	si->protocol = id->protocol;
 	l->family = p->family = si->family;
-	l->len = p->len = 0;
-	l->port = p->port = 0;
-	__builtin_memset(l->in6, 0, sizeof(l->in6));
-	__builtin_memset(p->in6, 0, sizeof(p->in6));
-	if (si->family == TW_AF_INET) {
-		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		BPF_CORE_READ_INTO((__u32 *)l->in6, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)p->in6, sk, __sk_common.skc_daddr);
-	} else if (si->family == TW_AF_INET6) {
-		l->port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		BPF_CORE_READ_INTO((struct in6_addr *)l->in6, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)p->in6, sk, __sk_common.skc_v6_daddr);
+	if (si->family == TW_AF_INET || si->family == TW_AF_INET6) {
+		if (tw_peek(buf, sk, TW_FOFF(struct sock_common, skc_v6_rcv_saddr) >
+				     TW_FOFF(struct sock_common, skc_v6_daddr) ?
+				     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
+				     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
+			return;
+		si->family = TW_AT(buf, struct sock_common, skc_family, __u16);
+		l->family = p->family = si->family;
+		l->port = TW_AT(buf, struct sock_common, skc_num, __u16);
+		p->port = bpf_ntohs(TW_AT(buf, struct sock_common, skc_dport, __u16));
+		if (si->family == TW_AF_INET) {
+			*(__u32 *)l->in6 = TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32);
+			*(__u32 *)p->in6 = TW_AT(buf, struct sock_common, skc_daddr, __u32);
+		} else if (si->family == TW_AF_INET6) {
+			__builtin_memcpy(l->in6, buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr), 16);
+			__builtin_memcpy(p->in6, buf + TW_FOFF(struct sock_common, skc_v6_daddr), 16);
+		}
 	} else if (si->family == TW_AF_UNIX) {
 		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
@@ -144,6 +232,17 @@ static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info 
 		if (peer)
 			tw_unix_addr(peer, p);
 	}
+}
+
+static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info *si)
+{
+	struct tw_sock_ident id = {};
+
+	if (tw_sock_ident(file, &id)) {
+		__builtin_memset(si, 0, sizeof(*si));
+		return;
+	}
+	tw_sock_fill_id(&id, si);
 }
 
 /* A sockaddr the caller passed (sendto, sendmsg, connect). Returns 0 when
@@ -284,8 +383,10 @@ static __always_inline __u64 tw_file_id(struct file *f, struct inode *ino)
 	return ((__u64)f * 0x9E3779B97F4A7C15ull) ^ (__u64)ino ^ tw_id_key;
 }
 
-/* Send the path of an open file once; later writes refer to its file_id. */
-static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
+/* Send the path of an open file once; later writes refer to its file_id.
+ * Returns TW_F_PATH_SENT when a path record went out just now, 0 when
+ * userspace already has it, -1 when it could not be sent. */
+static __always_inline int tw_send_path(struct file *f, __u64 file_id)
 {
 	struct tw_path_event *pe;
 	__u64 key = (__u64)f, *seen;
@@ -298,7 +399,7 @@ static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
 	}
 	pe = tw_scratch_get();
 	if (!pe)
-		return 0;
+		return -1;
 	tw_fill_hdr(&pe->hdr, TW_EV_FILE_PATH);
 	pe->file_id = file_id;
 	pe->pad = 0;
@@ -307,9 +408,9 @@ static __always_inline __u32 tw_send_path(struct file *f, __u64 file_id)
 		tw_count_drop(TW_DROP_PATH_TRUNC);
 	pe->path_len = n;
 	if (n > TW_PATH_MAX)
-		return 0;
+		return -1;
 	if (tw_emit_as(pe, sizeof(*pe) + n, TW_DROP_META_LOST))
-		return 0;
+		return -1;
 	if (tw_path_cache)
 		bpf_map_update_elem(&path_seen, &key, &file_id, BPF_ANY);
 	return TW_F_PATH_SENT;
@@ -329,6 +430,8 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	struct tw_copy *c;
 	struct file *file;
 	struct inode *ino;
+	struct tw_fd_cache *fc;
+	struct tw_fd_slot *slot;
 	__u32 mode, type, path_flag = 0, zero = 0;
 	__u64 file_id;
 
@@ -341,16 +444,41 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	if (!file)
 		return 0;
 	ino = BPF_CORE_READ(file, f_inode);
-	mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
-	if (mode == TW_S_IFSOCK)
-		type = TW_EV_SOCK_SEND;
-	else if (mode == TW_S_IFREG || (tw_cap_other && (mode == TW_S_IFIFO || mode == TW_S_IFCHR)))
-		type = TW_EV_FILE_WRITE;
-	else
+	fc = bpf_task_storage_get(&fd_cache, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	slot = fc ? &fc->slot[a->fd & (TW_FDC_WAYS - 1)] : NULL;
+	if (slot && slot->file == (__u64)file && slot->ino == (__u64)ino) {
+		type = slot->type;
+		file_id = slot->file_id;
+	} else {
+		mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
+		if (mode == TW_S_IFSOCK)
+			type = TW_EV_SOCK_SEND;
+		else if (mode == TW_S_IFREG ||
+			 (tw_cap_other && (mode == TW_S_IFIFO || mode == TW_S_IFCHR)))
+			type = TW_EV_FILE_WRITE;
+		else
+			type = 0;
+		file_id = tw_file_id(file, ino);
+		if (slot) {
+			slot->file = (__u64)file;
+			slot->ino = (__u64)ino;
+			slot->file_id = file_id;
+			slot->type = type;
+			slot->path_ok = 0;
+			slot->sock.sk = 0;
+		}
+	}
+	if (!type)
 		return 0;
-	file_id = tw_file_id(file, ino);
-	if (type == TW_EV_FILE_WRITE)
-		path_flag = tw_send_path(file, file_id);
+	if (type == TW_EV_FILE_WRITE && !(slot && slot->path_ok)) {
+		int r = tw_send_path(file, file_id);
+
+		if (r > 0)
+			path_flag = r;
+		if (r >= 0 && slot && tw_path_cache)
+			slot->path_ok = 1;
+	}
 
 	e = tw_scratch_get();
 	if (!e)
@@ -366,7 +494,12 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	c->base = sizeof(*e);
 	if (type == TW_EV_SOCK_SEND) {
 		si = (struct tw_sock_info *)(e + 1);
-		tw_sock_fill(file, si);
+		if (slot && !slot->sock.sk)
+			tw_sock_ident(file, &slot->sock);
+		if (slot && slot->sock.sk)
+			tw_sock_fill_id(&slot->sock, si);
+		else
+			tw_sock_fill(file, si);
 		if (a->addr && si->sock_type != TW_SOCK_STREAM &&
 		    !tw_user_addr(a->addr, a->addrlen, &si->peer))
 			e->hdr.flags |= TW_F_PEER_ARG;

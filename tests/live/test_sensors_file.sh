@@ -34,6 +34,12 @@ half=$((n / 2))
 io_case file_split_across_writes file_write "$info" "-$half" \
   "any(l.get('seam') for l in e['literals']) and e['carry']>0"
 
+# A closed file's fd (and usually its recycled struct file) reused for
+# another file: the event names the new file, not a cached old one.
+off=$(rand_between 0 400)
+info=$("$TW_IO" file reopen "$TW_TMP/w/second.out" 500 "$off")
+io_case file_fd_reused_after_close file_write "$info" "$off" "e['path']==i['path']"
+
 # Zero-length write: no event. A later write from another process is the
 # sync point: once it is seen, the zero write would have been too.
 zinfo=$(TW_MARKER= "$TW_IO" file zero "$TW_TMP/w/zero.out" 0 0)

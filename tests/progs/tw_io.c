@@ -5,7 +5,7 @@
  * with tokenward's event.
  *
  *   tw_io file SYSCALL PATH SIZE OFFSET
- *         SYSCALL: write pwrite64 writev pwritev pwritev2 split zero
+ *         SYSCALL: write pwrite64 writev pwritev pwritev2 split zero reopen
  *   tw_io sock KIND SYSCALL SIZE OFFSET
  *         KIND: tcp4 tcp6 udp4 udp6 unix-stream unix-dgram
  *         SYSCALL: write writev send sendto sendmsg sendmmsg
@@ -16,7 +16,9 @@
  * The marker comes from $TW_MARKER, not argv, so that exec events (which
  * print argv) never show it and tests can check it is never printed.
  * Vectored calls split the marker between two iovecs; "split" writes it
- * in two write() calls, half in each.
+ * in two write() calls, half in each. "reopen" first writes to PATH.first,
+ * closes it and opens PATH: the same fd, and usually the same recycled
+ * struct file, now behind a different file.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -122,6 +124,18 @@ static int do_file(int argc, char **argv)
 		write_all(fd, b, cut);
 		r = write(fd, b + cut, size - cut);
 		r = r < 0 ? r : (ssize_t)size;
+	} else if (!strcmp(sc, "reopen")) {
+		char first[4200];
+
+		snprintf(first, sizeof(first), "%s.first", path);
+		close(fd);
+		if ((fd = open(first, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+			die("open");
+		write_all(fd, (const unsigned char *)"first file\n", 11);
+		close(fd);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+			die("open");
+		r = write(fd, b, size);
 	} else if (!strcmp(sc, "zero"))
 		r = write(fd, b, 0) == 0 ? (ssize_t)size : -1;
 	else
