@@ -348,6 +348,23 @@ out:
 	return rc;
 }
 
+/* One option, before or after the subcommand. Returns -1 to go on, or
+ * the exit status. */
+static int rules_opt(int c, char **dirs, size_t *ndirs, int *json, int *verbose)
+{
+	switch (c) {
+	case 'r':
+		if (*ndirs == MAX_RULE_DIRS)
+			return cmd_usage_error("rules", "too many --rules");
+		dirs[(*ndirs)++] = optarg;
+		return -1;
+	case 'j': *json = 1; return -1;
+	case 'v': *verbose = 1; return -1;
+	case 'h': fputs(rules_help, stdout); return 0;
+	default: return cmd_usage_error("rules", "unknown option");
+	}
+}
+
 int cmd_rules(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -364,19 +381,9 @@ int cmd_rules(int argc, char **argv)
 	const char *sub;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+r:jvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			if (ndirs == MAX_RULE_DIRS)
-				return cmd_usage_error("rules", "too many --rules");
-			dirs[ndirs++] = optarg;
-			break;
-		case 'j': json = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': fputs(rules_help, stdout); return 0;
-		default: return cmd_usage_error("rules", "unknown option");
-		}
-	}
+	while ((c = getopt_long(argc, argv, "+r:jvh", opts, NULL)) != -1)
+		if ((rc = rules_opt(c, dirs, &ndirs, &json, &verbose)) >= 0)
+			return rc;
 	if (optind >= argc)
 		return cmd_usage_error("rules", "missing subcommand (list, test, corpus)");
 	sub = argv[optind];
@@ -385,19 +392,9 @@ int cmd_rules(int argc, char **argv)
 	char **sub_argv = argv + optind;
 	const char *file = NULL;
 	optind = 0; /* 0, not 1: glibc then resets its permutation state too */
-	while ((c = getopt_long(sub_argc, sub_argv, "r:jvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			if (ndirs == MAX_RULE_DIRS)
-				return cmd_usage_error("rules", "too many --rules");
-			dirs[ndirs++] = optarg;
-			break;
-		case 'j': json = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': fputs(rules_help, stdout); return 0;
-		default: return cmd_usage_error("rules", "unknown option");
-		}
-	}
+	while ((c = getopt_long(sub_argc, sub_argv, "r:jvh", opts, NULL)) != -1)
+		if ((rc = rules_opt(c, dirs, &ndirs, &json, &verbose)) >= 0)
+			return rc;
 	if (!strcmp(sub, "corpus")) {
 		if (optind + 1 != sub_argc)
 			return cmd_usage_error("rules", "corpus takes one FILE");
