@@ -285,6 +285,7 @@ static void sensors_status(void *vctx, cJSON *o)
 		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
 		cJSON_AddNumberToObject(sw, "processes", ctx->sweep.procs);
 		cJSON_AddNumberToObject(sw, "vanished", ctx->sweep.vanished);
+		cJSON_AddNumberToObject(sw, "kernel_threads", ctx->sweep.kthreads);
 		cJSON_AddNumberToObject(sw, "truncated", ctx->sweep.truncated);
 	}
 }
@@ -508,7 +509,8 @@ int cmd_run(int argc, char **argv)
 		if (r)
 			log_warn("startup sweep of /proc incomplete: %s", strerror(r < 0 ? -r : EIO));
 		ctx.swept = 1;
-		log_info("swept %u running processes (%u vanished)", ctx.sweep.procs, ctx.sweep.vanished);
+		log_info("swept %u running processes (%u exited meanwhile, %u kernel threads skipped)",
+			 ctx.sweep.procs, ctx.sweep.vanished, ctx.sweep.kthreads);
 	}
 	if ((r = status_write(state_dir, 1, started)))
 		log_warn("cannot write %s/%s: %s", state_dir, STATUS_FILE, strerror(-r));

@@ -150,8 +150,13 @@ static int sweep_one(struct capture_ctx *cc, const char *procdir, const char *pi
 	}
 	snprintf(path, sizeof(path), "%s/%s/exe", procdir, pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n <= 0) { /* kernel threads have no exe, and nothing to sweep */
-		st->vanished++;
+	if (n <= 0) {
+		/* Kernel threads (kthreadd and its children) have no exe and
+		 * nothing to sweep; anything else without one has just exited. */
+		if (ps.ppid == 2 || !strcmp(pid, "2"))
+			st->kthreads++;
+		else
+			st->vanished++;
 		return 0;
 	}
 	exe[n] = 0;

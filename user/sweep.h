@@ -15,7 +15,8 @@
 
 struct sweep_stats {
 	unsigned procs;    /* processes read */
-	unsigned vanished; /* gone or unreadable (kernel threads, races) */
+	unsigned vanished; /* exited between listing and reading, or unreadable */
+	unsigned kthreads; /* kernel threads: no exe, argv or environment */
 	unsigned truncated;
 };
 
