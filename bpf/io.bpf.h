@@ -86,6 +86,11 @@ struct tw_fd_slot {
 };
 struct tw_fd_cache {
 	struct tw_fd_slot slot[TW_FDC_WAYS];
+	/* TLS: the plaintext buffer of the SSL_write this thread is inside
+	 * (bpf/tls.bpf.c), taken by the first send on a socket it makes. */
+	__u64 tls_buf;
+	__u32 tls_len;
+	__u32 tls_pad;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -105,7 +110,8 @@ struct tw_io_args {
 	int fd;
 	__u16 syscall;
 	__u16 msg_index;
-	__u32 pad;
+	__u32 tls_len;  /* out: plaintext of an SSL_write behind this send */
+	__u64 tls_buf;
 };
 
 static __always_inline struct pt_regs *tw_user_regs(void)
@@ -471,6 +477,13 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	}
 	if (!type)
 		return 0;
+	/* Inside SSL_write: the plaintext goes out on this socket; the caller
+	 * captures it next, with the same socket's identity. */
+	if (type == TW_EV_SOCK_SEND && fc && fc->tls_buf) {
+		a->tls_buf = fc->tls_buf;
+		a->tls_len = fc->tls_len;
+		fc->tls_buf = 0;
+	}
 	if (type == TW_EV_FILE_WRITE && !(slot && slot->path_ok)) {
 		int r = tw_send_path(file, file_id);
 
@@ -542,6 +555,20 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	lctx.c = c;
 	lctx.e = e;
 	bpf_loop(TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
+	return 0;
+}
+
+/* Capture a write or send and, when it carries an SSL_write's ciphertext,
+ * the plaintext behind it as a second capture on the same socket. */
+static __always_inline int tw_capture_io(struct tw_io_args *a)
+{
+	tw_capture(a);
+	if (a->tls_buf) {
+		struct tw_io_args p = {
+			.buf = a->tls_buf, .ret = a->tls_len, .fd = a->fd, .syscall = TW_SC_SSL_WRITE,
+		};
+		tw_capture(&p);
+	}
 	return 0;
 }
 

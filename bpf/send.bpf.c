@@ -20,7 +20,7 @@ int tw_sendto(struct trace_event_raw_sys_exit *ctx)
 	a.addrlen = TW_PT_REGS_PARM6_SYSCALL(regs);
 	a.ret = ctx->ret;
 	a.syscall = TW_SC_SENDTO;
-	return tw_capture(&a);
+	return tw_capture_io(&a);
 }
 
 /* Fill the iovec and address fields of @a from a user msghdr. */
@@ -53,7 +53,7 @@ int tw_sendmsg(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	a.ret = ctx->ret;
 	a.syscall = TW_SC_SENDMSG;
-	return tw_capture(&a);
+	return tw_capture_io(&a);
 }
 
 struct tw_mmsg_ctx {

@@ -38,6 +38,7 @@ enum tw_syscall {
 	TW_SC_SENDTO,
 	TW_SC_SENDMSG,
 	TW_SC_SENDMMSG,
+	TW_SC_SSL_WRITE, /* TLS plaintext handed to OpenSSL's SSL_write/SSL_write_ex */
 	TW_SC_MAX,
 };
 

@@ -22,7 +22,7 @@ static __always_inline int tw_write_exit(long ret, __u16 syscall, bool vectored)
 	}
 	a.ret = ret;
 	a.syscall = syscall;
-	return tw_capture(&a);
+	return tw_capture_io(&a);
 }
 
 SEC("tp/syscalls/sys_exit_write")

@@ -8,7 +8,7 @@ pkgs=(
   libbpf-dev libelf-dev zlib1g-dev libpcre2-dev libcjson-dev libyaml-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
   iproute2 procps util-linux python3
-  nodejs redis-server redis-tools ripgrep time gzip
+  nodejs redis-server redis-tools ripgrep openssl curl time gzip
 )
 
 missing=()

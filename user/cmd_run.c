@@ -84,6 +84,7 @@ static const char run_help[] =
 	"  --watch-literal STR    mark events whose captured bytes hold STR (tests); repeatable\n"
 	"  --config PATH          config file (default " CONFIG_DEFAULT_PATH " if present)\n"
 	"  --ledger PATH          issuance ledger (default $TOKENWARD_LEDGER, else the config's)\n"
+	"  --no-tls               do not capture TLS plaintext (uprobes on libssl's SSL_write)\n"
 	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
@@ -333,7 +334,7 @@ static void flush_sinks(struct run_ctx *ctx)
 int cmd_run(int argc, char **argv)
 {
 	enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
-	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES };
+	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS };
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -353,6 +354,7 @@ int cmd_run(int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "rules", required_argument, NULL, O_RULES },
+		{ "no-tls", no_argument, NULL, O_NO_TLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -426,6 +428,7 @@ int cmd_run(int argc, char **argv)
 		case O_CONFIG: config_path = optarg; break;
 		case O_LEDGER: ledger_path = optarg; break;
 		case O_RULES: rules_dir = optarg; break;
+		case O_NO_TLS: ctx.mopts.no_tls = 1; break;
 		case 'v': ctx.mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(run_help, stdout); return 0;
 		default: return cmd_usage_error("run", "unknown or incomplete option");

@@ -136,6 +136,7 @@ const char *event_syscall_name(int sc)
 		[TW_SC_WRITE] = "write", [TW_SC_PWRITE64] = "pwrite64", [TW_SC_WRITEV] = "writev",
 		[TW_SC_PWRITEV] = "pwritev", [TW_SC_PWRITEV2] = "pwritev2", [TW_SC_SENDTO] = "sendto",
 		[TW_SC_SENDMSG] = "sendmsg", [TW_SC_SENDMMSG] = "sendmmsg",
+		[TW_SC_SSL_WRITE] = "SSL_write",
 	};
 	return sc > 0 && sc < TW_SC_MAX && names[sc] ? names[sc] : "unknown";
 }

@@ -24,7 +24,63 @@ struct monitor {
 	void *ctx;
 	int ncpus;
 	uint64_t ringbuf_bytes;
+	struct bpf_link *tls_links[4];
+	const char *tls_lib;
 };
+
+/* Where Debian and friends keep OpenSSL 3's libssl. */
+static const char *const libssl_paths[] = {
+	"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3",
+	"/usr/lib/aarch64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3",
+};
+
+/*
+ * The TLS plaintext sensor: uprobes on SSL_write and SSL_write_ex in the
+ * system libssl, for every process that maps it. Optional: a host without
+ * libssl, or one it cannot attach to, loses TLS plaintext only, and says so.
+ */
+static void attach_tls(struct monitor *m)
+{
+	struct {
+		struct bpf_program *prog;
+		const char *func;
+		bool ret;
+	} probes[4] = {
+		{ m->skel->progs.tw_ssl_write, "SSL_write", false },
+		{ m->skel->progs.tw_ssl_write_ret, "SSL_write", true },
+		{ m->skel->progs.tw_ssl_write_ex, "SSL_write_ex", false },
+		{ m->skel->progs.tw_ssl_write_ex_ret, "SSL_write_ex", true },
+	};
+	const char *lib = NULL;
+
+	for (size_t i = 0; i < sizeof(libssl_paths) / sizeof(libssl_paths[0]) && !lib; i++)
+		if (access(libssl_paths[i], R_OK) == 0)
+			lib = libssl_paths[i];
+	if (!lib) {
+		log_warn("TLS plaintext capture off: no OpenSSL 3 libssl found");
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = probes[i].func, .retprobe = probes[i].ret);
+
+		m->tls_links[i] = bpf_program__attach_uprobe_opts(probes[i].prog, -1, lib, 0, &uo);
+		if (!m->tls_links[i]) {
+			log_warn("TLS plaintext capture off: attaching to %s in %s failed: %s",
+				 probes[i].func, lib, strerror(errno));
+			for (int j = 0; j < i; j++) {
+				bpf_link__destroy(m->tls_links[j]);
+				m->tls_links[j] = NULL;
+			}
+			return;
+		}
+	}
+	m->tls_lib = lib;
+}
+
+const char *monitor_tls_lib(const struct monitor *m)
+{
+	return m->tls_lib;
+}
 
 static int libbpf_verbose;
 static char libbpf_last[512];
@@ -98,6 +154,11 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 		snprintf(err, errsz, "sizing BPF maps failed: %s", strerror(-r));
 		goto fail;
 	}
+	/* uprobes need a library path: attached by attach_tls() below */
+	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write, false);
+	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ret, false);
+	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ex, false);
+	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ex_ret, false);
 	if ((r = tw_bpf__load(m->skel))) {
 		snprintf(err, errsz, "loading the BPF sensors failed: %s (%s)%s",
 			 strerror(-r), libbpf_last, opts->verbose ? "" : "; -v shows libbpf's log");
@@ -126,6 +187,8 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 			 strerror(-r), libbpf_last);
 		goto fail;
 	}
+	if (!opts->no_tls)
+		attach_tls(m);
 	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_record, m, NULL);
 	if (!m->rb) {
 		r = -errno;
@@ -206,6 +269,8 @@ void monitor_close(struct monitor *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
+	for (int i = 0; i < 4; i++)
+		bpf_link__destroy(m->tls_links[i]);
 	tw_bpf__destroy(m->skel);
 	free(m);
 }

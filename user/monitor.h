@@ -14,6 +14,7 @@ struct monitor_opts {
 	int capture_other;      /* capture pipes, ttys and char devices too */
 	int no_path_cache;      /* resolve the path on every file write */
 	const char *cgroup;     /* cgroup v2 directory to watch; NULL: every process */
+	int no_tls;             /* do not attach the TLS plaintext uprobes */
 };
 
 /* Called for each record, in ring buffer order. Non-zero stops polling. */
@@ -33,6 +34,8 @@ int monitor_drops_percpu(struct monitor *m, uint64_t *out);
 int monitor_ncpus(const struct monitor *m);
 uint64_t monitor_ringbuf_bytes(const struct monitor *m);
 const char *monitor_drop_name(int reason);
+/* The libssl the TLS plaintext sensor is attached to, or NULL. */
+const char *monitor_tls_lib(const struct monitor *m);
 void monitor_close(struct monitor *m);
 
 #endif
