@@ -35,7 +35,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
-.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-revoke bench-ledger clean
+.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-tls bench-revoke bench-ledger clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tokenward
@@ -133,6 +133,9 @@ bench-sensors: deps all $(BENCH_BINS)
 
 bench-scan: deps all
 	@tools/bench-scan.sh $(BUILD)
+
+bench-tls: deps all
+	@tools/bench-tls.sh $(BUILD)
 
 bench-revoke: deps all $(BUILD)/progs/leak_writer
 	@tools/bench-revoke.sh $(BUILD)
