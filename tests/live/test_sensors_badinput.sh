@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Hostile and odd input to the sensors: a socket of another family, a
+# write from memory the kernel cannot read, and binary bytes around a
+# marker. Each is handled (captured, counted or skipped), and the monitor
+# stays up.
+. "$(dirname "$0")/lib.sh"
+
+marker=$(tw_marker)
+tw_start --trace-io --no-sweep --no-tls --watch-literal "$marker" ||
+  { not_ok badinput_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+
+# A netlink socket: neither inet nor unix. The send is captured, family "other".
+pid=$(TW_MARKER=$marker python3 -c '
+import os, socket
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+m = os.environ["TW_MARKER"].encode()
+hdr = (16 + len(m)).to_bytes(4, "little") + (0).to_bytes(2, "little") + (0).to_bytes(2, "little") + bytes(8)
+s.sendto(hdr + m, (0, 0))
+print(os.getpid())')
+if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['family']=='other' and e.get('literals')" 5 >/dev/null; then
+  ok netlink_send_captured_as_other_family
+else
+  not_ok netlink_send_captured_as_other_family "no sock_send from pid $pid with family other"
+fi
+
+# write() from an unmapped buffer fails with EFAULT: no event, no crash.
+pid=$(python3 -c '
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("/dev/null", os.O_WRONLY)
+f = os.open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "tw-efault-%d" % os.getpid()), os.O_WRONLY | os.O_CREAT, 0o600)
+r = libc.write(f, ctypes.c_void_p(8), 4096)   # address 8 is never mapped
+print(os.getpid() if r < 0 else -1)' )
+if [ "$pid" -gt 0 ] && ! tw_wait_event "e['event']=='file_write' and e['pid']==$pid" 0.5 >/dev/null; then
+  ok efault_write_not_reported
+else
+  not_ok efault_write_not_reported "pid=$pid"
+fi
+rm -f /tmp/tw-efault-*
+
+# Binary bytes, NULs and 0xff around the marker, in a file: found at its offset.
+pid=$(TW_MARKER=$marker OUT="$TW_TMP/bin.dat" python3 -c '
+import os
+m = os.environ["TW_MARKER"].encode()
+data = bytes(range(256)) * 20 + m + b"\x00\xff" * 300
+fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, data); os.close(fd); print(os.getpid())')
+if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(h['offset']==5120 for h in e.get('literals', []))" 5 >/dev/null; then
+  ok binary_buffer_marker_at_offset
+else
+  not_ok binary_buffer_marker_at_offset "marker not found at 5120 in pid $pid's write"
+fi
+
+# Still alive and well.
+if kill -0 "$TW_PID" 2>/dev/null; then ok monitor_survives_bad_input; else not_ok monitor_survives_bad_input "monitor died"; fi
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok badinput_clean_exit || not_ok badinput_clean_exit "exit $TW_RC"
