@@ -4,7 +4,6 @@
 #define TW_CMD_H
 
 #define EXIT_USAGE 2
-#define TW_STATE_DIR_DEFAULT "/var/lib/tokenward"
 
 int cmd_run(int argc, char **argv);
 int cmd_mint(int argc, char **argv);

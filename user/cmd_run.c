@@ -67,7 +67,7 @@ static const char run_help[] =
 	"Load the BPF sensors and report what they see as JSON lines.\n\n"
 	"  --events PATH          write events to PATH ('-' for stdout); repeatable.\n"
 	"                         Default: stdout and STATE_DIR/events.jsonl\n"
-	"  --state-dir DIR        state directory (default " TW_STATE_DIR_DEFAULT "); holds status.json\n"
+	"  --state-dir DIR        state directory (default " CONFIG_DEFAULT_STATE_DIR "); holds status.json\n"
 	"  --ready-file PATH      create PATH once every sensor is attached and /proc is swept\n"
 	"  --ringbuf-size SIZE    ring buffer size, a power of two (default 16M)\n"
 	"  --wakeup-bytes N       wake the reader once N bytes are queued (default 64K)\n"

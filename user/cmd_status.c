@@ -11,13 +11,14 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "cmd.h"
+#include "config.h"
 #include "status.h"
 
 static const char status_help[] =
 	"usage: tokenward status [OPTIONS]\n\n"
 	"Show the running monitor's counters: events, drops and truncations per\n"
 	"reason, ring buffer size, and each module's own section.\n\n"
-	"  --state-dir DIR  state directory of the monitor (default " TW_STATE_DIR_DEFAULT ")\n"
+	"  --state-dir DIR  state directory of the monitor (default " CONFIG_DEFAULT_STATE_DIR ")\n"
 	"  --json           print the status object as JSON\n"
 	"  -h, --help       this text\n\n"
 	"Exit status: 0 shown, 2 no status (no monitor has run with DIR).\n";
@@ -56,7 +57,7 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = TW_STATE_DIR_DEFAULT;
+	const char *dir = CONFIG_DEFAULT_STATE_DIR;
 	const cJSON *pid, *running, *updated, *sec;
 	int json = 0, c, r, alive;
 	char err[512];

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "config.h"
+#include "ledger.h"
 #include "util.h"
 
 #define SECRET_MAX 4096
@@ -91,7 +92,7 @@ struct tw_config *config_defaults(void)
 	if (!c)
 		return NULL;
 	c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
-	c->ledger_path = strdup(CONFIG_DEFAULT_STATE_DIR "/ledger.db");
+	c->ledger_path = strdup(LEDGER_DEFAULT_PATH);
 	c->ringbuf_size = 16u << 20;
 	c->capture_size = 4096;
 	/* Every exposure revokes; a token tokenward did not issue can only
