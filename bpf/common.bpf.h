@@ -72,6 +72,9 @@ const volatile __u32 tw_path_cache __weak = 1;
 /* Mixed into file ids so kernel addresses do not reach userspace. */
 const volatile __u64 tw_id_key __weak = 0;
 
+/* Read sequential file writes back from the page cache (bpf/io.bpf.h). */
+const volatile __u32 tw_tail_on __weak = 0;
+
 /* Whether to wake the reader on every record or let it batch. */
 const volatile __u32 tw_wakeup_bytes __weak = 0;
 
@@ -115,20 +118,20 @@ static __always_inline void tw_fill_hdr(struct tw_hdr *h, __u32 type)
 	comm[1] = *(__u64 *)&task->comm[8];
 }
 
-static __always_inline bool tw_is_self(void)
+/* Whether @task is one we capture: not ourselves, and inside the watched
+ * cgroup when one is set. The tgid is a direct load from the task. */
+static __always_inline bool tw_wanted_task(struct task_struct *task)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == tw_self_tgid;
-}
-
-/* Whether the current task is one we capture: not ourselves, and inside
- * the watched cgroup when one is set. */
-static __always_inline bool tw_wanted(void)
-{
-	if (tw_is_self())
+	if ((__u32)task->tgid == tw_self_tgid)
 		return false;
 	if (tw_filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return false;
 	return true;
+}
+
+static __always_inline bool tw_wanted(void)
+{
+	return tw_wanted_task(bpf_get_current_task_btf());
 }
 
 /*

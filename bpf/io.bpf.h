@@ -81,7 +81,8 @@ struct tw_fd_slot {
 	__u64 ino;
 	__u64 file_id;
 	__u32 type;    /* TW_EV_FILE_WRITE, TW_EV_SOCK_SEND, or 0: not captured */
-	__u32 path_ok; /* the path record for file_id is in the ring or was before */
+	__u16 path_ok; /* the path record for file_id is in the ring or was before */
+	__u16 tail_ok; /* a regular file on a local filesystem: may be tailed */
 	struct tw_sock_ident sock; /* sockets: sock.sk == 0 when unknown */
 };
 struct tw_fd_cache {
@@ -110,6 +111,11 @@ struct tw_io_args {
 	int fd;
 	__u16 syscall;
 	__u16 msg_index;
+	__u16 tail;     /* in: a write at the file position, may start a file tail;
+			 * out: it may (tail_file, tail_file_id set) */
+	__u16 pad;
+	__u64 tail_file;
+	__u64 tail_file_id;
 	__u32 tls_len;  /* out: plaintext of an SSL_write behind this send */
 	__u64 tls_buf;
 };
@@ -422,6 +428,123 @@ static __always_inline int tw_send_path(struct file *f, __u64 file_id)
 	return TW_F_PATH_SENT;
 }
 
+/* ---- file tails (bpf/tokenward.h explains the protocol) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_TAIL_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tw_tail_slot);
+} tail_slots SEC(".maps") __weak;
+
+/* Filesystems whose reads return what was written: tailing a file on
+ * procfs, sysfs, FUSE or NFS would read something else, so writes there
+ * are always copied. */
+#define TW_MAGIC_EXT4     0xEF53
+#define TW_MAGIC_TMPFS    0x01021994
+#define TW_MAGIC_XFS      0x58465342
+#define TW_MAGIC_BTRFS    0x9123683E
+#define TW_MAGIC_F2FS     0xF2F52010
+#define TW_MAGIC_OVERLAY  0x794c7630
+
+static __always_inline int tw_tail_fs_ok(unsigned long magic)
+{
+	return magic == TW_MAGIC_EXT4 || magic == TW_MAGIC_TMPFS || magic == TW_MAGIC_XFS ||
+	       magic == TW_MAGIC_BTRFS || magic == TW_MAGIC_F2FS || magic == TW_MAGIC_OVERLAY;
+}
+
+/* Slot index and tag from the file and the writing process. */
+static __always_inline __u64 tw_tail_hash(__u64 ino, __u32 dev, __u32 tgid)
+{
+	return (ino ^ ((__u64)dev << 32) ^ ((__u64)tgid << 14)) * 0x9E3779B97F4A7C15ull;
+}
+#define TW_TAIL_IDX(h) ((__u32)((h) >> (64 - TW_TAIL_SLOT_BITS)))
+#define TW_TAIL_TAG(h) (((h) << TW_TAIL_TAG_SHIFT) & TW_TAIL_TAG_MASK)
+
+/*
+ * The fast path: a write of @ret bytes that ended at file offset @end and
+ * continues this process's pending run on the file. One array lookup (the
+ * verifier inlines it) and one compare-and-swap; nothing is copied and no
+ * record is sent. Returns 1 when the run now covers the write.
+ */
+static __always_inline int tw_tail_extend(__u64 ino, __u32 dev, __u32 tgid, __u64 end, __u64 ret)
+{
+	struct tw_tail_slot *s;
+	__u64 h, w;
+	__u32 idx;
+
+	if (end < ret || end > TW_TAIL_POS_MASK || ret > tw_cap_max)
+		return 0;
+	h = tw_tail_hash(ino, dev, tgid);
+	idx = TW_TAIL_IDX(h);
+	s = bpf_map_lookup_elem(&tail_slots, &idx);
+	if (!s)
+		return 0;
+	w = TW_TAIL_PEND | TW_TAIL_TAG(h) | (end - ret);
+	if (s->word != w || s->ino != ino || s->dev != dev || s->tgid != tgid)
+		return 0;
+	return __sync_val_compare_and_swap(&s->word, w, TW_TAIL_PEND | TW_TAIL_TAG(h) | end) == w;
+}
+
+/*
+ * Start a run after this write (which the caller has copied as usual):
+ * take the slot (BUSY keeps extenders and other claimers out while its
+ * fields are written), send the notice, then publish the run, empty so
+ * far: [end, end). The claiming write itself is copied so that a file
+ * written once and then renamed or deleted, the common way of writing a
+ * config or credentials file, never depends on reading it back.
+ */
+static __always_inline void tw_tail_claim(const struct tw_io_args *a)
+{
+	struct tw_tail_event *n;
+	struct tw_tail_slot *s;
+	struct file *file = (struct file *)a->tail_file;
+	__u64 h, w, end, inum;
+	__u32 idx, dev, tgid = bpf_get_current_pid_tgid() >> 32;
+
+	end = BPF_CORE_READ(file, f_pos);
+	inum = BPF_CORE_READ(file, f_inode, i_ino);
+	dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	if (end > TW_TAIL_POS_MASK)
+		return;
+	h = tw_tail_hash(inum, dev, tgid);
+	idx = TW_TAIL_IDX(h);
+	s = bpf_map_lookup_elem(&tail_slots, &idx);
+	if (!s)
+		return;
+	w = s->word;
+	if (w & (TW_TAIL_PEND | TW_TAIL_BUSY))
+		return; /* another run holds the slot: this file is copied meanwhile */
+	if (__sync_val_compare_and_swap(&s->word, w, TW_TAIL_BUSY) != w)
+		return;
+	s->ino = inum;
+	s->dev = dev;
+	s->tgid = tgid;
+	n = tw_scratch_get();
+	if (!n) {
+		__sync_lock_test_and_set(&s->word, 0);
+		return;
+	}
+	tw_fill_hdr(&n->hdr, TW_EV_FILE_TAIL);
+	n->file_id = a->tail_file_id;
+	n->start = end;
+	n->end = end;
+	n->ino = inum;
+	n->tag = TW_TAIL_TAG(h);
+	n->dev = dev;
+	n->slot = idx;
+	n->fd = a->fd;
+	n->syscall = a->syscall;
+	n->pad = 0;
+	/* No notice, no run: later writes are copied, as before. */
+	if (tw_emit_as(n, sizeof(*n), TW_DROP_META_LOST)) {
+		__sync_lock_test_and_set(&s->word, 0);
+		return;
+	}
+	__sync_lock_test_and_set(&s->word, TW_TAIL_PEND | TW_TAIL_TAG(h) | end);
+}
+
 /*
  * Capture one write or send. Regular files and sockets are captured;
  * pipes, ttys and character devices only when tw_cap_other is set, since a
@@ -438,9 +561,10 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	struct inode *ino;
 	struct tw_fd_cache *fc;
 	struct tw_fd_slot *slot;
-	__u32 mode, type, path_flag = 0, zero = 0;
+	__u32 mode, type, path_flag = 0, zero = 0, tail = a->tail;
 	__u64 file_id;
 
+	a->tail = 0;
 	if (a->ret <= 0)
 		return 0;
 	c = bpf_map_lookup_elem(&copy_state, &zero);
@@ -457,7 +581,11 @@ static __noinline int tw_capture(struct tw_io_args *a)
 		type = slot->type;
 		file_id = slot->file_id;
 	} else {
+		__u16 tail_ok = 0;
+
 		mode = BPF_CORE_READ(ino, i_mode) & TW_S_IFMT;
+		if (tw_tail_on && mode == TW_S_IFREG)
+			tail_ok = tw_tail_fs_ok(BPF_CORE_READ(ino, i_sb, s_magic));
 		if (mode == TW_S_IFSOCK)
 			type = TW_EV_SOCK_SEND;
 		else if (mode == TW_S_IFREG ||
@@ -472,6 +600,7 @@ static __noinline int tw_capture(struct tw_io_args *a)
 			slot->file_id = file_id;
 			slot->type = type;
 			slot->path_ok = 0;
+			slot->tail_ok = tail_ok;
 			slot->sock.sk = 0;
 		}
 	}
@@ -491,6 +620,14 @@ static __noinline int tw_capture(struct tw_io_args *a)
 			path_flag = r;
 		if (r >= 0 && slot && tw_path_cache)
 			slot->path_ok = 1;
+		if (r < 0)
+			tail = 0; /* no path, no run: userspace may need it to reopen the file */
+	}
+	a->tail = 0;
+	if (tail && type == TW_EV_FILE_WRITE && slot && slot->tail_ok && a->ret <= tw_cap_max) {
+		a->tail = 1;
+		a->tail_file = (__u64)file;
+		a->tail_file_id = file_id;
 	}
 
 	e = tw_scratch_get();
@@ -563,6 +700,8 @@ static __noinline int tw_capture(struct tw_io_args *a)
 static __always_inline int tw_capture_io(struct tw_io_args *a)
 {
 	tw_capture(a);
+	if (a->tail)
+		tw_tail_claim(a);
 	if (a->tls_buf) {
 		struct tw_io_args p = {
 			.buf = a->tls_buf, .ret = a->tls_len, .fd = a->fd, .syscall = TW_SC_SSL_WRITE,

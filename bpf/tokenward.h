@@ -26,6 +26,7 @@ enum tw_event_type {
 	TW_EV_FILE_PATH,   /* struct tw_path_event: the path behind a file_id, sent once per open file */
 	TW_EV_FORK,        /* struct tw_fork_event: a new process (not thread) */
 	TW_EV_EXIT,        /* struct tw_exit_event: a whole process is gone */
+	TW_EV_FILE_TAIL,   /* struct tw_tail_event: a file is being appended to; read it back */
 };
 
 /* Which syscall produced an io event. */
@@ -52,6 +53,7 @@ enum tw_event_flags {
 	TW_F_LAST_CHUNK  = 1u << 5, /* io: the last record of this capture */
 	TW_F_PATH_SENT   = 1u << 6, /* io: a TW_EV_FILE_PATH for file_id was emitted just before */
 	TW_F_PEER_ARG    = 1u << 7, /* io/connect: peer taken from the syscall's sockaddr */
+	TW_F_PAGE_CACHE  = 1u << 8, /* io: bytes read back from the file by userspace (file tail) */
 };
 
 /* Why an event was dropped or cut; indexes the per-CPU `drops` map. */
@@ -167,6 +169,52 @@ struct tw_exit_event {
 	struct tw_hdr hdr;
 	int exit_code;
 	unsigned int pad;
+};
+
+/*
+ * File tails. Sequential writes to a regular file (write/writev at the
+ * file position) are not copied by the kernel one by one: the first write
+ * claims a slot in the shared, mmapped `tail_slots` array and sends one
+ * struct tw_tail_event; every write after it that starts exactly where the
+ * last ended only moves the slot's end offset (one compare-and-swap).
+ * Userspace, a few milliseconds later, takes the range with its own
+ * compare-and-swap and reads those bytes back from the page cache. Writes
+ * that do not continue the range are captured the usual way.
+ *
+ * A slot's `word`: TW_TAIL_PEND | tag | end offset while a range waits to
+ * be read; TW_TAIL_BUSY while the kernel is claiming it; 0 when free.
+ * Only the kernel sets PEND or BUSY; only userspace clears PEND.
+ */
+#define TW_TAIL_SLOT_BITS 14
+#define TW_TAIL_SLOTS     (1u << TW_TAIL_SLOT_BITS)
+#define TW_TAIL_PEND      (1ull << 63)
+#define TW_TAIL_BUSY      (1ull << 62)
+#define TW_TAIL_TAG_SHIFT 48
+#define TW_TAIL_TAG_MASK  (0x3fffull << TW_TAIL_TAG_SHIFT)
+#define TW_TAIL_POS_MASK  ((1ull << TW_TAIL_TAG_SHIFT) - 1)
+
+struct tw_tail_slot {
+	unsigned long long word;
+	unsigned long long ino;
+	unsigned int dev;   /* kernel dev_t of the file's superblock */
+	unsigned int tgid;  /* the writing process */
+	unsigned long long pad;
+};
+
+/* A process began a run of sequential writes to a file. hdr is the first
+ * writer; the bytes are [start, the slot's end offset) of the file. */
+struct tw_tail_event {
+	struct tw_hdr hdr;
+	unsigned long long file_id;
+	unsigned long long start;   /* file offset of the first byte of the run */
+	unsigned long long end;     /* offset after the claiming write */
+	unsigned long long ino;
+	unsigned long long tag;     /* the slot word's tag bits for this run */
+	unsigned int dev;           /* kernel dev_t: major << 20 | minor */
+	unsigned int slot;          /* index in tail_slots */
+	int fd;
+	unsigned short syscall;     /* the claiming write's enum tw_syscall */
+	unsigned short pad;
 };
 
 #endif /* TOKENWARD_H */

@@ -9,7 +9,8 @@
 #   tools/bench-sensors.sh BUILD
 #   ROUNDS=5 BENCH_MODES="none floor tokenward tw-wake-each" tools/bench-sensors.sh build
 #
-# Extra modes (for docs/SENSORS.md): tw-wake-each (wake the reader on every
+# WORKLOADS="logwriter" runs a subset. Extra modes (for docs/SENSORS.md):
+# tw-no-tail (copy every file write in the kernel: no file tails), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
 # tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
@@ -52,6 +53,7 @@ start_mode() {
     tw-pipes) args=(--capture-pipes) ;;
     tw-4k) args=(--capture-bytes 4096) ;;
     tw-ref) ;;
+    tw-no-tail) args=(--no-file-tail) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
@@ -116,7 +118,7 @@ for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) -eq 0 ]; then
     order=(); for ((i=${#modes[@]}-1; i>=0; i--)); do order+=("${modes[$i]}"); done
   fi
-  for w in redis logwriter forkexec; do
+  for w in ${WORKLOADS:-redis logwriter forkexec}; do
     for mode in "${order[@]}"; do
       start_mode "$mode"
       run_workload "$w" "$mode" "$round"
@@ -163,6 +165,8 @@ wl = [("redis", f"redis-benchmark SET+GET, -n {rn} -c 20 (req/s, higher is bette
 print(f"| workload | " + " | ".join(modes) + " |")
 print("|---|" + "---|" * len(modes))
 for w, desc, higher in wl:
+    if not data[(w, modes[0])]:
+        continue
     base = statistics.median(data[(w, "none")]) if data[(w, "none")] else None
     cells = []
     for m in modes:

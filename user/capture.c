@@ -238,6 +238,7 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 	c.syscall = e->syscall;
 	c.total_len = e->total_len;
 	c.read_failed = (e->hdr.flags & TW_F_READ_FAIL) != 0;
+	c.read_back = (e->hdr.flags & TW_F_PAGE_CACHE) != 0;
 	if (c.kind == CAP_FILE_WRITE) {
 		struct path_slot *p = path_find(cc, e->file_id);
 		if (p) {
@@ -382,8 +383,10 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 	struct pending *p = NULL, *free_slot = NULL;
 	int r = 0;
 
-	/* The common case: one record, nothing of this thread pending. */
-	if (e->chunk_off == 0 && last && !cc->npending)
+	/* The common case: one record, nothing of this thread pending. A
+	 * file tail's read-back is always one record and arrives out of band
+	 * (user/filetail.c): it must not end a capture still taking chunks. */
+	if ((e->chunk_off == 0 && last && !cc->npending) || (e->hdr.flags & TW_F_PAGE_CACHE))
 		return deliver_io(cc, e, data, e->data_len, 0);
 
 	for (int i = 0; i < MAX_PENDING; i++) {
@@ -494,6 +497,16 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 	case TW_EV_EXIT:
 		proctable_note_exit(h, h->ts_boot_ns);
 		return 0;
+	case TW_EV_FILE_TAIL: /* scheduled by user/filetail.c; its bytes come back as writes */
+		proctable_note_hdr(h);
+		return 0;
 	}
 	return 0;
+}
+
+const char *capture_path(struct capture_ctx *cc, uint64_t file_id)
+{
+	struct path_slot *p = path_find(cc, file_id);
+
+	return p ? p->path : NULL;
 }

@@ -49,6 +49,9 @@ struct capture {
 	int peer_from_call;                /* peer came from the syscall's sockaddr */
 	int from_sweep;                    /* exec kinds: read from /proc at start, not a live exec */
 	int read_failed;                   /* part of the buffer was unreadable */
+	int read_back;                     /* CAP_FILE_WRITE: read back from the file (a file tail,
+					    * user/filetail.h): the bytes of one or more sequential
+					    * writes, total_len of them */
 };
 
 /* connect(): the destination a process asked for. */
@@ -101,6 +104,9 @@ int capture_flush(struct capture_ctx *cc, int all);
 
 /* Hand a capture built elsewhere (the /proc sweep) to the callback. */
 int capture_deliver(struct capture_ctx *cc, const struct capture *c);
+
+/* The path the kernel sent for a file id, or NULL when not cached. */
+const char *capture_path(struct capture_ctx *cc, uint64_t file_id);
 
 void capture_get_stats(const struct capture_ctx *cc, struct capture_stats *out);
 

@@ -21,6 +21,7 @@
 #include "pipeline.h"
 #include "cmd.h"
 #include "event.h"
+#include "filetail.h"
 #include "log.h"
 #include "monitor.h"
 #include "proctable.h"
@@ -47,8 +48,11 @@ struct run_ctx {
 	cJSON *exec_hits; /* literal hits of the exec record being handled */
 	struct monitor *mon;
 	struct capture_ctx *cap;
+	struct filetail *tail;      /* NULL with --no-file-tail */
+	struct filetail_opts topts;
 	struct monitor_opts mopts;
 	uint64_t drops[TW_DROP_MAX];
+	uint64_t tail_lost;         /* last warned-about filetail lost_bytes */
 	struct sweep_stats sweep;
 	int swept;
 	struct pipeline *pipe;
@@ -85,6 +89,9 @@ static const char run_help[] =
 	"  --config PATH          config file (default " CONFIG_DEFAULT_PATH " if present)\n"
 	"  --ledger PATH          issuance ledger (default $TOKENWARD_LEDGER, else the config's)\n"
 	"  --no-tls               do not capture TLS plaintext (uprobes on libssl's SSL_write)\n"
+	"  --no-file-tail         copy every file write in the kernel instead of reading\n"
+	"                         sequential writes back from the page cache\n"
+	"  --file-tail-ms N       least time between two read-backs of one file run (default 2)\n"
 	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
@@ -217,6 +224,8 @@ static int on_record(void *vctx, const void *rec, size_t len)
 
 	ctx->exec_hits = NULL;
 	capture_feed(ctx->cap, rec, len);
+	if (h->type == TW_EV_FILE_TAIL && ctx->tail && len >= sizeof(struct tw_tail_event))
+		filetail_note(ctx->tail, rec, util_now_ns(CLOCK_MONOTONIC));
 	if (h->type == TW_EV_EXEC && (o = event_to_json(rec, len, ctx->boot_to_real))) {
 		if (ctx->exec_hits)
 			cJSON_AddItemToObject(o, "literals", ctx->exec_hits);
@@ -282,6 +291,20 @@ static void sensors_status(void *vctx, cJSON *o)
 	cJSON_AddNumberToObject(us, "incomplete", (double)cs.incomplete);
 	cJSON_AddNumberToObject(us, "path_misses", (double)cs.path_misses);
 	cJSON_AddNumberToObject(us, "processes", (double)proctable_count());
+	if (ctx->tail) {
+		struct filetail_stats ts;
+		cJSON *ft = cJSON_AddObjectToObject(o, "file_tail");
+
+		filetail_get_stats(ctx->tail, &ts);
+		cJSON_AddNumberToObject(ft, "runs", (double)ts.notices);
+		cJSON_AddNumberToObject(ft, "reads", (double)ts.reads);
+		cJSON_AddNumberToObject(ft, "bytes", (double)ts.bytes);
+		cJSON_AddNumberToObject(ft, "opened_by_path", (double)ts.via_path);
+		cJSON_AddNumberToObject(ft, "lost_ranges", (double)ts.lost_ranges);
+		cJSON_AddNumberToObject(ft, "short_reads", (double)ts.short_reads);
+		cJSON_AddNumberToObject(ft, "lost_bytes", (double)ts.lost_bytes);
+		cJSON_AddNumberToObject(ft, "open_files", (double)ts.open_handles);
+	}
 	if (ctx->swept) {
 		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
 		cJSON_AddNumberToObject(sw, "processes", ctx->sweep.procs);
@@ -310,6 +333,29 @@ static void check_drops(struct run_ctx *ctx)
 	}
 	if (off)
 		log_warn("sensors: events dropped or cut: %s", line);
+	if (ctx->tail) {
+		struct filetail_stats ts;
+
+		filetail_get_stats(ctx->tail, &ts);
+		if (ts.lost_bytes > ctx->tail_lost)
+			log_warn("sensors: file tail: %llu written bytes could not be read back "
+				 "(file deleted or truncated first; total %llu bytes, %llu ranges)",
+				 (unsigned long long)(ts.lost_bytes - ctx->tail_lost),
+				 (unsigned long long)ts.lost_bytes,
+				 (unsigned long long)(ts.lost_ranges + ts.short_reads));
+		ctx->tail_lost = ts.lost_bytes;
+	}
+}
+
+/* A file tail's read-back goes through capture like any record. */
+static int tail_feed(void *vctx, const void *rec, size_t len)
+{
+	return on_record(vctx, rec, len);
+}
+
+static const char *tail_path(void *vctx, uint64_t file_id)
+{
+	return capture_path(((struct run_ctx *)vctx)->cap, file_id);
 }
 
 static int open_sink(struct run_ctx *ctx, const char *path)
@@ -334,7 +380,8 @@ static void flush_sinks(struct run_ctx *ctx)
 int cmd_run(int argc, char **argv)
 {
 	enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
-	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS };
+	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
+	       O_NO_FILE_TAIL, O_FILE_TAIL_MS };
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -355,6 +402,8 @@ int cmd_run(int argc, char **argv)
 		{ "ledger", required_argument, NULL, O_LEDGER },
 		{ "rules", required_argument, NULL, O_RULES },
 		{ "no-tls", no_argument, NULL, O_NO_TLS },
+		{ "no-file-tail", no_argument, NULL, O_NO_FILE_TAIL },
+		{ "file-tail-ms", required_argument, NULL, O_FILE_TAIL_MS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -429,6 +478,12 @@ int cmd_run(int argc, char **argv)
 		case O_LEDGER: ledger_path = optarg; break;
 		case O_RULES: rules_dir = optarg; break;
 		case O_NO_TLS: ctx.mopts.no_tls = 1; break;
+		case O_NO_FILE_TAIL: ctx.mopts.no_file_tail = 1; break;
+		case O_FILE_TAIL_MS:
+			if (util_parse_size(optarg, &v) || v < 1 || v > 10000)
+				return cmd_usage_error("run", "--file-tail-ms must be 1..10000: '%s'", optarg);
+			ctx.topts.delay_ms = v;
+			break;
 		case 'v': ctx.mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(run_help, stdout); return 0;
 		default: return cmd_usage_error("run", "unknown or incomplete option");
@@ -500,6 +555,13 @@ int cmd_run(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_USAGE;
 	}
+	ctx.topts.piece_bytes = ctx.mopts.capture_bytes;
+	if (monitor_tail_slots(ctx.mon) &&
+	    !(ctx.tail = filetail_new(monitor_tail_slots(ctx.mon), &ctx.topts, tail_feed, tail_path, &ctx))) {
+		log_error("out of memory");
+		monitor_close(ctx.mon);
+		return 1;
+	}
 	started = util_now_ns(CLOCK_REALTIME);
 	ctx.boot_to_real = util_boot_to_realtime_offset();
 	status_add_provider("sensors", sensors_status, &ctx);
@@ -529,11 +591,14 @@ int cmd_run(int argc, char **argv)
 	while (!stop_requested) {
 		uint64_t now;
 
-		r = monitor_poll(ctx.mon, poll_ms);
+		r = monitor_poll(ctx.mon, ctx.tail ? filetail_timeout_ms(ctx.tail,
+					util_now_ns(CLOCK_MONOTONIC), poll_ms) : poll_ms);
 		if (r < 0 && r != -EINTR) {
 			log_error("reading the ring buffer failed: %s", strerror(-r));
 			break;
 		}
+		if (ctx.tail)
+			filetail_run(ctx.tail, util_now_ns(CLOCK_MONOTONIC), 0);
 		pipeline_tick(ctx.pipe);
 		flush_sinks(&ctx);
 		now = util_now_ns(CLOCK_MONOTONIC);
@@ -549,11 +614,14 @@ int cmd_run(int argc, char **argv)
 	}
 	/* Drain what is already queued so nothing seen is lost on shutdown. */
 	monitor_poll(ctx.mon, 0);
+	if (ctx.tail)
+		filetail_run(ctx.tail, util_now_ns(CLOCK_MONOTONIC), 1);
 	capture_flush(ctx.cap, 1);
 	flush_sinks(&ctx);
 	check_drops(&ctx);
 	status_write(state_dir, 0, started);
 	status_clear_providers();
+	filetail_free(ctx.tail);
 	monitor_close(ctx.mon);
 	capture_free(ctx.cap);
 	pipeline_close(ctx.pipe);

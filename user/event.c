@@ -46,6 +46,8 @@ int event_validate(const void *rec, size_t len)
 		return len < sizeof(struct tw_conn_event) ? -EINVAL : 0;
 	case TW_EV_FORK:
 		return len < sizeof(struct tw_fork_event) ? -EINVAL : 0;
+	case TW_EV_FILE_TAIL:
+		return len < sizeof(struct tw_tail_event) ? -EINVAL : 0;
 	case TW_EV_EXIT:
 		return len < sizeof(struct tw_exit_event) ? -EINVAL : 0;
 	default:
@@ -247,6 +249,8 @@ cJSON *event_capture_to_json(const struct capture *c, int64_t boot_to_real)
 		cJSON_AddNumberToObject(o, "carry", (double)c->carry);
 	if (c->read_failed)
 		cJSON_AddBoolToObject(o, "read_failed", 1);
+	if (c->read_back)
+		cJSON_AddBoolToObject(o, "read_back", 1);
 	return o;
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -26,6 +27,8 @@ struct monitor {
 	uint64_t ringbuf_bytes;
 	struct bpf_link *tls_links[4];
 	const char *tls_lib;
+	struct tw_tail_slot *tail;  /* the kernel's tail_slots, mapped; NULL when off */
+	size_t tail_bytes;
 };
 
 /* Where Debian and friends keep OpenSSL 3's libssl. */
@@ -142,6 +145,7 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	m->skel->rodata->tw_cap_other = !!opts->capture_other;
 	m->skel->rodata->tw_path_cache = !opts->no_path_cache;
 	m->skel->rodata->tw_filter_cgroup = opts->cgroup != NULL;
+	m->skel->rodata->tw_tail_on = !opts->no_file_tail;
 	{
 		uint64_t key = 0;
 		if (getrandom(&key, sizeof(key), 0) != sizeof(key))
@@ -189,6 +193,19 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	}
 	if (!opts->no_tls)
 		attach_tls(m);
+	if (!opts->no_file_tail) {
+		/* Shared with the kernel: userspace takes pending runs with a
+		 * compare-and-swap on this memory, no syscall (user/filetail.c). */
+		m->tail_bytes = (size_t)TW_TAIL_SLOTS * sizeof(struct tw_tail_slot);
+		m->tail = mmap(NULL, m->tail_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(m->skel->maps.tail_slots), 0);
+		if (m->tail == MAP_FAILED) {
+			r = -errno;
+			m->tail = NULL;
+			snprintf(err, errsz, "mapping the file-tail slots failed: %s", strerror(-r));
+			goto fail;
+		}
+	}
 	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_record, m, NULL);
 	if (!m->rb) {
 		r = -errno;
@@ -250,6 +267,11 @@ uint64_t monitor_ringbuf_bytes(const struct monitor *m)
 	return m->ringbuf_bytes;
 }
 
+struct tw_tail_slot *monitor_tail_slots(const struct monitor *m)
+{
+	return m->tail;
+}
+
 const char *monitor_drop_name(int reason)
 {
 	static const char *const names[TW_DROP_MAX] = {
@@ -269,6 +291,8 @@ void monitor_close(struct monitor *m)
 	if (!m)
 		return;
 	ring_buffer__free(m->rb);
+	if (m->tail)
+		munmap(m->tail, m->tail_bytes);
 	for (int i = 0; i < 4; i++)
 		bpf_link__destroy(m->tls_links[i]);
 	tw_bpf__destroy(m->skel);

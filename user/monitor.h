@@ -15,6 +15,7 @@ struct monitor_opts {
 	int no_path_cache;      /* resolve the path on every file write */
 	const char *cgroup;     /* cgroup v2 directory to watch; NULL: every process */
 	int no_tls;             /* do not attach the TLS plaintext uprobes */
+	int no_file_tail;       /* copy every file write in the kernel; never read files back */
 };
 
 /* Called for each record, in ring buffer order. Non-zero stops polling. */
@@ -36,6 +37,9 @@ uint64_t monitor_ringbuf_bytes(const struct monitor *m);
 const char *monitor_drop_name(int reason);
 /* The libssl the TLS plaintext sensor is attached to, or NULL. */
 const char *monitor_tls_lib(const struct monitor *m);
+/* The kernel's file-tail slots (TW_TAIL_SLOTS of them), mapped into this
+ * process, or NULL when file tails are off. */
+struct tw_tail_slot *monitor_tail_slots(const struct monitor *m);
 void monitor_close(struct monitor *m);
 
 #endif

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# File tails: sequential writes to a regular file are read back from the
+# page cache instead of copied by the kernel one by one (user/filetail.h).
+# Real writers, real sensors: every byte written is accounted for exactly,
+# markers are found wherever they fall, a file gone or cut before it was
+# read back is counted and logged, and a managed token in a long log is
+# still revoked without ever appearing raw in our output.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sensors_lib.sh"
+
+marker=$(tw_marker)
+mkdir -p "$TW_TMP/t"
+
+# writer PATH LINES MARKER_LINE MODE: python with raw write(2)s of
+# 100-byte lines; the marker sits at a random column of line MARKER_LINE.
+# MODE: keep (fd open 0.5 s after), exit (exit at once), unlink (unlink
+# right after open, keep open), trunc / delete (write one line, pause,
+# write the rest, then ftruncate to 0 / close and unlink), tiny (marker
+# written 3 bytes per write() in the middle of the lines).
+# The marker comes on fd 3, a pipe (not captured), so it is in no argv,
+# environment or file but the one written.
+writer() {
+  python3 - "$@" 3< <(printf '%s' "$marker") <<'PY'
+import json, os, random, sys, time
+path, lines, mline, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+marker = os.fdopen(3).read()
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+if mode == "unlink":
+    os.unlink(path)
+col = random.randrange(1, 100 - len(marker) - 1)
+total = 0
+for i in range(lines):
+    line = bytearray(b"%07d level=info " % i + b"x" * 100)[:99] + b"\n"
+    if i == mline:
+        line[col - 1:col + len(marker) + 1] = b" " + marker.encode() + b" "
+        if mode == "tiny":
+            for k in range(0, 100, 3):
+                total += os.write(fd, bytes(line[k:k + 3]))
+            continue
+    total += os.write(fd, bytes(line))
+    if i == 0 and mode in ("trunc", "delete"):
+        time.sleep(0.1)  # the monitor takes the first run; the rest wait out --file-tail-ms
+print(json.dumps({"pid": os.getpid(), "fd": fd, "path": path, "bytes": total, "offset": mline * 100 + col}), flush=True)
+if mode == "trunc":
+    os.ftruncate(fd, 0)
+elif mode == "delete":
+    os.close(fd); os.unlink(path); sys.exit(0)
+if mode in ("keep", "unlink", "trunc"):
+    time.sleep(0.5)
+PY
+}
+
+events_of() { # PID: file_write events of that pid, as JSON lines
+  grep "\"pid\":$1," "$TW_TMP/events.jsonl" | grep '"event":"file_write"'
+}
+
+# wait_bytes PID WANT: until the pid's file_write events add up to WANT bytes (5 s)
+wait_bytes() {
+  local got=0
+  for _ in $(seq 100); do
+    got=$(events_of "$1" | python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in sys.stdin))')
+    [ "$got" -ge "$2" ] && break
+    sleep 0.05
+  done
+  echo "$got"
+}
+
+status_tail() { # PYTHON_EXPR over t = status.json's sensors.file_tail
+  python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["sensors"].get("file_tail"); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+    "$TW_TMP/state/status.json" "$1"
+}
+
+tw_start --trace-io --no-sweep --watch-literal "$marker" ||
+  { not_ok tail_start "monitor failed to start"; exit 1; }
+
+# 3000 lines of a log: most are never copied by the kernel, all are seen.
+mline=$(rand_between 10 2990)
+info=$(writer "$TW_TMP/t/app.log" 3000 "$mline" keep)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
+  ok tail_log_marker_found
+else
+  not_ok tail_log_marker_found "$(events_of "$pid" | head -3)"
+fi
+got=$(wait_bytes "$pid" 300000)
+[ "$got" -eq 300000 ] && ok tail_every_byte_accounted || not_ok tail_every_byte_accounted "events cover $got of 300000 bytes"
+n=$(events_of "$pid" | grep -c '' || true)
+nb=$(events_of "$pid" | grep -c '"read_back":true' || true)
+[ "$n" -lt 300 ] && [ "$nb" -ge 1 ] && ok tail_writes_coalesced ||
+  not_ok tail_writes_coalesced "$n events ($nb read back) for 3000 writes"
+# The marker's offset within the file, from the read-back pieces in order.
+if events_of "$pid" | python3 -c '
+import json, sys
+want, off, hits = int(sys.argv[1]), 0, []
+for l in sys.stdin:
+    e = json.loads(l)
+    for h in e.get("literals", []):
+        hits.append(off + h["offset"])  # offsets count from the new bytes, carry excluded
+    off += e["bytes"]
+sys.exit(0 if want in hits else 1)' "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["offset"])' "$info")"; then
+  ok tail_marker_at_its_file_offset
+else
+  not_ok tail_marker_at_its_file_offset "$(events_of "$pid" | grep literals | head -2)"
+fi
+sleep 1.2 # status is rewritten every second
+status_tail 't and t["runs"]>=1 and t["reads"]>=1 and t["bytes"]>=290000 and t["lost_bytes"]==0' &&
+  ok tail_status_counts || not_ok tail_status_counts "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
+
+# A marker written three bytes per write() among whole lines.
+info=$(writer "$TW_TMP/t/tiny.log" 400 200 tiny)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
+  ok tail_marker_in_tiny_writes
+else
+  not_ok tail_marker_in_tiny_writes "$(events_of "$pid" | head -3)"
+fi
+
+# Unlinked right after open: read back through the writer's own fd.
+info=$(writer "$TW_TMP/t/gone.log" 1000 700 unlink)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e.get('read_back') and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
+  ok tail_unlinked_file_read_through_fd
+else
+  not_ok tail_unlinked_file_read_through_fd "$(events_of "$pid" | head -3)"
+fi
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok tail_clean_exit || not_ok tail_clean_exit "exit status $TW_RC"
+
+# Slow read-backs (--file-tail-ms 300): the writer is gone first.
+mv "$TW_TMP/events.jsonl" "$TW_TMP/events-1.jsonl"
+tw_start --trace-io --no-sweep --file-tail-ms 300 --watch-literal "$marker" ||
+  { not_ok tail_start_slow "monitor failed to start"; exit 1; }
+
+# The process exited: the file is opened by the path the kernel sent.
+info=$(writer "$TW_TMP/t/exited.log" 2000 1500 exit)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+got=$(wait_bytes "$pid" 200000)
+if [ "$got" -eq 200000 ] && events_of "$pid" | grep -q '"literals"'; then
+  ok tail_writer_exited_read_by_path
+else
+  not_ok tail_writer_exited_read_by_path "$got of 200000 bytes; $(events_of "$pid" | head -2)"
+fi
+
+# Truncated before the read-back: the lost bytes are counted and logged.
+info=$(writer "$TW_TMP/t/trunc.log" 50 1 trunc)
+sleep 1.5
+status_tail 't["short_reads"]>=1 and t["lost_bytes"]>=4800' && grep -q 'could not be read back' "$TW_TMP/stderr" &&
+  ok tail_truncation_counted_and_logged ||
+  not_ok tail_truncation_counted_and_logged "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json"); $(grep 'read back' "$TW_TMP/stderr")"
+
+# Closed and deleted before the read-back: counted as a lost range.
+info=$(writer "$TW_TMP/t/deleted.log" 50 1 delete)
+sleep 1.5
+status_tail 't["lost_ranges"]>=1' && ok tail_deleted_file_counted ||
+  not_ok tail_deleted_file_counted "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok tail_slow_clean_exit || not_ok tail_slow_clean_exit "exit status $TW_RC"
+
+# --no-file-tail: every write copied by the kernel, nothing read back.
+mv "$TW_TMP/events.jsonl" "$TW_TMP/events-2.jsonl"
+tw_start --trace-io --no-sweep --no-file-tail --watch-literal "$marker" ||
+  { not_ok tail_start_off "monitor failed to start"; exit 1; }
+info=$(writer "$TW_TMP/t/off.log" 500 250 keep)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+got=$(wait_bytes "$pid" 50000)
+n=$(events_of "$pid" | grep -c '' || true)
+if [ "$got" -eq 50000 ] && [ "$n" -eq 500 ] && ! events_of "$pid" | grep -q read_back &&
+   events_of "$pid" | grep -q '"literals"'; then
+  ok tail_off_copies_every_write
+else
+  not_ok tail_off_copies_every_write "$n events, $got bytes"
+fi
+sleep 1.2
+status_tail 't is None' && ok tail_off_no_status || not_ok tail_off_no_status "file_tail present"
+tw_stop
+
+# A managed token in the middle of a long log: read back, found, revoked,
+# and never written raw anywhere.
+mv "$TW_TMP/events.jsonl" "$TW_TMP/events-3.jsonl"
+LEDGER=$TW_TMP/ledger.db
+tok=$("$TW" mint --ledger "$LEDGER" --task tail --aud http://127.0.0.1:9 2>"$TW_TMP/mint.err") ||
+  { not_ok tail_mint "$(cat "$TW_TMP/mint.err")"; exit 1; }
+id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
+tw_start --no-sweep --ledger "$LEDGER" || { not_ok tail_start_ledger "monitor failed to start"; exit 1; }
+marker=$tok writer "$TW_TMP/t/token.log" 2000 1200 keep >/dev/null
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id' and e.get('class')=='file_write'" 5) &&
+   python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["class"]=="file_write" and e["action"]=="revoke" else 1)' "$ev"; then
+  ok tail_token_in_log_revoked
+else
+  not_ok tail_token_in_log_revoked "no file_write/revoke verdict for $id: ${ev:-none}"
+fi
+tw_stop
+rm -f "$TW_TMP/t/token.log"
+tw_assert_no_leak tail_token_never_raw "$tok" "$TW_TMP"
