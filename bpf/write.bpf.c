@@ -32,6 +32,8 @@ static __always_inline int tw_write_tail(struct task_struct *task, int fd, long 
 	if (!f)
 		return 0;
 	ino = f->f_inode;
+	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFREG)
+		return 0; /* sockets, pipes, ttys: straight to the copy */
 	return tw_tail_extend(ino->i_ino, ino->i_sb->s_dev, task->tgid, f->f_pos, ret);
 }
 
