@@ -10,7 +10,8 @@
 #   ROUNDS=5 BENCH_MODES="none floor tokenward tw-wake-each" tools/bench-sensors.sh build
 #
 # WORKLOADS="logwriter" runs a subset. Extra modes (for docs/SENSORS.md):
-# tw-no-tail (copy every file write in the kernel: no file tails), tw-wake-each (wake the reader on every
+# tw-no-tail (copy every file write in the kernel: no file tails),
+# tw-no-carry (no stream tail re-scanned with each capture), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
 # tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
@@ -54,6 +55,7 @@ start_mode() {
     tw-4k) args=(--capture-bytes 4096) ;;
     tw-ref) ;;
     tw-no-tail) args=(--no-file-tail) ;;
+    tw-no-carry) args=(--stream-tail 0) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
