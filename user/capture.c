@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -55,6 +56,7 @@ struct capture_ctx {
 	int npending;
 	unsigned char *work; /* carry + data */
 	size_t work_size;
+	size_t keep_hint;    /* set by the callback through capture_keep_tail() */
 	struct capture_stats st;
 };
 
@@ -288,6 +290,7 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 		c.len = len;
 	}
 	cc->st.captures[c.kind]++;
+	cc->keep_hint = SIZE_MAX;
 	r = cc->fn ? cc->fn(cc->ctx, &c) : 0;
 	if (s) {
 		/* A cut capture is not followed by the bytes we hold: no seam. */
@@ -295,6 +298,8 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 			s->tail_len = 0;
 		} else {
 			size_t keep = c.len < cc->opts.stream_tail ? c.len : cc->opts.stream_tail;
+			if (cc->keep_hint < keep)
+				keep = cc->keep_hint;
 			memmove(s->tail, c.data + c.len - keep, keep);
 			s->tail_len = keep;
 		}
@@ -502,6 +507,11 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 		return 0;
 	}
 	return 0;
+}
+
+void capture_keep_tail(struct capture_ctx *cc, size_t n)
+{
+	cc->keep_hint = n;
 }
 
 const char *capture_path(struct capture_ctx *cc, uint64_t file_id)

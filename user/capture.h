@@ -105,6 +105,13 @@ int capture_flush(struct capture_ctx *cc, int all);
 /* Hand a capture built elsewhere (the /proc sweep) to the callback. */
 int capture_deliver(struct capture_ctx *cc, const struct capture *c);
 
+/* During a capture callback: the consumer needs only the last @n bytes of
+ * this capture carried into the next one on its stream (default: all of
+ * stream_tail). Searching the carry again with every small write is most
+ * of a reader's work on chatty sockets; the detector knows how much of it
+ * can still matter (detector_tail_need()). */
+void capture_keep_tail(struct capture_ctx *cc, size_t n);
+
 /* The path the kernel sent for a file id, or NULL when not cached. */
 const char *capture_path(struct capture_ctx *cc, uint64_t file_id);
 

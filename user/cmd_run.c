@@ -44,6 +44,7 @@ struct run_ctx {
 	int trace_io;
 	const char *literals[MAX_LITERALS];
 	size_t literal_len[MAX_LITERALS];
+	size_t literal_max;         /* longest watched literal */
 	int nliterals;
 	cJSON *exec_hits; /* literal hits of the exec record being handled */
 	struct monitor *mon;
@@ -159,8 +160,17 @@ static int on_capture(void *vctx, const struct capture *c)
 	struct run_ctx *ctx = vctx;
 
 	/* Verdicts first: an exposure's revocation is what must not wait. */
-	if (ctx->pipe)
+	if (ctx->pipe) {
 		pipeline_capture(ctx->pipe, c);
+		/* carry only what a token (or a watched literal) across the
+		 * seam can still need */
+		if (c->kind == CAP_FILE_WRITE || c->kind == CAP_SOCK_SEND) {
+			size_t need = pipeline_tail_need(ctx->pipe);
+			if (need < ctx->literal_max)
+				need = ctx->literal_max;
+			capture_keep_tail(ctx->cap, need);
+		}
+	}
 
 	int exec_kind = c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV;
 	cJSON *hits = ctx->nliterals ? literal_hits(ctx, c, exec_kind ? (c->kind == CAP_EXEC_ARGV ? "argv" : "env") : NULL) : NULL;
@@ -472,6 +482,8 @@ int cmd_run(int argc, char **argv)
 			if (!*optarg)
 				return cmd_usage_error("run", "--watch-literal needs a non-empty string");
 			ctx.literal_len[ctx.nliterals] = strlen(optarg);
+			if (ctx.literal_len[ctx.nliterals] > ctx.literal_max)
+				ctx.literal_max = ctx.literal_len[ctx.nliterals];
 			ctx.literals[ctx.nliterals++] = optarg;
 			break;
 		case O_CONFIG: config_path = optarg; break;

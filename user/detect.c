@@ -69,6 +69,10 @@ struct detector {
 	unsigned max_opaque;
 	unsigned flags;
 	size_t overlap;
+	size_t seam_min;      /* bytes a stream must always carry: a keyword cut at the
+			       * seam, the rule's lead-in before it, and context */
+	size_t open_from;     /* last scan: offset from which a later buffer must resume */
+	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
 	struct detect_stats st;
@@ -148,6 +152,8 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 		for (size_t j = 0; j < r->nkeywords; j++) {
 			struct kwent *e = &d->kws[k++];
 			e->len = (unsigned)strlen(r->keywords[j]);
+			if (e->len - 1 + r->before + CTX_SLACK > d->seam_min)
+				d->seam_min = e->len - 1 + r->before + CTX_SLACK;
 			for (unsigned c = 0; c < e->len; c++)
 				e->kw[c] = d->lower[(unsigned char)r->keywords[j][c]];
 			e->rule = (unsigned)i;
@@ -273,6 +279,11 @@ size_t detector_overlap(const struct detector *d)
 	return o;
 }
 
+size_t detector_tail_need(const struct detector *d)
+{
+	return d->last_len - d->open_from;
+}
+
 void detector_stats(const struct detector *d, struct detect_stats *out)
 {
 	*out = d->st;
@@ -358,6 +369,17 @@ static int accept(struct detector *d, const struct rule *r, const unsigned char 
 	return 1;
 }
 
+/* A match from @start may continue past the end of the buffer: a stream's
+ * next buffer must begin early enough to find it whole (with context for
+ * lookbehind). */
+static void seam_open(struct detector *d, size_t start)
+{
+	size_t from = start > CTX_SLACK ? start - CTX_SLACK : 0;
+
+	if (from < d->open_from)
+		d->open_from = from;
+}
+
 /* A keyword of rule ri ends at buf[kpos..]: search for a match that
  * starts in [kpos - before, kpos] and ends within max_len. */
 static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos)
@@ -386,9 +408,18 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 		if (rc != PCRE2_ERROR_NOMATCH)
 			d->st.limit_hits++;
 		dr->scan_pos = kpos + 1;
+		/* The buffer ended inside the window: could more bytes of the
+		 * stream complete a match? PCRE2's hard partial matching says
+		 * so exactly (and where it would start); rare, so interpreted. */
+		if (rc == PCRE2_ERROR_NOMATCH && we == len &&
+		    pcre2_match(dr->re, buf, we, ws, PCRE2_PARTIAL_HARD, d->md, d->mctx) == PCRE2_ERROR_PARTIAL)
+			seam_open(d, pcre2_get_ovector_pointer(d->md)[0]);
 		return 0;
 	}
 	ov = pcre2_get_ovector_pointer(d->md);
+	/* A match that reaches the end of the buffer may go on in the next. */
+	if (we == len && ov[1] + CTX_SLACK > len)
+		seam_open(d, ov[0]);
 	/* Never let a search restart inside what it just covered. */
 	dr->scan_pos = ov[1] > kpos ? ov[1] : kpos + 1;
 	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
@@ -555,13 +586,26 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 
 	d->ncands = 0;
 	d->st.bytes += len;
+	d->last_len = len;
+	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
 	for (size_t i = 0; i < d->nrules; i++)
 		d->rules[i].scan_pos = 0;
 	rc = prefilter_pass(d, buf, len);
-	if (!rc && d->lenmap && d->known)
+	if (!rc && d->lenmap && d->known) {
+		/* an opaque token may be the run of base64url bytes at the end */
+		const unsigned char *cls = b64u_class();
+		size_t j = len;
+
+		while (j > 0 && cls[buf[j - 1]] && len - j <= d->max_opaque)
+			j--;
+		if (j < d->open_from)
+			d->open_from = j;
 		rc = opaque_pass(d, buf, len);
-	if (rc)
+	}
+	if (rc) {
+		d->open_from = 0; /* cut short: keep everything */
 		return rc;
+	}
 	if (!d->ncands)
 		return 0;
 	qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);

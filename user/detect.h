@@ -79,6 +79,17 @@ void detector_set_flags(struct detector *d, unsigned flags);
 int detector_scan(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
 
 /*
+ * After a scan: how many bytes at the end of that buffer a stream's next
+ * buffer must begin with (as carry) so that every match crossing the
+ * seam is found whole. Usually a little over the longest keyword plus its
+ * rule's lead-in; more when a keyword near the end opens a match that may
+ * run past it, or when a registered opaque length may continue. Lets a
+ * caller that carries stream tails scan each byte about once instead of
+ * re-scanning a fixed tail with every small write.
+ */
+size_t detector_tail_need(const struct detector *d);
+
+/*
  * Streaming: a caller that scans a stream in overlapping pieces must
  * overlap consecutive buffers by at least detector_overlap() bytes, and
  * keep from each buffer only the matches whose start lies in

@@ -391,6 +391,11 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 	return detector_scan(p->det, c->data, c->len, on_match, &sc);
 }
 
+size_t pipeline_tail_need(const struct pipeline *p)
+{
+	return detector_tail_need(p->det);
+}
+
 /* ---- periodic: ledger changes, deferred marks, CLI requests ------------ */
 
 /* The ledger queues a revoke request with every mark, for revocations

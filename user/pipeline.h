@@ -37,6 +37,10 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 
 /* Search one capture; emits a verdict per token found. */
 int pipeline_capture(struct pipeline *p, const struct capture *c);
+/* After pipeline_capture(): the bytes at the end of that capture a
+ * stream's next capture must carry for tokens across the seam to be
+ * found (detector_tail_need()). */
+size_t pipeline_tail_need(const struct pipeline *p);
 
 /* A connect() starts a new stream on (tgid, fd): forget its SNI/Host. */
 void pipeline_connect(struct pipeline *p, const struct conn_event *c);

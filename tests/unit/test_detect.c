@@ -372,6 +372,121 @@ static void test_streaming_contract(void **state)
 	detector_free(d);
 }
 
+/* One stream chopped into small writes and scanned as the monitor does:
+ * each write with the previous one's tail as carry, matches wholly inside
+ * the carry skipped. Returns the matches as "start:len:rule" lines and
+ * the bytes scanned. trim: carry only detector_tail_need() bytes (else a
+ * fixed 1 KiB, the old way). */
+struct streamed {
+	char list[64][96];
+	int n;
+	size_t scanned;
+};
+
+static void stream_scan(struct detector *d, const char *text, size_t n, const size_t *cuts,
+			int trim, struct streamed *out)
+{
+	static unsigned char buf[1024 + 256];
+	/* pieces are at most 60 bytes */
+	size_t carry = 0, pos = 0;
+	struct found f;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; pos < n; i++) {
+		size_t piece = cuts[i], keep, len;
+
+		if (piece > n - pos)
+			piece = n - pos;
+		memcpy(buf + carry, text + pos, piece);
+		len = carry + piece;
+		memset(&f, 0, sizeof(f));
+		assert_int_equal(detector_scan(d, buf, len, collect, &f), 0);
+		out->scanned += len;
+		for (size_t k = 0; k < f.n; k++) {
+			if (f.m[k].start + f.m[k].len <= carry)
+				continue; /* reported with the write it came from */
+			assert_true(out->n < 64);
+			snprintf(out->list[out->n++], 96, "%zu:%zu:%s", pos - carry + f.m[k].start,
+				 f.m[k].len, f.m[k].rule_id);
+		}
+		keep = len < 1024 ? len : 1024;
+		if (trim && detector_tail_need(d) < keep)
+			keep = detector_tail_need(d);
+		memmove(buf, buf + len - keep, keep);
+		carry = keep;
+		pos += piece;
+	}
+}
+
+/* Trimming the carry to what the detector asks for finds exactly what a
+ * fixed 1 KiB carry finds, every token of the whole text among them, for
+ * every kind of rule (keyword-led, JWT, Bearer lead-in, opaque by
+ * registered length) cut at random points, while scanning far fewer
+ * bytes. */
+static void test_tail_need_bridges_small_writes(void **state)
+{
+	struct detector *d = newdet();
+	struct known_set k = { 0 };
+	unsigned lens[] = { 43 };
+	char ghp[48], twd[64], jwt[512], opq[44], bearer[48], text[8192], fill[700];
+	size_t cuts[8192], whole_n, old_scanned = 0, new_scanned = 0;
+	struct streamed a, b;
+	struct found *f;
+	char whole[16][96];
+	(void)state;
+
+	for (int round = 0; round < 300; round++) {
+		unsigned char r[8192];
+		int n;
+
+		tm_github(ghp, "ghp_");
+		tm_twd(twd);
+		tm_jwt(jwt, "at+jwt", 1);
+		tm_chars(opq, tm_b64u, 64, 43);
+		tm_chars(bearer, tm_b62, 62, 40);
+		sha(opq, 43, k.sha[0]);
+		k.n = 1;
+		detector_set_known(d, known_cb, &k, lens, 1);
+		/* a chatty stream: tokens far apart, between ordinary lines */
+		for (size_t i = 0; i + 40 < sizeof(fill); i += 40)
+			memcpy(fill + i, "2026-11-27 ts=1 level=info msg=polled \n", 40);
+		fill[sizeof(fill) - 60] = 0;
+		n = snprintf(text, sizeof(text),
+			     "%sGET /v1 HTTP/1.1\r\nHost: api.example\r\nAuthorization: Bearer %s\r\n\r\n"
+			     "%slog level=info user=alice token=%s step=3 of 9 ok\n%s"
+			     "cfg github=%s retry=1 id_token=%s\n%ssession %s end of stream, ok.\n%s",
+			     fill, bearer, fill, twd, fill, ghp, jwt, fill, opq, fill);
+		assert_true(n > 0 && n < (int)sizeof(text));
+		f = scan(d, text, n);
+		whole_n = f->n;
+		assert_int_equal(whole_n, 5);
+		for (size_t i = 0; i < whole_n; i++)
+			snprintf(whole[i], 96, "%zu:%zu:%s", f->m[i].start, f->m[i].len, f->m[i].rule_id);
+		tm_rand(r, sizeof(r));
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+			cuts[i] = 1 + r[i] % (round % 3 == 0 ? 8 : 60); /* tiny writes a third of the time */
+		stream_scan(d, text, n, cuts, 0, &a);
+		stream_scan(d, text, n, cuts, 1, &b);
+		old_scanned += a.scanned;
+		new_scanned += b.scanned;
+		assert_int_equal(a.n, b.n);
+		for (int i = 0; i < a.n; i++)
+			assert_string_equal(a.list[i], b.list[i]);
+		for (size_t i = 0; i < whole_n; i++) {
+			int seen = 0;
+			for (int j = 0; j < b.n; j++)
+				seen |= !strcmp(whole[i], b.list[j]);
+			if (!seen)
+				fail_msg("round %d: %s not found across writes", round, whole[i]);
+		}
+	}
+	/* The point of it: far fewer bytes scanned, even on this token-dense
+	 * stream (2.4x here; ~7x on a stream with no keywords, where the carry
+	 * is the 133-byte minimum instead of 1 KiB). */
+	assert_true(new_scanned * 2 < old_scanned);
+	detector_free(d);
+}
+
 static void test_entropy(void **state)
 {
 	(void)state;
@@ -392,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_input_is_bounded),
 		cmocka_unit_test(test_catastrophic_pattern_is_limited),
 		cmocka_unit_test(test_streaming_contract),
+		cmocka_unit_test(test_tail_need_bridges_small_writes),
 		cmocka_unit_test(test_entropy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
