@@ -65,6 +65,18 @@ wait_bytes() {
   echo "$got"
 }
 
+# marker_case NAME INFO [PY_COND]: a file_write of INFO's pid holds the
+# marker (and satisfies PY_COND over e, the event).
+marker_case() {
+  local pid
+  pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$2")
+  if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
+    ok "$1"
+  else
+    not_ok "$1" "$(events_of "$pid" | head -3)"
+  fi
+}
+
 status_tail() { # PYTHON_EXPR over t = status.json's sensors.file_tail
   python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["sensors"].get("file_tail"); sys.exit(0 if eval(sys.argv[2]) else 1)' \
     "$TW_TMP/state/status.json" "$1"
@@ -77,11 +89,7 @@ tw_start --trace-io --no-sweep --watch-literal "$marker" ||
 mline=$(rand_between 10 2990)
 info=$(writer "$TW_TMP/t/app.log" 3000 "$mline" keep)
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
-if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
-  ok tail_log_marker_found
-else
-  not_ok tail_log_marker_found "$(events_of "$pid" | head -3)"
-fi
+marker_case tail_log_marker_found "$info"
 got=$(wait_bytes "$pid" 300000)
 [ "$got" -eq 300000 ] && ok tail_every_byte_accounted || not_ok tail_every_byte_accounted "events cover $got of 300000 bytes"
 n=$(events_of "$pid" | grep -c '' || true)
@@ -107,22 +115,10 @@ status_tail 't and t["runs"]>=1 and t["reads"]>=1 and t["bytes"]>=290000 and t["
   ok tail_status_counts || not_ok tail_status_counts "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
 
 # A marker written three bytes per write() among whole lines.
-info=$(writer "$TW_TMP/t/tiny.log" 400 200 tiny)
-pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
-if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
-  ok tail_marker_in_tiny_writes
-else
-  not_ok tail_marker_in_tiny_writes "$(events_of "$pid" | head -3)"
-fi
+marker_case tail_marker_in_tiny_writes "$(writer "$TW_TMP/t/tiny.log" 400 200 tiny)"
 
 # Unlinked right after open: read back through the writer's own fd.
-info=$(writer "$TW_TMP/t/gone.log" 1000 700 unlink)
-pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
-if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e.get('read_back') and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
-  ok tail_unlinked_file_read_through_fd
-else
-  not_ok tail_unlinked_file_read_through_fd "$(events_of "$pid" | head -3)"
-fi
+marker_case tail_unlinked_file_read_through_fd "$(writer "$TW_TMP/t/gone.log" 1000 700 unlink)" "e.get('read_back')"
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok tail_clean_exit || not_ok tail_clean_exit "exit status $TW_RC"
 
