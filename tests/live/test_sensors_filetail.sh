@@ -119,6 +119,32 @@ marker_case tail_marker_in_tiny_writes "$(writer "$TW_TMP/t/tiny.log" 400 200 ti
 
 # Unlinked right after open: read back through the writer's own fd.
 marker_case tail_unlinked_file_read_through_fd "$(writer "$TW_TMP/t/gone.log" 1000 700 unlink)" "e.get('read_back')"
+# 300 files written by turns, each its own run: more runs than files kept
+# open for reading (128). Every byte is still accounted for and the
+# marker, in one of the last files, found.
+info=$(python3 - "$TW_TMP/t/many" 3< <(printf '%s' "$marker") <<'PY'
+import json, os, sys
+d = sys.argv[1]; os.mkdir(d)
+marker = os.fdopen(3).read()
+fds = [os.open(f"{d}/f{i:03d}.log", os.O_WRONLY | os.O_CREAT, 0o600) for i in range(300)]
+total = 0
+for rnd in range(20):
+    for i, fd in enumerate(fds):
+        line = b"%03d round=%02d " % (i, rnd) + b"y" * 40 + b"\n"
+        if i == 271 and rnd == 13:
+            line = b"%03d round=%02d " % (i, rnd) + marker.encode() + b" \n"
+        total += os.write(fd, line)
+print(json.dumps({"pid": os.getpid(), "bytes": total}), flush=True)
+PY
+)
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
+want=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$info")
+got=$(wait_bytes "$pid" "$want")
+[ "$got" -eq "$want" ] && events_of "$pid" | grep -q '"literals"' && ok tail_many_files_all_accounted ||
+  not_ok tail_many_files_all_accounted "$got of $want bytes; marker $(events_of "$pid" | grep -c literals) times"
+sleep 1.2
+status_tail 't["open_files"]<=128 and t["lost_bytes"]==0' && ok tail_open_files_bounded ||
+  not_ok tail_open_files_bounded "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok tail_clean_exit || not_ok tail_clean_exit "exit status $TW_RC"
 
