@@ -54,6 +54,7 @@ struct run_ctx {
 	struct monitor_opts mopts;
 	uint64_t drops[TW_DROP_MAX];
 	uint64_t tail_lost;         /* last warned-about filetail lost_bytes */
+	uint64_t tail_orphaned;     /* and orphaned runs */
 	struct sweep_stats sweep;
 	int swept;
 	struct pipeline *pipe;
@@ -314,6 +315,7 @@ static void sensors_status(void *vctx, cJSON *o)
 		cJSON_AddNumberToObject(ft, "short_reads", (double)ts.short_reads);
 		cJSON_AddNumberToObject(ft, "lost_bytes", (double)ts.lost_bytes);
 		cJSON_AddNumberToObject(ft, "open_files", (double)ts.open_handles);
+		cJSON_AddNumberToObject(ft, "orphaned_runs", (double)ts.orphaned);
 	}
 	if (ctx->swept) {
 		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
@@ -347,6 +349,11 @@ static void check_drops(struct run_ctx *ctx)
 		struct filetail_stats ts;
 
 		filetail_get_stats(ctx->tail, &ts);
+		if (ts.orphaned > ctx->tail_orphaned)
+			log_warn("sensors: file tail: %llu runs had no notice and were never read "
+				 "(total %llu)", (unsigned long long)(ts.orphaned - ctx->tail_orphaned),
+				 (unsigned long long)ts.orphaned);
+		ctx->tail_orphaned = ts.orphaned;
 		if (ts.lost_bytes > ctx->tail_lost)
 			log_warn("sensors: file tail: %llu written bytes could not be read back "
 				 "(file deleted or truncated first; total %llu bytes, %llu ranges)",

@@ -312,12 +312,29 @@ double detect_entropy(const unsigned char *s, size_t n)
  * a random base62 string contains one with probability ~1e-5 or less;
  * a secret whose checksum verifies never reaches this test.
  */
+/* Is low[i] outside the string or not a letter or digit? */
+static int word_edge(const char *low, size_t m, size_t i)
+{
+	unsigned char c;
+
+	if (i >= m)
+		return 1;
+	c = (unsigned char)low[i];
+	return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+}
+
 int detect_is_placeholder(const unsigned char *s, size_t n)
 {
-	static const char *const markers[] = {
-		"example", "xxxx", "your", "placeholder", "redacted", "changeme",
+	/* Words count only as words: at an end of the string or beside a
+	 * separator ("YOUR_API_KEY", "my-dummy-key"). Inside a run of letters
+	 * and digits they are chance: a random 40-character secret holds
+	 * "your" about once in 25 000. */
+	static const char *const words[] = {
+		"example", "your", "placeholder", "redacted", "changeme",
 		"dummy", "insert", "token_here", "token-here", "key_here", "key-here",
-		"<", ">", "${", "{{", "****", "....", "0000000", "1234567",
+	};
+	static const char *const marks[] = {
+		"xxxx", "<", ">", "${", "{{", "****", "....", "0000000", "1234567",
 	};
 	char low[256];
 	size_t m = n < sizeof(low) - 1 ? n : sizeof(low) - 1, run = 1;
@@ -325,9 +342,20 @@ int detect_is_placeholder(const unsigned char *s, size_t n)
 	for (size_t i = 0; i < m; i++)
 		low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : (char)s[i];
 	low[m] = 0;
-	for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++)
-		if (memmem(low, m, markers[i], strlen(markers[i])))
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (memmem(low, m, marks[i], strlen(marks[i])))
 			return 1;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		size_t wl = strlen(words[i]);
+		const char *p = low;
+
+		while ((p = memmem(p, m - (size_t)(p - low), words[i], wl))) {
+			size_t at = (size_t)(p - low);
+			if ((at == 0 || word_edge(low, m, at - 1)) || word_edge(low, m, at + wl))
+				return 1;
+			p++;
+		}
+	}
 	/* The same character eight times: "aaaaaaaa", "--------". */
 	for (size_t i = 1; i < m; i++) {
 		run = low[i] == low[i - 1] ? run + 1 : 1;

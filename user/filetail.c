@@ -16,6 +16,7 @@
 
 #define BUSY_RETRY_NS 100000ull          /* the kernel is between claim and publish */
 #define HANDLE_IDLE_NS (5 * 1000000000ull) /* close files not read for this long */
+#define ORPHAN_SWEEPS 5                      /* seconds a pending slot may go without its notice */
 
 struct run {
 	int active;
@@ -24,6 +25,7 @@ struct run {
 	uint64_t last_read_ns;   /* rate limit per slot */
 	uint64_t handle_used_ns;
 	uint32_t busy_spins;
+	uint32_t orphan_sweeps;  /* sweeps that found the slot pending with no run here */
 	/* what rfd is open on */
 	uint32_t h_tgid;
 	uint64_t h_ino, h_start_ns;
@@ -299,8 +301,27 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 		t->next_sweep_ns = now_ns + 1000000000ull;
 		for (uint32_t i = 0; i < TW_TAIL_SLOTS; i++) {
 			struct run *r = &t->runs[i];
+			uint64_t w;
+
 			if (r->rfd >= 0 && !r->active && now_ns - r->handle_used_ns > HANDLE_IDLE_NS)
 				handle_close(t, r);
+			/* A slot pending with no notice here for seconds: its notice
+			 * never reached us (or was malformed). Nobody would ever read
+			 * its range and its writer would keep extending it: free the
+			 * slot so the next write is copied or starts a run we know
+			 * of, and count it. (A notice still queued in a backlogged
+			 * ring would find the slot free: counted the same way.) */
+			w = __atomic_load_n(&t->slots[i].word, __ATOMIC_ACQUIRE);
+			if (!(w & TW_TAIL_PEND) || r->active) {
+				r->orphan_sweeps = 0;
+				continue;
+			}
+			if (++r->orphan_sweeps >= ORPHAN_SWEEPS &&
+			    __atomic_compare_exchange_n(&t->slots[i].word, &w, 0, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE)) {
+				r->orphan_sweeps = 0;
+				t->st.orphaned++;
+			}
 		}
 	}
 	return stop;

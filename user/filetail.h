@@ -46,6 +46,7 @@ struct filetail_stats {
 	uint64_t lost_bytes;   /* bytes of those, and bytes a truncation took */
 	uint64_t short_reads;  /* ranges the file no longer held in full */
 	uint64_t open_handles; /* files open for reading now */
+	uint64_t orphaned;     /* runs whose notice never came, freed after 5 s unread */
 };
 
 struct filetail;

@@ -332,6 +332,28 @@ static void test_run_all_ignores_due(void **state)
 	filetail_free(t);
 }
 
+/* A pending slot whose notice never came is freed after five sweeps and
+ * counted; one with its run here, or not pending, is left alone. */
+static void test_orphaned_slot_freed(void **state)
+{
+	struct fixture *f = *state;
+	struct filetail *t = tail_new(f, 65536);
+	struct filetail_stats st;
+	uint64_t now = 10 * 1000 * MS;
+
+	f->slots[SLOT].word = TW_TAIL_PEND | TAG | 5000;   /* no notice */
+	f->slots[SLOT + 1].word = TW_TAIL_BUSY;             /* mid-claim: not pending */
+	for (int i = 0; i < 4; i++, now += 1000 * MS)
+		filetail_run(t, now, 0);
+	assert_int_equal(f->slots[SLOT].word, TW_TAIL_PEND | TAG | 5000);
+	filetail_run(t, now, 0);
+	assert_int_equal(f->slots[SLOT].word, 0);
+	assert_int_equal(f->slots[SLOT + 1].word, TW_TAIL_BUSY);
+	filetail_get_stats(t, &st);
+	assert_int_equal(st.orphaned, 1);
+	filetail_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +367,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fifo_never_opened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_notice_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_all_ignores_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphaned_slot_freed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
