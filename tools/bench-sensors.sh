@@ -11,7 +11,8 @@
 #
 # WORKLOADS="logwriter" runs a subset. Extra modes (for docs/SENSORS.md):
 # tw-no-tail (copy every file write in the kernel: no file tails),
-# tw-no-carry (no stream tail re-scanned with each capture), tw-wake-each (wake the reader on every
+# tw-no-carry (no stream tail re-scanned with each capture), tw-wake-1m
+# (wake the reader once 1 MiB is queued instead of 64 KiB), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
 # tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
@@ -56,6 +57,7 @@ start_mode() {
     tw-ref) ;;
     tw-no-tail) args=(--no-file-tail) ;;
     tw-no-carry) args=(--stream-tail 0) ;;
+    tw-wake-1m) args=(--wakeup-bytes 1M) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
