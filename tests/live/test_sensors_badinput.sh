@@ -38,6 +38,25 @@ else
 fi
 rm -f /tmp/tw-efault-*
 
+# A write that succeeded (short) from a buffer another thread unmapped
+# before the exit tracepoint could read it: reported, flagged read_failed,
+# counted in the kernel, and the monitor stays up.
+info=$("$PROGS/tw_io" vanish "$TW_TMP/vanish.out")
+pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info" 2>/dev/null) || pid=0
+if [ "$pid" -gt 0 ] &&
+   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e.get('read_failed') is True and e['bytes']==$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ret"])' "$info")" 5 >/dev/null; then
+  ok unmapped_after_write_flagged
+else
+  not_ok unmapped_after_write_flagged "info=$info; events: $(grep "\"pid\":$pid," "$TW_TMP/events.jsonl" | grep file_write | head -2)"
+fi
+sleep 1.2
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["sensors"]["drops"]["read_failed"]>=1 else 1)' "$TW_TMP/state/status.json"; then
+  ok unmapped_after_write_counted
+else
+  not_ok unmapped_after_write_counted "$(grep -o '"drops":{[^}]*}' "$TW_TMP/state/status.json")"
+fi
+rm -f "$TW_TMP/vanish.out"
+
 # Binary bytes, NULs and 0xff around the marker, in a file: found at its offset.
 pid=$(TW_MARKER=$marker OUT="$TW_TMP/bin.dat" python3 -c '
 import os

@@ -12,6 +12,10 @@
  *   tw_io connect KIND
  *   tw_io flood COUNT            COUNT small UDP sendto calls
  *   tw_io big                    one 1 GiB write to a unix stream socket
+ *   tw_io vanish PATH            a 128 MiB pwrite() to PATH whose buffer another
+ *                                thread unmaps midway: the write succeeds short,
+ *                                and the buffer is gone when the exit
+ *                                tracepoint reads it (retried until so)
  *
  * The marker comes from $TW_MARKER, not argv, so that exec events (which
  * print argv) never show it and tests can check it is never printed.
@@ -34,6 +38,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -418,6 +423,57 @@ static int do_big(int argc)
 	return 0;
 }
 
+struct vanish {
+	unsigned char *buf;
+	size_t size;
+	volatile int started;
+};
+
+static void *unmapper(void *arg)
+{
+	struct vanish *v = arg;
+	struct timespec ts = { 0, 3 * 1000 * 1000 };
+
+	while (!v->started)
+		;
+	nanosleep(&ts, NULL);
+	munmap(v->buf, v->size);
+	return NULL;
+}
+
+static int do_vanish(int argc, char **argv)
+{
+	struct vanish v = { .size = 128u << 20 };
+	ssize_t r = -1;
+	int fd, tries;
+
+	if (argc != 3)
+		return 2;
+	fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		die("open");
+	for (tries = 1; tries <= 20; tries++) {
+		pthread_t th;
+
+		v.buf = mmap(NULL, v.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (v.buf == MAP_FAILED)
+			die("mmap");
+		memset(v.buf, 'v', v.size); /* resident: the copy takes no faults until the unmap */
+		v.started = 0;
+		pthread_create(&th, NULL, unmapper, &v);
+		v.started = 1;
+		/* pwrite: always copied by the kernel, never read back (file tails) */
+		r = pwrite(fd, v.buf, v.size, 0);
+		pthread_join(th, NULL);
+		if (r > 0 && (size_t)r < v.size)
+			break; /* short and successful: what we wanted */
+		if (r == (ssize_t)v.size)
+			munmap(v.buf, v.size); /* too fast: the unmap came after */
+	}
+	printf("{\"pid\":%d,\"fd\":%d,\"ret\":%zd,\"tries\":%d}\n", getpid(), fd, r, tries);
+	return r > 0 && (size_t)r < v.size ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	int r = 2;
@@ -434,6 +490,8 @@ int main(int argc, char **argv)
 		r = do_flood(argc, argv);
 	else if (!strcmp(argv[1], "big"))
 		r = do_big(argc);
+	else if (!strcmp(argv[1], "vanish"))
+		r = do_vanish(argc, argv);
 	if (r == 2)
 		fprintf(stderr, "usage: see the comment at the top of tests/progs/tw_io.c\n");
 	return r;
