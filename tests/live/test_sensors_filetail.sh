@@ -82,6 +82,22 @@ status_tail() { # PYTHON_EXPR over t = status.json's sensors.file_tail
     "$TW_TMP/state/status.json" "$1"
 }
 
+# status_case NAME PYTHON_EXPR: ok when status.json's file_tail satisfies it.
+status_case() {
+  if status_tail "$2"; then ok "$1"
+  else not_ok "$1" "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"; fi
+}
+
+# restart N NAME ARGS...: stop the monitor (its clean exit is NAME), keep
+# its events as events-N.jsonl, start it again with ARGS.
+restart() {
+  local n=$1 name=$2; shift 2
+  tw_stop
+  [ "${TW_RC:-1}" -eq 0 ] && ok "$name" || not_ok "$name" "exit status $TW_RC"
+  mv "$TW_TMP/events.jsonl" "$TW_TMP/events-$n.jsonl"
+  tw_start "$@" || { not_ok "${name}_restart" "monitor failed to start"; exit 1; }
+}
+
 tw_start --trace-io --no-sweep --watch-literal "$marker" ||
   { not_ok tail_start "monitor failed to start"; exit 1; }
 
@@ -111,8 +127,7 @@ else
   not_ok tail_marker_at_its_file_offset "$(events_of "$pid" | grep literals | head -2)"
 fi
 sleep 1.2 # status is rewritten every second
-status_tail 't and t["runs"]>=1 and t["reads"]>=1 and t["bytes"]>=290000 and t["lost_bytes"]==0' &&
-  ok tail_status_counts || not_ok tail_status_counts "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
+status_case tail_status_counts 't and t["runs"]>=1 and t["reads"]>=1 and t["bytes"]>=290000 and t["lost_bytes"]==0'
 
 # A marker written three bytes per write() among whole lines.
 marker_case tail_marker_in_tiny_writes "$(writer "$TW_TMP/t/tiny.log" 400 200 tiny)"
@@ -143,15 +158,10 @@ got=$(wait_bytes "$pid" "$want")
 [ "$got" -eq "$want" ] && events_of "$pid" | grep -q '"literals"' && ok tail_many_files_all_accounted ||
   not_ok tail_many_files_all_accounted "$got of $want bytes; marker $(events_of "$pid" | grep -c literals) times"
 sleep 1.2
-status_tail 't["open_files"]<=128 and t["lost_bytes"]==0' && ok tail_open_files_bounded ||
-  not_ok tail_open_files_bounded "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
-tw_stop
-[ "${TW_RC:-1}" -eq 0 ] && ok tail_clean_exit || not_ok tail_clean_exit "exit status $TW_RC"
+status_case tail_open_files_bounded 't["open_files"]<=128 and t["lost_bytes"]==0'
 
 # Slow read-backs (--file-tail-ms 300): the writer is gone first.
-mv "$TW_TMP/events.jsonl" "$TW_TMP/events-1.jsonl"
-tw_start --trace-io --no-sweep --file-tail-ms 300 --watch-literal "$marker" ||
-  { not_ok tail_start_slow "monitor failed to start"; exit 1; }
+restart 1 tail_clean_exit --trace-io --no-sweep --file-tail-ms 300 --watch-literal "$marker"
 
 # The process exited: the file is opened by the path the kernel sent.
 info=$(writer "$TW_TMP/t/exited.log" 2000 1500 exit)
@@ -173,15 +183,10 @@ status_tail 't["short_reads"]>=1 and t["lost_bytes"]>=4800' && grep -q 'could no
 # Closed and deleted before the read-back: counted as a lost range.
 info=$(writer "$TW_TMP/t/deleted.log" 50 1 delete)
 sleep 1.5
-status_tail 't["lost_ranges"]>=1' && ok tail_deleted_file_counted ||
-  not_ok tail_deleted_file_counted "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"
-tw_stop
-[ "${TW_RC:-1}" -eq 0 ] && ok tail_slow_clean_exit || not_ok tail_slow_clean_exit "exit status $TW_RC"
+status_case tail_deleted_file_counted 't["lost_ranges"]>=1'
 
 # --no-file-tail: every write copied by the kernel, nothing read back.
-mv "$TW_TMP/events.jsonl" "$TW_TMP/events-2.jsonl"
-tw_start --trace-io --no-sweep --no-file-tail --watch-literal "$marker" ||
-  { not_ok tail_start_off "monitor failed to start"; exit 1; }
+restart 2 tail_slow_clean_exit --trace-io --no-sweep --no-file-tail --watch-literal "$marker"
 info=$(writer "$TW_TMP/t/off.log" 500 250 keep)
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
 got=$(wait_bytes "$pid" 50000)
@@ -193,17 +198,15 @@ else
   not_ok tail_off_copies_every_write "$n events, $got bytes"
 fi
 sleep 1.2
-status_tail 't is None' && ok tail_off_no_status || not_ok tail_off_no_status "file_tail present"
-tw_stop
+status_case tail_off_no_status 't is None'
 
 # A managed token in the middle of a long log: read back, found, revoked,
 # and never written raw anywhere.
-mv "$TW_TMP/events.jsonl" "$TW_TMP/events-3.jsonl"
 LEDGER=$TW_TMP/ledger.db
 tok=$("$TW" mint --ledger "$LEDGER" --task tail --aud http://127.0.0.1:9 2>"$TW_TMP/mint.err") ||
   { not_ok tail_mint "$(cat "$TW_TMP/mint.err")"; exit 1; }
 id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-tw_start --no-sweep --ledger "$LEDGER" || { not_ok tail_start_ledger "monitor failed to start"; exit 1; }
+restart 3 tail_off_clean_exit --no-sweep --ledger "$LEDGER"
 marker=$tok writer "$TW_TMP/t/token.log" 2000 1200 keep >/dev/null
 if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id' and e.get('class')=='file_write'" 5) &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["class"]=="file_write" and e["action"]=="revoke" else 1)' "$ev"; then
