@@ -191,4 +191,27 @@ if "floor" in modes and "tokenward" in modes and data[("logwriter", "none")]:
     t = statistics.median(data[("logwriter", "tokenward")]) / b - 1
     print(f"Log writer: floor overhead {f*100:+.1f}%, tokenward {t*100:+.1f}%, "
           f"ratio tokenward/floor {t/f:.2f}x" if f > 0 else "floor overhead not measurable")
+# The spread: each round's overhead against that round's no-monitor sample
+# (rounds pair the modes), so a reader sees how much one run can move.
+rows = defaultdict(list)
+for row in open(path):
+    w, m, r, v, c = row.split("\t")
+    rows[(w, int(r))].append((m, float(v)))
+print()
+print("Spread of per-round overhead (min .. max over rounds):")
+for w, desc, higher in wl:
+    cells = []
+    for m in modes:
+        if m == "none":
+            continue
+        ov = []
+        for (w2, r), samples in rows.items():
+            d = dict(samples)
+            if w2 != w or "none" not in d or m not in d:
+                continue
+            ov.append((d["none"] / d[m] - 1) if higher else (d[m] / d["none"] - 1))
+        if ov:
+            cells.append(f"{m} {min(ov)*100:+.1f}% .. {max(ov)*100:+.1f}%")
+    if cells:
+        print(f"- {w}: " + "; ".join(cells))
 PY
