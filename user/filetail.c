@@ -25,6 +25,8 @@ struct run {
 	uint64_t last_read_ns;   /* rate limit per slot */
 	uint64_t handle_used_ns;
 	uint32_t busy_spins;
+	int taken;               /* the range is ours (slot cleared), not all read yet */
+	uint64_t rd_off, rd_end;
 	uint32_t orphan_sweeps;  /* sweeps that found the slot pending with no run here */
 	/* what rfd is open on */
 	uint32_t h_tgid;
@@ -62,6 +64,8 @@ struct filetail *filetail_new(struct tw_tail_slot *slots, const struct filetail_
 		t->opts.max_handles = 128;
 	if (!t->opts.piece_bytes || t->opts.piece_bytes > TW_CAP_LIMIT)
 		t->opts.piece_bytes = TW_CAP_DEFAULT;
+	if (!t->opts.read_budget)
+		t->opts.read_budget = FILETAIL_BUDGET_DEFAULT;
 	t->slots = slots;
 	t->feed = feed;
 	t->path = path;
@@ -181,22 +185,28 @@ static void run_deactivate(struct filetail *t, uint32_t k)
 	t->active[k] = t->active[--t->nactive];
 }
 
-/* Read [start, end) and hand it on in record-sized pieces. */
-static int range_read(struct filetail *t, struct run *r, uint64_t end, uint64_t now_ns)
+/* Read what is left of a taken range, [rd_off, rd_end), in record-sized
+ * pieces, at most *budget bytes of it (the monitor loop has other work:
+ * a backlog is read over several turns). r->taken drops to 0 when the
+ * range is done, read or lost. Returns the feed callback's non-zero. */
+static int range_read(struct filetail *t, struct run *r, uint64_t now_ns, uint64_t *budget)
 {
 	const struct tw_tail_event *e = &r->ev;
-	uint64_t off = e->start;
 	int fd, ret = 0;
 
-	if (end <= off)
+	if (r->rd_off >= r->rd_end) {
+		r->taken = 0;
 		return 0;
+	}
 	fd = handle_get(t, r, now_ns);
 	if (fd < 0) {
 		t->st.lost_ranges++;
-		t->st.lost_bytes += end - off;
+		t->st.lost_bytes += r->rd_end - r->rd_off;
+		r->taken = 0;
 		return 0;
 	}
-	t->st.reads++;
+	if (r->rd_off == e->start)
+		t->st.reads++;
 	memset(t->rec, 0, sizeof(*t->rec));
 	t->rec->hdr = e->hdr;
 	t->rec->hdr.type = TW_EV_FILE_WRITE;
@@ -204,48 +214,60 @@ static int range_read(struct filetail *t, struct run *r, uint64_t end, uint64_t 
 	t->rec->file_id = e->file_id;
 	t->rec->fd = e->fd;
 	t->rec->syscall = e->syscall;
-	while (off < end) {
-		size_t want = end - off < t->opts.piece_bytes ? end - off : t->opts.piece_bytes;
-		ssize_t n = pread(fd, (char *)(t->rec + 1), want, (off_t)off);
+	while (r->rd_off < r->rd_end && *budget) {
+		uint64_t left = r->rd_end - r->rd_off;
+		size_t want = left < t->opts.piece_bytes ? left : t->opts.piece_bytes;
+		ssize_t n = pread(fd, (char *)(t->rec + 1), want, (off_t)r->rd_off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			/* truncated (or rewritten shorter) before we got here */
 			t->st.short_reads++;
-			t->st.lost_bytes += end - off;
+			t->st.lost_bytes += left;
+			r->rd_off = r->rd_end;
 			break;
 		}
 		t->st.bytes += n;
-		off += n;
+		r->rd_off += n;
+		*budget = *budget > (uint64_t)n ? *budget - n : 0;
 		t->rec->total_len = t->rec->cap_len = t->rec->data_len = n;
 		if ((ret = t->feed(t->ctx, t->rec, sizeof(*t->rec) + n)))
 			break;
 	}
+	if (r->rd_off >= r->rd_end)
+		r->taken = 0;
 	return ret;
 }
 
-/* Take the pending range from the kernel's slot and read it. Returns 1
- * when the kernel is mid-claim (try again shortly). */
-static int run_consume(struct filetail *t, uint32_t slot, uint64_t now_ns, int *stop)
+/* Take the pending range from the kernel's slot (once) and read it, within
+ * the budget. Returns 1 when the kernel is mid-claim (try again shortly). */
+static int run_consume(struct filetail *t, uint32_t slot, uint64_t now_ns, uint64_t *budget,
+		       int *stop)
 {
 	struct run *r = &t->runs[slot];
-	uint64_t w = __atomic_load_n(&t->slots[slot].word, __ATOMIC_ACQUIRE);
+	uint64_t w;
 
-	for (;;) {
-		if (!(w & TW_TAIL_PEND))
-			return (w & TW_TAIL_BUSY) ? 1 : 0; /* nothing left to take */
-		if ((w & TW_TAIL_TAG_MASK) != r->ev.tag)
-			return 0; /* not this run's (cannot happen: only we clear PEND) */
-		/* A write landing now either extended the range before this
-		 * exchange (we read it) or finds the slot free and claims it
-		 * anew (a new notice): no byte falls between. */
-		if (__atomic_compare_exchange_n(&t->slots[slot].word, &w, 0, 0, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			break;
+	if (!r->taken) {
+		w = __atomic_load_n(&t->slots[slot].word, __ATOMIC_ACQUIRE);
+		for (;;) {
+			if (!(w & TW_TAIL_PEND))
+				return (w & TW_TAIL_BUSY) ? 1 : 0; /* nothing left to take */
+			if ((w & TW_TAIL_TAG_MASK) != r->ev.tag)
+				return 0; /* not this run's (cannot happen: only we clear PEND) */
+			/* A write landing now either extended the range before
+			 * this exchange (we read it) or finds the slot free and
+			 * claims it anew (a new notice): no byte falls between. */
+			if (__atomic_compare_exchange_n(&t->slots[slot].word, &w, 0, 0,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				break;
+		}
+		r->last_read_ns = now_ns;
+		r->taken = 1;
+		r->rd_off = r->ev.start;
+		r->rd_end = w & TW_TAIL_POS_MASK;
 	}
-	r->last_read_ns = now_ns;
-	*stop = range_read(t, r, w & TW_TAIL_POS_MASK, now_ns);
+	*stop = range_read(t, r, now_ns, budget);
 	return 0;
 }
 
@@ -258,6 +280,19 @@ int filetail_note(struct filetail *t, const struct tw_tail_event *e, uint64_t no
 		return -EINVAL;
 	t->st.notices++;
 	r = &t->runs[e->slot];
+	if (r->active && r->taken) {
+		/* The kernel started a new run on this slot while the last one's
+		 * range is still being read (a backlog): finish it first, its
+		 * notice is about to be replaced. */
+		uint64_t all = UINT64_MAX;
+
+		range_read(t, r, now_ns, &all);
+		for (uint32_t k = 0; k < t->nactive; k++)
+			if (t->active[k] == e->slot) {
+				run_deactivate(t, k);
+				break;
+			}
+	}
 	due = r->last_read_ns ? r->last_read_ns + t->opts.delay_ms * 1000000ull : now_ns;
 	if (due < now_ns)
 		due = now_ns;
@@ -272,6 +307,7 @@ int filetail_note(struct filetail *t, const struct tw_tail_event *e, uint64_t no
 
 int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 {
+	uint64_t budget = all ? UINT64_MAX : t->opts.read_budget;
 	int stop = 0;
 
 	for (uint32_t k = 0; k < t->nactive && !stop;) {
@@ -282,7 +318,9 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 			k++;
 			continue;
 		}
-		if (run_consume(t, slot, now_ns, &stop)) {
+		if (!budget)
+			break; /* the rest next turn: the loop has other work */
+		if (run_consume(t, slot, now_ns, &budget, &stop)) {
 			/* the kernel is between claim and publish: moments */
 			if (!all) {
 				r->due_ns = now_ns + BUSY_RETRY_NS;
@@ -295,6 +333,12 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 			}
 		}
 		r->busy_spins = 0;
+		if (r->taken) {
+			/* budget spent inside this range: go on next turn */
+			r->due_ns = now_ns;
+			k++;
+			continue;
+		}
 		run_deactivate(t, k);
 	}
 	if (now_ns >= t->next_sweep_ns) {

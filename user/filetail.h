@@ -29,7 +29,9 @@ struct filetail_opts {
 	uint32_t delay_ms;     /* least time between two reads of one slot (0: 2 ms) */
 	uint32_t max_handles;  /* files kept open for reading (0: 128) */
 	uint32_t piece_bytes;  /* bytes per read-back record, the capture window (0: TW_CAP_DEFAULT) */
+	uint64_t read_budget;  /* bytes read back per filetail_run() at most (0: 8 MiB) */
 };
+#define FILETAIL_BUDGET_DEFAULT (8ull << 20)
 #define FILETAIL_DELAY_MS_DEFAULT 2
 
 /* Takes one synthesized file-write record; non-zero stops the run. */

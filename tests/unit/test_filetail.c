@@ -354,6 +354,38 @@ static void test_orphaned_slot_freed(void **state)
 	filetail_free(t);
 }
 
+/* A backlog is read over several turns of the loop, within the budget;
+ * a new run on the slot finishes the old range first. */
+static void test_budget_spreads_backlog(void **state)
+{
+	struct fixture *f = *state;
+	struct filetail_opts o = { .delay_ms = 10, .piece_bytes = 32768, .read_budget = 32768 };
+	struct filetail *t = filetail_new(f->slots, &o, feed, path_of, f);
+	struct filetail_stats st;
+
+	f->slots[SLOT].word = TW_TAIL_PEND | TAG | 100000;
+	filetail_note(t, &f->ev, 1 * MS);
+	filetail_run(t, 1 * MS, 0);
+	assert_int_equal(f->fed.len, 32768);
+	assert_int_equal(f->slots[SLOT].word, 0); /* taken at once, read over turns */
+	assert_int_equal(filetail_timeout_ms(t, 1 * MS, 5), 0);
+	filetail_run(t, 1 * MS, 0);
+	assert_int_equal(f->fed.len, 65536);
+
+	/* the writer goes on: the kernel claims the slot anew */
+	f->ev.start = f->ev.end = 100000;
+	f->slots[SLOT].word = TW_TAIL_PEND | TAG | 100000; /* nothing written yet: empty run */
+	assert_int_equal(filetail_note(t, &f->ev, 2 * MS), 0);
+	assert_fed_range(f, 1000, 99000); /* the old range finished first */
+	filetail_run(t, 20 * MS, 0);
+	assert_int_equal(f->slots[SLOT].word, 0);
+	filetail_get_stats(t, &st);
+	assert_int_equal(st.bytes, 99000);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(filetail_timeout_ms(t, 20 * MS, 5), 5);
+	filetail_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +400,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_notice_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_all_ignores_due, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphaned_slot_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_spreads_backlog, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
