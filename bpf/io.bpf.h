@@ -464,6 +464,15 @@ static __always_inline __u64 tw_tail_hash(__u64 ino, __u32 dev, __u32 tgid)
 #define TW_TAIL_IDX(h) ((__u32)((h) >> (64 - TW_TAIL_SLOT_BITS)))
 #define TW_TAIL_TAG(h) (((h) << TW_TAIL_TAG_SHIFT) & TW_TAIL_TAG_MASK)
 
+/* The slot of this process's run on the file; *h is its hash (the tag). */
+static __always_inline struct tw_tail_slot *tw_tail_slot(__u64 ino, __u32 dev, __u32 tgid,
+							   __u64 *h, __u32 *idx)
+{
+	*h = tw_tail_hash(ino, dev, tgid);
+	*idx = TW_TAIL_IDX(*h);
+	return bpf_map_lookup_elem(&tail_slots, idx);
+}
+
 /*
  * The fast path: a write of @ret bytes that ended at file offset @end and
  * continues this process's pending run on the file. One array lookup (the
@@ -478,9 +487,7 @@ static __always_inline int tw_tail_extend(__u64 ino, __u32 dev, __u32 tgid, __u6
 
 	if (end < ret || end > TW_TAIL_POS_MASK || ret > tw_cap_max)
 		return 0;
-	h = tw_tail_hash(ino, dev, tgid);
-	idx = TW_TAIL_IDX(h);
-	s = bpf_map_lookup_elem(&tail_slots, &idx);
+	s = tw_tail_slot(ino, dev, tgid, &h, &idx);
 	if (!s)
 		return 0;
 	w = TW_TAIL_PEND | TW_TAIL_TAG(h) | (end - ret);
@@ -510,9 +517,7 @@ static __always_inline void tw_tail_claim(const struct tw_io_args *a)
 	dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	if (end > TW_TAIL_POS_MASK)
 		return;
-	h = tw_tail_hash(inum, dev, tgid);
-	idx = TW_TAIL_IDX(h);
-	s = bpf_map_lookup_elem(&tail_slots, &idx);
+	s = tw_tail_slot(inum, dev, tgid, &h, &idx);
 	if (!s)
 		return;
 	w = s->word;

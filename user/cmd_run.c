@@ -364,12 +364,6 @@ static void check_drops(struct run_ctx *ctx)
 	}
 }
 
-/* A file tail's read-back goes through capture like any record. */
-static int tail_feed(void *vctx, const void *rec, size_t len)
-{
-	return on_record(vctx, rec, len);
-}
-
 static const char *tail_path(void *vctx, uint64_t file_id)
 {
 	return capture_path(((struct run_ctx *)vctx)->cap, file_id);
@@ -575,8 +569,9 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ctx.topts.piece_bytes = ctx.mopts.capture_bytes;
+	/* A file tail's read-back goes through on_record like any record. */
 	if (monitor_tail_slots(ctx.mon) &&
-	    !(ctx.tail = filetail_new(monitor_tail_slots(ctx.mon), &ctx.topts, tail_feed, tail_path, &ctx))) {
+	    !(ctx.tail = filetail_new(monitor_tail_slots(ctx.mon), &ctx.topts, on_record, tail_path, &ctx))) {
 		log_error("out of memory");
 		monitor_close(ctx.mon);
 		return 1;
