@@ -74,6 +74,8 @@ const volatile __u64 tw_id_key __weak = 0;
 
 /* Read sequential file writes back from the page cache (bpf/io.bpf.h). */
 const volatile __u32 tw_tail_on __weak = 0;
+/* Batch small sends on stream sockets in shared slots (bpf/io.bpf.h). */
+const volatile __u32 tw_batch_on __weak = 0;
 
 /* Whether to wake the reader on every record or let it batch. */
 const volatile __u32 tw_wakeup_bytes __weak = 0;
@@ -168,6 +170,16 @@ static __always_inline int tw_emit_as(void *rec, __u64 size, __u32 drop_reason)
 static __always_inline int tw_emit(void *rec, __u64 size)
 {
 	return tw_emit_as(rec, size, TW_DROP_RINGBUF_FULL);
+}
+
+/* Send a record and wake the reader now: something waits on it. */
+static __always_inline int tw_emit_wake(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, rec, size, BPF_RB_FORCE_WAKEUP)) {
+		tw_count_drop(TW_DROP_RINGBUF_FULL);
+		return -1;
+	}
+	return 0;
 }
 
 #endif /* TW_COMMON_BPF_H */

@@ -259,6 +259,50 @@ static __always_inline void tw_sock_fill(struct file *file, struct tw_sock_info 
 	tw_sock_fill_id(&id, si);
 }
 
+/* The sock behind a socket's inode now: struct socket sits just before
+ * its inode in struct socket_alloc, so this is one read. A socket closed
+ * and another opened can reuse the same file and inode (both slab
+ * objects), so a cached sock is only good while this still matches. */
+static __always_inline __u64 tw_inode_sk(struct inode *ino)
+{
+	__u64 sk = 0;
+	char *sock = (char *)ino - TW_FOFF(struct socket_alloc, vfs_inode);
+
+	bpf_probe_read_kernel(&sk, sizeof(sk), sock + TW_FOFF(struct socket, sk));
+	return sk;
+}
+
+/* What a send batch's notice told userspace about the socket, as a hash:
+ * both addresses and ports (inet), or the peer (unix). A batch is only
+ * appended to while this is unchanged (a socket reconnected, or another
+ * socket in the same recycled memory, opens a new batch). One read. */
+static __always_inline __u64 tw_sock_digest(const struct tw_sock_ident *id)
+{
+	struct sock *sk = (struct sock *)id->sk;
+	char buf[TW_PEEK_MAX];
+	__u64 h = 0;
+
+	if (id->family == TW_AF_UNIX)
+		return (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) | 1;
+	if (tw_peek(buf, sk, TW_FOFF(struct sock_common, skc_v6_rcv_saddr) >
+			     TW_FOFF(struct sock_common, skc_v6_daddr) ?
+			     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
+			     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
+		return 0;
+	h = TW_AT(buf, struct sock_common, skc_daddr, __u32) |
+	    (__u64)TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32) << 32;
+	h ^= ((__u64)TW_AT(buf, struct sock_common, skc_dport, __u16) << 16 |
+	      TW_AT(buf, struct sock_common, skc_num, __u16) |
+	      (__u64)TW_AT(buf, struct sock_common, skc_family, __u16) << 32) * 0x9E3779B97F4A7C15ull;
+	if (TW_AT(buf, struct sock_common, skc_family, __u16) == TW_AF_INET6) {
+		__u64 *d = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_daddr));
+		__u64 *l = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr));
+
+		h ^= (d[0] * 31 + d[1]) ^ ((l[0] * 37 + l[1]) << 1);
+	}
+	return h | 1; /* 0 means unreadable */
+}
+
 /* A sockaddr the caller passed (sendto, sendmsg, connect). Returns 0 when
  * it was read and of a family we describe. */
 static __always_inline int tw_user_addr(__u64 uaddr, __u32 alen, struct tw_addr *a)
@@ -552,6 +596,118 @@ static __always_inline void tw_tail_claim(const struct tw_io_args *a)
 	__sync_lock_test_and_set(&s->word, TW_TAIL_PEND | TW_TAIL_TAG(h) | end);
 }
 
+/* ---- send batches (bpf/tokenward.h explains the protocol) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_BATCH_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct tw_batch_slot);
+} batch_slots SEC(".maps") __weak;
+
+/* Kernel-side mark on a sealing send: the batch was full (bpf only). */
+#define TW_BATCH_SEALED_FULL (1u << 31)
+
+/* Slot and tag from the socket's file id and the sending process. */
+static __always_inline struct tw_batch_slot *tw_batch_slot(__u64 file_id, __u32 tgid, __u64 *tag,
+							     __u32 *idx)
+{
+	__u64 h = (file_id ^ ((__u64)tgid << 20)) * 0x9E3779B97F4A7C15ull;
+
+	*idx = (__u32)(h >> (64 - TW_BATCH_SLOT_BITS));
+	*tag = (h << TW_BATCH_TAG_SHIFT) & TW_BATCH_TAG_MASK;
+	return bpf_map_lookup_elem(&batch_slots, idx);
+}
+
+/* Copy @n user bytes to the slot's data at @off; 0 when they are there. */
+static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u64 n, __u64 ubuf)
+{
+	barrier_var(off);
+	barrier_var(n);
+	if (off > TW_BATCH_BYTES || n > TW_BATCH_SEND_MAX)
+		return -1;
+	return bpf_probe_read_user(s->data + off, n, (void *)ubuf) ? -1 : 0;
+}
+
+/* Open a batch with this send: the slot was free. */
+static __always_inline int tw_batch_claim(struct tw_io_args *a, struct tw_batch_slot *s, __u32 idx,
+					  __u64 tag, __u64 file_id, __u32 tgid,
+					  const struct tw_sock_ident *id)
+{
+	struct tw_batch_event *n;
+	__u64 len = a->ret, digest = tw_sock_digest(id);
+
+	if (!digest || __sync_val_compare_and_swap(&s->word, 0, TW_BATCH_BUSY | tag) != 0)
+		return 0;
+	s->file_id = file_id;
+	s->tgid = tgid;
+	s->digest = digest;
+	n = tw_scratch_get();
+	if (!n || tw_batch_copy(s, 0, len, a->buf)) {
+		__sync_lock_test_and_set(&s->word, 0);
+		return 0; /* copied through the ring, which counts a bad buffer */
+	}
+	tw_fill_hdr(&n->hdr, TW_EV_SOCK_BATCH);
+	n->file_id = file_id;
+	n->tag = tag;
+	n->slot = idx;
+	n->fd = a->fd;
+	n->syscall = a->syscall;
+	n->pad[0] = n->pad[1] = n->pad[2] = 0;
+	tw_sock_fill_id(id, &n->sock);
+	/* No notice, no batch: the send was not captured, like any record
+	 * the full ring refuses, and is counted the same way. */
+	if (tw_emit(n, sizeof(*n))) {
+		__sync_lock_test_and_set(&s->word, 0);
+		return 1;
+	}
+	__sync_lock_test_and_set(&s->word, TW_BATCH_PEND | tag | len);
+	return 1;
+}
+
+/*
+ * A small send on a stream socket: append it to the process's batch on
+ * the socket, or open one. Returns 1 when the bytes are in a slot (or
+ * counted lost), 0 when they go through the ring as a record of their own;
+ * then *sealed is set (slot + 1) if this send sealed the open batch, whose
+ * bytes userspace must take first.
+ */
+static __always_inline int tw_batch_send(struct tw_io_args *a, __u64 file_id,
+					 const struct tw_sock_ident *id, __u32 *sealed)
+{
+	struct tw_batch_slot *s;
+	__u32 idx, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 tag, w, len, n = a->ret;
+	int small = a->buf && !a->tls_buf && n <= TW_BATCH_SEND_MAX &&
+		    a->syscall != TW_SC_SSL_WRITE;
+
+	s = tw_batch_slot(file_id, tgid, &tag, &idx);
+	if (!s)
+		return 0;
+	w = s->word;
+	if (w == 0)
+		return small ? tw_batch_claim(a, s, idx, tag, file_id, tgid, id) : 0;
+	if ((w & (TW_BATCH_STATE | TW_BATCH_TAG_MASK)) != (TW_BATCH_PEND | tag) ||
+	    s->file_id != file_id || s->tgid != tgid)
+		return 0; /* another socket's batch, or ours sealed or being written */
+	len = w & TW_BATCH_LEN_MASK;
+	if (small && len + n <= TW_BATCH_BYTES && tw_sock_digest(id) == s->digest &&
+	    __sync_val_compare_and_swap(&s->word, w, TW_BATCH_BUSY | tag | len) == w) {
+		if (!tw_batch_copy(s, len, n, a->buf)) {
+			__sync_lock_test_and_set(&s->word, TW_BATCH_PEND | tag | (len + n));
+			return 1;
+		}
+		__sync_lock_test_and_set(&s->word, w);
+	}
+	/* Through the ring: seal what is pending so it is read first. A full
+	 * batch wakes the reader: until it takes the sealed bytes, every send
+	 * on the socket goes through the ring one by one. */
+	if (__sync_val_compare_and_swap(&s->word, w, TW_BATCH_SEAL | tag | len) == w)
+		*sealed = (idx + 1) | (len + n > TW_BATCH_BYTES ? TW_BATCH_SEALED_FULL : 0);
+	return 0;
+}
+
 /*
  * Capture one write or send. Regular files and sockets are captured;
  * pipes, ttys and character devices only when tw_cap_other is set, since a
@@ -568,7 +724,7 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	struct inode *ino;
 	struct tw_fd_cache *fc;
 	struct tw_fd_slot *slot;
-	__u32 mode, type, path_flag = 0, zero = 0, tail = a->tail;
+	__u32 mode, type, path_flag = 0, zero = 0, tail = a->tail, sealed = 0;
 	__u64 file_id;
 
 	a->tail = 0;
@@ -587,6 +743,9 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	if (slot && slot->file == (__u64)file && slot->ino == (__u64)ino) {
 		type = slot->type;
 		file_id = slot->file_id;
+		/* same file and inode, but perhaps a new socket in their memory */
+		if (type == TW_EV_SOCK_SEND && slot->sock.sk && slot->sock.sk != tw_inode_sk(ino))
+			slot->sock.sk = 0;
 	} else {
 		__u16 tail_ok = 0;
 
@@ -620,6 +779,11 @@ static __noinline int tw_capture(struct tw_io_args *a)
 		a->tls_len = fc->tls_len;
 		fc->tls_buf = 0;
 	}
+	if (type == TW_EV_SOCK_SEND && slot && !slot->sock.sk)
+		tw_sock_ident(file, &slot->sock);
+	if (type == TW_EV_SOCK_SEND && tw_batch_on && slot && slot->sock.sk &&
+	    slot->sock.sock_type == TW_SOCK_STREAM && tw_batch_send(a, file_id, &slot->sock, &sealed))
+		return 0;
 	if (type == TW_EV_FILE_WRITE && !(slot && slot->path_ok)) {
 		int r = tw_send_path(file, file_id);
 
@@ -647,12 +811,10 @@ static __noinline int tw_capture(struct tw_io_args *a)
 	e->fd = a->fd;
 	e->syscall = a->syscall;
 	e->msg_index = a->msg_index;
-	e->pad = 0;
+	e->batch_slot = sealed & ~TW_BATCH_SEALED_FULL;
 	c->base = sizeof(*e);
 	if (type == TW_EV_SOCK_SEND) {
 		si = (struct tw_sock_info *)(e + 1);
-		if (slot && !slot->sock.sk)
-			tw_sock_ident(file, &slot->sock);
 		if (slot && slot->sock.sk)
 			tw_sock_fill_id(&slot->sock, si);
 		else
@@ -685,7 +847,10 @@ static __noinline int tw_capture(struct tw_io_args *a)
 			tw_count_drop(TW_DROP_READ_FAIL);
 			e->data_len = n = 0;
 		}
-		tw_emit(e, base + n);
+		if (sealed & TW_BATCH_SEALED_FULL)
+			tw_emit_wake(e, base + n);
+		else
+			tw_emit(e, base + n);
 		return 0;
 	}
 	c->uptr = a->buf;

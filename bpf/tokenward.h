@@ -27,6 +27,7 @@ enum tw_event_type {
 	TW_EV_FORK,        /* struct tw_fork_event: a new process (not thread) */
 	TW_EV_EXIT,        /* struct tw_exit_event: a whole process is gone */
 	TW_EV_FILE_TAIL,   /* struct tw_tail_event: a file is being appended to; read it back */
+	TW_EV_SOCK_BATCH,  /* struct tw_batch_event: a stream socket's small sends go to a slot */
 };
 
 /* Which syscall produced an io event. */
@@ -54,6 +55,7 @@ enum tw_event_flags {
 	TW_F_PATH_SENT   = 1u << 6, /* io: a TW_EV_FILE_PATH for file_id was emitted just before */
 	TW_F_PEER_ARG    = 1u << 7, /* io/connect: peer taken from the syscall's sockaddr */
 	TW_F_PAGE_CACHE  = 1u << 8, /* io: bytes read back from the file by userspace (file tail) */
+	TW_F_BATCHED     = 1u << 9, /* io: bytes taken from a send batch slot by userspace */
 };
 
 /* Why an event was dropped or cut; indexes the per-CPU `drops` map. */
@@ -138,7 +140,7 @@ struct tw_io_event {
 	int fd;
 	unsigned short syscall;       /* enum tw_syscall */
 	unsigned short msg_index;     /* sendmmsg: which message; else 0 */
-	unsigned int pad;
+	unsigned int batch_slot;      /* slot + 1 when this send sealed a batch (its bytes come first) */
 };
 
 struct tw_path_event {
@@ -215,6 +217,61 @@ struct tw_tail_event {
 	int fd;
 	unsigned short syscall;     /* the claiming write's enum tw_syscall */
 	unsigned short pad;
+};
+
+/*
+ * Send batches. Small sends on a stream socket (TCP, unix stream) are not
+ * sent through the ring one by one: the first claims a slot in the shared,
+ * mmapped `batch_slots` array and sends one struct tw_batch_event (who
+ * sends, on which socket, to whom); it and every small send after it on
+ * that socket by the same process are appended to the slot's data with a
+ * compare-and-swap. Userspace takes the bytes every few milliseconds with
+ * its own compare-and-swap, and frees a batch that has gone idle.
+ *
+ * A slot's `word`: TW_BATCH_PEND | tag | len while the batch is open, with
+ * len bytes in data[] not yet taken; TW_BATCH_BUSY | tag | len while the
+ * kernel writes data[len..] or fills a claimed slot; TW_BATCH_SEAL | tag |
+ * len when a send on the socket could not be appended (too large, the slot
+ * full, vectored, TLS) and went through the ring instead: that record
+ * carries batch_slot, and userspace takes the sealed bytes before it, so
+ * the socket's bytes stay in order. 0 when free. Only the kernel sets
+ * PEND, BUSY or SEAL; only userspace frees a slot or empties it.
+ */
+#define TW_BATCH_SLOT_BITS 10
+#define TW_BATCH_SLOTS     (1u << TW_BATCH_SLOT_BITS)
+#define TW_BATCH_BYTES     4096 /* bytes a batch holds before sends spill to the ring */
+#define TW_BATCH_SEND_MAX  1024 /* larger sends always go through the ring */
+#define TW_BATCH_PEND      (1ull << 63)
+#define TW_BATCH_BUSY      (1ull << 62)
+#define TW_BATCH_SEAL      (1ull << 61)
+#define TW_BATCH_STATE     (TW_BATCH_PEND | TW_BATCH_BUSY | TW_BATCH_SEAL)
+#define TW_BATCH_TAG_SHIFT 32
+#define TW_BATCH_TAG_MASK  (0x1fffffffull << TW_BATCH_TAG_SHIFT)
+#define TW_BATCH_LEN_MASK  0xffffffffull
+
+struct tw_batch_slot {
+	unsigned long long word;
+	unsigned long long file_id; /* the socket's open file */
+	unsigned int tgid;          /* the sending process */
+	unsigned int pad;
+	unsigned long long digest;  /* kernel only: the socket's addresses when the batch opened */
+	/* room for one largest send past the fill limit keeps the kernel's
+	 * bounds check a constant */
+	unsigned char data[TW_BATCH_BYTES + TW_BATCH_SEND_MAX];
+};
+
+/* A process began a batch of sends on a stream socket: hdr is the sender
+ * of the first, sock the socket as it was then. The bytes follow in the
+ * slot. */
+struct tw_batch_event {
+	struct tw_hdr hdr;
+	unsigned long long file_id;
+	unsigned long long tag;     /* the slot word's tag bits for this batch */
+	unsigned int slot;          /* index in batch_slots */
+	int fd;
+	unsigned short syscall;     /* the first send's enum tw_syscall */
+	unsigned short pad[3];
+	struct tw_sock_info sock;
 };
 
 #endif /* TOKENWARD_H */

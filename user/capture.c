@@ -241,6 +241,7 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 	c.total_len = e->total_len;
 	c.read_failed = (e->hdr.flags & TW_F_READ_FAIL) != 0;
 	c.read_back = (e->hdr.flags & TW_F_PAGE_CACHE) != 0;
+	c.batched = (e->hdr.flags & TW_F_BATCHED) != 0;
 	if (c.kind == CAP_FILE_WRITE) {
 		struct path_slot *p = path_find(cc, e->file_id);
 		if (p) {
@@ -389,9 +390,11 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 	int r = 0;
 
 	/* The common case: one record, nothing of this thread pending. A
-	 * file tail's read-back is always one record and arrives out of band
-	 * (user/filetail.c): it must not end a capture still taking chunks. */
-	if ((e->chunk_off == 0 && last && !cc->npending) || (e->hdr.flags & TW_F_PAGE_CACHE))
+	 * file tail's read-back or a send batch is always one record and
+	 * arrives out of band (user/filetail.c, user/sockbatch.c): it must not
+	 * end a capture still taking chunks. */
+	if ((e->chunk_off == 0 && last && !cc->npending) ||
+	    (e->hdr.flags & (TW_F_PAGE_CACHE | TW_F_BATCHED)))
 		return deliver_io(cc, e, data, e->data_len, 0);
 
 	for (int i = 0; i < MAX_PENDING; i++) {
@@ -503,6 +506,7 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 		proctable_note_exit(h, h->ts_boot_ns);
 		return 0;
 	case TW_EV_FILE_TAIL: /* scheduled by user/filetail.c; its bytes come back as writes */
+	case TW_EV_SOCK_BATCH: /* scheduled by user/sockbatch.c; its bytes come back as sends */
 		proctable_note_hdr(h);
 		return 0;
 	}

@@ -52,6 +52,8 @@ struct capture {
 	int read_back;                     /* CAP_FILE_WRITE: read back from the file (a file tail,
 					    * user/filetail.h): the bytes of one or more sequential
 					    * writes, total_len of them */
+	int batched;                       /* CAP_SOCK_SEND: taken from a send batch (user/sockbatch.h):
+					    * the bytes of one or more small sends */
 };
 
 /* connect(): the destination a process asked for. */

@@ -22,6 +22,7 @@
 #include "cmd.h"
 #include "event.h"
 #include "filetail.h"
+#include "sockbatch.h"
 #include "log.h"
 #include "monitor.h"
 #include "proctable.h"
@@ -51,6 +52,9 @@ struct run_ctx {
 	struct capture_ctx *cap;
 	struct filetail *tail;      /* NULL with --no-file-tail */
 	struct filetail_opts topts;
+	struct sockbatch *batch;    /* NULL with --no-sock-batch */
+	struct sockbatch_opts bopts;
+	uint64_t batch_orphaned;    /* last warned-about orphaned batches */
 	struct monitor_opts mopts;
 	uint64_t drops[TW_DROP_MAX];
 	uint64_t tail_lost;         /* last warned-about filetail lost_bytes */
@@ -94,6 +98,9 @@ static const char run_help[] =
 	"  --no-file-tail         copy every file write in the kernel instead of reading\n"
 	"                         sequential writes back from the page cache\n"
 	"  --file-tail-ms N       least time between two read-backs of one file run (default 2)\n"
+	"  --no-sock-batch        send every socket send through the ring buffer instead of\n"
+	"                         batching small sends on stream sockets in shared slots\n"
+	"  --sock-batch-ms N      least time between two takes from one send batch (default 2)\n"
 	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
@@ -234,9 +241,16 @@ static int on_record(void *vctx, const void *rec, size_t len)
 	cJSON *o;
 
 	ctx->exec_hits = NULL;
+	/* A send that sealed a batch: the batch's bytes were sent before it. */
+	if (h->type == TW_EV_SOCK_SEND && ctx->batch && len >= sizeof(struct tw_io_event) &&
+	    ((const struct tw_io_event *)rec)->batch_slot)
+		sockbatch_sealed(ctx->batch, ((const struct tw_io_event *)rec)->batch_slot,
+				 util_now_ns(CLOCK_MONOTONIC));
 	capture_feed(ctx->cap, rec, len);
 	if (h->type == TW_EV_FILE_TAIL && ctx->tail && len >= sizeof(struct tw_tail_event))
 		filetail_note(ctx->tail, rec, util_now_ns(CLOCK_MONOTONIC));
+	if (h->type == TW_EV_SOCK_BATCH && ctx->batch && len >= sizeof(struct tw_batch_event))
+		sockbatch_note(ctx->batch, rec, util_now_ns(CLOCK_MONOTONIC));
 	if (h->type == TW_EV_EXEC && (o = event_to_json(rec, len, ctx->boot_to_real))) {
 		if (ctx->exec_hits)
 			cJSON_AddItemToObject(o, "literals", ctx->exec_hits);
@@ -317,6 +331,20 @@ static void sensors_status(void *vctx, cJSON *o)
 		cJSON_AddNumberToObject(ft, "open_files", (double)ts.open_handles);
 		cJSON_AddNumberToObject(ft, "orphaned_runs", (double)ts.orphaned);
 	}
+	if (ctx->batch) {
+		struct sockbatch_stats bs;
+		cJSON *sb = cJSON_AddObjectToObject(o, "sock_batch");
+
+		sockbatch_get_stats(ctx->batch, &bs);
+		cJSON_AddNumberToObject(sb, "batches", (double)bs.batches);
+		cJSON_AddNumberToObject(sb, "takes", (double)bs.takes);
+		cJSON_AddNumberToObject(sb, "bytes", (double)bs.bytes);
+		cJSON_AddNumberToObject(sb, "sealed", (double)bs.sealed);
+		cJSON_AddNumberToObject(sb, "retired", (double)bs.retired);
+		cJSON_AddNumberToObject(sb, "orphaned", (double)bs.orphaned);
+		cJSON_AddNumberToObject(sb, "lost_bytes", (double)bs.lost_bytes);
+		cJSON_AddNumberToObject(sb, "malformed", (double)bs.malformed);
+	}
 	if (ctx->swept) {
 		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
 		cJSON_AddNumberToObject(sw, "processes", ctx->sweep.procs);
@@ -362,6 +390,17 @@ static void check_drops(struct run_ctx *ctx)
 				 (unsigned long long)(ts.lost_ranges + ts.short_reads));
 		ctx->tail_lost = ts.lost_bytes;
 	}
+	if (ctx->batch) {
+		struct sockbatch_stats bs;
+
+		sockbatch_get_stats(ctx->batch, &bs);
+		if (bs.orphaned > ctx->batch_orphaned)
+			log_warn("sensors: send batch: %llu batches had no notice; their bytes were never "
+				 "seen (total %llu batches, %llu bytes)",
+				 (unsigned long long)(bs.orphaned - ctx->batch_orphaned),
+				 (unsigned long long)bs.orphaned, (unsigned long long)bs.lost_bytes);
+		ctx->batch_orphaned = bs.orphaned;
+	}
 }
 
 static const char *tail_path(void *vctx, uint64_t file_id)
@@ -392,7 +431,7 @@ int cmd_run(int argc, char **argv)
 {
 	enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
 	       O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
-	       O_NO_FILE_TAIL, O_FILE_TAIL_MS };
+	       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS };
 	static const struct option opts[] = {
 		{ "events", required_argument, NULL, 'e' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -415,6 +454,8 @@ int cmd_run(int argc, char **argv)
 		{ "no-tls", no_argument, NULL, O_NO_TLS },
 		{ "no-file-tail", no_argument, NULL, O_NO_FILE_TAIL },
 		{ "file-tail-ms", required_argument, NULL, O_FILE_TAIL_MS },
+		{ "no-sock-batch", no_argument, NULL, O_NO_SOCK_BATCH },
+		{ "sock-batch-ms", required_argument, NULL, O_SOCK_BATCH_MS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -497,6 +538,12 @@ int cmd_run(int argc, char **argv)
 				return cmd_usage_error("run", "--file-tail-ms must be 1..10000: '%s'", optarg);
 			ctx.topts.delay_ms = v;
 			break;
+		case O_NO_SOCK_BATCH: ctx.mopts.no_sock_batch = 1; break;
+		case O_SOCK_BATCH_MS:
+			if (util_parse_size(optarg, &v) || v < 1 || v > 10000)
+				return cmd_usage_error("run", "--sock-batch-ms must be 1..10000: '%s'", optarg);
+			ctx.bopts.delay_ms = v;
+			break;
 		case 'v': ctx.mopts.verbose = 1; log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(run_help, stdout); return 0;
 		default: return cmd_usage_error("run", "unknown or incomplete option");
@@ -576,6 +623,14 @@ int cmd_run(int argc, char **argv)
 		monitor_close(ctx.mon);
 		return 1;
 	}
+	/* So does a send batch's. */
+	if (monitor_batch_slots(ctx.mon) &&
+	    !(ctx.batch = sockbatch_new(monitor_batch_slots(ctx.mon), &ctx.bopts, on_record, &ctx))) {
+		log_error("out of memory");
+		filetail_free(ctx.tail);
+		monitor_close(ctx.mon);
+		return 1;
+	}
 	started = util_now_ns(CLOCK_REALTIME);
 	ctx.boot_to_real = util_boot_to_realtime_offset();
 	status_add_provider("sensors", sensors_status, &ctx);
@@ -603,16 +658,23 @@ int cmd_run(int argc, char **argv)
 	next_tick = util_now_ns(CLOCK_MONOTONIC) + TICK_NS;
 	r = 0;
 	while (!stop_requested) {
-		uint64_t now;
+		uint64_t now = util_now_ns(CLOCK_MONOTONIC);
+		int wait_ms = poll_ms;
 
-		r = monitor_poll(ctx.mon, ctx.tail ? filetail_timeout_ms(ctx.tail,
-					util_now_ns(CLOCK_MONOTONIC), poll_ms) : poll_ms);
+		if (ctx.tail)
+			wait_ms = filetail_timeout_ms(ctx.tail, now, wait_ms);
+		if (ctx.batch)
+			wait_ms = sockbatch_timeout_ms(ctx.batch, now, wait_ms);
+		r = monitor_poll(ctx.mon, wait_ms);
 		if (r < 0 && r != -EINTR) {
 			log_error("reading the ring buffer failed: %s", strerror(-r));
 			break;
 		}
+		now = util_now_ns(CLOCK_MONOTONIC);
 		if (ctx.tail)
-			filetail_run(ctx.tail, util_now_ns(CLOCK_MONOTONIC), 0);
+			filetail_run(ctx.tail, now, 0);
+		if (ctx.batch)
+			sockbatch_run(ctx.batch, now, 0);
 		pipeline_tick(ctx.pipe);
 		flush_sinks(&ctx);
 		now = util_now_ns(CLOCK_MONOTONIC);
@@ -630,12 +692,15 @@ int cmd_run(int argc, char **argv)
 	monitor_poll(ctx.mon, 0);
 	if (ctx.tail)
 		filetail_run(ctx.tail, util_now_ns(CLOCK_MONOTONIC), 1);
+	if (ctx.batch)
+		sockbatch_run(ctx.batch, util_now_ns(CLOCK_MONOTONIC), 1);
 	capture_flush(ctx.cap, 1);
 	flush_sinks(&ctx);
 	check_drops(&ctx);
 	status_write(state_dir, 0, started);
 	status_clear_providers();
 	filetail_free(ctx.tail);
+	sockbatch_free(ctx.batch);
 	monitor_close(ctx.mon);
 	capture_free(ctx.cap);
 	pipeline_close(ctx.pipe);

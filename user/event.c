@@ -48,6 +48,8 @@ int event_validate(const void *rec, size_t len)
 		return len < sizeof(struct tw_fork_event) ? -EINVAL : 0;
 	case TW_EV_FILE_TAIL:
 		return len < sizeof(struct tw_tail_event) ? -EINVAL : 0;
+	case TW_EV_SOCK_BATCH:
+		return len < sizeof(struct tw_batch_event) ? -EINVAL : 0;
 	case TW_EV_EXIT:
 		return len < sizeof(struct tw_exit_event) ? -EINVAL : 0;
 	default:
@@ -251,6 +253,8 @@ cJSON *event_capture_to_json(const struct capture *c, int64_t boot_to_real)
 		cJSON_AddBoolToObject(o, "read_failed", 1);
 	if (c->read_back)
 		cJSON_AddBoolToObject(o, "read_back", 1);
+	if (c->batched)
+		cJSON_AddBoolToObject(o, "batched", 1);
 	return o;
 }
 

@@ -29,6 +29,8 @@ struct monitor {
 	const char *tls_lib;
 	struct tw_tail_slot *tail;  /* the kernel's tail_slots, mapped; NULL when off */
 	size_t tail_bytes;
+	struct tw_batch_slot *batch; /* the kernel's batch_slots, mapped; NULL when off */
+	size_t batch_bytes;
 };
 
 /* Where Debian and friends keep OpenSSL 3's libssl. */
@@ -146,6 +148,7 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	m->skel->rodata->tw_path_cache = !opts->no_path_cache;
 	m->skel->rodata->tw_filter_cgroup = opts->cgroup != NULL;
 	m->skel->rodata->tw_tail_on = !opts->no_file_tail;
+	m->skel->rodata->tw_batch_on = !opts->no_sock_batch;
 	{
 		uint64_t key = 0;
 		if (getrandom(&key, sizeof(key), 0) != sizeof(key))
@@ -203,6 +206,18 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 			r = -errno;
 			m->tail = NULL;
 			snprintf(err, errsz, "mapping the file-tail slots failed: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	if (!opts->no_sock_batch) {
+		/* Shared with the kernel like the tail slots (user/sockbatch.c). */
+		m->batch_bytes = (size_t)TW_BATCH_SLOTS * sizeof(struct tw_batch_slot);
+		m->batch = mmap(NULL, m->batch_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+				bpf_map__fd(m->skel->maps.batch_slots), 0);
+		if (m->batch == MAP_FAILED) {
+			r = -errno;
+			m->batch = NULL;
+			snprintf(err, errsz, "mapping the send-batch slots failed: %s", strerror(-r));
 			goto fail;
 		}
 	}
@@ -272,6 +287,11 @@ struct tw_tail_slot *monitor_tail_slots(const struct monitor *m)
 	return m->tail;
 }
 
+struct tw_batch_slot *monitor_batch_slots(const struct monitor *m)
+{
+	return m->batch;
+}
+
 const char *monitor_drop_name(int reason)
 {
 	static const char *const names[TW_DROP_MAX] = {
@@ -293,6 +313,8 @@ void monitor_close(struct monitor *m)
 	ring_buffer__free(m->rb);
 	if (m->tail)
 		munmap(m->tail, m->tail_bytes);
+	if (m->batch)
+		munmap(m->batch, m->batch_bytes);
 	for (int i = 0; i < 4; i++)
 		bpf_link__destroy(m->tls_links[i]);
 	tw_bpf__destroy(m->skel);

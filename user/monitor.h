@@ -16,6 +16,7 @@ struct monitor_opts {
 	const char *cgroup;     /* cgroup v2 directory to watch; NULL: every process */
 	int no_tls;             /* do not attach the TLS plaintext uprobes */
 	int no_file_tail;       /* copy every file write in the kernel; never read files back */
+	int no_sock_batch;      /* send every socket send through the ring, no batches */
 };
 
 /* Called for each record, in ring buffer order. Non-zero stops polling. */
@@ -40,6 +41,8 @@ const char *monitor_tls_lib(const struct monitor *m);
 /* The kernel's file-tail slots (TW_TAIL_SLOTS of them), mapped into this
  * process, or NULL when file tails are off. */
 struct tw_tail_slot *monitor_tail_slots(const struct monitor *m);
+/* The kernel's send-batch slots (TW_BATCH_SLOTS), or NULL when off. */
+struct tw_batch_slot *monitor_batch_slots(const struct monitor *m);
 void monitor_close(struct monitor *m);
 
 #endif

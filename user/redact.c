@@ -199,6 +199,73 @@ static int ob_generic(struct obuf *o, const char *s, size_t n)
 	return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most left bytes), or 0:
+ * overlong forms, UTF-16 surrogates and code points past U+10FFFF are
+ * invalid too (RFC 3629). */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* Paths, socket names and process names are bytes, not text: JSON needs
+ * UTF-8, so a byte that is not part of a valid sequence becomes the four
+ * characters \xNN. Takes @s (NUL-terminated, from an obuf) and returns it
+ * or its escaped copy; NULL when out of memory. */
+static char *utf8_escape(char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	struct obuf o = { 0 };
+	char hex[5];
+
+	while (i < n && (k = utf8_len(p + i, n - i)))
+		i += k;
+	if (i == n)
+		return s;
+	if (ob_put(&o, s, i))
+		goto oom;
+	while (i < n) {
+		if ((k = utf8_len(p + i, n - i))) {
+			if (ob_put(&o, s + i, k))
+				goto oom;
+			i += k;
+			continue;
+		}
+		snprintf(hex, sizeof(hex), "\\x%02x", p[i++]);
+		if (ob_put(&o, hex, 4))
+			goto oom;
+	}
+	free(s);
+	return o.s;
+oom:
+	free(s);
+	free(o.s);
+	return NULL;
+}
+
 char *redact_text(const char *s, size_t n)
 {
 	struct obuf o = { 0 };
@@ -239,7 +306,7 @@ char *redact_text(const char *s, size_t n)
 	if (ob_generic(&o, s + i, n - i))
 		goto oom;
 	free(sp.v);
-	return o.s;
+	return utf8_escape(o.s);
 oom:
 	free(sp.v);
 	free(o.s);

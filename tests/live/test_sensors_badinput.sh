@@ -70,6 +70,35 @@ else
   not_ok binary_buffer_marker_at_offset "marker not found at 5120 in pid $pid's write"
 fi
 
+# Regression: paths and unix socket names are bytes, not UTF-8. A socket
+# bound to a name holding 0xff 0xfe and a file named with 0xff must come
+# out as valid JSON lines (the bytes shown as \xNN), never raw.
+pid=$(python3 - "$TW_TMP" <<'PY'
+import os, socket, sys
+d = sys.argv[1].encode()
+p = d + b"/s\xff\xfe.sock"
+s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect(p)
+a, _ = s.accept()
+c.send(b"hello over a badly named socket")
+with open(d + b"/f\xff.log", "wb") as f:
+    f.write(b"x" * 10)
+os.unlink(p)
+print(os.getpid())
+PY
+)
+if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['peer'].endswith('s\\\\xff\\\\xfe.sock')" 5 >/dev/null &&
+   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e['path'].endswith('f\\\\xff.log')" 5 >/dev/null; then
+  ok non_utf8_names_escaped
+else
+  not_ok non_utf8_names_escaped "$(grep "\"pid\":$pid," "$TW_TMP/events.jsonl" | head -3)"
+fi
+if python3 -c '
+import json, sys
+for n, l in enumerate(open(sys.argv[1], "rb"), 1):
+    json.loads(l.decode("utf-8"))
+' "$TW_TMP/events.jsonl"; then ok events_all_valid_utf8_json; else not_ok events_all_valid_utf8_json "invalid line"; fi
+
 # Still alive and well.
 if kill -0 "$TW_PID" 2>/dev/null; then ok monitor_survives_bad_input; else not_ok monitor_survives_bad_input "monitor died"; fi
 tw_stop

@@ -9,6 +9,20 @@
  *   tw_io sock KIND SYSCALL SIZE OFFSET
  *         KIND: tcp4 tcp6 udp4 udp6 unix-stream unix-dgram
  *         SYSCALL: write writev send sendto sendmsg sendmmsg
+ *   tw_io chat KIND SIZE OFFSET PIECES CONNS GAP_US
+ *         KIND: tcp4 tcp6 unix-stream. Each of CONNS connections sends the
+ *         same SIZE-byte buffer (marker at OFFSET) in pieces whose sizes
+ *         PIECES lists ("7", "40,40,3000": cycled), write() and send() by
+ *         turns, the connections round-robin as an event loop would, with
+ *         GAP_US microseconds between rounds. Prints pid, fds, local
+ *         address of the first and the server's address.
+ *   tw_io alternate KIND N GAP_US
+ *         KIND: tcp4 tcp6 unix-stream. N connections in a row, each
+ *         connect, one small write, close, GAP_US microseconds of sleep:
+ *         to server A, then B, then A...
+ *         Only the writes to B hold the marker. Sockets closed and opened
+ *         this fast reuse the same kernel memory (file, inode, sock), so
+ *         a monitor that keys anything on it must still tell them apart.
  *   tw_io connect KIND
  *   tw_io flood COUNT            COUNT small UDP sendto calls
  *   tw_io big                    one 1 GiB write to a unix stream socket
@@ -341,6 +355,125 @@ static int do_sock(int argc, char **argv)
 	return 0;
 }
 
+static int do_chat(int argc, char **argv)
+{
+	struct sockaddr_storage srv, local;
+	socklen_t srvlen, len;
+	size_t size, off, pieces[64], npieces = 0, pos[64] = { 0 };
+	unsigned char *b;
+	struct kind k;
+	char ls[256], ps[256], *p, *save = NULL;
+	int s, conns, fds[64], done = 0, gap;
+	pthread_t th[64];
+
+	if (argc != 8 || parse_kind(argv[2], &k) || k.type != SOCK_STREAM)
+		return 2;
+	size = strtoull(argv[3], NULL, 0);
+	off = strtoull(argv[4], NULL, 0);
+	for (p = strtok_r(argv[5], ",", &save); p && npieces < 64; p = strtok_r(NULL, ",", &save))
+		if ((pieces[npieces++] = strtoull(p, NULL, 0)) == 0)
+			return 2;
+	conns = atoi(argv[6]);
+	gap = atoi(argv[7]);
+	if (!npieces || conns < 1 || conns > 64)
+		return 2;
+	b = make_buf(size, off, get_marker());
+	s = server(&k, &srv, &srvlen);
+	for (int i = 0; i < conns; i++) {
+		int a;
+
+		if ((fds[i] = socket(k.family, k.type, 0)) < 0)
+			die("socket");
+		if (connect(fds[i], (struct sockaddr *)&srv, srvlen))
+			die("connect");
+		if ((a = accept(s, NULL, NULL)) < 0)
+			die("accept");
+		pthread_create(&th[i], NULL, drain, (void *)(long)a);
+	}
+	for (size_t round = 0; done < conns; round++) {
+		for (int i = 0; i < conns; i++) {
+			size_t n = pieces[round % npieces];
+			ssize_t r;
+
+			if (pos[i] >= size)
+				continue;
+			if (n > size - pos[i])
+				n = size - pos[i];
+			r = round % 2 ? send(fds[i], b + pos[i], n, 0) : write(fds[i], b + pos[i], n);
+			if (r < 0)
+				die("send");
+			pos[i] += r;
+			if (pos[i] >= size)
+				done++;
+		}
+		if (gap)
+			usleep(gap);
+	}
+	len = sizeof(local);
+	memset(&local, 0, sizeof(local)); /* an unnamed unix socket fills in only the family */
+	getsockname(fds[0], (struct sockaddr *)&local, &len);
+	addr_str(&local, ls, sizeof(ls));
+	addr_str(&srv, ps, sizeof(ps));
+	printf("{\"pid\":%d,\"fds\":[", getpid());
+	for (int i = 0; i < conns; i++)
+		printf("%s%d", i ? "," : "", fds[i]);
+	printf("],\"local\":\"%s\",\"peer\":\"%s\"}\n", ls, ps);
+	fflush(stdout);
+	for (int i = 0; i < conns; i++) {
+		shutdown(fds[i], SHUT_WR);
+		pthread_join(th[i], NULL);
+	}
+	if (k.family == AF_UNIX) {
+		unlink(((struct sockaddr_un *)&srv)->sun_path);
+		*strrchr(((struct sockaddr_un *)&srv)->sun_path, '/') = 0;
+		rmdir(((struct sockaddr_un *)&srv)->sun_path);
+	}
+	return 0;
+}
+
+static int do_alternate(int argc, char **argv)
+{
+	struct sockaddr_storage sa[2];
+	socklen_t salen[2];
+	char pa[256], pb[256], msg[256];
+	const char *marker = get_marker();
+	struct kind k;
+	int srv[2], n, gap;
+
+	if (argc != 5 || parse_kind(argv[2], &k) || k.type != SOCK_STREAM)
+		return 2;
+	n = atoi(argv[3]);
+	gap = atoi(argv[4]);
+	for (int i = 0; i < 2; i++) {
+		srv[i] = server(&k, &sa[i], &salen[i]);
+		if (listen(srv[i], 4096)) /* never accepted: the backlog holds them */
+			die("listen");
+	}
+	for (int i = 0; i < n; i++) {
+		int b = i % 2, c = socket(k.family, k.type, 0), len;
+
+		if (c < 0 || connect(c, (struct sockaddr *)&sa[b], salen[b]))
+			die("connect");
+		len = snprintf(msg, sizeof(msg), "GET /%d HTTP/1.1\r\nX-Tag: %s\r\n\r\n", i,
+			       b ? marker : "none");
+		write_all(c, msg, len);
+		close(c);
+		if (gap)
+			usleep(gap);
+	}
+	addr_str(&sa[0], pa, sizeof(pa));
+	addr_str(&sa[1], pb, sizeof(pb));
+	printf("{\"pid\":%d,\"peer_a\":\"%s\",\"peer_b\":\"%s\"}\n", getpid(), pa, pb);
+	fflush(stdout);
+	usleep(300000); /* the monitor reads /proc of a live process more easily */
+	for (int i = 0; i < 2 && k.family == AF_UNIX; i++) {
+		unlink(((struct sockaddr_un *)&sa[i])->sun_path);
+		*strrchr(((struct sockaddr_un *)&sa[i])->sun_path, '/') = 0;
+		rmdir(((struct sockaddr_un *)&sa[i])->sun_path);
+	}
+	return 0;
+}
+
 static int do_connect(int argc, char **argv)
 {
 	struct sockaddr_storage srv, local;
@@ -486,6 +619,10 @@ int main(int argc, char **argv)
 		r = do_sock(argc, argv);
 	else if (!strcmp(argv[1], "connect"))
 		r = do_connect(argc, argv);
+	else if (!strcmp(argv[1], "chat"))
+		r = do_chat(argc, argv);
+	else if (!strcmp(argv[1], "alternate"))
+		r = do_alternate(argc, argv);
 	else if (!strcmp(argv[1], "flood"))
 		r = do_flood(argc, argv);
 	else if (!strcmp(argv[1], "big"))

@@ -66,8 +66,8 @@ static void test_text_handles_nul_and_binary(void **state)
 	const char t[] = { 'a', 0, 'b', 1, (char)0xff, 'c' };
 	(void)state;
 	char *r = redact_text(t, sizeof(t));
-	assert_int_equal(strlen(r), sizeof(t));
-	assert_int_equal(r[1], '?');
+	/* controls become '?'; a byte that is not UTF-8 becomes \xNN */
+	assert_string_equal(r, "a?b?\\xffc");
 	free(r);
 }
 
@@ -102,6 +102,29 @@ static void test_text_masks_rule_findings(void **state)
 
 static void test_text_rule_mask_in_threads(void **state);
 
+/* Regression: a unix socket or file path holding bytes that are not UTF-8
+ * went into the JSON lines raw, making lines no JSON parser accepts.
+ * Invalid bytes come out as \xNN; valid UTF-8 passes unchanged. */
+static void test_text_output_is_valid_utf8(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "/tmp/s\xff\xfe.sock", "/tmp/s\\xff\\xfe.sock" },
+		{ "caf\xc3\xa9 \xf0\x9f\x94\x91 ok", "caf\xc3\xa9 \xf0\x9f\x94\x91 ok" },
+		{ "cut \xe2\x82", "cut \\xe2\\x82" },          /* sequence cut at the end */
+		{ "over \xc0\xaf long", "over \\xc0\\xaf long" }, /* overlong '/' */
+		{ "sur \xed\xa0\x80 x", "sur \\xed\\xa0\\x80 x" }, /* UTF-16 surrogate */
+		{ "big \xf4\x90\x80\x80", "big \\xf4\\x90\\x80\\x80" }, /* past U+10FFFF */
+		{ "lone \x80 cont", "lone \\x80 cont" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = redact_text(cases[i].in, strlen(cases[i].in));
+		assert_non_null(r);
+		assert_string_equal(r, cases[i].out);
+		free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_text_handles_nul_and_binary),
 		cmocka_unit_test(test_text_masks_rule_findings),
 		cmocka_unit_test(test_text_rule_mask_in_threads),
+		cmocka_unit_test(test_text_output_is_valid_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
