@@ -59,6 +59,7 @@ struct {
  * addresses). Read once per socket when the fd cache holds it. */
 struct tw_sock_ident {
 	__u64 sk;
+	__u64 ino;        /* the socket inode's number: never reused by a new socket soon */
 	__u16 sock_type;
 	__u16 family;
 	__u16 protocol;
@@ -202,6 +203,7 @@ static __always_inline int tw_sock_ident(struct file *file, struct tw_sock_ident
 	id->sock_type = TW_AT(buf, struct socket, type, short);
 	id->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	id->protocol = BPF_CORE_READ(sk, sk_protocol);
+	id->ino = BPF_CORE_READ(file, f_inode, i_ino);
 	id->pad = 0;
 	return 0;
 }
@@ -276,11 +278,22 @@ static __always_inline __u64 tw_inode_sk(struct inode *ino)
  * both addresses and ports (inet), or the peer (unix). A batch is only
  * appended to while this is unchanged (a socket reconnected, or another
  * socket in the same recycled memory, opens a new batch). One read. */
+static __always_inline __u64 tw_digest_inet(__u16 family, __u32 daddr, __u32 saddr, __u16 dport,
+					     __u16 num, __u64 d0, __u64 d1, __u64 l0, __u64 l1)
+{
+	__u64 h = daddr | (__u64)saddr << 32;
+
+	h ^= ((__u64)dport << 16 | num | (__u64)family << 32) * 0x9E3779B97F4A7C15ull;
+	if (family == TW_AF_INET6)
+		h ^= (d0 * 31 + d1) ^ ((l0 * 37 + l1) << 1);
+	return h | 1; /* 0 means unreadable */
+}
+
 static __always_inline __u64 tw_sock_digest(const struct tw_sock_ident *id)
 {
 	struct sock *sk = (struct sock *)id->sk;
 	char buf[TW_PEEK_MAX];
-	__u64 h = 0;
+	__u64 *d, *l;
 
 	if (id->family == TW_AF_UNIX)
 		return (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) | 1;
@@ -289,18 +302,13 @@ static __always_inline __u64 tw_sock_digest(const struct tw_sock_ident *id)
 			     TW_FOFF(struct sock_common, skc_v6_rcv_saddr) :
 			     TW_FOFF(struct sock_common, skc_v6_daddr), 16))
 		return 0;
-	h = TW_AT(buf, struct sock_common, skc_daddr, __u32) |
-	    (__u64)TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32) << 32;
-	h ^= ((__u64)TW_AT(buf, struct sock_common, skc_dport, __u16) << 16 |
-	      TW_AT(buf, struct sock_common, skc_num, __u16) |
-	      (__u64)TW_AT(buf, struct sock_common, skc_family, __u16) << 32) * 0x9E3779B97F4A7C15ull;
-	if (TW_AT(buf, struct sock_common, skc_family, __u16) == TW_AF_INET6) {
-		__u64 *d = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_daddr));
-		__u64 *l = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr));
-
-		h ^= (d[0] * 31 + d[1]) ^ ((l[0] * 37 + l[1]) << 1);
-	}
-	return h | 1; /* 0 means unreadable */
+	d = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_daddr));
+	l = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr));
+	return tw_digest_inet(TW_AT(buf, struct sock_common, skc_family, __u16),
+			      TW_AT(buf, struct sock_common, skc_daddr, __u32),
+			      TW_AT(buf, struct sock_common, skc_rcv_saddr, __u32),
+			      TW_AT(buf, struct sock_common, skc_dport, __u16),
+			      TW_AT(buf, struct sock_common, skc_num, __u16), d[0], d[1], l[0], l[1]);
 }
 
 /* A sockaddr the caller passed (sendto, sendmsg, connect). Returns 0 when
@@ -609,11 +617,14 @@ struct {
 /* Kernel-side mark on a sealing send: the batch was full (bpf only). */
 #define TW_BATCH_SEALED_FULL (1u << 31)
 
-/* Slot and tag from the socket's file id and the sending process. */
-static __always_inline struct tw_batch_slot *tw_batch_slot(__u64 file_id, __u32 tgid, __u64 *tag,
+/* Slot and tag from the socket's inode number and the sending process.
+ * The inode number, not the file id: a socket closed and another opened in
+ * the same memory gets the same file id, but a new inode number; and it
+ * is a plain field the fast path in write.bpf.c can load directly. */
+static __always_inline struct tw_batch_slot *tw_batch_slot(__u64 sock_ino, __u32 tgid, __u64 *tag,
 							     __u32 *idx)
 {
-	__u64 h = (file_id ^ ((__u64)tgid << 20)) * 0x9E3779B97F4A7C15ull;
+	__u64 h = (sock_ino ^ ((__u64)tgid << 32)) * 0x9E3779B97F4A7C15ull;
 
 	*idx = (__u32)(h >> (64 - TW_BATCH_SLOT_BITS));
 	*tag = (h << TW_BATCH_TAG_SHIFT) & TW_BATCH_TAG_MASK;
@@ -630,6 +641,30 @@ static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u
 	return bpf_probe_read_user(s->data + off, n, (void *)ubuf) ? -1 : 0;
 }
 
+/*
+ * Append @n user bytes to this process's open batch on the socket, whose
+ * slot word was @w: only when the batch is ours, open, has room, and the
+ * socket's addresses are still those of its notice. 1 when appended.
+ */
+static __always_inline int tw_batch_append(struct tw_batch_slot *s, __u64 w, __u64 tag,
+					   __u64 sock_ino, __u32 tgid, __u64 digest,
+					   __u64 ubuf, __u64 n)
+{
+	__u64 len = w & TW_BATCH_LEN_MASK;
+
+	if ((w & (TW_BATCH_STATE | TW_BATCH_TAG_MASK)) != (TW_BATCH_PEND | tag) ||
+	    s->sock_ino != sock_ino || s->tgid != tgid || len + n > TW_BATCH_BYTES ||
+	    digest != s->digest ||
+	    __sync_val_compare_and_swap(&s->word, w, TW_BATCH_BUSY | tag | len) != w)
+		return 0;
+	if (tw_batch_copy(s, len, n, ubuf)) {
+		__sync_lock_test_and_set(&s->word, w); /* the ring path counts the bad buffer */
+		return 0;
+	}
+	__sync_lock_test_and_set(&s->word, TW_BATCH_PEND | tag | (len + n));
+	return 1;
+}
+
 /* Open a batch with this send: the slot was free. */
 static __always_inline int tw_batch_claim(struct tw_io_args *a, struct tw_batch_slot *s, __u32 idx,
 					  __u64 tag, __u64 file_id, __u32 tgid,
@@ -641,6 +676,7 @@ static __always_inline int tw_batch_claim(struct tw_io_args *a, struct tw_batch_
 	if (!digest || __sync_val_compare_and_swap(&s->word, 0, TW_BATCH_BUSY | tag) != 0)
 		return 0;
 	s->file_id = file_id;
+	s->sock_ino = id->ino;
 	s->tgid = tgid;
 	s->digest = digest;
 	n = tw_scratch_get();
@@ -682,24 +718,18 @@ static __always_inline int tw_batch_send(struct tw_io_args *a, __u64 file_id,
 	int small = a->buf && !a->tls_buf && n <= TW_BATCH_SEND_MAX &&
 		    a->syscall != TW_SC_SSL_WRITE;
 
-	s = tw_batch_slot(file_id, tgid, &tag, &idx);
+	s = tw_batch_slot(id->ino, tgid, &tag, &idx);
 	if (!s)
 		return 0;
 	w = s->word;
 	if (w == 0)
 		return small ? tw_batch_claim(a, s, idx, tag, file_id, tgid, id) : 0;
 	if ((w & (TW_BATCH_STATE | TW_BATCH_TAG_MASK)) != (TW_BATCH_PEND | tag) ||
-	    s->file_id != file_id || s->tgid != tgid)
+	    s->sock_ino != id->ino || s->tgid != tgid)
 		return 0; /* another socket's batch, or ours sealed or being written */
 	len = w & TW_BATCH_LEN_MASK;
-	if (small && len + n <= TW_BATCH_BYTES && tw_sock_digest(id) == s->digest &&
-	    __sync_val_compare_and_swap(&s->word, w, TW_BATCH_BUSY | tag | len) == w) {
-		if (!tw_batch_copy(s, len, n, a->buf)) {
-			__sync_lock_test_and_set(&s->word, TW_BATCH_PEND | tag | (len + n));
-			return 1;
-		}
-		__sync_lock_test_and_set(&s->word, w);
-	}
+	if (small && tw_batch_append(s, w, tag, id->ino, tgid, tw_sock_digest(id), a->buf, n))
+		return 1;
 	/* Through the ring: seal what is pending so it is read first. A full
 	 * batch wakes the reader: until it takes the sealed bytes, every send
 	 * on the socket goes through the ring one by one. */

@@ -1,27 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * Socket-send sensor: sendto (which send() is on Linux), sendmsg and
- * sendmmsg. write/writev on a socket arrive through write.bpf.c.
+ * Socket-send sensor: sendmsg and sendmmsg. write/writev on a socket, and
+ * sendto (which send() is on Linux), arrive through write.bpf.c, which
+ * holds the send-batch fast path.
  */
 #include "io.bpf.h"
-
-SEC("tp/syscalls/sys_exit_sendto")
-int tw_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	struct tw_io_args a = {};
-	struct pt_regs *regs;
-
-	if (ctx->ret <= 0 || !tw_wanted())
-		return 0;
-	regs = tw_user_regs();
-	a.fd = PT_REGS_PARM1_SYSCALL(regs);
-	a.buf = PT_REGS_PARM2_SYSCALL(regs);
-	a.addr = PT_REGS_PARM5_SYSCALL(regs);
-	a.addrlen = TW_PT_REGS_PARM6_SYSCALL(regs);
-	a.ret = ctx->ret;
-	a.syscall = TW_SC_SENDTO;
-	return tw_capture_io(&a);
-}
 
 /* Fill the iovec and address fields of @a from a user msghdr. */
 static __always_inline int tw_msghdr_args(struct tw_io_args *a, __u64 umsg)

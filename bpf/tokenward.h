@@ -251,7 +251,8 @@ struct tw_tail_event {
 
 struct tw_batch_slot {
 	unsigned long long word;
-	unsigned long long file_id; /* the socket's open file */
+	unsigned long long file_id; /* the socket's open file, as the notice says */
+	unsigned long long sock_ino;/* kernel only: the socket inode's number, the batch's key */
 	unsigned int tgid;          /* the sending process */
 	unsigned int pad;
 	unsigned long long digest;  /* kernel only: the socket's addresses when the batch opened */

@@ -2,6 +2,9 @@
 /*
  * File-write sensor: write, pwrite64, writev, pwritev, pwritev2. The same
  * calls on a socket are reported as sends (tw_capture classifies the fd).
+ * sendto (which send() is) lives here too, beside write: both take the
+ * send-batch fast path below, which needs the kfunc only this object may
+ * use. sendmsg and sendmmsg are in send.bpf.c.
  */
 #include "io.bpf.h"
 
@@ -35,6 +38,63 @@ static __always_inline int tw_write_tail(struct task_struct *task, int fd, long 
 	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFREG)
 		return 0; /* sockets, pipes, ttys: straight to the copy */
 	return tw_tail_extend(ino->i_ino, ino->i_sb->s_dev, task->tgid, f->f_pos, ret);
+}
+
+/*
+ * A small send on a TCP socket that continues this process's open batch
+ * on it (bpf/tokenward.h, "Send batches") costs only this: the file, its
+ * inode, the socket and the sock's addresses as direct loads through BTF
+ * pointers, the task-storage lookup that says no SSL_write is under way,
+ * then tw_batch_append's lookup, compare-and-swap and copy. Opening a
+ * batch, sealing one, unix sockets and everything else go through
+ * tw_capture.
+ */
+static __always_inline int tw_write_batch(struct task_struct *task, int fd, __u64 buf, long ret)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct tw_batch_slot *s;
+	struct tw_fd_cache *fc;
+	struct sock_common *sc;
+	struct socket *sock;
+	struct kiocb *slot;
+	struct inode *ino;
+	struct file *f;
+	__u64 tag, d0, d1, l0, l1;
+	__u32 idx, *d6, *l6;
+	__u16 fam;
+
+	if (!tw_batch_on || ret > TW_BATCH_SEND_MAX || (unsigned int)fd >= fdt->max_fds)
+		return 0;
+	slot = bpf_rdonly_cast(fdt->fd + fd, bpf_core_type_id_kernel(struct kiocb));
+	f = slot->ki_filp;
+	if (!f)
+		return 0;
+	ino = f->f_inode;
+	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFSOCK)
+		return 0;
+	sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	if (sock->type != TW_SOCK_STREAM || !sock->sk)
+		return 0;
+	sc = &sock->sk->__sk_common;
+	fam = sc->skc_family;
+	if (fam != TW_AF_INET && fam != TW_AF_INET6)
+		return 0;
+	fc = bpf_task_storage_get(&fd_cache, task, 0, 0);
+	if (fc && fc->tls_buf)
+		return 0; /* the plaintext behind this send is captured with it */
+	s = tw_batch_slot(ino->i_ino, task->tgid, &tag, &idx);
+	if (!s)
+		return 0;
+	d6 = sc->skc_v6_daddr.in6_u.u6_addr32;
+	l6 = sc->skc_v6_rcv_saddr.in6_u.u6_addr32;
+	d0 = d6[0] | (__u64)d6[1] << 32;
+	d1 = d6[2] | (__u64)d6[3] << 32;
+	l0 = l6[0] | (__u64)l6[1] << 32;
+	l1 = l6[2] | (__u64)l6[3] << 32;
+	return tw_batch_append(s, s->word, tag, ino->i_ino, task->tgid,
+			       tw_digest_inet(fam, sc->skc_daddr, sc->skc_rcv_saddr, sc->skc_dport,
+					      sc->skc_num, d0, d1, l0, l1),
+			       buf, ret);
 }
 
 /* Everything else is copied (bpf/io.bpf.h). Kept out of line so that the
@@ -72,6 +132,8 @@ static __always_inline int tw_write_exit(long ret, __u16 syscall, bool vectored)
 	fd = PT_REGS_PARM1_SYSCALL(regs);
 	if ((syscall == TW_SC_WRITE || syscall == TW_SC_WRITEV) && tw_write_tail(task, fd, ret))
 		return 0;
+	if (syscall == TW_SC_WRITE && tw_write_batch(task, fd, PT_REGS_PARM2_SYSCALL(regs), ret))
+		return 0;
 	return tw_write_copy(regs, fd, ret, syscall, vectored);
 }
 
@@ -103,6 +165,30 @@ SEC("tp/syscalls/sys_exit_pwritev2")
 int tw_pwritev2(struct trace_event_raw_sys_exit *ctx)
 {
 	return tw_write_exit(ctx->ret, TW_SC_PWRITEV2, true);
+}
+
+SEC("tp/syscalls/sys_exit_sendto")
+int tw_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *task;
+	struct tw_io_args a = {};
+	struct pt_regs *regs;
+
+	if (ctx->ret <= 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (!tw_wanted_task(task))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	a.fd = PT_REGS_PARM1_SYSCALL(regs);
+	a.buf = PT_REGS_PARM2_SYSCALL(regs);
+	if (tw_write_batch(task, a.fd, a.buf, ctx->ret))
+		return 0;
+	a.addr = PT_REGS_PARM5_SYSCALL(regs);
+	a.addrlen = TW_PT_REGS_PARM6_SYSCALL(regs);
+	a.ret = ctx->ret;
+	a.syscall = TW_SC_SENDTO;
+	return tw_capture_io(&a);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,7 +11,8 @@
 #
 # WORKLOADS="logwriter" runs a subset. Extra modes (for docs/SENSORS.md):
 # tw-no-tail (copy every file write in the kernel: no file tails),
-# tw-no-carry (no stream tail re-scanned with each capture), tw-wake-1m
+# tw-no-carry (no stream tail re-scanned with each capture), tw-no-batch
+# (every socket send through the ring: no send batches), tw-wake-1m
 # (wake the reader once 1 MiB is queued instead of 64 KiB), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
@@ -58,6 +59,7 @@ start_mode() {
     tw-no-tail) args=(--no-file-tail) ;;
     tw-no-carry) args=(--stream-tail 0) ;;
     tw-wake-1m) args=(--wakeup-bytes 1M) ;;
+    tw-no-batch) args=(--no-sock-batch) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
