@@ -15,6 +15,9 @@
 #   write-wake     the same with --wakeup-bytes 0: the sensors wake the reader
 #                  on every record instead of letting the poll timeout find it.
 #   write-poll1    the same with --poll-ms 1.
+#   send           the line goes out with one write() on a TCP connection to a
+#                  local sink instead (a port outside the token's audience: a
+#                  net_dest verdict): the send-batch path, taken every 2 ms.
 #   submit         the revoker alone: a JSON line to `tokenward revoke-queue
 #                  serve` (t0 just before that write), synchronous=NORMAL.
 #   submit-full    the same with synchronous=FULL (one fsync per job).
@@ -55,7 +58,7 @@ work=$(mktemp -d "$build/bench-revoke.XXXXXX")   # on the build disk, not tmpfs:
 export BENCH_WORK=$work
 
 python3 - <<'PY'
-import base64, datetime, random, hashlib, json, os, queue, secrets, shlex, statistics, subprocess, sys, threading, time
+import base64, datetime, random, hashlib, json, os, queue, secrets, shlex, socket, statistics, subprocess, sys, threading, time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,9 +129,20 @@ class SubmitProducer:
     def diagnose(self, sha):
         return "revoke-queue serve did not deliver"
 
+def sink():
+    """A TCP sink on loopback that reads and discards; returns its port."""
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+    def serve():
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=lambda: [None for _ in iter(lambda: c.recv(65536), b"")],
+                             daemon=True).start()
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
 class WriteProducer:
     """t0 = CLOCK_REALTIME in leak_writer just before its write()."""
-    def __init__(self, d, tokens, extra, tw=TW):
+    def __init__(self, d, tokens, extra, tw=TW, target=None):
         cfg, self.db, self.d = write_config(d, "normal"), os.path.join(d, "ledger.db"), d
         # Register first: the monitor then loads every token at start.
         def register(tok):
@@ -146,7 +160,7 @@ class WriteProducer:
                                     stdout=subprocess.DEVNULL, stderr=open(err, "w"))
         wait_file(d + "/ready", self.mon, err)
         os.mkdir(d + "/leaks")
-        self.w = subprocess.Popen([LEAK_WRITER, d + "/leaks/agent.log"], stdin=subprocess.PIPE,
+        self.w = subprocess.Popen([LEAK_WRITER, target or d + "/leaks/agent.log"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE)
     def leak(self, token):
         self.w.stdin.write(token.encode() + b"\n"); self.w.stdin.flush()
@@ -173,7 +187,7 @@ class WriteProducer:
         out = {}
         for l in open(self.events):
             e = json.loads(l)
-            if e.get("event") == "verdict" and e.get("class") == "file_write":
+            if e.get("event") == "verdict" and e.get("class") in ("file_write", "net_dest"):
                 t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
                 out[e["sha256"]] = int(t.timestamp()) * 10**9 + t.microsecond * 1000
         return out
@@ -184,6 +198,7 @@ def make(peer, d, tokens):
     if peer == "write": return WriteProducer(d, tokens, RUN_ARGS)
     if peer == "write-wake": return WriteProducer(d, tokens, ["--wakeup-bytes", "0", *RUN_ARGS])
     if peer == "write-poll1": return WriteProducer(d, tokens, ["--poll-ms", "1", *RUN_ARGS])
+    if peer == "send": return WriteProducer(d, tokens, RUN_ARGS, target=f"tcp:{sink()}")
     if peer == "write-base" and BASE_TW: return WriteProducer(d, tokens, RUN_ARGS, BASE_TW)
     sys.exit(f"unknown peer {peer}")
 
@@ -245,7 +260,7 @@ for r in range(ROUNDS):
 if stress:
     stress.kill(); stress.wait()
 
-START = {"write": "leaking write()", "write-base": "leaking write() (BENCH_BASELINE)", "write-wake": "leaking write()", "write-poll1": "leaking write()",
+START = {"write": "leaking write()", "write-base": "leaking write() (BENCH_BASELINE)", "write-wake": "leaking write()", "write-poll1": "leaking write()", "send": "leaking write() on a TCP socket",
          "submit": "request handed to the revoker", "submit-full": "request handed to the revoker"}
 print(f"\n{N} tokens leaked one by one per round (+{WARM} warm-up), {ROUNDS} rounds, "
       f"random gap 0..{GAP_MS:g} ms between leaks{'; disk stress' if stress else ''}; "

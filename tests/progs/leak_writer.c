@@ -5,6 +5,8 @@
  * it to PATH with a single write(), and report when that write started.
  *
  *   leak_writer PATH
+ *   leak_writer tcp:PORT     the same lines, each one write() on one TCP
+ *                            connection to 127.0.0.1:PORT (a socket leak)
  *
  * Output, one line per input line, after the write returned:
  *   T0_REALTIME_NS T0_MONOTONIC_NS
@@ -12,7 +14,10 @@
  * stamps too; the monotonic time is there for same-host diagnostics.
  * Nothing else is printed: the token is not echoed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +44,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: leak_writer PATH < TOKENS\n");
 		return 2;
 	}
-	fd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (!strncmp(argv[1], "tcp:", 4)) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[1] + 4)) };
+
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		fd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	}
 	if (fd < 0) {
 		fprintf(stderr, "leak_writer: %s: %s\n", argv[1], strerror(errno));
 		return 1;
