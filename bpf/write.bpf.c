@@ -12,6 +12,20 @@
  * extern used by more than one object (docs/SENSORS.md). */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/* The open file behind @fd, as a BTF pointer, so that its fields and
+ * what they point to are direct loads: struct kiocb starts with a struct
+ * file *, a typed view of the fd table's slot. NULL when none. */
+static __always_inline struct file *tw_fd_file_btf(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	struct kiocb *slot;
+
+	if ((unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	slot = bpf_rdonly_cast(fdt->fd + fd, bpf_core_type_id_kernel(struct kiocb));
+	return slot->ki_filp;
+}
+
 /*
  * A write at the file position that continues this process's pending run
  * on the file (bpf/tokenward.h, "File tails") costs only this: the open
@@ -22,17 +36,10 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
  */
 static __always_inline int tw_write_tail(struct task_struct *task, int fd, long ret)
 {
-	struct fdtable *fdt = task->files->fdt;
-	struct kiocb *slot;
 	struct inode *ino;
 	struct file *f;
 
-	if (!tw_tail_on || (unsigned int)fd >= fdt->max_fds)
-		return 0;
-	/* struct kiocb starts with a struct file *: a typed view of fd[fd] */
-	slot = bpf_rdonly_cast(fdt->fd + fd, bpf_core_type_id_kernel(struct kiocb));
-	f = slot->ki_filp;
-	if (!f)
+	if (!tw_tail_on || !(f = tw_fd_file_btf(task, fd)))
 		return 0;
 	ino = f->f_inode;
 	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFREG)
@@ -51,23 +58,17 @@ static __always_inline int tw_write_tail(struct task_struct *task, int fd, long 
  */
 static __always_inline int tw_write_batch(struct task_struct *task, int fd, __u64 buf, long ret)
 {
-	struct fdtable *fdt = task->files->fdt;
 	struct tw_batch_slot *s;
 	struct tw_fd_cache *fc;
 	struct sock_common *sc;
 	struct socket *sock;
-	struct kiocb *slot;
 	struct inode *ino;
 	struct file *f;
 	__u64 tag, d0, d1, l0, l1;
 	__u32 idx, *d6, *l6;
 	__u16 fam;
 
-	if (!tw_batch_on || ret > TW_BATCH_SEND_MAX || (unsigned int)fd >= fdt->max_fds)
-		return 0;
-	slot = bpf_rdonly_cast(fdt->fd + fd, bpf_core_type_id_kernel(struct kiocb));
-	f = slot->ki_filp;
-	if (!f)
+	if (!tw_batch_on || ret > TW_BATCH_SEND_MAX || !(f = tw_fd_file_btf(task, fd)))
 		return 0;
 	ino = f->f_inode;
 	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFSOCK)

@@ -115,6 +115,24 @@ static int on_record(void *ctx, void *data, size_t len)
 	return m->fn(m->ctx, data, len);
 }
 
+/* mmap a BPF_F_MMAPABLE array map whole, read-write. */
+static int map_shared(const struct bpf_map *map, void **out, size_t *bytes, const char *what,
+		      char *err, size_t errsz)
+{
+	void *p;
+
+	*bytes = (size_t)bpf_map__max_entries(map) * bpf_map__value_size(map);
+	p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	if (p == MAP_FAILED) {
+		int r = -errno;
+
+		snprintf(err, errsz, "mapping the %s slots failed: %s", what, strerror(-r));
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
 int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx,
 		 struct monitor **out, char *err, size_t errsz)
 {
@@ -196,31 +214,16 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	}
 	if (!opts->no_tls)
 		attach_tls(m);
-	if (!opts->no_file_tail) {
-		/* Shared with the kernel: userspace takes pending runs with a
-		 * compare-and-swap on this memory, no syscall (user/filetail.c). */
-		m->tail_bytes = (size_t)TW_TAIL_SLOTS * sizeof(struct tw_tail_slot);
-		m->tail = mmap(NULL, m->tail_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       bpf_map__fd(m->skel->maps.tail_slots), 0);
-		if (m->tail == MAP_FAILED) {
-			r = -errno;
-			m->tail = NULL;
-			snprintf(err, errsz, "mapping the file-tail slots failed: %s", strerror(-r));
-			goto fail;
-		}
-	}
-	if (!opts->no_sock_batch) {
-		/* Shared with the kernel like the tail slots (user/sockbatch.c). */
-		m->batch_bytes = (size_t)TW_BATCH_SLOTS * sizeof(struct tw_batch_slot);
-		m->batch = mmap(NULL, m->batch_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-				bpf_map__fd(m->skel->maps.batch_slots), 0);
-		if (m->batch == MAP_FAILED) {
-			r = -errno;
-			m->batch = NULL;
-			snprintf(err, errsz, "mapping the send-batch slots failed: %s", strerror(-r));
-			goto fail;
-		}
-	}
+	/* Shared with the kernel: userspace takes pending file runs and send
+	 * batches with a compare-and-swap on this memory, no syscall
+	 * (user/filetail.c, user/sockbatch.c). */
+	if ((!opts->no_file_tail &&
+	     (r = map_shared(m->skel->maps.tail_slots, (void **)&m->tail, &m->tail_bytes,
+			     "file-tail", err, errsz))) ||
+	    (!opts->no_sock_batch &&
+	     (r = map_shared(m->skel->maps.batch_slots, (void **)&m->batch, &m->batch_bytes,
+			     "send-batch", err, errsz))))
+		goto fail;
 	m->rb = ring_buffer__new(bpf_map__fd(m->skel->maps.events), on_record, m, NULL);
 	if (!m->rb) {
 		r = -errno;
