@@ -26,3 +26,13 @@ assert off in offs, ("offset", off, offs)
 assert eval(extra), ("assertion failed", extra)
 PY
 }
+
+# restart N NAME ARGS...: stop the monitor (its clean exit is NAME), keep
+# its events as events-N.jsonl, start it again with ARGS.
+restart() {
+  local n=$1 name=$2; shift 2
+  tw_stop
+  [ "${TW_RC:-1}" -eq 0 ] && ok "$name" || not_ok "$name" "exit status $TW_RC"
+  mv "$TW_TMP/events.jsonl" "$TW_TMP/events-$n.jsonl"
+  tw_start "$@" || { not_ok "${name}_restart" "monitor failed to start"; exit 1; }
+}

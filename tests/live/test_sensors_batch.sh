@@ -42,14 +42,6 @@ status_batch() { # PYTHON_EXPR over b = status.json's sensors.sock_batch, s = se
     "$TW_TMP/state/status.json" "$1"
 }
 
-restart() { # N NAME ARGS...: stop (clean exit is NAME), keep events as events-N.jsonl, start with ARGS
-  local k=$1 name=$2; shift 2
-  tw_stop
-  [ "${TW_RC:-1}" -eq 0 ] && ok "$name" || not_ok "$name" "exit status $TW_RC"
-  mv "$TW_TMP/events.jsonl" "$TW_TMP/events-$k.jsonl"
-  tw_start "$@" || { not_ok "${name}_restart" "monitor failed to start"; exit 1; }
-}
-
 tw_start --trace-io --no-sweep --watch-literal "$marker" ||
   { not_ok batch_start "monitor failed to start"; exit 1; }
 

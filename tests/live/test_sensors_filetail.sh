@@ -88,16 +88,6 @@ status_case() {
   else not_ok "$1" "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"; fi
 }
 
-# restart N NAME ARGS...: stop the monitor (its clean exit is NAME), keep
-# its events as events-N.jsonl, start it again with ARGS.
-restart() {
-  local n=$1 name=$2; shift 2
-  tw_stop
-  [ "${TW_RC:-1}" -eq 0 ] && ok "$name" || not_ok "$name" "exit status $TW_RC"
-  mv "$TW_TMP/events.jsonl" "$TW_TMP/events-$n.jsonl"
-  tw_start "$@" || { not_ok "${name}_restart" "monitor failed to start"; exit 1; }
-}
-
 tw_start --trace-io --no-sweep --watch-literal "$marker" ||
   { not_ok tail_start "monitor failed to start"; exit 1; }
 
