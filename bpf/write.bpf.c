@@ -27,27 +27,6 @@ static __always_inline struct file *tw_fd_file_btf(struct task_struct *task, int
 }
 
 /*
- * A write at the file position that continues this process's pending run
- * on the file (bpf/tokenward.h, "File tails") costs only this: the open
- * file, its inode number, device and position as direct loads through BTF
- * pointers (bpf_rdonly_cast lets the fd table's slot be read without a
- * helper call), then tw_tail_extend's lookup and compare-and-swap. It is
- * most writes of a log writer; anything else falls through to the copy.
- */
-static __always_inline int tw_write_tail(struct task_struct *task, int fd, long ret)
-{
-	struct inode *ino;
-	struct file *f;
-
-	if (!tw_tail_on || !(f = tw_fd_file_btf(task, fd)))
-		return 0;
-	ino = f->f_inode;
-	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFREG)
-		return 0; /* sockets, pipes, ttys: straight to the copy */
-	return tw_tail_extend(ino->i_ino, ino->i_sb->s_dev, task->tgid, f->f_pos, ret);
-}
-
-/*
  * A small send on a TCP socket that continues this process's open batch
  * on it (bpf/tokenward.h, "Send batches") costs only this: the file, its
  * inode, the socket and the sock's addresses as direct loads through BTF
@@ -56,22 +35,18 @@ static __always_inline int tw_write_tail(struct task_struct *task, int fd, long 
  * batch, sealing one, unix sockets and everything else go through
  * tw_capture.
  */
-static __always_inline int tw_write_batch(struct task_struct *task, int fd, __u64 buf, long ret)
+static __always_inline int tw_write_batch(struct task_struct *task, struct file *f,
+					  struct inode *ino, __u64 buf, long ret)
 {
 	struct tw_batch_slot *s;
 	struct tw_fd_cache *fc;
 	struct sock_common *sc;
 	struct socket *sock;
-	struct inode *ino;
-	struct file *f;
 	__u64 tag, d0, d1, l0, l1;
 	__u32 idx, *d6, *l6;
 	__u16 fam;
 
-	if (!tw_batch_on || ret > TW_BATCH_SEND_MAX || !(f = tw_fd_file_btf(task, fd)))
-		return 0;
-	ino = f->f_inode;
-	if ((ino->i_mode & TW_S_IFMT) != TW_S_IFSOCK)
+	if (!tw_batch_on || ret > TW_BATCH_SEND_MAX)
 		return 0;
 	sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
 	if (sock->type != TW_SOCK_STREAM || !sock->sk)
@@ -96,6 +71,36 @@ static __always_inline int tw_write_batch(struct task_struct *task, int fd, __u6
 			       tw_digest_inet(fam, sc->skc_daddr, sc->skc_rcv_saddr, sc->skc_dport,
 					      sc->skc_num, d0, d1, l0, l1),
 			       buf, ret);
+}
+
+/*
+ * The fast paths, for a write() or send() whose bytes need no copy of their
+ * own (the file and inode loaded once for both):
+ *  - a write at the file position that continues this process's pending
+ *    run on a regular file (bpf/tokenward.h, "File tails"): the inode
+ *    number, device and position as direct loads, then tw_tail_extend's
+ *    lookup and compare-and-swap. It is most writes of a log writer;
+ *  - a small send continuing a batch on a TCP socket (tw_write_batch).
+ * 1 when the write is accounted for; anything else falls through to the
+ * copy.
+ */
+static __always_inline int tw_write_fast(struct task_struct *task, int fd, __u64 buf, long ret,
+					 __u16 syscall)
+{
+	struct inode *ino;
+	struct file *f;
+	__u32 mode;
+
+	if (!(tw_tail_on || tw_batch_on) || !(f = tw_fd_file_btf(task, fd)))
+		return 0;
+	ino = f->f_inode;
+	mode = ino->i_mode & TW_S_IFMT;
+	if (mode == TW_S_IFREG)
+		return tw_tail_on && (syscall == TW_SC_WRITE || syscall == TW_SC_WRITEV) &&
+		       tw_tail_extend(ino->i_ino, ino->i_sb->s_dev, task->tgid, f->f_pos, ret);
+	if (mode == TW_S_IFSOCK && buf)
+		return tw_write_batch(task, f, ino, buf, ret);
+	return 0; /* pipes, ttys: straight to the copy */
 }
 
 /* Everything else is copied (bpf/io.bpf.h). Kept out of line so that the
@@ -131,9 +136,9 @@ static __always_inline int tw_write_exit(long ret, __u16 syscall, bool vectored)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	fd = PT_REGS_PARM1_SYSCALL(regs);
-	if ((syscall == TW_SC_WRITE || syscall == TW_SC_WRITEV) && tw_write_tail(task, fd, ret))
-		return 0;
-	if (syscall == TW_SC_WRITE && tw_write_batch(task, fd, PT_REGS_PARM2_SYSCALL(regs), ret))
+	if ((syscall == TW_SC_WRITE || syscall == TW_SC_WRITEV) &&
+	    tw_write_fast(task, fd, syscall == TW_SC_WRITE ? PT_REGS_PARM2_SYSCALL(regs) : 0, ret,
+			  syscall))
 		return 0;
 	return tw_write_copy(regs, fd, ret, syscall, vectored);
 }
@@ -183,7 +188,7 @@ int tw_sendto(struct trace_event_raw_sys_exit *ctx)
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	a.fd = PT_REGS_PARM1_SYSCALL(regs);
 	a.buf = PT_REGS_PARM2_SYSCALL(regs);
-	if (tw_write_batch(task, a.fd, a.buf, ctx->ret))
+	if (tw_write_fast(task, a.fd, a.buf, ctx->ret, TW_SC_SENDTO))
 		return 0;
 	a.addr = PT_REGS_PARM5_SYSCALL(regs);
 	a.addrlen = TW_PT_REGS_PARM6_SYSCALL(regs);
