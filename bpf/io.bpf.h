@@ -641,6 +641,33 @@ static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u
 	return bpf_probe_read_user(s->data + off, n, (void *)ubuf) ? -1 : 0;
 }
 
+/* Copy a send's @n bytes to the slot's data at @off: from one buffer
+ * (@ubuf), or from at most TW_BATCH_IOV_MAX iovecs (@iov, @iovcnt; the
+ * vectored writev and sendmsg). 0 when all @n are there. */
+#define TW_BATCH_IOV_MAX 8
+static __always_inline int tw_batch_copy_io(struct tw_batch_slot *s, __u64 off, __u64 n,
+					    __u64 ubuf, __u64 iov, __u64 iovcnt)
+{
+	struct iovec v;
+	__u64 left = n, k;
+
+	if (ubuf)
+		return tw_batch_copy(s, off, n, ubuf);
+	for (int i = 0; i < TW_BATCH_IOV_MAX; i++) {
+		if (!left)
+			return 0;
+		if ((__u64)i >= iovcnt ||
+		    bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
+			return -1;
+		k = v.iov_len < left ? v.iov_len : left;
+		if (k && tw_batch_copy(s, off, k, (__u64)v.iov_base))
+			return -1;
+		off += k;
+		left -= k;
+	}
+	return left ? -1 : 0;
+}
+
 /*
  * Append @n user bytes to this process's open batch on the socket, whose
  * slot word was @w: only when the batch is ours, open, has room, and the
@@ -648,7 +675,7 @@ static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u
  */
 static __always_inline int tw_batch_append(struct tw_batch_slot *s, __u64 w, __u64 tag,
 					   __u64 sock_ino, __u32 tgid, __u64 digest,
-					   __u64 ubuf, __u64 n)
+					   __u64 ubuf, __u64 iov, __u64 iovcnt, __u64 n)
 {
 	__u64 len = w & TW_BATCH_LEN_MASK;
 
@@ -657,7 +684,7 @@ static __always_inline int tw_batch_append(struct tw_batch_slot *s, __u64 w, __u
 	    digest != s->digest ||
 	    __sync_val_compare_and_swap(&s->word, w, TW_BATCH_BUSY | tag | len) != w)
 		return 0;
-	if (tw_batch_copy(s, len, n, ubuf)) {
+	if (tw_batch_copy_io(s, len, n, ubuf, iov, iovcnt)) {
 		__sync_lock_test_and_set(&s->word, w); /* the ring path counts the bad buffer */
 		return 0;
 	}
@@ -680,7 +707,7 @@ static __always_inline int tw_batch_claim(struct tw_io_args *a, struct tw_batch_
 	s->tgid = tgid;
 	s->digest = digest;
 	n = tw_scratch_get();
-	if (!n || tw_batch_copy(s, 0, len, a->buf)) {
+	if (!n || tw_batch_copy_io(s, 0, len, a->buf, a->iov, a->iovcnt)) {
 		__sync_lock_test_and_set(&s->word, 0);
 		return 0; /* copied through the ring, which counts a bad buffer */
 	}
@@ -715,8 +742,9 @@ static __always_inline int tw_batch_send(struct tw_io_args *a, __u64 file_id,
 	struct tw_batch_slot *s;
 	__u32 idx, tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 tag, w, len, n = a->ret;
-	int small = a->buf && !a->tls_buf && n <= TW_BATCH_SEND_MAX &&
-		    a->syscall != TW_SC_SSL_WRITE;
+	int small = (a->buf || (a->iov && a->iovcnt <= TW_BATCH_IOV_MAX &&
+				a->syscall != TW_SC_SENDMMSG)) &&
+		    !a->tls_buf && n <= TW_BATCH_SEND_MAX && a->syscall != TW_SC_SSL_WRITE;
 
 	s = tw_batch_slot(id->ino, tgid, &tag, &idx);
 	if (!s)
@@ -728,7 +756,8 @@ static __always_inline int tw_batch_send(struct tw_io_args *a, __u64 file_id,
 	    s->sock_ino != id->ino || s->tgid != tgid)
 		return 0; /* another socket's batch, or ours sealed or being written */
 	len = w & TW_BATCH_LEN_MASK;
-	if (small && tw_batch_append(s, w, tag, id->ino, tgid, tw_sock_digest(id), a->buf, n))
+	if (small && tw_batch_append(s, w, tag, id->ino, tgid, tw_sock_digest(id), a->buf, a->iov,
+				     a->iovcnt, n))
 		return 1;
 	/* Through the ring: seal what is pending so it is read first. A full
 	 * batch wakes the reader: until it takes the sealed bytes, every send

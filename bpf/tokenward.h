@@ -232,7 +232,7 @@ struct tw_tail_event {
  * len bytes in data[] not yet taken; TW_BATCH_BUSY | tag | len while the
  * kernel writes data[len..] or fills a claimed slot; TW_BATCH_SEAL | tag |
  * len when a send on the socket could not be appended (too large, the slot
- * full, vectored, TLS) and went through the ring instead: that record
+ * full, over 8 iovecs, TLS) and went through the ring instead: that record
  * carries batch_slot, and userspace takes the sealed bytes before it, so
  * the socket's bytes stay in order. 0 when free. Only the kernel sets
  * PEND, BUSY or SEAL; only userspace frees a slot or empties it.

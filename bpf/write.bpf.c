@@ -70,7 +70,7 @@ static __always_inline int tw_write_batch(struct task_struct *task, struct file 
 	return tw_batch_append(s, s->word, tag, ino->i_ino, task->tgid,
 			       tw_digest_inet(fam, sc->skc_daddr, sc->skc_rcv_saddr, sc->skc_dport,
 					      sc->skc_num, d0, d1, l0, l1),
-			       buf, ret);
+			       buf, 0, 0, ret);
 }
 
 /*

@@ -66,6 +66,18 @@ PY
   [ "$got" -eq 6000 ] && ok "batch_${kind}_bytes_exact" || not_ok "batch_${kind}_bytes_exact" "$got of 6000 bytes"
 done
 
+# Vectored: each piece in two iovecs, writev() and sendmsg() by turns.
+off=$(rand_between 100 $((6000 - n)))
+info=$(TW_IO_VEC=1 "$TW_IO" chat tcp4 6000 "$off" 9 1 0 2>&1)
+pid=$(field "$info" pid); fd=$(field "$info" fds)
+got=$(wait_bytes "$pid" "$fd" 6000)
+if marked "$pid" "$fd" >/dev/null && [ "$got" -eq 6000 ] &&
+   sends_of "$pid" "$fd" | grep -q '"batched":true'; then
+  ok batch_vectored_sends
+else
+  not_ok batch_vectored_sends "$got of 6000 bytes; $(sends_of "$pid" "$fd" | head -2)"
+fi
+
 # Three small sends then a 3000-byte one, which goes through the ring and
 # seals the batch: the marker straddles the last small send and the large
 # one, and is found only if the batch's bytes come first.

@@ -15,7 +15,9 @@
  *         PIECES lists ("7", "40,40,3000": cycled), write() and send() by
  *         turns, the connections round-robin as an event loop would, with
  *         GAP_US microseconds between rounds. Prints pid, fds, local
- *         address of the first and the server's address.
+ *         address of the first and the server's address. With
+ *         TW_IO_VEC=1 each piece goes out in two iovecs, writev() and
+ *         sendmsg() by turns.
  *   tw_io alternate KIND N GAP_US
  *         KIND: tcp4 tcp6 unix-stream. N connections in a row, each
  *         connect, one small write, close, GAP_US microseconds of sleep:
@@ -399,7 +401,14 @@ static int do_chat(int argc, char **argv)
 				continue;
 			if (n > size - pos[i])
 				n = size - pos[i];
-			r = round % 2 ? send(fds[i], b + pos[i], n, 0) : write(fds[i], b + pos[i], n);
+			if (getenv("TW_IO_VEC")) {
+				struct iovec v[2] = { { b + pos[i], n / 2 }, { b + pos[i] + n / 2, n - n / 2 } };
+				struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+
+				r = round % 2 ? sendmsg(fds[i], &m, 0) : writev(fds[i], v, 2);
+			} else {
+				r = round % 2 ? send(fds[i], b + pos[i], n, 0) : write(fds[i], b + pos[i], n);
+			}
 			if (r < 0)
 				die("send");
 			pos[i] += r;
