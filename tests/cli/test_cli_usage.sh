@@ -14,6 +14,9 @@ expect_exit usage_unknown_flag 2 "$TW" run --no-such-flag
 expect_exit usage_missing_argument 2 "$TW" run --events
 expect_exit usage_bad_ringbuf 2 "$TW" run --ringbuf-size 12345
 expect_exit usage_extra_argument 2 "$TW" run extra
+expect_exit usage_bad_file_tail_ms 2 "$TW" run --file-tail-ms 0
+expect_exit usage_bad_sock_batch_ms 2 "$TW" run --sock-batch-ms 0
+expect_exit usage_bad_sock_batch_ms_word 2 "$TW" run --sock-batch-ms soon
 expect_exit help_top 0 "$TW" --help
 expect_exit version 0 "$TW" --version
 expect_exit help_run 0 "$TW" run --help
