@@ -148,11 +148,11 @@ static __always_inline bool tw_wanted(void)
  * draining sees the ring readable again in epoll (level-triggered), so
  * nothing waits for the poll timeout but stragglers below the threshold.
  */
-static __always_inline int tw_emit_as(void *rec, __u64 size, __u32 drop_reason)
+static __always_inline int tw_emit_flags(void *rec, __u64 size, __u32 drop_reason, bool wake)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (tw_wakeup_bytes == 0) {
+	if (wake || tw_wakeup_bytes == 0) {
 		flags = BPF_RB_FORCE_WAKEUP;
 	} else {
 		__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
@@ -167,19 +167,14 @@ static __always_inline int tw_emit_as(void *rec, __u64 size, __u32 drop_reason)
 	return 0;
 }
 
+static __always_inline int tw_emit_as(void *rec, __u64 size, __u32 drop_reason)
+{
+	return tw_emit_flags(rec, size, drop_reason, false);
+}
+
 static __always_inline int tw_emit(void *rec, __u64 size)
 {
 	return tw_emit_as(rec, size, TW_DROP_RINGBUF_FULL);
-}
-
-/* Send a record and wake the reader now: something waits on it. */
-static __always_inline int tw_emit_wake(void *rec, __u64 size)
-{
-	if (bpf_ringbuf_output(&events, rec, size, BPF_RB_FORCE_WAKEUP)) {
-		tw_count_drop(TW_DROP_RINGBUF_FULL);
-		return -1;
-	}
-	return 0;
 }
 
 #endif /* TW_COMMON_BPF_H */

@@ -906,10 +906,8 @@ static __noinline int tw_capture(struct tw_io_args *a)
 			tw_count_drop(TW_DROP_READ_FAIL);
 			e->data_len = n = 0;
 		}
-		if (sealed & TW_BATCH_SEALED_FULL)
-			tw_emit_wake(e, base + n);
-		else
-			tw_emit(e, base + n);
+		/* a full batch's seal: the reader takes it at once */
+		tw_emit_flags(e, base + n, TW_DROP_RINGBUF_FULL, sealed & TW_BATCH_SEALED_FULL);
 		return 0;
 	}
 	c->uptr = a->buf;

@@ -177,22 +177,22 @@ static int batch_take(struct sockbatch *b, uint32_t slot, enum take how, uint64_
 int sockbatch_note(struct sockbatch *b, const struct tw_batch_event *e, uint64_t now_ns)
 {
 	struct batch *t;
-	int gone, stop = 0;
 
 	if (e->slot >= TW_BATCH_SLOTS || (e->tag & ~TW_BATCH_TAG_MASK)) {
 		b->st.malformed++;
 		return -EINVAL;
 	}
 	b->st.batches++;
+	/* The slot was free when the kernel claimed it, and only we free a
+	 * slot, deactivating it at the same time: nothing of an older batch
+	 * is left to take here. */
 	t = &b->bt[e->slot];
-	if (t->active) /* cannot be: only we free a slot, and then deactivate it */
-		batch_take(b, e->slot, TAKE_FREE, now_ns, &gone, &stop);
 	t->ev = *e;
 	t->due_ns = now_ns; /* the first bytes are waiting: latency matters most */
 	t->last_bytes_ns = now_ns;
 	t->orphan_sweeps = 0;
 	batch_activate(b, e->slot);
-	return stop;
+	return 0;
 }
 
 int sockbatch_sealed(struct sockbatch *b, uint32_t batch_slot, uint64_t now_ns)
