@@ -23,15 +23,23 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS   := $(wildcard bpf/*.h)
 
-USER_SRCS  := $(wildcard user/*.c)
+# user/ is laid out along the data path (docs/ARCHITECTURE.md): one folder
+# a stage, headers included by folder ("detect/rules.h").
+USER_SRCS  := $(wildcard user/*/*.c)
 USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
-# The rule pack is compiled into the binary (see user/rules.h).
+# The rule pack is compiled into the binary (see user/detect/rules.h).
 RULE_FILES := $(sort $(wildcard rules/*.yaml))
-USER_OBJS  += $(BUILD)/rules_builtin.o
-LIB_OBJS   := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+# The command line and the loader (the one file that includes the BPF
+# skeleton) make the binary; everything else is libtokenward.a, which the
+# unit tests link, so they need neither clang, bpftool nor kernel BTF.
+BIN_OBJS   := $(filter $(BUILD)/user/cli/%,$(USER_OBJS)) $(BUILD)/user/sensors/monitor.o
+LIB_OBJS   := $(filter-out $(BIN_OBJS),$(USER_OBJS)) $(BUILD)/rules_builtin.o
+LIB        := $(BUILD)/libtokenward.a
 
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror user/: tests/unit/detect/test_rules.c tests user/detect/.
+UNIT_SRCS  := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
+vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
@@ -58,25 +66,30 @@ $(BUILD)/tokenward.bpf.o: $(BPF_OBJS)
 $(BUILD)/tokenward.skel.h: $(BUILD)/tokenward.bpf.o
 	$(BPFTOOL) gen skeleton $< name tw_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) $(BPF_HDRS)
+$(BUILD)/user/%.o: user/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+-include $(USER_OBJS:.o=.d)
 
 $(BUILD)/rules_builtin.c: $(RULE_FILES) tools/embed-rules.sh | $(BUILD)
 	tools/embed-rules.sh $(RULE_FILES) > $@
 
-$(BUILD)/rules_builtin.o: $(BUILD)/rules_builtin.c user/rules.h
+$(BUILD)/rules_builtin.o: $(BUILD)/rules_builtin.c user/detect/rules.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the loader includes the skeleton.
-$(BUILD)/user/monitor.o: $(BUILD)/tokenward.skel.h
+$(BUILD)/user/sensors/monitor.o: $(BUILD)/tokenward.skel.h
 
-$(BUILD)/tokenward: $(USER_OBJS)
+$(LIB): $(LIB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tokenward: $(BIN_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/test_%: test_%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
@@ -100,7 +113,7 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(PROG_BINS) $(ISSUER_DEPS)
 	@tools/run-tests.sh $(BUILD)
 
-test-unit: all $(UNIT_BINS)
+test-unit: $(UNIT_BINS)
 	@tools/run-tests.sh --unit $(BUILD)
 
 test-cli: all $(ISSUER_DEPS)

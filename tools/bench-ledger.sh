@@ -10,7 +10,7 @@ tmp=$(mktemp -d /tmp/tw-bench-ledger.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 TW=$build/tokenward
 
-objs=$(ls "$build"/user/*.o | grep -v '/main.o$')
+objs="$build/libtokenward.a"
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -I"$root/user" -I"$root/bpf" -I"$build" $(pkg-config --cflags libcjson) \
    "$root/tools/bench_ledger.c" $objs -o "$tmp/bench_ledger" \
    $(pkg-config --libs libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto) -lelf -lpthread

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
-#include "ledger.h"
-#include "redact.h"
-#include "token.h"
-#include "util.h"
+#include "ledger/ledger.h"
+#include "detect/redact.h"
+#include "ledger/token.h"
+#include "lib/util.h"
 
 static double now_s(void)
 {

@@ -1,0 +1,316 @@
+/* Tests for user/config.c: defaults, a full file, and every way a file
+ * can be wrong (each error must name the file and the line). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "lib/config.h"
+
+static char dir[64];
+static char secret_path[128];
+
+static int setup(void **state)
+{
+	FILE *f;
+	(void)state;
+
+	snprintf(dir, sizeof(dir), "/tmp/tw-config.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(secret_path, sizeof(secret_path), "%s/idp.secret", dir);
+	f = fopen(secret_path, "w");
+	if (!f)
+		return -1;
+	fputs("s3cr3t-value\n", f);
+	fclose(f);
+	chmod(secret_path, 0600);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* Load yaml (a format with one %s for the secret path). */
+static int load(const char *fmt, struct tw_config **c, char *err, size_t errsz)
+{
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml), fmt, secret_path);
+	return config_load_string(yaml, "tw.yaml", c, err, errsz);
+}
+
+static void test_defaults(void **state)
+{
+	struct tw_config *c = config_defaults();
+	static const char *const revoking[] = { "file_write", "exec_env", "exec_argv", "net_dest",
+						"foreign_process", "after_task", "expired_use",
+						"task_done" };
+	(void)state;
+
+	assert_non_null(c);
+	for (size_t i = 0; i < sizeof(revoking) / sizeof(revoking[0]); i++)
+		assert_int_equal(c->policy[verdict_class_parse(revoking[i])], POLICY_REVOKE);
+	assert_int_equal(c->policy[VC_UNMANAGED], POLICY_ALERT);
+	assert_string_equal(c->state_dir, "/var/lib/tokenward");
+	assert_string_equal(c->ledger_path, "/var/lib/tokenward/ledger.db");
+	assert_int_equal(c->ringbuf_size, 16u << 20);
+	assert_int_equal(c->nissuers, 0);
+	assert_null(config_default_issuer(c));
+	config_free(c);
+}
+
+static void test_empty_file_is_defaults(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(config_load_string("", "empty.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->policy[VC_FILE_WRITE], POLICY_REVOKE);
+	config_free(c);
+}
+
+static void test_full(void **state)
+{
+	struct tw_config *c = NULL;
+	const struct tw_issuer *is;
+	char err[256] = "";
+	(void)state;
+
+	assert_int_equal(load("state_dir: /srv/tw\n"
+			      "ledger: /srv/tw/l.db\n"
+			      "ringbuf_size: 32M\n"
+			      "capture_size: 8K\n"
+			      "policy:\n"
+			      "  exec_env: alert\n"
+			      "  unmanaged: revoke\n"
+			      "revocation:\n"
+			      "  workers: 3\n"
+			      "  backoff_base: 50ms\n"
+			      "  backoff_max: 2m\n"
+			      "  synchronous: full\n"
+			      "  default_issuer: idp\n"
+			      "issuers:\n"
+			      "  idp:\n"
+			      "    type: rfc7009\n"
+			      "    revocation_endpoint: https://idp.example/revoke\n"
+			      "    client_id: tokenward\n"
+			      "    client_secret_file: %s\n"
+			      "    auth_method: client_secret_post\n"
+			      "    token_type_hint: access_token\n"
+			      "    timeout: 1.5s\n"
+			      "  list:\n"
+			      "    type: builtin\n"
+			      "    revocation_list: /srv/tw/revoked\n"
+			      "  hook:\n"
+			      "    type: command\n"
+			      "    command: [/usr/bin/hook, -x, 'two words']\n"
+			      "  chat:\n"
+			      "    type: webhook\n"
+			      "    url: http://127.0.0.1:9/h\n",
+			      &c, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c->state_dir, "/srv/tw");
+	assert_string_equal(c->ledger_path, "/srv/tw/l.db");
+	assert_int_equal(c->ringbuf_size, 32u << 20);
+	assert_int_equal(c->capture_size, 8192);
+	assert_int_equal(c->policy[VC_EXEC_ENV], POLICY_ALERT);
+	assert_int_equal(c->policy[VC_UNMANAGED], POLICY_REVOKE);
+	assert_int_equal(c->policy[VC_FILE_WRITE], POLICY_REVOKE);
+	assert_int_equal(c->revocation.workers, 3);
+	assert_int_equal(c->revocation.backoff_base_ms, 50);
+	assert_int_equal(c->revocation.backoff_max_ms, 120000);
+	assert_true(c->revocation.sync_full);
+	assert_int_equal(c->nissuers, 4);
+	is = config_issuer(c, "idp");
+	assert_non_null(is);
+	assert_ptr_equal(config_default_issuer(c), is);
+	assert_int_equal(is->type, ISSUER_RFC7009);
+	assert_int_equal(is->auth, AUTH_CLIENT_SECRET_POST);
+	assert_string_equal(is->client_secret, "s3cr3t-value");      /* newline trimmed */
+	assert_int_equal(is->client_secret_len, 12);
+	assert_string_equal(is->token_type_hint, "access_token");
+	assert_int_equal(is->timeout_ms, 1500);
+	is = config_issuer(c, "hook");
+	assert_int_equal(is->type, ISSUER_COMMAND);
+	assert_string_equal(is->argv[0], "/usr/bin/hook");
+	assert_string_equal(is->argv[2], "two words");
+	assert_null(is->argv[3]);
+	assert_int_equal(is->timeout_ms, 5000);
+	assert_int_equal(config_issuer(c, "list")->type, ISSUER_BUILTIN);
+	assert_int_equal(config_issuer(c, "chat")->type, ISSUER_WEBHOOK);
+	assert_null(config_issuer(c, "nope"));
+	config_free(c);
+}
+
+/* Each bad input: the message must start with "tw.yaml:LINE:" and
+ * contain the given words. */
+static void expect_error(const char *fmt, int line, const char *words)
+{
+	struct tw_config *c = NULL;
+	char err[512], prefix[32];
+
+	assert_int_not_equal(load(fmt, &c, err, sizeof(err)), 0);
+	assert_null(c);
+	snprintf(prefix, sizeof(prefix), "tw.yaml:%d: ", line);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, words))
+		fail_msg("want '%s...%s', got '%s'", prefix, words, err);
+}
+
+static void test_malformed(void **state)
+{
+	(void)state;
+	/* YAML syntax */
+	expect_error("policy:\n  file_write: revoke\n   exec_env: alert\n", 3, "mapping values");
+	expect_error("issuers: [\n", 2, "");
+	/* structure and values */
+	expect_error("state_dir: /a\nfrobnicate: 1\n", 2, "unknown key 'frobnicate'");
+	expect_error("policy:\n  file_write: revoke\n  exec_env: maybe\n", 3, "revoke or alert");
+	expect_error("policy:\n  no_such_class: alert\n", 2, "unknown verdict class");
+	expect_error("ringbuf_size: 3M\n", 1, "power of two");
+	expect_error("capture_size: lots\n", 1, "not a size");
+	expect_error("revocation:\n  backoff_base: soon\n", 2, "not a duration");
+	expect_error("revocation:\n  workers: 0\n", 2, "1..64");
+	expect_error("revocation:\n  default_issuer: x\n", 1, "not among the issuers");
+	expect_error("policy: revoke\n", 1, "must be a mapping");
+	expect_error("issuers:\n  a:\n    type: ldap\n", 3, "unknown type 'ldap'");
+	expect_error("issuers:\n  a:\n    url: http://x/\n", 2, "'type' is required");
+	expect_error("issuers:\n  a:\n    type: rfc7009\n    client_id: x\n", 2,
+		     "needs revocation_endpoint");
+	expect_error("issuers:\n  a:\n    type: rfc7009\n    revocation_endpoint: ftp://x/\n"
+		     "    client_id: x\n    client_secret_file: %s\n", 2, "http(s) URL");
+	expect_error("issuers:\n  a:\n    type: rfc7009\n    revocation_endpoint: https://x/\n"
+		     "    client_id: x\n    client_secret_file: %s\n    auth_method: jwt\n", 7,
+		     "client_secret_basic or client_secret_post");
+	expect_error("issuers:\n  a:\n    type: builtin\n    revocation_list: /x\n  a:\n"
+		     "    type: builtin\n    revocation_list: /y\n", 5, "given twice");
+	expect_error("issuers:\n  h:\n    type: command\n    command: hook.sh\n", 4, "must be a list");
+	expect_error("issuers:\n  h:\n    type: command\n    command: [hook.sh]\n", 4, "absolute path");
+	expect_error("issuers:\n  w:\n    type: webhook\n    url: http://x/\n    timeout: 5 parsecs\n", 5,
+		     "not a duration");
+	expect_error("issuers:\n  a:\n    type: builtin\n    revocation_list: [a, b]\n", 4,
+		     "single value");
+}
+
+static void test_secret_file_permissions(void **state)
+{
+	static const char yaml[] = "issuers:\n  idp:\n    type: rfc7009\n"
+				   "    revocation_endpoint: https://x/\n    client_id: tw\n"
+				   "    client_secret_file: %s\n";
+	struct tw_config *c = NULL;
+	char err[512];
+	(void)state;
+
+	chmod(secret_path, 0644);
+	assert_int_not_equal(load(yaml, &c, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "tw.yaml:2: issuer 'idp': client_secret_file"));
+	assert_non_null(strstr(err, "mode 0644; refusing it"));
+	/* The secret itself never appears in a message. */
+	assert_null(strstr(err, "s3cr3t"));
+	chmod(secret_path, 0640);
+	assert_int_not_equal(load(yaml, &c, err, sizeof(err)), 0);
+	chmod(secret_path, 0400);
+	assert_int_equal(load(yaml, &c, err, sizeof(err)), 0);
+	config_free(c);
+	chmod(secret_path, 0600);
+	assert_int_equal(load(yaml, &c, err, sizeof(err)), 0);
+	config_free(c);
+
+	/* missing file, and a symlink to a good file (refused: the mode
+	 * checked must be the file's own) */
+	{
+		char link[160], y2[512];
+
+		snprintf(link, sizeof(link), "%s/link.secret", dir);
+		assert_int_equal(symlink(secret_path, link), 0);
+		snprintf(y2, sizeof(y2), "issuers:\n  idp:\n    type: rfc7009\n"
+			 "    revocation_endpoint: https://x/\n    client_id: tw\n"
+			 "    client_secret_file: %s\n", link);
+		assert_int_not_equal(config_load_string(y2, "tw.yaml", &c, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "cannot open"));
+		snprintf(y2, sizeof(y2), "issuers:\n  idp:\n    type: rfc7009\n"
+			 "    revocation_endpoint: https://x/\n    client_id: tw\n"
+			 "    client_secret_file: %s/missing\n", dir);
+		assert_int_not_equal(config_load_string(y2, "tw.yaml", &c, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "No such file"));
+	}
+}
+
+static void test_load_file(void **state)
+{
+	struct tw_config *c = NULL;
+	char path[128], err[512];
+	FILE *f;
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/tokenward.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("policy:\n  net_dest: alert\n\n\nissuers:\n  x:\n    type: webhook\n    url: nope\n", f);
+	fclose(f);
+	assert_int_not_equal(config_load(path, &c, err, sizeof(err)), 0);
+	/* the real file name and line */
+	assert_non_null(strstr(err, "/tokenward.yaml:6: issuer 'x': webhook needs an http(s) url"));
+	assert_int_not_equal(config_load("/nonexistent/tw.yaml", &c, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/nonexistent/tw.yaml: No such file"));
+	f = fopen(path, "w");
+	fputs("policy:\n  net_dest: alert\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_string_equal(c->path, path);
+	assert_int_equal(c->policy[VC_NET_DEST], POLICY_ALERT);
+	config_free(c);
+}
+
+static void test_duration(void **state)
+{
+	unsigned ms;
+	(void)state;
+
+	assert_int_equal(config_parse_duration_ms("250ms", &ms), 0); assert_int_equal(ms, 250);
+	assert_int_equal(config_parse_duration_ms("5s", &ms), 0); assert_int_equal(ms, 5000);
+	assert_int_equal(config_parse_duration_ms("7", &ms), 0); assert_int_equal(ms, 7000);
+	assert_int_equal(config_parse_duration_ms("2m", &ms), 0); assert_int_equal(ms, 120000);
+	assert_int_equal(config_parse_duration_ms("1h", &ms), 0); assert_int_equal(ms, 3600000);
+	assert_int_not_equal(config_parse_duration_ms("", &ms), 0);
+	assert_int_not_equal(config_parse_duration_ms("-1s", &ms), 0);
+	assert_int_not_equal(config_parse_duration_ms("5 s", &ms), 0);
+	assert_int_not_equal(config_parse_duration_ms("1y", &ms), 0);
+	assert_int_not_equal(config_parse_duration_ms("99999h", &ms), 0);
+}
+
+static void test_class_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < VC__COUNT; i++)
+		assert_int_equal(verdict_class_parse(verdict_class_name(i)), i);
+	assert_int_equal(verdict_class_parse("File_Write"), -1);
+	assert_int_equal(verdict_class_parse(NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_empty_file_is_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_secret_file_permissions),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_class_names),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

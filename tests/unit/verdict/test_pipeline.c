@@ -1,0 +1,263 @@
+/*
+ * user/pipeline.c on a real temporary ledger, with a synthetic capture.
+ *
+ * 1. The monitor's loop thread must not wait for the disk between a sighting
+ * and the issuer's request, nor right after it (the next sighting waits
+ * behind it). bench-revoke showed the ledger's history line
+ * ("revoke_queued", written inside revoker_submit) and the deferred
+ * "revoked" mark costing an fsync each on that thread (ledger connections
+ * are synchronous=FULL for the CLI's mints): 1-8 ms apiece on this disk.
+ *
+ * fdatasync()/fsync() are interposed here (libsqlite3 calls fdatasync
+ * through the PLT, so the executable's definition wins) and counted per
+ * thread. A real pipeline on a temporary ledger gets one capture holding a
+ * minted token, in a file write: the verdict must say revoke, and neither
+ * pipeline_capture() nor the pipeline_tick() after it may sync on the
+ * calling thread. With `revocation.synchronous: full` they must (the user
+ * asked for power-loss durability of the revocation record).
+ *
+ * 2. The ledger queues a revoke request for every "revoked" mark, for
+ * revocations the CLI asks for. The monitor's own mark follows a job it
+ * has already queued; draining that request again unsealed the token and
+ * submitted it a second time (`duplicates` in the status grew by one per
+ * revocation). It must be closed without a second submission.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <cjson/cJSON.h>
+#include "sensors/capture.h"
+#include "lib/config.h"
+#include "ledger/ledger.h"
+#include "lib/log.h"
+#include "verdict/pipeline.h"
+#include "detect/redact.h"
+#include "ledger/token.h"
+#include "lib/util.h"
+
+static __thread int syncs;
+
+int fdatasync(int fd)
+{
+	static int (*real)(int);
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	syncs++;
+	return real(fd);
+}
+
+int fsync(int fd)
+{
+	static int (*real)(int);
+
+	if (!real)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	syncs++;
+	return real(fd);
+}
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	log_threshold = LOG_ERROR;
+	snprintf(dir, sizeof(dir), "/tmp/tw-pipesync.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+struct sink {
+	char action[32];
+	int n;
+};
+
+static void emit(void *ctx, cJSON *o)
+{
+	struct sink *s = ctx;
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "action");
+
+	if (cJSON_IsString(a))
+		snprintf(s->action, sizeof(s->action), "%s", a->valuestring);
+	s->n++;
+	cJSON_Delete(o);
+}
+
+struct outcome {
+	int in_capture, in_tick;   /* syncs on this thread */
+	int duplicates;            /* the revoker's since_start.duplicates after the drain */
+	int pending_requests;      /* revoke_requests still pending */
+	int done_requests;
+};
+
+static int count_rows(const char *db, const char *sql)
+{
+	struct ledger *l;
+	sqlite3_stmt *st;
+	char err[256];
+	int n = -1;
+
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), 0);
+	assert_int_equal(sqlite3_prepare_v2(ledger_sqlite(l), sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	ledger_close(l);
+	return n;
+}
+
+static void run_case(const char *sync, struct outcome *out)
+{
+	char yaml[512], db[128], list[128], err[512], tok[TOKEN_LEN + 1], line[256];
+	static char *aud[] = { "127.0.0.1:1" };
+	struct tw_config *cfg;
+	struct ledger *l;
+	struct ledger_token t = { 0 };
+	struct pipeline *p;
+	struct sink s = { 0 };
+	struct tw_hdr hdr = { 0 };
+	struct capture c = { 0 };
+	static int round;
+
+	snprintf(db, sizeof(db), "%s/ledger-%d.db", dir, round);
+	snprintf(list, sizeof(list), "%s/revoked-%d.list", dir, round++);
+	/* An external issuer (a command hook that succeeds): for those the
+	 * ledger queues a revoke request with every mark. */
+	snprintf(yaml, sizeof(yaml), "revocation:\n  synchronous: %s\nissuers:\n  hook:\n"
+		 "    type: command\n    command: [/bin/true]\n", sync);
+	assert_int_equal(config_load_string(yaml, "t.yaml", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list), 0);
+
+	/* A token in the format `tokenward mint` makes, from the hook issuer. */
+	assert_int_equal(token_mint(tok), 0);
+	ledger_sha256(tok, TOKEN_LEN, t.sha);
+	redact_short(tok, TOKEN_LEN, t.redacted, sizeof(t.redacted));
+	t.length = TOKEN_LEN;
+	t.format = LEDGER_FMT_TWD;
+	t.issuer = "hook";
+	t.task = "sync-test";
+	t.audience = aud;
+	t.naudience = 1;
+	t.issued_at = time(NULL);
+	t.expires_at = time(NULL) + 600;
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add(l, &t, NULL, 0), 0);
+	ledger_close(l);
+
+	struct pipeline_opts po = { .cfg = cfg, .ledger_path = db, .emit = emit, .emit_ctx = &s,
+				    .boot_to_real = util_boot_to_realtime_offset() };
+	assert_int_equal(pipeline_open(&po, &p, err, sizeof(err)), 0);
+
+	/* The agent's log write, as the capture layer hands it over. */
+	snprintf(line, sizeof(line), "DEBUG auth: Bearer %s\n", tok);
+	hdr.type = TW_EV_FILE_WRITE;
+	hdr.ts_boot_ns = util_now_ns(CLOCK_BOOTTIME);
+	hdr.pid = hdr.tgid = 4242;
+	hdr.ppid = 1;
+	c.kind = CAP_FILE_WRITE;
+	c.hdr = &hdr;
+	c.fd = 3;
+	c.path = "/tmp/agent.log";
+	c.data = (const unsigned char *)line;
+	c.len = c.total_len = strlen(line);
+
+	pipeline_tick(p);          /* settle start-up work first */
+	syncs = 0;
+	assert_int_equal(pipeline_capture(p, &c), 0);
+	out->in_capture = syncs;
+	syncs = 0;
+	pipeline_tick(p);          /* the deferred ledger mark */
+	out->in_tick = syncs;
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.action, "revoke");
+
+	usleep(50 * 1000);         /* past the 20 ms period: this tick drains requests */
+	pipeline_tick(p);
+	{
+		cJSON *rev = cJSON_CreateObject(), *ss, *d;
+
+		pipeline_status_fill(p, NULL, rev);
+		ss = cJSON_GetObjectItemCaseSensitive(rev, "since_start");
+		d = ss ? cJSON_GetObjectItemCaseSensitive(ss, "duplicates") : NULL;
+		assert_true(cJSON_IsNumber(d));
+		out->duplicates = d->valueint;
+		cJSON_Delete(rev);
+	}
+	pipeline_close(p);
+	out->pending_requests = count_rows(db, "SELECT count(*) FROM revoke_requests WHERE state='pending'");
+	out->done_requests = count_rows(db, "SELECT count(*) FROM revoke_requests WHERE state='done'");
+	/* The mark did land in the ledger. */
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), 0);
+	struct ledger_token *g = NULL;
+	assert_int_equal(ledger_get_sha(l, t.sha, &g), 0);
+	assert_int_equal(g->status, LEDGER_REVOKED);
+	ledger_token_free(g);
+	ledger_close(l);
+	config_free(cfg);
+	explicit_bzero(tok, sizeof(tok));
+	explicit_bzero(line, sizeof(line));
+}
+
+static void test_no_sync_on_loop_thread_by_default(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_case("normal", &o);
+	print_message("synchronous=normal: %d sync(s) in capture, %d in tick\n", o.in_capture, o.in_tick);
+	assert_int_equal(o.in_capture, 0);
+	assert_int_equal(o.in_tick, 0);
+}
+
+static void test_full_durability_still_syncs(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_case("full", &o);
+	print_message("synchronous=full: %d sync(s) in capture, %d in tick\n", o.in_capture, o.in_tick);
+	assert_true(o.in_capture >= 1);
+	assert_true(o.in_tick >= 1);
+}
+
+static void test_own_mark_not_resubmitted(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_case("normal", &o);
+	print_message("duplicates %d, requests pending %d, done %d\n", o.duplicates, o.pending_requests,
+		      o.done_requests);
+	assert_int_equal(o.duplicates, 0);
+	assert_int_equal(o.pending_requests, 0);
+	assert_int_equal(o.done_requests, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_sync_on_loop_thread_by_default),
+		cmocka_unit_test(test_full_durability_still_syncs),
+		cmocka_unit_test(test_own_mark_not_resubmitted),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,960 @@
+/*
+ * `tokenward ledger register|list|show|complete|revoke`, and the option
+ * checks `tokenward mint` shares. Every check runs before the ledger is
+ * opened, so a usage error (exit 2) never leaves a trace in it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "cli/cmd.h"
+#include "cli/cmd_ledger.h"
+#include "ledger/jwt.h"
+#include "lib/config.h"
+#include "ledger/handoff.h"
+#include "ledger/ledger.h"
+#include "revoke/revoke.h"
+#include "detect/redact.h"
+#include "ledger/seal.h"
+#include "ledger/token.h"
+#include "lib/util.h"
+
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define STDIN_TOKEN_MAX (64 * 1024)
+
+/* ---- shared checks ---------------------------------------------------- */
+
+const char *cli_safe(const char *arg, char *buf, size_t bufsz)
+{
+	char *r = redact_text(arg, strnlen(arg, 256));
+
+	snprintf(buf, bufsz, "%s", r ? r : "?");
+	free(r);
+	return buf;
+}
+
+/* getopt_long's complaint, redacted: the bad argument may be a token. */
+static int opt_error(const char *cmd, char **argv, int c)
+{
+	char safe[128];
+
+	return cmd_usage_error(cmd, c == ':' ? "option '%s' needs a value" : "unknown option '%s'",
+			       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+}
+
+static int holds_token(const char *s)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	if (jwt_looks_like(s, n) || token_validate(s, n))
+		return 1;
+	for (p = s; (p = strstr(p, TOKEN_PREFIX)); p++)
+		if ((size_t)(s + n - p) >= TOKEN_LEN && token_validate(p, TOKEN_LEN))
+			return 1;
+	/* "--flag=value" and "Bearer value" shapes */
+	if ((p = strchr(s, '=')) && jwt_looks_like(p + 1, strlen(p + 1)))
+		return 1;
+	if ((p = strrchr(s, ' ')) && jwt_looks_like(p + 1, strlen(p + 1)))
+		return 1;
+	return 0;
+}
+
+int cli_refuse_token_argv(const char *cmd, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (holds_token(argv[i]))
+			return cmd_usage_error(cmd, "argument %d looks like a token; tokens are read from "
+					       "standard input, never from the command line (every process "
+					       "can read another's arguments)", i);
+	return 0;
+}
+
+int cli_parse_ttl(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (!s || !*s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 0: case 's': break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (v <= 0 || v > 10ll * 366 * 86400 / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int cli_parse_time(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	char *end;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		long long v = strtoll(s, &end, 10);
+		if (errno || v <= 0)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -EINVAL;
+	if (*end == '.')
+		for (end++; isdigit((unsigned char)*end); end++)
+			;
+	if (strcmp(end, "Z") && strcmp(end, "+00:00"))
+		return -EINVAL;
+	*out = timegm(&tm);
+	return *out > 0 ? 0 : -EINVAL;
+}
+
+const char *cli_default_subject(void)
+{
+	const char *s = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (s && *s)
+		return s;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_name : "unknown";
+}
+
+/* Start of a process since boot in ns, from /proc/PID/stat field 22. */
+static int pid_start_ns(uint32_t pid, uint64_t *out)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ticks;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: skip to the last ')'. */
+	if (!(p = strrchr(buf, ')')))
+		return -EINVAL;
+	p += 2;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+	}
+	if (sscanf(p, "%llu", &ticks) != 1)
+		return -EINVAL;
+	*out = ticks * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+	return 0;
+}
+
+int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_token *t)
+{
+	char buf[PATH_MAX + 64], safe[128];
+	struct stat st;
+
+	t->delegate_kind = s->dkind;
+	t->inherit = s->inherit;
+	switch (s->dkind) {
+	case LEDGER_DELEGATE_ANY:
+		return 0;
+	case LEDGER_DELEGATE_EXE:
+		/* The sensors report the resolved path of the executable. */
+		if (s->delegate_arg[0] != '/')
+			return cmd_usage_error(cmd, "--delegate-exe needs an absolute path: '%s'",
+					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+		if (!realpath(s->delegate_arg, buf) || stat(buf, &st) || !S_ISREG(st.st_mode) ||
+		    !(st.st_mode & 0111))
+			return cmd_usage_error(cmd, "--delegate-exe '%s' is not an executable file",
+					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+		t->delegate = strdup(buf);
+		return 0;
+	case LEDGER_DELEGATE_CGROUP: {
+		const char *rel = s->delegate_arg;
+		if (!strncmp(rel, CGROUP_ROOT, strlen(CGROUP_ROOT)) &&
+		    (rel[strlen(CGROUP_ROOT)] == '/' || !rel[strlen(CGROUP_ROOT)]))
+			rel += strlen(CGROUP_ROOT);
+		if (rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./") ||
+		    (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/..")) || strlen(rel) > PATH_MAX / 2)
+			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path "
+					       "(/system.slice/x or " CGROUP_ROOT "/...): '%s'",
+					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+		snprintf(buf, sizeof(buf), "%s", rel);
+		while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
+			buf[strlen(buf) - 1] = 0;
+		t->delegate = strdup(buf);
+		snprintf(buf, sizeof(buf), CGROUP_ROOT "%s", t->delegate);
+		/* A cgroup made later (a per-task scope) is matched by path. */
+		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
+			t->delegate_cgroup_id = st.st_ino;
+		return 0;
+	}
+	case LEDGER_DELEGATE_PID: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(s->delegate_arg, &end, 10);
+		if (errno || *end || end == s->delegate_arg || v == 0 || v > INT_MAX)
+			return cmd_usage_error(cmd, "--delegate-pid needs a process id: '%s'",
+					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+		t->delegate_pid = v;
+		if (pid_start_ns(v, &t->delegate_start_ns))
+			return cmd_usage_error(cmd, "--delegate-pid %lu: no such process", v);
+		snprintf(buf, sizeof(buf), "%lu", v);
+		t->delegate = strdup(buf);
+		return 0;
+	}
+	}
+	return cmd_usage_error(cmd, "bad delegate");
+}
+
+int cli_fill_audience(const char *cmd, const char *const *aud, int naud, struct ledger_token *t)
+{
+	char err[160], canon[AUDIENCE_STR_MAX], safe[128];
+	struct audience a;
+
+	t->audience = calloc(naud + 1, sizeof(char *));
+	if (!t->audience)
+		return cmd_usage_error(cmd, "out of memory");
+	for (int i = 0; i < naud; i++) {
+		if (audience_parse(aud[i], &a, err, sizeof(err)))
+			return cmd_usage_error(cmd, "bad audience '%s': %s", cli_safe(aud[i], safe, sizeof(safe)), err);
+		audience_format(&a, canon, sizeof(canon));
+		t->audience[t->naudience++] = strdup(canon);
+	}
+	return 0;
+}
+
+void cli_token_release(struct ledger_token *t)
+{
+	free(t->delegate);
+	for (size_t i = 0; i < t->naudience; i++)
+		free(t->audience[i]);
+	free(t->audience);
+	t->delegate = NULL;
+	t->audience = NULL;
+	t->naudience = 0;
+}
+
+int cli_ledger_error(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "tokenward %s: %s\n", cmd, msg);
+	return EXIT_USAGE;
+}
+
+/* ---- register --------------------------------------------------------- */
+
+static const char register_help[] =
+	"usage: tokenward ledger register --issuer NAME [OPTIONS] < TOKEN\n\n"
+	"Record an externally issued token. The token is read from standard input\n"
+	"(never from the command line); only its SHA-256 and metadata are stored,\n"
+	"plus, unless --no-seal, the token sealed with AES-256-GCM so that the\n"
+	"issuer can be asked to revoke it later (RFC 7009 needs the token itself).\n"
+	"A JWT's claims fill aud, exp, jti, sub, client_id, scope and act (RFC 8693);\n"
+	"the signature is not verified. Flags override claims, except that the\n"
+	"recorded expiry is never later than the JWT's exp.\n\n"
+	"  --issuer NAME          issuer, as named in the revocation config (required)\n"
+	"  --task ID              task the token serves\n"
+	"  --aud A                audience (repeatable): URL, host:port, IP or CIDR[:port],\n"
+	"                         unix:/path. Default: the JWT's aud claims\n"
+	"  --exp TIME             expiry: unix seconds or RFC 3339 UTC\n"
+	"  --ttl SEC              expiry as a duration (90, 15m, 2h, 1d)\n"
+	"  --scope S              scope (default: the JWT's)\n"
+	"  --subject NAME         on whose behalf (default: the JWT's sub)\n"
+	"  --delegate-exe PATH    only this executable may hold and use it\n"
+	"  --delegate-cgroup PATH only processes in this cgroup (v2)\n"
+	"  --delegate-pid N       only this process and its descendants\n"
+	"  --inherit              it may pass to child processes on exec\n"
+	"  --no-seal              do not keep a sealed copy (no revocation at completion)\n"
+	"  --seal-key PATH        seal key (default $" SEAL_KEY_ENV ", else seal.key beside the ledger)\n"
+	"  --ledger PATH          ledger (default $" LEDGER_ENV ", else " LEDGER_DEFAULT_PATH ")\n"
+	"  -h, --help             this text\n";
+
+/* The whole of stdin, trailing newline and spaces removed. */
+static int read_stdin_token(char **out, size_t *n)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	ssize_t r;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= STDIN_TOKEN_MAX)
+				goto too_big;
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb)
+				goto too_big;
+			buf = nb;
+		}
+		r = read(STDIN_FILENO, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			explicit_bzero(buf, len);
+			free(buf);
+			return -EIO;
+		}
+		if (r == 0)
+			break;
+		len += r;
+	}
+	while (len && isspace((unsigned char)buf[len - 1]))
+		len--;
+	buf[len < cap ? len : cap - 1] = 0;
+	*out = buf;
+	*n = len;
+	return 0;
+too_big:
+	explicit_bzero(buf, len);
+	free(buf);
+	return -E2BIG;
+}
+
+
+/* Parse the options shared by mint and register into s. Returns -1 to go
+ * on, or an exit status. */
+static const struct option spec_opts[] = {
+	{ "task", required_argument, NULL, 't' },
+	{ "aud", required_argument, NULL, 'a' },
+	{ "scope", required_argument, NULL, 'S' },
+	{ "ttl", required_argument, NULL, 'T' },
+	{ "exp", required_argument, NULL, 'E' },
+	{ "subject", required_argument, NULL, 'u' },
+	{ "issuer", required_argument, NULL, 'i' },
+	{ "delegate-exe", required_argument, NULL, 'X' },
+	{ "delegate-cgroup", required_argument, NULL, 'C' },
+	{ "delegate-pid", required_argument, NULL, 'P' },
+	{ "inherit", no_argument, NULL, 'I' },
+	{ "ledger", required_argument, NULL, 'L' },
+	{ "no-seal", no_argument, NULL, 'N' },
+	{ "seal-key", required_argument, NULL, 'K' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, const char *help,
+		   struct cli_spec *s, int *no_seal, const char **seal_key)
+{
+	char safe[128];
+	int c;
+
+	memset(s, 0, sizeof(*s));
+	s->ledger = ledger_default_path();
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", spec_opts, NULL)) != -1) {
+		if (c != 'h' && c != '?' && c != ':' && !strchr(allowed, c))
+			return cmd_usage_error(cmd, "option '%s' does not apply here",
+					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+		switch (c) {
+		case 't': s->task = optarg; break;
+		case 'a':
+			if (s->naud == CLI_AUD_MAX)
+				return cmd_usage_error(cmd, "at most %d --aud", CLI_AUD_MAX);
+			s->aud[s->naud++] = optarg;
+			break;
+		case 'S': s->scope = optarg; break;
+		case 'T':
+			if (cli_parse_ttl(optarg, &s->ttl))
+				return cmd_usage_error(cmd, "--ttl must be a positive duration (90, 15m, 2h, 1d): '%s'",
+						       cli_safe(optarg, safe, sizeof(safe)));
+			break;
+		case 'E':
+			if (cli_parse_time(optarg, &s->exp))
+				return cmd_usage_error(cmd, "--exp must be unix seconds or RFC 3339 UTC: '%s'",
+						       cli_safe(optarg, safe, sizeof(safe)));
+			break;
+		case 'u': s->subject = optarg; break;
+		case 'i': s->issuer = optarg; break;
+		case 'X': case 'C': case 'P':
+			if (s->dkind)
+				return cmd_usage_error(cmd, "give one of --delegate-exe, --delegate-cgroup, --delegate-pid");
+			s->dkind = c == 'X' ? LEDGER_DELEGATE_EXE : c == 'C' ? LEDGER_DELEGATE_CGROUP : LEDGER_DELEGATE_PID;
+			s->delegate_arg = optarg;
+			break;
+		case 'I': s->inherit = 1; break;
+		case 'L':
+			if (!*optarg)
+				return cmd_usage_error(cmd, "--ledger needs a path");
+			s->ledger = optarg;
+			break;
+		case 'N': *no_seal = 1; break;
+		case 'K': *seal_key = optarg; break;
+		case 'h': fputs(help, stdout); return 0;
+		default:
+			return opt_error(cmd, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+	if (s->ttl && s->exp)
+		return cmd_usage_error(cmd, "give --ttl or --exp, not both");
+	if (s->task && !*s->task)
+		return cmd_usage_error(cmd, "--task must not be empty");
+	return -1;
+}
+
+static int ledger_register(int argc, char **argv)
+{
+	const char *cmd = "ledger register", *seal_key_arg = NULL;
+	struct ledger_token t = { 0 };
+	struct jwt_claims jc = { 0 };
+	struct seal_key key;
+	struct ledger *l = NULL;
+	struct cli_spec s;
+	unsigned char *sealed = NULL;
+	size_t n = 0, sealed_len = 0;
+	char *tok = NULL, err[512], keypath[4096];
+	int64_t now = time(NULL);
+	int no_seal = 0, r, rc = EXIT_USAGE;
+
+	if ((r = cli_refuse_token_argv(cmd, argc, argv)))
+		return r;
+	if ((r = cli_parse_spec(cmd, argc, argv, "taSTEuiXCPILNK", register_help, &s, &no_seal, &seal_key_arg)) >= 0)
+		return r;
+	if (!s.issuer || !*s.issuer)
+		return cmd_usage_error(cmd, "--issuer is required");
+	if (!strcmp(s.issuer, LEDGER_BUILTIN_ISSUER))
+		return cmd_usage_error(cmd, "issuer '%s' is reserved for tokens from 'tokenward mint'",
+				       LEDGER_BUILTIN_ISSUER);
+	if (isatty(STDIN_FILENO))
+		return cmd_usage_error(cmd, "pipe the token on standard input");
+	if ((r = read_stdin_token(&tok, &n)))
+		return cmd_usage_error(cmd, r == -E2BIG ? "standard input is larger than a token (64 KiB)"
+							: "cannot read standard input");
+	if (n == 0) {
+		rc = cmd_usage_error(cmd, "standard input is empty: pipe the token in");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f) {
+			rc = cmd_usage_error(cmd, "standard input must hold exactly one token "
+					     "(printable, no spaces)");
+			goto out;
+		}
+
+	if (token_validate(tok, n)) {
+		t.format = LEDGER_FMT_TWD;
+	} else if (jwt_looks_like(tok, n)) {
+		t.format = LEDGER_FMT_JWT;
+		if (jwt_parse(tok, n, &jc, err, sizeof(err))) {
+			rc = cmd_usage_error(cmd, "%s", err);
+			goto out;
+		}
+	} else {
+		t.format = LEDGER_FMT_OPAQUE;
+	}
+
+	/* Audience: flags, else the JWT's aud claims that name a destination. */
+	if (s.naud == 0) {
+		for (size_t i = 0; i < jc.naud && s.naud < CLI_AUD_MAX; i++) {
+			struct audience a;
+			if (!audience_parse(jc.aud[i], &a, err, sizeof(err)))
+				s.aud[s.naud++] = jc.aud[i];
+			else
+				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
+					cmd, cli_safe(jc.aud[i], err, sizeof(err)));
+		}
+		if (s.naud == 0) {
+			rc = cmd_usage_error(cmd, "no audience: give --aud%s", jc.naud ? " (no JWT aud claim names a destination)" : "");
+			goto out;
+		}
+	}
+	if ((r = cli_fill_audience(cmd, s.aud, s.naud, &t)))
+		goto out;
+
+	t.expires_at = s.exp ? s.exp : s.ttl ? now + s.ttl : 0;
+	if (jc.exp && (!t.expires_at || jc.exp < t.expires_at))
+		t.expires_at = jc.exp;
+	if (!t.expires_at) {
+		rc = cmd_usage_error(cmd, "no expiry: give --exp or --ttl");
+		goto out;
+	}
+	if (t.expires_at <= now) {
+		rc = cmd_usage_error(cmd, "the token has already expired");
+		goto out;
+	}
+	if ((r = cli_fill_delegate(cmd, &s, &t)))
+		goto out;
+
+	t.issuer = (char *)s.issuer;
+	t.task = (char *)s.task;
+	t.scope = (char *)(s.scope ? s.scope : jc.scope);
+	t.subject = (char *)(s.subject ? s.subject : jc.sub);
+	t.jti = jc.jti;
+	t.client_id = jc.client_id;
+	t.actor = jc.actor;
+	t.issued_at = jc.iat && jc.iat <= now ? jc.iat : now;
+	t.status = LEDGER_ACTIVE;
+	t.length = n;
+	ledger_sha256(tok, n, t.sha);
+	ledger_hex(t.sha, t.sha256);
+	redact_short(tok, n, t.redacted, sizeof(t.redacted));
+
+	if (!no_seal) {
+		if (seal_key_arg)
+			snprintf(keypath, sizeof(keypath), "%s", seal_key_arg);
+		else
+			seal_key_default_path(s.ledger, keypath, sizeof(keypath));
+		if (seal_key_load(keypath, 1, &key, err, sizeof(err))) {
+			rc = cli_ledger_error(cmd, err);
+			goto out;
+		}
+		sealed = malloc(n + SEAL_OVERHEAD);
+		r = sealed ? seal_encrypt(&key, t.sha256, 64, tok, n, sealed, &sealed_len) : -ENOMEM;
+		seal_key_wipe(&key);
+		if (r) {
+			rc = cli_ledger_error(cmd, "cannot seal the token");
+			goto out;
+		}
+	}
+
+	if ((r = ledger_open(s.ledger, LEDGER_OPEN_CREATE, &l, err, sizeof(err)))) {
+		rc = cli_ledger_error(cmd, err);
+		goto out;
+	}
+	if ((r = ledger_add(l, &t, sealed, sealed_len))) {
+		rc = r == -EEXIST ? 1 : EXIT_USAGE;
+		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		goto out;
+	}
+	if (jc.actor_chain || jc.at_jwt) {
+		cJSON *d = cJSON_CreateObject();
+		char *dj;
+		if (jc.actor_chain)
+			cJSON_AddStringToObject(d, "act_chain", jc.actor_chain);
+		cJSON_AddBoolToObject(d, "at_jwt", jc.at_jwt);
+		if (jc.iss)
+			cJSON_AddStringToObject(d, "iss", jc.iss);
+		dj = cJSON_PrintUnformatted(d);
+		cJSON_Delete(d);
+		ledger_history_add(l, t.id, "claims", dj);
+		free(dj);
+	}
+	printf("%s\n", t.id);
+	fprintf(stderr, "tokenward %s: recorded %s (%s, sha256:%.12s) for task %s\n", cmd, t.id,
+		t.redacted, t.sha256, t.task ? t.task : "-");
+	rc = 0;
+out:
+	if (tok) {
+		explicit_bzero(tok, n);
+		free(tok);
+	}
+	free(sealed);
+	t.issuer = t.task = t.scope = t.subject = t.jti = t.client_id = t.actor = NULL;
+	cli_token_release(&t);
+	jwt_claims_free(&jc);
+	ledger_close(l);
+	return rc;
+}
+
+/* ---- list / show ------------------------------------------------------ */
+
+struct list_ctx {
+	cJSON *arr;
+	int64_t now;
+	int n;
+};
+
+static int list_one(void *vctx, const struct ledger_token *t)
+{
+	struct list_ctx *c = vctx;
+	char exp[40];
+
+	if (c->arr) {
+		cJSON_AddItemToArray(c->arr, ledger_token_to_json(t, c->now));
+		return 0;
+	}
+	if (c->n++ == 0)
+		printf("%-15s %-20s %-9s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
+	util_rfc3339((uint64_t)t->expires_at * 1000000000ull, exp, sizeof(exp));
+	exp[19] = 0;
+	printf("%-15s %-20.20s %-9s %-20s %-10s", t->id, t->task ? t->task : "-",
+	       ledger_status_str(ledger_effective_status(t, c->now)), exp, t->redacted);
+	for (size_t i = 0; i < t->naudience; i++)
+		printf("%s%s", i ? "," : " ", t->audience[i]);
+	printf("\n");
+	return 0;
+}
+
+static const char list_help[] =
+	"usage: tokenward ledger list [--json] [--ledger PATH]\n\n"
+	"List recorded tokens (never the tokens themselves: a 6-character prefix\n"
+	"and the SHA-256). --json prints one array of objects with id, task, status,\n"
+	"sha256, audience, expires_at and the rest of each entry.\n";
+
+static const char show_help[] =
+	"usage: tokenward ledger show ID [--json] [--ledger PATH]\n\n"
+	"Show one token's entry and its history.\n";
+
+/* Options of the read-only subcommands. Returns -1 to go on. */
+static int parse_ro(const char *cmd, int argc, char **argv, const char *help, const char **ledger,
+		    int *json, const char **pos)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char safe[128];
+	int c;
+
+	*ledger = ledger_default_path();
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': *json = 1; break;
+		case 'L': *ledger = optarg; break;
+		case 'h': fputs(help, stdout); return 0;
+		default:
+			return opt_error(cmd, argv, c);
+		}
+	}
+	if (pos) {
+		if (optind >= argc)
+			return cmd_usage_error(cmd, "which token? give its ID");
+		*pos = argv[optind++];
+	}
+	if (optind < argc)
+		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+	return -1;
+}
+
+static int ledger_list(int argc, char **argv)
+{
+	const char *cmd = "ledger list", *path;
+	struct list_ctx c = { .now = time(NULL) };
+	struct ledger *l;
+	char err[512], *out;
+	int json = 0, r;
+
+	if ((r = parse_ro(cmd, argc, argv, list_help, &path, &json, NULL)) >= 0)
+		return r;
+	r = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err));
+	if (r == -ENOENT) {
+		/* No ledger yet is an empty ledger; listing must not create one. */
+		if (json)
+			printf("[]\n");
+		return 0;
+	}
+	if (r)
+		return cli_ledger_error(cmd, err);
+	if (json)
+		c.arr = cJSON_CreateArray();
+	r = ledger_foreach(l, list_one, &c);
+	if (r) {
+		r = cli_ledger_error(cmd, ledger_errmsg(l));
+	} else if (json) {
+		out = cJSON_Print(c.arr);
+		printf("%s\n", out);
+		free(out);
+	}
+	cJSON_Delete(c.arr);
+	ledger_close(l);
+	return r;
+}
+
+struct hist_ctx {
+	cJSON *arr;
+};
+
+static int show_hist(void *vctx, int64_t at, const char *event, const char *detail)
+{
+	struct hist_ctx *h = vctx;
+	char ts[40];
+
+	util_rfc3339((uint64_t)at, ts, sizeof(ts));
+	if (h->arr) {
+		cJSON *o = cJSON_CreateObject(), *d = detail ? cJSON_Parse(detail) : NULL;
+		cJSON_AddStringToObject(o, "time", ts);
+		cJSON_AddStringToObject(o, "event", event ? event : "");
+		if (d)
+			cJSON_AddItemToObject(o, "detail", d);
+		cJSON_AddItemToArray(h->arr, o);
+	} else {
+		printf("  %s  %-12s %s\n", ts, event ? event : "", detail ? detail : "");
+	}
+	return 0;
+}
+
+static int ledger_show(int argc, char **argv)
+{
+	const char *cmd = "ledger show", *path, *id = NULL;
+	struct ledger_token *t = NULL;
+	struct hist_ctx h = { 0 };
+	struct ledger *l;
+	char err[512], *out;
+	int json = 0, r;
+	cJSON *o, *it;
+
+	if ((r = parse_ro(cmd, argc, argv, show_help, &path, &json, &id)) >= 0)
+		return r;
+	if ((r = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err))))
+		return r == -ENOENT ? (fprintf(stderr, "tokenward %s: %s\n", cmd, err), 1) : cli_ledger_error(cmd, err);
+	if ((r = ledger_get(l, id, &t))) {
+		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		ledger_close(l);
+		return r == -ENOENT ? 1 : EXIT_USAGE;
+	}
+	o = ledger_token_to_json(t, time(NULL));
+	if (json) {
+		h.arr = cJSON_CreateArray();
+		ledger_history_foreach(l, t->id, show_hist, &h);
+		cJSON_AddItemToObject(o, "history", h.arr);
+		out = cJSON_Print(o);
+		printf("%s\n", out);
+		free(out);
+	} else {
+		cJSON_ArrayForEach(it, o) {
+			char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
+			printf("%-13s %s\n", it->string, v ? v : it->valuestring);
+			free(v);
+		}
+		printf("history:\n");
+		ledger_history_foreach(l, t->id, show_hist, &h);
+	}
+	cJSON_Delete(o);
+	ledger_token_free(t);
+	ledger_close(l);
+	return 0;
+}
+
+/* ---- complete / revoke ------------------------------------------------ */
+
+/*
+ * Deliver the revocations just queued instead of waiting for a monitor to
+ * pick them up: a delegation token must not outlive its task. The wait is
+ * bounded; what is not delivered by then stays queued, durably, for the
+ * monitor (which drains revoke_requests) or `revoke-queue retry`.
+ */
+#define DELIVER_WAIT_MS 5000
+
+static int deliver_now(const char *cmd, struct ledger *l, const char *path, const char *config_path)
+{
+	struct tw_config *cfg = NULL;
+	struct revoker *rev = NULL;
+	struct handoff *h = NULL;
+	char err[512], list[4096];
+	int n = 0, pending = 0;
+
+	if (config_load(config_path, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
+		return 1;
+	}
+	handoff_revocation_list(path, list, sizeof(list));
+	if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
+	    revoker_open(cfg, path, &rev, err, sizeof(err)) ||
+	    handoff_open(path, rev, &h, err, sizeof(err)) || revoker_start(rev)) {
+		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
+		handoff_close(h);
+		revoker_close(rev);
+		config_free(cfg);
+		return 1;
+	}
+	n = handoff_drain(h, l);
+	for (int waited = 0; n > 0 && waited < DELIVER_WAIT_MS; waited += 20) {
+		cJSON *st = cJSON_CreateObject();
+
+		revoker_stats(rev, st);
+		pending = cJSON_GetObjectItem(st, "pending") ? cJSON_GetObjectItem(st, "pending")->valueint : 0;
+		pending += cJSON_GetObjectItem(st, "in_flight") ? cJSON_GetObjectItem(st, "in_flight")->valueint : 0;
+		cJSON_Delete(st);
+		if (pending == 0)
+			break;
+		usleep(20000);
+	}
+	revoker_close(rev);
+	handoff_close(h);
+	config_free(cfg);
+	if (pending) {
+		fprintf(stderr, "tokenward %s: %d revocation%s not yet confirmed by the issuer; "
+			"kept queued (see 'tokenward revoke-queue status')\n", cmd, pending,
+			pending == 1 ? "" : "s");
+		return 1;
+	}
+	return 0;
+}
+
+
+static const char complete_help[] =
+	"usage: tokenward ledger complete --task ID [--no-revoke] [--ledger PATH] [--config PATH]\n\n"
+	"Mark every active token of the task completed and, unless --no-revoke,\n"
+	"revoke each at once: a delegation token must not outlive its task. For\n"
+	"the built-in issuer the ledger is the authority; for an external issuer\n"
+	"a revocation request is queued for the revocation module (RFC 7009).\n"
+	"Any later sighting of these tokens is reported as after_task.\n";
+
+static const char revoke_help[] =
+	"usage: tokenward ledger revoke ID [--reason TEXT] [--ledger PATH] [--config PATH]\n\n"
+	"Mark one token revoked and revoke it at its issuer (the config's issuers;\n"
+	"the built-in one appends to revoked.list beside the ledger). Waits up to\n"
+	"5 s for the issuer; what is not confirmed by then stays queued.\n";
+
+static int ledger_complete(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "task", required_argument, NULL, 't' },
+		{ "no-revoke", no_argument, NULL, 'n' },
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *cmd = "ledger complete", *task = NULL, *path = ledger_default_path();
+	const char *config_path = NULL;
+	struct ledger *l;
+	char err[512], safe[128];
+	int revoke = 1, c, r;
+	size_t n;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': task = optarg; break;
+		case 'n': revoke = 0; break;
+		case 'L': path = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 'h': fputs(complete_help, stdout); return 0;
+		default:
+			return opt_error(cmd, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+	if (!task || !*task)
+		return cmd_usage_error(cmd, "--task is required");
+	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
+		return cli_ledger_error(cmd, err);
+	r = ledger_complete_task(l, task, revoke, (int64_t)util_now_ns(CLOCK_REALTIME), &n);
+	if (r) {
+		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		ledger_close(l);
+		return r == -ENOENT ? 1 : EXIT_USAGE;
+	}
+	printf("task %s: %zu token%s completed%s\n", cli_safe(task, safe, sizeof(safe)), n,
+	       n == 1 ? "" : "s", revoke ? " and revoked" : "");
+	r = revoke ? deliver_now(cmd, l, path, config_path) : 0;
+	ledger_close(l);
+	return r;
+}
+
+static int ledger_revoke_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
+	const char *config_path = NULL;
+	struct ledger *l;
+	char err[512], safe[128];
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': reason = optarg; break;
+		case 'L': path = optarg; break;
+		case 'c': config_path = optarg; break;
+		case 'h': fputs(revoke_help, stdout); return 0;
+		default:
+			return opt_error(cmd, argv, c);
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage_error(cmd, "which token? give its ID");
+	id = argv[optind++];
+	if (optind < argc)
+		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+	if (strlen(reason) > 64 || strpbrk(reason, "\"\\") || holds_token(reason))
+		return cmd_usage_error(cmd, "--reason must be short plain text");
+	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
+		return cli_ledger_error(cmd, err);
+	r = ledger_revoke(l, id, reason, (int64_t)util_now_ns(CLOCK_REALTIME));
+	if (r == -EALREADY) {
+		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		r = 0;
+	} else if (r) {
+		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		r = r == -ENOENT ? 1 : EXIT_USAGE;
+	} else {
+		printf("%s revoked\n", id);
+		r = deliver_now(cmd, l, path, config_path);
+	}
+	ledger_close(l);
+	return r;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static const char ledger_help[] =
+	"usage: tokenward ledger SUBCOMMAND [OPTIONS]\n\n"
+	"The issuance ledger: what each delegation token was issued for.\n\n"
+	"  register   record an externally issued token read from standard input\n"
+	"  list       list recorded tokens [--json]\n"
+	"  show ID    one token and its history\n"
+	"  complete   --task ID: complete a task's tokens and revoke them\n"
+	"  revoke ID  revoke one token\n\n"
+	"Every subcommand takes --ledger PATH (default $" LEDGER_ENV ", else\n"
+	LEDGER_DEFAULT_PATH ") and --help.\n";
+
+int cmd_ledger(int argc, char **argv)
+{
+	static const struct { const char *name; int (*fn)(int, char **); } subs[] = {
+		{ "register", ledger_register }, { "list", ledger_list }, { "show", ledger_show },
+		{ "complete", ledger_complete }, { "revoke", ledger_revoke_cmd },
+	};
+	char safe[128];
+	int r;
+
+	if (argc < 2) {
+		fputs(ledger_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(ledger_help, stdout);
+		return 0;
+	}
+	/* Before anything else: a token on argv is refused for every subcommand. */
+	if ((r = cli_refuse_token_argv("ledger", argc, argv)))
+		return r;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1);
+	return cmd_usage_error("ledger", "unknown subcommand '%s'", cli_safe(argv[1], safe, sizeof(safe)));
+}

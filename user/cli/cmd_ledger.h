@@ -1,0 +1,65 @@
+/* Pieces shared by `tokenward mint` and `tokenward ledger`. */
+#ifndef TW_CMD_LEDGER_H
+#define TW_CMD_LEDGER_H
+
+#include <stdint.h>
+#include "ledger/ledger.h"
+
+#define CLI_AUD_MAX 32
+
+/* What both commands accept about a token's promise. */
+struct cli_spec {
+	const char *ledger;
+	const char *task, *scope, *subject, *issuer;
+	const char *aud[CLI_AUD_MAX];
+	int naud;
+	int64_t ttl;       /* 0: not given */
+	int64_t exp;       /* 0: not given */
+	enum ledger_delegate dkind;
+	const char *delegate_arg;
+	int inherit;
+};
+
+/*
+ * Refuse a token on the command line: argv is readable by every process
+ * on the host (/proc/PID/cmdline). Looks at every argument and every
+ * "--flag=value" for a tokenward token or a JWT. Returns EXIT_USAGE after
+ * an error that does not quote the argument, or 0.
+ */
+int cli_refuse_token_argv(const char *cmd, int argc, char **argv);
+
+/*
+ * Parse the options of mint and register. allowed lists the short codes
+ * that apply to this command. Returns -1 to go on, else the exit status
+ * (0 after --help, EXIT_USAGE after an error).
+ */
+int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, const char *help,
+		   struct cli_spec *s, int *no_seal, const char **seal_key);
+
+/* "3600", "90s", "15m", "2h", "1d": > 0 and at most 10 years. */
+int cli_parse_ttl(const char *s, int64_t *out);
+/* Unix seconds or RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
+int cli_parse_time(const char *s, int64_t *out);
+
+/* Check the delegate and fill t's delegate fields (exe resolved with
+ * realpath, cgroup made relative to the cgroup2 root and its id read,
+ * pid's start time read). Returns 0 or EXIT_USAGE after an error. */
+int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_token *t);
+
+/* Check every --aud and store canonical forms in t. 0 or EXIT_USAGE. */
+int cli_fill_audience(const char *cmd, const char *const *aud, int naud, struct ledger_token *t);
+
+/* Free what cli_fill_* allocated in t. */
+void cli_token_release(struct ledger_token *t);
+
+/* $SUDO_USER, else the login name of the real uid. */
+const char *cli_default_subject(void);
+
+/* Print "tokenward CMD: msg" for a ledger failure and return the exit
+ * status for it (2: locked, corrupt, unreadable). */
+int cli_ledger_error(const char *cmd, const char *msg);
+
+/* An argument safe to echo in an error: redacted if it looks secret. */
+const char *cli_safe(const char *arg, char *buf, size_t bufsz);
+
+#endif

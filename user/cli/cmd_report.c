@@ -1,0 +1,86 @@
+/* `tokenward report`: an exposure report from the ledger, for incident reviews. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli/cmd.h"
+#include "ledger/ledger.h"
+#include "ledger/report.h"
+
+static const char report_help[] =
+	"usage: tokenward report [OPTIONS]\n\n"
+	"Write an exposure report from the ledger: every token that was seen, its\n"
+	"timeline (issued, each sighting with its verdict, revocation at the\n"
+	"issuer) and how long it stayed exposed. Never shows a raw token.\n\n"
+	"  --ledger PATH     ledger (default $TOKENWARD_LEDGER, else /var/lib/tokenward/ledger.db)\n"
+	"  --task ID         only this task's tokens\n"
+	"  --token ID        only this token (shown even if never seen)\n"
+	"  --all             also tokens that were never seen\n"
+	"  --format F        json, md or html (default md)\n"
+	"  -o, --output PATH write to PATH instead of stdout\n"
+	"  -h, --help        this text\n";
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "task", required_argument, NULL, 't' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = ledger_default_path(), *output = NULL;
+	struct report_filter filter = { 0 };
+	enum report_format fmt = REPORT_MARKDOWN;
+	struct ledger *l = NULL;
+	cJSON *r = NULL;
+	FILE *out = stdout;
+	char err[512];
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'L': path = optarg; break;
+		case 't': filter.task = optarg; break;
+		case 'T': filter.token_id = optarg; break;
+		case 'a': filter.all = 1; break;
+		case 'f':
+			if (report_parse_format(optarg, &fmt))
+				return cmd_usage_error("report", "--format must be json, md or html");
+			break;
+		case 'o': output = optarg; break;
+		case 'h': fputs(report_help, stdout); return 0;
+		default: return cmd_usage_error("report", "unknown or incomplete option");
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("report", "unexpected argument");
+	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
+		fprintf(stderr, "tokenward report: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if ((rc = report_build(l, &filter, &r))) {
+		fprintf(stderr, "tokenward report: reading %s failed: %s\n", path, ledger_errmsg(l));
+		ledger_close(l);
+		return 1;
+	}
+	ledger_close(l);
+	if (output && !(out = fopen(output, "we"))) {
+		fprintf(stderr, "tokenward report: cannot write %s: %s\n", output, strerror(errno));
+		cJSON_Delete(r);
+		return EXIT_USAGE;
+	}
+	rc = report_render(r, fmt, out);
+	cJSON_Delete(r);
+	if (out != stdout && fclose(out))
+		rc = -EIO;
+	if (rc) {
+		fprintf(stderr, "tokenward report: writing the report failed: %s\n", strerror(-rc));
+		return 1;
+	}
+	return 0;
+}

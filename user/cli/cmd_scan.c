@@ -1,0 +1,356 @@
+/*
+ * `tokenward scan [PATH...|-]`: the offline scanner for incident reviews.
+ * Every finding is printed redacted (rule, <= 6 characters, SHA-256
+ * fingerprint); with --ledger each is looked up by hash, so a managed
+ * token shows its ledger id. Exit 0 nothing found, 1 found, 2 error (and
+ * nothing found).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "cli/cmd.h"
+#include "detect/detect.h"
+#include "detect/redact.h"
+#include "detect/rules.h"
+#include "detect/scan.h"
+#include "lib/util.h"
+
+/* The ledger module is built on another branch; the scan command wires
+ * to it whenever it is present in the tree. */
+#include "ledger/ledger.h"
+
+#define MAX_RULE_DIRS 16
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF };
+
+struct scan_ctx {
+	enum fmt fmt;
+	int quiet;
+	FILE *out;
+	cJSON *sarif_results;
+	uint64_t findings;
+	struct ledger_cache *ledger;
+	pthread_mutex_t ledger_mu;
+};
+
+static const char scan_help[] =
+	"usage: tokenward scan [OPTIONS] [PATH...|-]\n\n"
+	"Scan files, directories (recursively), gzip files and standard input\n"
+	"('-', or no PATH) for tokens. Findings are redacted: rule, at most 6\n"
+	"characters, SHA-256 of the secret. Exit 0: none; 1: found; 2: error.\n\n"
+	"  --format FMT     text (default), json (one object per line) or sarif\n"
+	"  --rules DIR      also load DIR/*.yaml rules (add or override; repeatable)\n"
+	"  --ledger PATH    look findings up in the ledger: managed tokens get their id,\n"
+	"                   and registered opaque tokens are found by length and hash\n"
+	"  --no-validate    also report tokens whose checksum fails\n"
+	"  --binary         scan files that look binary (NUL in the first 8 KiB)\n"
+	"  --threads N      scanning threads (default: one per CPU)\n"
+	"  --chunk SIZE     bytes per piece (default 4M)\n"
+	"  --stats          print bytes, time and throughput to stderr\n"
+	"  -q, --quiet      do not report skipped files on stderr\n"
+	"  -h, --help       this text\n";
+
+/* The ledger cache is single-threaded; scan workers call this concurrently. */
+static int ledger_known(void *vctx, const unsigned char sha[32], long long *token_id)
+{
+	struct scan_ctx *c = vctx;
+	const struct ledger_token *t;
+
+	pthread_mutex_lock(&c->ledger_mu);
+	t = ledger_cache_lookup(c->ledger, sha);
+	if (t)
+		*token_id = strtoll(t->id + 3, NULL, 16); /* "tk-" + 12 hex */
+	pthread_mutex_unlock(&c->ledger_mu);
+	return t != NULL;
+}
+
+static void ledger_id(struct scan_ctx *c, const unsigned char sha[32], char *out, size_t outsz)
+{
+	const struct ledger_token *t;
+
+	pthread_mutex_lock(&c->ledger_mu);
+	t = ledger_cache_lookup(c->ledger, sha);
+	snprintf(out, outsz, "%s", t ? t->id : "");
+	pthread_mutex_unlock(&c->ledger_mu);
+}
+
+static void hex(const unsigned char sha[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", sha[i]);
+}
+
+static const char *sarif_level(int sev)
+{
+	return sev >= SEV_HIGH ? "error" : sev == SEV_MEDIUM ? "warning" : "note";
+}
+
+static int on_finding(void *vctx, const struct scan_finding *f)
+{
+	struct scan_ctx *c = vctx;
+	const struct detect_match *m = f->m;
+	char fp[65], red[64], id[64] = "";
+
+	c->findings++;
+	hex(m->sha256, fp);
+	redact_short(f->secret, m->len, red, sizeof(red));
+	if (m->known && c->ledger)
+		ledger_id(c, m->sha256, id, sizeof(id));
+	if (m->known && !id[0])
+		snprintf(id, sizeof(id), "%lld", m->token_id);
+	if (c->fmt == FMT_TEXT) {
+		char *p = redact_text(f->path, strlen(f->path));
+		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s\n", p ? p : "?",
+			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
+			m->known ? "managed " : "unmanaged", id);
+		free(p);
+		return 0;
+	}
+	cJSON *o = cJSON_CreateObject();
+	if (c->fmt == FMT_JSON) {
+		cJSON_AddStringToObject(o, "rule", m->rule_id);
+		cJSON_AddStringToObject(o, "rule_name", m->rule_name);
+		cJSON_AddStringToObject(o, "severity", rules_severity_name(m->severity));
+		cJSON_AddStringToObject(o, "path", f->path);
+		cJSON_AddNumberToObject(o, "line", (double)f->line);
+		cJSON_AddNumberToObject(o, "column", (double)f->column);
+		cJSON_AddNumberToObject(o, "offset", (double)f->offset);
+		cJSON_AddNumberToObject(o, "length", (double)m->len);
+		cJSON_AddStringToObject(o, "sha256", fp);
+		cJSON_AddBoolToObject(o, "managed", m->known);
+		if (m->known)
+			cJSON_AddStringToObject(o, "token_id", id);
+		else
+			cJSON_AddNullToObject(o, "token_id");
+		cJSON_AddStringToObject(o, "redacted", red);
+		cJSON_AddStringToObject(o, "checksum",
+					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
+		char *line = cJSON_PrintUnformatted(o);
+		if (line) {
+			fputs(line, c->out);
+			fputc('\n', c->out);
+		}
+		free(line);
+		cJSON_Delete(o);
+		return 0;
+	}
+	/* SARIF 2.1.0 result */
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s: %s (sha256:%s)%s%s", m->rule_name, red, fp,
+		 m->known ? ", managed token " : "", m->known ? id : "");
+	cJSON_AddStringToObject(o, "ruleId", m->rule_id);
+	cJSON_AddStringToObject(o, "level", sarif_level(m->severity));
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "message"), "text", msg);
+	cJSON *loc = cJSON_CreateObject(), *phys = cJSON_AddObjectToObject(loc, "physicalLocation");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", f->path);
+	cJSON *region = cJSON_AddObjectToObject(phys, "region");
+	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
+	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
+	cJSON_AddNumberToObject(region, "byteOffset", (double)f->offset);
+	cJSON_AddNumberToObject(region, "byteLength", (double)m->len);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "locations"), loc);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "partialFingerprints"), "sha256", fp);
+	cJSON *props = cJSON_AddObjectToObject(o, "properties");
+	cJSON_AddBoolToObject(props, "managed", m->known);
+	if (m->known)
+		cJSON_AddStringToObject(props, "token_id", id);
+	else
+		cJSON_AddNullToObject(props, "token_id");
+	cJSON_AddStringToObject(props, "redacted", red);
+	cJSON_AddItemToArray(c->sarif_results, o);
+	return 0;
+}
+
+static void on_notice(void *vctx, const char *path, int error, const char *msg)
+{
+	struct scan_ctx *c = vctx;
+	char *p;
+
+	if (c->quiet && !error)
+		return;
+	p = redact_text(path, strlen(path));
+	fprintf(stderr, "tokenward scan: %s: %s%s\n", p ? p : "?", error ? "error: " : "", msg);
+	free(p);
+}
+
+static void sarif_print(struct scan_ctx *c, const struct ruleset *rs)
+{
+	cJSON *doc = cJSON_CreateObject(), *runs = cJSON_AddArrayToObject(doc, "runs");
+	cJSON *run = cJSON_CreateObject(), *driver, *rules;
+
+	cJSON_AddStringToObject(doc, "$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+	cJSON_AddStringToObject(doc, "version", "2.1.0");
+	driver = cJSON_AddObjectToObject(cJSON_AddObjectToObject(run, "tool"), "driver");
+	cJSON_AddStringToObject(driver, "name", "tokenward");
+	cJSON_AddStringToObject(driver, "informationUri", "https://example.invalid/tokenward");
+	rules = cJSON_AddArrayToObject(driver, "rules");
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		const struct rule *r = rules_get(rs, i);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", r->id);
+		cJSON_AddStringToObject(o, "name", r->name);
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "shortDescription"), "text", r->name);
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "defaultConfiguration"), "level",
+					sarif_level(r->severity));
+		cJSON_AddItemToArray(rules, o);
+	}
+	cJSON *op = cJSON_CreateObject();
+	cJSON_AddStringToObject(op, "id", DETECT_OPAQUE_RULE);
+	cJSON_AddStringToObject(op, "name", "Registered opaque token");
+	cJSON_AddItemToArray(rules, op);
+	cJSON_AddItemToObject(run, "results", c->sarif_results);
+	c->sarif_results = NULL;
+	cJSON_AddItemToArray(runs, run);
+	char *s = cJSON_Print(doc);
+	if (s) {
+		fputs(s, c->out);
+		fputc('\n', c->out);
+	}
+	free(s);
+	cJSON_Delete(doc);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "ledger", required_argument, NULL, 'L' },
+		{ "no-validate", no_argument, NULL, 'N' },
+		{ "binary", no_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "stats", no_argument, NULL, 'S' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct scan_ctx c = { .fmt = FMT_TEXT, .out = stdout };
+	struct scan_opts so = { 0 };
+	struct scan_stats st;
+	char *dirs[MAX_RULE_DIRS], err[1024];
+	size_t ndirs = 0;
+	const char *ledger_path = NULL;
+	int stats = 0, opt, rc = 0;
+	struct ruleset *rs;
+	struct scanner *sc;
+	char *stdin_only[] = { "-" };
+	char **paths;
+	int npaths;
+	double t0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if (!strcmp(optarg, "text"))
+				c.fmt = FMT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				c.fmt = FMT_JSON;
+			else if (!strcmp(optarg, "sarif"))
+				c.fmt = FMT_SARIF;
+			else
+				return cmd_usage_error("scan", "--format must be text, json or sarif");
+			break;
+		case 'r':
+			if (ndirs == MAX_RULE_DIRS)
+				return cmd_usage_error("scan", "too many --rules");
+			dirs[ndirs++] = optarg;
+			break;
+		case 'L': ledger_path = optarg; break;
+		case 'N': so.flags |= DETECT_KEEP_INVALID; break;
+		case 'b': so.binary = 1; break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 64)
+				return cmd_usage_error("scan", "--threads must be 1 to 64");
+			so.threads = (unsigned)v;
+			break;
+		}
+		case 'c': {
+			uint64_t v;
+			if (util_parse_size(optarg, &v) || v < 1024 || v > (1u << 30))
+				return cmd_usage_error("scan", "--chunk must be a size from 1K to 1G");
+			so.chunk = v;
+			break;
+		}
+		case 'S': stats = 1; break;
+		case 'q': c.quiet = 1; break;
+		case 'h': fputs(scan_help, stdout); return 0;
+		default: return cmd_usage_error("scan", "unknown option");
+		}
+	}
+	paths = optind < argc ? argv + optind : stdin_only;
+	npaths = optind < argc ? argc - optind : 1;
+	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
+		fprintf(stderr, "tokenward scan: %s\n", err);
+		return EXIT_USAGE;
+	}
+	sc = scanner_new(rs, &so, err, sizeof(err));
+	if (!sc) {
+		fprintf(stderr, "tokenward scan: %s\n", err);
+		rules_free(rs);
+		return EXIT_USAGE;
+	}
+	if (ledger_path) {
+		size_t nlen;
+		const uint32_t *lens;
+		unsigned ulens[64];
+		if (ledger_cache_open(ledger_path, &c.ledger, err, sizeof(err))) {
+			fprintf(stderr, "tokenward scan: %s\n", err);
+			scanner_free(sc);
+			rules_free(rs);
+			return EXIT_USAGE;
+		}
+		pthread_mutex_init(&c.ledger_mu, NULL);
+		lens = ledger_cache_lengths(c.ledger, &nlen);
+		if (nlen > 64)
+			nlen = 64;
+		for (size_t i = 0; i < nlen; i++)
+			ulens[i] = lens[i];
+		scanner_set_known(sc, ledger_known, &c, ulens, nlen);
+	}
+	if (c.fmt == FMT_SARIF)
+		c.sarif_results = cJSON_CreateArray();
+	t0 = now_s();
+	for (int i = 0; i < npaths && !rc; i++)
+		rc = scanner_scan_path(sc, paths[i], on_finding, on_notice, &c);
+	scanner_stats(sc, &st);
+	if (c.fmt == FMT_SARIF)
+		sarif_print(&c, rs);
+	if (fflush(c.out) || ferror(c.out)) {
+		fprintf(stderr, "tokenward scan: writing output: %s\n", strerror(errno));
+		st.errors++;
+	}
+	if (stats) {
+		double dt = now_s() - t0;
+		fprintf(stderr, "tokenward scan: %llu files, %llu bytes, %llu findings, %llu skipped, %llu errors, "
+			"%.3f s, %.1f MiB/s\n", (unsigned long long)st.files, (unsigned long long)st.bytes,
+			(unsigned long long)st.findings, (unsigned long long)st.skipped,
+			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0);
+	}
+	scanner_free(sc);
+	rules_free(rs);
+	cJSON_Delete(c.sarif_results);
+	if (c.ledger) {
+		ledger_cache_close(c.ledger);
+		pthread_mutex_destroy(&c.ledger_mu);
+	}
+	if (c.findings)
+		return 1;
+	return st.errors ? EXIT_USAGE : 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * `tokenward status`: print what the running monitor last wrote to
+ * STATE_DIR/status.json. Sections come from whichever modules registered
+ * a status provider, so this prints them generically.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "cli/cmd.h"
+#include "lib/config.h"
+#include "lib/status.h"
+
+static const char status_help[] =
+	"usage: tokenward status [OPTIONS]\n\n"
+	"Show the running monitor's counters: events, drops and truncations per\n"
+	"reason, ring buffer size, and each module's own section.\n\n"
+	"  --state-dir DIR  state directory of the monitor (default " CONFIG_DEFAULT_STATE_DIR ")\n"
+	"  --json           print the status object as JSON\n"
+	"  -h, --help       this text\n\n"
+	"Exit status: 0 shown, 2 no status (no monitor has run with DIR).\n";
+
+static void print_value(const char *prefix, const cJSON *v)
+{
+	if (cJSON_IsObject(v)) {
+		const cJSON *c;
+		char key[512];
+
+		cJSON_ArrayForEach(c, v) {
+			snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", c->string);
+			print_value(key, c);
+		}
+		return;
+	}
+	printf("  %-40s ", prefix);
+	if (cJSON_IsString(v))
+		printf("%s\n", v->valuestring);
+	else if (cJSON_IsBool(v))
+		printf("%s\n", cJSON_IsTrue(v) ? "yes" : "no");
+	else if (cJSON_IsNumber(v))
+		printf("%.0f\n", v->valuedouble);
+	else {
+		char *s = cJSON_PrintUnformatted(v);
+		printf("%s\n", s ? s : "?");
+		free(s);
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *dir = CONFIG_DEFAULT_STATE_DIR;
+	const cJSON *pid, *running, *updated, *sec;
+	int json = 0, c, r, alive;
+	char err[512];
+	cJSON *st;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': dir = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': fputs(status_help, stdout); return 0;
+		default: return cmd_usage_error("status", "unknown or incomplete option");
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error("status", "unexpected argument '%s'", argv[optind]);
+
+	r = status_read(dir, &st, err, sizeof(err));
+	if (r == -ENOENT) {
+		fprintf(stderr, "tokenward status: no monitor status in %s (is 'tokenward run --state-dir %s' running?)\n",
+			dir, dir);
+		return EXIT_USAGE;
+	}
+	if (r) {
+		fprintf(stderr, "tokenward status: %s\n", r == -EINVAL ? err : strerror(-r));
+		return EXIT_USAGE;
+	}
+	pid = cJSON_GetObjectItemCaseSensitive(st, "pid");
+	running = cJSON_GetObjectItemCaseSensitive(st, "running");
+	updated = cJSON_GetObjectItemCaseSensitive(st, "updated");
+	/* A monitor killed without cleanup leaves running=true behind. */
+	alive = cJSON_IsTrue(running) && cJSON_IsNumber(pid) &&
+		(kill((pid_t)pid->valuedouble, 0) == 0 || errno == EPERM);
+	if (json) {
+		char *s;
+		cJSON_ReplaceItemInObjectCaseSensitive(st, "running", cJSON_CreateBool(alive));
+		s = cJSON_Print(st);
+		puts(s ? s : "{}");
+		free(s);
+		cJSON_Delete(st);
+		return 0;
+	}
+	printf("tokenward monitor: %s (pid %.0f), status of %s\n",
+	       alive ? "running" : "not running", cJSON_IsNumber(pid) ? pid->valuedouble : 0,
+	       cJSON_IsString(updated) ? updated->valuestring : "?");
+	cJSON_ArrayForEach(sec, st) {
+		if (!cJSON_IsObject(sec))
+			continue;
+		printf("%s:\n", sec->string);
+		print_value("", sec);
+	}
+	cJSON_Delete(st);
+	return 0;
+}

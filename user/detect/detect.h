@@ -1,0 +1,121 @@
+/*
+ * The detection engine: which bytes are tokens.
+ *
+ *   1. a multi-pattern prefilter finds every rule keyword (ASCII
+ *      case-insensitive) in one pass over the buffer;
+ *   2. at each keyword, that rule's PCRE2 pattern (JIT, with match and
+ *      depth limits) runs on a window bounded by the rule's max_len and
+ *      before, so no input can make matching superlinear;
+ *   3. checksum (GitHub/npm/tokenward CRC32, JWT header), placeholder
+ *      and entropy checks drop look-alikes;
+ *   4. each surviving secret (the rule's capture group) is hashed with
+ *      SHA-256 and, if a lookup is set, looked up (the ledger);
+ *   5. runs of base64url characters whose length is one of the
+ *      registered opaque-token lengths are hashed and looked up too, and
+ *      reported as rule "opaque" when known.
+ *
+ * Matches are reported in order of start; where a generic rule (e.g. the
+ * Authorization: Bearer value) overlaps a specific one (e.g. a JWT) only
+ * the specific one is reported.
+ *
+ * Threads: a detector holds per-scan state (match data, JIT stack), so
+ * use one detector per thread. Several detectors may share one ruleset,
+ * which must outlive them and not change while they exist.
+ */
+#ifndef TW_DETECT_H
+#define TW_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "detect/rules.h"
+
+#define DETECT_OPAQUE_RULE "opaque"
+#define DETECT_MAX_OPAQUE_LEN 4096
+
+struct detect_match {
+	const char *rule_id;
+	const char *rule_name;
+	int severity;                 /* enum rule_severity */
+	size_t start, len;            /* the secret (capture group) within the scanned buffer */
+	unsigned char sha256[32];     /* of the secret */
+	int checksum_valid;           /* 1 valid, 0 no checksum for this rule, -1 invalid */
+	int known;                    /* 1 when the known-lookup recognised the hash */
+	long long token_id;           /* the lookup's id when known, else -1 */
+};
+
+/* Called once per match, in order of start. A non-zero return stops the
+ * scan and becomes detector_scan()'s return value. buf/len: the buffer. */
+typedef int (*detect_fn)(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len);
+/* 1 known (and *token_id set), 0 not known. */
+typedef int (*detect_known_fn)(void *ctx, const unsigned char sha256[32], long long *token_id);
+
+struct detector;
+
+/* Compile every rule (JIT). NULL with err set ("FILE:LINE: rule 'ID': why")
+ * when a pattern does not compile. */
+struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz);
+
+/*
+ * Set the known-token lookup (the ledger). Every rule match is looked up
+ * by its SHA-256; in addition every run of base64url characters
+ * [A-Za-z0-9_-] whose length is in lengths (each 8..DETECT_MAX_OPAQUE_LEN)
+ * is hashed and looked up, and reported as rule "opaque" when known.
+ * fn NULL turns lookups off. The lengths are copied.
+ */
+void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const unsigned *lengths, size_t nlengths);
+
+enum {
+	/* Report matches whose checksum fails (checksum_valid -1) instead of
+	 * dropping them: for measuring recall without validation. */
+	DETECT_KEEP_INVALID = 1,
+	/* Skip the placeholder and entropy checks: for redaction, where
+	 * hiding a placeholder costs nothing and missing a secret is worse. */
+	DETECT_NO_FILTERS = 2,
+};
+void detector_set_flags(struct detector *d, unsigned flags);
+
+/* Scan buf[0..len). Returns 0, the first non-zero callback value, or
+ * -ENOMEM. */
+int detector_scan(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
+
+/*
+ * After a scan: how many bytes at the end of that buffer a stream's next
+ * buffer must begin with (as carry) so that every match crossing the
+ * seam is found whole. Usually a little over the longest keyword plus its
+ * rule's lead-in; more when a keyword near the end opens a match that may
+ * run past it, or when a registered opaque length may continue. Lets a
+ * caller that carries stream tails scan each byte about once instead of
+ * re-scanning a fixed tail with every small write.
+ */
+size_t detector_tail_need(const struct detector *d);
+
+/*
+ * Streaming: a caller that scans a stream in overlapping pieces must
+ * overlap consecutive buffers by at least detector_overlap() bytes, and
+ * keep from each buffer only the matches whose start lies in
+ * [lo, hi) where lo = (first buffer ? 0 : overlap/2) and
+ * hi = (last buffer ? len : len - overlap/2). Then every match is
+ * reported exactly once, with the context it would have had in one
+ * contiguous buffer (as long as no match is longer than its rule's
+ * max_len).
+ */
+size_t detector_overlap(const struct detector *d);
+
+struct detect_stats {
+	uint64_t bytes;
+	uint64_t keyword_hits;
+	uint64_t regex_calls;
+	uint64_t limit_hits;      /* PCRE2 match/depth limit reached: treated as no match */
+	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
+	uint64_t opaque_hashed;
+};
+void detector_stats(const struct detector *d, struct detect_stats *out);
+
+void detector_free(struct detector *d);
+
+/* Shared checks, also used by redaction and tests. */
+double detect_entropy(const unsigned char *s, size_t n);
+/* True for documentation placeholders: xxxx, EXAMPLE, your-token-here... */
+int detect_is_placeholder(const unsigned char *s, size_t n);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * Ledger <-> revoker hand-off (see handoff.h). The history sink runs on the
+ * revoker's worker threads, so it has a ledger connection of its own,
+ * serialised by a mutex; the drain runs on the caller's thread with the
+ * caller's connection.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "lib/config.h"
+#include "ledger/handoff.h"
+#include "lib/log.h"
+#include "ledger/seal.h"
+
+struct handoff {
+	struct revoker *rev;
+	struct ledger *hist;
+	pthread_mutex_t hist_mu;
+	struct seal_key key;   /* the ledger's, for tokens sealed at registration */
+	int have_key;
+};
+
+static int history_sink(void *ctx, const char *token_id, const char *sha, const char *event,
+			const char *detail)
+{
+	struct handoff *p = ctx;
+	char idbuf[LEDGER_ID_LEN + 1];
+	int r = 0;
+
+	pthread_mutex_lock(&p->hist_mu);
+	if (!token_id && sha) {
+		unsigned char bin[32];
+		struct ledger_token *t = NULL;
+
+		if (ledger_unhex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
+			snprintf(idbuf, sizeof(idbuf), "%s", t->id);
+			token_id = idbuf;
+		}
+		ledger_token_free(t);
+	}
+	if (token_id)
+		r = ledger_history_add(p->hist, token_id, event, detail);
+	pthread_mutex_unlock(&p->hist_mu);
+	return r;
+}
+
+/* `tokenward ledger revoke|complete` queue rows in revoke_requests; the
+ * monitor, which holds the revoker, delivers them. */
+int handoff_drain(struct handoff *p, struct ledger *l)
+{
+	sqlite3 *db = ledger_sqlite(l);
+	sqlite3_stmt *st = NULL;
+	struct { int64_t seq; char id[LEDGER_ID_LEN + 1]; char reason[32]; } req[32];
+	int n = 0;
+
+	if (!p || !p->rev || sqlite3_prepare_v2(db, "SELECT seq, token_id, reason FROM revoke_requests "
+				  "WHERE state = 'pending' ORDER BY seq LIMIT 32", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	while (n < 32 && sqlite3_step(st) == SQLITE_ROW) {
+		req[n].seq = sqlite3_column_int64(st, 0);
+		snprintf(req[n].id, sizeof(req[n].id), "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(req[n].reason, sizeof(req[n].reason), "%s",
+			 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+		n++;
+	}
+	sqlite3_finalize(st);
+
+	for (int i = 0; i < n; i++) {
+		struct ledger_token *t = NULL;
+		unsigned char *blob = NULL;
+		size_t bloblen = 0;
+		int r;
+
+		if (ledger_get(l, req[i].id, &t)) {
+			ledger_revoke_request_done(l, req[i].seq, "failed", "{\"error\":\"unknown token\"}");
+			continue;
+		}
+		/* RFC 7009 needs the token itself: unseal the copy kept at
+		 * registration; the revoker seals it again into its job. */
+		ledger_sealed_get(l, t->id, &blob, &bloblen);
+		struct revoke_request rq = {
+			.token_id = t->id,
+			.token_sha256 = t->sha256,
+			.issuer = t->issuer,
+			.verdict_class = verdict_class_parse(req[i].reason) >= 0 ? req[i].reason : "task_done",
+		};
+		unsigned char *raw = blob && p->have_key ? malloc(bloblen) : NULL;
+		size_t rawlen = 0;
+		if (raw && seal_decrypt(&p->key, t->sha256, 64, blob, bloblen, raw, &rawlen) == 0) {
+			rq.token = raw;
+			rq.token_len = rawlen;
+		}
+		r = revoker_submit(p->rev, &rq);
+		if (raw) {
+			explicit_bzero(raw, bloblen);
+			free(raw);
+		}
+		free(blob);
+		ledger_revoke_request_done(l, req[i].seq, r >= 0 ? "done" : "failed",
+					   r >= 0 ? "{\"handed_to\":\"revoker\"}" : "{\"error\":\"revoker refused\"}");
+		ledger_token_free(t);
+	}
+	return n;
+}
+
+int handoff_open(const char *ledger_path, struct revoker *rev, struct handoff **out,
+		 char *err, size_t errsz)
+{
+	struct handoff *h = calloc(1, sizeof(*h));
+	char kp[4096], kerr[256];
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	h->rev = rev;
+	pthread_mutex_init(&h->hist_mu, NULL);
+	if ((r = ledger_open(ledger_path, 0, &h->hist, err, errsz))) {
+		handoff_close(h);
+		return r;
+	}
+	seal_key_default_path(ledger_path, kp, sizeof(kp));
+	h->have_key = seal_key_load(kp, 1, &h->key, kerr, sizeof(kerr)) == 0;
+	if (!h->have_key)
+		log_warn("%s: sealed tokens cannot be revoked at RFC 7009 issuers", kerr);
+	revoker_set_history_sink(rev, history_sink, h);
+	*out = h;
+	return 0;
+}
+
+int handoff_synchronous(struct handoff *h, int full)
+{
+	return sqlite3_exec(ledger_sqlite(h->hist), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			    NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+void handoff_close(struct handoff *h)
+{
+	if (!h)
+		return;
+	ledger_close(h->hist);
+	pthread_mutex_destroy(&h->hist_mu);
+	seal_key_wipe(&h->key);
+	free(h);
+}
+
+void handoff_revocation_list(const char *ledger_path, char *out, size_t outsz)
+{
+	char *copy = strdup(ledger_path);
+
+	snprintf(out, outsz, "%s/revoked.list", copy ? dirname(copy) : ".");
+	free(copy);
+}

@@ -1,0 +1,131 @@
+/*
+ * Status providers and the status file. A provider is a function that
+ * fills one JSON object; the registry is fixed-size because modules
+ * register once at startup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "lib/status.h"
+#include "lib/util.h"
+
+static struct {
+	const char *name;
+	status_fill_fn fn;
+	void *ctx;
+} providers[STATUS_MAX_PROVIDERS];
+static int nproviders;
+
+int status_add_provider(const char *name, status_fill_fn fn, void *ctx)
+{
+	for (int i = 0; i < nproviders; i++)
+		if (!strcmp(providers[i].name, name))
+			return -EEXIST;
+	if (nproviders == STATUS_MAX_PROVIDERS)
+		return -ENOSPC;
+	providers[nproviders].name = name;
+	providers[nproviders].fn = fn;
+	providers[nproviders].ctx = ctx;
+	nproviders++;
+	return 0;
+}
+
+void status_clear_providers(void)
+{
+	nproviders = 0;
+}
+
+cJSON *status_build(int running, unsigned long long started_ns)
+{
+	cJSON *o = cJSON_CreateObject();
+	char ts[40];
+
+	cJSON_AddNumberToObject(o, "version", 1);
+	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddBoolToObject(o, "running", running);
+	util_rfc3339(util_now_ns(CLOCK_REALTIME), ts, sizeof(ts));
+	cJSON_AddStringToObject(o, "updated", ts);
+	if (started_ns) {
+		util_rfc3339(started_ns, ts, sizeof(ts));
+		cJSON_AddStringToObject(o, "started", ts);
+	}
+	for (int i = 0; i < nproviders; i++) {
+		cJSON *sec = cJSON_CreateObject();
+		providers[i].fn(providers[i].ctx, sec);
+		cJSON_AddItemToObject(o, providers[i].name, sec);
+	}
+	return o;
+}
+
+int status_write(const char *dir, int running, unsigned long long started_ns)
+{
+	char path[4096], tmp[4096];
+	cJSON *o = status_build(running, started_ns);
+	char *text = cJSON_Print(o);
+	size_t n;
+	int fd, r = 0;
+
+	cJSON_Delete(o);
+	if (!text)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, STATUS_FILE, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(text);
+		return -errno;
+	}
+	n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
+		r = -EIO;
+	if (close(fd) && !r)
+		r = -errno;
+	free(text);
+	if (!r && rename(tmp, path))
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+int status_read(const char *dir, cJSON **out, char *err, size_t errsz)
+{
+	char path[4096];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	if (n < 0 || n > (16 << 20)) {
+		fclose(f);
+		snprintf(err, errsz, "%s: unreasonable size", path);
+		return -EINVAL;
+	}
+	buf = malloc(n + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, n, f);
+	fclose(f);
+	buf[n] = 0;
+	*out = cJSON_Parse(buf);
+	free(buf);
+	if (!*out || !cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		snprintf(err, errsz, "%s is not a status object (not JSON)", path);
+		return -EINVAL;
+	}
+	return 0;
+}

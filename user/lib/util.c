@@ -1,0 +1,99 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "lib/util.h"
+
+uint64_t util_now_ns(int clock_id)
+{
+	struct timespec ts;
+
+	clock_gettime(clock_id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int64_t util_boot_to_realtime_offset(void)
+{
+	/* Read both clocks back to back; the skew is well under a microsecond. */
+	uint64_t rt = util_now_ns(CLOCK_REALTIME);
+	uint64_t bt = util_now_ns(CLOCK_BOOTTIME);
+
+	return (int64_t)(rt - bt);
+}
+
+void util_rfc3339(uint64_t ns, char *out, size_t outsz)
+{
+	time_t secs = ns / 1000000000ull;
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&secs, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%s.%06lluZ", base, (unsigned long long)(ns % 1000000000ull) / 1000);
+}
+
+int util_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int util_touch(const char *path, const char *content)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t n = content ? strlen(content) : 0;
+
+	if (fd < 0)
+		return -errno;
+	if (n && write(fd, content, n) != (ssize_t)n) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return close(fd) ? -errno : 0;
+}
+
+/*
+ * SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
+ * 50, 100 ms between tries, so a waiter can retry up to 100 ms after the
+ * lock was freed. The monitor's threads share the ledger file and hold
+ * the lock for about one fsync, so poll finely at first instead.
+ */
+int util_sqlite_busy(void *timeout_ms, int count)
+{
+	static __thread uint64_t start;
+	uint64_t now = util_now_ns(CLOCK_MONOTONIC), waited;
+	struct timespec ts = { 0, 0 };
+
+	if (count == 0)
+		start = now;
+	waited = (now - start) / 1000000;
+	if (waited >= (uint64_t)*(const int *)timeout_ms)
+		return 0;
+	ts.tv_nsec = waited < 10 ? 100000 : waited < 100 ? 500000 : 2000000;
+	nanosleep(&ts, NULL);
+	return 1;
+}

@@ -1,0 +1,939 @@
+/*
+ * Durable revocation queue.
+ *
+ * Latency: the path from revoker_submit() to the issuer receiving the
+ * request is one INSERT + COMMIT (WAL, synchronous=NORMAL: no fsync on
+ * commit, only at checkpoints; the commit survives a crash of the
+ * process, which is what kill -9 tests, but not a power cut; set
+ * `synchronous: full` for that), a condition-variable wakeup, and an
+ * HTTP request over a connection the worker's curl handle keeps open.
+ *
+ * Locking: one SQLite connection guarded by r->mu. Workers drop the
+ * mutex while they talk to an issuer, so submitters never wait on the
+ * network. In-flight jobs are tracked in memory only: after a crash
+ * nothing is in flight, and every pending job is eligible again.
+ *
+ * History is written before the job row changes state. A crash between
+ * the two repeats the attempt (harmless: revocation is idempotent) and
+ * the history shows both, rather than a state change with no record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include "revoke/issuer.h"
+#include "lib/log.h"
+#include "detect/redact.h"
+#include "revoke/revoke.h"
+#include "ledger/seal.h"
+#include "lib/util.h"
+
+#define MAX_WORKERS 64
+static const int busy_ms = 5000; /* lock waits, util_sqlite_busy() */
+#define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
+
+struct revoker {
+	const struct tw_config *cfg;
+	char *db_path;
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t threads[MAX_WORKERS];
+	unsigned nthreads;
+	int stopping;
+	int64_t inflight[MAX_WORKERS];
+	unsigned ninflight;
+	struct revoke_sealer sealer;
+	revoke_history_fn history_fn;
+	void *history_ctx;
+	/* this process's counters, for status */
+	uint64_t submitted, duplicates, alerts, delivered, retries, permanent, attempts;
+	double last_latency_ms;
+	char last_failure[320];
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS revoke_jobs("
+	"  id INTEGER PRIMARY KEY,"
+	"  token_id TEXT,"
+	"  token_sha256 TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  verdict_class TEXT NOT NULL,"
+	"  verdict_json TEXT NOT NULL,"
+	"  sealed_token BLOB,"                 /* AES-256-GCM; NULL once done */
+	"  state TEXT NOT NULL CHECK(state IN ('pending','done','failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL,"  /* CLOCK_REALTIME */
+	"  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  last_status INTEGER,"
+	"  last_error TEXT,"
+	"  UNIQUE(token_sha256, issuer));"
+	"CREATE INDEX IF NOT EXISTS revoke_jobs_due ON revoke_jobs(state, next_attempt_ms);"
+	"CREATE TABLE IF NOT EXISTS revoke_history("
+	"  id INTEGER PRIMARY KEY,"
+	"  at_ms INTEGER NOT NULL,"
+	"  token_id TEXT,"
+	"  token_sha256 TEXT,"
+	"  event TEXT NOT NULL,"
+	"  detail TEXT);"
+	"CREATE INDEX IF NOT EXISTS revoke_history_token ON revoke_history(token_sha256);";
+
+static int64_t wall_ms(void)
+{
+	return (int64_t)(util_now_ns(CLOCK_REALTIME) / 1000000);
+}
+
+unsigned revoke_backoff_ms(unsigned failures, unsigned base_ms, unsigned max_ms,
+			   long retry_after_s, unsigned retry_after_max_ms, uint32_t rnd)
+{
+	uint64_t d = base_ms ? base_ms : 1, j;
+
+	for (unsigned i = 1; i < failures && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	/* Equal jitter: spreads retries from many hosts without ever
+	 * collapsing to an immediate retry. */
+	j = d / 2 + rnd % (d - d / 2 + 1);
+	if (retry_after_s >= 0) {
+		uint64_t ra = (uint64_t)retry_after_s * 1000;
+
+		if (ra > retry_after_max_ms)
+			ra = retry_after_max_ms;
+		if (ra > j)
+			j = ra;
+	}
+	return (unsigned)j;
+}
+
+/* ---- sealing ---------------------------------------------------------- */
+
+/* The default sealer is user/seal.c with the ledger's key, so a token the
+ * CLI sealed at registration and one the monitor sealed at a sighting are
+ * kept under the same key and the same threat model (docs/THREAT-MODEL.md). */
+static int file_seal(void *ctx, const void *aad, size_t aadlen, const void *in, size_t n,
+		     unsigned char **out, size_t *outn)
+{
+	unsigned char *b = malloc(n + SEAL_OVERHEAD);
+
+	if (!b)
+		return -1;
+	if (seal_encrypt(ctx, aad, aadlen, in, n, b, outn)) {
+		free(b);
+		return -1;
+	}
+	*out = b;
+	return 0;
+}
+
+static int file_unseal(void *ctx, const void *aad, size_t aadlen, const unsigned char *in,
+		       size_t n, unsigned char **out, size_t *outn)
+{
+	unsigned char *p;
+
+	if (n < SEAL_OVERHEAD || !(p = malloc(n - SEAL_OVERHEAD + 1)))
+		return -1;
+	if (seal_decrypt(ctx, aad, aadlen, in, n, p, outn)) {
+		explicit_bzero(p, n - SEAL_OVERHEAD + 1);
+		free(p);
+		return -1;
+	}
+	p[*outn] = 0;
+	*out = p;
+	return 0;
+}
+
+static void file_sealer_free(void *ctx)
+{
+	if (ctx) {
+		seal_key_wipe(ctx);
+		free(ctx);
+	}
+}
+
+int revoke_sealer_file(const char *path, struct revoke_sealer *out, char *err, size_t errsz)
+{
+	struct seal_key *k = calloc(1, sizeof(*k));
+
+	if (!k) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (seal_key_load(path, 1, k, err, errsz)) {
+		free(k);
+		return -1;
+	}
+	out->seal = file_seal;
+	out->unseal = file_unseal;
+	out->free_ctx = file_sealer_free;
+	out->ctx = k;
+	return 0;
+}
+
+void revoker_set_sealer(struct revoker *r, const struct revoke_sealer *s)
+{
+	if (r->sealer.free_ctx)
+		r->sealer.free_ctx(r->sealer.ctx);
+	memset(&r->sealer, 0, sizeof(r->sealer));
+	if (s)
+		r->sealer = *s;
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+static int history_table_add(void *ctx, const char *token_id, const char *sha,
+			     const char *event, const char *detail)
+{
+	struct revoker *r = ctx;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db, "INSERT INTO revoke_history(at_ms, token_id, token_sha256, "
+			       "event, detail) VALUES(?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, wall_ms());
+	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, event, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void revoker_set_history_sink(struct revoker *r, revoke_history_fn fn, void *ctx)
+{
+	r->history_fn = fn ? fn : history_table_add;
+	r->history_ctx = fn ? ctx : r;
+}
+
+/*
+ * The one place history is written. Called with r->mu held. detail is
+ * consumed. The lead's ledger_history_add() plugs in through
+ * revoker_set_history_sink().
+ */
+static void history_add(struct revoker *r, const char *token_id, const char *sha,
+			const char *event, cJSON *detail)
+{
+	char *s = detail ? cJSON_PrintUnformatted(detail) : NULL;
+
+	if (r->history_fn(r->history_ctx, token_id, sha, event, s ? s : "{}"))
+		log_warn("revocation history for sha256:%.12s not written: %s", sha ? sha : "-",
+			 sqlite3_errmsg(r->db));
+	free(s);
+	cJSON_Delete(detail);
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(err, errsz, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoker **out,
+		 char *err, size_t errsz)
+{
+	struct revoker *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
+	char *keypath = NULL;
+
+	if (!r) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	r->cfg = cfg;
+	r->db_path = strdup(db_path);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	revoker_set_history_sink(r, NULL, NULL);
+	if (issuer_global_init()) {
+		snprintf(err, errsz, "libcurl initialisation failed");
+		goto fail;
+	}
+	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", db_path, r->db ? sqlite3_errmsg(r->db) : "cannot open");
+		goto fail;
+	}
+	/* The ledger and the CLI may hold the write lock briefly. */
+	sqlite3_busy_handler(r->db, util_sqlite_busy, (void *)&busy_ms);
+	if (exec_sql(r->db, "PRAGMA journal_mode=WAL;", err, errsz, db_path) ||
+	    exec_sql(r->db, cfg->revocation.sync_full ? "PRAGMA synchronous=FULL;"
+			    : "PRAGMA synchronous=NORMAL;", err, errsz, db_path) ||
+	    exec_sql(r->db, schema, err, errsz, db_path))
+		goto fail;
+	if (cfg->revocation.key_file) {
+		keypath = strdup(cfg->revocation.key_file);
+	} else {
+		char kp[4096];
+
+		seal_key_default_path(db_path, kp, sizeof(kp));
+		keypath = strdup(kp);
+	}
+	if (!keypath || revoke_sealer_file(keypath, &r->sealer, err, errsz)) {
+		if (!keypath)
+			snprintf(err, errsz, "out of memory");
+		free(keypath);
+		goto fail;
+	}
+	free(keypath);
+	*out = r;
+	return 0;
+fail:
+	revoker_close(r);
+	return -1;
+}
+
+/* ---- submit ----------------------------------------------------------- */
+
+static bool is_hex64(const char *s)
+{
+	return s && strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+static cJSON *detail_base(const char *issuer, const char *vclass)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (issuer)
+		cJSON_AddStringToObject(d, "issuer", issuer);
+	if (vclass)
+		cJSON_AddStringToObject(d, "verdict_class", vclass);
+	return d;
+}
+
+int revoker_submit(struct revoker *r, const struct revoke_request *req)
+{
+	const struct tw_issuer *is;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
+	char sha[65];
+	sqlite3_stmt *st = NULL;
+	int vc, rc = REVOKE_QUEUED;
+	int64_t now = wall_ms(), existing = 0;
+	bool existing_has_token = false;
+	const char *existing_state = NULL;
+	cJSON *d;
+
+	vc = verdict_class_parse(req->verdict_class);
+	if (vc < 0)
+		return -EINVAL;
+	if (req->token && req->token_len) {
+		redact_fingerprint(req->token, req->token_len, sha);
+		if (req->token_sha256 && strcmp(req->token_sha256, sha))
+			return -EINVAL;
+	} else if (is_hex64(req->token_sha256)) {
+		memcpy(sha, req->token_sha256, 65);
+	} else {
+		return -EINVAL;
+	}
+	is = req->issuer ? config_issuer(r->cfg, req->issuer) : config_default_issuer(r->cfg);
+
+	pthread_mutex_lock(&r->mu);
+	if (r->cfg->policy[vc] == POLICY_ALERT) {
+		d = detail_base(is ? is->name : req->issuer, req->verdict_class);
+		cJSON_AddStringToObject(d, "policy", "alert");
+		history_add(r, req->token_id, sha, "alert", d);
+		r->alerts++;
+		pthread_mutex_unlock(&r->mu);
+		return REVOKE_ALERT_ONLY;
+	}
+	if (!is) {
+		d = detail_base(req->issuer, req->verdict_class);
+		cJSON_AddStringToObject(d, "error", req->issuer ? "issuer not configured"
+					: "no issuer named and no default issuer");
+		history_add(r, req->token_id, sha, "revoke_failed", d);
+		r->permanent++;
+		snprintf(r->last_failure, sizeof(r->last_failure), "sha256:%.12s: no issuer '%s'", sha,
+			 req->issuer ? req->issuer : "(default)");
+		pthread_mutex_unlock(&r->mu);
+		log_error("REVOCATION IMPOSSIBLE: token sha256:%.12s (%s): issuer '%s' is not configured",
+			  sha, req->verdict_class, req->issuer ? req->issuer : "(default)");
+		return -ENOENT;
+	}
+	pthread_mutex_unlock(&r->mu);
+
+	/* Keep the raw token only where an issuer needs it, and sealed. */
+	if (req->token && req->token_len &&
+	    (is->type == ISSUER_RFC7009 || (is->type == ISSUER_COMMAND && is->pass_token))) {
+		if (!r->sealer.seal || r->sealer.seal(r->sealer.ctx, sha, 64, req->token,
+						      req->token_len, &sealed, &sealed_len)) {
+			log_error("cannot seal token sha256:%.12s; not queued", sha);
+			return -EIO;
+		}
+	}
+
+	pthread_mutex_lock(&r->mu);
+	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = -EIO;
+		goto unlock;
+	}
+	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
+			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, is->name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		existing = sqlite3_column_int64(st, 0);
+		existing_state = sqlite3_column_text(st, 1) &&
+			!strcmp((const char *)sqlite3_column_text(st, 1), "pending") ? "pending" : "other";
+		existing_has_token = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (existing) {
+		/* A later sighting may bring the raw token an earlier one
+		 * lacked: a pending job then becomes deliverable. */
+		if (sealed && !existing_has_token && !strcmp(existing_state, "pending")) {
+			sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET sealed_token=?, "
+					   "next_attempt_ms=?, updated_ms=? WHERE id=?", -1, &st, NULL);
+			sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, now);
+			sqlite3_bind_int64(st, 3, now);
+			sqlite3_bind_int64(st, 4, existing);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = -EIO;
+			sqlite3_finalize(st);
+		}
+		rc = rc < 0 ? rc : REVOKE_DUPLICATE;
+	} else {
+		sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
+				   "verdict_class, verdict_json, sealed_token, state, attempts, "
+				   "next_attempt_ms, created_ms, updated_ms) "
+				   "VALUES(?,?,?,?,?,?,'pending',0,?,?,?)", -1, &st, NULL);
+		sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, is->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, req->verdict_class, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, req->verdict_json ? req->verdict_json : "{}", -1, SQLITE_STATIC);
+		if (sealed)
+			sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 6);
+		sqlite3_bind_int64(st, 7, now);
+		sqlite3_bind_int64(st, 8, now);
+		sqlite3_bind_int64(st, 9, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = -EIO;
+		sqlite3_finalize(st);
+	}
+	if (rc < 0 || sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		rc = -EIO;
+		goto unlock;
+	}
+	if (rc == REVOKE_QUEUED) {
+		r->submitted++;
+		d = detail_base(is->name, req->verdict_class);
+		cJSON_AddNumberToObject(d, "job", (double)sqlite3_last_insert_rowid(r->db));
+		cJSON_AddBoolToObject(d, "token_sealed", sealed != NULL);
+		history_add(r, req->token_id, sha, "revoke_queued", d);
+	} else {
+		r->duplicates++;
+	}
+	pthread_cond_signal(&r->cv);
+unlock:
+	pthread_mutex_unlock(&r->mu);
+	if (sealed)
+		free(sealed);
+	return rc;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+struct job {
+	int64_t id;
+	char *token_id, *sha, *issuer, *vclass, *verdict;
+	unsigned char *sealed;
+	size_t sealed_len;
+	unsigned attempts;
+	int64_t created_ms;
+};
+
+static void job_clear(struct job *j)
+{
+	free(j->token_id);
+	free(j->sha);
+	free(j->issuer);
+	free(j->vclass);
+	free(j->verdict);
+	if (j->sealed) {
+		explicit_bzero(j->sealed, j->sealed_len);
+		free(j->sealed);
+	}
+	memset(j, 0, sizeof(*j));
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? strdup((const char *)s) : NULL;
+}
+
+static bool is_inflight(struct revoker *r, int64_t id)
+{
+	for (unsigned i = 0; i < r->ninflight; i++)
+		if (r->inflight[i] == id)
+			return true;
+	return false;
+}
+
+static void inflight_del(struct revoker *r, int64_t id)
+{
+	for (unsigned i = 0; i < r->ninflight; i++)
+		if (r->inflight[i] == id) {
+			r->inflight[i] = r->inflight[--r->ninflight];
+			return;
+		}
+}
+
+/* Claim the next due job. Returns 1 with *j filled, 0 with *wait_ms set
+ * when nothing is due yet. Called with r->mu held. */
+static int pick_job(struct revoker *r, struct job *j, int64_t *wait_ms)
+{
+	sqlite3_stmt *st;
+	int64_t now = wall_ms();
+	int found = 0;
+
+	*wait_ms = IDLE_POLL_MS;
+	if (sqlite3_prepare_v2(r->db, "SELECT id, token_id, token_sha256, issuer, verdict_class, "
+			       "verdict_json, sealed_token, attempts, next_attempt_ms, created_ms "
+			       "FROM revoke_jobs WHERE state='pending' "
+			       "ORDER BY next_attempt_ms, id LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int(st, 1, (int)r->ninflight + 1);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0), due = sqlite3_column_int64(st, 8);
+
+		if (is_inflight(r, id))
+			continue;
+		if (due > now) {
+			*wait_ms = due - now < IDLE_POLL_MS ? due - now : IDLE_POLL_MS;
+			break;
+		}
+		j->id = id;
+		j->token_id = col_dup(st, 1);
+		j->sha = col_dup(st, 2);
+		j->issuer = col_dup(st, 3);
+		j->vclass = col_dup(st, 4);
+		j->verdict = col_dup(st, 5);
+		j->sealed_len = sqlite3_column_bytes(st, 6);
+		if (j->sealed_len) {
+			j->sealed = malloc(j->sealed_len);
+			if (j->sealed)
+				memcpy(j->sealed, sqlite3_column_blob(st, 6), j->sealed_len);
+		}
+		j->attempts = sqlite3_column_int(st, 7);
+		j->created_ms = sqlite3_column_int64(st, 9);
+		r->inflight[r->ninflight++] = id;
+		found = 1;
+		break;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+static int update_job(struct revoker *r, const struct job *j, const char *state, long status,
+		      const char *error, int64_t next_ms, bool drop_token)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	sqlite3_prepare_v2(r->db, drop_token ?
+			   "UPDATE revoke_jobs SET state=?, attempts=attempts+1, last_status=?, "
+			   "last_error=?, next_attempt_ms=?, updated_ms=?, sealed_token=NULL WHERE id=?" :
+			   "UPDATE revoke_jobs SET state=?, attempts=attempts+1, last_status=?, "
+			   "last_error=?, next_attempt_ms=?, updated_ms=? WHERE id=?", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	if (status)
+		sqlite3_bind_int64(st, 2, status);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, next_ms);
+	sqlite3_bind_int64(st, 5, wall_ms());
+	sqlite3_bind_int64(st, 6, j->id);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	if (rc)
+		log_error("revocation job %lld: state not saved: %s", (long long)j->id,
+			  sqlite3_errmsg(r->db));
+	return rc;
+}
+
+/* Record an attempt's outcome. Called with r->mu held. */
+static void record_outcome(struct revoker *r, const struct job *j, const struct tw_issuer *is,
+			   const struct issuer_outcome *o)
+{
+	cJSON *d = detail_base(j->issuer, j->vclass);
+	unsigned failures = j->attempts + 1;
+
+	cJSON_AddNumberToObject(d, "job", (double)j->id);
+	cJSON_AddNumberToObject(d, "attempt", failures);
+	if (is)
+		cJSON_AddStringToObject(d, "type", issuer_type_name(is->type));
+	if (o->http_status)
+		cJSON_AddNumberToObject(d, "http_status", o->http_status);
+	if (o->retry_after_s >= 0)
+		cJSON_AddNumberToObject(d, "retry_after_s", o->retry_after_s);
+	if (o->exit_status >= 0)
+		cJSON_AddNumberToObject(d, "exit_status", o->exit_status);
+	cJSON_AddStringToObject(d, "result", delivery_class_name(o->cls));
+	cJSON_AddStringToObject(d, "detail", o->detail);
+	cJSON_AddNumberToObject(d, "elapsed_ms", o->elapsed_ms);
+	r->attempts++;
+
+	if (o->cls == DELIVERY_OK) {
+		double since_submit = (double)(wall_ms() - j->created_ms);
+
+		cJSON_AddNumberToObject(d, "ms_since_queued", since_submit);
+		history_add(r, j->token_id, j->sha, "revoked", d);
+		update_job(r, j, "done", o->http_status, NULL, 0, true);
+		r->delivered++;
+		r->last_latency_ms = o->elapsed_ms;
+		log_info("revoked token sha256:%.12s at issuer '%s' (%s, attempt %u, %.1f ms)",
+			 j->sha, j->issuer, o->detail, failures, o->elapsed_ms);
+	} else if (o->cls == DELIVERY_RETRY) {
+		uint32_t rnd = 0;
+		unsigned delay;
+
+		RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+		delay = revoke_backoff_ms(failures, r->cfg->revocation.backoff_base_ms,
+					  r->cfg->revocation.backoff_max_ms, o->retry_after_s,
+					  r->cfg->revocation.retry_after_max_ms, rnd);
+		cJSON_AddNumberToObject(d, "next_attempt_in_ms", delay);
+		history_add(r, j->token_id, j->sha, "revoke_retry", d);
+		update_job(r, j, "pending", o->http_status, o->detail, wall_ms() + delay, false);
+		r->retries++;
+		log_warn("revocation of sha256:%.12s at '%s' failed (%s); retry %u in %u ms",
+			 j->sha, j->issuer, o->detail, failures, delay);
+	} else {
+		history_add(r, j->token_id, j->sha, "revoke_failed", d);
+		update_job(r, j, "failed", o->http_status, o->detail, 0, false);
+		r->permanent++;
+		snprintf(r->last_failure, sizeof(r->last_failure), "job %lld sha256:%.12s issuer %s: %s",
+			 (long long)j->id, j->sha, j->issuer, o->detail);
+		/* Loud: the token is still valid and a human must act. */
+		log_error("REVOCATION FAILED, TOKEN STILL VALID: sha256:%.12s (%s) at issuer '%s': %s. "
+			  "Not retrying; fix the issuer settings, then run "
+			  "'tokenward revoke-queue retry %lld'", j->sha, j->vclass, j->issuer,
+			  o->detail, (long long)j->id);
+	}
+}
+
+static void deliver(struct revoker *r, struct issuer_client *client, struct job *j)
+{
+	const struct tw_issuer *is = config_issuer(r->cfg, j->issuer);
+	struct issuer_outcome o = { .retry_after_s = -1, .exit_status = -1 };
+	unsigned char *token = NULL;
+	size_t token_len = 0;
+
+	if (!is) {
+		o.cls = DELIVERY_PERMANENT;
+		snprintf(o.detail, sizeof(o.detail), "issuer '%s' is no longer configured", j->issuer);
+	} else {
+		char sha[65];
+
+		if (j->sealed &&
+		    (!r->sealer.unseal || r->sealer.unseal(r->sealer.ctx, j->sha, 64, j->sealed,
+							   j->sealed_len, &token, &token_len))) {
+			token = NULL;
+			token_len = 0;
+		}
+		/* The AEAD already binds blob and hash; this also catches a
+		 * sealer that returns the wrong secret. */
+		if (token) {
+			redact_fingerprint(token, token_len, sha);
+			if (strcmp(sha, j->sha)) {
+				explicit_bzero(token, token_len);
+				free(token);
+				token = NULL;
+			}
+		}
+		if (j->sealed && !token) {
+			o.cls = DELIVERY_PERMANENT;
+			snprintf(o.detail, sizeof(o.detail), "sealed token cannot be opened (wrong key?)");
+		} else {
+			struct issuer_job ij = {
+				.token_id = j->token_id, .token_sha256 = j->sha,
+				.verdict_class = j->vclass, .verdict_json = j->verdict,
+				.token = token, .token_len = token_len,
+			};
+			if (client) {
+				issuer_deliver(client, is, &ij, &o);
+			} else {
+				o.cls = DELIVERY_RETRY;
+				snprintf(o.detail, sizeof(o.detail), "no HTTP client (out of memory)");
+			}
+		}
+		if (token) {
+			explicit_bzero(token, token_len);
+			free(token);
+		}
+	}
+	pthread_mutex_lock(&r->mu);
+	record_outcome(r, j, is, &o);
+	inflight_del(r, j->id);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *worker_main(void *arg)
+{
+	struct revoker *r = arg;
+	struct issuer_client *client = issuer_client_new();
+	struct job j;
+	int64_t wait_ms;
+
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_lock(&r->mu);
+	while (!r->stopping) {
+		if (pick_job(r, &j, &wait_ms)) {
+			pthread_mutex_unlock(&r->mu);
+			deliver(r, client, &j);
+			job_clear(&j);
+			pthread_mutex_lock(&r->mu);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	}
+	pthread_mutex_unlock(&r->mu);
+	issuer_client_free(client);
+	return NULL;
+}
+
+int revoker_start(struct revoker *r)
+{
+	unsigned n = r->cfg->revocation.workers;
+
+	if (r->nthreads)
+		return 0;
+	if (n < 1)
+		n = 1;
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	r->stopping = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&r->threads[i], NULL, worker_main, r)) {
+			revoker_stop(r);
+			return -EAGAIN;
+		}
+		r->nthreads++;
+	}
+	return 0;
+}
+
+void revoker_stop(struct revoker *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stopping = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	for (unsigned i = 0; i < r->nthreads; i++)
+		pthread_join(r->threads[i], NULL);
+	r->nthreads = 0;
+}
+
+void revoker_close(struct revoker *r)
+{
+	if (!r)
+		return;
+	revoker_stop(r);
+	revoker_set_sealer(r, NULL);
+	if (r->db)
+		sqlite3_close(r->db);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r->db_path);
+	free(r);
+}
+
+/* ---- inspection ------------------------------------------------------- */
+
+int revoker_stats(struct revoker *r, cJSON *out)
+{
+	sqlite3_stmt *st;
+	int64_t now = wall_ms();
+	cJSON *proc;
+
+	pthread_mutex_lock(&r->mu);
+	cJSON_AddNumberToObject(out, "pending", 0);
+	cJSON_AddNumberToObject(out, "done", 0);
+	cJSON_AddNumberToObject(out, "failed", 0);
+	if (sqlite3_prepare_v2(r->db, "SELECT state, COUNT(*), MIN(created_ms), SUM(attempts) "
+			       "FROM revoke_jobs GROUP BY state", -1, &st, NULL) == SQLITE_OK) {
+		double attempts = 0;
+
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *s = (const char *)sqlite3_column_text(st, 0);
+
+			cJSON_ReplaceItemInObject(out, s, cJSON_CreateNumber(sqlite3_column_int64(st, 1)));
+			if (!strcmp(s, "pending"))
+				cJSON_AddNumberToObject(out, "oldest_pending_ms",
+							(double)(now - sqlite3_column_int64(st, 2)));
+			attempts += sqlite3_column_double(st, 3);
+		}
+		cJSON_AddNumberToObject(out, "attempts", attempts);
+		sqlite3_finalize(st);
+	}
+	cJSON_AddNumberToObject(out, "in_flight", r->ninflight);
+	cJSON_AddNumberToObject(out, "workers", r->nthreads);
+	proc = cJSON_AddObjectToObject(out, "since_start");
+	cJSON_AddNumberToObject(proc, "queued", (double)r->submitted);
+	cJSON_AddNumberToObject(proc, "duplicates", (double)r->duplicates);
+	cJSON_AddNumberToObject(proc, "alerts_only", (double)r->alerts);
+	cJSON_AddNumberToObject(proc, "revoked", (double)r->delivered);
+	cJSON_AddNumberToObject(proc, "retries", (double)r->retries);
+	cJSON_AddNumberToObject(proc, "permanent_failures", (double)r->permanent);
+	cJSON_AddNumberToObject(proc, "last_request_ms", r->last_latency_ms);
+	if (r->last_failure[0])
+		cJSON_AddStringToObject(proc, "last_failure", r->last_failure);
+	/* Failed jobs need a human; list the latest few. */
+	if (sqlite3_prepare_v2(r->db, "SELECT id, token_sha256, issuer, last_error FROM revoke_jobs "
+			       "WHERE state='failed' ORDER BY updated_ms DESC LIMIT 10", -1, &st,
+			       NULL) == SQLITE_OK) {
+		cJSON *arr = cJSON_AddArrayToObject(out, "failed_jobs");
+
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
+			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
+			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
+			cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 3) ?: "");
+			cJSON_AddItemToArray(arr, o);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+int revoker_retry(struct revoker *r, int64_t job_id)
+{
+	sqlite3_stmt *st;
+	int n = -EIO;
+
+	pthread_mutex_lock(&r->mu);
+	if (sqlite3_prepare_v2(r->db, job_id > 0 ?
+			       "UPDATE revoke_jobs SET state='pending', next_attempt_ms=?, "
+			       "updated_ms=?1 WHERE state='failed' AND id=?2" :
+			       "UPDATE revoke_jobs SET state='pending', next_attempt_ms=?, "
+			       "updated_ms=?1 WHERE state='failed'", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, wall_ms());
+		if (job_id > 0)
+			sqlite3_bind_int64(st, 2, job_id);
+		if (sqlite3_step(st) == SQLITE_DONE)
+			n = sqlite3_changes(r->db);
+		sqlite3_finalize(st);
+	}
+	if (n > 0) {
+		cJSON *d = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(d, "jobs", n);
+		cJSON_AddNumberToObject(d, "job", (double)job_id);
+		history_add(r, NULL, NULL, "revoke_rearmed", d);
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+cJSON *revoker_list_jobs(struct revoker *r)
+{
+	cJSON *arr = cJSON_CreateArray();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&r->mu);
+	if (sqlite3_prepare_v2(r->db, "SELECT id, token_id, token_sha256, issuer, verdict_class, "
+			       "state, attempts, next_attempt_ms, created_ms, updated_ms, last_status, "
+			       "last_error, sealed_token IS NOT NULL FROM revoke_jobs ORDER BY id",
+			       -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
+			if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+				cJSON_AddStringToObject(o, "token_id", (const char *)sqlite3_column_text(st, 1));
+			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 2));
+			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 3));
+			cJSON_AddStringToObject(o, "verdict_class", (const char *)sqlite3_column_text(st, 4));
+			cJSON_AddStringToObject(o, "state", (const char *)sqlite3_column_text(st, 5));
+			cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 6));
+			cJSON_AddNumberToObject(o, "next_attempt_ms", (double)sqlite3_column_int64(st, 7));
+			cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 8));
+			cJSON_AddNumberToObject(o, "updated_ms", (double)sqlite3_column_int64(st, 9));
+			if (sqlite3_column_type(st, 10) != SQLITE_NULL)
+				cJSON_AddNumberToObject(o, "last_status", sqlite3_column_int(st, 10));
+			if (sqlite3_column_type(st, 11) != SQLITE_NULL)
+				cJSON_AddStringToObject(o, "last_error", (const char *)sqlite3_column_text(st, 11));
+			cJSON_AddBoolToObject(o, "token_sealed", sqlite3_column_int(st, 12));
+			cJSON_AddItemToArray(arr, o);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return arr;
+}
+
+cJSON *revoker_history(struct revoker *r, const char *sha)
+{
+	cJSON *arr = cJSON_CreateArray();
+	sqlite3_stmt *st;
+
+	pthread_mutex_lock(&r->mu);
+	if (sqlite3_prepare_v2(r->db, sha ?
+			       "SELECT at_ms, token_id, token_sha256, event, detail FROM revoke_history "
+			       "WHERE token_sha256=? ORDER BY id" :
+			       "SELECT at_ms, token_id, token_sha256, event, detail FROM revoke_history "
+			       "ORDER BY id", -1, &st, NULL) == SQLITE_OK) {
+		if (sha)
+			sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			cJSON *o = cJSON_CreateObject(), *d;
+
+			cJSON_AddNumberToObject(o, "at_ms", (double)sqlite3_column_int64(st, 0));
+			if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+				cJSON_AddStringToObject(o, "token_id", (const char *)sqlite3_column_text(st, 1));
+			if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+				cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 2));
+			cJSON_AddStringToObject(o, "event", (const char *)sqlite3_column_text(st, 3));
+			d = cJSON_Parse((const char *)sqlite3_column_text(st, 4) ?: "{}");
+			cJSON_AddItemToObject(o, "detail", d ? d : cJSON_CreateObject());
+			cJSON_AddItemToArray(arr, o);
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return arr;
+}

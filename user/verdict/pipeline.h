@@ -1,0 +1,58 @@
+/*
+ * The hot path from a capture to a verdict: detect tokens in the bytes,
+ * look each up in the ledger cache, correlate it with the sighting into a
+ * verdict, write the verdict line, and hand exposures to the revoker.
+ *
+ *   capture (user/capture.h) ─▶ detector_scan (user/detect.h)
+ *        ─▶ ledger_cache_lookup (user/ledger.h) ─▶ correlate (user/correlate.h)
+ *        ─▶ verdict line (emit) ─▶ revoker_submit (user/revoke.h) + ledger status
+ *
+ * Single-threaded: call every function from the monitor's loop. Delivery
+ * to issuers runs on the revoker's own threads.
+ */
+#ifndef TW_PIPELINE_H
+#define TW_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "sensors/capture.h"
+#include "lib/config.h"
+
+/* Write one verdict line; the callee takes ownership of o. */
+typedef void (*pipeline_emit_fn)(void *ctx, cJSON *o);
+
+struct pipeline_opts {
+	const struct tw_config *cfg;   /* policy, issuers, revocation settings */
+	const char *ledger_path;       /* created when absent */
+	const char *rules_dir;         /* extra rules; NULL: built-in only */
+	int64_t boot_to_real;          /* CLOCK_BOOTTIME -> CLOCK_REALTIME */
+	pipeline_emit_fn emit;
+	void *emit_ctx;
+};
+
+struct pipeline;
+
+int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *err, size_t errsz);
+
+/* Search one capture; emits a verdict per token found. */
+int pipeline_capture(struct pipeline *p, const struct capture *c);
+/* After pipeline_capture(): the bytes at the end of that capture a
+ * stream's next capture must carry for tokens across the seam to be
+ * found (detector_tail_need()). */
+size_t pipeline_tail_need(const struct pipeline *p);
+
+/* A connect() starts a new stream on (tgid, fd): forget its SNI/Host. */
+void pipeline_connect(struct pipeline *p, const struct conn_event *c);
+
+/* Periodic work (call every few ms): pick up new ledger entries and
+ * revocation requests queued by the CLI. */
+int pipeline_tick(struct pipeline *p);
+
+/* Fill status sections: detection counters and the revocation queue.
+ * Either may be NULL. */
+void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation);
+
+void pipeline_close(struct pipeline *p);
+
+#endif
