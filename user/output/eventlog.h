@@ -1,0 +1,48 @@
+/*
+ * The event stream of `tokenward run`: JSON lines to up to four sinks
+ * (files, or '-' for stdout). What goes in it:
+ *  - every exec, from its record (argv redacted by sensors/event.c);
+ *  - every verdict (verdict/pipeline.c emits them through eventlog_emit);
+ *  - with --trace-io, every capture and connect: identity, path,
+ *    addresses and sizes, never content;
+ *  - with --watch-literal (tests), where each watched string sits in a
+ *    capture: an exec's hits ride on its exec line, the rest on the
+ *    capture's trace line.
+ */
+#ifndef TW_EVENTLOG_H
+#define TW_EVENTLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "sensors/capture.h"
+
+#define EVENTLOG_MAX_SINKS 4
+#define EVENTLOG_MAX_LITERALS 16
+
+struct eventlog_opts {
+	const char *paths[EVENTLOG_MAX_SINKS]; /* appended to; "-" is stdout */
+	int npaths;
+	int trace_io;
+	const char *literals[EVENTLOG_MAX_LITERALS];
+	int nliterals;
+	int64_t boot_to_real;                  /* CLOCK_BOOTTIME -> CLOCK_REALTIME */
+};
+
+struct eventlog;
+
+/* On failure err names the sink that could not be opened. */
+int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *err, size_t errsz);
+/* Write one line to every sink; takes ownership of o. */
+void eventlog_emit(struct eventlog *el, cJSON *o);
+void eventlog_capture(struct eventlog *el, const struct capture *c);
+void eventlog_connect(struct eventlog *el, const struct conn_event *c);
+/* A ring record whose captures were all handed to eventlog_capture. */
+void eventlog_record(struct eventlog *el, const void *rec, size_t len);
+/* The longest watched literal: captures must carry at least this much. */
+size_t eventlog_literal_max(const struct eventlog *el);
+uint64_t eventlog_count(const struct eventlog *el);
+void eventlog_flush(struct eventlog *el);
+void eventlog_close(struct eventlog *el);
+
+#endif
