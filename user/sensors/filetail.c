@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include "sensors/dueset.h"
 #include "sensors/filetail.h"
 
 #define BUSY_RETRY_NS 100000ull          /* the kernel is between claim and publish */
@@ -19,9 +20,7 @@
 #define ORPHAN_SWEEPS 5                      /* seconds a pending slot may go without its notice */
 
 struct run {
-	int active;
 	int rfd;                 /* open for reading, or -1 */
-	uint64_t due_ns;
 	uint64_t last_read_ns;   /* rate limit per slot */
 	uint64_t handle_used_ns;
 	uint32_t busy_spins;
@@ -42,8 +41,7 @@ struct filetail {
 	filetail_path_fn path;
 	void *ctx;
 	struct run *runs;        /* one per kernel slot */
-	uint32_t *active;        /* indexes of active runs */
-	uint32_t nactive;
+	struct dueset due;       /* the active runs, with when each falls due */
 	uint64_t next_sweep_ns;
 	struct filetail_stats st;
 	struct tw_io_event *rec; /* a synthesized record: header, then piece_bytes of data */
@@ -71,9 +69,8 @@ struct filetail *filetail_new(struct tw_tail_slot *slots, const struct filetail_
 	t->path = path;
 	t->ctx = ctx;
 	t->runs = calloc(TW_TAIL_SLOTS, sizeof(*t->runs));
-	t->active = calloc(TW_TAIL_SLOTS, sizeof(*t->active));
 	t->rec = malloc(sizeof(*t->rec) + t->opts.piece_bytes);
-	if (!t->runs || !t->active || !t->rec) {
+	if (!t->runs || !t->rec || dueset_init(&t->due, TW_TAIL_SLOTS)) {
 		filetail_free(t);
 		return NULL;
 	}
@@ -91,7 +88,7 @@ void filetail_free(struct filetail *t)
 			if (t->runs[i].rfd >= 0)
 				close(t->runs[i].rfd);
 	free(t->runs);
-	free(t->active);
+	dueset_free(&t->due);
 	free(t->rec);
 	free(t);
 }
@@ -177,12 +174,6 @@ static int handle_get(struct filetail *t, struct run *r, uint64_t now_ns)
 	r->handle_used_ns = now_ns;
 	t->st.open_handles++;
 	return fd;
-}
-
-static void run_deactivate(struct filetail *t, uint32_t k)
-{
-	t->runs[t->active[k]].active = 0;
-	t->active[k] = t->active[--t->nactive];
 }
 
 /* Read what is left of a taken range, [rd_off, rd_end), in record-sized
@@ -280,28 +271,20 @@ int filetail_note(struct filetail *t, const struct tw_tail_event *e, uint64_t no
 		return -EINVAL;
 	t->st.notices++;
 	r = &t->runs[e->slot];
-	if (r->active && r->taken) {
+	if (dueset_has(&t->due, e->slot) && r->taken) {
 		/* The kernel started a new run on this slot while the last one's
 		 * range is still being read (a backlog): finish it first, its
 		 * notice is about to be replaced. */
 		uint64_t all = UINT64_MAX;
 
 		range_read(t, r, now_ns, &all);
-		for (uint32_t k = 0; k < t->nactive; k++)
-			if (t->active[k] == e->slot) {
-				run_deactivate(t, k);
-				break;
-			}
+		dueset_del(&t->due, e->slot);
 	}
 	due = r->last_read_ns ? r->last_read_ns + t->opts.delay_ms * 1000000ull : now_ns;
 	if (due < now_ns)
 		due = now_ns;
 	r->ev = *e;
-	r->due_ns = due;
-	if (!r->active) {
-		r->active = 1;
-		t->active[t->nactive++] = e->slot;
-	}
+	dueset_put(&t->due, e->slot, due);
 	return 0;
 }
 
@@ -310,11 +293,12 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 	uint64_t budget = all ? UINT64_MAX : t->opts.read_budget;
 	int stop = 0;
 
-	for (uint32_t k = 0; k < t->nactive && !stop;) {
-		uint32_t slot = t->active[k];
+	for (uint32_t k = 0; k < t->due.n && !stop;) {
+		uint32_t slot = t->due.slot[k];
 		struct run *r = &t->runs[slot];
+		uint64_t *due = &t->due.due[slot];
 
-		if (!all && r->due_ns > now_ns) {
+		if (!all && *due > now_ns) {
 			k++;
 			continue;
 		}
@@ -323,7 +307,7 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 		if (run_consume(t, slot, now_ns, &budget, &stop)) {
 			/* the kernel is between claim and publish: moments */
 			if (!all) {
-				r->due_ns = now_ns + BUSY_RETRY_NS;
+				*due = now_ns + BUSY_RETRY_NS;
 				k++;
 				continue;
 			}
@@ -335,11 +319,11 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 		r->busy_spins = 0;
 		if (r->taken) {
 			/* budget spent inside this range: go on next turn */
-			r->due_ns = now_ns;
+			*due = now_ns;
 			k++;
 			continue;
 		}
-		run_deactivate(t, k);
+		dueset_del(&t->due, slot); /* the last member moves into k */
 	}
 	if (now_ns >= t->next_sweep_ns) {
 		t->next_sweep_ns = now_ns + 1000000000ull;
@@ -347,7 +331,7 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 			struct run *r = &t->runs[i];
 			unsigned long long w;
 
-			if (r->rfd >= 0 && !r->active && now_ns - r->handle_used_ns > HANDLE_IDLE_NS)
+			if (r->rfd >= 0 && !dueset_has(&t->due, i) && now_ns - r->handle_used_ns > HANDLE_IDLE_NS)
 				handle_close(t, r);
 			/* A slot pending with no notice here for seconds: its notice
 			 * never reached us (or was malformed). Nobody would ever read
@@ -356,7 +340,7 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 			 * of, and count it. (A notice still queued in a backlogged
 			 * ring would find the slot free: counted the same way.) */
 			w = __atomic_load_n(&t->slots[i].word, __ATOMIC_ACQUIRE);
-			if (!(w & TW_TAIL_PEND) || r->active) {
+			if (!(w & TW_TAIL_PEND) || dueset_has(&t->due, i)) {
 				r->orphan_sweeps = 0;
 				continue;
 			}
@@ -373,15 +357,7 @@ int filetail_run(struct filetail *t, uint64_t now_ns, int all)
 
 int filetail_timeout_ms(const struct filetail *t, uint64_t now_ns, int max_ms)
 {
-	uint64_t best = (uint64_t)max_ms * 1000000ull;
-
-	for (uint32_t k = 0; k < t->nactive; k++) {
-		uint64_t due = t->runs[t->active[k]].due_ns;
-		uint64_t wait = due > now_ns ? due - now_ns : 0;
-		if (wait < best)
-			best = wait;
-	}
-	return (int)((best + 999999) / 1000000);
+	return dueset_timeout_ms(&t->due, now_ns, max_ms);
 }
 
 void filetail_get_stats(const struct filetail *t, struct filetail_stats *out)

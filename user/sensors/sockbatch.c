@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "sensors/dueset.h"
 #include "sensors/sockbatch.h"
 #include "lib/util.h"
 
@@ -14,8 +15,6 @@
 #define ORPHAN_SWEEPS 5         /* seconds a used slot may go without its notice */
 
 struct batch {
-	int active;
-	uint64_t due_ns;
 	uint64_t last_take_ns;   /* rate limit per slot */
 	uint64_t last_bytes_ns;  /* idle clock */
 	uint32_t orphan_sweeps;
@@ -28,8 +27,7 @@ struct sockbatch {
 	sockbatch_feed_fn feed;
 	void *ctx;
 	struct batch *bt;        /* one per kernel slot */
-	uint32_t *active;        /* indexes of active batches */
-	uint32_t nactive;
+	struct dueset due;       /* the active batches, with when each falls due */
 	uint64_t next_sweep_ns;
 	struct sockbatch_stats st;
 	struct tw_io_event *rec; /* a synthesized record: header, socket, then the bytes */
@@ -52,9 +50,8 @@ struct sockbatch *sockbatch_new(struct tw_batch_slot *slots, const struct sockba
 	b->feed = feed;
 	b->ctx = ctx;
 	b->bt = calloc(TW_BATCH_SLOTS, sizeof(*b->bt));
-	b->active = calloc(TW_BATCH_SLOTS, sizeof(*b->active));
 	b->rec = malloc(sizeof(*b->rec) + sizeof(struct tw_sock_info) + TW_BATCH_BYTES);
-	if (!b->bt || !b->active || !b->rec) {
+	if (!b->bt || !b->rec || dueset_init(&b->due, TW_BATCH_SLOTS)) {
 		sockbatch_free(b);
 		return NULL;
 	}
@@ -66,29 +63,9 @@ void sockbatch_free(struct sockbatch *b)
 	if (!b)
 		return;
 	free(b->bt);
-	free(b->active);
+	dueset_free(&b->due);
 	free(b->rec);
 	free(b);
-}
-
-static void batch_activate(struct sockbatch *b, uint32_t slot)
-{
-	if (!b->bt[slot].active) {
-		b->bt[slot].active = 1;
-		b->active[b->nactive++] = slot;
-	}
-}
-
-static void batch_deactivate(struct sockbatch *b, uint32_t slot)
-{
-	if (!b->bt[slot].active)
-		return;
-	b->bt[slot].active = 0;
-	for (uint32_t k = 0; k < b->nactive; k++)
-		if (b->active[k] == slot) {
-			b->active[k] = b->active[--b->nactive];
-			return;
-		}
 }
 
 static int batch_feed(struct sockbatch *b, struct batch *t, size_t len)
@@ -189,10 +166,9 @@ int sockbatch_note(struct sockbatch *b, const struct tw_batch_event *e, uint64_t
 	 * is left to take here. */
 	t = &b->bt[e->slot];
 	t->ev = *e;
-	t->due_ns = now_ns; /* the first bytes are waiting: latency matters most */
 	t->last_bytes_ns = now_ns;
 	t->orphan_sweeps = 0;
-	batch_activate(b, e->slot);
+	dueset_put(&b->due, e->slot, now_ns); /* the first bytes are waiting: latency matters most */
 	return 0;
 }
 
@@ -201,14 +177,14 @@ int sockbatch_sealed(struct sockbatch *b, uint32_t batch_slot, uint64_t now_ns)
 	uint32_t slot = batch_slot - 1;
 	int gone, stop = 0;
 
-	if (!batch_slot || slot >= TW_BATCH_SLOTS || !b->bt[slot].active)
+	if (!batch_slot || slot >= TW_BATCH_SLOTS || !dueset_has(&b->due, slot))
 		return 0; /* its notice was lost: the orphan sweep counts the bytes */
 	/* a sealed slot is never busy; a retry loop is for a slot that was
 	 * not sealed after all (a stale record) */
 	for (int i = 0; i < 1000 && batch_take(b, slot, TAKE_KEEP, now_ns, &gone, &stop); i++)
 		sched_yield();
 	if (gone)
-		batch_deactivate(b, slot);
+		dueset_del(&b->due, slot);
 	return stop;
 }
 
@@ -220,7 +196,7 @@ static void sweep_orphans(struct sockbatch *b)
 		unsigned long long w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
 
 		if (!(w & TW_BATCH_STATE) || (w & TW_BATCH_BUSY) ||
-		    (t->active && (w & TW_BATCH_TAG_MASK) == t->ev.tag)) {
+		    (dueset_has(&b->due, i) && (w & TW_BATCH_TAG_MASK) == t->ev.tag)) {
 			t->orphan_sweeps = 0;
 			continue;
 		}
@@ -243,29 +219,28 @@ int sockbatch_run(struct sockbatch *b, uint64_t now_ns, int all)
 {
 	int stop = 0;
 
-	for (uint32_t k = 0; k < b->nactive && !stop;) {
-		uint32_t slot = b->active[k];
-		struct batch *t = &b->bt[slot];
+	for (uint32_t k = 0; k < b->due.n && !stop;) {
+		uint32_t slot = b->due.slot[k];
+		uint64_t *due = &b->due.due[slot];
 		int gone, spins = 0;
 
-		if (!all && t->due_ns > now_ns) {
+		if (!all && *due > now_ns) {
 			k++;
 			continue;
 		}
 		while (batch_take(b, slot, all ? TAKE_FREE : TAKE_FREE_IDLE, now_ns, &gone, &stop)) {
 			if (!all || ++spins > 10000) {
-				t->due_ns = now_ns + BUSY_RETRY_NS;
+				*due = now_ns + BUSY_RETRY_NS;
 				break;
 			}
 			sched_yield();
 		}
 		if (gone) {
-			b->active[k] = b->active[--b->nactive];
-			t->active = 0;
+			dueset_del(&b->due, slot); /* the last member moves into k */
 			continue;
 		}
-		if (t->due_ns <= now_ns)
-			t->due_ns = now_ns + b->opts.delay_ms * 1000000ull;
+		if (*due <= now_ns)
+			*due = now_ns + b->opts.delay_ms * 1000000ull;
 		k++;
 	}
 	if (now_ns >= b->next_sweep_ns) {
@@ -277,15 +252,7 @@ int sockbatch_run(struct sockbatch *b, uint64_t now_ns, int all)
 
 int sockbatch_timeout_ms(const struct sockbatch *b, uint64_t now_ns, int max_ms)
 {
-	uint64_t best = (uint64_t)max_ms * 1000000ull;
-
-	for (uint32_t k = 0; k < b->nactive; k++) {
-		uint64_t due = b->bt[b->active[k]].due_ns;
-		uint64_t wait = due > now_ns ? due - now_ns : 0;
-		if (wait < best)
-			best = wait;
-	}
-	return (int)((best + 999999) / 1000000);
+	return dueset_timeout_ms(&b->due, now_ns, max_ms);
 }
 
 void sockbatch_get_stats(const struct sockbatch *b, struct sockbatch_stats *out)
