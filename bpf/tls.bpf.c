@@ -8,7 +8,7 @@
  * note is cleared at return, so a write into a memory BIO, which makes no
  * syscall, never attaches its plaintext to a later send.
  *
- * Attached by user/monitor.c to libssl when one is found; the section has
+ * Attached by user/sensors/monitor.c to libssl when one is found; the section has
  * no target so the skeleton does not auto-attach it.
  */
 #include "io.bpf.h"

@@ -1,7 +1,7 @@
 /*
  * Test-time token minting for unit tests: nothing token-shaped is
  * committed. The checksum is computed here with zlib and an encoder of
- * the test's own, so tests cross-check user/checksum.c rather than trust it.
+ * the test's own, so tests cross-check user/detect/checksum.c rather than trust it.
  */
 #ifndef TW_TEST_TOKMINT_H
 #define TW_TEST_TOKMINT_H

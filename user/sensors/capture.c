@@ -391,7 +391,7 @@ static int feed_io(struct capture_ctx *cc, const struct tw_io_event *e)
 
 	/* The common case: one record, nothing of this thread pending. A
 	 * file tail's read-back or a send batch is always one record and
-	 * arrives out of band (user/filetail.c, user/sockbatch.c): it must not
+	 * arrives out of band (user/sensors/filetail.c, user/sensors/sockbatch.c): it must not
 	 * end a capture still taking chunks. */
 	if ((e->chunk_off == 0 && last && !cc->npending) ||
 	    (e->hdr.flags & (TW_F_PAGE_CACHE | TW_F_BATCHED)))
@@ -505,8 +505,8 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 	case TW_EV_EXIT:
 		proctable_note_exit(h, h->ts_boot_ns);
 		return 0;
-	case TW_EV_FILE_TAIL: /* scheduled by user/filetail.c; its bytes come back as writes */
-	case TW_EV_SOCK_BATCH: /* scheduled by user/sockbatch.c; its bytes come back as sends */
+	case TW_EV_FILE_TAIL: /* scheduled by user/sensors/filetail.c; its bytes come back as writes */
+	case TW_EV_SOCK_BATCH: /* scheduled by user/sensors/sockbatch.c; its bytes come back as sends */
 		proctable_note_hdr(h);
 		return 0;
 	}

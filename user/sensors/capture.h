@@ -13,7 +13,7 @@
  *    tail of its previous write, handed back as the first `carry` bytes
  *    of data, so a token split across two write() calls is still whole;
  *  - exec records become two captures, argv and envp;
- *  - every record updates the process table (user/proctable.h).
+ *  - every record updates the process table (user/sensors/proctable.h).
  *
  * Callbacks run synchronously inside capture_feed(); the pointers in a
  * struct capture are valid only during the callback. Nothing here prints
@@ -50,9 +50,9 @@ struct capture {
 	int from_sweep;                    /* exec kinds: read from /proc at start, not a live exec */
 	int read_failed;                   /* part of the buffer was unreadable */
 	int read_back;                     /* CAP_FILE_WRITE: read back from the file (a file tail,
-					    * user/filetail.h): the bytes of one or more sequential
+					    * user/sensors/filetail.h): the bytes of one or more sequential
 					    * writes, total_len of them */
-	int batched;                       /* CAP_SOCK_SEND: taken from a send batch (user/sockbatch.h):
+	int batched;                       /* CAP_SOCK_SEND: taken from a send batch (user/sensors/sockbatch.h):
 					    * the bytes of one or more small sends */
 };
 

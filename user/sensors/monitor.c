@@ -216,7 +216,7 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 		attach_tls(m);
 	/* Shared with the kernel: userspace takes pending file runs and send
 	 * batches with a compare-and-swap on this memory, no syscall
-	 * (user/filetail.c, user/sockbatch.c). */
+	 * (user/sensors/filetail.c, user/sensors/sockbatch.c). */
 	if ((!opts->no_file_tail &&
 	     (r = map_shared(m->skel->maps.tail_slots, (void **)&m->tail, &m->tail_bytes,
 			     "file-tail", err, errsz))) ||

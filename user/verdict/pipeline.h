@@ -3,9 +3,9 @@
  * look each up in the ledger cache, correlate it with the sighting into a
  * verdict, write the verdict line, and hand exposures to the revoker.
  *
- *   capture (user/capture.h) ─▶ detector_scan (user/detect.h)
- *        ─▶ ledger_cache_lookup (user/ledger.h) ─▶ correlate (user/correlate.h)
- *        ─▶ verdict line (emit) ─▶ revoker_submit (user/revoke.h) + ledger status
+ *   capture (user/sensors/capture.h) ─▶ detector_scan (user/detect/detect.h)
+ *        ─▶ ledger_cache_lookup (user/ledger/ledger.h) ─▶ correlate (user/verdict/correlate.h)
+ *        ─▶ verdict line (emit) ─▶ revoker_submit (user/revoke/revoke.h) + ledger status
  *
  * Single-threaded: call every function from the monitor's loop. Delivery
  * to issuers runs on the revoker's own threads.

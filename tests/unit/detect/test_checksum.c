@@ -1,4 +1,4 @@
-/* Tests for user/checksum.c, against tokens minted here (tokmint.h). */
+/* Tests for user/detect/checksum.c, against tokens minted here (tokmint.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

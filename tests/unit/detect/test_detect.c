@@ -1,4 +1,4 @@
-/* Tests for user/detect.c: findings, validation, dedupe, opaque lookups,
+/* Tests for user/detect/detect.c: findings, validation, dedupe, opaque lookups,
  * hostile input, and the streaming contract of detector_overlap(). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for user/redact.c: no raw secret survives, ordinary text does. */
+/* Tests for user/detect/redact.c: no raw secret survives, ordinary text does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/rules.c: the embedded pack, bad rule files, templates. */
+/* Tests for user/detect/rules.c: the embedded pack, bad rule files, templates. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/jwt.c: claims extraction; hostile input never crashes. */
+/* Tests for user/ledger/jwt.c: claims extraction; hostile input never crashes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/ledger.c: schema, writes, lifecycle, failure modes, cache. */
+/* Tests for user/ledger/ledger.c: schema, writes, lifecycle, failure modes, cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/seal.c: key file rules, round trip, tamper detection. */
+/* Tests for user/ledger/seal.c: key file rules, round trip, tamper detection. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

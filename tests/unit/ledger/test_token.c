@@ -1,4 +1,4 @@
-/* Tests for user/token.c: format, encoding round trip, checksum, validation. */
+/* Tests for user/ledger/token.c: format, encoding round trip, checksum, validation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/config.c: defaults, a full file, and every way a file
+/* Tests for user/lib/config.c: defaults, a full file, and every way a file
  * can be wrong (each error must name the file and the line). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for user/util.c. */
+/* Tests for user/lib/util.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

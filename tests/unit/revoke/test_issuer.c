@@ -1,4 +1,4 @@
-/* Tests for user/issuer.c: outcome classification, and real requests to
+/* Tests for user/revoke/issuer.c: outcome classification, and real requests to
  * a canned HTTP server on loopback (the request is captured so its form
  * and client authentication can be checked). */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Tests for user/revoke.c: backoff arithmetic, sealing, and the queue's
+/* Tests for user/revoke/revoke.c: backoff arithmetic, sealing, and the queue's
  * submit/deliver/history paths on a real SQLite file (builtin issuer, so
  * no network is needed). */
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Tests for user/capture.c: chunk reassembly, lost chunks, stream tails
+/* Tests for user/sensors/capture.c: chunk reassembly, lost chunks, stream tails
  * across writes, file paths, and malformed records. Records are built
  * here exactly as the BPF sensors lay them out. */
 #include <stdarg.h>

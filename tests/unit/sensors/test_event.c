@@ -1,4 +1,4 @@
-/* Tests for user/event.c: malformed records are refused, good ones formatted. */
+/* Tests for user/sensors/event.c: malformed records are refused, good ones formatted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -56,7 +56,7 @@ static void test_unknown_type_refused(void **state)
 }
 
 /* A send-batch notice shorter than its struct is refused; a whole one is
- * valid. A send record's batch_slot needs no check here: user/sockbatch.c
+ * valid. A send record's batch_slot needs no check here: user/sensors/sockbatch.c
  * bounds it. */
 static void test_batch_notice_length(void **state)
 {

@@ -1,4 +1,4 @@
-/* Tests for user/filetail.c: the slot protocol (take a range with a
+/* Tests for user/sensors/filetail.c: the slot protocol (take a range with a
  * compare-and-swap, wait while the kernel is mid-claim, leave another
  * run's slot alone), read-back in pieces, the per-slot rate limit, and the
  * file checks (inode and device, regular files only, the path when the

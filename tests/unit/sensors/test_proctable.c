@@ -1,4 +1,4 @@
-/* Tests for user/proctable.c: identity by (pid, start time), parents,
+/* Tests for user/sensors/proctable.c: identity by (pid, start time), parents,
  * descendants across pid reuse, /proc seeds, expiry. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Tests for user/sockbatch.c: the slot protocol (take the pending bytes
+/* Tests for user/sensors/sockbatch.c: the slot protocol (take the pending bytes
  * with a compare-and-swap, keep the batch open, wait while the kernel is
  * appending, leave another batch's slot alone), sealed batches taken before
  * the record that sealed them, idle batches freed, orphans swept and

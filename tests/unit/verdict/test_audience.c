@@ -1,4 +1,4 @@
-/* Tests for user/audience.c: every audience form, matching, SNI and Host. */
+/* Tests for user/verdict/audience.c: every audience form, matching, SNI and Host. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Tests for user/correlate.c: every class, precedence, the false
+/* Tests for user/verdict/correlate.c: every class, precedence, the false
  * positives that must not happen, and the verdict line. */
 #include <stdarg.h>
 #include <stddef.h>

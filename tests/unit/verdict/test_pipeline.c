@@ -1,5 +1,5 @@
 /*
- * user/pipeline.c on a real temporary ledger, with a synthetic capture.
+ * user/verdict/pipeline.c on a real temporary ledger, with a synthetic capture.
  *
  * 1. The monitor's loop thread must not wait for the disk between a sighting
  * and the issuer's request, nor right after it (the next sighting waits
