@@ -641,6 +641,55 @@ static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u
 	return bpf_probe_read_user(s->data + off, n, (void *)ubuf) ? -1 : 0;
 }
 
+/* The iovec walk of a vectored send's copy into a batch, in a map value
+ * for the same reason as struct tw_copy: offsets kept on the stack are
+ * tracked exactly, so each unrolled iovec multiplied the verifier's
+ * states (40k of tw_write's 80k instructions). */
+struct tw_batch_walk {
+	__u64 iov;
+	__u64 iovcnt;
+	__u64 off;  /* where the next iovec's bytes go in the slot's data */
+	__u64 left; /* bytes still to copy */
+	__u32 fail;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_batch_walk);
+} batch_walk SEC(".maps") __weak;
+
+struct tw_batch_walk_ctx {
+	struct tw_batch_walk *w;
+	struct tw_batch_slot *s;
+};
+
+static long tw_batch_iov_step(__u64 i, void *vctx)
+{
+	struct tw_batch_walk *w = ((struct tw_batch_walk_ctx *)vctx)->w;
+	struct tw_batch_slot *s = ((struct tw_batch_walk_ctx *)vctx)->s;
+	struct iovec v;
+	__u64 k;
+
+	if (!w->left)
+		return 1;
+	if (i >= w->iovcnt ||
+	    bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + i * sizeof(v)))) {
+		w->fail = 1;
+		return 1;
+	}
+	k = v.iov_len < w->left ? v.iov_len : w->left;
+	if (k && tw_batch_copy(s, w->off, k, (__u64)v.iov_base)) {
+		w->fail = 1;
+		return 1;
+	}
+	w->off += k;
+	w->left -= k;
+	return 0;
+}
+
 /* Copy a send's @n bytes to the slot's data at @off: from one buffer
  * (@ubuf), or from at most TW_BATCH_IOV_MAX iovecs (@iov, @iovcnt; the
  * vectored writev and sendmsg). 0 when all @n are there. */
@@ -648,24 +697,24 @@ static __always_inline int tw_batch_copy(struct tw_batch_slot *s, __u64 off, __u
 static __always_inline int tw_batch_copy_io(struct tw_batch_slot *s, __u64 off, __u64 n,
 					    __u64 ubuf, __u64 iov, __u64 iovcnt)
 {
-	struct iovec v;
-	__u64 left = n, k;
+	struct tw_batch_walk_ctx lctx;
+	struct tw_batch_walk *w;
+	__u32 zero = 0;
 
 	if (ubuf)
 		return tw_batch_copy(s, off, n, ubuf);
-	for (int i = 0; i < TW_BATCH_IOV_MAX; i++) {
-		if (!left)
-			return 0;
-		if ((__u64)i >= iovcnt ||
-		    bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
-			return -1;
-		k = v.iov_len < left ? v.iov_len : left;
-		if (k && tw_batch_copy(s, off, k, (__u64)v.iov_base))
-			return -1;
-		off += k;
-		left -= k;
-	}
-	return left ? -1 : 0;
+	w = bpf_map_lookup_elem(&batch_walk, &zero);
+	if (!w)
+		return -1;
+	w->iov = iov;
+	w->iovcnt = iovcnt;
+	w->off = off;
+	w->left = n;
+	w->fail = 0;
+	lctx.w = w;
+	lctx.s = s;
+	bpf_loop(TW_BATCH_IOV_MAX, tw_batch_iov_step, &lctx, 0);
+	return w->fail || w->left ? -1 : 0;
 }
 
 /*

@@ -199,7 +199,8 @@ static int cmp_row(const void *a, const void *b)
 
 static int cmd_verify(int argc, char **argv)
 {
-	static char logs[MAX_PROGS][LOG_SIZE];
+	static char *logs[MAX_PROGS];
+	size_t log_size = getenv("STARTUP_LOG_SIZE") ? strtoul(getenv("STARTUP_LOG_SIZE"), NULL, 0) : LOG_SIZE;
 	struct prog_row rows[MAX_PROGS];
 	struct bpf_program *p;
 	struct bpf_object *obj;
@@ -234,16 +235,30 @@ static int cmd_verify(int argc, char **argv)
 	bpf_object__for_each_program(p, obj) {
 		if (n == MAX_PROGS)
 			return 1;
-		bpf_program__set_log_level(p, 4); /* BPF_LOG_STATS */
-		bpf_program__set_log_buf(p, logs[n], LOG_SIZE);
+		/* BPF_LOG_STATS; STARTUP_LOG_LEVEL=5 adds the verifier's log */
+		bpf_program__set_log_level(p, getenv("STARTUP_LOG_LEVEL") ?
+					       atoi(getenv("STARTUP_LOG_LEVEL")) : 4);
+		logs[n] = calloc(1, log_size);
+		bpf_program__set_log_buf(p, logs[n], log_size);
 		rows[n++].name = bpf_program__name(p);
 	}
 	t0 = now_ms(CLOCK_BOOTTIME);
 	if (bpf_object__load(obj)) {
-		fprintf(stderr, "startup: load failed: %s\n", strerror(errno));
+		int e = errno;
+
+		for (i = 0; i < n; i++)
+			if (logs[i][0] && (!strstr(logs[i], "verification time ") || getenv("STARTUP_LOG_LEVEL")))
+				fprintf(stderr, "--- %s:\n%s\n", rows[i].name,
+					strlen(logs[i]) > 8192 && !getenv("STARTUP_LOG_SIZE") ?
+					logs[i] + strlen(logs[i]) - 8192 : logs[i]);
+		fprintf(stderr, "startup: load failed: %s\n", strerror(e));
 		return 1;
 	}
 	t1 = now_ms(CLOCK_BOOTTIME);
+	/* STARTUP_DUMP=PROG: that program's verifier log to stderr */
+	for (i = 0; i < n && getenv("STARTUP_DUMP"); i++)
+		if (!strcmp(rows[i].name, getenv("STARTUP_DUMP")))
+			fputs(logs[i], stderr);
 	i = 0;
 	bpf_object__for_each_program(p, obj) {
 		struct bpf_prog_info info = {};
