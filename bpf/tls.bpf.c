@@ -3,8 +3,9 @@
  * TLS plaintext sensor: uprobes on OpenSSL's SSL_write and SSL_write_ex.
  * At entry the plaintext buffer is noted on the thread; the first socket
  * send the thread makes inside the call (the ciphertext) captures the
- * plaintext too, as a second capture on that socket (tw_capture_io, io.bpf.h), so it
- * carries the real peer, and the stream's SNI from its ClientHello. The
+ * plaintext too, as a second capture on that socket (tw_capture_io,
+ * io.bpf.h), so it carries the real peer, and the stream's SNI from its
+ * ClientHello. The
  * note is cleared at return, so a write into a memory BIO, which makes no
  * syscall, never attaches its plaintext to a later send.
  *
