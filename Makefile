@@ -43,7 +43,7 @@ vpath test_%.c $(sort $(dir $(UNIT_SRCS)))
 PROG_SRCS  := $(wildcard tests/progs/*.c)
 PROG_BINS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRCS))
 
-.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-scan bench-tls bench-revoke bench-ledger clean
+.PHONY: all deps run test test-unit test-cli test-live bench-sensors bench-startup bench-scan bench-tls bench-revoke bench-ledger clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tokenward
@@ -143,6 +143,14 @@ $(BUILD)/bench/logwriter $(BUILD)/bench/forkexec: $(BUILD)/bench/%: tools/bench/
 
 bench-sensors: deps all $(BENCH_BINS)
 	@tools/bench-sensors.sh $(BUILD)
+
+# exec -> ready file, and the verifier's time per program.
+$(BUILD)/bench/startup: tools/bench/startup.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+bench-startup: deps all $(BUILD)/bench/startup
+	@tools/bench-startup.sh $(BUILD)
 
 bench-scan: deps all
 	@tools/bench-scan.sh $(BUILD)

@@ -72,9 +72,9 @@ const volatile __u32 tw_path_cache __weak = 1;
 /* Mixed into file ids so kernel addresses do not reach userspace. */
 const volatile __u64 tw_id_key __weak = 0;
 
-/* Read sequential file writes back from the page cache (bpf/io.bpf.h). */
+/* Read sequential file writes back from the page cache (bpf/filetail.bpf.h). */
 const volatile __u32 tw_tail_on __weak = 0;
-/* Batch small sends on stream sockets in shared slots (bpf/io.bpf.h). */
+/* Batch small sends on stream sockets in shared slots (bpf/sockbatch.bpf.h). */
 const volatile __u32 tw_batch_on __weak = 0;
 
 /* Whether to wake the reader on every record or let it batch. */

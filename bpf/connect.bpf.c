@@ -5,12 +5,15 @@
  * the local address the kernel bound.
  */
 #include "io.bpf.h"
+#include "fd.bpf.h"
+#include "sock.bpf.h"
 
 #define TW_EINPROGRESS 115
 
 SEC("tp/syscalls/sys_exit_connect")
 int tw_connect(struct trace_event_raw_sys_exit *ctx)
 {
+	struct tw_sock_ident id = {};
 	struct tw_conn_event *e;
 	struct pt_regs *regs;
 	struct file *file;
@@ -35,7 +38,7 @@ int tw_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	tw_fill_hdr(&e->hdr, TW_EV_CONNECT);
 	e->ret = ctx->ret;
-	tw_sock_fill(file, &e->sock);
+	tw_sock_describe(&e->sock, tw_sock_ident((__u64)file, &id) ? NULL : &id);
 	/* AF_UNSPEC dissolves an association: nothing to report */
 	if (tw_user_addr(uaddr, alen, &e->sock.peer))
 		return 0;

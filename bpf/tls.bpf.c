@@ -3,15 +3,16 @@
  * TLS plaintext sensor: uprobes on OpenSSL's SSL_write and SSL_write_ex.
  * At entry the plaintext buffer is noted on the thread; the first socket
  * send the thread makes inside the call (the ciphertext) captures the
- * plaintext too, as a second capture on that socket (io.bpf.h), so it
- * carries the real peer, and the stream's SNI from its ClientHello. The
+ * plaintext too, as a second capture on that socket (tw_capture_io,
+ * io.bpf.h), so it carries the real peer, and the stream's SNI from its
+ * ClientHello. The
  * note is cleared at return, so a write into a memory BIO, which makes no
  * syscall, never attaches its plaintext to a later send.
  *
  * Attached by user/sensors/monitor.c to libssl when one is found; the section has
  * no target so the skeleton does not auto-attach it.
  */
-#include "io.bpf.h"
+#include "fd.bpf.h"
 
 static __always_inline int tw_tls_note(const void *buf, long num)
 {

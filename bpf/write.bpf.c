@@ -7,6 +7,10 @@
  * use. sendmsg and sendmmsg are in send.bpf.c.
  */
 #include "io.bpf.h"
+#include "fd.bpf.h"
+#include "sock.bpf.h"
+#include "filetail.bpf.h"
+#include "sockbatch.bpf.h"
 
 /* Only this object may call it: libbpf 1.1's linker fails on a kfunc
  * extern used by more than one object (docs/SENSORS.md). */
@@ -103,7 +107,7 @@ static __always_inline int tw_write_fast(struct task_struct *task, int fd, __u64
 	return 0; /* pipes, ttys: straight to the copy */
 }
 
-/* Everything else is copied (bpf/io.bpf.h). Kept out of line so that the
+/* Everything else is copied (capture.bpf.c). Kept out of line so that the
  * fast path above does not pay for zeroing the argument block. */
 static __noinline int tw_write_copy(struct pt_regs *regs, int fd, long ret, __u16 syscall,
 				    bool vectored)

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * The capture path of every write and send (bpf/io.bpf.h has the map of
+ * it). Its functions are global, so the verifier checks each once per
+ * program that calls it, whatever state the caller was in; programs that
+ * inlined all of this were checked up to 80k instructions each. No program
+ * lives here: write.bpf.c and send.bpf.c call tw_capture.
+ *
+ * Regular files and sockets are captured; pipes, ttys and character
+ * devices only when tw_cap_other is set, since a token piped between two
+ * processes is the use of it, not its exposure, and those are the
+ * noisiest fds on a host.
+ */
+#include "io.bpf.h"
+#include "fd.bpf.h"
+#include "sock.bpf.h"
+#include "sockbatch.bpf.h"
+#include "copy.bpf.h"
+
+/*
+ * The record of one capture: header, the socket for a send, then the
+ * bytes, in one record or in chunks. @id is the socket's identity from
+ * the fd cache, or NULL: then it is read from a->file.
+ */
+__noinline int tw_capture_record(const struct tw_io_args *a, const struct tw_sock_ident *id)
+{
+	struct tw_sock_ident own = {};
+	struct tw_sock_info *si;
+	struct tw_io_event *e;
+	struct tw_copy *c;
+	__u32 zero = 0, base, want;
+
+	if (!a || !(c = bpf_map_lookup_elem(&copy_state, &zero)) || !(e = tw_scratch_get()))
+		return 0;
+	tw_fill_hdr(&e->hdr, a->type);
+	e->hdr.flags = a->flags;
+	e->file_id = a->file_id;
+	e->total_len = a->ret;
+	e->fd = a->fd;
+	e->syscall = a->syscall;
+	e->msg_index = a->msg_index;
+	e->batch_slot = a->sealed & ~TW_BATCH_SEALED_FULL;
+	base = sizeof(*e);
+	if (a->type == TW_EV_SOCK_SEND) {
+		si = (struct tw_sock_info *)(e + 1);
+		if (!id && !tw_sock_ident(a->file, &own))
+			id = &own;
+		tw_sock_describe(si, id);
+		if (a->addr && si->sock_type != TW_SOCK_STREAM &&
+		    !tw_user_addr(a->addr, a->addrlen, &si->peer))
+			e->hdr.flags |= TW_F_PEER_ARG;
+		base += sizeof(*si);
+	}
+	want = a->ret > tw_cap_max ? tw_cap_max : a->ret;
+	if ((__u64)a->ret > want) {
+		e->hdr.flags |= TW_F_CAP_TRUNC;
+		tw_count_drop(TW_DROP_CAP_TRUNC);
+	}
+	e->cap_len = want;
+	if (a->buf && want <= TW_CAP_CHUNK)
+		return tw_copy_one(e, base, want, a->buf, a->sealed & TW_BATCH_SEALED_FULL);
+	return tw_copy_chunks(c, e, base, want, a);
+}
+
+/* A send on a stream socket may go to its send batch instead of the
+ * ring: 1 when it did. The socket's identity is read once into the fd
+ * cache. */
+static __always_inline int tw_capture_batched(struct tw_io_args *a, struct tw_fd_slot *slot)
+{
+	if (!slot)
+		return 0;
+	if (!slot->sock.sk)
+		tw_sock_ident(a->file, &slot->sock);
+	return tw_batch_on && slot->sock.sk && slot->sock.sock_type == TW_SOCK_STREAM &&
+	       tw_batch_send(a, &slot->sock);
+}
+
+/* A file's path goes out before its first record (and sets
+ * TW_F_PATH_SENT on it). 0, or -1 when it could not be sent: then no file
+ * tail may start, userspace may need the path to reopen the file. */
+static __always_inline int tw_capture_path(struct tw_io_args *a, struct tw_fd_slot *slot)
+{
+	int r;
+
+	if (slot && slot->path_ok)
+		return 0;
+	r = tw_send_path(a->file, a->file_id);
+	if (r > 0)
+		a->flags = r;
+	if (r >= 0 && slot && tw_path_cache)
+		slot->path_ok = 1;
+	return r < 0 ? -1 : 0;
+}
+
+/* Inside SSL_write: the plaintext goes out on this socket; the caller
+ * captures it next, with the same socket's identity. */
+static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_fd_cache *fc)
+{
+	if (fc && fc->tls_buf) {
+		a->tls_buf = fc->tls_buf;
+		a->tls_len = fc->tls_len;
+		fc->tls_buf = 0;
+	}
+}
+
+/*
+ * Capture one write or send: what the fd is; for a send, the TLS
+ * plaintext behind it and its send batch; for a file, its path; then the
+ * record. On return a->tail says whether a file tail may start after it.
+ */
+__noinline int tw_capture(struct tw_io_args *a)
+{
+	struct tw_fd_slot own = {}, *slot, *cls;
+	struct tw_fd_cache *fc;
+	__u16 tail;
+
+	if (!a)
+		return 0;
+	tail = a->tail;
+	a->tail = 0;
+	if (a->ret <= 0)
+		return 0;
+	slot = tw_fd_class(a->fd, &fc, &own);
+	cls = slot ? slot : &own;
+	a->type = cls->type;
+	a->file = cls->file;
+	a->file_id = cls->file_id;
+	if (a->type == TW_EV_SOCK_SEND) {
+		tw_capture_take_tls(a, fc);
+		if (tw_capture_batched(a, slot))
+			return 0;
+	} else if (a->type == TW_EV_FILE_WRITE) {
+		if (tw_capture_path(a, slot))
+			tail = 0;
+		a->tail = tail && slot && slot->tail_ok && a->ret <= tw_cap_max;
+	} else {
+		return 0;
+	}
+	return tw_capture_record(a, slot && slot->sock.sk ? &slot->sock : NULL);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
