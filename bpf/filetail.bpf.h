@@ -7,7 +7,7 @@
  *    when the notice cannot be sent;
  *  - tw_tail_extend (write.bpf.c's fast path): PEND|tag|end ->
  *    PEND|tag|end', for a write that starts where the run ends;
- *  - userspace (user/filetail.c): takes the range and clears PEND.
+ *  - userspace (user/sensors/filetail.c): takes the range and clears PEND.
  */
 #ifndef TW_FILETAIL_BPF_H
 #define TW_FILETAIL_BPF_H

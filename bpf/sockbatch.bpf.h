@@ -10,7 +10,7 @@
  *    of one small send; back to the old word when the copy fails;
  *  - tw_batch_send (sockbatch.bpf.c): PEND|tag|len -> SEAL|tag|len, for a
  *    send on the socket that cannot be appended and goes through the ring;
- *  - userspace (user/sockbatch.c): takes the bytes, frees the slot.
+ *  - userspace (user/sensors/sockbatch.c): takes the bytes, frees the slot.
  */
 #ifndef TW_SOCKBATCH_BPF_H
 #define TW_SOCKBATCH_BPF_H
