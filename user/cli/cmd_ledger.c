@@ -25,6 +25,7 @@
 #include "revoke/revoke.h"
 #include "detect/redact.h"
 #include "ledger/seal.h"
+#include "lib/sha256.h"
 #include "ledger/token.h"
 #include "lib/util.h"
 
@@ -515,8 +516,8 @@ static int ledger_register(int argc, char **argv)
 	t.issued_at = jc.iat && jc.iat <= now ? jc.iat : now;
 	t.status = LEDGER_ACTIVE;
 	t.length = n;
-	ledger_sha256(tok, n, t.sha);
-	ledger_hex(t.sha, t.sha256);
+	sha256_digest(tok, n, t.sha);
+	sha256_to_hex(t.sha, t.sha256);
 	redact_short(tok, n, t.redacted, sizeof(t.redacted));
 
 	if (!no_seal) {

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/detect.h"
+#include "lib/sha256.h"
 
 #define MATCH_LIMIT   200000   /* backtracking steps per search */
 #define DEPTH_LIMIT   10000    /* nested backtracking frames (interpreter) */
@@ -513,13 +513,6 @@ static const unsigned char *b64u_class(void)
 	return t;
 }
 
-static void sha256(const void *p, size_t n, unsigned char out[32])
-{
-	unsigned int l = 32;
-
-	EVP_Digest(p, n, out, &l, EVP_sha256(), NULL);
-}
-
 /* Runs of exactly a registered length, bounded by non-base64url bytes. */
 static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
@@ -539,7 +532,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			unsigned char sha[32];
 			long long id = -1;
 
-			sha256(buf + i, n, sha);
+			sha256_digest(buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
 				struct cand *c = cand_push(d);
@@ -643,7 +636,7 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 		struct detect_match m = { 0 };
 
 		if (!c->hashed) {
-			sha256(buf + c->start, c->len, c->sha);
+			sha256_digest(buf + c->start, c->len, c->sha);
 			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
 				c->known = 1;
 			else

@@ -15,6 +15,7 @@
 #include "ledger/handoff.h"
 #include "lib/log.h"
 #include "ledger/seal.h"
+#include "lib/sha256.h"
 
 struct handoff {
 	struct revoker *rev;
@@ -36,7 +37,7 @@ static int history_sink(void *ctx, const char *token_id, const char *sha, const 
 		unsigned char bin[32];
 		struct ledger_token *t = NULL;
 
-		if (ledger_unhex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
+		if (sha256_from_hex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
 			snprintf(idbuf, sizeof(idbuf), "%s", t->id);
 			token_id = idbuf;
 		}

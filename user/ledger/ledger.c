@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include "ledger/ledger.h"
 #include "lib/util.h"
+#include "lib/sha256.h"
 
 struct ledger {
 	sqlite3 *db;
@@ -32,48 +32,6 @@ struct ledger {
 };
 
 /* ---- helpers ---------------------------------------------------------- */
-
-void ledger_sha256(const void *s, size_t n, unsigned char out[32])
-{
-	unsigned int len = 32;
-
-	EVP_Digest(s, n, out, &len, EVP_sha256(), NULL);
-}
-
-void ledger_hex(const unsigned char sha[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[sha[i] >> 4];
-		out[2 * i + 1] = hx[sha[i] & 15];
-	}
-	out[64] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int ledger_unhex(const char *hex, unsigned char sha[32])
-{
-	if (!hex || strlen(hex) != 64)
-		return -EINVAL;
-	for (int i = 0; i < 32; i++) {
-		int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
-		if (a < 0 || b < 0)
-			return -EINVAL;
-		sha[i] = a << 4 | b;
-	}
-	return 0;
-}
 
 const char *ledger_default_path(void)
 {
@@ -506,7 +464,7 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 	audience_list_free(&check);
 	if (!aud)
 		return -ENOMEM;
-	ledger_hex(t->sha, t->sha256);
+	sha256_to_hex(t->sha, t->sha256);
 	if (!t->id[0] && new_id(t->id)) {
 		snprintf(l->err, sizeof(l->err), "cannot read the kernel CSPRNG");
 		free(aud);
@@ -598,7 +556,7 @@ static struct ledger_token *token_from_row(sqlite3_stmt *st)
 	if (!t)
 		return NULL;
 	col_copy(st, i++, t->sha256, sizeof(t->sha256));
-	if (ledger_unhex(t->sha256, t->sha))
+	if (sha256_from_hex(t->sha256, t->sha))
 		goto bad;
 	col_copy(st, i++, t->id, sizeof(t->id));
 	col_copy(st, i++, t->redacted, sizeof(t->redacted));
@@ -700,7 +658,7 @@ int ledger_get_sha(struct ledger *l, const unsigned char sha[32], struct ledger_
 {
 	char hex[65];
 
-	ledger_hex(sha, hex);
+	sha256_to_hex(sha, hex);
 	return get_where(l, "sha256", hex, out);
 }
 
@@ -1290,7 +1248,7 @@ const struct ledger_token *ledger_cache_lookup_bytes(const struct ledger_cache *
 {
 	unsigned char sha[32];
 
-	ledger_sha256(s, n, sha);
+	sha256_digest(s, n, sha);
 	return ledger_cache_lookup(c, sha);
 }
 

@@ -27,14 +27,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include "revoke/issuer.h"
 #include "lib/log.h"
-#include "detect/redact.h"
 #include "revoke/revoke.h"
 #include "ledger/seal.h"
+#include "lib/sha256.h"
 #include "lib/util.h"
 
 #define MAX_WORKERS 64
@@ -339,7 +338,7 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 	if (vc < 0)
 		return -EINVAL;
 	if (req->token && req->token_len) {
-		redact_fingerprint(req->token, req->token_len, sha);
+		sha256_hex(req->token, req->token_len, sha);
 		if (req->token_sha256 && strcmp(req->token_sha256, sha))
 			return -EINVAL;
 	} else if (is_hex64(req->token_sha256)) {
@@ -664,7 +663,7 @@ static void deliver(struct revoker *r, struct issuer_client *client, struct job 
 		/* The AEAD already binds blob and hash; this also catches a
 		 * sealer that returns the wrong secret. */
 		if (token) {
-			redact_fingerprint(token, token_len, sha);
+			sha256_hex(token, token_len, sha);
 			if (strcmp(sha, j->sha)) {
 				explicit_bzero(token, token_len);
 				free(token);

@@ -20,6 +20,7 @@
 #include "detect/rules.h"
 #include "ledger/handoff.h"
 #include "lib/util.h"
+#include "lib/sha256.h"
 
 #define STREAM_SLOTS 4096              /* power of two */
 #define TICK_LEDGER_NS (20 * 1000000ull) /* ledger visibility well under 100 ms */
@@ -299,7 +300,7 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	if (ledger_cache_refresh(p->cache) > 0)
 		refresh_known(p);
 	t = ledger_cache_lookup(p->cache, m->sha256);
-	ledger_hex(m->sha256, sha);
+	sha256_to_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
 
 	s.kind = sighting_kind_of(c->kind);
