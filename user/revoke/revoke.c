@@ -33,11 +33,12 @@
 #include "lib/log.h"
 #include "revoke/revoke.h"
 #include "ledger/seal.h"
+#include "lib/db.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
 #define MAX_WORKERS 64
-static const int busy_ms = 5000; /* lock waits, util_sqlite_busy() */
+static const int busy_ms = 5000; /* lock waits, db_busy() */
 #define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
 
 struct revoker {
@@ -201,10 +202,10 @@ static int history_table_add(void *ctx, const char *token_id, const char *sha,
 			       "event, detail) VALUES(?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, wall_ms());
-	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, event, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
+	db_bind_text(st, 2, token_id);
+	db_bind_text(st, 3, sha);
+	db_bind_text(st, 4, event);
+	db_bind_text(st, 5, detail);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_finalize(st);
 	return rc;
@@ -235,14 +236,12 @@ static void history_add(struct revoker *r, const char *token_id, const char *sha
 
 /* ---- open ------------------------------------------------------------- */
 
-static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path)
+/* An SQLite code from lib/db.c: 0, or -1 with "path: cause" in err. */
+static int check(sqlite3 *db, int rc, char *err, size_t errsz, const char *path)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+	if (rc == SQLITE_OK)
 		return 0;
-	snprintf(err, errsz, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
-	sqlite3_free(msg);
+	snprintf(err, errsz, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	return -1;
 }
 
@@ -269,17 +268,11 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 		snprintf(err, errsz, "libcurl initialisation failed");
 		goto fail;
 	}
-	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: %s", db_path, r->db ? sqlite3_errmsg(r->db) : "cannot open");
-		goto fail;
-	}
-	/* The ledger and the CLI may hold the write lock briefly. */
-	sqlite3_busy_handler(r->db, util_sqlite_busy, (void *)&busy_ms);
-	if (exec_sql(r->db, "PRAGMA journal_mode=WAL;", err, errsz, db_path) ||
-	    exec_sql(r->db, cfg->revocation.sync_full ? "PRAGMA synchronous=FULL;"
-			    : "PRAGMA synchronous=NORMAL;", err, errsz, db_path) ||
-	    exec_sql(r->db, schema, err, errsz, db_path))
+	/* The ledger and the CLI may hold the write lock briefly (busy_ms). */
+	if (check(r->db, db_open(db_path, DB_OPEN_CREATE, &busy_ms, &r->db), err, errsz, db_path) ||
+	    check(r->db, db_wal(r->db), err, errsz, db_path) ||
+	    check(r->db, db_synchronous(r->db, cfg->revocation.sync_full), err, errsz, db_path) ||
+	    check(r->db, db_exec(r->db, schema), err, errsz, db_path))
 		goto fail;
 	if (cfg->revocation.key_file) {
 		keypath = strdup(cfg->revocation.key_file);
@@ -383,7 +376,7 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 	}
 
 	pthread_mutex_lock(&r->mu);
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_begin(r->db) != SQLITE_OK) {
 		rc = -EIO;
 		goto unlock;
 	}
@@ -435,9 +428,9 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 			rc = -EIO;
 		sqlite3_finalize(st);
 	}
-	if (rc < 0 || sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (rc < 0 || db_commit(r->db) != SQLITE_OK) {
 		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(r->db);
 		rc = -EIO;
 		goto unlock;
 	}
@@ -483,13 +476,6 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? strdup((const char *)s) : NULL;
-}
-
 static bool is_inflight(struct revoker *r, int64_t id)
 {
 	for (unsigned i = 0; i < r->ninflight; i++)
@@ -532,11 +518,11 @@ static int pick_job(struct revoker *r, struct job *j, int64_t *wait_ms)
 			break;
 		}
 		j->id = id;
-		j->token_id = col_dup(st, 1);
-		j->sha = col_dup(st, 2);
-		j->issuer = col_dup(st, 3);
-		j->vclass = col_dup(st, 4);
-		j->verdict = col_dup(st, 5);
+		j->token_id = db_col_dup(st, 1);
+		j->sha = db_col_dup(st, 2);
+		j->issuer = db_col_dup(st, 3);
+		j->vclass = db_col_dup(st, 4);
+		j->verdict = db_col_dup(st, 5);
 		j->sealed_len = sqlite3_column_bytes(st, 6);
 		if (j->sealed_len) {
 			j->sealed = malloc(j->sealed_len);
