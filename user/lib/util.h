@@ -20,4 +20,8 @@ int util_parse_size(const char *s, uint64_t *out);
 /* Write a file atomically enough for a marker: create, write, close. */
 int util_touch(const char *path, const char *content);
 
+/* printf into a caller's error buffer; a NULL or empty buffer is fine
+ * (the caller did not want the message). */
+void util_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif
