@@ -408,7 +408,7 @@ static int history_insert(struct ledger *l, const char *id, int64_t at, const ch
 			  const char *detail)
 {
 	sqlite3_stmt *st;
-	int rc, r;
+	int r;
 
 	if ((r = prepare(l, "INSERT INTO history(token_id, at_ns, event, detail) VALUES (?,?,?,?)",
 			 &st, "recording history")))
@@ -417,9 +417,7 @@ static int history_insert(struct ledger *l, const char *id, int64_t at, const ch
 	sqlite3_bind_int64(st, 2, at);
 	db_bind_text(st, 3, event);
 	db_bind_text(st, 4, detail);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : fail(l, rc, "recording history");
+	return check(l, db_step_done(st), "recording history");
 }
 
 int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, size_t sealed_len)
@@ -430,21 +428,21 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 		" audience, scope, task, issued_at, expires_at, status, completed_ns, revoked_ns,"
 		" inherit, jti, client_id, actor, sealed, created_ns)"
 		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-	struct audience_list check;
+	struct audience_list parsed;
 	sqlite3_stmt *st = NULL;
 	char *aud = NULL, detail[256];
-	int rc, r, i = 1;
+	int r, i = 1;
 
 	if (!t->issuer || !*t->issuer || !t->length || !t->expires_at) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: token without issuer, length or expiry", l->path);
 		return -EINVAL;
 	}
-	if (audience_list_parse((const char *const *)t->audience, t->naudience, &check, detail, sizeof(detail))) {
+	if (audience_list_parse((const char *const *)t->audience, t->naudience, &parsed, detail, sizeof(detail))) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: bad audience: %s", l->path, detail);
 		return -EINVAL;
 	}
-	aud = audience_json(&check);
-	audience_list_free(&check);
+	aud = audience_json(&parsed);
+	audience_list_free(&parsed);
 	if (!aud)
 		return -ENOMEM;
 	sha256_to_hex(t->sha, t->sha256);
@@ -486,10 +484,7 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 	else
 		sqlite3_bind_null(st, i++);
 	sqlite3_bind_int64(st, i++, now_ns());
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		r = fail(l, rc, "recording a token");
+	if ((r = check(l, db_step_done(st), "recording a token"))) {
 		if (r == -EEXIST)
 			snprintf(l->err, sizeof(l->err), "ledger %s: this token is already recorded", l->path);
 		goto undo;
@@ -725,7 +720,7 @@ static int revoke_in_tx(struct ledger *l, const char *id, const char *issuer, co
 {
 	sqlite3_stmt *st;
 	char detail[160];
-	int rc, r;
+	int r;
 
 	q->seq = 0;
 	if ((r = prepare(l, "UPDATE tokens SET status = 'revoked', revoked_ns = ? WHERE id = ?",
@@ -733,10 +728,8 @@ static int revoke_in_tx(struct ledger *l, const char *id, const char *issuer, co
 		return r;
 	sqlite3_bind_int64(st, 1, now);
 	db_bind_text(st, 2, id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(l, rc, "revoking a token");
+	if ((r = check(l, db_step_done(st), "revoking a token")))
+		return r;
 	/* Every issuer gets a request, the built-in one too: its tokens are
 	 * invalid from this status change on, and the request is what puts
 	 * the hash on the revocation list that services consume. */
@@ -747,10 +740,8 @@ static int revoke_in_tx(struct ledger *l, const char *id, const char *issuer, co
 	db_bind_text(st, 2, issuer);
 	db_bind_text(st, 3, reason);
 	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(l, rc, "queueing a revocation");
+	if ((r = check(l, db_step_done(st), "queueing a revocation")))
+		return r;
 	q->seq = sqlite3_last_insert_rowid(l->db);
 	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\",\"request\":%lld}", reason, (long long)q->seq);
 	if (q->id != id)
@@ -842,13 +833,10 @@ int ledger_complete_task(struct ledger *l, const char *task, int revoke, int64_t
 			goto undo;
 		sqlite3_bind_int64(st, 1, now);
 		db_bind_text(st, 2, q[i].id);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		r = check(l, db_step_done(st), "completing a task");
 		st = NULL;
-		if (rc != SQLITE_DONE) {
-			r = fail(l, rc, "completing a task");
+		if (r)
 			goto undo;
-		}
 		if ((r = history_insert(l, q[i].id, now, "completed", "{\"reason\":\"task_complete\"}")))
 			goto undo;
 		if (revoke && (r = revoke_in_tx(l, q[i].id, q[i].issuer ? q[i].issuer : "", "task_complete", now, &q[i])))

@@ -83,6 +83,14 @@ void db_rollback(sqlite3 *db)
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int db_step_done(sqlite3_stmt *st)
+{
+	int rc = st ? sqlite3_step(st) : SQLITE_MISUSE;
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int db_query_int64(sqlite3 *db, const char *sql, int64_t *v)
 {
 	sqlite3_stmt *st;

@@ -52,6 +52,11 @@ int db_commit(sqlite3 *db);
 /* ROLLBACK, best effort: its own outcome is never the error to report. */
 void db_rollback(sqlite3 *db);
 
+/* Step st (an INSERT, UPDATE or DELETE) to its end and finalize it:
+ * SQLITE_OK when it ran to SQLITE_DONE, else the step's code. A NULL st
+ * (a failed prepare) is SQLITE_MISUSE. */
+int db_step_done(sqlite3_stmt *st);
+
 /* The first column of the first row of sql (a PRAGMA such as
  * user_version). SQLITE_OK with *v set, else the step's code and *v 0. */
 int db_query_int64(sqlite3 *db, const char *sql, int64_t *v);

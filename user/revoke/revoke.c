@@ -196,7 +196,6 @@ static int history_table_add(void *ctx, const char *token_id, const char *sha,
 {
 	struct revoker *r = ctx;
 	sqlite3_stmt *st;
-	int rc;
 
 	if (sqlite3_prepare_v2(r->db, "INSERT INTO revoke_history(at_ms, token_id, token_sha256, "
 			       "event, detail) VALUES(?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
@@ -206,9 +205,7 @@ static int history_table_add(void *ctx, const char *token_id, const char *sha,
 	db_bind_text(st, 3, sha);
 	db_bind_text(st, 4, event);
 	db_bind_text(st, 5, detail);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	return rc;
+	return db_step_done(st) == SQLITE_OK ? 0 : -1;
 }
 
 void revoker_set_history_sink(struct revoker *r, revoke_history_fn fn, void *ctx)
@@ -314,17 +311,77 @@ static cJSON *detail_base(const char *issuer, const char *vclass)
 	return d;
 }
 
+/* The job for this hash at this issuer: its id (0 for none), whether it
+ * is pending and whether it holds a sealed token. */
+static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, bool *pending,
+			bool *has_token)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+
+	*pending = *has_token = false;
+	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
+			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, issuer, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+
+		id = sqlite3_column_int64(st, 0);
+		*pending = state && !strcmp(state, "pending");
+		*has_token = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* A later sighting may bring the raw token an earlier one lacked: the
+ * pending job then becomes deliverable, now. 0 or -EIO. */
+static int job_add_token(struct revoker *r, int64_t id, const unsigned char *sealed,
+			 size_t sealed_len, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+
+	sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET sealed_token=?1, "
+			   "next_attempt_ms=?2, updated_ms=?2 WHERE id=?3", -1, &st, NULL);
+	sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* A new pending job, due now. 0 or -EIO. */
+static int job_insert(struct revoker *r, const struct revoke_request *req, const char *sha,
+		      const char *issuer, const unsigned char *sealed, size_t sealed_len, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+
+	sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
+			   "verdict_class, verdict_json, sealed_token, state, attempts, "
+			   "next_attempt_ms, created_ms, updated_ms) "
+			   "VALUES(?1,?2,?3,?4,?5,?6,'pending',0,?7,?7,?7)", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, req->verdict_class, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, req->verdict_json ? req->verdict_json : "{}", -1, SQLITE_STATIC);
+	if (sealed)
+		sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
+}
+
 int revoker_submit(struct revoker *r, const struct revoke_request *req)
 {
 	const struct tw_issuer *is;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	char sha[65];
-	sqlite3_stmt *st = NULL;
 	int vc, rc = REVOKE_QUEUED;
-	int64_t now = wall_ms(), existing = 0;
-	bool existing_has_token = false;
-	const char *existing_state = NULL;
+	int64_t now = wall_ms(), existing;
+	bool existing_pending, existing_has_token;
 	cJSON *d;
 
 	vc = verdict_class_parse(req->verdict_class);
@@ -380,53 +437,13 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 		rc = -EIO;
 		goto unlock;
 	}
-	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
-			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
-	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, is->name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		existing = sqlite3_column_int64(st, 0);
-		existing_state = sqlite3_column_text(st, 1) &&
-			!strcmp((const char *)sqlite3_column_text(st, 1), "pending") ? "pending" : "other";
-		existing_has_token = sqlite3_column_int(st, 2);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	existing = job_find(r, sha, is->name, &existing_pending, &existing_has_token);
 	if (existing) {
-		/* A later sighting may bring the raw token an earlier one
-		 * lacked: a pending job then becomes deliverable. */
-		if (sealed && !existing_has_token && !strcmp(existing_state, "pending")) {
-			sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET sealed_token=?, "
-					   "next_attempt_ms=?, updated_ms=? WHERE id=?", -1, &st, NULL);
-			sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, now);
-			sqlite3_bind_int64(st, 3, now);
-			sqlite3_bind_int64(st, 4, existing);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = -EIO;
-			sqlite3_finalize(st);
-		}
+		if (sealed && !existing_has_token && existing_pending)
+			rc = job_add_token(r, existing, sealed, sealed_len, now);
 		rc = rc < 0 ? rc : REVOKE_DUPLICATE;
 	} else {
-		sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
-				   "verdict_class, verdict_json, sealed_token, state, attempts, "
-				   "next_attempt_ms, created_ms, updated_ms) "
-				   "VALUES(?,?,?,?,?,?,'pending',0,?,?,?)", -1, &st, NULL);
-		sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, is->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, req->verdict_class, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, req->verdict_json ? req->verdict_json : "{}", -1, SQLITE_STATIC);
-		if (sealed)
-			sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 6);
-		sqlite3_bind_int64(st, 7, now);
-		sqlite3_bind_int64(st, 8, now);
-		sqlite3_bind_int64(st, 9, now);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -EIO;
-		sqlite3_finalize(st);
+		rc = job_insert(r, req, sha, is->name, sealed, sealed_len, now);
 	}
 	if (rc < 0 || db_commit(r->db) != SQLITE_OK) {
 		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
@@ -559,8 +576,7 @@ static int update_job(struct revoker *r, const struct job *j, const char *state,
 	sqlite3_bind_int64(st, 4, next_ms);
 	sqlite3_bind_int64(st, 5, wall_ms());
 	sqlite3_bind_int64(st, 6, j->id);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
+	rc = db_step_done(st) == SQLITE_OK ? 0 : -1;
 	if (rc)
 		log_error("revocation job %lld: state not saved: %s", (long long)j->id,
 			  sqlite3_errmsg(r->db));
