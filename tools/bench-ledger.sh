@@ -13,7 +13,7 @@ TW=$build/tokenward
 objs="$build/libtokenward.a"
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -I"$root/user" -I"$root/bpf" -I"$build" $(pkg-config --cflags libcjson) \
    "$root/tools/bench_ledger.c" $objs -o "$tmp/bench_ledger" \
-   $(pkg-config --libs libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto) -lelf -lpthread
+   $(pkg-config --libs libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto) -lelf -lpthread -lm
 
 median() { sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 

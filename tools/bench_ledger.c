@@ -38,7 +38,7 @@ static void fill(struct ledger_token *t, char *tok)
 {
 	memset(t, 0, sizeof(*t));
 	token_mint(tok);
-	ledger_sha256(tok, TOKEN_LEN, t->sha);
+	sha256_digest(tok, TOKEN_LEN, t->sha);
 	redact_short(tok, TOKEN_LEN, t->redacted, sizeof(t->redacted));
 	t->length = TOKEN_LEN;
 	t->issuer = "tokenward";
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		t0 = now_s();
 		for (int i = 0; i < nl / 20; i++) {
 			char hex[65];
-			ledger_hex(hits[((size_t)i * 7919u) % (size_t)ntok], hex);
+			sha256_to_hex(hits[((size_t)i * 7919u) % (size_t)ntok], hex);
 			sqlite3_bind_text(st, 1, hex, 64, SQLITE_TRANSIENT);
 			found += sqlite3_step(st) == SQLITE_ROW;
 			sqlite3_reset(st);

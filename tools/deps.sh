@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-  build-essential pkg-config clang llvm bpftool
+  build-essential pkg-config clang llvm bpftool libclang-rt-dev
   libbpf-dev libelf-dev zlib1g-dev libpcre2-dev libcjson-dev libyaml-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
   iproute2 procps util-linux python3

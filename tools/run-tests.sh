@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Run tokenward's tests and print one closing line: "N passed, M failed".
-#   tools/run-tests.sh [--unit|--live] BUILD_DIR [NAME_FILTER]
+#   tools/run-tests.sh [--unit|--asan|--cli|--live] BUILD_DIR [NAME_FILTER]
 # Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
-# counts. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
+# counts. The same tests built with clang under ASan + UBSan
+# (BUILD/asan/tests/test_*, the Makefile's sanitizer section) count
+# again as unit-asan/NAME when that directory exists; a sanitizer report
+# aborts the binary, which counts as a failure. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
 # (tests/live/test_*.sh, real BPF as root) are scripts that print one
 # "ok NAME" or "not ok NAME: reason" line per case; a script that dies
 # without reporting counts as one failure. Logs go to BUILD/test-logs/.
 set -u
 mode=all
-case "${1:-}" in --unit) mode=unit; shift ;; --live) mode=live; shift ;; --cli) mode=cli; shift ;; esac
+case "${1:-}" in
+  --unit) mode=unit; shift ;; --asan) mode=asan; shift ;; --live) mode=live; shift ;; --cli) mode=cli; shift ;;
+esac
 build=${1:-build}
 filter=${2:-${TEST:-}}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,13 +23,14 @@ mkdir -p "$logs"
 passed=0 failed=0
 failures=()
 
-run_unit() {
-  local bin name log p f
-  for bin in "$build"/tests/test_*; do
+run_unit() { # DIR LABEL
+  local dir=$1 label=$2 bin name log p f
+  for bin in "$dir"/test_*; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
     log=$logs/$name.log
+    [ "$label" = unit ] || log=$logs/$label-$name.log
     "$bin" >"$log" 2>&1
     rc=$?
     p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
@@ -33,10 +39,10 @@ run_unit() {
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$f" -gt 0 ]; then
-      failures+=("unit/$name (log: $log)")
-      echo "FAIL unit/$name: $p passed, $f failed"; sed 's/^/    /' "$log" | grep -E 'FAIL|ERROR|error|Failure' | head -20
+      failures+=("$label/$name (log: $log)")
+      echo "FAIL $label/$name: $p passed, $f failed"; sed 's/^/    /' "$log" | grep -E 'FAIL|ERROR|error|Failure|Sanitizer|runtime error' | head -20
     else
-      echo "ok   unit/$name: $p passed"
+      echo "ok   $label/$name: $p passed"
     fi
   done
 }
@@ -68,7 +74,13 @@ run_scripts() { # DIR
   done
 }
 
-[ "$mode" = all ] || [ "$mode" = unit ] && run_unit
+# Sanitized runs: leaks count too (this is where they can be seen), and
+# the stack of the first report is what a developer needs from the log.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+{ [ "$mode" = all ] || [ "$mode" = unit ]; } && run_unit "$build/tests" unit
+{ [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -d "$build/asan/tests" ] &&
+  run_unit "$build/asan/tests" unit-asan
 { [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli
 { [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live
 

@@ -3,6 +3,10 @@
 #ifndef TW_CMD_H
 #define TW_CMD_H
 
+#include <stddef.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
 #define EXIT_USAGE 2
 
 int cmd_run(int argc, char **argv);
@@ -16,5 +20,18 @@ int cmd_report(int argc, char **argv);
 
 /* Print "tokenward CMD: msg" and a hint to stderr; returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An argument safe to echo in an error: redacted if it looks secret. */
+const char *cmd_safe_arg(const char *arg, char *buf, size_t bufsz);
+
+/* After getopt_long returned c ('?' or ':'; set opterr = 0 first):
+ * the usage error for argv[optind - 1], redacted. EXIT_USAGE. */
+int cmd_opt_error(const char *cmd, char **argv, int c);
+
+/* "unexpected argument 'ARG'" (redacted) as a usage error. EXIT_USAGE. */
+int cmd_extra_arg(const char *cmd, const char *arg);
+
+/* o and a newline on f, indented when pretty. 0, or -1 out of memory. */
+int cmd_print_json(FILE *f, const cJSON *o, int pretty);
 
 #endif

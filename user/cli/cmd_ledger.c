@@ -25,6 +25,7 @@
 #include "revoke/revoke.h"
 #include "detect/redact.h"
 #include "ledger/seal.h"
+#include "lib/sha256.h"
 #include "ledger/token.h"
 #include "lib/util.h"
 
@@ -32,24 +33,6 @@
 #define STDIN_TOKEN_MAX (64 * 1024)
 
 /* ---- shared checks ---------------------------------------------------- */
-
-const char *cli_safe(const char *arg, char *buf, size_t bufsz)
-{
-	char *r = redact_text(arg, strnlen(arg, 256));
-
-	snprintf(buf, bufsz, "%s", r ? r : "?");
-	free(r);
-	return buf;
-}
-
-/* getopt_long's complaint, redacted: the bad argument may be a token. */
-static int opt_error(const char *cmd, char **argv, int c)
-{
-	char safe[128];
-
-	return cmd_usage_error(cmd, c == ':' ? "option '%s' needs a value" : "unknown option '%s'",
-			       cli_safe(argv[optind - 1], safe, sizeof(safe)));
-}
 
 static int holds_token(const char *s)
 {
@@ -188,11 +171,11 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 		/* The sensors report the resolved path of the executable. */
 		if (s->delegate_arg[0] != '/')
 			return cmd_usage_error(cmd, "--delegate-exe needs an absolute path: '%s'",
-					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		if (!realpath(s->delegate_arg, buf) || stat(buf, &st) || !S_ISREG(st.st_mode) ||
 		    !(st.st_mode & 0111))
 			return cmd_usage_error(cmd, "--delegate-exe '%s' is not an executable file",
-					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		t->delegate = strdup(buf);
 		return 0;
 	case LEDGER_DELEGATE_CGROUP: {
@@ -204,7 +187,7 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 		    (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/..")) || strlen(rel) > PATH_MAX / 2)
 			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path "
 					       "(/system.slice/x or " CGROUP_ROOT "/...): '%s'",
-					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		snprintf(buf, sizeof(buf), "%s", rel);
 		while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
 			buf[strlen(buf) - 1] = 0;
@@ -222,7 +205,7 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 		v = strtoul(s->delegate_arg, &end, 10);
 		if (errno || *end || end == s->delegate_arg || v == 0 || v > INT_MAX)
 			return cmd_usage_error(cmd, "--delegate-pid needs a process id: '%s'",
-					       cli_safe(s->delegate_arg, safe, sizeof(safe)));
+					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		t->delegate_pid = v;
 		if (pid_start_ns(v, &t->delegate_start_ns))
 			return cmd_usage_error(cmd, "--delegate-pid %lu: no such process", v);
@@ -244,7 +227,7 @@ int cli_fill_audience(const char *cmd, const char *const *aud, int naud, struct 
 		return cmd_usage_error(cmd, "out of memory");
 	for (int i = 0; i < naud; i++) {
 		if (audience_parse(aud[i], &a, err, sizeof(err)))
-			return cmd_usage_error(cmd, "bad audience '%s': %s", cli_safe(aud[i], safe, sizeof(safe)), err);
+			return cmd_usage_error(cmd, "bad audience '%s': %s", cmd_safe_arg(aud[i], safe, sizeof(safe)), err);
 		audience_format(&a, canon, sizeof(canon));
 		t->audience[t->naudience++] = strdup(canon);
 	}
@@ -373,7 +356,7 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 	while ((c = getopt_long(argc, argv, "h", spec_opts, NULL)) != -1) {
 		if (c != 'h' && c != '?' && c != ':' && !strchr(allowed, c))
 			return cmd_usage_error(cmd, "option '%s' does not apply here",
-					       cli_safe(argv[optind - 1], safe, sizeof(safe)));
+					       cmd_safe_arg(argv[optind - 1], safe, sizeof(safe)));
 		switch (c) {
 		case 't': s->task = optarg; break;
 		case 'a':
@@ -385,12 +368,12 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 		case 'T':
 			if (cli_parse_ttl(optarg, &s->ttl))
 				return cmd_usage_error(cmd, "--ttl must be a positive duration (90, 15m, 2h, 1d): '%s'",
-						       cli_safe(optarg, safe, sizeof(safe)));
+						       cmd_safe_arg(optarg, safe, sizeof(safe)));
 			break;
 		case 'E':
 			if (cli_parse_time(optarg, &s->exp))
 				return cmd_usage_error(cmd, "--exp must be unix seconds or RFC 3339 UTC: '%s'",
-						       cli_safe(optarg, safe, sizeof(safe)));
+						       cmd_safe_arg(optarg, safe, sizeof(safe)));
 			break;
 		case 'u': s->subject = optarg; break;
 		case 'i': s->issuer = optarg; break;
@@ -410,11 +393,11 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 		case 'K': *seal_key = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default:
-			return opt_error(cmd, argv, c);
+			return cmd_opt_error(cmd, argv, c);
 		}
 	}
 	if (optind < argc)
-		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+		return cmd_extra_arg(cmd, argv[optind]);
 	if (s->ttl && s->exp)
 		return cmd_usage_error(cmd, "give --ttl or --exp, not both");
 	if (s->task && !*s->task)
@@ -481,7 +464,7 @@ static int ledger_register(int argc, char **argv)
 				s.aud[s.naud++] = jc.aud[i];
 			else
 				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
-					cmd, cli_safe(jc.aud[i], err, sizeof(err)));
+					cmd, cmd_safe_arg(jc.aud[i], err, sizeof(err)));
 		}
 		if (s.naud == 0) {
 			rc = cmd_usage_error(cmd, "no audience: give --aud%s", jc.naud ? " (no JWT aud claim names a destination)" : "");
@@ -515,8 +498,8 @@ static int ledger_register(int argc, char **argv)
 	t.issued_at = jc.iat && jc.iat <= now ? jc.iat : now;
 	t.status = LEDGER_ACTIVE;
 	t.length = n;
-	ledger_sha256(tok, n, t.sha);
-	ledger_hex(t.sha, t.sha256);
+	sha256_digest(tok, n, t.sha);
+	sha256_to_hex(t.sha, t.sha256);
 	redact_short(tok, n, t.redacted, sizeof(t.redacted));
 
 	if (!no_seal) {
@@ -625,7 +608,6 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char safe[128];
 	int c;
 
 	*ledger = ledger_default_path();
@@ -637,7 +619,7 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 		case 'L': *ledger = optarg; break;
 		case 'h': fputs(help, stdout); return 0;
 		default:
-			return opt_error(cmd, argv, c);
+			return cmd_opt_error(cmd, argv, c);
 		}
 	}
 	if (pos) {
@@ -646,7 +628,7 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 		*pos = argv[optind++];
 	}
 	if (optind < argc)
-		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+		return cmd_extra_arg(cmd, argv[optind]);
 	return -1;
 }
 
@@ -655,7 +637,7 @@ static int ledger_list(int argc, char **argv)
 	const char *cmd = "ledger list", *path;
 	struct list_ctx c = { .now = time(NULL) };
 	struct ledger *l;
-	char err[512], *out;
+	char err[512];
 	int json = 0, r;
 
 	if ((r = parse_ro(cmd, argc, argv, list_help, &path, &json, NULL)) >= 0)
@@ -675,9 +657,7 @@ static int ledger_list(int argc, char **argv)
 	if (r) {
 		r = cli_ledger_error(cmd, ledger_errmsg(l));
 	} else if (json) {
-		out = cJSON_Print(c.arr);
-		printf("%s\n", out);
-		free(out);
+		cmd_print_json(stdout, c.arr, 1);
 	}
 	cJSON_Delete(c.arr);
 	ledger_close(l);
@@ -713,7 +693,7 @@ static int ledger_show(int argc, char **argv)
 	struct ledger_token *t = NULL;
 	struct hist_ctx h = { 0 };
 	struct ledger *l;
-	char err[512], *out;
+	char err[512];
 	int json = 0, r;
 	cJSON *o, *it;
 
@@ -731,9 +711,7 @@ static int ledger_show(int argc, char **argv)
 		h.arr = cJSON_CreateArray();
 		ledger_history_foreach(l, t->id, show_hist, &h);
 		cJSON_AddItemToObject(o, "history", h.arr);
-		out = cJSON_Print(o);
-		printf("%s\n", out);
-		free(out);
+		cmd_print_json(stdout, o, 1);
 	} else {
 		cJSON_ArrayForEach(it, o) {
 			char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
@@ -847,11 +825,11 @@ static int ledger_complete(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'h': fputs(complete_help, stdout); return 0;
 		default:
-			return opt_error(cmd, argv, c);
+			return cmd_opt_error(cmd, argv, c);
 		}
 	}
 	if (optind < argc)
-		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+		return cmd_extra_arg(cmd, argv[optind]);
 	if (!task || !*task)
 		return cmd_usage_error(cmd, "--task is required");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
@@ -862,7 +840,7 @@ static int ledger_complete(int argc, char **argv)
 		ledger_close(l);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
-	printf("task %s: %zu token%s completed%s\n", cli_safe(task, safe, sizeof(safe)), n,
+	printf("task %s: %zu token%s completed%s\n", cmd_safe_arg(task, safe, sizeof(safe)), n,
 	       n == 1 ? "" : "s", revoke ? " and revoked" : "");
 	r = revoke ? deliver_now(cmd, l, path, config_path) : 0;
 	ledger_close(l);
@@ -881,7 +859,7 @@ static int ledger_revoke_cmd(int argc, char **argv)
 	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
 	const char *config_path = NULL;
 	struct ledger *l;
-	char err[512], safe[128];
+	char err[512];
 	int c, r;
 
 	optind = 1;
@@ -893,14 +871,14 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		case 'c': config_path = optarg; break;
 		case 'h': fputs(revoke_help, stdout); return 0;
 		default:
-			return opt_error(cmd, argv, c);
+			return cmd_opt_error(cmd, argv, c);
 		}
 	}
 	if (optind >= argc)
 		return cmd_usage_error(cmd, "which token? give its ID");
 	id = argv[optind++];
 	if (optind < argc)
-		return cmd_usage_error(cmd, "unexpected argument '%s'", cli_safe(argv[optind], safe, sizeof(safe)));
+		return cmd_extra_arg(cmd, argv[optind]);
 	if (strlen(reason) > 64 || strpbrk(reason, "\"\\") || holds_token(reason))
 		return cmd_usage_error(cmd, "--reason must be short plain text");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
@@ -956,5 +934,5 @@ int cmd_ledger(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(argv[1], subs[i].name))
 			return subs[i].fn(argc - 1, argv + 1);
-	return cmd_usage_error("ledger", "unknown subcommand '%s'", cli_safe(argv[1], safe, sizeof(safe)));
+	return cmd_usage_error("ledger", "unknown subcommand '%s'", cmd_safe_arg(argv[1], safe, sizeof(safe)));
 }

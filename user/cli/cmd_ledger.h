@@ -59,7 +59,4 @@ const char *cli_default_subject(void);
  * status for it (2: locked, corrupt, unreadable). */
 int cli_ledger_error(const char *cmd, const char *msg);
 
-/* An argument safe to echo in an error: redacted if it looks secret. */
-const char *cli_safe(const char *arg, char *buf, size_t bufsz);
-
 #endif

@@ -14,6 +14,7 @@
 #include "ledger/ledger.h"
 #include "detect/redact.h"
 #include "ledger/token.h"
+#include "lib/sha256.h"
 
 #define MINT_DEFAULT_TTL 900
 
@@ -63,8 +64,8 @@ int cmd_mint(int argc, char **argv)
 	}
 	t.format = LEDGER_FMT_TWD;
 	t.length = TOKEN_LEN;
-	ledger_sha256(tok, TOKEN_LEN, t.sha);
-	ledger_hex(t.sha, t.sha256);
+	sha256_digest(tok, TOKEN_LEN, t.sha);
+	sha256_to_hex(t.sha, t.sha256);
 	redact_short(tok, TOKEN_LEN, t.redacted, sizeof(t.redacted));
 	t.issuer = LEDGER_BUILTIN_ISSUER;
 	t.task = (char *)s.task;

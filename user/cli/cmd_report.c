@@ -42,6 +42,7 @@ int cmd_report(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'L': path = optarg; break;
@@ -54,11 +55,11 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 'h': fputs(report_help, stdout); return 0;
-		default: return cmd_usage_error("report", "unknown or incomplete option");
+		default: return cmd_opt_error("report", argv, c);
 		}
 	}
 	if (optind < argc)
-		return cmd_usage_error("report", "unexpected argument");
+		return cmd_extra_arg("report", argv[optind]);
 	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
 		fprintf(stderr, "tokenward report: %s\n", err);
 		return EXIT_USAGE;

@@ -55,12 +55,7 @@ static void on_signal(int sig)
 
 static void print_json(cJSON *o)
 {
-	char *s = cJSON_PrintUnformatted(o);
-
-	if (s) {
-		puts(s);
-		free(s);
-	}
+	cmd_print_json(stdout, o, 0);
 }
 
 static void print_lines(cJSON *arr)
@@ -214,6 +209,7 @@ int cmd_revoke_queue(int argc, char **argv)
 	int c, rc = 0;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cfg_path = optarg; break;
@@ -226,7 +222,7 @@ int cmd_revoke_queue(int argc, char **argv)
 			break;
 		case 'v': log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(revoke_help, stdout); return 0;
-		default: return cmd_usage_error("revoke-queue", "unknown or incomplete option");
+		default: return cmd_opt_error("revoke-queue", argv, c);
 		}
 	}
 	if (optind >= argc)
@@ -235,7 +231,7 @@ int cmd_revoke_queue(int argc, char **argv)
 	if (optind < argc)
 		arg = argv[optind++];
 	if (optind < argc)
-		return cmd_usage_error("revoke-queue", "unexpected argument '%s'", argv[optind]);
+		return cmd_extra_arg("revoke-queue", argv[optind]);
 	if (strcmp(sub, "status") && strcmp(sub, "list") && strcmp(sub, "history") &&
 	    strcmp(sub, "retry") && strcmp(sub, "serve"))
 		return cmd_usage_error("revoke-queue", "unknown command '%s'", sub);

@@ -140,9 +140,7 @@ static int rules_list(struct ruleset *rs, int json)
 		}
 	}
 	if (json) {
-		char *s = cJSON_Print(arr);
-		puts(s ? s : "[]");
-		free(s);
+		cmd_print_json(stdout, arr, 1);
 		cJSON_Delete(arr);
 	}
 	return 0;
@@ -314,9 +312,7 @@ static int rules_corpus(struct ruleset *rs, const char *path, int json)
 		}
 		cJSON_AddNumberToObject(out, "other_examples", other_n);
 		cJSON_AddNumberToObject(out, "other_examples_flagged", other_flag);
-		char *s = cJSON_PrintUnformatted(out);
-		puts(s);
-		free(s);
+		cmd_print_json(stdout, out, 0);
 		cJSON_Delete(out);
 	} else {
 		printf("| family | Nosey Parker rules | examples | recall, checksum validated | recall, no checksum validation | negatives flagged |\n");
@@ -350,7 +346,7 @@ out:
 
 /* One option, before or after the subcommand. Returns -1 to go on, or
  * the exit status. */
-static int rules_opt(int c, char **dirs, size_t *ndirs, int *json, int *verbose)
+static int rules_opt(int c, char **argv, char **dirs, size_t *ndirs, int *json, int *verbose)
 {
 	switch (c) {
 	case 'r':
@@ -361,7 +357,7 @@ static int rules_opt(int c, char **dirs, size_t *ndirs, int *json, int *verbose)
 	case 'j': *json = 1; return -1;
 	case 'v': *verbose = 1; return -1;
 	case 'h': fputs(rules_help, stdout); return 0;
-	default: return cmd_usage_error("rules", "unknown option");
+	default: return cmd_opt_error("rules", argv, c);
 	}
 }
 
@@ -381,8 +377,9 @@ int cmd_rules(int argc, char **argv)
 	const char *sub;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+r:jvh", opts, NULL)) != -1)
-		if ((rc = rules_opt(c, dirs, &ndirs, &json, &verbose)) >= 0)
+		if ((rc = rules_opt(c, argv, dirs, &ndirs, &json, &verbose)) >= 0)
 			return rc;
 	if (optind >= argc)
 		return cmd_usage_error("rules", "missing subcommand (list, test, corpus)");
@@ -393,7 +390,7 @@ int cmd_rules(int argc, char **argv)
 	const char *file = NULL;
 	optind = 0; /* 0, not 1: glibc then resets its permutation state too */
 	while ((c = getopt_long(sub_argc, sub_argv, "r:jvh", opts, NULL)) != -1)
-		if ((rc = rules_opt(c, dirs, &ndirs, &json, &verbose)) >= 0)
+		if ((rc = rules_opt(c, sub_argv, dirs, &ndirs, &json, &verbose)) >= 0)
 			return rc;
 	if (!strcmp(sub, "corpus")) {
 		if (optind + 1 != sub_argc)
@@ -402,7 +399,7 @@ int cmd_rules(int argc, char **argv)
 	} else if (strcmp(sub, "list") && strcmp(sub, "test")) {
 		return cmd_usage_error("rules", "unknown subcommand '%s'", sub);
 	} else if (optind != sub_argc) {
-		return cmd_usage_error("rules", "unexpected argument '%s'", sub_argv[optind]);
+		return cmd_extra_arg("rules", sub_argv[optind]);
 	}
 	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
 		fprintf(stderr, "tokenward rules: %s\n", err);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "cli/cmd.h"
+#include "lib/sha256.h"
 #include "detect/detect.h"
 #include "detect/redact.h"
 #include "detect/rules.h"
@@ -80,10 +81,15 @@ static void ledger_id(struct scan_ctx *c, const unsigned char sha[32], char *out
 	pthread_mutex_unlock(&c->ledger_mu);
 }
 
-static void hex(const unsigned char sha[32], char out[65])
+/* Whether the ledger knows the secret, in JSON lines and SARIF alike. */
+static void add_managed(cJSON *o, int known, const char *id, const char *red)
 {
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", sha[i]);
+	cJSON_AddBoolToObject(o, "managed", known);
+	if (known)
+		cJSON_AddStringToObject(o, "token_id", id);
+	else
+		cJSON_AddNullToObject(o, "token_id");
+	cJSON_AddStringToObject(o, "redacted", red);
 }
 
 static const char *sarif_level(int sev)
@@ -98,7 +104,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	char fp[65], red[64], id[64] = "";
 
 	c->findings++;
-	hex(m->sha256, fp);
+	sha256_to_hex(m->sha256, fp);
 	redact_short(f->secret, m->len, red, sizeof(red));
 	if (m->known && c->ledger)
 		ledger_id(c, m->sha256, id, sizeof(id));
@@ -123,20 +129,10 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		cJSON_AddNumberToObject(o, "offset", (double)f->offset);
 		cJSON_AddNumberToObject(o, "length", (double)m->len);
 		cJSON_AddStringToObject(o, "sha256", fp);
-		cJSON_AddBoolToObject(o, "managed", m->known);
-		if (m->known)
-			cJSON_AddStringToObject(o, "token_id", id);
-		else
-			cJSON_AddNullToObject(o, "token_id");
-		cJSON_AddStringToObject(o, "redacted", red);
+		add_managed(o, m->known, id, red);
 		cJSON_AddStringToObject(o, "checksum",
 					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
-		char *line = cJSON_PrintUnformatted(o);
-		if (line) {
-			fputs(line, c->out);
-			fputc('\n', c->out);
-		}
-		free(line);
+		cmd_print_json(c->out, o, 0);
 		cJSON_Delete(o);
 		return 0;
 	}
@@ -156,13 +152,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddNumberToObject(region, "byteLength", (double)m->len);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "locations"), loc);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "partialFingerprints"), "sha256", fp);
-	cJSON *props = cJSON_AddObjectToObject(o, "properties");
-	cJSON_AddBoolToObject(props, "managed", m->known);
-	if (m->known)
-		cJSON_AddStringToObject(props, "token_id", id);
-	else
-		cJSON_AddNullToObject(props, "token_id");
-	cJSON_AddStringToObject(props, "redacted", red);
+	add_managed(cJSON_AddObjectToObject(o, "properties"), m->known, id, red);
 	cJSON_AddItemToArray(c->sarif_results, o);
 	return 0;
 }
@@ -207,12 +197,7 @@ static void sarif_print(struct scan_ctx *c, const struct ruleset *rs)
 	cJSON_AddItemToObject(run, "results", c->sarif_results);
 	c->sarif_results = NULL;
 	cJSON_AddItemToArray(runs, run);
-	char *s = cJSON_Print(doc);
-	if (s) {
-		fputs(s, c->out);
-		fputc('\n', c->out);
-	}
-	free(s);
+	cmd_print_json(c->out, doc, 1);
 	cJSON_Delete(doc);
 }
 
@@ -253,6 +238,7 @@ int cmd_scan(int argc, char **argv)
 	double t0;
 
 	optind = 1;
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -291,7 +277,7 @@ int cmd_scan(int argc, char **argv)
 		case 'S': stats = 1; break;
 		case 'q': c.quiet = 1; break;
 		case 'h': fputs(scan_help, stdout); return 0;
-		default: return cmd_usage_error("scan", "unknown option");
+		default: return cmd_opt_error("scan", argv, opt);
 		}
 	}
 	paths = optind < argc ? argv + optind : stdin_only;

@@ -64,16 +64,17 @@ int cmd_status(int argc, char **argv)
 	cJSON *st;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': dir = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': fputs(status_help, stdout); return 0;
-		default: return cmd_usage_error("status", "unknown or incomplete option");
+		default: return cmd_opt_error("status", argv, c);
 		}
 	}
 	if (optind < argc)
-		return cmd_usage_error("status", "unexpected argument '%s'", argv[optind]);
+		return cmd_extra_arg("status", argv[optind]);
 
 	r = status_read(dir, &st, err, sizeof(err));
 	if (r == -ENOENT) {
@@ -92,11 +93,8 @@ int cmd_status(int argc, char **argv)
 	alive = cJSON_IsTrue(running) && cJSON_IsNumber(pid) &&
 		(kill((pid_t)pid->valuedouble, 0) == 0 || errno == EPERM);
 	if (json) {
-		char *s;
 		cJSON_ReplaceItemInObjectCaseSensitive(st, "running", cJSON_CreateBool(alive));
-		s = cJSON_Print(st);
-		puts(s ? s : "{}");
-		free(s);
+		cmd_print_json(stdout, st, 1);
 		cJSON_Delete(st);
 		return 0;
 	}

@@ -78,13 +78,18 @@ static bool verify_suffix_crc(const char *s, size_t n, size_t body_len)
 	return memcmp(want, us + body_len, CHECKSUM_B62_LEN) == 0;
 }
 
-/* The body must be a base62 number below 2^256: 62^43 is slightly more. */
-static bool twd_body_fits(const char *body)
+/* num = num * 62 + digit, in 264 bits; anything in the top byte means
+ * the number does not fit in 256 bits. */
+bool checksum_b62_fits256(const char *body, size_t n)
 {
-	unsigned char num[33] = { 0 };
+	unsigned char num[33] = { 0 }; /* one spare byte catches overflow */
 
-	for (int d = 0; d < 43; d++) {
-		unsigned carry = (unsigned)checksum_b62_value((unsigned char)body[d]);
+	for (size_t d = 0; d < n; d++) {
+		int v = checksum_b62_value((unsigned char)body[d]);
+		unsigned carry = (unsigned)v;
+
+		if (v < 0)
+			return false;
 		for (int i = 32; i >= 0; i--) {
 			unsigned cur = num[i] * 62u + carry;
 			num[i] = cur & 0xff;
@@ -163,7 +168,7 @@ bool checksum_verify(enum checksum_kind k, const char *s, size_t n)
 		return verify_suffix_crc(s, n, 30);
 	case CHECKSUM_TOKENWARD_CRC32:
 		return n == 53 && !memcmp(s, "twd_", 4) && verify_suffix_crc(s, n, 43) &&
-		       twd_body_fits(s + 4);
+		       checksum_b62_fits256(s + 4, 43); /* 62^43 > 2^256 */
 	case CHECKSUM_JWT:
 		return verify_jwt(s, n);
 	}

@@ -32,6 +32,10 @@ int checksum_b62_value(unsigned char c);
 
 void checksum_base62_crc32(const char *body, size_t n, char out[7]);
 
+/* body[0..n) is base62 digits whose number is below 2^256 (a tokenward
+ * token's body: a 256-bit number, so a larger one was not minted). */
+bool checksum_b62_fits256(const char *body, size_t n);
+
 /* "github_crc32" -> CHECKSUM_GITHUB_CRC32 ...; -1 for an unknown name. */
 int checksum_parse(const char *name);
 const char *checksum_name(enum checksum_kind k);

@@ -10,16 +10,16 @@
  * the work per byte is bounded whatever the input.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/detect.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 
 #define MATCH_LIMIT   200000   /* backtracking steps per search */
 #define DEPTH_LIMIT   10000    /* nested backtracking frames (interpreter) */
@@ -78,18 +78,6 @@ struct detector {
 	struct detect_stats st;
 };
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errsz)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 void detector_free(struct detector *d)
 {
 	if (!d)
@@ -144,7 +132,7 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 	d->bigram = calloc(65536, sizeof(uint16_t));
 	if (!group_of || !d->kws || !d->bigram) {
 		free(group_of);
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < d->nrules; i++) {
@@ -166,7 +154,7 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 	d->grp_start = calloc(d->ngroups + 1, sizeof(uint32_t));
 	if (!d->grp_start) {
 		free(group_of);
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		return -1;
 	}
 	/* kws are sorted by group: record where each begins. */
@@ -189,7 +177,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	size_t maxspan = 0;
 
 	if (!d) {
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		return NULL;
 	}
 	for (int c = 0; c < 256; c++)
@@ -197,7 +185,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	d->nrules = rules_count(rs);
 	d->rules = calloc(d->nrules ? d->nrules : 1, sizeof(*d->rules));
 	if (!d->rules) {
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < d->nrules; i++) {
@@ -211,7 +199,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		if (!d->rules[i].re) {
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(ec, msg, sizeof(msg));
-			seterr(err, errsz, "%s:%u: rule '%s': pattern does not compile at offset %zu: %s",
+			util_seterr(err, errsz, "%s:%u: rule '%s': pattern does not compile at offset %zu: %s",
 			       r->file, r->line, r->id, (size_t)off, (char *)msg);
 			goto fail;
 		}
@@ -225,7 +213,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	d->mctx = pcre2_match_context_create(NULL);
 	d->jstack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
 	if (!d->md || !d->mctx || !d->jstack) {
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		goto fail;
 	}
 	pcre2_set_match_limit(d->mctx, MATCH_LIMIT);
@@ -513,13 +501,6 @@ static const unsigned char *b64u_class(void)
 	return t;
 }
 
-static void sha256(const void *p, size_t n, unsigned char out[32])
-{
-	unsigned int l = 32;
-
-	EVP_Digest(p, n, out, &l, EVP_sha256(), NULL);
-}
-
 /* Runs of exactly a registered length, bounded by non-base64url bytes. */
 static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
@@ -539,7 +520,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			unsigned char sha[32];
 			long long id = -1;
 
-			sha256(buf + i, n, sha);
+			sha256_digest(buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
 				struct cand *c = cand_push(d);
@@ -643,7 +624,7 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 		struct detect_match m = { 0 };
 
 		if (!c->hashed) {
-			sha256(buf + c->start, c->len, c->sha);
+			sha256_digest(buf + c->start, c->len, c->sha);
 			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
 				c->known = 1;
 			else

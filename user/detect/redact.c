@@ -16,23 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <openssl/evp.h>
 #include "detect/detect.h"
 #include "detect/redact.h"
 #include "detect/rules.h"
+#include "lib/sha256.h"
 
 #define RUN_MIN 20
-
-void redact_fingerprint(const void *secret, size_t n, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(secret, n, md, &mdlen, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	out[64] = 0;
-}
 
 void redact_short(const void *secret, size_t n, char *out, size_t outsz)
 {
@@ -162,7 +151,7 @@ static int ob_mask(struct obuf *o, const char *s, size_t n)
 	int k;
 
 	redact_short(s, n, shortf, sizeof(shortf));
-	redact_fingerprint(s, n, fp);
+	sha256_hex(s, n, fp);
 	k = snprintf(tmp, sizeof(tmp), "%s[sha256:%.12s]", shortf, fp);
 	return ob_put(o, tmp, (size_t)k);
 }

@@ -1,7 +1,7 @@
 /*
  * Redaction: nothing tokenward prints, logs or stores may hold a raw
  * secret. A secret is shown as at most its first 6 characters plus a
- * fingerprint, the hex SHA-256 of the secret.
+ * fingerprint, the hex SHA-256 of the secret (sha256_hex(), lib/sha256.h).
  */
 #ifndef TW_REDACT_H
 #define TW_REDACT_H
@@ -10,9 +10,6 @@
 #include <stdint.h>
 
 #define REDACT_PREFIX_LEN 6
-
-/* Hex SHA-256 of the secret bytes: out must hold 65 bytes. */
-void redact_fingerprint(const void *secret, size_t n, char out[65]);
 
 /* "ghp_ab…" : the first REDACT_PREFIX_LEN characters and an ellipsis
  * (fewer for short secrets, so that at most half is ever shown). */

@@ -18,6 +18,7 @@
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/rules.h"
+#include "lib/util.h"
 
 #define RULE_DEFAULT_MAX_LEN 512
 #define RULE_DEFAULT_BEFORE  128
@@ -28,18 +29,6 @@ struct ruleset {
 	struct rule *r;
 	size_t n, cap;
 };
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errsz)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 static void strv_free(char **v, size_t n)
 {
@@ -120,10 +109,10 @@ static int fail(struct loadctx *c, const yaml_node_t *n, const char *id, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (id)
-		seterr(c->err, c->errsz, "%s:%lu: rule '%s': %s", c->file,
+		util_seterr(c->err, c->errsz, "%s:%lu: rule '%s': %s", c->file,
 		       n ? (unsigned long)n->start_mark.line + 1 : 0, id, msg);
 	else
-		seterr(c->err, c->errsz, "%s:%lu: %s", c->file,
+		util_seterr(c->err, c->errsz, "%s:%lu: %s", c->file,
 		       n ? (unsigned long)n->start_mark.line + 1 : 0, msg);
 	return -1;
 }
@@ -355,12 +344,12 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, si
 	int rc = -1;
 
 	if (!yaml_parser_initialize(&parser)) {
-		seterr(err, errsz, "%s: out of memory", name);
+		util_seterr(err, errsz, "%s: out of memory", name);
 		return -1;
 	}
 	yaml_parser_set_input_string(&parser, text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		seterr(err, errsz, "%s:%lu: YAML error: %s", name,
+		util_seterr(err, errsz, "%s:%lu: YAML error: %s", name,
 		       (unsigned long)parser.problem_mark.line + 1,
 		       parser.problem ? parser.problem : "unparseable");
 		yaml_parser_delete(&parser);
@@ -368,7 +357,7 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, si
 	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		seterr(err, errsz, "%s:1: empty rule file", name);
+		util_seterr(err, errsz, "%s:1: empty rule file", name);
 		goto out;
 	}
 	if (root->type == YAML_SEQUENCE_NODE) {
@@ -392,7 +381,7 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, si
 	cnt = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 	tmp = calloc(cnt ? cnt : 1, sizeof(*tmp));
 	if (!tmp) {
-		seterr(err, errsz, "%s: out of memory", name);
+		util_seterr(err, errsz, "%s: out of memory", name);
 		goto out;
 	}
 	/* Parse the whole file before adding any of it: a bad file changes nothing. */
@@ -413,7 +402,7 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, si
 	}
 	for (size_t i = 0; i < ntmp; i++) {
 		if (ruleset_put(rs, &tmp[i])) {
-			seterr(err, errsz, "%s: out of memory", name);
+			util_seterr(err, errsz, "%s: out of memory", name);
 			for (size_t j = i; j < ntmp; j++)
 				rule_clear(&tmp[j]);
 			ntmp = 0;
@@ -439,18 +428,18 @@ int rules_load_file(struct ruleset *rs, const char *path, char *err, size_t errs
 	int rc;
 
 	if (!f) {
-		seterr(err, errsz, "%s: %s", path, strerror(errno));
+		util_seterr(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(RULES_FILE_MAX + 1);
 	if (!buf) {
 		fclose(f);
-		seterr(err, errsz, "%s: out of memory", path);
+		util_seterr(err, errsz, "%s: out of memory", path);
 		return -1;
 	}
 	n = fread(buf, 1, RULES_FILE_MAX + 1, f);
 	if (ferror(f) || n > RULES_FILE_MAX) {
-		seterr(err, errsz, "%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MiB");
+		util_seterr(err, errsz, "%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MiB");
 		fclose(f);
 		free(buf);
 		return -1;
@@ -474,12 +463,12 @@ int rules_load_dir(struct ruleset *rs, const char *dir, char *err, size_t errsz)
 	int n = scandir(dir, &names, yaml_name, alphasort), rc = 0;
 
 	if (n < 0) {
-		seterr(err, errsz, "%s: %s", dir, strerror(errno));
+		util_seterr(err, errsz, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (n == 0) {
 		free(names);
-		seterr(err, errsz, "%s: no *.yaml rule files", dir);
+		util_seterr(err, errsz, "%s: no *.yaml rule files", dir);
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -499,7 +488,7 @@ int rules_load_builtin(struct ruleset **out, char *err, size_t errsz)
 	struct ruleset *rs = rules_new();
 
 	if (!rs) {
-		seterr(err, errsz, "out of memory");
+		util_seterr(err, errsz, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < rules_builtin_nfiles; i++) {
@@ -676,7 +665,7 @@ int rules_expand_example(const char *tmpl, char **out, char *err, size_t errsz)
 			goto oom;
 		close = strstr(open + 2, "}}");
 		if (!close || (size_t)(close - open - 2) >= sizeof(spec)) {
-			seterr(err, errsz, "unterminated '{{' in example");
+			util_seterr(err, errsz, "unterminated '{{' in example");
 			goto bad;
 		}
 		memcpy(spec, open + 2, (size_t)(close - open - 2));
@@ -689,7 +678,7 @@ int rules_expand_example(const char *tmpl, char **out, char *err, size_t errsz)
 			char *end;
 			n = strtoul(arg, &end, 10);
 			if (*end || n == 0 || n > 100000) {
-				seterr(err, errsz, "bad length in '{{%s:%s}}'", spec, arg);
+				util_seterr(err, errsz, "bad length in '{{%s:%s}}'", spec, arg);
 				goto bad;
 			}
 		}
@@ -731,13 +720,13 @@ int rules_expand_example(const char *tmpl, char **out, char *err, size_t errsz)
 			char *end;
 			n = strtoul(arg + 2, &end, 10);
 			if (*end || n == 0 || n > 100000) {
-				seterr(err, errsz, "bad count in '{{rep:%s}}'", arg);
+				util_seterr(err, errsz, "bad count in '{{rep:%s}}'", arg);
 				goto bad;
 			}
 			for (unsigned long i = 0; i < n && !r; i++)
 				r = sb_put(&b, arg, 1);
 		} else {
-			seterr(err, errsz, "unknown placeholder '{{%s%s%s}}'", spec, arg ? ":" : "", arg ? arg : "");
+			util_seterr(err, errsz, "unknown placeholder '{{%s%s%s}}'", spec, arg ? ":" : "", arg ? arg : "");
 			goto bad;
 		}
 		if (r)
@@ -746,7 +735,7 @@ int rules_expand_example(const char *tmpl, char **out, char *err, size_t errsz)
 	*out = b.s;
 	return 0;
 oom:
-	seterr(err, errsz, "out of memory");
+	util_seterr(err, errsz, "out of memory");
 bad:
 	free(b.s);
 	return -1;

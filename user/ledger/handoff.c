@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sqlite3.h>
 #include "lib/config.h"
+#include "lib/db.h"
 #include "ledger/handoff.h"
 #include "lib/log.h"
 #include "ledger/seal.h"
+#include "lib/sha256.h"
 
 struct handoff {
 	struct revoker *rev;
@@ -36,7 +38,7 @@ static int history_sink(void *ctx, const char *token_id, const char *sha, const 
 		unsigned char bin[32];
 		struct ledger_token *t = NULL;
 
-		if (ledger_unhex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
+		if (sha256_from_hex(sha, bin) == 0 && ledger_get_sha(p->hist, bin, &t) == 0) {
 			snprintf(idbuf, sizeof(idbuf), "%s", t->id);
 			token_id = idbuf;
 		}
@@ -62,9 +64,8 @@ int handoff_drain(struct handoff *p, struct ledger *l)
 		return 0;
 	while (n < 32 && sqlite3_step(st) == SQLITE_ROW) {
 		req[n].seq = sqlite3_column_int64(st, 0);
-		snprintf(req[n].id, sizeof(req[n].id), "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(req[n].reason, sizeof(req[n].reason), "%s",
-			 sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+		db_col_copy(st, 1, req[n].id, sizeof(req[n].id)); /* NOT NULL */
+		db_col_copy(st, 2, req[n].reason, sizeof(req[n].reason));
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -133,8 +134,7 @@ int handoff_open(const char *ledger_path, struct revoker *rev, struct handoff **
 
 int handoff_synchronous(struct handoff *h, int full)
 {
-	return sqlite3_exec(ledger_sqlite(h->hist), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-			    NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	return db_synchronous(ledger_sqlite(h->hist), full) == SQLITE_OK ? 0 : -EIO;
 }
 
 void handoff_close(struct handoff *h)

@@ -18,9 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include "ledger/ledger.h"
+#include "lib/db.h"
 #include "lib/util.h"
+#include "lib/sha256.h"
 
 struct ledger {
 	sqlite3 *db;
@@ -32,48 +33,6 @@ struct ledger {
 };
 
 /* ---- helpers ---------------------------------------------------------- */
-
-void ledger_sha256(const void *s, size_t n, unsigned char out[32])
-{
-	unsigned int len = 32;
-
-	EVP_Digest(s, n, out, &len, EVP_sha256(), NULL);
-}
-
-void ledger_hex(const unsigned char sha[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		out[2 * i] = hx[sha[i] >> 4];
-		out[2 * i + 1] = hx[sha[i] & 15];
-	}
-	out[64] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int ledger_unhex(const char *hex, unsigned char sha[32])
-{
-	if (!hex || strlen(hex) != 64)
-		return -EINVAL;
-	for (int i = 0; i < 32; i++) {
-		int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
-		if (a < 0 || b < 0)
-			return -EINVAL;
-		sha[i] = a << 4 | b;
-	}
-	return 0;
-}
 
 const char *ledger_default_path(void)
 {
@@ -155,38 +114,40 @@ static int fail(struct ledger *l, int rc, const char *what)
 	}
 }
 
+/* An SQLite code from lib/db.c: 0, or fail()'s -errno and message. */
+static int check(struct ledger *l, int rc, const char *what)
+{
+	return rc == SQLITE_OK ? 0 : fail(l, rc, what);
+}
+
 static int exec_sql(struct ledger *l, const char *sql, const char *what)
 {
-	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? 0 : fail(l, rc, what);
+	return check(l, db_exec(l->db, sql), what);
 }
 
 static int begin(struct ledger *l, const char *what)
 {
-	return exec_sql(l, "BEGIN IMMEDIATE", what);
+	return check(l, db_begin(l->db), what);
 }
 
 static int commit(struct ledger *l, const char *what)
 {
-	int r = exec_sql(l, "COMMIT", what);
+	int r = check(l, db_commit(l->db), what);
 
 	if (r)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(l->db); /* after fail() has read the cause */
 	return r;
 }
 
 static void rollback(struct ledger *l)
 {
 	/* Keep the first error's message: the rollback's is never the cause. */
-	sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	db_rollback(l->db);
 }
 
 static int prepare(struct ledger *l, const char *sql, sqlite3_stmt **st, const char *what)
 {
-	int rc = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
-
-	return rc == SQLITE_OK ? 0 : fail(l, rc, what);
+	return check(l, sqlite3_prepare_v2(l->db, sql, -1, st, NULL), what);
 }
 
 static int64_t now_ns(void)
@@ -265,15 +226,12 @@ static const char *const migrations[LEDGER_SCHEMA_VERSION] = {
 
 static int user_version(struct ledger *l, int *v)
 {
-	sqlite3_stmt *st;
-	int rc, r;
+	int64_t v64;
+	int r = check(l, db_query_int64(l->db, "PRAGMA user_version", &v64),
+		      "reading the schema version");
 
-	if ((r = prepare(l, "PRAGMA user_version", &st, "reading the schema version")))
-		return r;
-	rc = sqlite3_step(st);
-	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(l, rc, "reading the schema version");
+	*v = (int)v64;
+	return r;
 }
 
 static int migrate(struct ledger *l, int rdonly)
@@ -337,12 +295,11 @@ static int make_dir(const char *path, char *err, size_t errsz)
 int ledger_open(const char *path, int flags, struct ledger **out, char *err, size_t errsz)
 {
 	int rdonly = flags & LEDGER_OPEN_RDONLY;
-	int oflags = rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	int oflags = rdonly ? DB_OPEN_RDONLY : 0;
 	const char *busy = getenv(LEDGER_ENV_BUSY_MS);
 	struct ledger *l;
 	struct stat st;
-	mode_t old;
-	int rc, r;
+	int r;
 
 	*out = NULL;
 	if (!path)
@@ -354,7 +311,7 @@ int ledger_open(const char *path, int flags, struct ledger **out, char *err, siz
 		}
 		if ((r = make_dir(path, err, errsz)))
 			return r;
-		oflags |= SQLITE_OPEN_CREATE;
+		oflags |= DB_OPEN_CREATE;
 	} else if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errsz, "ledger %s is not a regular file", path);
 		return -EINVAL;
@@ -366,23 +323,15 @@ int ledger_open(const char *path, int flags, struct ledger **out, char *err, siz
 		return -ENOMEM;
 	}
 	l->busy_ms = busy && atoi(busy) >= 0 ? atoi(busy) : LEDGER_BUSY_MS;
-	/* The -wal and -shm files are created with the process umask. */
-	old = umask(077);
-	rc = sqlite3_open_v2(path, &l->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-	umask(old);
-	if (rc != SQLITE_OK) {
-		r = fail(l, rc, "opening");
+	if ((r = check(l, db_open(path, oflags, &l->busy_ms, &l->db), "opening")))
 		goto bad;
-	}
-	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_handler(l->db, util_sqlite_busy, &l->busy_ms);
 	/* Touch the schema first: a file that is not a database says so
 	 * here, before anything could try to write to it. */
 	if ((r = exec_sql(l, "SELECT count(*) FROM sqlite_master", "reading")))
 		goto bad;
 	if (!rdonly) {
-		if ((r = exec_sql(l, "PRAGMA journal_mode=WAL", "switching to WAL")) ||
-		    (r = exec_sql(l, "PRAGMA synchronous=FULL", "setting synchronous")))
+		if ((r = check(l, db_wal(l->db), "switching to WAL")) ||
+		    (r = check(l, db_synchronous(l->db, 1), "setting synchronous")))
 			goto bad;
 	}
 	if ((r = migrate(l, rdonly)))
@@ -438,14 +387,6 @@ static int new_id(char id[LEDGER_ID_LEN + 1])
 	return 0;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* The audience as stored: canonical forms, so that "https://h" and
  * "https://h:443" are one audience in every listing. */
 static char *audience_json(const struct audience_list *l)
@@ -467,18 +408,16 @@ static int history_insert(struct ledger *l, const char *id, int64_t at, const ch
 			  const char *detail)
 {
 	sqlite3_stmt *st;
-	int rc, r;
+	int r;
 
 	if ((r = prepare(l, "INSERT INTO history(token_id, at_ns, event, detail) VALUES (?,?,?,?)",
 			 &st, "recording history")))
 		return r;
-	bind_text(st, 1, id);
+	db_bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, at);
-	bind_text(st, 3, event);
-	bind_text(st, 4, detail);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : fail(l, rc, "recording history");
+	db_bind_text(st, 3, event);
+	db_bind_text(st, 4, detail);
+	return check(l, db_step_done(st), "recording history");
 }
 
 int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, size_t sealed_len)
@@ -489,24 +428,24 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 		" audience, scope, task, issued_at, expires_at, status, completed_ns, revoked_ns,"
 		" inherit, jti, client_id, actor, sealed, created_ns)"
 		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-	struct audience_list check;
+	struct audience_list parsed;
 	sqlite3_stmt *st = NULL;
 	char *aud = NULL, detail[256];
-	int rc, r, i = 1;
+	int r, i = 1;
 
 	if (!t->issuer || !*t->issuer || !t->length || !t->expires_at) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: token without issuer, length or expiry", l->path);
 		return -EINVAL;
 	}
-	if (audience_list_parse((const char *const *)t->audience, t->naudience, &check, detail, sizeof(detail))) {
+	if (audience_list_parse((const char *const *)t->audience, t->naudience, &parsed, detail, sizeof(detail))) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: bad audience: %s", l->path, detail);
 		return -EINVAL;
 	}
-	aud = audience_json(&check);
-	audience_list_free(&check);
+	aud = audience_json(&parsed);
+	audience_list_free(&parsed);
 	if (!aud)
 		return -ENOMEM;
-	ledger_hex(t->sha, t->sha256);
+	sha256_to_hex(t->sha, t->sha256);
 	if (!t->id[0] && new_id(t->id)) {
 		snprintf(l->err, sizeof(l->err), "cannot read the kernel CSPRNG");
 		free(aud);
@@ -516,39 +455,36 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 		goto out;
 	if ((r = prepare(l, sql, &st, "recording a token")))
 		goto undo;
-	bind_text(st, i++, t->sha256);
-	bind_text(st, i++, t->id);
-	bind_text(st, i++, t->redacted);
+	db_bind_text(st, i++, t->sha256);
+	db_bind_text(st, i++, t->id);
+	db_bind_text(st, i++, t->redacted);
 	sqlite3_bind_int64(st, i++, t->length);
-	bind_text(st, i++, ledger_format_str(t->format));
-	bind_text(st, i++, t->issuer);
-	bind_text(st, i++, t->subject);
-	bind_text(st, i++, ledger_delegate_str(t->delegate_kind));
-	bind_text(st, i++, t->delegate);
+	db_bind_text(st, i++, ledger_format_str(t->format));
+	db_bind_text(st, i++, t->issuer);
+	db_bind_text(st, i++, t->subject);
+	db_bind_text(st, i++, ledger_delegate_str(t->delegate_kind));
+	db_bind_text(st, i++, t->delegate);
 	sqlite3_bind_int64(st, i++, t->delegate_pid);
 	sqlite3_bind_int64(st, i++, (int64_t)t->delegate_start_ns);
 	sqlite3_bind_int64(st, i++, (int64_t)t->delegate_cgroup_id);
-	bind_text(st, i++, aud);
-	bind_text(st, i++, t->scope);
-	bind_text(st, i++, t->task);
+	db_bind_text(st, i++, aud);
+	db_bind_text(st, i++, t->scope);
+	db_bind_text(st, i++, t->task);
 	sqlite3_bind_int64(st, i++, t->issued_at);
 	sqlite3_bind_int64(st, i++, t->expires_at);
-	bind_text(st, i++, ledger_status_str(t->status));
+	db_bind_text(st, i++, ledger_status_str(t->status));
 	sqlite3_bind_int64(st, i++, t->completed_ns);
 	sqlite3_bind_int64(st, i++, t->revoked_ns);
 	sqlite3_bind_int(st, i++, !!t->inherit);
-	bind_text(st, i++, t->jti);
-	bind_text(st, i++, t->client_id);
-	bind_text(st, i++, t->actor);
+	db_bind_text(st, i++, t->jti);
+	db_bind_text(st, i++, t->client_id);
+	db_bind_text(st, i++, t->actor);
 	if (sealed && sealed_len)
 		sqlite3_bind_blob(st, i++, sealed, (int)sealed_len, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, i++);
 	sqlite3_bind_int64(st, i++, now_ns());
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		r = fail(l, rc, "recording a token");
+	if ((r = check(l, db_step_done(st), "recording a token"))) {
 		if (r == -EEXIST)
 			snprintf(l->err, sizeof(l->err), "ledger %s: this token is already recorded", l->path);
 		goto undo;
@@ -573,20 +509,6 @@ out:
 	" issued_at, expires_at, status, completed_ns, revoked_ns, inherit, jti, client_id," \
 	" actor, sealed IS NOT NULL"
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? strdup((const char *)s) : NULL;
-}
-
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t outsz)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	snprintf(out, outsz, "%s", s ? (const char *)s : "");
-}
-
 /* One row in TOKEN_COLS order into a new token. NULL on a bad row. */
 static struct ledger_token *token_from_row(sqlite3_stmt *st)
 {
@@ -597,32 +519,32 @@ static struct ledger_token *token_from_row(sqlite3_stmt *st)
 
 	if (!t)
 		return NULL;
-	col_copy(st, i++, t->sha256, sizeof(t->sha256));
-	if (ledger_unhex(t->sha256, t->sha))
+	db_col_copy(st, i++, t->sha256, sizeof(t->sha256));
+	if (sha256_from_hex(t->sha256, t->sha))
 		goto bad;
-	col_copy(st, i++, t->id, sizeof(t->id));
-	col_copy(st, i++, t->redacted, sizeof(t->redacted));
+	db_col_copy(st, i++, t->id, sizeof(t->id));
+	db_col_copy(st, i++, t->redacted, sizeof(t->redacted));
 	t->length = sqlite3_column_int64(st, i++);
 	t->format = name_index(format_names, 3, (const char *)sqlite3_column_text(st, i++));
-	t->issuer = col_dup(st, i++);
-	t->subject = col_dup(st, i++);
+	t->issuer = db_col_dup(st, i++);
+	t->subject = db_col_dup(st, i++);
 	t->delegate_kind = name_index(delegate_names, 4, (const char *)sqlite3_column_text(st, i++));
-	t->delegate = col_dup(st, i++);
+	t->delegate = db_col_dup(st, i++);
 	t->delegate_pid = sqlite3_column_int64(st, i++);
 	t->delegate_start_ns = sqlite3_column_int64(st, i++);
 	t->delegate_cgroup_id = sqlite3_column_int64(st, i++);
 	aud = cJSON_Parse((const char *)sqlite3_column_text(st, i++));
-	t->scope = col_dup(st, i++);
-	t->task = col_dup(st, i++);
+	t->scope = db_col_dup(st, i++);
+	t->task = db_col_dup(st, i++);
 	t->issued_at = sqlite3_column_int64(st, i++);
 	t->expires_at = sqlite3_column_int64(st, i++);
 	t->status = name_index(status_names, 4, (const char *)sqlite3_column_text(st, i++));
 	t->completed_ns = sqlite3_column_int64(st, i++);
 	t->revoked_ns = sqlite3_column_int64(st, i++);
 	t->inherit = sqlite3_column_int(st, i++);
-	t->jti = col_dup(st, i++);
-	t->client_id = col_dup(st, i++);
-	t->actor = col_dup(st, i++);
+	t->jti = db_col_dup(st, i++);
+	t->client_id = db_col_dup(st, i++);
+	t->actor = db_col_dup(st, i++);
 	t->sealed = sqlite3_column_int(st, i++);
 	if ((int)t->format < 0 || (int)t->delegate_kind < 0 || (int)t->status < 0 || !cJSON_IsArray(aud))
 		goto bad;
@@ -674,7 +596,7 @@ static int get_where(struct ledger *l, const char *where, const char *key, struc
 	snprintf(sql, sizeof(sql), "SELECT " TOKEN_COLS " FROM tokens WHERE %s = ?", where);
 	if ((r = prepare(l, sql, &st, "reading a token")))
 		return r;
-	bind_text(st, 1, key);
+	db_bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = token_from_row(st);
@@ -700,7 +622,7 @@ int ledger_get_sha(struct ledger *l, const unsigned char sha[32], struct ledger_
 {
 	char hex[65];
 
-	ledger_hex(sha, hex);
+	sha256_to_hex(sha, hex);
 	return get_where(l, "sha256", hex, out);
 }
 
@@ -735,7 +657,7 @@ int ledger_sealed_get(struct ledger *l, const char *id, unsigned char **blob, si
 	*len = 0;
 	if ((r = prepare(l, "SELECT sealed FROM tokens WHERE id = ?", &st, "reading a sealed token")))
 		return r;
-	bind_text(st, 1, id);
+	db_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB) {
 		int n = sqlite3_column_bytes(st, 0);
@@ -772,7 +694,7 @@ int ledger_history_foreach(struct ledger *l, const char *token_id,
 	if ((r = prepare(l, "SELECT at_ns, event, detail FROM history WHERE token_id = ? ORDER BY seq",
 			 &st, "reading history")))
 		return r;
-	bind_text(st, 1, token_id);
+	db_bind_text(st, 1, token_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((r = cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
 			    (const char *)sqlite3_column_text(st, 2))))
@@ -798,32 +720,28 @@ static int revoke_in_tx(struct ledger *l, const char *id, const char *issuer, co
 {
 	sqlite3_stmt *st;
 	char detail[160];
-	int rc, r;
+	int r;
 
 	q->seq = 0;
 	if ((r = prepare(l, "UPDATE tokens SET status = 'revoked', revoked_ns = ? WHERE id = ?",
 			 &st, "revoking a token")))
 		return r;
 	sqlite3_bind_int64(st, 1, now);
-	bind_text(st, 2, id);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(l, rc, "revoking a token");
+	db_bind_text(st, 2, id);
+	if ((r = check(l, db_step_done(st), "revoking a token")))
+		return r;
 	/* Every issuer gets a request, the built-in one too: its tokens are
 	 * invalid from this status change on, and the request is what puts
 	 * the hash on the revocation list that services consume. */
 	if ((r = prepare(l, "INSERT INTO revoke_requests(token_id, issuer, reason, requested_ns)"
 			 " VALUES (?,?,?,?)", &st, "queueing a revocation")))
 		return r;
-	bind_text(st, 1, id);
-	bind_text(st, 2, issuer);
-	bind_text(st, 3, reason);
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, issuer);
+	db_bind_text(st, 3, reason);
 	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(l, rc, "queueing a revocation");
+	if ((r = check(l, db_step_done(st), "queueing a revocation")))
+		return r;
 	q->seq = sqlite3_last_insert_rowid(l->db);
 	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\",\"request\":%lld}", reason, (long long)q->seq);
 	if (q->id != id)
@@ -883,7 +801,7 @@ int ledger_complete_task(struct ledger *l, const char *task, int revoke, int64_t
 	if ((r = prepare(l, "SELECT id, issuer FROM tokens WHERE task = ? AND status = 'active' ORDER BY created_ns",
 			 &st, "completing a task")))
 		goto undo;
-	bind_text(st, 1, task);
+	db_bind_text(st, 1, task);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			struct queued *nq = realloc(q, (cap = cap ? cap * 2 : 8) * sizeof(*q));
@@ -894,8 +812,8 @@ int ledger_complete_task(struct ledger *l, const char *task, int revoke, int64_t
 			q = nq;
 		}
 		memset(&q[n], 0, sizeof(q[n]));
-		col_copy(st, 0, q[n].id, sizeof(q[n].id));
-		q[n].issuer = col_dup(st, 1);
+		db_col_copy(st, 0, q[n].id, sizeof(q[n].id));
+		q[n].issuer = db_col_dup(st, 1);
 		n++;
 	}
 	if (rc != SQLITE_DONE) {
@@ -914,14 +832,11 @@ int ledger_complete_task(struct ledger *l, const char *task, int revoke, int64_t
 				 &st, "completing a task")))
 			goto undo;
 		sqlite3_bind_int64(st, 1, now);
-		bind_text(st, 2, q[i].id);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		db_bind_text(st, 2, q[i].id);
+		r = check(l, db_step_done(st), "completing a task");
 		st = NULL;
-		if (rc != SQLITE_DONE) {
-			r = fail(l, rc, "completing a task");
+		if (r)
 			goto undo;
-		}
 		if ((r = history_insert(l, q[i].id, now, "completed", "{\"reason\":\"task_complete\"}")))
 			goto undo;
 		if (revoke && (r = revoke_in_tx(l, q[i].id, q[i].issuer ? q[i].issuer : "", "task_complete", now, &q[i])))
@@ -956,13 +871,13 @@ int ledger_revoke_request_done(struct ledger *l, int64_t seq, const char *state,
 	if ((r = prepare(l, "UPDATE revoke_requests SET state = ?, updated_ns = ?, detail = ? WHERE seq = ?"
 			 " RETURNING token_id", &st, "recording a revocation result")))
 		goto undo;
-	bind_text(st, 1, state);
+	db_bind_text(st, 1, state);
 	sqlite3_bind_int64(st, 2, now);
-	bind_text(st, 3, detail_json);
+	db_bind_text(st, 3, detail_json);
 	sqlite3_bind_int64(st, 4, seq);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		col_copy(st, 0, id, sizeof(id));
+		db_col_copy(st, 0, id, sizeof(id));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ? -ENOENT : fail(l, rc, "recording a revocation result");
@@ -1002,7 +917,7 @@ int ledger_expire_sweep(struct ledger *l, int64_t now_s, size_t *count)
 			}
 			ids = p;
 		}
-		col_copy(st, 0, ids[n], sizeof(ids[n]));
+		db_col_copy(st, 0, ids[n], sizeof(ids[n]));
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -1213,21 +1128,13 @@ static int cache_load(struct ledger_cache *c)
 	c->loaded = 1;
 out:
 	sqlite3_finalize(st);
-	sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	db_commit(l->db); /* ends a read: nothing to lose */
 	return r ? r : loaded;
 }
 
 static int data_version(struct ledger_cache *c, int64_t *v)
 {
-	sqlite3_stmt *st;
-	int rc, r;
-
-	if ((r = prepare(c->l, "PRAGMA data_version", &st, "polling for changes")))
-		return r;
-	rc = sqlite3_step(st);
-	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : fail(c->l, rc, "polling for changes");
+	return check(c->l, db_query_int64(c->l->db, "PRAGMA data_version", v), "polling for changes");
 }
 
 int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, size_t errsz)
@@ -1290,7 +1197,7 @@ const struct ledger_token *ledger_cache_lookup_bytes(const struct ledger_cache *
 {
 	unsigned char sha[32];
 
-	ledger_sha256(s, n, sha);
+	sha256_digest(s, n, sha);
 	return ledger_cache_lookup(c, sha);
 }
 

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
+#include "lib/sha256.h" /* a token is keyed by its digest */
 #include "verdict/audience.h"
 
 #define LEDGER_DEFAULT_PATH   "/var/lib/tokenward/ledger.db"
@@ -37,8 +38,8 @@ enum ledger_format { LEDGER_FMT_TWD = 0, LEDGER_FMT_JWT, LEDGER_FMT_OPAQUE };
 
 struct ledger_token {
 	char id[LEDGER_ID_LEN + 1];
-	unsigned char sha[32];
-	char sha256[65];            /* hex of sha */
+	unsigned char sha[SHA256_LEN];
+	char sha256[SHA256_HEX_LEN + 1]; /* sha256_to_hex() of sha */
 	char redacted[32];          /* redact_short() of the token */
 	uint32_t length;            /* token length in bytes */
 	enum ledger_format format;
@@ -175,11 +176,5 @@ const struct ledger_token *ledger_cache_lookup_bytes(const struct ledger_cache *
 size_t ledger_cache_count(const struct ledger_cache *c);
 /* Sorted distinct lengths of registered opaque tokens (format opaque). */
 const uint32_t *ledger_cache_lengths(const struct ledger_cache *c, size_t *n);
-
-/* SHA-256 of bytes. */
-void ledger_sha256(const void *s, size_t n, unsigned char out[32]);
-void ledger_hex(const unsigned char sha[32], char out[65]);
-/* Parse 64 hex chars. 0 or -EINVAL. */
-int ledger_unhex(const char *hex, unsigned char sha[32]);
 
 #endif

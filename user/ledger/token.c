@@ -11,8 +11,6 @@
 #include "detect/checksum.h"
 #include "ledger/token.h"
 
-
-
 void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
 {
 	unsigned char num[32];
@@ -57,7 +55,6 @@ int token_mint(char out[TOKEN_LEN + 1])
 
 bool token_validate(const char *s, size_t n)
 {
-	unsigned char num[33] = { 0 }; /* one spare byte catches overflow */
 	char check[TOKEN_CHECK_LEN + 1];
 	const char *body = s + TOKEN_PREFIX_LEN;
 
@@ -66,18 +63,8 @@ bool token_validate(const char *s, size_t n)
 	for (size_t i = TOKEN_PREFIX_LEN; i < TOKEN_LEN; i++)
 		if (checksum_b62_value((unsigned char)s[i]) < 0)
 			return false;
-	/* num = num * 62 + digit, in 264 bits; anything in the top byte
-	 * means the body does not fit in 256 bits. */
-	for (int d = 0; d < TOKEN_BODY_LEN; d++) {
-		unsigned carry = checksum_b62_value((unsigned char)body[d]);
-		for (int i = 32; i >= 0; i--) {
-			unsigned cur = num[i] * 62u + carry;
-			num[i] = cur & 0xff;
-			carry = cur >> 8;
-		}
-		if (carry || num[0])
-			return false;
-	}
+	if (!checksum_b62_fits256(body, TOKEN_BODY_LEN))
+		return false;
 	checksum_base62_crc32(body, TOKEN_BODY_LEN, check);
 	return memcmp(check, body + TOKEN_BODY_LEN, TOKEN_CHECK_LEN) == 0;
 }

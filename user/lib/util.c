@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,24 +77,13 @@ int util_touch(const char *path, const char *content)
 	return close(fd) ? -errno : 0;
 }
 
-/*
- * SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50,
- * 50, 100 ms between tries, so a waiter can retry up to 100 ms after the
- * lock was freed. The monitor's threads share the ledger file and hold
- * the lock for about one fsync, so poll finely at first instead.
- */
-int util_sqlite_busy(void *timeout_ms, int count)
+void util_seterr(char *err, size_t errsz, const char *fmt, ...)
 {
-	static __thread uint64_t start;
-	uint64_t now = util_now_ns(CLOCK_MONOTONIC), waited;
-	struct timespec ts = { 0, 0 };
+	va_list ap;
 
-	if (count == 0)
-		start = now;
-	waited = (now - start) / 1000000;
-	if (waited >= (uint64_t)*(const int *)timeout_ms)
-		return 0;
-	ts.tv_nsec = waited < 10 ? 100000 : waited < 100 ? 500000 : 2000000;
-	nanosleep(&ts, NULL);
-	return 1;
+	if (!err || !errsz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
 }

@@ -20,12 +20,8 @@ int util_parse_size(const char *s, uint64_t *out);
 /* Write a file atomically enough for a marker: create, write, close. */
 int util_touch(const char *path, const char *content);
 
-/*
- * A busy handler for sqlite3_busy_handler(db, util_sqlite_busy, &ms):
- * retries every 0.1 ms for the first 10 ms of a wait, every 0.5 ms up to
- * 100 ms, then every 2 ms, and gives up (SQLITE_BUSY) after *(int *)ms
- * milliseconds. The int must outlive the connection.
- */
-int util_sqlite_busy(void *timeout_ms, int count);
+/* printf into a caller's error buffer; a NULL or empty buffer is fine
+ * (the caller did not want the message). */
+void util_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -233,11 +233,26 @@ static void wipe_free(char *s)
 	}
 }
 
+/* POST body with one header naming what it is; "Expect:" turns off
+ * libcurl's 100-continue round trip, which issuers do not need. */
+static CURLcode http_post(struct issuer_client *c, const char *header, const char *body)
+{
+	struct curl_slist *hdrs = curl_slist_append(NULL, header);
+	CURLcode rc;
+
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	rc = curl_easy_perform(c->curl);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
 static enum delivery_class deliver_rfc7009(struct issuer_client *c, const struct tw_issuer *is,
 					   const struct issuer_job *job, struct issuer_outcome *out)
 {
 	char *tok = NULL, *hint = NULL, *id = NULL, *secret = NULL, *body = NULL;
-	struct curl_slist *hdrs = NULL;
 	size_t len;
 	CURLcode rc;
 
@@ -270,18 +285,12 @@ static enum delivery_class deliver_rfc7009(struct issuer_client *c, const struct
 		curl_easy_setopt(c->curl, CURLOPT_USERNAME, id);
 		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, secret);
 	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	rc = curl_easy_perform(c->curl);
+	rc = http_post(c, "Accept: application/json", body);
 	explicit_bzero(body, len);
 	free(body);
 	/* libcurl keeps its own copy of the credentials; drop it now. */
 	curl_easy_setopt(c->curl, CURLOPT_USERNAME, "");
 	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, "");
-	curl_slist_free_all(hdrs);
 	wipe_free(tok);
 	wipe_free(hint);
 	wipe_free(id);
@@ -336,7 +345,6 @@ static char *job_json(const struct tw_issuer *is, const struct issuer_job *job, 
 static enum delivery_class deliver_webhook(struct issuer_client *c, const struct tw_issuer *is,
 					   const struct issuer_job *job, struct issuer_outcome *out)
 {
-	struct curl_slist *hdrs = NULL;
 	char *body = job_json(is, job, false);
 	CURLcode rc;
 
@@ -346,13 +354,7 @@ static enum delivery_class deliver_webhook(struct issuer_client *c, const struct
 		return out->cls;
 	}
 	http_prepare(c, is->url, is->timeout_ms);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	rc = curl_easy_perform(c->curl);
-	curl_slist_free_all(hdrs);
+	rc = http_post(c, "Content-Type: application/json", body);
 	free(body);
 	return http_finish(c, rc, out);
 }

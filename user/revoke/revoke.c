@@ -27,18 +27,18 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include "revoke/issuer.h"
 #include "lib/log.h"
-#include "detect/redact.h"
 #include "revoke/revoke.h"
 #include "ledger/seal.h"
+#include "lib/db.h"
+#include "lib/sha256.h"
 #include "lib/util.h"
 
 #define MAX_WORKERS 64
-static const int busy_ms = 5000; /* lock waits, util_sqlite_busy() */
+static const int busy_ms = 5000; /* lock waits, db_busy() */
 #define IDLE_POLL_MS 1000       /* to notice jobs queued by other processes */
 
 struct revoker {
@@ -196,19 +196,16 @@ static int history_table_add(void *ctx, const char *token_id, const char *sha,
 {
 	struct revoker *r = ctx;
 	sqlite3_stmt *st;
-	int rc;
 
 	if (sqlite3_prepare_v2(r->db, "INSERT INTO revoke_history(at_ms, token_id, token_sha256, "
 			       "event, detail) VALUES(?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, wall_ms());
-	sqlite3_bind_text(st, 2, token_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, event, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 5, detail, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	return rc;
+	db_bind_text(st, 2, token_id);
+	db_bind_text(st, 3, sha);
+	db_bind_text(st, 4, event);
+	db_bind_text(st, 5, detail);
+	return db_step_done(st) == SQLITE_OK ? 0 : -1;
 }
 
 void revoker_set_history_sink(struct revoker *r, revoke_history_fn fn, void *ctx)
@@ -236,14 +233,12 @@ static void history_add(struct revoker *r, const char *token_id, const char *sha
 
 /* ---- open ------------------------------------------------------------- */
 
-static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errsz, const char *path)
+/* An SQLite code from lib/db.c: 0, or -1 with "path: cause" in err. */
+static int check(sqlite3 *db, int rc, char *err, size_t errsz, const char *path)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+	if (rc == SQLITE_OK)
 		return 0;
-	snprintf(err, errsz, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
-	sqlite3_free(msg);
+	snprintf(err, errsz, "%s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	return -1;
 }
 
@@ -270,17 +265,11 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 		snprintf(err, errsz, "libcurl initialisation failed");
 		goto fail;
 	}
-	if (sqlite3_open_v2(db_path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: %s", db_path, r->db ? sqlite3_errmsg(r->db) : "cannot open");
-		goto fail;
-	}
-	/* The ledger and the CLI may hold the write lock briefly. */
-	sqlite3_busy_handler(r->db, util_sqlite_busy, (void *)&busy_ms);
-	if (exec_sql(r->db, "PRAGMA journal_mode=WAL;", err, errsz, db_path) ||
-	    exec_sql(r->db, cfg->revocation.sync_full ? "PRAGMA synchronous=FULL;"
-			    : "PRAGMA synchronous=NORMAL;", err, errsz, db_path) ||
-	    exec_sql(r->db, schema, err, errsz, db_path))
+	/* The ledger and the CLI may hold the write lock briefly (busy_ms). */
+	if (check(r->db, db_open(db_path, DB_OPEN_CREATE, &busy_ms, &r->db), err, errsz, db_path) ||
+	    check(r->db, db_wal(r->db), err, errsz, db_path) ||
+	    check(r->db, db_synchronous(r->db, cfg->revocation.sync_full), err, errsz, db_path) ||
+	    check(r->db, db_exec(r->db, schema), err, errsz, db_path))
 		goto fail;
 	if (cfg->revocation.key_file) {
 		keypath = strdup(cfg->revocation.key_file);
@@ -322,24 +311,84 @@ static cJSON *detail_base(const char *issuer, const char *vclass)
 	return d;
 }
 
+/* The job for this hash at this issuer: its id (0 for none), whether it
+ * is pending and whether it holds a sealed token. */
+static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, bool *pending,
+			bool *has_token)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+
+	*pending = *has_token = false;
+	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
+			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, issuer, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 1);
+
+		id = sqlite3_column_int64(st, 0);
+		*pending = state && !strcmp(state, "pending");
+		*has_token = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* A later sighting may bring the raw token an earlier one lacked: the
+ * pending job then becomes deliverable, now. 0 or -EIO. */
+static int job_add_token(struct revoker *r, int64_t id, const unsigned char *sealed,
+			 size_t sealed_len, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+
+	sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET sealed_token=?1, "
+			   "next_attempt_ms=?2, updated_ms=?2 WHERE id=?3", -1, &st, NULL);
+	sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, id);
+	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* A new pending job, due now. 0 or -EIO. */
+static int job_insert(struct revoker *r, const struct revoke_request *req, const char *sha,
+		      const char *issuer, const unsigned char *sealed, size_t sealed_len, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+
+	sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
+			   "verdict_class, verdict_json, sealed_token, state, attempts, "
+			   "next_attempt_ms, created_ms, updated_ms) "
+			   "VALUES(?1,?2,?3,?4,?5,?6,'pending',0,?7,?7,?7)", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, req->verdict_class, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, req->verdict_json ? req->verdict_json : "{}", -1, SQLITE_STATIC);
+	if (sealed)
+		sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
+}
+
 int revoker_submit(struct revoker *r, const struct revoke_request *req)
 {
 	const struct tw_issuer *is;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	char sha[65];
-	sqlite3_stmt *st = NULL;
 	int vc, rc = REVOKE_QUEUED;
-	int64_t now = wall_ms(), existing = 0;
-	bool existing_has_token = false;
-	const char *existing_state = NULL;
+	int64_t now = wall_ms(), existing;
+	bool existing_pending, existing_has_token;
 	cJSON *d;
 
 	vc = verdict_class_parse(req->verdict_class);
 	if (vc < 0)
 		return -EINVAL;
 	if (req->token && req->token_len) {
-		redact_fingerprint(req->token, req->token_len, sha);
+		sha256_hex(req->token, req->token_len, sha);
 		if (req->token_sha256 && strcmp(req->token_sha256, sha))
 			return -EINVAL;
 	} else if (is_hex64(req->token_sha256)) {
@@ -384,61 +433,21 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 	}
 
 	pthread_mutex_lock(&r->mu);
-	if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_begin(r->db) != SQLITE_OK) {
 		rc = -EIO;
 		goto unlock;
 	}
-	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
-			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
-	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, is->name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		existing = sqlite3_column_int64(st, 0);
-		existing_state = sqlite3_column_text(st, 1) &&
-			!strcmp((const char *)sqlite3_column_text(st, 1), "pending") ? "pending" : "other";
-		existing_has_token = sqlite3_column_int(st, 2);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	existing = job_find(r, sha, is->name, &existing_pending, &existing_has_token);
 	if (existing) {
-		/* A later sighting may bring the raw token an earlier one
-		 * lacked: a pending job then becomes deliverable. */
-		if (sealed && !existing_has_token && !strcmp(existing_state, "pending")) {
-			sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET sealed_token=?, "
-					   "next_attempt_ms=?, updated_ms=? WHERE id=?", -1, &st, NULL);
-			sqlite3_bind_blob(st, 1, sealed, (int)sealed_len, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, now);
-			sqlite3_bind_int64(st, 3, now);
-			sqlite3_bind_int64(st, 4, existing);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = -EIO;
-			sqlite3_finalize(st);
-		}
+		if (sealed && !existing_has_token && existing_pending)
+			rc = job_add_token(r, existing, sealed, sealed_len, now);
 		rc = rc < 0 ? rc : REVOKE_DUPLICATE;
 	} else {
-		sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
-				   "verdict_class, verdict_json, sealed_token, state, attempts, "
-				   "next_attempt_ms, created_ms, updated_ms) "
-				   "VALUES(?,?,?,?,?,?,'pending',0,?,?,?)", -1, &st, NULL);
-		sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, is->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, req->verdict_class, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, req->verdict_json ? req->verdict_json : "{}", -1, SQLITE_STATIC);
-		if (sealed)
-			sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, 6);
-		sqlite3_bind_int64(st, 7, now);
-		sqlite3_bind_int64(st, 8, now);
-		sqlite3_bind_int64(st, 9, now);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -EIO;
-		sqlite3_finalize(st);
+		rc = job_insert(r, req, sha, is->name, sealed, sealed_len, now);
 	}
-	if (rc < 0 || sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (rc < 0 || db_commit(r->db) != SQLITE_OK) {
 		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(r->db);
 		rc = -EIO;
 		goto unlock;
 	}
@@ -484,13 +493,6 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? strdup((const char *)s) : NULL;
-}
-
 static bool is_inflight(struct revoker *r, int64_t id)
 {
 	for (unsigned i = 0; i < r->ninflight; i++)
@@ -533,11 +535,11 @@ static int pick_job(struct revoker *r, struct job *j, int64_t *wait_ms)
 			break;
 		}
 		j->id = id;
-		j->token_id = col_dup(st, 1);
-		j->sha = col_dup(st, 2);
-		j->issuer = col_dup(st, 3);
-		j->vclass = col_dup(st, 4);
-		j->verdict = col_dup(st, 5);
+		j->token_id = db_col_dup(st, 1);
+		j->sha = db_col_dup(st, 2);
+		j->issuer = db_col_dup(st, 3);
+		j->vclass = db_col_dup(st, 4);
+		j->verdict = db_col_dup(st, 5);
 		j->sealed_len = sqlite3_column_bytes(st, 6);
 		if (j->sealed_len) {
 			j->sealed = malloc(j->sealed_len);
@@ -574,8 +576,7 @@ static int update_job(struct revoker *r, const struct job *j, const char *state,
 	sqlite3_bind_int64(st, 4, next_ms);
 	sqlite3_bind_int64(st, 5, wall_ms());
 	sqlite3_bind_int64(st, 6, j->id);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
+	rc = db_step_done(st) == SQLITE_OK ? 0 : -1;
 	if (rc)
 		log_error("revocation job %lld: state not saved: %s", (long long)j->id,
 			  sqlite3_errmsg(r->db));
@@ -664,7 +665,7 @@ static void deliver(struct revoker *r, struct issuer_client *client, struct job 
 		/* The AEAD already binds blob and hash; this also catches a
 		 * sealer that returns the wrong secret. */
 		if (token) {
-			redact_fingerprint(token, token_len, sha);
+			sha256_hex(token, token_len, sha);
 			if (strcmp(sha, j->sha)) {
 				explicit_bzero(token, token_len);
 				free(token);

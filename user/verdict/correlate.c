@@ -13,6 +13,7 @@
 #include "verdict/correlate.h"
 #include "detect/redact.h"
 #include "lib/util.h"
+#include "lib/sha256.h"
 
 static const char *const class_names[V__COUNT] = {
 	"use", "file_write", "exec_env", "exec_argv", "net_dest", "foreign_process",
@@ -244,7 +245,7 @@ cJSON *correlate_verdict_json(const struct sighting *s, const struct ledger_toke
 		 * replaced rather than trusted not to be the secret. */
 		unsigned char sha[32];
 		cJSON_AddNullToObject(o, "token_id");
-		if (s->sha256 && !ledger_unhex(s->sha256, sha))
+		if (s->sha256 && !sha256_from_hex(s->sha256, sha))
 			cJSON_AddStringToObject(o, "sha256", s->sha256);
 		else
 			cJSON_AddNullToObject(o, "sha256");

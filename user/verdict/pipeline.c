@@ -19,7 +19,9 @@
 #include "revoke/revoke.h"
 #include "detect/rules.h"
 #include "ledger/handoff.h"
+#include "lib/db.h"
 #include "lib/util.h"
+#include "lib/sha256.h"
 
 #define STREAM_SLOTS 4096              /* power of two */
 #define TICK_LEDGER_NS (20 * 1000000ull) /* ledger visibility well under 100 ms */
@@ -260,14 +262,14 @@ static void history_flush(struct pipeline *p)
 
 	if (!p->nsightings)
 		return;
-	in_tx = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	in_tx = db_begin(db) == SQLITE_OK;
 	for (int i = 0; i < p->nsightings; i++) {
 		if (ledger_history_add(p->ledger, p->sightings[i].id, "sighting", p->sightings[i].detail))
 			p->history_dropped++;
 		free(p->sightings[i].detail);
 	}
-	if (in_tx && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (in_tx && db_commit(db) != SQLITE_OK) {
+		db_rollback(db);
 		p->history_dropped += p->nsightings;
 		log_warn("recording %d sightings on the ledger history failed: %s", p->nsightings,
 			 sqlite3_errmsg(db));
@@ -299,7 +301,7 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	if (ledger_cache_refresh(p->cache) > 0)
 		refresh_known(p);
 	t = ledger_cache_lookup(p->cache, m->sha256);
-	ledger_hex(m->sha256, sha);
+	sha256_to_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
 
 	s.kind = sighting_kind_of(c->kind);
@@ -497,14 +499,10 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	 * NORMAL survives kill -9; FULL's fsync per write would sit on the
 	 * loop thread between one sighting and the next. The CLI's mints
 	 * stay FULL. */
-	{
-		const char *sync = o->cfg->revocation.sync_full ? "PRAGMA synchronous=FULL"
-								 : "PRAGMA synchronous=NORMAL";
-		if (sqlite3_exec(ledger_sqlite(p->ledger), sync, NULL, NULL, NULL) != SQLITE_OK) {
-			snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
-			r = -EIO;
-			goto fail;
-		}
+	if (db_synchronous(ledger_sqlite(p->ledger), o->cfg->revocation.sync_full) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
+		r = -EIO;
+		goto fail;
 	}
 	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
 		goto fail;

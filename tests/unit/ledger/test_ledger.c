@@ -58,7 +58,7 @@ static void make_token(struct ledger_token *t, char tok[TOKEN_LEN + 1], const ch
 {
 	memset(t, 0, sizeof(*t));
 	assert_int_equal(token_mint(tok), 0);
-	ledger_sha256(tok, TOKEN_LEN, t->sha);
+	sha256_digest(tok, TOKEN_LEN, t->sha);
 	redact_short(tok, TOKEN_LEN, t->redacted, sizeof(t->redacted));
 	t->length = TOKEN_LEN;
 	t->format = LEDGER_FMT_TWD;
@@ -149,7 +149,7 @@ static void test_add_get_never_raw(void **state)
 	t.jti = "jti-1";
 	snprintf(kp, sizeof(kp), "%s/seal.key", dir);
 	assert_int_equal(seal_key_load(kp, 1, &key, err, sizeof(err)), 0);
-	ledger_hex(t.sha, t.sha256);
+	sha256_to_hex(t.sha, t.sha256);
 	assert_int_equal(seal_encrypt(&key, t.sha256, 64, tok, TOKEN_LEN, blob, &bl), 0);
 	assert_int_equal(ledger_add(l, &t, blob, bl), 0);
 	assert_int_equal(strlen(t.id), LEDGER_ID_LEN);

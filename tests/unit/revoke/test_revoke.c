@@ -15,7 +15,7 @@
 #include <sqlite3.h>
 #include "lib/config.h"
 #include "lib/log.h"
-#include "detect/redact.h"
+#include "lib/sha256.h"
 #include "revoke/revoke.h"
 
 static char dir[64];
@@ -231,7 +231,7 @@ static void test_queue_builtin(void **state)
 		usleep(10000);
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'"), 1);
 	revoker_stop(r);
-	redact_fingerprint(tok, strlen(tok), sha);
+	sha256_hex(tok, strlen(tok), sha);
 	{
 		char q[256];
 		snprintf(q, sizeof(q), "SELECT COUNT(*) FROM revoke_history WHERE token_sha256='%s' AND "

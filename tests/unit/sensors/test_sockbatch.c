@@ -89,7 +89,8 @@ static int teardown(void **state)
  * when the bytes went into the slot, -1 when they would go to the ring. */
 static int kernel_append(struct tw_batch_slot *s, uint64_t tag, const void *p, size_t n)
 {
-	uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE), len;
+	/* the slot word's own type (bpf/tokenward.h): clang rejects a uint64_t * here */
+	unsigned long long w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE), len;
 
 	if ((w & (TW_BATCH_STATE | TW_BATCH_TAG_MASK)) != (TW_BATCH_PEND | tag))
 		return -1;

@@ -56,8 +56,8 @@ static struct ledger_token *tok(enum ledger_delegate kind, int inherit)
 	struct ledger_token *t = calloc(1, sizeof(*t));
 	char err[128];
 	token_mint(tokbuf);
-	ledger_sha256(tokbuf, TOKEN_LEN, t->sha);
-	ledger_hex(t->sha, t->sha256);
+	sha256_digest(tokbuf, TOKEN_LEN, t->sha);
+	sha256_to_hex(t->sha, t->sha256);
 	redact_short(tokbuf, TOKEN_LEN, t->redacted, sizeof(t->redacted));
 	strcpy(t->id, "tk-0123456789ab");
 	t->issuer = strdup("tokenward");

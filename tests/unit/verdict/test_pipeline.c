@@ -149,7 +149,7 @@ static void run_case(const char *sync, struct outcome *out)
 
 	/* A token in the format `tokenward mint` makes, from the hook issuer. */
 	assert_int_equal(token_mint(tok), 0);
-	ledger_sha256(tok, TOKEN_LEN, t.sha);
+	sha256_digest(tok, TOKEN_LEN, t.sha);
 	redact_short(tok, TOKEN_LEN, t.redacted, sizeof(t.redacted));
 	t.length = TOKEN_LEN;
 	t.format = LEDGER_FMT_TWD;

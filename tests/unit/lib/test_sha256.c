@@ -1,0 +1,68 @@
+/* Tests for user/lib/sha256.c: the digest every secret is named by. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+#include <cmocka.h>
+#include "lib/sha256.h"
+
+/* FIPS 180-2 appendix B.1 */
+static const char abc_hex[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+static void test_digest_and_hex_agree(void **state)
+{
+	unsigned char sha[SHA256_LEN];
+	char a[SHA256_HEX_LEN + 1], b[SHA256_HEX_LEN + 1];
+
+	(void)state;
+	sha256_digest("abc", 3, sha);
+	sha256_to_hex(sha, a);
+	sha256_hex("abc", 3, b);
+	assert_string_equal(a, abc_hex);
+	assert_string_equal(b, abc_hex);
+	/* the empty input is a digest too */
+	sha256_hex("", 0, b);
+	assert_string_equal(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+static void test_from_hex_round_trip(void **state)
+{
+	unsigned char sha[SHA256_LEN], back[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1], upper[SHA256_HEX_LEN + 1];
+
+	(void)state;
+	sha256_digest("abc", 3, sha);
+	sha256_to_hex(sha, hex);
+	assert_int_equal(sha256_from_hex(hex, back), 0);
+	assert_memory_equal(sha, back, SHA256_LEN);
+	for (int i = 0; i <= SHA256_HEX_LEN; i++)
+		upper[i] = hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 32 : hex[i];
+	assert_int_equal(sha256_from_hex(upper, back), 0);
+	assert_memory_equal(sha, back, SHA256_LEN);
+}
+
+static void test_from_hex_rejects(void **state)
+{
+	unsigned char sha[SHA256_LEN];
+	char bad[SHA256_HEX_LEN + 1];
+
+	(void)state;
+	assert_int_equal(sha256_from_hex(NULL, sha), -EINVAL);
+	assert_int_equal(sha256_from_hex("", sha), -EINVAL);
+	assert_int_equal(sha256_from_hex("ba7816bf", sha), -EINVAL);
+	memcpy(bad, abc_hex, sizeof(bad));
+	bad[63] = 'g';
+	assert_int_equal(sha256_from_hex(bad, sha), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_digest_and_hex_agree),
+		cmocka_unit_test(test_from_hex_round_trip),
+		cmocka_unit_test(test_from_hex_rejects),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
