@@ -29,7 +29,7 @@ names=(tokenward) bins=("$build/tokenward")
 if [ -n "${REF_TW:-}" ]; then
   names+=(tw-ref) bins+=("$(cd "$(dirname "$REF_TW")" && pwd)/$(basename "$REF_TW")")
 fi
-# The rodata `tokenward run` sets by default (user/monitor.c): file tails
+# The rodata `tokenward run` sets by default (user/sensors/monitor.c): file tails
 # and send batches on, 64 KiB wakeups; tw_self_tgid only needs to be
 # someone else.
 rodata=(tw_self_tgid=1 tw_tail_on=1 tw_batch_on=1 tw_wakeup_bytes=65536)

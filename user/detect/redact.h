@@ -20,7 +20,7 @@ void redact_short(const void *secret, size_t n, char *out, size_t outsz);
  * looks like a credential is replaced by its short form and a fingerprint
  * prefix, "ghp_ab…[sha256:1a2b3c4d]". Used for free text such as argv
  * before it leaves the process. Masks both what the built-in rule pack
- * detects (user/detect.h) and, generically, long mixed-class runs.
+ * detects (user/detect/detect.h) and, generically, long mixed-class runs.
  * Thread-safe (one detector per thread, made on first use). The caller
  * frees the result; NULL only when out of memory.
  */

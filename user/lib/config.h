@@ -50,7 +50,7 @@
 #define CONFIG_DEFAULT_PATH "/etc/tokenward/tokenward.yaml"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/tokenward"
 
-/* Verdict classes as the policy names them (user/correlate.h has the
+/* Verdict classes as the policy names them (user/verdict/correlate.h has the
  * correlation engine's own enum; the names are the same strings). */
 enum policy_class {
 	VC_FILE_WRITE,

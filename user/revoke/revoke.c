@@ -118,7 +118,7 @@ unsigned revoke_backoff_ms(unsigned failures, unsigned base_ms, unsigned max_ms,
 
 /* ---- sealing ---------------------------------------------------------- */
 
-/* The default sealer is user/seal.c with the ledger's key, so a token the
+/* The default sealer is user/ledger/seal.c with the ledger's key, so a token the
  * CLI sealed at registration and one the monitor sealed at a sighting are
  * kept under the same key and the same threat model (docs/THREAT-MODEL.md). */
 static int file_seal(void *ctx, const void *aad, size_t aadlen, const void *in, size_t n,

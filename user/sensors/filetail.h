@@ -2,7 +2,7 @@
  * File tails: the bytes of sequential file writes, read back from the page
  * cache instead of copied by the kernel one write at a time.
  *
- * The kernel (bpf/io.bpf.h, bpf/write.bpf.c) keeps a run per process and
+ * The kernel (bpf/filetail.bpf.h, .c, bpf/write.bpf.c) keeps a run per process and
  * file in a shared slot array: the first write of a run sends a notice
  * (struct tw_tail_event), every write that continues it only moves the
  * slot's end offset. This module schedules each notice, takes the run's

@@ -3,7 +3,7 @@
  * kernel to a shared slot per socket and process, taken from there every
  * few milliseconds instead of arriving as one ring record per send.
  *
- * The kernel (bpf/io.bpf.h) opens a batch with a notice (struct
+ * The kernel (bpf/sockbatch.bpf.h, .c) opens a batch with a notice (struct
  * tw_batch_event: the sender and the socket's addresses) and appends each
  * later small send on the socket to the slot's data. This module schedules
  * each batch, takes the pending bytes with a compare-and-swap, and hands

@@ -85,7 +85,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The kernel's side of an append (bpf/io.bpf.h, tw_batch_send). Returns 0
+/* The kernel's side of an append (bpf/sockbatch.bpf.h, tw_batch_append). Returns 0
  * when the bytes went into the slot, -1 when they would go to the ring. */
 static int kernel_append(struct tw_batch_slot *s, uint64_t tag, const void *p, size_t n)
 {
