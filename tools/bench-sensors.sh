@@ -12,7 +12,8 @@
 # WORKLOADS="logwriter" runs a subset. Extra modes (for docs/SENSORS.md):
 # tw-no-tail (copy every file write in the kernel: no file tails),
 # tw-no-carry (no stream tail re-scanned with each capture), tw-no-batch
-# (every socket send through the ring: no send batches), tw-wake-1m
+# (every socket send through the ring: no send batches), tw-batch-8ms (take
+# send batches and file tails every 8 ms instead of 2), tw-wake-1m
 # (wake the reader once 1 MiB is queued instead of 64 KiB), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
@@ -60,6 +61,7 @@ start_mode() {
     tw-no-carry) args=(--stream-tail 0) ;;
     tw-wake-1m) args=(--wakeup-bytes 1M) ;;
     tw-no-batch) args=(--no-sock-batch) ;;
+    tw-batch-8ms) args=(--sock-batch-ms 8 --file-tail-ms 8) ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   if [ "$mode" != floor ]; then
@@ -94,8 +96,18 @@ foreign_progs() { # tracepoint programs loaded by someone other than our monitor
   echo "$n"
 }
 
+# The reader's share of the CPUs: ticks of CPU (utime+stime, all threads)
+# and wakeups of its loop thread (context switches), read around a sample.
+reader_mark() {
+  [ -n "$mon_pid" ] && [ -r "/proc/$mon_pid/stat" ] || { echo "- -"; return; }
+  local ticks cs
+  ticks=$(awk '{print $14 + $15}' "/proc/$mon_pid/stat")
+  cs=$(awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/ {n += $2} END {print n}' "/proc/$mon_pid/status")
+  echo "$ticks $cs"
+}
+
 run_workload() { # WORKLOAD MODE ROUND
-  local w=$1 mode=$2 round=$3 v foreign c=0
+  local w=$1 mode=$2 round=$3 v foreign c=0 before after
   # Other monitors on the host (other test runs) tax every mode, and one
   # capturing with --trace-io makes a write() ten times slower: wait up to
   # QUIET_WAIT seconds for them to go (QUIET_BUDGET seconds in all), then
@@ -108,13 +120,19 @@ run_workload() { # WORKLOAD MODE ROUND
   done
   foreign=$(foreign_progs)
   [ "$foreign" -gt 0 ] && { echo "$w $mode $round" >>"$tmp/contended"; c=1; }
+  before=$(reader_mark)
   case $w in
     redis) v=$(redis-benchmark -h 127.0.0.1 -p $port -n "$redis_n" -c 20 -t set,get -q --csv |
                python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(sum(r)/len(r))') ;;
     logwriter) v=$("$build/bench/logwriter" "$tmp/fs/app.log" "$log_lines") ;;
     forkexec) v=$("$build/bench/forkexec" "$forks") ;;
   esac
+  after=$(reader_mark)
   printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" "$v" "$c" >>"$results"
+  set -- $before $after
+  [ "$1" != - ] && printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" \
+    "$(( ($3 - $1) * 1000 / $(getconf CLK_TCK) ))" "$(( $4 - $2 ))" >>"$tmp/reader.tsv"
+  return 0
 }
 
 # Modes alternate inside each workload (order reversed on even rounds), so
@@ -144,10 +162,11 @@ if [ -s "$tmp/contended" ]; then
   echo "note: $(wc -l <"$tmp/contended") samples ran while other BPF tracepoint programs were loaded" >&2
 fi
 
-python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" <<'PY' | tee "$build/bench-sensors.md"
+touch "$tmp/reader.tsv"
+python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" "$tmp/reader.tsv" <<'PY' | tee "$build/bench-sensors.md"
 import statistics, sys
 from collections import defaultdict
-path, modes, rounds, lines, forks, rn = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+path, modes, rounds, lines, forks, rn, reader_path = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
 data = defaultdict(list)
 quiet = defaultdict(list)
 for row in open(path):
@@ -216,4 +235,31 @@ for w, desc, higher in wl:
             cells.append(f"{m} {min(ov)*100:+.1f}% .. {max(ov)*100:+.1f}%")
     if cells:
         print(f"- {w}: " + "; ".join(cells))
+# The reader: its CPU and its loop's wakeups per sample, and whether the
+# rounds where it took more CPU are the rounds where the workload lost more.
+reader = defaultdict(list)
+for row in open(reader_path):
+    w, m, r, ms, cs = row.split("\t")
+    reader[(w, m)].append((int(r), int(ms), int(cs)))
+if reader:
+    print()
+    print("The reader per sample (median CPU ms, all threads; median loop wakeups):")
+    for w, desc, higher in wl:
+        cells = []
+        for m in modes:
+            if not reader[(w, m)]:
+                continue
+            cpu = statistics.median(x[1] for x in reader[(w, m)])
+            cs = statistics.median(x[2] for x in reader[(w, m)])
+            pts = []
+            for r, ms, _ in reader[(w, m)]:
+                d = dict(rows.get((w, r), []))
+                if "none" in d and m in d:
+                    pts.append((ms, (d["none"] / d[m] - 1) if higher else (d[m] / d["none"] - 1)))
+            corr = ""
+            if len(pts) >= 3 and len({p[0] for p in pts}) > 1 and len({p[1] for p in pts}) > 1:
+                corr = f", r(cpu, overhead) {statistics.correlation([p[0] for p in pts], [p[1] for p in pts]):+.2f}"
+            cells.append(f"{m} {cpu:.0f} ms, {cs:.0f} wakeups{corr}")
+        if cells:
+            print(f"- {w}: " + "; ".join(cells))
 PY
