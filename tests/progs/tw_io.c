@@ -186,6 +186,15 @@ static int parse_kind(const char *k, struct kind *out)
 	return 0;
 }
 
+/* Fill an address buffer with non-zero bytes before getsockname(): what
+ * the kernel does not write (all of sun_path for an unnamed unix socket)
+ * must never be printed, and a stale stack would hide it by luck. */
+static void prefill(struct sockaddr_storage *ss)
+{
+	memset(ss, 'x', sizeof(*ss) - 1);
+	((char *)ss)[sizeof(*ss) - 1] = 0;
+}
+
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -334,6 +343,7 @@ static int do_sock(int argc, char **argv)
 	if (r != (ssize_t)size)
 		die("short send");
 	len = sizeof(local);
+	prefill(&local);
 	getsockname(c, (struct sockaddr *)&local, &len);
 	addr_str(&local, ls, sizeof(ls));
 	addr_str(&srv, ps, sizeof(ps));
@@ -419,7 +429,7 @@ static int do_chat(int argc, char **argv)
 			usleep(gap);
 	}
 	len = sizeof(local);
-	memset(&local, 0, sizeof(local)); /* an unnamed unix socket fills in only the family */
+	prefill(&local); /* an unnamed unix socket fills in only the family */
 	getsockname(fds[0], (struct sockaddr *)&local, &len);
 	addr_str(&local, ls, sizeof(ls));
 	addr_str(&srv, ps, sizeof(ps));
@@ -497,6 +507,7 @@ static int do_connect(int argc, char **argv)
 	c = socket(k.family, k.type, 0);
 	if (connect(c, (struct sockaddr *)&srv, srvlen))
 		die("connect");
+	prefill(&local);
 	getsockname(c, (struct sockaddr *)&local, &len);
 	addr_str(&local, ls, sizeof(ls));
 	addr_str(&srv, ps, sizeof(ps));
