@@ -138,7 +138,7 @@ if wait_loaded 3; then ok e2e_monitor_sees_registered_tokens; else
 
 # (a) The agent writes token 0 into its log.
 agent leak_file 0 "$LEAKS/agent.log"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[0]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[0]}'") &&
    python3 - "$ev" "${IDS[0]}" "$AGENT_PID" "$LEAKS/agent.log" <<'PY'; then ok e2e_file_write_verdict_revoke; else not_ok e2e_file_write_verdict_revoke "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])
@@ -154,7 +154,7 @@ if [ "$REPLY_LINE" = "ok 401" ]; then ok e2e_file_write_token_refused_by_resourc
 
 # (b) The agent sends token 1 to a wrong destination (plain HTTP, Bearer).
 agent send 1 127.0.0.1 "$WRONG_PORT"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[1]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[1]}'") &&
    python3 - "$ev" "${IDS[1]}" "$AGENT_PID" "$WRONG_PORT" <<'PY'; then ok e2e_net_dest_verdict_revoke; else not_ok e2e_net_dest_verdict_revoke "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])
@@ -169,7 +169,7 @@ if msg=$(wait_active "${TOKENS[1]}" false 5); then ok e2e_net_dest_revoked_at_pr
 # (c) The delegate's legitimate use of token 2 with its audience.
 agent use 2
 use_reply=$REPLY_LINE
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[2]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[2]}'") &&
    python3 - "$ev" "${IDS[2]}" "$AGENT_PID" "$OIDC_PORT" <<'PY'; then ok e2e_use_verdict_record; else not_ok e2e_use_verdict_record "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])

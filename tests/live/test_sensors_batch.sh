@@ -34,7 +34,7 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; p
 
 # marked PID FD [PY_COND]: wait for a sock_send of PID on FD holding the marker
 marked() {
-  tw_wait_event "e['event']=='sock_send' and e['pid']==$1 and e['fd']==$2 and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))" 5
+  tw_wait_event "e['event']=='sock_send' and e['pid']==$1 and e['fd']==$2 and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))"
 }
 
 status_batch() { # PYTHON_EXPR over b = status.json's sensors.sock_batch, s = sensors
@@ -167,7 +167,7 @@ for k in range(0, len(req), 5):
     s.send(req[k:k + 5])
 s.close(); t.join()
 PY
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'") &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["class"]=="net_dest" and e["action"]=="revoke" else 1)' "$ev"; then
   ok batch_token_in_small_sends_revoked
 else

@@ -44,7 +44,7 @@ for kind in tcp4 tcp6 udp4 udp6 unix-stream unix-dgram; do
   info=$("$TW_IO" connect $kind 2>&1)
   pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info" 2>/dev/null) ||
     { not_ok "connect_$kind" "test program failed: $info"; continue; }
-  if ev=$(tw_wait_event "e['event']=='connect' and e['pid']==$pid" 5) &&
+  if ev=$(tw_wait_event "e['event']=='connect' and e['pid']==$pid") &&
      python3 - "$ev" "$info" "${fam[$kind]}" <<'PY'; then ok "connect_$kind"; else not_ok "connect_$kind" "${ev:-no connect event}"; fi
 import json, sys
 e, i, fam = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]

@@ -14,7 +14,7 @@ sleep 0.1
 tw_start --trace-io --watch-literal "$env_marker" --watch-literal "$arg_marker" ||
   { not_ok sweep_start "monitor failed to start"; exit 1; }
 
-if ev=$(tw_wait_event "e['event']=='proc_env' and e['pid']==$sleeper" 5) &&
+if ev=$(tw_wait_event "e['event']=='proc_env' and e['pid']==$sleeper") &&
    python3 - "$ev" "$sleeper" <<'PY'; then ok sweep_finds_marker_in_env; else not_ok sweep_finds_marker_in_env "${ev:-no proc_env event for pid $sleeper}"; fi
 import json, sys
 e, pid = json.loads(sys.argv[1]), int(sys.argv[2])
@@ -27,7 +27,7 @@ assert e["exe"].endswith("/bash"), e["exe"]
 assert e["comm"] == "bash"
 PY
 
-if ev=$(tw_wait_event "e['event']=='proc_argv' and e['pid']==$sleeper and any(l['index']==1 for l in e.get('literals',[]))" 5); then
+if ev=$(tw_wait_event "e['event']=='proc_argv' and e['pid']==$sleeper and any(l['index']==1 for l in e.get('literals',[]))"); then
   ok sweep_finds_marker_in_argv
 else
   not_ok sweep_finds_marker_in_argv "no proc_argv event with the marker"

@@ -62,7 +62,7 @@ mint() {
 # verdict NAME ID CLASS ACTION: wait for the verdict on token ID.
 verdict() {
   local name=$1 id=$2 cls=$3 action=$4 ev
-  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'" 5); then
+  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'"); then
     if python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='$cls' and e['action']=='$action' else 1)" "$ev"; then
       ok "$name"
     else
@@ -149,7 +149,7 @@ OTHER=$("$TW" mint --ledger "$TW_TMP/other.db" --task x --aud "$AUD" 2>/dev/null
 TOKENS+=("$OTHER")
 OSHA=$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)
 agent token "$OTHER"; agent send "$AUD_PORT"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'" 5); then
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'"); then
   python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='unmanaged' and e['action']=='alert' and e['token_id'] is None else 1)" "$ev" \
     && ok unmanaged_token_never_managed || not_ok unmanaged_token_never_managed "$ev"
 else
