@@ -26,7 +26,7 @@ while True:
         print("tls error:", e, file=sys.stderr)
 PY
 SRV_PID=$!
-for _ in $(seq 100); do [ -s "$TW_TMP/port" ] && break; sleep 0.05; done
+tw_poll test -s "$TW_TMP/port" || { not_ok tls_setup "the TLS server did not start: $(cat "$TW_TMP/srv.err")"; exit 1; }
 PORT=$(head -1 "$TW_TMP/port")
 
 marker=$(tw_marker)

@@ -501,7 +501,6 @@ static int do_alternate(int argc, char **argv)
 	addr_str(&sa[1], salen[1], pb, sizeof(pb));
 	printf("{\"pid\":%d,\"peer_a\":\"%s\",\"peer_b\":\"%s\"}\n", getpid(), pa, pb);
 	fflush(stdout);
-	usleep(300000); /* the monitor reads /proc of a live process more easily */
 	for (int i = 0; i < 2 && k.family == AF_UNIX; i++) {
 		unlink(((struct sockaddr_un *)&sa[i])->sun_path);
 		*strrchr(((struct sockaddr_un *)&sa[i])->sun_path, '/') = 0;
