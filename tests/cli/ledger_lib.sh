@@ -41,6 +41,24 @@ expect_unchanged() {
   ok "$name"
 }
 
+# ledger_lock_hold: a process holds the ledger's write lock (an open
+# IMMEDIATE transaction) until ledger_lock_release kills it; returns once
+# the lock is held. LOCK_HOLD_S bounds it should the test die first.
+LOCK_HOLD_S=300
+ledger_lock_hold() {
+  rm -f "$TW_TMP/locked"
+  python3 - "$LEDGER" "$TW_TMP/locked" "$LOCK_HOLD_S" <<'PY' &
+import sqlite3, sys, threading
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+threading.Event().wait(float(sys.argv[3]))  # held until killed
+PY
+  LOCK_PID=$!
+  tw_poll test -e "$TW_TMP/locked"
+}
+ledger_lock_release() { kill "$LOCK_PID" 2>/dev/null; wait "$LOCK_PID" 2>/dev/null; LOCK_PID=; }
+
 sql() { python3 -c 'import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); r=db.execute(sys.argv[2]).fetchone(); print(r[0] if r else "")' "$LEDGER" "$1"; }
 
 sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }

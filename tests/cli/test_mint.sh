@@ -62,18 +62,10 @@ expect_unchanged bad_register_option 2 "$TW" mint --task t --aud a.example:1 --i
 if grep -rqF -- "$tok" "$TW_TMP/err"; then not_ok error_does_not_echo_token "stderr quotes the token"; else ok error_does_not_echo_token; fi
 
 # --- ledger unusable: exit 2, no token printed ---
-python3 - "$LEDGER" "$TW_TMP/locked" <<'PY' &
-import sqlite3, sys, time, os
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-time.sleep(3)
-PY
-holder=$!
-for _ in $(seq 50); do [ -e "$TW_TMP/locked" ] && break; sleep 0.05; done
+ledger_lock_hold || not_ok locked_ledger_setup "the lock holder never held the lock"
 before=$(sql "SELECT count(*) FROM tokens" 2>/dev/null)
 TOKENWARD_LEDGER_BUSY_MS=200 "$TW" mint --task t --aud a.example:1 >"$TW_TMP/out" 2>"$TW_TMP/err"; rc=$?
-kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+ledger_lock_release
 if [ $rc -eq 2 ] && [ ! -s "$TW_TMP/out" ] && grep -q locked "$TW_TMP/err"; then ok locked_ledger_refused; else not_ok locked_ledger_refused "rc $rc out $(wc -c <"$TW_TMP/out") err $(cat "$TW_TMP/err")"; fi
 [ "$(sql "SELECT count(*) FROM tokens")" = "$before" ] && ok locked_ledger_unchanged || not_ok locked_ledger_unchanged "rows changed"
 

@@ -47,9 +47,9 @@ T4="twrv$(rand_hex 20)"; S4=$(sha256 "$T4")
 # builtin: appended once, even when the token leaks twice.
 rq_submit file_write "$T1" local
 rq_submit exec_env "$T1" local
-if rq_wait "any(j['token_sha256']=='$S1' and j['issuer']=='local' and j['state']=='done' for j in jobs)" 5 &&
+if rq_wait "any(j['token_sha256']=='$S1' and j['issuer']=='local' and j['state']=='done' for j in jobs)" &&
    [ "$(grep -c "^$S1\$" "$TW_TMP/revoked.sha256")" = 1 ] &&
-   rq_wait "not any(j['token_sealed'] for j in jobs if j['issuer']=='local')" 1; then
+   rq_wait "not any(j['token_sealed'] for j in jobs if j['issuer']=='local')"; then
   ok builtin_appends_hash_once
 else
   not_ok builtin_appends_hash_once "$(cat "$TW_TMP/revoked.sha256" 2>&1)"
@@ -57,7 +57,7 @@ fi
 
 # command: details on stdin, nothing secret in argv.
 rq_submit file_write "$T2" hook tok-2
-if rq_wait "any(j['token_sha256']=='$S2' and j['state']=='done' for j in jobs)" 5 &&
+if rq_wait "any(j['token_sha256']=='$S2' and j['state']=='done' for j in jobs)" &&
    grep -q "\"token_sha256\":\"$S2\"" "$TW_TMP/hook.stdin" && grep -q '"token_id":"tok-2"' "$TW_TMP/hook.stdin" &&
    [ "$(cat "$TW_TMP/hook.argv")" = "$(printf -- '--site\ntest')" ] && ! grep -qF "$T2" "$TW_TMP/hook.stdin"; then
   ok command_hook_gets_details_on_stdin
@@ -69,9 +69,9 @@ fi
 # exit 3 is permanent.
 echo 75 >"$TW_TMP/hook.rc"
 rq_submit net_dest "$T3" hook-with-token
-if rq_wait "any(h['token_sha256']=='$S3' and h['event']=='revoke_retry' and h['detail'].get('exit_status')==75 for h in hist)" 5; then
+if rq_wait "any(h['token_sha256']=='$S3' and h['event']=='revoke_retry' and h['detail'].get('exit_status')==75 for h in hist)"; then
   rm -f "$TW_TMP/hook.rc"
-  if rq_wait "any(j['token_sha256']=='$S3' and j['state']=='done' for j in jobs)" 5 &&
+  if rq_wait "any(j['token_sha256']=='$S3' and j['state']=='done' for j in jobs)" &&
      grep -qF "\"token\":\"$T3\"" "$TW_TMP/hook.stdin" && ! grep -qF "$T3" "$TW_TMP/hook.argv"; then
     ok command_hook_pass_token_on_stdin_and_tempfail_retry
   else
@@ -84,7 +84,7 @@ rm -f "$TW_TMP/hook.stdin"   # it holds T3 by design; the leak check covers the 
 
 # webhook: the redacted verdict, not the token.
 rq_submit foreign_process "$T4" chat tok-4
-if rq_wait "any(j['token_sha256']=='$S4' and j['state']=='done' for j in jobs)" 5 &&
+if rq_wait "any(j['token_sha256']=='$S4' and j['state']=='done' for j in jobs)" &&
    python3 - "$FAULT_LOG" "$S4" <<'PY'
 import json, sys
 b = [e["body"] for e in map(json.loads, open(sys.argv[1])) if e["path"] == "/webhook"][-1]
@@ -99,7 +99,8 @@ fi
 
 # Bad requests get an answer line, not a crash.
 printf 'not json\n{"verdict_class":"file_write"}\n{"verdict_class":"nope","token":"x"}\n' >&7
-if rq_wait "True" 1 && sleep 0.3 && [ "$(grep -c '"result":"error"' "$TW_TMP/rq.out")" = 3 ] && kill -0 "$RQ_PID"; then
+_answered() { [ "$(grep -c '"result":"error"' "$TW_TMP/rq.out")" -ge 3 ]; }
+if tw_poll _answered && [ "$(grep -c '"result":"error"' "$TW_TMP/rq.out")" = 3 ] && kill -0 "$RQ_PID"; then
   ok bad_requests_answered
 else
   not_ok bad_requests_answered "$(tail -3 "$TW_TMP/rq.out")"

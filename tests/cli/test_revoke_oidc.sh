@@ -50,7 +50,7 @@ fi
 # 2-4. The agent leaks one (a log write); tokenward revokes it.
 rq_submit file_write "$LEAK" oidc tok-leak
 S_LEAK=$(sha256 "$LEAK")
-if rq_wait "any(j['token_sha256']=='$S_LEAK' and j['state']=='done' and j['last_status']==200 for j in jobs)" 10; then
+if rq_wait "any(j['token_sha256']=='$S_LEAK' and j['state']=='done' and j['last_status']==200 for j in jobs)"; then
   ok revoke_delivered
 else
   not_ok revoke_delivered "job not done: $(cat "$TW_TMP/jobs.jsonl")"
@@ -67,7 +67,7 @@ else
 fi
 
 # History of the leaked token: queued, then revoked with HTTP 200.
-if rq_wait "[h['event'] for h in hist if h.get('token_sha256')=='$S_LEAK']==['revoke_queued','revoked'] and [h for h in hist if h['event']=='revoked' and h['token_sha256']=='$S_LEAK'][0]['detail']['http_status']==200" 5; then
+if rq_wait "[h['event'] for h in hist if h.get('token_sha256')=='$S_LEAK']==['revoke_queued','revoked'] and [h for h in hist if h['event']=='revoked' and h['token_sha256']=='$S_LEAK'][0]['detail']['http_status']==200"; then
   ok history_queued_then_revoked
 else
   not_ok history_queued_then_revoked "$(grep "$S_LEAK" "$TW_TMP/hist.jsonl")"
@@ -76,7 +76,7 @@ fi
 # client_secret_post (a send to a wrong destination).
 rq_submit net_dest "$POSTED" oidc-post tok-posted
 S_POSTED=$(sha256 "$POSTED")
-if rq_wait "any(j['token_sha256']=='$S_POSTED' and j['state']=='done' for j in jobs)" 10 &&
+if rq_wait "any(j['token_sha256']=='$S_POSTED' and j['state']=='done' for j in jobs)" &&
    [ "$(oidc_active "$POSTED")" = false ]; then
   ok client_secret_post_revokes
 else
@@ -85,7 +85,7 @@ fi
 
 # Idempotent: the same leak again makes no second job.
 rq_submit exec_env "$LEAK" oidc tok-leak
-if rq_wait "len([j for j in jobs if j['token_sha256']=='$S_LEAK'])==1" 5 &&
+if rq_wait "len([j for j in jobs if j['token_sha256']=='$S_LEAK'])==1" &&
    grep -q '"result":"duplicate"' "$TW_TMP/rq.out"; then
   ok resubmit_is_idempotent
 else
@@ -95,7 +95,7 @@ fi
 # unmanaged only alerts: no job, token stays active, history says alert.
 S_KEEP=$(sha256 "$KEEP")
 rq_submit unmanaged "$KEEP" oidc tok-keep
-if rq_wait "any(h['event']=='alert' and h['token_sha256']=='$S_KEEP' for h in hist) and not any(j['token_sha256']=='$S_KEEP' for j in jobs)" 5 &&
+if rq_wait "any(h['event']=='alert' and h['token_sha256']=='$S_KEEP' for h in hist) and not any(j['token_sha256']=='$S_KEEP' for j in jobs)" &&
    [ "$(oidc_active "$KEEP")" = true ]; then
   ok unmanaged_only_alerts
 else
@@ -105,9 +105,12 @@ fi
 # Bad client credentials: 401, loud error, one attempt, no retry loop.
 rq_submit file_write "$BAD" oidc-badcreds tok-bad
 S_BAD=$(sha256 "$BAD")
-if rq_wait "any(j['token_sha256']=='$S_BAD' and j['state']=='failed' and j['last_status']==401 for j in jobs)" 10; then
-  sleep 1.5   # ample time for a retry loop to show itself (backoff base is 100 ms)
-  rq_wait "[j['attempts'] for j in jobs if j['token_sha256']=='$S_BAD']==[1] and status['failed']==1 and status['failed_jobs'][0]['token_sha256']=='$S_BAD'" 2 &&
+if rq_wait "any(j['token_sha256']=='$S_BAD' and j['state']=='failed' and j['last_status']==401 for j in jobs)"; then
+  # NO_RETRY_WINDOW_S: ample wall clock for a retry loop to show itself
+  # (backoff base 100 ms, max 1 s): the interval is what is under test.
+  NO_RETRY_WINDOW_S=1.5
+  tw_interval "$NO_RETRY_WINDOW_S"
+  rq_wait "[j['attempts'] for j in jobs if j['token_sha256']=='$S_BAD']==[1] and status['failed']==1 and status['failed_jobs'][0]['token_sha256']=='$S_BAD'" &&
   grep -q "REVOCATION FAILED, TOKEN STILL VALID: sha256:${S_BAD:0:12}" "$TW_TMP/rq.err" &&
   [ "$(oidc_active "$BAD")" = true ] &&
     ok bad_credentials_fail_loud_no_loop ||
@@ -121,14 +124,14 @@ cp "$TW_SECRET_F" "$BAD_SECRET_F"
 rq_kill TERM
 rq_start
 if [ "$(rq retry all)" = "1 job re-armed" ] &&
-   rq_wait "any(j['token_sha256']=='$S_BAD' and j['state']=='done' for j in jobs)" 10 &&
+   rq_wait "any(j['token_sha256']=='$S_BAD' and j['state']=='done' for j in jobs)" &&
    [ "$(oidc_active "$BAD")" = false ]; then
   ok retry_after_fix_revokes
 else
   not_ok retry_after_fix_revokes "$(grep "$S_BAD" "$TW_TMP/jobs.jsonl")"
 fi
 # Once done, the sealed copy is dropped from the job.
-if rq_wait "all(not j['token_sealed'] for j in jobs if j['state']=='done')" 2; then ok sealed_token_dropped_when_done; else not_ok sealed_token_dropped_when_done "sealed token kept"; fi
+if rq_wait "all(not j['token_sealed'] for j in jobs if j['state']=='done')"; then ok sealed_token_dropped_when_done; else not_ok sealed_token_dropped_when_done "sealed token kept"; fi
 
 rq_kill TERM
 rq_assert_no_leak no_raw_token_in_artefacts "$LEAK" "$KEEP" "$POSTED" "$BAD"

@@ -2,7 +2,10 @@
 # `tokenward rules list|test|corpus`: the embedded pack, its examples,
 # bad rule files, and recall on the external Nosey Parker corpus.
 . "$(dirname "$0")/../live/lib.sh"
-CORPUS=$TW_ROOT/../shared/corpora/noseyparker/examples.jsonl
+# The corpora sit beside the checkout (../shared/corpora); from a clone or
+# worktree elsewhere tw_corpora finds them (TW_CORPORA, or beside the
+# origin or main worktree), and the case below says where it looked.
+CORPUS=$(tw_corpora)/noseyparker/examples.jsonl || CORPUS="(not found: set TW_CORPORA, or keep ../shared/corpora beside $TW_ROOT)/noseyparker/examples.jsonl"
 
 # Embedded: works from a directory with no rules/ in sight.
 (cd "$TW_TMP" && "$TW" rules list) >"$TW_TMP/list" 2>&1; rc=$?

@@ -20,10 +20,17 @@ issuer_kill_all() {
   ISSUER_PIDS=()
 }
 
-# Wait until FILE exists (up to ~10 s).
-wait_file() {
-  for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.05; done
-  return 1
+# Wait until FILE exists and is not empty (deadline TW_WAIT_S, tests/live/lib.sh).
+wait_file() { tw_poll test -s "$1"; }
+
+# fault_wait PYEXPR: wait until some line r of the fault server's log
+# satisfies the expression (r is the parsed JSON line).
+fault_wait() { tw_poll _fault_seen "$1"; }
+_fault_seen() {
+  python3 - "$FAULT_LOG" "$1" <<'EOF' 2>/dev/null
+import json, sys
+sys.exit(0 if any(eval(sys.argv[2], {}, {"r": json.loads(l)}) for l in open(sys.argv[1]) if l.strip()) else 1)
+EOF
 }
 
 # Start the real OAuth server (oidc-provider). Sets OIDC_URL, OIDC_PID,
@@ -126,14 +133,26 @@ sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 rq() { "$TW" revoke-queue --config "$TW_TMP/tw.yaml" --db "$TW_TMP/q.db" "$@"; }
 
-# rq_wait PYEXPR [TIMEOUT_S]: wait until PYEXPR holds; in it, `jobs` is the
-# list of jobs, `hist` the history and `status` the status object.
+# rq_wait PYEXPR: wait until PYEXPR holds (deadline TW_WAIT_S); in it,
+# `jobs` is the list of jobs, `hist` the history and `status` the status
+# object. On a timeout the last of each, and the queue's stderr, go to
+# stderr.
 rq_wait() {
-  local deadline=$(( $(date +%s) + ${2:-10} ))
-  while :; do
-    rq list >"$TW_TMP/jobs.jsonl" 2>/dev/null; rq history >"$TW_TMP/hist.jsonl" 2>/dev/null
-    rq status >"$TW_TMP/status.json" 2>/dev/null
-    python3 - "$TW_TMP" "$1" <<'EOF' && return 0
+  [ $# -eq 1 ] || { echo "rq_wait takes one expression (the deadline is TW_WAIT_S)" >&2; return 2; }
+  tw_poll _rq_holds "$1" && return 0
+  {
+    echo "rq_wait: timed out after ${TW_WAIT_S} s waiting for: $1"
+    echo "--- jobs"; tail -n 5 "$TW_TMP/jobs.jsonl"
+    echo "--- history (last lines)"; tail -n 8 "$TW_TMP/hist.jsonl"
+    echo "--- status"; head -c 1500 "$TW_TMP/status.json"; echo
+    echo "--- revoke-queue stderr (last lines)"; tail -n 10 "$TW_TMP/rq.err" 2>/dev/null
+  } | sed 's/^/    /' >&2
+  return 1
+}
+_rq_holds() {
+  rq list >"$TW_TMP/jobs.jsonl" 2>/dev/null; rq history >"$TW_TMP/hist.jsonl" 2>/dev/null
+  rq status >"$TW_TMP/status.json" 2>/dev/null
+  python3 - "$TW_TMP" "$1" <<'EOF' 2>/dev/null
 import json, sys
 d, expr = sys.argv[1], sys.argv[2]
 ld = lambda p: [json.loads(l) for l in open(p) if l.strip()]
@@ -141,9 +160,6 @@ jobs, hist = ld(d + "/jobs.jsonl"), ld(d + "/hist.jsonl")
 status = json.load(open(d + "/status.json"))
 sys.exit(0 if eval(expr) else 1)
 EOF
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
 }
 
 # Fail the case if any raw secret appears in the DB, logs or outputs.

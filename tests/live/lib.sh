@@ -8,7 +8,8 @@ TW=$TW_BUILD/tokenward
 PROGS=$TW_BUILD/progs
 TW_TMP=$(mktemp -d /tmp/tw-live.XXXXXX)
 TW_PID=
-trap 'tw_stop; rm -rf "$TW_TMP"' EXIT
+TW_CG=
+trap 'tw_stop; tw_leave_cgroup; rm -rf "$TW_TMP"' EXIT
 
 ok()     { echo "ok $1"; }
 not_ok() { echo "not ok $1: $2"; }
@@ -16,20 +17,82 @@ not_ok() { echo "not ok $1: $2"; }
 # Random marker, never a real secret.
 tw_marker() { echo "twmark$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"; }
 
+# Waiting. A test never sleeps to wait for something: it polls for the
+# condition it needs (a file, an event, a counter in status.json, a process
+# state) and goes on as soon as it holds. The deadline is generous, for a
+# machine many times slower than a quiet one (other jobs on the CPUs); only
+# a failure ever waits that long. TW_WAIT_S overrides it.
+TW_WAIT_S=${TW_WAIT_S:-60}
+TW_POLL_S=0.05     # how often a condition is tried again: not a wait for anything
+
+# tw_poll CMD...: run CMD until it succeeds; 1 if it still fails after
+# TW_WAIT_S seconds. CMD runs in this shell (a function may set variables).
+tw_poll() {
+  local end=$((SECONDS + TW_WAIT_S))
+  until "$@"; do
+    [ "$SECONDS" -ge "$end" ] && return 1
+    sleep "$TW_POLL_S"
+  done
+}
+
+# tw_interval SECONDS: let a wall-clock interval pass that is itself under
+# test (a TTL that must run out, a window in which a retry must not
+# fire). Never a wait for something to happen: that is tw_poll's job.
+# Each caller names the interval and says why it is long enough.
+tw_interval() { sleep "$1"; }
+
+# tw_diag: what the monitor said and last wrote, to stderr (the test log),
+# so that a timeout is explainable.
+tw_diag() {
+  {
+    echo "--- monitor (pid ${TW_PID:-none}, $( [ -n "${TW_PID:-}" ] && kill -0 "$TW_PID" 2>/dev/null && echo running || echo not running)): last stderr lines"
+    tail -n 15 "$TW_TMP/stderr" 2>/dev/null | sed 's/^/    /'
+    echo "--- last status.json"
+    head -c 2000 "$TW_TMP/state/status.json" 2>/dev/null | sed 's/^/    /'; echo
+  } >&2
+}
+
+# tw_own_cgroup: move this test shell, and so every process it starts
+# from now on, into a new cgroup v2 directory $TW_CG. A monitor run with
+# --cgroup "$TW_CG" then counts only this test's own processes: a check
+# that a status counter is zero (nothing lost, nothing orphaned) must not
+# see the other jobs of a shared machine. (The monitor never watches its
+# own process, so it may start inside too.) The EXIT trap moves the shell
+# back and removes the directory.
+tw_own_cgroup() {
+  local root
+  root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+  [ -n "$root" ] || { echo "no cgroup v2 hierarchy mounted"; return 1; }
+  TW_CG_HOME=$root$(sed -n 's/^0:://p' /proc/self/cgroup)
+  TW_CG=$root/tw-test.$$.$RANDOM
+  mkdir "$TW_CG" || { echo "cannot create $TW_CG"; TW_CG=; return 1; }
+  echo $$ >"$TW_CG/cgroup.procs"
+}
+tw_leave_cgroup() {
+  [ -n "${TW_CG:-}" ] || return 0
+  echo $$ >"$TW_CG_HOME/cgroup.procs" 2>/dev/null ||
+    echo $$ >"$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)/cgroup.procs"
+  rmdir "$TW_CG" 2>/dev/null
+  TW_CG=
+}
+
 # Start the monitor; events go to $TW_TMP/events.jsonl. Extra args pass through.
 tw_start() {
   rm -f "$TW_TMP/ready"
   "$TW" run --events "$TW_TMP/events.jsonl" --state-dir "$TW_TMP/state" \
       --ready-file "$TW_TMP/ready" "$@" >"$TW_TMP/stdout" 2>"$TW_TMP/stderr" &
   TW_PID=$!
-  for _ in $(seq 1 200); do
-    [ -e "$TW_TMP/ready" ] && return 0
-    kill -0 "$TW_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "tokenward did not become ready:"; cat "$TW_TMP/stderr"
+  tw_poll _tw_ready_or_gone
+  [ -e "$TW_TMP/ready" ] && return 0
+  if kill -0 "$TW_PID" 2>/dev/null; then
+    echo "tokenward did not become ready within ${TW_WAIT_S} s (still starting); its stderr:"
+  else
+    echo "tokenward exited before it was ready; its stderr:"
+  fi
+  tail -n 30 "$TW_TMP/stderr"
   return 1
 }
+_tw_ready_or_gone() { [ -e "$TW_TMP/ready" ] || ! kill -0 "$TW_PID" 2>/dev/null; }
 
 tw_stop() {
   [ -n "${TW_PID:-}" ] || return 0
@@ -40,10 +103,59 @@ tw_stop() {
   return 0
 }
 
-# tw_wait_event PYTHON_EXPR [TIMEOUT_S]: wait until some event e satisfies
-# the expression; prints that event. Returns 1 on timeout.
+# tw_wait_event PYTHON_EXPR: wait until some event e satisfies the
+# expression; prints that event. Returns 1 on timeout (TW_WAIT_S), with
+# the last events and the monitor's state on stderr.
 tw_wait_event() {
-  python3 "$TW_ROOT/tests/live/wait_event.py" "$TW_TMP/events.jsonl" "$1" "${2:-5}"
+  [ $# -eq 1 ] || { echo "tw_wait_event takes one expression (the deadline is TW_WAIT_S)" >&2; return 2; }
+  python3 "$TW_ROOT/tests/live/wait_event.py" "$TW_TMP/events.jsonl" "$1" "$TW_WAIT_S" || { local rc=$?; tw_diag; return $rc; }
+}
+
+# tw_no_event ABSENT_EXPR BARRIER_EXPR: the negative check. After the
+# action, the test causes a barrier: a later event of the same kind that
+# the monitor handles after anything the action could have caused (a
+# marker exec, a marker write, a second send). Waits for the barrier,
+# then succeeds if no event so far satisfies ABSENT_EXPR. Returns 3 (and
+# prints the offending event) if one does, 1 if the barrier never came.
+tw_no_event() {
+  python3 "$TW_ROOT/tests/live/wait_event.py" "$TW_TMP/events.jsonl" "$2" "$TW_WAIT_S" "$1" || {
+    local rc=$?; [ $rc -eq 1 ] && tw_diag; return $rc; }
+}
+
+# tw_no_event_case NAME ABSENT_EXPR BARRIER_EXPR: tw_no_event, reported.
+tw_no_event_case() {
+  local out rc
+  out=$(tw_no_event "$2" "$3"); rc=$?
+  case $rc in
+    0) ok "$1" ;;
+    3) not_ok "$1" "an event that must not happen: $out" ;;
+    *) not_ok "$1" "the barrier event never came (rc $rc): the absence would prove nothing" ;;
+  esac
+}
+
+# tw_wait_status PYTHON_EXPR: wait for a status.json the monitor wrote
+# after this call (so it reflects what the test did before) in which the
+# expression over s (the status) holds. Prints that status.
+tw_wait_status() {
+  python3 "$TW_ROOT/tests/live/wait_status.py" "$TW_TMP/state/status.json" "$1" "$TW_WAIT_S" || { tw_diag; return 1; }
+}
+
+# tw_corpora: the directory of the shared test corpora, printed; 1 if none
+# is found. The corpora live beside the checkout, in ../shared/corpora of
+# the main tree; a clone or worktree elsewhere finds them through
+# TW_CORPORA, then beside its own root, then beside the repository it was
+# cloned from (a local origin) or the main worktree.
+tw_corpora() {
+  local d c
+  for d in "${TW_CORPORA:-}" "$TW_ROOT/../shared/corpora"; do
+    [ -n "$d" ] && [ -d "$d" ] && { (cd "$d" && pwd); return 0; }
+  done
+  for c in "$(git -C "$TW_ROOT" config --get remote.origin.url 2>/dev/null)" \
+           "$(git -C "$TW_ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)/.."; do
+    c=${c#file://}
+    [ -n "$c" ] && [ -d "$c/../shared/corpora" ] && { (cd "$c/../shared/corpora" && pwd); return 0; }
+  done
+  return 1
 }
 
 # Fail if any raw secret given appears in any file under the given dirs.

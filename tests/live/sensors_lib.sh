@@ -12,7 +12,7 @@ io_case() {
   local name=$1 kind=$2 info=$3 off=$4 extra=${5:-True} pid ev
   pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info" 2>/dev/null) ||
     { not_ok "$name" "test program failed: $info"; return; }
-  if ! ev=$(tw_wait_event "e['event']=='$kind' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))" 5); then
+  if ! ev=$(tw_wait_event "e['event']=='$kind' and e['pid']==$pid and any(l['index']==0 for l in e.get('literals',[]))"); then
     not_ok "$name" "no $kind event from pid $pid holding the marker; saw: $(grep "\"pid\":$pid," "$TW_TMP/events.jsonl" | grep -v '"exec"' | head -3)"
     return
   fi

@@ -86,7 +86,7 @@ AGENT_PID=$AGENT_PID
 exec 8<&"${AGENT[0]}" 9>&"${AGENT[1]}"
 agent() { # CMD...: one command, one reply line in $REPLY_LINE
   echo "$*" >&9
-  IFS= read -r -t 10 REPLY_LINE <&8 || REPLY_LINE="err no reply"
+  IFS= read -r -t "$TW_WAIT_S" REPLY_LINE <&8 || REPLY_LINE="err no reply"
 }
 
 # 1. The agent obtains a token for its audience; 2. it is registered with
@@ -104,25 +104,18 @@ new_token() { # -> index in TOKENS
 }
 # The monitor has loaded N ledger tokens (its status file, rewritten every second).
 wait_loaded() { # N
+  tw_poll _loaded "$1"
+}
+_loaded() {
   local s
-  for _ in $(seq 1 60); do
-    s=$("$TW" status --state-dir "$TW_TMP/state" --json 2>/dev/null) &&
-      python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["detection"]["ledger_tokens"] >= int(sys.argv[2]) else 1)' "$s" "$1" 2>/dev/null &&
-      return 0
-    sleep 0.1
-  done
-  return 1
+  s=$("$TW" status --state-dir "$TW_TMP/state" --json 2>/dev/null) &&
+    python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["detection"]["ledger_tokens"] >= int(sys.argv[2]) else 1)' "$s" "$1" 2>/dev/null
 }
 # Introspection as the resource server, polled: "true"/"false" wanted.
-wait_active() { # TOKEN WANT SECONDS
-  local a end=$(( $(date +%s%N) + ${3:-5} * 1000000000 ))
-  while :; do
-    a=$(oidc_active "$1" 2>/dev/null)
-    [ "$a" = "$2" ] && return 0
-    [ "$(date +%s%N)" -ge "$end" ] && { echo "introspection: ${a:-error}"; return 1; }
-    sleep 0.1
-  done
+wait_active() { # TOKEN WANT
+  _active_is "$1" "$2" || tw_poll _active_is "$1" "$2" || { echo "introspection: ${_active:-error}"; return 1; }
 }
+_active_is() { _active=$(oidc_active "$1" 2>/dev/null); [ "$_active" = "$2" ]; }
 
 for i in 0 1 2; do
   new_token || { not_ok e2e_agent_token_$i "could not obtain or register a token: $REPLY_LINE $(tail -2 "$TW_TMP/register.err")"; exit 1; }
@@ -138,7 +131,7 @@ if wait_loaded 3; then ok e2e_monitor_sees_registered_tokens; else
 
 # (a) The agent writes token 0 into its log.
 agent leak_file 0 "$LEAKS/agent.log"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[0]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[0]}'") &&
    python3 - "$ev" "${IDS[0]}" "$AGENT_PID" "$LEAKS/agent.log" <<'PY'; then ok e2e_file_write_verdict_revoke; else not_ok e2e_file_write_verdict_revoke "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])
@@ -146,7 +139,7 @@ assert e["class"] == "file_write" and e["action"] == "revoke" and e["exposure"] 
 assert e["token_id"] == sys.argv[2] and e["pid"] == int(sys.argv[3]) and e["path"] == sys.argv[4], e
 assert e["issuer"] == "oidc" and e["rule"] == "opaque", e
 PY
-if msg=$(wait_active "${TOKENS[0]}" false 5); then ok e2e_file_write_revoked_at_provider; else
+if msg=$(wait_active "${TOKENS[0]}" false); then ok e2e_file_write_revoked_at_provider; else
   not_ok e2e_file_write_revoked_at_provider "$msg"; fi
 agent use 0
 if [ "$REPLY_LINE" = "ok 401" ]; then ok e2e_file_write_token_refused_by_resource; else
@@ -154,7 +147,7 @@ if [ "$REPLY_LINE" = "ok 401" ]; then ok e2e_file_write_token_refused_by_resourc
 
 # (b) The agent sends token 1 to a wrong destination (plain HTTP, Bearer).
 agent send 1 127.0.0.1 "$WRONG_PORT"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[1]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[1]}'") &&
    python3 - "$ev" "${IDS[1]}" "$AGENT_PID" "$WRONG_PORT" <<'PY'; then ok e2e_net_dest_verdict_revoke; else not_ok e2e_net_dest_verdict_revoke "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])
@@ -163,13 +156,13 @@ assert e["classes"] == ["net_dest"], e          # the delegate itself: not forei
 assert e["token_id"] == sys.argv[2] and e["pid"] == int(sys.argv[3]), e
 assert e["dest"] == "127.0.0.1:" + sys.argv[4] and e["host"] == "127.0.0.1:" + sys.argv[4], e
 PY
-if msg=$(wait_active "${TOKENS[1]}" false 5); then ok e2e_net_dest_revoked_at_provider; else
+if msg=$(wait_active "${TOKENS[1]}" false); then ok e2e_net_dest_revoked_at_provider; else
   not_ok e2e_net_dest_revoked_at_provider "$msg"; fi
 
 # (c) The delegate's legitimate use of token 2 with its audience.
 agent use 2
 use_reply=$REPLY_LINE
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[2]}'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='${SHAS[2]}'") &&
    python3 - "$ev" "${IDS[2]}" "$AGENT_PID" "$OIDC_PORT" <<'PY'; then ok e2e_use_verdict_record; else not_ok e2e_use_verdict_record "${ev:-no verdict}"; fi
 import json, sys
 e = json.loads(sys.argv[1])
@@ -178,9 +171,12 @@ assert e["token_id"] == sys.argv[2] and e["pid"] == int(sys.argv[3]), e
 assert e["dest"] == "127.0.0.1:" + sys.argv[4] and e["audience_check"] == "in_audience", e
 PY
 [ "$use_reply" = "ok 200" ] && ok e2e_use_accepted_by_resource || not_ok e2e_use_accepted_by_resource "resource answered: $use_reply"
-# Long enough for a wrongly queued revocation to reach the provider.
-sleep 1
-if [ "$(oidc_active "${TOKENS[2]}")" = true ]; then ok e2e_use_token_stays_active; else
+# The barrier: a status written after the use verdict, with the revoker
+# idle and every revocation queued so far answered. A revocation wrongly
+# queued for token 2 would have reached the provider by then.
+if ! tw_wait_status '(lambda r: r["pending"]==0 and r["in_flight"]==0 and r["done"]+r["failed"]>=r["since_start"]["queued"])(s["revocation"])' >/dev/null; then
+  not_ok e2e_use_token_stays_active "the revoker never went idle: the check would prove nothing"
+elif [ "$(oidc_active "${TOKENS[2]}")" = true ]; then ok e2e_use_token_stays_active; else
   not_ok e2e_use_token_stays_active "the token in legitimate use was revoked"; fi
 if grep -F "\"sha256\":\"${SHAS[2]}\"" "$TW_TMP/events.jsonl" | grep -qv '"action":"record"'; then
   not_ok e2e_use_no_other_verdict "$(grep -F "${SHAS[2]}" "$TW_TMP/events.jsonl" | head -3)"
@@ -199,11 +195,11 @@ ledger_case() { # NAME ID PYEXPR-over-t
     not_ok "$1" "$(echo "$out" | tr '\n' ' ' | head -c 600)"
   fi
 }
-for _ in $(seq 1 30); do   # the history line lands once the worker has its answer
+_histories_landed() {   # the history line lands once the worker has its answer
   "$TW" ledger show --json --ledger "$LEDGER" "${IDS[1]}" 2>/dev/null | grep -q '"revoked"' &&
-    "$TW" ledger show --json --ledger "$LEDGER" "${IDS[0]}" 2>/dev/null | grep -q '"http_status":\s*200' && break
-  sleep 0.1
-done
+    "$TW" ledger show --json --ledger "$LEDGER" "${IDS[0]}" 2>/dev/null | grep -q '"http_status":\s*200'
+}
+tw_poll _histories_landed
 REVOKED='t["status"]=="revoked" and "revoke_queued" in h and any(x["event"]=="revoked" and x["detail"].get("http_status")==200 for x in t["history"])'
 ledger_case e2e_ledger_file_write_history "${IDS[0]}" "$REVOKED"
 ledger_case e2e_ledger_net_dest_history "${IDS[1]}" "$REVOKED"

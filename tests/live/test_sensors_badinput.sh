@@ -17,7 +17,7 @@ m = os.environ["TW_MARKER"].encode()
 hdr = (16 + len(m)).to_bytes(4, "little") + (0).to_bytes(2, "little") + (0).to_bytes(2, "little") + bytes(8)
 s.sendto(hdr + m, (0, 0))
 print(os.getpid())')
-if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['family']=='other' and e.get('literals')" 5 >/dev/null; then
+if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['family']=='other' and e.get('literals')" >/dev/null; then
   ok netlink_send_captured_as_other_family
 else
   not_ok netlink_send_captured_as_other_family "no sock_send from pid $pid with family other"
@@ -31,8 +31,14 @@ fd = os.open("/dev/null", os.O_WRONLY)
 f = os.open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "tw-efault-%d" % os.getpid()), os.O_WRONLY | os.O_CREAT, 0o600)
 r = libc.write(f, ctypes.c_void_p(8), 4096)   # address 8 is never mapped
 print(os.getpid() if r < 0 else -1)' )
-if [ "$pid" -gt 0 ] && ! tw_wait_event "e['event']=='file_write' and e['pid']==$pid" 0.5 >/dev/null; then
-  ok efault_write_not_reported
+# The barrier: a good write to a regular file by a process started after.
+bpid=$(B=$TW_TMP/barrier.log python3 -c '
+import os
+with open(os.environ["B"], "w") as f: f.write("barrier\n")
+print(os.getpid())')
+if [ "$pid" -gt 0 ]; then
+  tw_no_event_case efault_write_not_reported "e['event']=='file_write' and e['pid']==$pid" \
+    "e['event']=='file_write' and e['pid']==$bpid"
 else
   not_ok efault_write_not_reported "pid=$pid"
 fi
@@ -44,13 +50,12 @@ rm -f /tmp/tw-efault-*
 info=$("$PROGS/tw_io" vanish "$TW_TMP/vanish.out")
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info" 2>/dev/null) || pid=0
 if [ "$pid" -gt 0 ] &&
-   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e.get('read_failed') is True and e['bytes']==$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ret"])' "$info")" 5 >/dev/null; then
+   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e.get('read_failed') is True and e['bytes']==$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ret"])' "$info")" >/dev/null; then
   ok unmapped_after_write_flagged
 else
   not_ok unmapped_after_write_flagged "info=$info; events: $(grep "\"pid\":$pid," "$TW_TMP/events.jsonl" | grep file_write | head -2)"
 fi
-sleep 1.2
-if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["sensors"]["drops"]["read_failed"]>=1 else 1)' "$TW_TMP/state/status.json"; then
+if tw_wait_status 's["sensors"]["drops"]["read_failed"]>=1' >/dev/null; then
   ok unmapped_after_write_counted
 else
   not_ok unmapped_after_write_counted "$(grep -o '"drops":{[^}]*}' "$TW_TMP/state/status.json")"
@@ -64,7 +69,7 @@ m = os.environ["TW_MARKER"].encode()
 data = bytes(range(256)) * 20 + m + b"\x00\xff" * 300
 fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 os.write(fd, data); os.close(fd); print(os.getpid())')
-if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(h['offset']==5120 for h in e.get('literals', []))" 5 >/dev/null; then
+if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and any(h['offset']==5120 for h in e.get('literals', []))" >/dev/null; then
   ok binary_buffer_marker_at_offset
 else
   not_ok binary_buffer_marker_at_offset "marker not found at 5120 in pid $pid's write"
@@ -87,8 +92,8 @@ os.unlink(p)
 print(os.getpid())
 PY
 )
-if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['peer'].endswith('s\\\\xff\\\\xfe.sock')" 5 >/dev/null &&
-   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e['path'].endswith('f\\\\xff.log')" 5 >/dev/null; then
+if tw_wait_event "e['event']=='sock_send' and e['pid']==$pid and e['peer'].endswith('s\\\\xff\\\\xfe.sock')" >/dev/null &&
+   tw_wait_event "e['event']=='file_write' and e['pid']==$pid and e['path'].endswith('f\\\\xff.log')" >/dev/null; then
   ok non_utf8_names_escaped
 else
   not_ok non_utf8_names_escaped "$(grep "\"pid\":$pid," "$TW_TMP/events.jsonl" | head -3)"

@@ -19,30 +19,33 @@ sends_of() {
     { if [ -n "${2:-}" ]; then grep "\"fd\":$2,"; else cat; fi; }
 }
 
-# wait_bytes PID FD WANT: until those events add up to WANT bytes (5 s); prints the sum
+# wait_bytes PID FD WANT: until those events add up to WANT bytes (or
+# TW_WAIT_S); prints the sum
+_bytes_reached() {
+  _got=$(sends_of "$1" "$2" | python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in sys.stdin))')
+  [ "$_got" -ge "$3" ]
+}
 wait_bytes() {
-  local got=0
-  for _ in $(seq 100); do
-    got=$(sends_of "$1" "$2" | python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in sys.stdin))')
-    [ "$got" -ge "$3" ] && break
-    sleep 0.05
-  done
-  echo "$got"
+  _got=0
+  tw_poll _bytes_reached "$1" "$2" "$3"
+  echo "$_got"
 }
 
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(" ".join(map(str,v)) if isinstance(v,list) else v)' "$1" "$2"; }
 
 # marked PID FD [PY_COND]: wait for a sock_send of PID on FD holding the marker
 marked() {
-  tw_wait_event "e['event']=='sock_send' and e['pid']==$1 and e['fd']==$2 and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))" 5
+  tw_wait_event "e['event']=='sock_send' and e['pid']==$1 and e['fd']==$2 and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))"
 }
 
-status_batch() { # PYTHON_EXPR over b = status.json's sensors.sock_batch, s = sensors
-  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sensors"]; b=s.get("sock_batch"); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-    "$TW_TMP/state/status.json" "$1"
+status_batch() { # PYTHON_EXPR over b = sensors.sock_batch, s = sensors, in a status.json written after the call
+  tw_wait_status "(lambda s: (lambda b: $1)(s.get('sock_batch')))(s['sensors'])" >/dev/null
 }
 
-tw_start --trace-io --no-sweep --watch-literal "$marker" ||
+# Its own cgroup: the counters checked below (nothing orphaned, lost or
+# dropped) are this test's, not those of other jobs on the same machine.
+tw_own_cgroup || { not_ok batch_cgroup "$TW_CG"; exit 1; }
+tw_start --trace-io --no-sweep --cgroup "$TW_CG" --watch-literal "$marker" ||
   { not_ok batch_start "monitor failed to start"; exit 1; }
 
 # 6000 bytes in 7-byte sends on one socket: batched, the marker found with
@@ -111,7 +114,8 @@ done
 for kind in tcp4 unix-stream; do
   info=$("$TW_IO" alternate $kind 200 3000 2>&1)
   pid=$(field "$info" pid)
-  sleep 0.3
+  _all_sent() { [ "$(sends_of "$pid" | grep -c '')" -ge 200 ]; }   # then exactly 200, below
+  tw_poll _all_sent
   if sends_of "$pid" | python3 -c '
 import json, sys
 i = json.loads(sys.argv[1])
@@ -124,7 +128,7 @@ assert all(e["peer"] == i["peer_a"] for e in ev if not e.get("literals"))
   else not_ok "batch_recycled_sockets_keep_peer_$kind" "$info"; fi
 done
 
-sleep 1.5 # idle batches retire; status.json is rewritten every second
+# Idle batches retire; the counts come from a status.json written since.
 if status_batch 'b and b["batches"]>=4 and b["takes"]>=4 and b["sealed"]>=1 and b["retired"]>=1 and b["orphaned"]==0 and b["lost_bytes"]==0 and b["malformed"]==0 and s["drops"]["ringbuf_full"]==0'; then
   ok batch_status_counts
 else
@@ -132,7 +136,7 @@ else
 fi
 
 # --no-sock-batch: every send through the ring, found all the same.
-restart 1 batch_clean_exit --trace-io --no-sweep --no-sock-batch --watch-literal "$marker"
+restart 1 batch_clean_exit --trace-io --no-sweep --cgroup "$TW_CG" --no-sock-batch --watch-literal "$marker"
 info=$("$TW_IO" chat tcp4 2000 "$(rand_between 100 1900)" 7 1 0 2>&1)
 pid=$(field "$info" pid); fd=$(field "$info" fds)
 got=$(wait_bytes "$pid" "$fd" 2000)
@@ -142,7 +146,6 @@ if marked "$pid" "$fd" >/dev/null && [ "$got" -eq 2000 ] && ! sends_of "$pid" | 
 else
   not_ok batch_off_sends_each "$got bytes, $(sends_of "$pid" | grep -c '') events"
 fi
-sleep 1.2
 status_batch 'b is None' && ok batch_off_no_status || not_ok batch_off_no_status "sock_batch in status"
 
 # A managed token in an HTTP request sent 5 bytes at a time to a port
@@ -151,7 +154,7 @@ LEDGER=$TW_TMP/ledger.db
 tok=$("$TW" mint --ledger "$LEDGER" --task batch --aud http://127.0.0.1:9 2>"$TW_TMP/mint.err") ||
   { not_ok batch_mint "$(cat "$TW_TMP/mint.err")"; exit 1; }
 id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-restart 2 batch_off_clean_exit --no-sweep --ledger "$LEDGER"
+restart 2 batch_off_clean_exit --no-sweep --cgroup "$TW_CG" --ledger "$LEDGER"
 # the token comes on fd 3, a pipe (not captured): in no argv or environment
 python3 - 3< <(printf '%s' "$tok") <<'PY'
 import os, socket, threading
@@ -167,7 +170,7 @@ for k in range(0, len(req), 5):
     s.send(req[k:k + 5])
 s.close(); t.join()
 PY
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'") &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["class"]=="net_dest" and e["action"]=="revoke" else 1)' "$ev"; then
   ok batch_token_in_small_sends_revoked
 else

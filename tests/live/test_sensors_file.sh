@@ -85,7 +85,7 @@ io_case file_default_window_hit file_write "$info" "$off" \
   "e['captured']==65536 and e['bytes']==200000 and e['truncated'] is True"
 info=$("$TW_IO" file write "$TW_TMP/w/past64.out" 200000 150000)
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
-if ev=$(tw_wait_event "e['event']=='file_write' and e['pid']==$pid" 5) &&
+if ev=$(tw_wait_event "e['event']=='file_write' and e['pid']==$pid") &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["truncated"] and e["captured"]==65536 and "literals" not in e' "$ev"; then
   ok file_default_window_cut_flagged
 else

@@ -13,17 +13,49 @@ mkdir -p "$TW_TMP/t"
 
 # writer PATH LINES MARKER_LINE MODE: python with raw write(2)s of
 # 100-byte lines; the marker sits at a random column of line MARKER_LINE.
-# MODE: keep (fd open 0.5 s after), exit (exit at once), unlink (unlink
-# right after open, keep open), trunc / delete (write one line, pause,
-# write the rest, then ftruncate to 0 / close and unlink), tiny (marker
-# written 3 bytes per write() in the middle of the lines).
+# MODE: keep (fd kept open until the monitor has read every byte back,
+# or judged the write: a verdict),
+# exit (exit at once), unlink (unlink right after open, keep open the
+# same way), trunc / delete (write one line, wait until the monitor has
+# taken it, write the rest, then ftruncate to 0 / close and unlink; trunc
+# keeps the fd open until the monitor has counted the short read), tiny
+# (marker written 3 bytes per write() in the middle of the lines).
+# The writer's waits poll the monitor's events and status (deadline
+# TW_WAIT_S); none is a guessed interval.
 # The marker comes on fd 3, a pipe (not captured), so it is in no argv,
 # environment or file but the one written.
 writer() {
-  python3 - "$@" 3< <(printf '%s' "$marker") <<'PY'
+  TW_EVENTS=$TW_TMP/events.jsonl TW_STATUS=$TW_TMP/state/status.json TW_WAIT_S=$TW_WAIT_S \
+    python3 - "$@" 3< <(printf '%s' "$marker") <<'PY'
 import json, os, random, sys, time
 path, lines, mline, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 marker = os.fdopen(3).read()
+deadline = time.monotonic() + float(os.environ["TW_WAIT_S"])
+seen, pos, judged = 0, 0, False
+def events_bytes():  # bytes of this pid's file_write events so far (read incrementally)
+    global seen, pos, judged
+    try:
+        with open(os.environ["TW_EVENTS"], "rb") as f:
+            f.seek(pos); data = f.read()
+    except FileNotFoundError:
+        return seen
+    data = data[:data.rfind(b"\n") + 1]; pos += len(data)
+    for l in data.splitlines():
+        e = json.loads(l)
+        if e.get("event") == "file_write" and e.get("pid") == os.getpid():
+            seen += e["bytes"]
+        elif e.get("event") == "verdict" and e.get("pid") == os.getpid():
+            judged = True  # without --trace-io a verdict is all the monitor writes
+    return seen
+def short_read_counted():
+    try:
+        t = json.load(open(os.environ["TW_STATUS"]))["sensors"].get("file_tail") or {}
+    except (OSError, ValueError):
+        return False
+    return t.get("short_reads", 0) >= 1
+def hold(cond):  # until cond() or the deadline; the test's own checks then decide
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.02)
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 if mode == "unlink":
     os.unlink(path)
@@ -39,14 +71,16 @@ for i in range(lines):
             continue
     total += os.write(fd, bytes(line))
     if i == 0 and mode in ("trunc", "delete"):
-        time.sleep(0.1)  # the monitor takes the first run; the rest wait out --file-tail-ms
+        hold(lambda: events_bytes() >= total)  # the monitor took the first run; the rest wait out --file-tail-ms
 print(json.dumps({"pid": os.getpid(), "fd": fd, "path": path, "bytes": total, "offset": mline * 100 + col}), flush=True)
 if mode == "trunc":
     os.ftruncate(fd, 0)
 elif mode == "delete":
     os.close(fd); os.unlink(path); sys.exit(0)
-if mode in ("keep", "unlink", "trunc"):
-    time.sleep(0.5)
+if mode in ("keep", "unlink"):
+    hold(lambda: events_bytes() >= total or judged)
+elif mode == "trunc":
+    hold(short_read_counted)
 PY
 }
 
@@ -54,15 +88,14 @@ events_of() { # PID: file_write events of that pid, as JSON lines
   grep "\"pid\":$1," "$TW_TMP/events.jsonl" | grep '"event":"file_write"'
 }
 
-# wait_bytes PID WANT: until the pid's file_write events add up to WANT bytes (5 s)
+# wait_bytes PID WANT: until the pid's file_write events add up to WANT
+# bytes (or TW_WAIT_S); prints the sum
+bytes_of() { events_of "$1" | python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in sys.stdin))'; }
+_bytes_reached() { _got=$(bytes_of "$1"); [ "$_got" -ge "$2" ]; }
 wait_bytes() {
-  local got=0
-  for _ in $(seq 100); do
-    got=$(events_of "$1" | python3 -c 'import json,sys; print(sum(json.loads(l)["bytes"] for l in sys.stdin))')
-    [ "$got" -ge "$2" ] && break
-    sleep 0.05
-  done
-  echo "$got"
+  _got=0
+  tw_poll _bytes_reached "$1" "$2"
+  echo "$_got"
 }
 
 # marker_case NAME INFO [PY_COND]: a file_write of INFO's pid holds the
@@ -70,25 +103,24 @@ wait_bytes() {
 marker_case() {
   local pid
   pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$2")
-  if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))" 5 >/dev/null; then
+  if tw_wait_event "e['event']=='file_write' and e['pid']==$pid and (${3:-True}) and any(l['index']==0 for l in e.get('literals',[]))" >/dev/null; then
     ok "$1"
   else
     not_ok "$1" "$(events_of "$pid" | head -3)"
   fi
 }
 
-status_tail() { # PYTHON_EXPR over t = status.json's sensors.file_tail
-  python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["sensors"].get("file_tail"); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-    "$TW_TMP/state/status.json" "$1"
-}
-
-# status_case NAME PYTHON_EXPR: ok when status.json's file_tail satisfies it.
+# status_case NAME PYTHON_EXPR: ok once a status.json written after the
+# call has a file_tail (t) that satisfies it.
 status_case() {
-  if status_tail "$2"; then ok "$1"
+  if tw_wait_status "(lambda t: $2)(s['sensors'].get('file_tail'))" >/dev/null; then ok "$1"
   else not_ok "$1" "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json")"; fi
 }
 
-tw_start --trace-io --no-sweep --watch-literal "$marker" ||
+# Its own cgroup: the counters checked below (nothing lost) are this
+# test's, not those of other jobs writing files on the same machine.
+tw_own_cgroup || { not_ok tail_cgroup "$TW_CG"; exit 1; }
+tw_start --trace-io --no-sweep --cgroup "$TW_CG" --watch-literal "$marker" ||
   { not_ok tail_start "monitor failed to start"; exit 1; }
 
 # 3000 lines of a log: most are never copied by the kernel, all are seen.
@@ -116,7 +148,6 @@ sys.exit(0 if want in hits else 1)' "$(python3 -c 'import json,sys; print(json.l
 else
   not_ok tail_marker_at_its_file_offset "$(events_of "$pid" | grep literals | head -2)"
 fi
-sleep 1.2 # status is rewritten every second
 status_case tail_status_counts 't and t["runs"]>=1 and t["reads"]>=1 and t["bytes"]>=290000 and t["lost_bytes"]==0'
 
 # A marker written three bytes per write() among whole lines.
@@ -147,11 +178,14 @@ want=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$i
 got=$(wait_bytes "$pid" "$want")
 [ "$got" -eq "$want" ] && events_of "$pid" | grep -q '"literals"' && ok tail_many_files_all_accounted ||
   not_ok tail_many_files_all_accounted "$got of $want bytes; marker $(events_of "$pid" | grep -c literals) times"
-sleep 1.2
 status_case tail_open_files_bounded 't["open_files"]<=128 and t["lost_bytes"]==0'
 
-# Slow read-backs (--file-tail-ms 300): the writer is gone first.
-restart 1 tail_clean_exit --trace-io --no-sweep --file-tail-ms 300 --watch-literal "$marker"
+# Slow read-backs: the writer is gone first. TAIL_SLOW_MS is the interval
+# under test: a run's second read-back waits that long, and each writer
+# below exits, truncates or deletes its file well within it (a few ms of
+# work, so even a loaded machine stays far inside).
+TAIL_SLOW_MS=2000
+restart 1 tail_clean_exit --trace-io --no-sweep --cgroup "$TW_CG" --file-tail-ms $TAIL_SLOW_MS --watch-literal "$marker"
 
 # The process exited: the file is opened by the path the kernel sent.
 info=$(writer "$TW_TMP/t/exited.log" 2000 1500 exit)
@@ -165,18 +199,17 @@ fi
 
 # Truncated before the read-back: the lost bytes are counted and logged.
 info=$(writer "$TW_TMP/t/trunc.log" 50 1 trunc)
-sleep 1.5
-status_tail 't["short_reads"]>=1 and t["lost_bytes"]>=4800' && grep -q 'could not be read back' "$TW_TMP/stderr" &&
+tw_wait_status "(lambda t: t['short_reads']>=1 and t['lost_bytes']>=4800)(s['sensors'].get('file_tail'))" >/dev/null &&
+  tw_poll grep -q 'could not be read back' "$TW_TMP/stderr" &&
   ok tail_truncation_counted_and_logged ||
   not_ok tail_truncation_counted_and_logged "$(grep -o '"file_tail":{[^}]*}' "$TW_TMP/state/status.json"); $(grep 'read back' "$TW_TMP/stderr")"
 
 # Closed and deleted before the read-back: counted as a lost range.
 info=$(writer "$TW_TMP/t/deleted.log" 50 1 delete)
-sleep 1.5
 status_case tail_deleted_file_counted 't["lost_ranges"]>=1'
 
 # --no-file-tail: every write copied by the kernel, nothing read back.
-restart 2 tail_slow_clean_exit --trace-io --no-sweep --no-file-tail --watch-literal "$marker"
+restart 2 tail_slow_clean_exit --trace-io --no-sweep --cgroup "$TW_CG" --no-file-tail --watch-literal "$marker"
 info=$(writer "$TW_TMP/t/off.log" 500 250 keep)
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
 got=$(wait_bytes "$pid" 50000)
@@ -187,7 +220,6 @@ if [ "$got" -eq 50000 ] && [ "$n" -eq 500 ] && ! events_of "$pid" | grep -q read
 else
   not_ok tail_off_copies_every_write "$n events, $got bytes"
 fi
-sleep 1.2
 status_case tail_off_no_status 't is None'
 
 # A managed token in the middle of a long log: read back, found, revoked,
@@ -196,9 +228,9 @@ LEDGER=$TW_TMP/ledger.db
 tok=$("$TW" mint --ledger "$LEDGER" --task tail --aud http://127.0.0.1:9 2>"$TW_TMP/mint.err") ||
   { not_ok tail_mint "$(cat "$TW_TMP/mint.err")"; exit 1; }
 id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-restart 3 tail_off_clean_exit --no-sweep --ledger "$LEDGER"
+restart 3 tail_off_clean_exit --no-sweep --cgroup "$TW_CG" --ledger "$LEDGER"
 marker=$tok writer "$TW_TMP/t/token.log" 2000 1200 keep >/dev/null
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id' and e.get('class')=='file_write'" 5) &&
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id' and e.get('class')=='file_write'") &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e["class"]=="file_write" and e["action"]=="revoke" else 1)' "$ev"; then
   ok tail_token_in_log_revoked
 else

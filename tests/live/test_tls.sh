@@ -26,7 +26,7 @@ while True:
         print("tls error:", e, file=sys.stderr)
 PY
 SRV_PID=$!
-for _ in $(seq 100); do [ -s "$TW_TMP/port" ] && break; sleep 0.05; done
+tw_poll test -s "$TW_TMP/port" || { not_ok tls_setup "the TLS server did not start: $(cat "$TW_TMP/srv.err")"; exit 1; }
 PORT=$(head -1 "$TW_TMP/port")
 
 marker=$(tw_marker)
@@ -38,17 +38,21 @@ grep -q "TLS plaintext capture off" "$TW_TMP/stderr" && not_ok tls_attached "$(g
 https_get() { printf '%s\n' "$1" | curl -sk --http1.1 -H @- "https://127.0.0.1:$PORT/" >/dev/null; }
 
 https_get "X-Marker: $marker"
-if tw_wait_event "e['event']=='sock_send' and e['syscall']=='SSL_write' and e['comm']=='curl' and e['peer']=='127.0.0.1:$PORT' and e.get('literals')" 5 >/dev/null; then
+if tw_wait_event "e['event']=='sock_send' and e['syscall']=='SSL_write' and e['comm']=='curl' and e['peer']=='127.0.0.1:$PORT' and e.get('literals')" >/dev/null; then
   ok tls_plaintext_captured_with_peer
 else
   not_ok tls_plaintext_captured_with_peer "no SSL_write capture holding the marker"
 fi
 # The ciphertext on the same socket does not hold it.
-if tw_wait_event "e['event']=='sock_send' and e['syscall']!='SSL_write' and e['comm']=='curl' and e.get('literals')" 0.3 >/dev/null; then
-  not_ok tls_ciphertext_is_not_plaintext "marker found in a raw send"
-else
-  ok tls_ciphertext_is_not_plaintext
-fi
+# The barrier: after curl is done, another process sends the marker in
+# the clear (a raw send, the same path as curl's ciphertext) to the server.
+bpid=$(TW_MARKER=$marker python3 -c '
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(os.environ["TW_MARKER"].encode() + b"\r\n"); s.close(); print(os.getpid())' "$PORT")
+tw_no_event_case tls_ciphertext_is_not_plaintext \
+  "e['event']=='sock_send' and e['syscall']!='SSL_write' and e['comm']=='curl' and e.get('literals')" \
+  "e['event']=='sock_send' and e['pid']==${bpid:-0} and e.get('literals')"
 
 mint() { # AUD: prints "ID TOKEN"
   local tok id
@@ -59,7 +63,7 @@ mint() { # AUD: prints "ID TOKEN"
 }
 verdict() { # NAME ID CLASS ACTION
   local ev
-  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$2'" 5) &&
+  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$2'") &&
      python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if (e['class'],e['action'],e['comm'])==('$3','$4','curl') else 1)" "$ev"; then
     ok "$1"
   else

@@ -24,7 +24,7 @@ while True:
     except OSError: pass
     c.close()' >"$TW_TMP/sink.$1" &
   SINK_PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$TW_TMP/sink.$1" ] && break; sleep 0.02; done
+  tw_poll test -s "$TW_TMP/sink.$1"
   head -1 "$TW_TMP/sink.$1"
 }
 
@@ -42,11 +42,10 @@ exec 7>"$TW_TMP/agent.ctl"
 agent() { # CMD...: run one command, wait for its reply
   local before; before=$(grep -c '' "$TW_TMP/agent.out")
   echo "$*" >&7
-  for _ in $(seq 200); do
-    [ "$(grep -c '' "$TW_TMP/agent.out")" -gt "$before" ] && break; sleep 0.01
-  done
+  tw_poll _agent_replied "$before"
   tail -1 "$TW_TMP/agent.out" | grep -q '^done'
 }
+_agent_replied() { [ "$(grep -c '' "$TW_TMP/agent.out")" -gt "$1" ]; }
 
 # mint TASK [OPTS...]: prints "ID TOKEN"; every token is remembered for the leak check.
 # The audience is $AUD unless MINT_AUD names another.
@@ -62,7 +61,7 @@ mint() {
 # verdict NAME ID CLASS ACTION: wait for the verdict on token ID.
 verdict() {
   local name=$1 id=$2 cls=$3 action=$4 ev
-  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'" 5); then
+  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$id'"); then
     if python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='$cls' and e['action']=='$action' else 1)" "$ev"; then
       ok "$name"
     else
@@ -77,8 +76,15 @@ status_of() { "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c 'imp
 
 # Wait until the ledger shows STATUS for ID (the monitor marks it after queueing).
 expect_status() { # NAME ID STATUS
-  for _ in $(seq 50); do [ "$(status_of "$2")" = "$3" ] && { ok "$1"; return; }; sleep 0.05; done
+  _status_is() { [ "$(status_of "$1")" = "$2" ]; }
+  tw_poll _status_is "$2" "$3" && { ok "$1"; return; }
   not_ok "$1" "ledger status of $2 is $(status_of "$2"), want $3"
+}
+
+# ledger_has_event ID EVENT: the token's ledger history holds EVENT.
+ledger_has_event() {
+  "$TW" ledger show "$1" --json --ledger "$LEDGER" 2>/dev/null |
+    python3 -c 'import json,sys; sys.exit(0 if any(x["event"]==sys.argv[1] for x in json.load(sys.stdin)["history"]) else 1)' "$2"
 }
 
 read -r ID TOK < <(mint use --delegate-pid "$AGENT")
@@ -113,8 +119,9 @@ read -r ID TOK < <(mint file --delegate-pid "$AGENT")
 agent token "$TOK"; agent write "$LEAKS/app.log"
 verdict file_write_by_delegate "$ID" file_write revoke
 expect_status file_write_revokes "$ID" revoked
-# The history tells the story: the sighting (redacted verdict) and the revocation at the issuer.
-sleep 0.2
+# The history tells the story: the sighting (redacted verdict) and the
+# revocation at the issuer (its line lands once the revoker has the answer).
+tw_poll ledger_has_event "$ID" revoked
 if "$TW" ledger show "$ID" --json --ledger "$LEDGER" | python3 -c '
 import json,sys; h=json.load(sys.stdin)["history"]; ev=[x["event"] for x in h]
 s=[x for x in h if x["event"]=="sighting"]
@@ -140,7 +147,16 @@ agent token "$TOK"; agent send "$AUD_PORT"
 verdict after_task_use "$ID" after_task revoke
 
 read -r ID TOK < <(mint short --delegate-pid "$AGENT" --ttl 1)
-sleep 1.3
+# The interval under test is the TTL: used only once the ledger's expiry
+# has passed, by a margin (EXPIRY_MARGIN_S) for the monitor's clock read.
+EXPIRY_MARGIN_S=0.3
+_expired() {
+  "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c '
+import datetime, json, sys, time
+x = datetime.datetime.strptime(json.load(sys.stdin)["expires_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+sys.exit(0 if time.time() > x.replace(tzinfo=datetime.timezone.utc).timestamp() + float(sys.argv[1]) else 1)' "$EXPIRY_MARGIN_S"
+}
+tw_poll _expired "$ID" || not_ok expired_use_setup "token $ID never expired"
 agent token "$TOK"; agent send "$AUD_PORT"
 verdict expired_use "$ID" expired_use revoke
 
@@ -149,7 +165,7 @@ OTHER=$("$TW" mint --ledger "$TW_TMP/other.db" --task x --aud "$AUD" 2>/dev/null
 TOKENS+=("$OTHER")
 OSHA=$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)
 agent token "$OTHER"; agent send "$AUD_PORT"
-if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'" 5); then
+if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'"); then
   python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='unmanaged' and e['action']=='alert' and e['token_id'] is None else 1)" "$ev" \
     && ok unmanaged_token_never_managed || not_ok unmanaged_token_never_managed "$ev"
 else
@@ -158,30 +174,43 @@ fi
 
 # The same unknown secret again from the same program: one alert a minute.
 agent send "$AUD_PORT"; agent send "$AUD_PORT"
-sleep 0.3
-n=$(grep -c "\"sha256\":\"$OSHA\"" "$TW_TMP/events.jsonl")
-[ "$n" -eq 1 ] && ok unmanaged_repeats_suppressed || not_ok unmanaged_repeats_suppressed "$n alerts for one secret"
+# The barrier: another unknown secret sent after them; its alert comes
+# after any alert the repeats would have caused.
+OTHER2=$("$TW" mint --ledger "$TW_TMP/other.db" --task y --aud "$AUD" 2>/dev/null)
+TOKENS+=("$OTHER2")
+OSHA2=$(printf %s "$OTHER2" | sha256sum | cut -d' ' -f1)
+agent token "$OTHER2"; agent send "$AUD_PORT"
+if tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA2'" >/dev/null; then
+  n=$(grep -c "\"sha256\":\"$OSHA\"" "$TW_TMP/events.jsonl")
+  [ "$n" -eq 1 ] && ok unmanaged_repeats_suppressed || not_ok unmanaged_repeats_suppressed "$n alerts for one secret"
+else
+  not_ok unmanaged_repeats_suppressed "no alert for the barrier secret: the count would prove nothing"
+fi
 
 # Minted and leaked at once: the monitor must not call it unmanaged.
 read -r ID TOK < <(mint fresh --delegate-pid "$AGENT")
 agent token "$TOK"; agent write "$LEAKS/fresh.log"
 verdict fresh_mint_seen_immediately "$ID" file_write revoke
 
-# status shows the pipeline and the revocation queue.
-sleep 1.2
-if "$TW" status --state-dir "$TW_TMP/state" --json | python3 -c '
+# status shows the pipeline and the revocation queue (polled: the counts
+# reach these once the status file has been rewritten since).
+_status_shows() {
+  "$TW" status --state-dir "$TW_TMP/state" --json | python3 -c '
 import json,sys; s=json.load(sys.stdin)
 d=s["detection"]; r=s["revocation"]
 assert d["exposures"] >= 8 and d["managed"] >= 11 and d["unmanaged"] >= 3, d
 assert d["unmanaged_repeats_suppressed"] >= 2, d
-assert r["done"] >= 1, r' 2>"$TW_TMP/status.err"; then ok status_shows_detection_and_revocation
+assert r["done"] >= 1, r' 2>"$TW_TMP/status.err"
+}
+if tw_poll _status_shows; then ok status_shows_detection_and_revocation
 else not_ok status_shows_detection_and_revocation "$(cat "$TW_TMP/status.err")"; fi
 
 # A path chosen by an attacker must not become markup in the report.
 read -r EVIL_ID TOK < <(mint evil --delegate-pid "$AGENT")
 agent token "$TOK"; agent write "$LEAKS/<i>evil.log"
 verdict file_write_hostile_name "$EVIL_ID" file_write revoke
-sleep 0.3
+# The report below reads the ledger: wait for the revocation to land in it.
+tw_poll ledger_has_event "$EVIL_ID" revoked
 
 agent quit; exec 7>&-
 tw_stop

@@ -45,6 +45,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,21 @@ static int parse_kind(const char *k, struct kind *out)
 	return 0;
 }
 
-static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
+/* Fill an address buffer with non-zero bytes before getsockname(): what
+ * the kernel does not write (all of sun_path for an unnamed unix socket)
+ * must never be printed, and a stale stack would hide it by luck. */
+static void prefill(struct sockaddr_storage *ss)
+{
+	memset(ss, 'x', sizeof(*ss) - 1);
+	((char *)ss)[sizeof(*ss) - 1] = 0;
+}
+
+/* LEN is the length getsockname() (or the caller) gave for SS: a unix
+ * name is only the LEN - offsetof(sun_path) bytes the kernel wrote. An
+ * unnamed socket has LEN == sizeof(sa_family_t) and prints "unix:"; an
+ * abstract name starts with NUL and prints as "unix:@name", as tokenward
+ * does. */
+static void addr_str(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -199,7 +214,18 @@ static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n)
 		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
 		snprintf(out, n, "[%s]:%u", ip, ntohs(s->sin6_port));
 	} else if (ss->ss_family == AF_UNIX) {
-		snprintf(out, n, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
+		const struct sockaddr_un *s = (const void *)ss;
+		size_t plen = len > offsetof(struct sockaddr_un, sun_path) ?
+				      len - offsetof(struct sockaddr_un, sun_path) : 0;
+
+		if (plen > sizeof(s->sun_path))
+			plen = sizeof(s->sun_path);
+		if (plen > 1 && !s->sun_path[0])
+			snprintf(out, n, "unix:@%.*s", (int)strnlen(s->sun_path + 1, plen - 1), s->sun_path + 1);
+		else if (plen && s->sun_path[0])
+			snprintf(out, n, "unix:%.*s", (int)strnlen(s->sun_path, plen), s->sun_path);
+		else
+			snprintf(out, n, "unix:");
 	} else {
 		snprintf(out, n, "?");
 	}
@@ -334,9 +360,10 @@ static int do_sock(int argc, char **argv)
 	if (r != (ssize_t)size)
 		die("short send");
 	len = sizeof(local);
+	prefill(&local);
 	getsockname(c, (struct sockaddr *)&local, &len);
-	addr_str(&local, ls, sizeof(ls));
-	addr_str(&srv, ps, sizeof(ps));
+	addr_str(&local, len, ls, sizeof(ls));
+	addr_str(&srv, srvlen, ps, sizeof(ps));
 	printf("{\"pid\":%d,\"fd\":%d,\"local\":\"%s\",\"peer\":\"%s\"}\n", getpid(), c, ls, ps);
 	fflush(stdout);
 	if (k.type == SOCK_STREAM) {
@@ -419,10 +446,10 @@ static int do_chat(int argc, char **argv)
 			usleep(gap);
 	}
 	len = sizeof(local);
-	memset(&local, 0, sizeof(local)); /* an unnamed unix socket fills in only the family */
+	prefill(&local); /* an unnamed unix socket fills in only the family */
 	getsockname(fds[0], (struct sockaddr *)&local, &len);
-	addr_str(&local, ls, sizeof(ls));
-	addr_str(&srv, ps, sizeof(ps));
+	addr_str(&local, len, ls, sizeof(ls));
+	addr_str(&srv, srvlen, ps, sizeof(ps));
 	printf("{\"pid\":%d,\"fds\":[", getpid());
 	for (int i = 0; i < conns; i++)
 		printf("%s%d", i ? "," : "", fds[i]);
@@ -470,11 +497,10 @@ static int do_alternate(int argc, char **argv)
 		if (gap)
 			usleep(gap);
 	}
-	addr_str(&sa[0], pa, sizeof(pa));
-	addr_str(&sa[1], pb, sizeof(pb));
+	addr_str(&sa[0], salen[0], pa, sizeof(pa));
+	addr_str(&sa[1], salen[1], pb, sizeof(pb));
 	printf("{\"pid\":%d,\"peer_a\":\"%s\",\"peer_b\":\"%s\"}\n", getpid(), pa, pb);
 	fflush(stdout);
-	usleep(300000); /* the monitor reads /proc of a live process more easily */
 	for (int i = 0; i < 2 && k.family == AF_UNIX; i++) {
 		unlink(((struct sockaddr_un *)&sa[i])->sun_path);
 		*strrchr(((struct sockaddr_un *)&sa[i])->sun_path, '/') = 0;
@@ -497,9 +523,10 @@ static int do_connect(int argc, char **argv)
 	c = socket(k.family, k.type, 0);
 	if (connect(c, (struct sockaddr *)&srv, srvlen))
 		die("connect");
+	prefill(&local);
 	getsockname(c, (struct sockaddr *)&local, &len);
-	addr_str(&local, ls, sizeof(ls));
-	addr_str(&srv, ps, sizeof(ps));
+	addr_str(&local, len, ls, sizeof(ls));
+	addr_str(&srv, srvlen, ps, sizeof(ps));
 	printf("{\"pid\":%d,\"fd\":%d,\"local\":\"%s\",\"peer\":\"%s\"}\n", getpid(), c, ls, ps);
 	close(c);
 	close(s);
