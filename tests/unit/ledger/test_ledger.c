@@ -417,7 +417,10 @@ static void test_killed_writer_leaves_whole_entries(void **state)
 		}
 		_exit(0);
 	}
-	usleep(150 * 1000);
+	/* kill it once it has committed something, mid-stream */
+	for (uint64_t end = util_now_ns(CLOCK_MONOTONIC) + 60 * 1000000000ull;
+	     count("SELECT count(*) FROM tokens") < 1 && util_now_ns(CLOCK_MONOTONIC) < end;)
+		usleep(10000);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	int64_t toks = count("SELECT count(*) FROM tokens");
@@ -514,7 +517,7 @@ static void test_cache_many(void **state)
 	ledger_close(l);
 }
 
-/* Another process mints; a cache polled every 10 ms sees it within 100 ms. */
+/* Another process mints; the cache's next refresh sees it. */
 static void test_cache_cross_process_latency(void **state)
 {
 	struct ledger_cache *c;
@@ -549,14 +552,13 @@ static void test_cache_cross_process_latency(void **state)
 	int status;
 	waitpid(pid, &status, 0);
 	assert_int_equal(WEXITSTATUS(status), 0);
-	/* the child has committed; poll as the monitor would */
-	while (!ledger_cache_lookup(c, sha)) {
-		assert_true(util_now_ns(CLOCK_MONOTONIC) - committed < 100000000ull);
-		ledger_cache_refresh(c);
-		if (!ledger_cache_lookup(c, sha))
-			usleep(10000);
-	}
-	assert_true(util_now_ns(CLOCK_MONOTONIC) - committed < 100000000ull);
+	/* The child has committed: the very next refresh, as the monitor's
+	 * 20 ms tick makes, must see it. (How fast, in ms, is a benchmark's
+	 * question, not a timed test's: make bench-ledger.) */
+	(void)committed;
+	assert_null(ledger_cache_lookup(c, sha));
+	assert_int_equal(ledger_cache_refresh(c), 1);
+	assert_non_null(ledger_cache_lookup(c, sha));
 	ledger_cache_close(c);
 	close(pipefd[0]);
 	close(pipefd[1]);

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/sha256.h"
+#include "lib/util.h"
 #include "revoke/revoke.h"
 
 static char dir[64];
@@ -148,6 +150,17 @@ static int count_rows(sqlite3 *db, const char *sql)
 	return n;
 }
 
+/* Wait for the workers: poll until the count reaches want or a deadline
+ * generous for a loaded machine passes; the caller's assert decides. */
+#define WAIT_DEADLINE_NS (60 * 1000000000ull)
+static void wait_rows(sqlite3 *db, const char *sql, int want)
+{
+	uint64_t end = util_now_ns(CLOCK_MONOTONIC) + WAIT_DEADLINE_NS;
+
+	while (count_rows(db, sql) < want && util_now_ns(CLOCK_MONOTONIC) < end)
+		usleep(10000);
+}
+
 /* Whether the bytes occur in any of the database's files. */
 static int in_db_files(const char *db, const char *needle)
 {
@@ -227,8 +240,7 @@ static void test_queue_builtin(void **state)
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE sealed_token IS NOT NULL"), 0);
 
 	assert_int_equal(revoker_start(r), 0);
-	for (int i = 0; i < 200 && count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'") != 1; i++)
-		usleep(10000);
+	wait_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'", 1);
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'"), 1);
 	revoker_stop(r);
 	sha256_hex(tok, strlen(tok), sha);
@@ -259,7 +271,8 @@ static void test_queue_builtin(void **state)
 		b.token_len = strlen(tok2);
 		assert_int_equal(revoker_submit(r, &b), REVOKE_QUEUED);
 		assert_int_equal(revoker_start(r), 0);
-		for (int i = 0; i < 200 && seen.n < 2; i++)
+		for (uint64_t end = util_now_ns(CLOCK_MONOTONIC) + WAIT_DEADLINE_NS;
+		     seen.n < 2 && util_now_ns(CLOCK_MONOTONIC) < end;)
 			usleep(10000);
 		revoker_stop(r);
 		assert_int_equal(seen.n, 2);
@@ -308,9 +321,9 @@ static void test_sealed_rfc7009_job(void **state)
 	 * (a retry on refusal, not a "cannot open" permanent failure) */
 	assert_int_equal(revoker_open(c, db, &r, err, sizeof(err)), 0);
 	assert_int_equal(revoker_start(r), 0);
-	usleep(300000);
-	revoker_stop(r);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	wait_rows(h, "SELECT COUNT(*) FROM revoke_history WHERE event='revoke_retry'", 1);
+	revoker_stop(r);
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_history WHERE event='revoke_retry'"), 1);
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='pending'"), 1);
 	sqlite3_close(h);
