@@ -29,7 +29,7 @@ issuers:
   hook:
     type: command
     command: [$HOOK, --site, test]
-    timeout: 2s
+    timeout: 30s
   hook-with-token:
     type: command
     command: [$HOOK]

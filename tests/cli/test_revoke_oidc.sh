@@ -24,7 +24,7 @@ issuers:
     client_secret_file: $TW_SECRET_F
     auth_method: client_secret_basic
     token_type_hint: access_token
-    timeout: 3s
+    timeout: 30s
   oidc-post:
     type: rfc7009
     revocation_endpoint: $OIDC_URL/token/revocation

@@ -25,6 +25,9 @@ import sys
 import urllib.parse
 import urllib.request
 
+# Deadline for one HTTP exchange: generous for a loaded machine (tests/live/lib.sh).
+WAIT_S = float(os.environ.get("TW_WAIT_S", "60"))
+
 oidc, resource, secret_file = sys.argv[1:4]
 secret = open(secret_file).read().strip()
 tokens = []
@@ -40,7 +43,7 @@ def get_token():
                                    "scope": "api:read"}).encode()
     req = urllib.request.Request(oidc + "/token", data=body, method="POST")
     req.add_header("Authorization", "Basic " + base64.b64encode(f"agent:{secret}".encode()).decode())
-    with urllib.request.urlopen(req, timeout=5) as r:
+    with urllib.request.urlopen(req, timeout=WAIT_S) as r:
         return json.load(r)["access_token"]
 
 
@@ -48,7 +51,7 @@ def http_get(host, port, path, token):
     """One send(): the request line, Host and Authorization together."""
     req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
            f"Connection: close\r\n\r\n").encode()
-    with socket.create_connection((host, int(port)), timeout=5) as s:
+    with socket.create_connection((host, int(port)), timeout=WAIT_S) as s:
         s.sendall(req)
         data = b""
         while b"\r\n" not in data:

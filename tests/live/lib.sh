@@ -22,7 +22,7 @@ tw_marker() { echo "twmark$(od -An -N8 -tx8 /dev/urandom | tr -d ' \n')"; }
 # state) and goes on as soon as it holds. The deadline is generous, for a
 # machine many times slower than a quiet one (other jobs on the CPUs); only
 # a failure ever waits that long. TW_WAIT_S overrides it.
-TW_WAIT_S=${TW_WAIT_S:-60}
+export TW_WAIT_S=${TW_WAIT_S:-60}
 TW_POLL_S=0.05     # how often a condition is tried again: not a wait for anything
 
 # tw_poll CMD...: run CMD until it succeeds; 1 if it still fails after

@@ -52,7 +52,7 @@ issuers:
     client_secret_file: $TW_SECRET_F
     auth_method: client_secret_basic
     token_type_hint: access_token
-    timeout: 3s
+    timeout: 30s
 YAML
 
 # The wrong destination: a loopback HTTP listener on another port.

@@ -92,8 +92,9 @@ else
   not_ok file_default_window_cut_flagged "${ev:-no event}"
 fi
 
-# A 1 GiB write: bounded capture, exact byte count, no stall.
-info=$(timeout 20 "$TW_IO" big)
+# A 1 GiB write: bounded capture, exact byte count, no stall (a stall
+# hangs until TW_WAIT_S; a slow machine only takes longer).
+info=$(timeout "$TW_WAIT_S" "$TW_IO" big)
 io_case sock_write_1gib sock_send "$info" 100 \
   "e['bytes']==1<<30 and e['captured']==65536 and e['truncated'] is True"
 tw_stop
