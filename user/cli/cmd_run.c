@@ -295,6 +295,7 @@ static void sensors_status(void *vrun, cJSON *o)
 
 	ingest_status_fill(run->in, o);
 	cJSON_AddNumberToObject(o, "events_written", (double)eventlog_count(run->out));
+	cJSON_AddNumberToObject(o, "events_lost", (double)eventlog_lost(run->out));
 }
 
 static void detection_status(void *vrun, cJSON *o)

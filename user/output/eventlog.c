@@ -1,16 +1,44 @@
 /* The event stream of `tokenward run` (see eventlog.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "output/eventlog.h"
 #include "sensors/event.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define MAX_HITS_PER_LITERAL 8
+#define SINK_BUF_MAX (4u << 20)      /* written out early past this */
+#define SINK_WARN_NS 10000000000ull  /* one warning per sink per 10 s */
+
+/*
+ * One sink. Lines gather in buf and go out with one write() per flush
+ * (the loop flushes every pass), so a failed write is seen, not buried in
+ * stdio: the lines it held are counted as lost, a regular file is cut
+ * back to its last whole line, and the next flush tries again, so a sink
+ * that was full resumes once there is room.
+ */
+struct sink {
+	const char *path;
+	int fd;
+	int regular;
+	char *buf;
+	size_t len, cap;
+	uint64_t lines;       /* lines in buf */
+	uint64_t lost;        /* lines never written */
+	uint64_t lost_warned; /* lost at the last warning */
+	uint64_t warned_ns;
+	int broken;           /* a pipe took part of a line: start with a newline */
+};
 
 struct eventlog {
 	struct eventlog_opts o;
-	FILE *sinks[EVENTLOG_MAX_SINKS];
+	struct sink sinks[EVENTLOG_MAX_SINKS];
 	int nsinks;
 	size_t literal_len[EVENTLOG_MAX_LITERALS];
 	size_t literal_max;
@@ -18,9 +46,27 @@ struct eventlog {
 	uint64_t lines;
 };
 
+static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
+{
+	struct stat st;
+
+	k->path = path;
+	k->fd = strcmp(path, "-") ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+				  : dup(STDOUT_FILENO);
+	if (k->fd < 0) {
+		int r = -errno;
+
+		snprintf(err, errsz, "cannot open events output %s: %s", path, strerror(errno));
+		return r;
+	}
+	k->regular = !fstat(k->fd, &st) && S_ISREG(st.st_mode);
+	return 0;
+}
+
 int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *err, size_t errsz)
 {
 	struct eventlog *el = calloc(1, sizeof(*el));
+	int r;
 
 	*out = NULL;
 	if (!el) {
@@ -34,31 +80,106 @@ int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *er
 			el->literal_max = el->literal_len[i];
 	}
 	for (int i = 0; i < o->npaths; i++) {
-		FILE *f = strcmp(o->paths[i], "-") ? fopen(o->paths[i], "ae") : stdout;
-
-		if (!f) {
-			int r = -errno;
-			snprintf(err, errsz, "cannot open events output %s: %s", o->paths[i], strerror(errno));
+		if ((r = sink_open(&el->sinks[i], o->paths[i], err, errsz))) {
 			eventlog_close(el);
 			return r;
 		}
-		el->sinks[el->nsinks++] = f;
+		el->nsinks++;
 	}
 	*out = el;
 	return 0;
 }
 
+static void sink_lose(struct sink *k, int e)
+{
+	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
+
+	k->lost += k->lines;
+	k->lines = 0;
+	k->len = 0;
+	if (k->lost > k->lost_warned && (!k->warned_ns || now - k->warned_ns >= SINK_WARN_NS)) {
+		log_warn("events output %s: %s: %llu event lines lost (total %llu)", k->path,
+			 strerror(e), (unsigned long long)(k->lost - k->lost_warned),
+			 (unsigned long long)k->lost);
+		k->lost_warned = k->lost;
+		k->warned_ns = now;
+	}
+}
+
+/* Everything in buf, or nothing: a regular file is cut back to where the
+ * failed write began, so it holds only whole lines. */
+static void sink_flush(struct sink *k)
+{
+	off_t start = k->regular ? lseek(k->fd, 0, SEEK_END) : 0;
+	size_t done = 0;
+
+	if (!k->len)
+		return;
+	if (k->broken && !k->regular) {
+		if (write(k->fd, "\n", 1) != 1) {
+			sink_lose(k, errno);
+			return;
+		}
+		k->broken = 0;
+	}
+	while (done < k->len) {
+		ssize_t w = write(k->fd, k->buf + done, k->len - done);
+
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (done && k->regular && start >= 0 && ftruncate(k->fd, start) == 0)
+			done = 0;
+		k->broken = done > 0;
+		sink_lose(k, w < 0 ? errno : EIO);
+		return;
+	}
+	k->len = 0;
+	k->lines = 0;
+}
+
+static void sink_put(struct sink *k, const char *line, size_t n)
+{
+	if (k->len + n + 1 > k->cap) {
+		size_t cap = k->cap ? k->cap : 65536;
+		char *b;
+
+		if (k->len + n + 1 > SINK_BUF_MAX)
+			sink_flush(k);
+		while (cap < k->len + n + 1)
+			cap *= 2;
+		if (cap > k->cap) {
+			if (!(b = realloc(k->buf, cap))) {
+				k->lost++;
+				return;
+			}
+			k->buf = b;
+			k->cap = cap;
+		}
+	}
+	memcpy(k->buf + k->len, line, n);
+	k->buf[k->len + n] = '\n';
+	k->len += n + 1;
+	k->lines++;
+}
+
 void eventlog_emit(struct eventlog *el, cJSON *o)
 {
 	char *line = cJSON_PrintUnformatted(o);
+	size_t n;
 
 	cJSON_Delete(o);
-	if (!line)
+	if (!line) {
+		for (int i = 0; i < el->nsinks; i++)
+			el->sinks[i].lost++;
 		return;
-	for (int i = 0; i < el->nsinks; i++) {
-		fputs(line, el->sinks[i]);
-		fputc('\n', el->sinks[i]);
 	}
+	n = strlen(line);
+	for (int i = 0; i < el->nsinks; i++)
+		sink_put(&el->sinks[i], line, n);
 	free(line);
 	el->lines++;
 }
@@ -167,10 +288,19 @@ uint64_t eventlog_count(const struct eventlog *el)
 	return el->lines;
 }
 
+uint64_t eventlog_lost(const struct eventlog *el)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; el && i < el->nsinks; i++)
+		n += el->sinks[i].lost;
+	return n;
+}
+
 void eventlog_flush(struct eventlog *el)
 {
 	for (int i = 0; i < el->nsinks; i++)
-		fflush(el->sinks[i]);
+		sink_flush(&el->sinks[i]);
 }
 
 void eventlog_close(struct eventlog *el)
@@ -179,9 +309,14 @@ void eventlog_close(struct eventlog *el)
 		return;
 	cJSON_Delete(el->exec_hits);
 	for (int i = 0; i < el->nsinks; i++) {
-		fflush(el->sinks[i]);
-		if (el->sinks[i] != stdout)
-			fclose(el->sinks[i]);
+		struct sink *k = &el->sinks[i];
+
+		sink_flush(k);
+		if (k->lost > k->lost_warned) /* the last word on what was lost */
+			log_warn("events output %s: %llu event lines lost in all", k->path,
+				 (unsigned long long)k->lost);
+		close(k->fd);
+		free(k->buf);
 	}
 	free(el);
 }

@@ -42,6 +42,8 @@ void eventlog_record(struct eventlog *el, const void *rec, size_t len);
 /* The longest watched literal: captures must carry at least this much. */
 size_t eventlog_literal_max(const struct eventlog *el);
 uint64_t eventlog_count(const struct eventlog *el);
+/* Lines some sink never got (a full disk, a closed pipe), all sinks. */
+uint64_t eventlog_lost(const struct eventlog *el);
 void eventlog_flush(struct eventlog *el);
 void eventlog_close(struct eventlog *el);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "verdict/correlate.h"
 #include "detect/detect.h"
@@ -29,6 +30,8 @@
 #define ANCESTRY_MAX 64
 #define UNMANAGED_SLOTS 1024           /* power of two */
 #define UNMANAGED_REPEAT_NS (60 * 1000000000ll)
+#define LEDGER_WATCH_NS 1000000000ull  /* how often the ledger path is checked */
+#define LEDGER_MISS_WATCH_NS 5000000ull /* ... and at most this often on a miss */
 
 /* What we learned about a connection from its first bytes. */
 struct stream_info {
@@ -50,6 +53,15 @@ struct pipeline {
 	struct ledger_cache *cache;
 	struct revoker *rev;
 	struct handoff *handoff;      /* ledger history and queued revocations */
+	/* The file those four have open, and whether the path still names it:
+	 * a ledger renamed over (a restore, a config tool) is followed. */
+	char *ledger_path;
+	dev_t ledger_dev;
+	ino_t ledger_ino;
+	uint64_t ledger_checked_ns;
+	uint64_t ledger_reopened;
+	int ledger_gone_warned;
+	int ledger_wal_stale;         /* the old file's WAL could not be emptied */
 
 	struct stream_info streams[STREAM_SLOTS];
 	uint64_t last_tick_ns;
@@ -72,6 +84,8 @@ struct pipeline {
 	uint64_t captures, bytes, findings, managed, unmanaged, exposures, submitted, dup_skipped;
 	uint64_t unmanaged_suppressed;
 };
+
+static int ledger_watch(struct pipeline *p, uint64_t now, uint64_t every_ns);
 
 struct scan_ctx {
 	struct pipeline *p;
@@ -131,6 +145,8 @@ static void refresh_known(struct pipeline *p)
 	const uint32_t *lens = ledger_cache_lengths(p->cache, &n);
 	unsigned tmp[256];
 
+	if (!p->det)
+		return;
 	if (n > 256)
 		n = 256;
 	for (size_t i = 0; i < n; i++)
@@ -298,9 +314,12 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	/* Found tokens are rare and a refresh that finds nothing new costs a
 	 * few microseconds: refreshing here means a token minted, completed
 	 * or revoked a moment ago is judged by its current entry. */
-	if (ledger_cache_refresh(p->cache) > 0)
+	if (p->cache && ledger_cache_refresh(p->cache) > 0)
 		refresh_known(p);
 	t = ledger_cache_lookup(p->cache, m->sha256);
+	/* Not ours: unless the ledger file was just replaced under us. */
+	if (!t && ledger_watch(p, util_now_ns(CLOCK_MONOTONIC), LEDGER_MISS_WATCH_NS))
+		t = ledger_cache_lookup(p->cache, m->sha256);
 	sha256_to_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
 
@@ -417,6 +436,10 @@ int pipeline_tick(struct pipeline *p)
 	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
 	int64_t wall = (int64_t)util_now_ns(CLOCK_REALTIME);
 
+	if (!p->ledger) { /* replaced and not reopened yet: keep what is due */
+		ledger_watch(p, now, LEDGER_WATCH_NS);
+		return 0;
+	}
 	ledger_set_revoke_hook(p->ledger, own_request, p);
 	for (int i = 0; i < p->ndeferred; i++) {
 		int r = ledger_revoke(p->ledger, p->deferred[i], p->deferred_class[i], wall);
@@ -442,6 +465,7 @@ int pipeline_tick(struct pipeline *p)
 	else if (r < 0)
 		log_warn("ledger cache refresh failed (%d); using the entries already loaded", r);
 	handoff_drain(p->handoff, p->ledger);
+	ledger_watch(p, now, LEDGER_WATCH_NS);
 	return 0;
 }
 
@@ -459,6 +483,8 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(o, "exposures", (double)p->exposures);
 	cJSON_AddNumberToObject(o, "revocations_queued", (double)p->submitted);
 	cJSON_AddNumberToObject(o, "ledger_tokens", (double)ledger_cache_count(p->cache));
+	cJSON_AddBoolToObject(o, "ledger_open", p->ledger != NULL);
+	cJSON_AddNumberToObject(o, "ledger_reopened", (double)p->ledger_reopened);
 }
 
 void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation)
@@ -469,10 +495,151 @@ void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocatio
 		revoker_stats(p->rev, revocation);
 }
 
+/* ---- the ledger file: opened, watched, reopened when replaced -------- */
+
+/* The four handles on the ledger file, in the order they depend on each other. */
+static int ledger_attach(struct pipeline *p, char *err, size_t errsz)
+{
+	struct stat st;
+	int r;
+
+	/* The monitor creates the ledger so that a later mint is seen. */
+	if ((r = ledger_open(p->ledger_path, LEDGER_OPEN_CREATE, &p->ledger, err, errsz)))
+		return r;
+	/* The monitor's own ledger writes (revocation marks, history lines)
+	 * are as durable as the revocation queue (revocation.synchronous).
+	 * NORMAL survives kill -9; FULL's fsync per write would sit on the
+	 * loop thread between one sighting and the next. The CLI's mints
+	 * stay FULL. */
+	if (db_synchronous(ledger_sqlite(p->ledger), p->cfg->revocation.sync_full) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: cannot set synchronous mode", p->ledger_path);
+		return -EIO;
+	}
+	if ((r = ledger_cache_open(p->ledger_path, &p->cache, err, errsz)))
+		return r;
+	refresh_known(p);
+	if ((r = revoker_open(p->cfg, p->ledger_path, &p->rev, err, errsz)))
+		return r;
+	if ((r = handoff_open(p->ledger_path, p->rev, &p->handoff, err, errsz)) ||
+	    (r = handoff_synchronous(p->handoff, p->cfg->revocation.sync_full))) {
+		if (r == -EIO)
+			snprintf(err, errsz, "%s: cannot set synchronous mode", p->ledger_path);
+		return r;
+	}
+	if ((r = revoker_start(p->rev))) {
+		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
+		return r;
+	}
+	if (stat(p->ledger_path, &st) == 0) {
+		p->ledger_dev = st.st_dev;
+		p->ledger_ino = st.st_ino;
+	}
+	p->ledger_gone_warned = 0;
+	return 0;
+}
+
+/* NULL-safe, and every handle is closed before a new one may open the
+ * path: SQLite finds a WAL by name, and the old file's would be read as
+ * the new one's. */
+static void ledger_detach(struct pipeline *p)
+{
+	if (p->ledger && (p->ndeferred || p->nsightings))
+		pipeline_tick(p);
+	if (p->rev)
+		revoker_close(p->rev);
+	ledger_cache_close(p->cache);
+	handoff_close(p->handoff);
+	ledger_close(p->ledger);
+	p->rev = NULL;
+	p->cache = NULL;
+	p->handoff = NULL;
+	p->ledger = NULL;
+	refresh_known(p);
+}
+
+/*
+ * SQLite neither checkpoints nor deletes the WAL of a database file that
+ * was renamed or unlinked while open, and it finds a WAL by name: opened
+ * as it is, the new file would be read through the old one's WAL. So
+ * before letting go, the revoker is stopped and the old WAL is
+ * checkpointed into the old file and truncated.
+ */
+static void ledger_retire(struct pipeline *p)
+{
+	if (p->ndeferred || p->nsightings)
+		pipeline_tick(p);
+	revoker_close(p->rev);
+	p->rev = NULL;
+	p->ledger_wal_stale = db_exec(ledger_sqlite(p->ledger), "PRAGMA wal_checkpoint(TRUNCATE)") !=
+			      SQLITE_OK;
+	if (p->ledger_wal_stale)
+		log_error("ledger %s: the replaced file's WAL (%s-wal) could not be emptied: %s; "
+			  "the new file is not opened until that WAL is removed",
+			  p->ledger_path, p->ledger_path, sqlite3_errmsg(ledger_sqlite(p->ledger)));
+	ledger_detach(p);
+}
+
+/* 1 while the old file's WAL is still there with frames in it. */
+static int ledger_wal_still_stale(struct pipeline *p)
+{
+	char wal[4096];
+	struct stat st;
+
+	if (!p->ledger_wal_stale)
+		return 0;
+	snprintf(wal, sizeof(wal), "%s-wal", p->ledger_path);
+	if (stat(wal, &st) == 0 && st.st_size > 0)
+		return 1;
+	p->ledger_wal_stale = 0;
+	return 0;
+}
+
+static void ledger_reopen(struct pipeline *p, const struct stat *st)
+{
+	char err[512] = "";
+
+	if (p->ledger) {
+		log_warn("ledger %s was replaced (inode %llu, now %llu): reopening it; "
+			 "revocations still queued in the old file stay there",
+			 p->ledger_path, (unsigned long long)p->ledger_ino,
+			 (unsigned long long)st->st_ino);
+		ledger_retire(p);
+	}
+	if (ledger_wal_still_stale(p))
+		return;
+	if (ledger_attach(p, err, sizeof(err))) {
+		log_error("ledger %s: reopening failed: %s; findings are unmanaged until it opens",
+			  p->ledger_path, err);
+		ledger_detach(p);
+		return;
+	}
+	p->ledger_reopened++;
+	log_info("ledger %s reopened: %zu tokens", p->ledger_path, ledger_cache_count(p->cache));
+}
+
+/* 1 when the ledger was reopened. */
+static int ledger_watch(struct pipeline *p, uint64_t now, uint64_t every_ns)
+{
+	struct stat st;
+
+	if (now - p->ledger_checked_ns < every_ns)
+		return 0;
+	p->ledger_checked_ns = now;
+	if (stat(p->ledger_path, &st)) {
+		if (!p->ledger_gone_warned++)
+			log_warn("ledger %s: %s; %s", p->ledger_path, strerror(errno),
+				 p->ledger ? "keeping the file already open" : "no ledger open");
+		return 0;
+	}
+	if (p->ledger && st.st_dev == p->ledger_dev && st.st_ino == p->ledger_ino)
+		return 0;
+	ledger_reopen(p, &st);
+	return 1;
+}
+
 int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *err, size_t errsz)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
-	struct ledger *l = NULL;
 	int r;
 
 	if (!p)
@@ -481,7 +648,10 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->boot_to_real = o->boot_to_real;
 	p->emit = o->emit;
 	p->emit_ctx = o->emit_ctx;
-
+	if (!(p->ledger_path = strdup(o->ledger_path))) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	if ((r = rules_load_builtin(&p->rules, err, errsz)))
 		goto fail;
 	if (o->rules_dir && (r = rules_load_dir(p->rules, o->rules_dir, err, errsz)))
@@ -490,35 +660,9 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 		r = -EINVAL;
 		goto fail;
 	}
-	/* The monitor creates the ledger so that a later mint is seen. */
-	if ((r = ledger_open(o->ledger_path, LEDGER_OPEN_CREATE, &l, err, errsz)))
+	if ((r = ledger_attach(p, err, errsz)))
 		goto fail;
-	p->ledger = l;
-	/* The monitor's own ledger writes (revocation marks, history lines)
-	 * are as durable as the revocation queue (revocation.synchronous).
-	 * NORMAL survives kill -9; FULL's fsync per write would sit on the
-	 * loop thread between one sighting and the next. The CLI's mints
-	 * stay FULL. */
-	if (db_synchronous(ledger_sqlite(p->ledger), o->cfg->revocation.sync_full) != SQLITE_OK) {
-		snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
-		r = -EIO;
-		goto fail;
-	}
-	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
-		goto fail;
-	refresh_known(p);
-	if ((r = revoker_open(o->cfg, o->ledger_path, &p->rev, err, errsz)))
-		goto fail;
-	if ((r = handoff_open(o->ledger_path, p->rev, &p->handoff, err, errsz)) ||
-	    (r = handoff_synchronous(p->handoff, o->cfg->revocation.sync_full))) {
-		if (r == -EIO)
-			snprintf(err, errsz, "%s: cannot set synchronous mode", o->ledger_path);
-		goto fail;
-	}
-	if ((r = revoker_start(p->rev))) {
-		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
-		goto fail;
-	}
+	p->ledger_checked_ns = util_now_ns(CLOCK_MONOTONIC);
 	*out = p;
 	return 0;
 fail:
@@ -530,14 +674,9 @@ void pipeline_close(struct pipeline *p)
 {
 	if (!p)
 		return;
-	if (p->ledger && (p->ndeferred || p->nsightings))
-		pipeline_tick(p);
-	if (p->rev)
-		revoker_close(p->rev);
-	ledger_cache_close(p->cache);
-	handoff_close(p->handoff);
-	ledger_close(p->ledger);
+	ledger_detach(p);
 	detector_free(p->det);
 	rules_free(p->rules);
+	free(p->ledger_path);
 	free(p);
 }

@@ -21,6 +21,12 @@
  * has already queued; draining that request again unsealed the token and
  * submitted it a second time (`duplicates` in the status grew by one per
  * revocation). It must be closed without a second submission.
+ *
+ * 3. A ledger renamed over while the monitor runs (a restore) was never
+ * noticed, and reopening it naively read the new file through the old
+ * one's WAL, which SQLite leaves behind for a moved database: the old
+ * tokens again. The new file's tokens must be managed, and the new file
+ * must hold its own tokens and nothing of the old one's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,12 +258,111 @@ static void test_own_mark_not_resubmitted(void **state)
 	assert_int_equal(o.done_requests, 1);
 }
 
+/* A ledger at DB holding one minted token, the token in TOK. */
+static void ledger_with_token(const char *db, const char *task, char tok[TOKEN_LEN + 1],
+			      unsigned char sha[32])
+{
+	static char *aud[] = { "127.0.0.1:1" };
+	struct ledger_token t = { 0 };
+	struct ledger *l;
+	char err[512];
+
+	assert_int_equal(token_mint(tok), 0);
+	sha256_digest(tok, TOKEN_LEN, t.sha);
+	memcpy(sha, t.sha, 32);
+	redact_short(tok, TOKEN_LEN, t.redacted, sizeof(t.redacted));
+	t.length = TOKEN_LEN;
+	t.format = LEDGER_FMT_TWD;
+	t.issuer = LEDGER_BUILTIN_ISSUER;
+	t.task = (char *)task;
+	t.audience = aud;
+	t.naudience = 1;
+	t.issued_at = time(NULL);
+	t.expires_at = time(NULL) + 600;
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), 0);
+	assert_int_equal(ledger_add(l, &t, NULL, 0), 0);
+	ledger_close(l);
+}
+
+/* The verdict's action for one file write holding TOK. */
+static const char *capture_action(struct pipeline *p, struct sink *s, const char *tok)
+{
+	struct tw_hdr hdr = { 0 };
+	struct capture c = { 0 };
+	char line[256];
+
+	snprintf(line, sizeof(line), "token=%s\n", tok);
+	hdr.type = TW_EV_FILE_WRITE;
+	hdr.ts_boot_ns = util_now_ns(CLOCK_BOOTTIME);
+	hdr.pid = hdr.tgid = 4243;
+	hdr.ppid = 1;
+	c.kind = CAP_FILE_WRITE;
+	c.hdr = &hdr;
+	c.fd = 3;
+	c.path = "/tmp/agent.log";
+	c.data = (const unsigned char *)line;
+	c.len = c.total_len = strlen(line);
+	s->action[0] = 0;
+	assert_int_equal(pipeline_capture(p, &c), 0);
+	pipeline_tick(p);
+	explicit_bzero(line, sizeof(line));
+	return s->action;
+}
+
+static void test_replaced_ledger_followed(void **state)
+{
+	char db[128], db2[128], list[128], err[512], yaml[256];
+	char told[TOKEN_LEN + 1], tnew[TOKEN_LEN + 1];
+	unsigned char sold[32], snew[32];
+	struct ledger_token *g = NULL;
+	struct tw_config *cfg;
+	struct pipeline *p;
+	struct ledger *l;
+	struct sink s = { 0 };
+	int managed = 0;
+
+	(void)state;
+	snprintf(db, sizeof(db), "%s/replaced.db", dir);
+	snprintf(db2, sizeof(db2), "%s/replacement.db", dir);
+	snprintf(list, sizeof(list), "%s/replaced.list", dir);
+	snprintf(yaml, sizeof(yaml), "revocation:\n  synchronous: normal\n");
+	assert_int_equal(config_load_string(yaml, "t.yaml", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list), 0);
+	ledger_with_token(db, "old", told, sold);
+	struct pipeline_opts po = { .cfg = cfg, .ledger_path = db, .emit = emit, .emit_ctx = &s,
+				    .boot_to_real = util_boot_to_realtime_offset() };
+	assert_int_equal(pipeline_open(&po, &p, err, sizeof(err)), 0);
+	assert_string_equal(capture_action(p, &s, told), "revoke"); /* the old file's WAL has frames now */
+
+	ledger_with_token(db2, "new", tnew, snew);
+	assert_int_equal(rename(db2, db), 0);
+	/* A miss looks at the path at most every few ms: try until the
+	 * monitor has followed the rename, under a generous deadline. */
+	for (uint64_t end = util_now_ns(CLOCK_MONOTONIC) + 30000000000ull;
+	     !managed && util_now_ns(CLOCK_MONOTONIC) < end; usleep(1000))
+		managed = !strcmp(capture_action(p, &s, tnew), "revoke");
+	assert_true(managed);
+	pipeline_close(p);
+
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), 0);
+	assert_int_equal(ledger_get_sha(l, snew, &g), 0);
+	assert_int_equal(g->status, LEDGER_REVOKED);
+	ledger_token_free(g);
+	g = NULL;
+	assert_int_not_equal(ledger_get_sha(l, sold, &g), 0); /* nothing of the old file */
+	ledger_close(l);
+	config_free(cfg);
+	explicit_bzero(told, sizeof(told));
+	explicit_bzero(tnew, sizeof(tnew));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_sync_on_loop_thread_by_default),
 		cmocka_unit_test(test_full_durability_still_syncs),
 		cmocka_unit_test(test_own_mark_not_resubmitted),
+		cmocka_unit_test(test_replaced_ledger_followed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
