@@ -18,7 +18,9 @@
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
 # (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
 # tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
-# to measure one change side by side with its predecessor).
+# to measure one change side by side with its predecessor), none-again (a
+# second no-monitor sample in each round: the A/A spread, i.e. how much
+# the machine alone moves a result).
 #
 # Every tokenward mode runs the whole pipeline (detection, ledger cache,
 # correlation) against a private temp ledger and state directory.
@@ -49,7 +51,7 @@ start_mode() {
   local mode=$1 args=()
   rm -f "$tmp/ready"
   case $mode in
-    none) return 0 ;;
+    none|none-again) return 0 ;;
     floor) "$build/bench/floor" "$tmp/ready" & mon_pid=$! ;;
     tokenward) ;;
     tw-wake-each) args=(--wakeup-bytes 0) ;;
@@ -98,6 +100,8 @@ foreign_progs() { # tracepoint programs loaded by someone other than our monitor
 
 # The reader's share of the CPUs: ticks of CPU (utime+stime, all threads)
 # and wakeups of its loop thread (context switches), read around a sample.
+# Time stolen from this VM by its host, in clock ticks (all CPUs).
+steal_mark() { awk '/^cpu / {print $9; exit}' /proc/stat; }
 reader_mark() {
   [ -n "$mon_pid" ] && [ -r "/proc/$mon_pid/stat" ] || { echo "- -"; return; }
   local ticks cs
@@ -107,7 +111,7 @@ reader_mark() {
 }
 
 run_workload() { # WORKLOAD MODE ROUND
-  local w=$1 mode=$2 round=$3 v foreign c=0 before after
+  local w=$1 mode=$2 round=$3 v foreign c=0 before after steal0
   # Other monitors on the host (other test runs) tax every mode, and one
   # capturing with --trace-io makes a write() ten times slower: wait up to
   # QUIET_WAIT seconds for them to go (QUIET_BUDGET seconds in all), then
@@ -120,7 +124,7 @@ run_workload() { # WORKLOAD MODE ROUND
   done
   foreign=$(foreign_progs)
   [ "$foreign" -gt 0 ] && { echo "$w $mode $round" >>"$tmp/contended"; c=1; }
-  before=$(reader_mark)
+  before=$(reader_mark) steal0=$(steal_mark)
   case $w in
     redis) v=$(redis-benchmark -h 127.0.0.1 -p $port -n "$redis_n" -c 20 -t set,get -q --csv |
                python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(sum(r)/len(r))') ;;
@@ -128,6 +132,8 @@ run_workload() { # WORKLOAD MODE ROUND
     forkexec) v=$("$build/bench/forkexec" "$forks") ;;
   esac
   after=$(reader_mark)
+  printf '%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" \
+    "$(( ($(steal_mark) - steal0) * 1000 / $(getconf CLK_TCK) ))" >>"$tmp/steal.tsv"
   printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" "$v" "$c" >>"$results"
   set -- $before $after
   [ "$1" != - ] && printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" \
@@ -162,11 +168,11 @@ if [ -s "$tmp/contended" ]; then
   echo "note: $(wc -l <"$tmp/contended") samples ran while other BPF tracepoint programs were loaded" >&2
 fi
 
-touch "$tmp/reader.tsv"
-python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" "$tmp/reader.tsv" <<'PY' | tee "$build/bench-sensors.md"
+touch "$tmp/reader.tsv" "$tmp/steal.tsv"
+python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" "$tmp/reader.tsv" "$tmp/steal.tsv" <<'PY' | tee "$build/bench-sensors.md"
 import statistics, sys
 from collections import defaultdict
-path, modes, rounds, lines, forks, rn, reader_path = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+path, modes, rounds, lines, forks, rn, reader_path, steal_path = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
 data = defaultdict(list)
 quiet = defaultdict(list)
 for row in open(path):
@@ -262,4 +268,31 @@ if reader:
             cells.append(f"{m} {cpu:.0f} ms, {cs:.0f} wakeups{corr}")
         if cells:
             print(f"- {w}: " + "; ".join(cells))
+# The machine: time the host stole from this VM during each sample, and
+# the median of the per-round overheads (each mode against its own
+# round's no-monitor sample), which a slow drift of the machine moves
+# less than the ratio of medians above.
+steal = defaultdict(list)
+for row in open(steal_path):
+    w, m, r, ms = row.split("\t")
+    steal[(w, m)].append(int(ms))
+print()
+print("Median of per-round overhead; host steal per sample (median, max ms):")
+for w, desc, higher in wl:
+    cells = []
+    for m in modes:
+        ov = []
+        for (w2, r), samples in rows.items():
+            d = dict(samples)
+            if w2 == w and "none" in d and m in d and m != "none":
+                ov.append((d["none"] / d[m] - 1) if higher else (d[m] / d["none"] - 1))
+        st = steal.get((w, m), [])
+        cell = f"{m}"
+        if ov:
+            cell += f" {statistics.median(ov)*100:+.1f}%"
+        if st:
+            cell += f" (steal {statistics.median(st):.0f}/{max(st)} ms)"
+        cells.append(cell)
+    if any(steal.get((w, m)) for m in modes):
+        print(f"- {w}: " + "; ".join(cells))
 PY
