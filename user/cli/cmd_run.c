@@ -12,6 +12,7 @@
  * of open and loop goes through run_close().
  */
 #include <errno.h>
+#include <sys/prctl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -315,6 +316,10 @@ static int open_base(struct run *run, char *err, size_t errsz)
 {
 	struct run_opts *o = &run->o;
 
+	/* Captured bytes hold raw tokens: no core dump may write them out,
+	 * and no other process of our uid may read our memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		log_warn("cannot turn off core dumps: %s", strerror(errno));
 	if (config_load(o->config_path, &run->cfg, err, errsz))
 		return EXIT_USAGE;
 	if (!o->state_dir)
