@@ -54,15 +54,20 @@ struct run {
 	struct ingest *in;
 	uint64_t started;          /* CLOCK_REALTIME ns */
 	int watching;              /* attached and announced: drain on close */
+	uint64_t reloads;          /* SIGHUPs handled */
 	char default_events[4096];
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested, status_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else if (sig == SIGUSR1)
+		status_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static const char run_help[] =
@@ -97,7 +102,10 @@ static const char run_help[] =
 	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
-	"  -h, --help             this text\n";
+	"  -h, --help             this text\n\n"
+	"Signals: SIGHUP reopens the --events files (logrotate) and loads the rules\n"
+	"again, keeping the old ones if the new ones do not compile; SIGUSR1 writes\n"
+	"status.json now; SIGINT and SIGTERM stop it after draining what was seen.\n";
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
@@ -297,6 +305,7 @@ static void sensors_status(void *vrun, cJSON *o)
 	ingest_status_fill(run->in, o);
 	cJSON_AddNumberToObject(o, "events_written", (double)eventlog_count(run->out));
 	cJSON_AddNumberToObject(o, "events_lost", (double)eventlog_lost(run->out));
+	cJSON_AddNumberToObject(o, "reloads", (double)run->reloads);
 }
 
 static void detection_status(void *vrun, cJSON *o)
@@ -397,10 +406,30 @@ static int run_open(struct run *run, char *err, size_t errsz)
 		return r;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = open_pipeline(run, err, errsz)))
 		return r;
 	return open_sensors(run, err, errsz);
+}
+
+/* SIGHUP (logrotate, or an operator who changed the rules): the event
+ * files are opened again by path, and the rules are loaded again and
+ * swapped in only if they all compile. Nothing in flight is dropped: the
+ * loop thread does this between two polls. */
+static void run_reload(struct run *run)
+{
+	char err[1024] = "";
+
+	reload_requested = 0;
+	if (eventlog_reopen(run->out) == 0)
+		log_info("SIGHUP: event outputs reopened");
+	if (pipeline_reload_rules(run->pipe, run->o.rules_dir, err, sizeof(err)))
+		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
+	else
+		log_info("SIGHUP: rules reloaded");
+	run->reloads++;
 }
 
 /* Until a signal or --exit-after; 0, or 1 when the ring cannot be read. */
@@ -417,8 +446,11 @@ static int run_loop(struct run *run)
 		}
 		pipeline_tick(run->pipe);
 		eventlog_flush(run->out);
+		if (reload_requested)
+			run_reload(run);
 		now = util_now_ns(CLOCK_MONOTONIC);
-		if (now >= next_tick) {
+		if (now >= next_tick || status_requested) {
+			status_requested = 0;
 			next_tick = now + TICK_NS;
 			ingest_tick(run->in);
 			status_write(run->o.state_dir, 1, run->started);

@@ -297,6 +297,30 @@ uint64_t eventlog_lost(const struct eventlog *el)
 	return n;
 }
 
+int eventlog_reopen(struct eventlog *el)
+{
+	int failed = 0;
+
+	for (int i = 0; i < el->nsinks; i++) {
+		struct sink *k = &el->sinks[i], fresh = { 0 };
+		char err[512];
+
+		if (!strcmp(k->path, "-"))
+			continue;
+		sink_flush(k); /* what is due goes to the file being rotated out */
+		if (sink_open(&fresh, k->path, err, sizeof(err))) {
+			log_warn("%s; writing on to the file already open", err);
+			failed++;
+			continue;
+		}
+		close(k->fd);
+		k->fd = fresh.fd;
+		k->regular = fresh.regular;
+		k->broken = 0;
+	}
+	return failed ? -EIO : 0;
+}
+
 void eventlog_flush(struct eventlog *el)
 {
 	for (int i = 0; i < el->nsinks; i++)

@@ -45,6 +45,9 @@ uint64_t eventlog_count(const struct eventlog *el);
 /* Lines some sink never got (a full disk, a closed pipe), all sinks. */
 uint64_t eventlog_lost(const struct eventlog *el);
 void eventlog_flush(struct eventlog *el);
+/* Open every file sink again by its path (after logrotate moved it); a
+ * sink that cannot be opened keeps writing to its old file. */
+int eventlog_reopen(struct eventlog *el);
 void eventlog_close(struct eventlog *el);
 
 #endif

@@ -670,6 +670,29 @@ fail:
 	return r ? r : -EINVAL;
 }
 
+int pipeline_reload_rules(struct pipeline *p, const char *rules_dir, char *err, size_t errsz)
+{
+	struct ruleset *rules = NULL;
+	struct detector *det;
+	int r;
+
+	if ((r = rules_load_builtin(&rules, err, errsz)) ||
+	    (rules_dir && (r = rules_load_dir(rules, rules_dir, err, errsz)))) {
+		rules_free(rules);
+		return r;
+	}
+	if (!(det = detector_new(rules, err, errsz))) {
+		rules_free(rules);
+		return -EINVAL;
+	}
+	detector_free(p->det);
+	rules_free(p->rules);
+	p->det = det;
+	p->rules = rules;
+	refresh_known(p);
+	return 0;
+}
+
 void pipeline_close(struct pipeline *p)
 {
 	if (!p)

@@ -34,6 +34,9 @@ struct pipeline_opts {
 struct pipeline;
 
 int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *err, size_t errsz);
+/* Rules again (built-in, then RULES_DIR): swapped in whole when they all
+ * load and compile; on failure the rules in use stay and err says why. */
+int pipeline_reload_rules(struct pipeline *p, const char *rules_dir, char *err, size_t errsz);
 
 /* Search one capture; emits a verdict per token found. */
 int pipeline_capture(struct pipeline *p, const struct capture *c);
