@@ -21,7 +21,7 @@
 #include "lib/safefile.h"
 #include "lib/util.h"
 
-static const char *kind(mode_t m)
+const char *safefile_kind(mode_t m)
 {
 	switch (m & S_IFMT) {
 	case S_IFREG: return "a regular file";
@@ -55,7 +55,7 @@ static void set_blocking(int fd)
 
 static int refuse_read(const char *path, mode_t m, char *err, size_t errsz)
 {
-	util_seterr(err, errsz, "%s is %s, not a regular file; refusing to read it", path, kind(m));
+	util_seterr(err, errsz, "%s is %s, not a regular file; refusing to read it", path, safefile_kind(m));
 	return S_ISDIR(m) ? -EISDIR : -EINVAL;
 }
 
@@ -177,7 +177,7 @@ static int append_target_ok(const char *path, const struct stat *st, int flags, 
 		return 0;
 	if (!S_ISREG(st->st_mode)) {
 		util_seterr(err, errsz, "%s is %s, not a regular file; refusing to write to it", path,
-			    kind(st->st_mode));
+			    safefile_kind(st->st_mode));
 		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
 	}
 	if (st->st_nlink > 1) {
@@ -281,7 +281,7 @@ int safefile_tmp_open(struct safefile_tmp *t, const char *path, mode_t mode, cha
 	t->f = NULL;
 	t->tmp = NULL;
 	if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
-		util_seterr(err, errsz, "%s is %s; refusing to replace it", path, kind(st.st_mode));
+		util_seterr(err, errsz, "%s is %s; refusing to replace it", path, safefile_kind(st.st_mode));
 		return S_ISLNK(st.st_mode) ? -ELOOP : S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	if (!*path || path[strlen(path) - 1] == '/') {

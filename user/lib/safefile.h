@@ -30,6 +30,9 @@ enum {
 	SAFEFILE_NOSYNC = 8,   /* replace: no fsync (status.json, rewritten every second) */
 };
 
+/* "a FIFO", "a directory", "a character device"...: for messages. */
+const char *safefile_kind(mode_t m);
+
 /* A regular file opened for reading, blocking again once its type is
  * known. Returns the fd (O_CLOEXEC) or -errno: -EINVAL "not a regular
  * file (a FIFO)", -ELOOP for a link under SAFEFILE_NOFOLLOW. */
