@@ -296,7 +296,7 @@ int cmd_scan(int argc, char **argv)
 		size_t nlen;
 		const uint32_t *lens;
 		unsigned ulens[64];
-		if (ledger_cache_open(ledger_path, &c.ledger, err, sizeof(err))) {
+		if (ledger_cache_open(ledger_path, LEDGER_OPEN_RDONLY, &c.ledger, err, sizeof(err))) {
 			fprintf(stderr, "tokenward scan: %s\n", err);
 			scanner_free(sc);
 			rules_free(rs);

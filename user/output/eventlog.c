@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/safefile.h"
 #include "output/eventlog.h"
 #include "sensors/event.h"
 
@@ -34,11 +35,16 @@ int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *er
 			el->literal_max = el->literal_len[i];
 	}
 	for (int i = 0; i < o->npaths; i++) {
-		FILE *f = strcmp(o->paths[i], "-") ? fopen(o->paths[i], "ae") : stdout;
+		/* Never through a link, never into a file with other hard links;
+		 * /dev/null is fine. */
+		char msg[512];
+		FILE *f = strcmp(o->paths[i], "-")
+			  ? safefile_fopen_append(o->paths[i], SAFEFILE_DEVICE, 0644, msg, sizeof(msg))
+			  : stdout;
 
 		if (!f) {
 			int r = -errno;
-			snprintf(err, errsz, "cannot open events output %s: %s", o->paths[i], strerror(errno));
+			snprintf(err, errsz, "cannot open events output: %s", msg);
 			eventlog_close(el);
 			return r;
 		}

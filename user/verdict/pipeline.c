@@ -504,7 +504,7 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 		r = -EIO;
 		goto fail;
 	}
-	if ((r = ledger_cache_open(o->ledger_path, &p->cache, err, errsz)))
+	if ((r = ledger_cache_open(o->ledger_path, LEDGER_OPEN_CREATE, &p->cache, err, errsz)))
 		goto fail;
 	refresh_known(p);
 	if ((r = revoker_open(o->cfg, o->ledger_path, &p->rev, err, errsz)))
