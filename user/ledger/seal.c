@@ -78,6 +78,10 @@ int seal_key_load(const char *path, int create, struct seal_key *key, char *err,
 			mkdir(dirname(copy), 0700);
 			free(copy);
 		}
+		/* Where another user could delete or replace the key, a new
+		 * one is no secret: refuse that directory. */
+		if ((r = safefile_check_parent(path, "seal key directory", err, errsz)))
+			return r;
 		r = key_create(path, err, errsz);
 		if (r && r != -EEXIST)
 			return r;
