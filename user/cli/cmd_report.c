@@ -18,7 +18,8 @@ static const char report_help[] =
 	"  --token ID        only this token (shown even if never seen)\n"
 	"  --all             also tokens that were never seen\n"
 	"  --format F        json, md or html (default md)\n"
-	"  -o, --output PATH write to PATH instead of stdout\n"
+	"  -o, --output PATH write to PATH instead of stdout: a new file, renamed over\n"
+	"                    PATH once complete (a failed write keeps the old one)\n"
 	"  -h, --help        this text\n";
 
 int cmd_report(int argc, char **argv)
