@@ -15,6 +15,14 @@ run_rc() { local name=$1 want=$2; shift 2; expect_rc "$name" "$want" timeout "$T
 # says NAME TEXT: the last command's stderr holds TEXT.
 says() { grep -qF -- "$2" "$TW_TMP/err" && ok "$1" || not_ok "$1" "stderr lacks '$2': $(head -c 300 "$TW_TMP/err")"; }
 sum() { sha256sum "$1" | cut -d' ' -f1; }
+# run_refused NAME TEXT ARGS...: `tokenward run ARGS` exits 2 saying TEXT.
+# run checks root and kernel BTF before its files; without BTF it stops
+# there, and the case says it was skipped rather than pass for that reason.
+run_refused() {
+  local name=$1 text=$2; shift 2
+  if [ ! -r /sys/kernel/btf/vmlinux ]; then ok "$name # skip: no kernel BTF, run stops before its files"; return; fi
+  run_rc "$name" 2 "$TW" run "$@" && says "${name}_says_why" "$text"
+}
 # as_nobody CMD...: run as an unprivileged second user.
 as_nobody() { setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$@"; }
 # copy_ledger DST [PRAGMA...]: a consistent copy of the test ledger, in
@@ -94,7 +102,8 @@ run_rc shared_dir_show_refused 2 "$TW" ledger show "$sid" --ledger "$SH"
 run_rc shared_dir_report_refused 2 "$TW" report --ledger "$SH"
 run_rc shared_dir_scan_ledger_refused 2 "$TW" scan --ledger "$SH" "$TW_TMP/tree"
 run_rc shared_dir_revoke_queue_refused 2 "$TW" revoke-queue --db "$SH" list
-run_rc shared_dir_run_ledger_refused 2 "$TW" run --ledger "$SH" --events /dev/null --state-dir "$TW_TMP/state"
+run_refused shared_dir_run_ledger_refused "ledger directory $TW_TMP/shared is writable by others" \
+    --ledger "$SH" --events /dev/null --state-dir "$TW_TMP/state"
 chmod 1777 "$TW_TMP/shared"   # sticky does not make the directory itself private
 run_rc sticky_dir_refused 2 "$TW" ledger revoke "$sid" --ledger "$SH"
 victim_intact sticky_dir_victim_not_appended
@@ -111,7 +120,8 @@ mkdir -m 777 "$TW_TMP/wstate"; chmod 777 "$TW_TMP/wstate"
 as_nobody sh -c "echo '{\"version\":1,\"pid\":1,\"running\":true,\"updated\":\"forged\"}' >'$TW_TMP/wstate/status.json'"
 run_rc state_dir_status_refused 2 "$TW" status --state-dir "$TW_TMP/wstate"
 says state_dir_status_says_writable "state directory $TW_TMP/wstate is writable by others"
-run_rc state_dir_run_refused 2 "$TW" run --state-dir "$TW_TMP/wstate" --events /dev/null --ledger "$LEDGER"
+run_refused state_dir_run_refused "state directory $TW_TMP/wstate is writable by others" \
+    --state-dir "$TW_TMP/wstate" --events /dev/null --ledger "$LEDGER"
 # A ledger path that is itself a link, or passes through one.
 mkdir -m 700 "$TW_TMP/real"
 "$TW" mint --ledger "$TW_TMP/real/ledger.db" --task L --aud a.example:1 >/dev/null 2>&1
@@ -120,11 +130,10 @@ run_rc ledger_symlink_refused 2 "$TW" mint --ledger "$TW_TMP/state/link.db" --ta
 says ledger_symlink_says_link "is a symbolic link"
 # The events file given on the command line: never written through a link.
 real=$(sum "$TW_TMP/real/ledger.db")
-run_rc events_symlink_refused 2 "$TW" run --state-dir "$TW_TMP/state" --ledger "$LEDGER" --events "$TW_TMP/state/link.db"
+run_refused events_symlink_refused "link.db is a symbolic link" --state-dir "$TW_TMP/state" --ledger "$LEDGER" --events "$TW_TMP/state/link.db"
 [ "$(sum "$TW_TMP/real/ledger.db")" = "$real" ] && ok events_symlink_target_intact || not_ok events_symlink_target_intact "appended to"
 ln -s "$TW_TMP/victim" "$TW_TMP/evlink"
-run_rc events_symlink_to_victim_refused 2 "$TW" run --state-dir "$TW_TMP/state" --ledger "$LEDGER" --events "$TW_TMP/evlink"
-says events_symlink_says_link "evlink is a symbolic link"
+run_refused events_symlink_to_victim_refused "evlink is a symbolic link" --state-dir "$TW_TMP/state" --ledger "$LEDGER" --events "$TW_TMP/evlink"
 victim_intact events_victim_intact
 # revoked.list as a link in a private directory (planted by root itself
 # here): the built-in issuer does not write through it either.
