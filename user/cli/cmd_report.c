@@ -6,6 +6,7 @@
 #include "cli/cmd.h"
 #include "ledger/ledger.h"
 #include "ledger/report.h"
+#include "lib/safefile.h"
 
 static const char report_help[] =
 	"usage: tokenward report [OPTIONS]\n\n"
@@ -17,7 +18,8 @@ static const char report_help[] =
 	"  --token ID        only this token (shown even if never seen)\n"
 	"  --all             also tokens that were never seen\n"
 	"  --format F        json, md or html (default md)\n"
-	"  -o, --output PATH write to PATH instead of stdout\n"
+	"  -o, --output PATH write to PATH instead of stdout: a new file, renamed over\n"
+	"                    PATH once complete (a failed write keeps the old one)\n"
 	"  -h, --help        this text\n";
 
 int cmd_report(int argc, char **argv)
@@ -37,8 +39,9 @@ int cmd_report(int argc, char **argv)
 	enum report_format fmt = REPORT_MARKDOWN;
 	struct ledger *l = NULL;
 	cJSON *r = NULL;
+	struct safefile_tmp tmp = { .fd = -1 };
 	FILE *out = stdout;
-	char err[512];
+	char err[1024];
 	int c, rc;
 
 	optind = 1;
@@ -70,17 +73,32 @@ int cmd_report(int argc, char **argv)
 		return 1;
 	}
 	ledger_close(l);
-	if (output && !(out = fopen(output, "we"))) {
-		fprintf(stderr, "tokenward report: cannot write %s: %s\n", output, strerror(errno));
+	/* -o: a new file beside the old one, renamed over it once complete, so
+	 * a failed write (a full disk) never leaves half a report in place of
+	 * the previous one; never written through a link. */
+	if (output && (safefile_tmp_open(&tmp, output, 0644, err, sizeof(err)) ||
+		       !(out = safefile_tmp_stream(&tmp)))) {
+		if (tmp.fd >= 0)
+			snprintf(err, sizeof(err), "%s: %s", output, strerror(errno));
+		fprintf(stderr, "tokenward report: %s\n", err);
+		safefile_tmp_abort(&tmp);
 		cJSON_Delete(r);
 		return EXIT_USAGE;
 	}
 	rc = report_render(r, fmt, out);
 	cJSON_Delete(r);
-	if (out != stdout && fclose(out))
-		rc = -EIO;
+	if (output && rc) {
+		snprintf(err, sizeof(err), "%s: %s; the previous file, if any, is left as it was", output,
+			 strerror(-rc));
+		safefile_tmp_abort(&tmp);
+	} else if (output) {
+		rc = safefile_tmp_commit(&tmp, 0, err, sizeof(err));
+	} else if (rc || fflush(stdout)) {
+		snprintf(err, sizeof(err), "standard output: %s", strerror(rc ? -rc : errno));
+		rc = rc ? rc : -EIO;
+	}
 	if (rc) {
-		fprintf(stderr, "tokenward report: writing the report failed: %s\n", strerror(-rc));
+		fprintf(stderr, "tokenward report: writing the report failed: %s\n", err);
 		return 1;
 	}
 	return 0;

@@ -243,7 +243,9 @@ int cmd_revoke_queue(int argc, char **argv)
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	if (revoker_open(cfg, db ? db : cfg->ledger_path, &r, err, sizeof(err))) {
+	/* status, list and history only read: they create and change nothing. */
+	if ((strcmp(sub, "status") && strcmp(sub, "list") && strcmp(sub, "history")
+	     ? revoker_open : revoker_open_readonly)(cfg, db ? db : cfg->ledger_path, &r, err, sizeof(err))) {
 		log_error("%s", err);
 		config_free(cfg);
 		return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include "detect/detect.h"
 #include "detect/redact.h"
 #include "detect/rules.h"
+#include "lib/safefile.h"
 
 #define MAX_RULE_DIRS 16
 
@@ -233,9 +234,8 @@ static int rules_corpus(struct ruleset *rs, const char *path, int json)
 		goto out;
 	}
 	detector_set_flags(dn, DETECT_KEEP_INVALID);
-	f = fopen(path, "r");
-	if (!f) {
-		perror(path);
+	if (!(f = safefile_fopen_read(path, 0, err, sizeof(err)))) {
+		fprintf(stderr, "tokenward rules: %s\n", err);
 		goto out;
 	}
 	while ((got = getline(&line, &linecap, f)) > 0) {

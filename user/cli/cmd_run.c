@@ -30,6 +30,7 @@
 #include "lib/status.h"
 #include "lib/util.h"
 #include "output/eventlog.h"
+#include "lib/safefile.h"
 #include "sensors/ingest.h"
 #include "sensors/sysprep.h"
 #include "verdict/pipeline.h"
@@ -338,10 +339,9 @@ static int open_base(struct run *run, char *err, size_t errsz)
 									     : run->cfg->ledger_path;
 	if (sysprep_run(err, errsz))
 		return EXIT_USAGE;
-	if (mkdir(o->state_dir, 0700) && errno != EEXIST) {
-		snprintf(err, errsz, "cannot create state directory %s: %s", o->state_dir, strerror(errno));
+	/* Root writes status.json and events.jsonl here: nobody else may. */
+	if (safefile_make_dir(o->state_dir, "state directory", err, errsz))
 		return EXIT_USAGE;
-	}
 	if (o->out.npaths == 0) {
 		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", o->state_dir);
 		o->out.paths[o->out.npaths++] = "-";

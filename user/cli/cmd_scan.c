@@ -44,7 +44,9 @@ static const char scan_help[] =
 	"usage: tokenward scan [OPTIONS] [PATH...|-]\n\n"
 	"Scan files, directories (recursively), gzip files and standard input\n"
 	"('-', or no PATH) for tokens. Findings are redacted: rule, at most 6\n"
-	"characters, SHA-256 of the secret. Exit 0: none; 1: found; 2: error.\n\n"
+	"characters, SHA-256 of the secret. Exit 0: none; 1: found; 2: error.\n"
+	"Only regular files are read: a FIFO or device named here is an error, one\n"
+	"met in a directory is skipped and counted; pipe such data in on '-'.\n\n"
 	"  --format FMT     text (default), json (one object per line) or sarif\n"
 	"  --rules DIR      also load DIR/*.yaml rules (add or override; repeatable)\n"
 	"  --ledger PATH    look findings up in the ledger: managed tokens get their id,\n"
@@ -296,7 +298,7 @@ int cmd_scan(int argc, char **argv)
 		size_t nlen;
 		const uint32_t *lens;
 		unsigned ulens[64];
-		if (ledger_cache_open(ledger_path, &c.ledger, err, sizeof(err))) {
+		if (ledger_cache_open(ledger_path, LEDGER_OPEN_RDONLY, &c.ledger, err, sizeof(err))) {
 			fprintf(stderr, "tokenward scan: %s\n", err);
 			scanner_free(sc);
 			rules_free(rs);

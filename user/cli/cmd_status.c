@@ -60,7 +60,7 @@ int cmd_status(int argc, char **argv)
 	const char *dir = CONFIG_DEFAULT_STATE_DIR;
 	const cJSON *pid, *running, *updated, *sec;
 	int json = 0, c, r, alive;
-	char err[512];
+	char err[512] = "";
 	cJSON *st;
 
 	optind = 1;
@@ -83,7 +83,7 @@ int cmd_status(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (r) {
-		fprintf(stderr, "tokenward status: %s\n", r == -EINVAL ? err : strerror(-r));
+		fprintf(stderr, "tokenward status: %s\n", err[0] ? err : strerror(-r));
 		return EXIT_USAGE;
 	}
 	pid = cJSON_GetObjectItemCaseSensitive(st, "pid");

@@ -18,6 +18,7 @@
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/rules.h"
+#include "lib/safefile.h"
 #include "lib/util.h"
 
 #define RULE_DEFAULT_MAX_LEN 512
@@ -422,29 +423,13 @@ out:
 
 int rules_load_file(struct ruleset *rs, const char *path, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "rb");
 	char *buf;
 	size_t n;
 	int rc;
 
-	if (!f) {
-		util_seterr(err, errsz, "%s: %s", path, strerror(errno));
+	/* A FIFO named *.yaml in a rules directory must not stall the load. */
+	if (safefile_read_all(path, 0, RULES_FILE_MAX, &buf, &n, err, errsz))
 		return -1;
-	}
-	buf = malloc(RULES_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		util_seterr(err, errsz, "%s: out of memory", path);
-		return -1;
-	}
-	n = fread(buf, 1, RULES_FILE_MAX + 1, f);
-	if (ferror(f) || n > RULES_FILE_MAX) {
-		util_seterr(err, errsz, "%s: %s", path, ferror(f) ? strerror(errno) : "larger than 4 MiB");
-		fclose(f);
-		free(buf);
-		return -1;
-	}
-	fclose(f);
 	rc = rules_load_buffer(rs, path, buf, n, err, errsz);
 	free(buf);
 	return rc;

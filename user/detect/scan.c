@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "detect/scan.h"
+#include "lib/safefile.h"
 
 #define DEFAULT_CHUNK (4u << 20)
 #define BINARY_PROBE  8192
@@ -514,20 +515,33 @@ int scanner_scan_fd(struct scanner *s, int fd, const char *name, scan_finding_fn
 	return s->stop;
 }
 
+/* A FIFO or a device could block or never end, named or met in a walk
+ * (and a name can be swapped for one after the walk looked): only regular
+ * files are read; a pipe comes in on standard input. Messages never
+ * repeat the path: the caller prints it redacted. */
 static int scan_file(struct scanner *s, const char *path, int explicit)
 {
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | (explicit ? 0 : O_NONBLOCK));
+	int fd = safefile_open_read(path, 0, NULL, 0);
 	struct stat st;
 	int rc;
 
-	if (fd < 0) {
-		notef(s, path, 1, "cannot open: %s", strerror(errno));
+	if (fd == -EINVAL || fd == -EISDIR) {
+		const char *what = stat(path, &st) ? "gone" : safefile_kind(st.st_mode);
+
+		if (explicit) {
+			notef(s, path, 1, "not a regular file (%s); refusing it (pipe it to "
+			      "'tokenward scan -' instead)", what);
+		} else {
+			s->st.skipped++;
+			notef(s, path, 0, "not a regular file (%s), skipped", what);
+		}
 		return 0;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (!explicit)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (fd < 0) {
+		notef(s, path, 1, "cannot open: %s", strerror(-fd));
+		return 0;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rc = scanner_scan_fd(s, fd, path, s->fn, s->note, s->ctx);
 	close(fd);
 	return rc;
@@ -587,7 +601,7 @@ static int walk(struct scanner *s, const char *path, int explicit)
 	if (!S_ISREG(st.st_mode) && !explicit) {
 		/* A FIFO or device met in a walk could block or never end. */
 		s->st.skipped++;
-		notef(s, path, 0, "not a regular file, skipped");
+		notef(s, path, 0, "not a regular file (%s), skipped", safefile_kind(st.st_mode));
 		return 0;
 	}
 	return scan_file(s, path, explicit);

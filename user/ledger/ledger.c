@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include "ledger/ledger.h"
 #include "lib/db.h"
+#include "lib/safefile.h"
 #include "lib/util.h"
 #include "lib/sha256.h"
 
@@ -96,9 +97,15 @@ static int fail(struct ledger *l, int rc, const char *what)
 		snprintf(l->err, sizeof(l->err), "ledger %s: %s while %s", l->path,
 			 sqlite3_errmsg(l->db), what);
 		return -EEXIST;
+	case SQLITE_CANTOPEN:
+		if (rc == SQLITE_CANTOPEN_SYMLINK) {
+			snprintf(l->err, sizeof(l->err), "ledger %s: its path passes through a symbolic "
+				 "link; refusing it (give the real path)", l->path);
+			return -ELOOP;
+		}
+		/* fall through */
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
-	case SQLITE_CANTOPEN:
 	case SQLITE_AUTH:
 		snprintf(l->err, sizeof(l->err), "ledger %s cannot be opened for %s: %s", l->path,
 			 what, l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
@@ -270,26 +277,67 @@ out:
 	return r;
 }
 
-static int make_dir(const char *path, char *err, size_t errsz)
+/*
+ * The ledger's directory and file, before SQLite opens anything: the
+ * directory is private (safefile_check_dir: root writes here, and
+ * revoked.list and the seal key live beside the ledger), the file is a
+ * regular file and not a link. A missing file is created only when asked
+ * (*create set), never by a command that only reads.
+ */
+static int check_path(const char *path, int flags, int *create, char *err, size_t errsz)
 {
-	char *copy = strdup(path), *dir;
+	int rdonly = flags & LEDGER_OPEN_RDONLY;
+	char *copy;
 	struct stat st;
-	int r = 0;
+	int r;
 
-	if (!copy)
-		return -ENOMEM;
-	dir = dirname(copy);
-	if (stat(dir, &st)) {
-		if (errno != ENOENT || mkdir(dir, 0700)) {
-			r = -errno;
-			snprintf(err, errsz, "cannot create ledger directory %s: %s", dir, strerror(errno));
-		}
-	} else if (!S_ISDIR(st.st_mode)) {
-		r = -ENOTDIR;
-		snprintf(err, errsz, "ledger directory %s is not a directory", dir);
+	*create = 0;
+	r = safefile_check_parent(path, "ledger directory", err, errsz);
+	if (r == -ENOENT && (flags & LEDGER_OPEN_CREATE) && !rdonly) {
+		if (!(copy = strdup(path)))
+			return -ENOMEM;
+		r = safefile_make_dir(dirname(copy), "ledger directory", err, errsz);
+		free(copy);
 	}
-	free(copy);
-	return r;
+	if (r)
+		return r;
+	if (lstat(path, &st)) {
+		r = -errno;
+		if (r != -ENOENT || !(flags & LEDGER_OPEN_CREATE) || rdonly) {
+			snprintf(err, errsz, "ledger %s: %s", path, strerror(-r));
+			return r;
+		}
+		*create = 1;
+	} else if (S_ISLNK(st.st_mode)) {
+		snprintf(err, errsz, "ledger %s is a symbolic link; refusing it (give the real path)", path);
+		return -ELOOP;
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "ledger %s is not a regular file", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Before anything is written, the journal mode included: a file that is
+ * not a tokenward ledger, or is one of a newer schema, stays as it is. */
+static int check_schema(struct ledger *l)
+{
+	enum db_file kind;
+	int v, r;
+
+	if ((r = check(l, db_file_kind(l->db, LEDGER_SCHEMA_VERSION, &kind, &v), "reading")))
+		return r;
+	if (kind == DB_FILE_FOREIGN) {
+		snprintf(l->err, sizeof(l->err), "%s is not a tokenward ledger (it holds other tables, "
+			 "or schema version %d without the ledger's); it was left as is", l->path, v);
+		return -EBADMSG;
+	}
+	if (kind == DB_FILE_NEWER) {
+		snprintf(l->err, sizeof(l->err), "ledger %s has schema version %d, newer than this "
+			 "tokenward understands (%d); it was left as is", l->path, v, LEDGER_SCHEMA_VERSION);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 int ledger_open(const char *path, int flags, struct ledger **out, char *err, size_t errsz)
@@ -298,24 +346,15 @@ int ledger_open(const char *path, int flags, struct ledger **out, char *err, siz
 	int oflags = rdonly ? DB_OPEN_RDONLY : 0;
 	const char *busy = getenv(LEDGER_ENV_BUSY_MS);
 	struct ledger *l;
-	struct stat st;
-	int r;
+	int r, create;
 
 	*out = NULL;
 	if (!path)
 		path = ledger_default_path();
-	if (stat(path, &st)) {
-		if (errno != ENOENT || !(flags & LEDGER_OPEN_CREATE) || rdonly) {
-			snprintf(err, errsz, "ledger %s: %s", path, strerror(errno));
-			return -errno;
-		}
-		if ((r = make_dir(path, err, errsz)))
-			return r;
+	if ((r = check_path(path, flags, &create, err, errsz)))
+		return r;
+	if (create)
 		oflags |= DB_OPEN_CREATE;
-	} else if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errsz, "ledger %s is not a regular file", path);
-		return -EINVAL;
-	}
 	l = calloc(1, sizeof(*l));
 	if (!l || !(l->path = strdup(path))) {
 		free(l);
@@ -323,11 +362,8 @@ int ledger_open(const char *path, int flags, struct ledger **out, char *err, siz
 		return -ENOMEM;
 	}
 	l->busy_ms = busy && atoi(busy) >= 0 ? atoi(busy) : LEDGER_BUSY_MS;
-	if ((r = check(l, db_open(path, oflags, &l->busy_ms, &l->db), "opening")))
-		goto bad;
-	/* Touch the schema first: a file that is not a database says so
-	 * here, before anything could try to write to it. */
-	if ((r = exec_sql(l, "SELECT count(*) FROM sqlite_master", "reading")))
+	if ((r = check(l, db_open(path, oflags, &l->busy_ms, &l->db), "opening")) ||
+	    (r = check_schema(l)))
 		goto bad;
 	if (!rdonly) {
 		if ((r = check(l, db_wal(l->db), "switching to WAL")) ||
@@ -1137,7 +1173,7 @@ static int data_version(struct ledger_cache *c, int64_t *v)
 	return check(c->l, db_query_int64(c->l->db, "PRAGMA data_version", v), "polling for changes");
 }
 
-int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, size_t errsz)
+int ledger_cache_open(const char *path, int flags, struct ledger_cache **out, char *err, size_t errsz)
 {
 	struct ledger_cache *c = calloc(1, sizeof(*c));
 	int r;
@@ -1145,8 +1181,7 @@ int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, si
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	/* Create when absent so the monitor can start before the first mint. */
-	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &c->l, err, errsz)))
+	if ((r = ledger_open(path, flags, &c->l, err, errsz)))
 		goto bad;
 	if ((r = data_version(c, &c->data_version)) || (r = cache_load(c)) < 0) {
 		snprintf(err, errsz, "%s", c->l->err);

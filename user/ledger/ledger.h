@@ -76,9 +76,15 @@ const char *ledger_default_path(void);
 
 /*
  * Open (and with LEDGER_OPEN_CREATE create, 0600 in a 0700 directory) the
- * ledger, migrating its schema. Returns 0, or:
+ * ledger, migrating its schema. LEDGER_OPEN_RDONLY writes nothing: no
+ * file, no journal mode, no migration. The directory must be private
+ * (safefile_check_dir) and the path free of symbolic links; a file that
+ * is not a tokenward ledger is refused before anything touches it.
+ * Returns 0, or:
  *   -ENOENT  no ledger file and not asked to create one
- *   -EBADMSG not a database, corrupt, or a newer schema (left untouched)
+ *   -EPERM / -ELOOP  a directory others can write, or a link on the way
+ *   -EBADMSG not a database, not a ledger, corrupt, or a newer schema
+ *            (each left untouched)
  *   -EBUSY   locked by another writer past the busy timeout
  *   -EACCES / -EIO  other failures
  * err gets one line naming the file.
@@ -166,7 +172,10 @@ struct cJSON *ledger_token_to_json(const struct ledger_token *t, int64_t now_s);
  * that loads something (refresh returns 1). Single-threaded.
  */
 struct ledger_cache;
-int ledger_cache_open(const char *path, struct ledger_cache **out, char *err, size_t errsz);
+/* flags as for ledger_open(): the monitor creates the ledger when absent
+ * (LEDGER_OPEN_CREATE) so that it can start before the first mint; an
+ * offline scan only reads (LEDGER_OPEN_RDONLY). */
+int ledger_cache_open(const char *path, int flags, struct ledger_cache **out, char *err, size_t errsz);
 void ledger_cache_close(struct ledger_cache *c);
 /* 1 entries loaded, 0 none changed, <0 error (the old contents stay usable). */
 int ledger_cache_refresh(struct ledger_cache *c);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "ledger/seal.h"
+#include "lib/safefile.h"
 
 static int fill_random(void *buf, size_t n)
 {
@@ -62,11 +63,14 @@ static int key_create(const char *path, char *err, size_t errsz)
 int seal_key_load(const char *path, int create, struct seal_key *key, char *err, size_t errsz)
 {
 	struct stat st;
+	char msg[512];
 	ssize_t n;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno == ENOENT && create) {
+	/* Not through a link (the mode checked must be the key's own), and a
+	 * FIFO in its place must not stall the command. */
+	fd = safefile_open_read(path, SAFEFILE_NOFOLLOW, msg, sizeof(msg));
+	if (fd == -ENOENT && create) {
 		/* The first register may come before anything made the state
 		 * directory; make it root-only like the key. */
 		char *copy = strdup(path);
@@ -74,15 +78,18 @@ int seal_key_load(const char *path, int create, struct seal_key *key, char *err,
 			mkdir(dirname(copy), 0700);
 			free(copy);
 		}
+		/* Where another user could delete or replace the key, a new
+		 * one is no secret: refuse that directory. */
+		if ((r = safefile_check_parent(path, "seal key directory", err, errsz)))
+			return r;
 		r = key_create(path, err, errsz);
 		if (r && r != -EEXIST)
 			return r;
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = safefile_open_read(path, SAFEFILE_NOFOLLOW, msg, sizeof(msg));
 	}
 	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errsz, "cannot open seal key %s: %s", path, strerror(errno));
-		return r;
+		snprintf(err, errsz, "cannot open seal key: %s", msg);
+		return fd;
 	}
 	if (fstat(fd, &st)) {
 		r = -errno;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "lib/config.h"
+#include "lib/safefile.h"
 #include "ledger/ledger.h"
 #include "lib/util.h"
 
@@ -311,15 +312,15 @@ static int each_pair(struct loader *ld, yaml_node_t *map, const char *what, pair
 static int read_secret_file(struct loader *ld, yaml_node_t *at, struct tw_issuer *is)
 {
 	struct stat st;
-	char buf[SECRET_MAX + 1];
+	char buf[SECRET_MAX + 1], msg[512];
 	ssize_t n;
 	int fd;
 
-	/* O_NOFOLLOW: the mode checked must be the mode of the file read. */
-	fd = open(is->client_secret_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* NOFOLLOW: the mode checked must be the mode of the file read; and a
+	 * FIFO must not stall the load. */
+	fd = safefile_open_read(is->client_secret_file, SAFEFILE_NOFOLLOW, msg, sizeof(msg));
 	if (fd < 0)
-		return fail(ld, at, "issuer '%s': cannot open client_secret_file %s: %s",
-			    is->name, is->client_secret_file, strerror(errno));
+		return fail(ld, at, "issuer '%s': cannot open client_secret_file: %s", is->name, msg);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return fail(ld, at, "issuer '%s': client_secret_file %s is not a regular file",
@@ -660,11 +661,9 @@ int config_load(const char *path, struct tw_config **out, char *err, size_t errs
 		}
 		path = CONFIG_DEFAULT_PATH;
 	}
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+	/* --config names any file: a FIFO must not stall the command. */
+	if (!(f = safefile_fopen_read(path, 0, err, errsz)))
 		return -1;
-	}
 	if (!yaml_parser_initialize(&parser)) {
 		fclose(f);
 		snprintf(err, errsz, "%s: out of memory", path);

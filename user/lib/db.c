@@ -21,13 +21,62 @@ int db_open(const char *path, int flags, const int *busy_ms, sqlite3 **db)
 	/* The -wal and -shm files are created with the process umask, and
 	 * they hold what the database holds (sealed tokens, hashes). */
 	old = umask(077);
-	rc = sqlite3_open_v2(path, db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, db, oflags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	umask(old);
-	if (rc != SQLITE_OK)
-		return rc;
+	if (rc != SQLITE_OK) /* the extended code: SQLITE_CANTOPEN_SYMLINK says why */
+		return *db ? sqlite3_extended_errcode(*db) : rc;
 	sqlite3_extended_result_codes(*db, 1);
 	/* The cast is safe: db_busy() only reads the int. */
 	sqlite3_busy_handler(*db, db_busy, (void *)busy_ms);
+	return SQLITE_OK;
+}
+
+/* Every table a tokenward module creates in the shared file: the ledger's
+ * (ledger.c migrations) and the revocation queue's (revoke.c schema). A
+ * module that adds a table adds it here; test_db checks the list against
+ * both schemas. */
+static const char *const own_tables[] = {
+	"tokens", "history", "revoke_requests", "revoke_jobs", "revoke_history",
+};
+
+static int own_table(const char *name)
+{
+	for (size_t i = 0; i < sizeof(own_tables) / sizeof(own_tables[0]); i++)
+		if (!strcmp(name, own_tables[i]))
+			return 1;
+	return !strncmp(name, "sqlite_", 7); /* SQLite's own (sqlite_sequence) */
+}
+
+int db_file_kind(sqlite3 *db, int max_version, enum db_file *kind, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+	int rc, ledger = 0, foreign = 0;
+
+	*kind = DB_FILE_FOREIGN;
+	*version = 0;
+	/* The first read of the file: a file that is no database says so here. */
+	rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')",
+				-1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		rc = SQLITE_OK;
+		ledger |= name && !strcmp(name, "tokens");
+		foreign |= !name || !own_table(name);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		return rc;
+	if ((rc = db_query_int64(db, "PRAGMA user_version", &v)) != SQLITE_OK)
+		return rc;
+	*version = v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int)v;
+	if (v == 0 && !foreign)
+		*kind = DB_FILE_OURS;
+	else if (v >= 1 && v <= max_version && ledger)
+		*kind = DB_FILE_OURS; /* tables someone added beside ours are theirs to keep */
+	else if (v > max_version && ledger)
+		*kind = DB_FILE_NEWER;
 	return SQLITE_OK;
 }
 

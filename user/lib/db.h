@@ -20,11 +20,28 @@
 /*
  * Open path for one thread at a time (the callers lock), with extended
  * result codes and db_busy() waiting up to *busy_ms (the int must outlive
- * the connection). The file and its -wal and -shm are created 0600.
+ * the connection). The file and its -wal and -shm are created 0600, and
+ * never through a symbolic link (SQLITE_OPEN_NOFOLLOW: a link anywhere in
+ * the path fails with SQLITE_CANTOPEN_SYMLINK).
  * Returns an SQLite code; *db is set even on failure, for
  * sqlite3_errmsg(), and the caller closes it with sqlite3_close().
  */
 int db_open(const char *path, int flags, const int *busy_ms, sqlite3 **db);
+
+/*
+ * What a file is to tokenward, read before anything is written to it (the
+ * journal mode included): one file holds the ledger (ledger.c) and the
+ * revocation queue (revoke.c), and PRAGMA user_version is the ledger's
+ * schema version.
+ *   DB_FILE_OURS    empty, or tokenward's tables only at version 0 (the
+ *                   queue alone, or a ledger not yet made), or a ledger
+ *                   (its tokens table) at version 1..max_version
+ *   DB_FILE_NEWER   a ledger of a newer schema than max_version
+ *   DB_FILE_FOREIGN anything else: some other program's database
+ * Returns an SQLite code (SQLITE_NOTADB for a file that is no database).
+ */
+enum db_file { DB_FILE_OURS, DB_FILE_NEWER, DB_FILE_FOREIGN };
+int db_file_kind(sqlite3 *db, int max_version, enum db_file *kind, int *version);
 
 /*
  * A busy handler, sqlite3_busy_handler(db, db_busy, &ms): retries every

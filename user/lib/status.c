@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "lib/safefile.h"
 #include "lib/status.h"
 #include "lib/util.h"
 
@@ -63,63 +64,45 @@ cJSON *status_build(int running, unsigned long long started_ns)
 
 int status_write(const char *dir, int running, unsigned long long started_ns)
 {
-	char path[4096], tmp[4096];
+	char path[4096];
 	cJSON *o = status_build(running, started_ns);
 	char *text = cJSON_Print(o);
 	size_t n;
-	int fd, r = 0;
+	int r;
 
 	cJSON_Delete(o);
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%d", dir, STATUS_FILE, getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		free(text);
-		return -errno;
-	}
 	n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
-		r = -EIO;
-	if (close(fd) && !r)
-		r = -errno;
+	text[n] = '\n'; /* over the NUL: the length is known */
+	/* A fresh temporary file renamed over the old one: readers never see
+	 * half of it, and no name in the directory is written through. No
+	 * fsync: it is rewritten every second and means nothing after a crash. */
+	r = safefile_replace(path, text, n + 1, 0644, SAFEFILE_NOSYNC, NULL, 0);
 	free(text);
-	if (!r && rename(tmp, path))
-		r = -errno;
-	if (r)
-		unlink(tmp);
 	return r;
 }
 
 int status_read(const char *dir, cJSON **out, char *err, size_t errsz)
 {
 	char path[4096];
-	FILE *f;
 	char *buf;
-	long n;
+	size_t n;
+	int r;
 
+	*out = NULL;
+	if (err && errsz)
+		err[0] = 0;
+	/* Only a directory nobody else can write holds a status worth showing:
+	 * another user could forge one in any other. */
+	if ((r = safefile_check_dir(dir, "state directory", err, errsz)))
+		return r;
 	snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	if (n < 0 || n > (16 << 20)) {
-		fclose(f);
-		snprintf(err, errsz, "%s: unreasonable size", path);
-		return -EINVAL;
-	}
-	buf = malloc(n + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, n, f);
-	fclose(f);
-	buf[n] = 0;
-	*out = cJSON_Parse(buf);
+	/* A FIFO in its place must not stall `tokenward status`. */
+	if ((r = safefile_read_all(path, 0, 16 << 20, &buf, &n, err, errsz)))
+		return r;
+	*out = cJSON_ParseWithLength(buf, n);
 	free(buf);
 	if (!*out || !cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);

@@ -31,7 +31,9 @@ cJSON *status_build(int running, unsigned long long started_realtime_ns);
 int status_write(const char *dir, int running, unsigned long long started_realtime_ns);
 
 /* Read DIR/status.json. Returns 0, -ENOENT when there is none, or
- * -EINVAL (with a message in err) when it is not valid JSON. */
+ * another -errno with a message in err: DIR is not a private state
+ * directory (safefile_check_dir), status.json is not a regular file, or
+ * it is not valid JSON (-EINVAL). */
 int status_read(const char *dir, cJSON **out, char *err, size_t errsz);
 
 #endif

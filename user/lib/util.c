@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "lib/safefile.h"
 #include "lib/util.h"
 
 uint64_t util_now_ns(int clock_id)
@@ -64,17 +65,10 @@ int util_parse_size(const char *s, uint64_t *out)
 
 int util_touch(const char *path, const char *content)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	size_t n = content ? strlen(content) : 0;
-
-	if (fd < 0)
-		return -errno;
-	if (n && write(fd, content, n) != (ssize_t)n) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return close(fd) ? -errno : 0;
+	/* A new file renamed into place: never through a link someone left
+	 * at path, and a reader polling for it sees it whole. */
+	return safefile_replace(path, content ? content : "", content ? strlen(content) : 0, 0644,
+				SAFEFILE_NOSYNC, NULL, 0);
 }
 
 void util_seterr(char *err, size_t errsz, const char *fmt, ...)

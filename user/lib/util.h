@@ -17,7 +17,8 @@ uint64_t util_now_ns(int clock_id);
 /* Parse a size such as 4096, 64K, 16M. Returns 0 on success. */
 int util_parse_size(const char *s, uint64_t *out);
 
-/* Write a file atomically enough for a marker: create, write, close. */
+/* A marker file (a ready file): content written to a new file that is
+ * then renamed over path (safefile_replace). 0 or -errno. */
 int util_touch(const char *path, const char *content);
 
 /* printf into a caller's error buffer; a NULL or empty buffer is fine

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "lib/safefile.h"
 #include "output/eventlog.h"
 #include "sensors/event.h"
 #include "lib/log.h"
@@ -48,15 +49,21 @@ struct eventlog {
 
 static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 {
+	char msg[512];
 	struct stat st;
 
 	k->path = path;
-	k->fd = strcmp(path, "-") ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+	/* Never through a link, never into a file with other hard links;
+	 * /dev/null is fine. */
+	k->fd = strcmp(path, "-") ? safefile_open_append(path, SAFEFILE_DEVICE, 0600, msg, sizeof(msg))
 				  : dup(STDOUT_FILENO);
 	if (k->fd < 0) {
-		int r = -errno;
+		int r = strcmp(path, "-") ? k->fd : -errno;
 
-		snprintf(err, errsz, "cannot open events output %s: %s", path, strerror(errno));
+		if (strcmp(path, "-"))
+			snprintf(err, errsz, "cannot open events output: %s", msg);
+		else
+			snprintf(err, errsz, "cannot use standard output: %s", strerror(errno));
 		return r;
 	}
 	k->regular = !fstat(k->fd, &st) && S_ISREG(st.st_mode);

@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 #include "revoke/issuer.h"
 #include "detect/redact.h"
+#include "lib/safefile.h"
 #include "lib/util.h"
 
 #define BODY_KEEP 512
@@ -365,7 +366,7 @@ static enum delivery_class deliver_webhook(struct issuer_client *c, const struct
 static enum delivery_class deliver_builtin(const struct tw_issuer *is, const struct issuer_job *job,
 					   struct issuer_outcome *out)
 {
-	char line[80], buf[8192];
+	char line[80], buf[8192], msg[sizeof(out->detail)];
 	size_t want, carry = 0;
 	ssize_t n;
 	int fd, found = 0;
@@ -376,9 +377,14 @@ static enum delivery_class deliver_builtin(const struct tw_issuer *is, const str
 		return out->cls;
 	}
 	want = snprintf(line, sizeof(line), "%s\n", job->token_sha256);
-	fd = open(is->revocation_list, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto io_error;
+	/* Never through a link or into a file with other hard links: root
+	 * appends here, and the list's directory is the ledger's. */
+	fd = safefile_open_append(is->revocation_list, SAFEFILE_RDWR, 0644, msg, sizeof(msg));
+	if (fd < 0) {
+		out->cls = DELIVERY_RETRY;
+		snprintf(out->detail, sizeof(out->detail), "%s", msg);
+		return out->cls;
+	}
 	if (flock(fd, LOCK_EX))
 		goto io_error;
 	/* Scan in 65-byte records; lines are fixed-size hashes. */

@@ -32,8 +32,10 @@
 #include "revoke/issuer.h"
 #include "lib/log.h"
 #include "revoke/revoke.h"
+#include "ledger/ledger.h"
 #include "ledger/seal.h"
 #include "lib/db.h"
+#include "lib/safefile.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -242,17 +244,55 @@ static int check(sqlite3 *db, int rc, char *err, size_t errsz, const char *path)
 	return -1;
 }
 
-int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoker **out,
-		 char *err, size_t errsz)
+/* The directory and the file before SQLite opens them, then what the file
+ * holds before anything writes to it, as ledger_open() does: a file that
+ * is not tokenward's is left exactly as it is. */
+static int open_db(struct revoker *r, const char *db_path, int rdonly, char *err, size_t errsz)
+{
+	enum db_file kind;
+	struct stat st;
+	int v;
+
+	if (safefile_check_parent(db_path, "database directory", err, errsz))
+		return -1;
+	if (lstat(db_path, &st)) {
+		if (errno != ENOENT || rdonly) {
+			snprintf(err, errsz, "%s: %s", db_path, strerror(errno));
+			return -1;
+		}
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s is %s; refusing it", db_path, safefile_kind(st.st_mode));
+		return -1;
+	}
+	/* The ledger and the CLI may hold the write lock briefly (busy_ms). */
+	if (check(r->db, db_open(db_path, rdonly ? DB_OPEN_RDONLY : DB_OPEN_CREATE, &busy_ms, &r->db),
+		  err, errsz, db_path) ||
+	    check(r->db, db_file_kind(r->db, LEDGER_SCHEMA_VERSION, &kind, &v), err, errsz, db_path))
+		return -1;
+	if (kind == DB_FILE_NEWER) {
+		snprintf(err, errsz, "%s: a ledger of schema version %d, newer than this tokenward "
+			 "understands (%d); it was left as is", db_path, v, LEDGER_SCHEMA_VERSION);
+		return -1;
+	}
+	if (kind == DB_FILE_FOREIGN) {
+		snprintf(err, errsz, "%s is not a tokenward ledger or queue (it holds other tables); "
+			 "it was left as is", db_path);
+		return -1;
+	}
+	if (rdonly)
+		return 0;
+	return check(r->db, db_wal(r->db), err, errsz, db_path) ||
+	       check(r->db, db_synchronous(r->db, r->cfg->revocation.sync_full), err, errsz, db_path) ||
+	       check(r->db, db_exec(r->db, schema), err, errsz, db_path) ? -1 : 0;
+}
+
+static struct revoker *revoker_new(const struct tw_config *cfg, const char *db_path)
 {
 	struct revoker *r = calloc(1, sizeof(*r));
 	pthread_condattr_t ca;
-	char *keypath = NULL;
 
-	if (!r) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
+	if (!r)
+		return NULL;
 	r->cfg = cfg;
 	r->db_path = strdup(db_path);
 	pthread_mutex_init(&r->mu, NULL);
@@ -261,24 +301,37 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	revoker_set_history_sink(r, NULL, NULL);
+	return r;
+}
+
+/* The sealing key: cfg->revocation.key_file, else beside the database. */
+static char *key_path(const struct tw_config *cfg, const char *db_path)
+{
+	char kp[4096];
+
+	if (cfg->revocation.key_file)
+		return strdup(cfg->revocation.key_file);
+	seal_key_default_path(db_path, kp, sizeof(kp));
+	return strdup(kp);
+}
+
+int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoker **out,
+		 char *err, size_t errsz)
+{
+	struct revoker *r = revoker_new(cfg, db_path);
+	char *keypath = NULL;
+
+	if (!r) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	if (issuer_global_init()) {
 		snprintf(err, errsz, "libcurl initialisation failed");
 		goto fail;
 	}
-	/* The ledger and the CLI may hold the write lock briefly (busy_ms). */
-	if (check(r->db, db_open(db_path, DB_OPEN_CREATE, &busy_ms, &r->db), err, errsz, db_path) ||
-	    check(r->db, db_wal(r->db), err, errsz, db_path) ||
-	    check(r->db, db_synchronous(r->db, cfg->revocation.sync_full), err, errsz, db_path) ||
-	    check(r->db, db_exec(r->db, schema), err, errsz, db_path))
+	if (open_db(r, db_path, 0, err, errsz))
 		goto fail;
-	if (cfg->revocation.key_file) {
-		keypath = strdup(cfg->revocation.key_file);
-	} else {
-		char kp[4096];
-
-		seal_key_default_path(db_path, kp, sizeof(kp));
-		keypath = strdup(kp);
-	}
+	keypath = key_path(cfg, db_path);
 	if (!keypath || revoke_sealer_file(keypath, &r->sealer, err, errsz)) {
 		if (!keypath)
 			snprintf(err, errsz, "out of memory");
@@ -289,6 +342,34 @@ int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoke
 	*out = r;
 	return 0;
 fail:
+	revoker_close(r);
+	return -1;
+}
+
+int revoker_open_readonly(const struct tw_config *cfg, const char *db_path, struct revoker **out,
+			  char *err, size_t errsz)
+{
+	struct revoker *r = revoker_new(cfg, db_path);
+	char *keypath = key_path(cfg, db_path);
+	struct seal_key k;
+	int kr = 0;
+
+	if (!r || !keypath) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	if (open_db(r, db_path, 1, err, errsz))
+		goto fail;
+	/* No key is made here, but one others could read is still refused:
+	 * the queue's figures are no reason to hide that. */
+	if ((kr = seal_key_load(keypath, 0, &k, err, errsz)) && kr != -ENOENT)
+		goto fail;
+	seal_key_wipe(&k);
+	free(keypath);
+	*out = r;
+	return 0;
+fail:
+	free(keypath);
 	revoker_close(r);
 	return -1;
 }

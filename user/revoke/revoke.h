@@ -80,6 +80,13 @@ typedef int (*revoke_history_fn)(void *ctx, const char *token_id, const char *to
 int revoker_open(const struct tw_config *cfg, const char *db_path, struct revoker **out,
 		 char *err, size_t errsz);
 
+/* For reading only (stats, list, history): the file must exist, and
+ * nothing is written to it (no tables, no journal mode, no key). Both
+ * refuse a directory others can write and a file that is not tokenward's
+ * (see ledger_open). */
+int revoker_open_readonly(const struct tw_config *cfg, const char *db_path, struct revoker **out,
+			  char *err, size_t errsz);
+
 /* Replace the sealer (before revoker_start). The revoker owns s->ctx
  * afterwards and calls s->free_ctx on close. */
 void revoker_set_sealer(struct revoker *r, const struct revoke_sealer *s);

@@ -515,7 +515,7 @@ static int ledger_attach(struct pipeline *p, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: cannot set synchronous mode", p->ledger_path);
 		return -EIO;
 	}
-	if ((r = ledger_cache_open(p->ledger_path, &p->cache, err, errsz)))
+	if ((r = ledger_cache_open(p->ledger_path, LEDGER_OPEN_CREATE, &p->cache, err, errsz)))
 		return r;
 	refresh_known(p);
 	if ((r = revoker_open(p->cfg, p->ledger_path, &p->rev, err, errsz)))

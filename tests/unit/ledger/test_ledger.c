@@ -364,6 +364,144 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(count("PRAGMA user_version"), 99);
 }
 
+/* The whole file, to prove an open changed nothing (journal mode included). */
+static size_t slurp(const char *p, char *buf, size_t cap)
+{
+	FILE *f = fopen(p, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	assert_true(n < cap);
+	return n;
+}
+
+static void sql_on(const char *p, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int exists(const char *p, const char *suffix)
+{
+	char q[160];
+
+	snprintf(q, sizeof(q), "%s%s", p, suffix);
+	return access(q, F_OK) == 0;
+}
+
+/* Another program's SQLite file: every open refuses it and no byte changes. */
+static void test_foreign_db_untouched(void **state)
+{
+	static char before[65536], after[65536];
+	struct ledger_cache *c = NULL;
+	struct ledger *l = NULL;
+	char err[512];
+	size_t n;
+	(void)state;
+	mkdir(parent_dir(path), 0700);
+	sql_on(path, "CREATE TABLE notes(a TEXT); INSERT INTO notes VALUES ('mine')");
+	n = slurp(path, before, sizeof(before));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "is not a tokenward ledger"));
+	assert_non_null(strstr(err, "left as is"));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_RDONLY, &c, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_CREATE, &c, err, sizeof(err)), -EBADMSG);
+	assert_null(l);
+	assert_null(c);
+	assert_int_equal(slurp(path, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	assert_false(exists(path, "-wal"));
+	/* a schema version but not the ledger's tables: not ours either */
+	sql_on(path, "PRAGMA user_version = 1");
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "is not a tokenward ledger"));
+}
+
+/* A newer ledger in rollback-journal mode: refused before the switch to WAL. */
+static void test_newer_schema_journal_untouched(void **state)
+{
+	static char before[65536], after[65536];
+	struct ledger *l = NULL;
+	char err[512];
+	size_t n;
+	(void)state;
+	ledger_close(open_rw());
+	sql_on(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 99");
+	n = slurp(path, before, sizeof(before));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "newer than this tokenward"));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(slurp(path, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	assert_false(exists(path, "-wal"));
+}
+
+/* Read-only opens create nothing and write nothing. */
+static void test_readonly_writes_nothing(void **state)
+{
+	static char before[65536], after[65536];
+	struct ledger_cache *c = NULL;
+	struct ledger_token t;
+	char tok[TOKEN_LEN + 1];
+	struct ledger *l = NULL;
+	char err[512];
+	size_t n;
+	(void)state;
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), -ENOENT);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_RDONLY, &c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(access(parent_dir(path), F_OK), -1);
+	mkdir(parent_dir(path), 0700);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_RDONLY, &c, err, sizeof(err)), -ENOENT);
+	assert_false(exists(path, ""));
+	l = open_rw();
+	make_token(&t, tok, "t", "x");
+	assert_int_equal(ledger_add(l, &t, NULL, 0), 0);
+	ledger_close(l);
+	sql_on(path, "PRAGMA journal_mode = DELETE");
+	n = slurp(path, before, sizeof(before));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), 0);
+	ledger_close(l);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_RDONLY, &c, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cache_count(c), 1);
+	assert_non_null(ledger_cache_lookup(c, t.sha));
+	ledger_cache_close(c);
+	assert_int_equal(slurp(path, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	assert_false(exists(path, "-wal"));
+}
+
+/* Root writes beside the ledger: no link on the way, no directory others can write. */
+static void test_open_refuses_links_and_open_dirs(void **state)
+{
+	char link[160], dlink[160];
+	struct ledger *l = NULL;
+	char err[512];
+	(void)state;
+	ledger_close(open_rw());
+	snprintf(link, sizeof(link), "%s/link.db", dir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(ledger_open(link, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "is a symbolic link"));
+	assert_int_equal(ledger_open(link, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), -ELOOP);
+	snprintf(dlink, sizeof(dlink), "%s/dlink", dir);
+	assert_int_equal(symlink(parent_dir(path), dlink), 0);
+	strcat(dlink, "/ledger.db");
+	assert_int_equal(ledger_open(dlink, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "passes through a symbolic link"));
+	assert_int_equal(chmod(parent_dir(path), 0777), 0);
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable by others"));
+	assert_int_equal(ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(parent_dir(path), 0700), 0);
+	assert_null(l);
+}
+
 static void test_locked_fails_cleanly(void **state)
 {
 	struct ledger_token t;
@@ -447,7 +585,7 @@ static void test_cache_sees_new_entries_fast(void **state)
 	struct ledger *l = open_rw();
 	make_token(&a, ta, "t", "x");
 	assert_int_equal(ledger_add(l, &a, NULL, 0), 0);
-	assert_int_equal(ledger_cache_open(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_CREATE, &c, err, sizeof(err)), 0);
 	assert_int_equal(ledger_cache_count(c), 1);
 	hit = ledger_cache_lookup_bytes(c, ta, TOKEN_LEN);
 	assert_non_null(hit);
@@ -505,7 +643,7 @@ static void test_cache_many(void **state)
 		make_token(&t, toks[i], "t", "x");
 		assert_int_equal(ledger_add(l, &t, NULL, 0), 0);
 	}
-	assert_int_equal(ledger_cache_open(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_CREATE, &c, err, sizeof(err)), 0);
 	assert_int_equal(ledger_cache_count(c), 500);
 	for (int i = 0; i < 500; i++)
 		assert_non_null(ledger_cache_lookup_bytes(c, toks[i], TOKEN_LEN));
@@ -525,7 +663,7 @@ static void test_cache_cross_process_latency(void **state)
 	int pipefd[2];
 	(void)state;
 	ledger_close(open_rw());
-	assert_int_equal(ledger_cache_open(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_CREATE, &c, err, sizeof(err)), 0);
 	assert_int_equal(pipe(pipefd), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -569,6 +707,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_complete_without_revoke_and_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_file_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_db_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_journal_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_refuses_links_and_open_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_fails_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer_leaves_whole_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_sees_new_entries_fast, setup, teardown),

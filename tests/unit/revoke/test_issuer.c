@@ -303,6 +303,40 @@ static void test_builtin_list(void **state)
 	rmdir(dir);
 }
 
+/* revoked.list is appended to by root: a link in its place (planted in a
+ * directory someone else could write) is not followed, a hard link is not
+ * written, and the job stays queued for a retry. */
+static void test_builtin_list_never_through_links(void **state)
+{
+	char dir[] = "/tmp/tw-issuer.XXXXXX", path[64], victim[64], cmd[96];
+	struct tw_issuer is = { .name = "local", .type = ISSUER_BUILTIN };
+	struct issuer_outcome o;
+	char buf[64] = "";
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/revoked.list", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	fputs("precious\n", f);
+	fclose(f);
+	is.revocation_list = path;
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(issuer_deliver(NULL, &is, &job, &o), DELIVERY_RETRY);
+	assert_non_null(strstr(o.detail, "symbolic link"));
+	unlink(path);
+	assert_int_equal(link(victim, path), 0);
+	assert_int_equal(issuer_deliver(NULL, &is, &job, &o), DELIVERY_RETRY);
+	assert_non_null(strstr(o.detail, "hard links"));
+	f = fopen(victim, "r");
+	buf[fread(buf, 1, sizeof(buf) - 1, f)] = 0;
+	fclose(f);
+	assert_string_equal(buf, "precious\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_command_exit_codes(void **state)
 {
 	char *argv_ok[] = { "/bin/sh", "-c", "cat >/dev/null; exit 0", NULL };
@@ -345,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_connection_refused),
 		cmocka_unit_test(test_no_token_is_permanent),
 		cmocka_unit_test(test_builtin_list),
+		cmocka_unit_test(test_builtin_list_never_through_links),
 		cmocka_unit_test(test_command_exit_codes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -305,7 +305,7 @@ static void test_token_shaped_not_in_ledger(void **state)
 	char dir[] = "/tmp/tw-corr.XXXXXX", path[96], err[256], other[TOKEN_LEN + 1];
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/l.db", dir);
-	assert_int_equal(ledger_cache_open(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(ledger_cache_open(path, LEDGER_OPEN_CREATE, &c, err, sizeof(err)), 0);
 	assert_int_equal(token_mint(other), 0);
 	assert_true(token_validate(other, TOKEN_LEN));
 	const struct ledger_token *hit = ledger_cache_lookup_bytes(c, other, TOKEN_LEN);
