@@ -19,6 +19,7 @@
 #include "detect/redact.h"
 #include "revoke/revoke.h"
 #include "detect/rules.h"
+#include "detect/h2.h"
 #include "ledger/handoff.h"
 #include "lib/db.h"
 #include "lib/util.h"
@@ -30,6 +31,7 @@
 #define ANCESTRY_MAX 64
 #define UNMANAGED_SLOTS 1024           /* power of two */
 #define UNMANAGED_REPEAT_NS (60 * 1000000000ll)
+#define H2_CONNS_MAX 1024               /* connections decoded at once */
 #define LEDGER_WATCH_NS 1000000000ull  /* how often the ledger path is checked */
 #define LEDGER_MISS_WATCH_NS 5000000ull /* ... and at most this often on a miss */
 
@@ -39,6 +41,7 @@ struct stream_info {
 	uint64_t start_ns;     /* the process's start, against pid reuse */
 	char sni[256];
 	char host[256];
+	struct h2conn *h2;     /* HTTP/2 from this connection's first bytes on */
 };
 
 struct pipeline {
@@ -81,6 +84,9 @@ struct pipeline {
 	int64_t own_requests[MAX_DEFERRED]; /* revoke requests our own marks queued */
 	int nown;
 
+	struct h2_stats h2;
+	uint64_t h2_open, h2_untracked; /* decoders live; prefaces not followed (over H2_CONNS_MAX) */
+
 	uint64_t captures, bytes, findings, managed, unmanaged, exposures, submitted, dup_skipped;
 	uint64_t unmanaged_suppressed;
 };
@@ -91,6 +97,7 @@ struct scan_ctx {
 	struct pipeline *p;
 	const struct capture *c;
 	const struct stream_info *si;
+	const char *view;      /* NULL: the captured bytes; else the decoding ("hpack") */
 };
 
 /* ---- process ancestry, from the process table ------------------------ */
@@ -156,6 +163,17 @@ static void refresh_known(struct pipeline *p)
 
 /* ---- streams: SNI from a ClientHello, Host from an HTTP request ------- */
 
+static void stream_reset(struct pipeline *p, struct stream_info *s, uint64_t key, uint64_t start_ns)
+{
+	if (s->h2) {
+		h2conn_free(s->h2);
+		p->h2_open--;
+	}
+	memset(s, 0, sizeof(*s));
+	s->key = key;
+	s->start_ns = start_ns;
+}
+
 static struct stream_info *stream_get(struct pipeline *p, uint32_t tgid, int fd, uint64_t start_ns,
 				      int create)
 {
@@ -168,9 +186,7 @@ static struct stream_info *stream_get(struct pipeline *p, uint32_t tgid, int fd,
 		if (s->key == key && s->start_ns == start_ns)
 			return s;
 		if (create && (s->key == 0 || s->key == key)) {
-			memset(s, 0, sizeof(*s));
-			s->key = key;
-			s->start_ns = start_ns;
+			stream_reset(p, s, key, start_ns);
 			return s;
 		}
 	}
@@ -178,9 +194,7 @@ static struct stream_info *stream_get(struct pipeline *p, uint32_t tgid, int fd,
 		return NULL;
 	/* table crowded here: evict the first slot of the probe run */
 	struct stream_info *s = &p->streams[h & (STREAM_SLOTS - 1)];
-	memset(s, 0, sizeof(*s));
-	s->key = key;
-	s->start_ns = start_ns;
+	stream_reset(p, s, key, start_ns);
 	return s;
 }
 
@@ -210,7 +224,7 @@ void pipeline_connect(struct pipeline *p, const struct conn_event *c)
 	struct stream_info *s = stream_get(p, c->hdr->tgid, c->fd, c->hdr->start_boot_ns, 0);
 
 	if (s)
-		s->key = 0;
+		stream_reset(p, s, 0, 0);
 }
 
 /* ---- one token found ---------------------------------------------------- */
@@ -308,7 +322,7 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 
 	(void)len;
 	/* Wholly inside the previous write's tail: reported with that write. */
-	if (m->start + m->len <= c->carry)
+	if (!sc->view && m->start + m->len <= c->carry)
 		return 0;
 	p->findings++;
 	/* Found tokens are rare and a refresh that finds nothing new costs a
@@ -365,6 +379,8 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 		return 0;
 	}
 	o = correlate_verdict_json(&s, t, &v, action);
+	if (sc->view)
+		cJSON_AddStringToObject(o, "decoded", sc->view);
 	if (t && !strcmp(action, "revoke")) {
 		/* Queue at the issuer first: this is the latency that matters. */
 		char *vj = cJSON_PrintUnformatted(o);
@@ -400,16 +416,72 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	return 0;
 }
 
+/* ---- HTTP/2: header blocks decoded and scanned like captured bytes ---- */
+
+static int h2_block(void *vctx, const char *text, size_t len)
+{
+	struct scan_ctx *sc = vctx;
+	struct stream_info *s = (struct stream_info *)sc->si;
+	const char *a = text, *end = text + len, *nl;
+
+	/* :authority is HTTP/2's Host: the audience check wants it. */
+	for (; a < end && (nl = memchr(a, '\n', end - a)); a = nl + 1) {
+		if (nl - a > 12 && !memcmp(a, ":authority: ", 12)) {
+			snprintf(s->host, sizeof(s->host), "%.*s", (int)(nl - a - 12), a + 12);
+			break;
+		}
+	}
+	return detector_scan(sc->p->det, (const unsigned char *)text, len, on_match, sc);
+}
+
+/* A connection that opens with the HTTP/2 preface is followed from then
+ * on; one that stops parsing as HTTP/2 is let go (counted in h2.errors). */
+static int h2_scan(struct pipeline *p, const struct capture *c, struct stream_info *s)
+{
+	const unsigned char *d = c->data + c->carry;
+	size_t n = c->len - c->carry;
+	struct scan_ctx sc = { p, c, NULL, "hpack" };
+	int r;
+
+	if (!s || !s->h2) {
+		if (c->kind != CAP_SOCK_SEND || n < H2_PREFACE_LEN || !h2_is_preface(d, n))
+			return 0;
+		if (p->h2_open >= H2_CONNS_MAX) {
+			p->h2_untracked++;
+			return 0;
+		}
+		s = s ? s : stream_get(p, c->hdr->tgid, c->fd, c->hdr->start_boot_ns, 1);
+		if (!(s->h2 = h2conn_new(&p->h2)))
+			return 0;
+		p->h2_open++;
+	}
+	sc.si = s;
+	r = c->truncated ? -EMSGSIZE : h2conn_feed(s->h2, d, n, h2_block, &sc);
+	if (r < 0) {
+		if (r == -EMSGSIZE)
+			p->h2.errors++; /* bytes missing: the table would be out of step */
+		h2conn_free(s->h2);
+		s->h2 = NULL;
+		p->h2_open--;
+		r = 0;
+	}
+	return r;
+}
+
 int pipeline_capture(struct pipeline *p, const struct capture *c)
 {
-	struct scan_ctx sc = { p, c, NULL };
+	struct scan_ctx sc = { p, c, NULL, NULL };
+	int r;
 
 	if (!c->len)
 		return 0;
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
-	return detector_scan(p->det, c->data, c->len, on_match, &sc);
+	if ((r = detector_scan(p->det, c->data, c->len, on_match, &sc)) || c->kind != CAP_SOCK_SEND)
+		return r;
+	return h2_scan(p, c, sc.si ? (struct stream_info *)sc.si
+				   : stream_get(p, c->hdr->tgid, c->fd, c->hdr->start_boot_ns, 0));
 }
 
 size_t pipeline_tail_need(const struct pipeline *p)
@@ -484,6 +556,16 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(o, "revocations_queued", (double)p->submitted);
 	cJSON_AddNumberToObject(o, "ledger_tokens", (double)ledger_cache_count(p->cache));
 	cJSON_AddBoolToObject(o, "ledger_open", p->ledger != NULL);
+	cJSON *h2 = cJSON_AddObjectToObject(o, "h2");
+	cJSON_AddNumberToObject(h2, "connections", (double)p->h2.connections);
+	cJSON_AddNumberToObject(h2, "open", (double)p->h2_open);
+	cJSON_AddNumberToObject(h2, "untracked", (double)p->h2_untracked);
+	cJSON_AddNumberToObject(h2, "header_blocks", (double)p->h2.blocks);
+	cJSON_AddNumberToObject(h2, "fields", (double)p->h2.fields);
+	cJSON_AddNumberToObject(h2, "bytes_decoded", (double)p->h2.bytes_decoded);
+	cJSON_AddNumberToObject(h2, "frames_skipped", (double)p->h2.frames_skipped);
+	cJSON_AddNumberToObject(h2, "blocks_cut", (double)p->h2.blocks_cut);
+	cJSON_AddNumberToObject(h2, "errors", (double)p->h2.errors);
 	cJSON_AddNumberToObject(o, "ledger_reopened", (double)p->ledger_reopened);
 }
 
@@ -698,6 +780,8 @@ void pipeline_close(struct pipeline *p)
 	if (!p)
 		return;
 	ledger_detach(p);
+	for (size_t i = 0; i < STREAM_SLOTS; i++)
+		stream_reset(p, &p->streams[i], 0, 0);
 	detector_free(p->det);
 	rules_free(p->rules);
 	free(p->ledger_path);

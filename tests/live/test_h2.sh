@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# HTTP/2 (h2c) with real curl and a real server (nghttpd): the request's
+# headers are HPACK-compressed, so the token in `authorization: Bearer`
+# is not in the bytes sent. The monitor decodes each connection's header
+# blocks (libnghttp2's inflater) and judges the token as it would over
+# HTTP/1.1: net_dest to a wrong destination, use at its audience, with
+# the audience's host taken from :authority.
+. "$(dirname "$0")/lib.sh"
+
+LEDGER=$TW_TMP/ledger.db
+TOKENS=()
+SERVERS=()
+trap 'for p in "${SERVERS[@]}"; do kill $p 2>/dev/null; done; tw_stop; rm -rf "$TW_TMP"' EXIT
+mkdir -p "$TW_TMP/htdocs" && echo hello >"$TW_TMP/htdocs/index.html"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+h2_up() { curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$1/index.html"; }
+start_h2c() { # prints the port of a new nghttpd serving h2c on loopback
+  local port; port=$(free_port)
+  nghttpd --no-tls -a 127.0.0.1 -d "$TW_TMP/htdocs" "$port" >"$TW_TMP/nghttpd.$port.log" 2>&1 &
+  SERVERS+=($!)
+  tw_poll h2_up "$port" || { echo "nghttpd on $port did not come up" >&2; return 1; }
+  echo "$port"
+}
+mint() { # TASK: prints "ID TOKEN"
+  local tok id
+  tok=$("$TW" mint --ledger "$LEDGER" --task "$1" --aud "http://127.0.0.1:$AUD_PORT" 2>"$TW_TMP/mint.err") || return 1
+  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
+  TOKENS+=("$tok")
+  echo "$id $tok"
+}
+# The header comes from stdin (a pipe, not captured): on argv it would
+# be an exec sighting of its own.
+h2_get() { # PORT TOKEN
+  printf 'Authorization: Bearer %s\n' "$2" |
+    curl -s --http2-prior-knowledge -H @- -o /dev/null -w '%{http_version}' "http://127.0.0.1:$1/index.html"
+}
+verdict_h2() { # NAME ID CLASS ACTION
+  local ev
+  if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$2' and e.get('decoded')=='hpack'"); then
+    if python3 -c "import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e['class']=='$3' and e['action']=='$4' else 1)" "$ev"; then
+      ok "$1"
+    else
+      not_ok "$1" "want $3/$4, got $(python3 -c "import json,sys; e=json.loads(sys.argv[1]); print(e['class'], e['action'], e.get('reason'))" "$ev")"
+    fi
+  else
+    not_ok "$1" "no hpack-decoded verdict for $2"
+  fi
+}
+
+AUD_PORT=$(start_h2c) && WRONG_PORT=$(start_h2c) || { not_ok h2_servers "nghttpd did not start"; exit 1; }
+tw_start --ledger "$LEDGER" --no-sweep --no-tls || { not_ok h2_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+
+read -r ID TOK <<<"$(mint h2-wrong)"
+v=$(h2_get "$WRONG_PORT" "$TOK")
+[ "$v" = 2 ] && ok h2_request_was_http2 || not_ok h2_request_was_http2 "curl spoke HTTP/$v"
+verdict_h2 h2_token_to_wrong_destination_net_dest "$ID" net_dest revoke
+
+read -r ID TOK <<<"$(mint h2-aud)"
+h2_get "$AUD_PORT" "$TOK" >/dev/null
+verdict_h2 h2_token_to_audience_use "$ID" use record
+/bin/sh -c ': h2-barrier'   # an exec the monitor handles after the request
+tw_no_event_case h2_audience_nothing_else \
+  "e.get('event')=='verdict' and e.get('token_id')=='$ID' and e.get('class')!='use'" \
+  "e.get('event')=='exec' and 'h2-barrier' in ' '.join(e.get('argv', []))"
+
+if tw_wait_status "s['detection']['h2']['header_blocks'] >= 2 and s['detection']['h2']['errors'] == 0" >/dev/null; then
+  ok h2_counted_in_status
+else
+  not_ok h2_counted_in_status "$(grep -o '"h2":{[^}]*}' "$TW_TMP/state/status.json")"
+fi
+
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok h2_clean_exit || not_ok h2_clean_exit "exit $TW_RC"
+leaked=0
+for t in "${TOKENS[@]}"; do grep -rqF -- "$t" "$TW_TMP" && leaked=1; done
+[ $leaked -eq 0 ] && ok h2_no_token_in_output || not_ok h2_no_token_in_output "a raw token in the monitor's output"
