@@ -119,7 +119,7 @@ own6=$(mint F)
 expect_rc revoke_builtin_exits_0 0 "$TW" ledger revoke "$own6" --config "$WITH"
 grep "$own6" "$TW_TMP/out" | grep -q "revoked by issuer 'tokenward'" && ok revoke_says_confirmed || not_ok revoke_says_confirmed "$(cat "$TW_TMP/out")"
 expect_rc complete_no_revoke_exits_0 0 sh -c "'$TW' mint --task G --aud a.example:1 >/dev/null 2>&1 && '$TW' ledger complete --task G --no-revoke --config '$EMPTY'"
-grep -q "not revoked (--no-revoke)" "$TW_TMP/out" && ok complete_no_revoke_says_so || not_ok complete_no_revoke_says_so "$(cat "$TW_TMP/out")"
+grep -q "not revoked: --no-revoke" "$TW_TMP/out" && ok complete_no_revoke_says_so || not_ok complete_no_revoke_says_so "$(cat "$TW_TMP/out")"
 
 # --- revoke-queue serve: an unconfigured issuer is "failed", not "queued" ---
 T=$(opaque_token); RAW_TOKENS+=("$T")

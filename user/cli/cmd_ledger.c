@@ -247,7 +247,7 @@ void cli_token_release(struct ledger_token *t)
 
 int cli_ledger_error(const char *cmd, const char *msg)
 {
-	fprintf(stderr, "tokenward %s: %s\n", cmd, msg);
+	cmd_error(cmd, "%s", msg);
 	return EXIT_USAGE;
 }
 
@@ -562,10 +562,55 @@ out:
 /* ---- list / show ------------------------------------------------------ */
 
 struct list_ctx {
+	struct ledger *l;
 	cJSON *arr;
 	int64_t now;
 	int n;
 };
+
+/* What the revoker did with the token at its issuer, from the queue in
+ * the same database: the ledger's "revoked" is tokenward's decision, and
+ * only a done job means the issuer confirmed it. */
+static enum revoke_job_state revocation_state(struct ledger *l, const struct ledger_token *t,
+					      struct revoke_job_info *info)
+{
+	if (!t->issuer || revoke_job_lookup(ledger_sqlite(l), t->sha256, t->issuer, info))
+		memset(info, 0, sizeof(*info));
+	return info->state;
+}
+
+static cJSON *revocation_json(struct ledger *l, const struct ledger_token *t)
+{
+	struct revoke_job_info j;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "state", revoke_job_state_name(revocation_state(l, t, &j)));
+	if (j.state == REVOKE_JOB_NONE)
+		return o;
+	cJSON_AddNumberToObject(o, "job", (double)j.job);
+	cJSON_AddNumberToObject(o, "attempts", j.attempts);
+	if (j.error[0])
+		cJSON_AddStringToObject(o, "error", j.error);
+	if (j.state == REVOKE_JOB_FAILED)
+		cJSON_AddBoolToObject(o, "rearm_when_configured", j.rearm_when_configured);
+	return o;
+}
+
+/* The STATUS column: "revoked" only once the issuer confirmed. */
+static const char *list_status(struct list_ctx *c, const struct ledger_token *t)
+{
+	enum ledger_status s = ledger_effective_status(t, c->now);
+	struct revoke_job_info j;
+
+	if (s != LEDGER_REVOKED)
+		return ledger_status_str(s);
+	switch (revocation_state(c->l, t, &j)) {
+	case REVOKE_JOB_DONE: return "revoked";
+	case REVOKE_JOB_FAILED: return "revoke-failed";
+	case REVOKE_JOB_NONE: return "revoke-queued";
+	default: return "revoking";
+	}
+}
 
 static int list_one(void *vctx, const struct ledger_token *t)
 {
@@ -573,15 +618,18 @@ static int list_one(void *vctx, const struct ledger_token *t)
 	char exp[40];
 
 	if (c->arr) {
-		cJSON_AddItemToArray(c->arr, ledger_token_to_json(t, c->now));
+		cJSON *o = ledger_token_to_json(t, c->now);
+
+		cJSON_AddItemToObject(o, "revocation", revocation_json(c->l, t));
+		cJSON_AddItemToArray(c->arr, o);
 		return 0;
 	}
 	if (c->n++ == 0)
-		printf("%-15s %-20s %-9s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
+		printf("%-15s %-20s %-13s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
 	util_rfc3339((uint64_t)t->expires_at * 1000000000ull, exp, sizeof(exp));
 	exp[19] = 0;
-	printf("%-15s %-20.20s %-9s %-20s %-10s", t->id, t->task ? t->task : "-",
-	       ledger_status_str(ledger_effective_status(t, c->now)), exp, t->redacted);
+	printf("%-15s %-20.20s %-13s %-20s %-10s", t->id, t->task ? t->task : "-",
+	       list_status(c, t), exp, t->redacted);
 	for (size_t i = 0; i < t->naudience; i++)
 		printf("%s%s", i ? "," : " ", t->audience[i]);
 	printf("\n");
@@ -653,6 +701,7 @@ static int ledger_list(int argc, char **argv)
 		return cli_ledger_error(cmd, err);
 	if (json)
 		c.arr = cJSON_CreateArray();
+	c.l = l;
 	r = ledger_foreach(l, list_one, &c);
 	if (r) {
 		r = cli_ledger_error(cmd, ledger_errmsg(l));
@@ -707,6 +756,7 @@ static int ledger_show(int argc, char **argv)
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
 	o = ledger_token_to_json(t, time(NULL));
+	cJSON_AddItemToObject(o, "revocation", revocation_json(l, t));
 	if (json) {
 		h.arr = cJSON_CreateArray();
 		ledger_history_foreach(l, t->id, show_hist, &h);
@@ -729,74 +779,26 @@ static int ledger_show(int argc, char **argv)
 
 /* ---- complete / revoke ------------------------------------------------ */
 
-/*
- * Deliver the revocations just queued instead of waiting for a monitor to
- * pick them up: a delegation token must not outlive its task. The wait is
- * bounded; what is not delivered by then stays queued, durably, for the
- * monitor (which drains revoke_requests) or `revoke-queue retry`.
- */
-#define DELIVER_WAIT_MS 5000
-
-static int deliver_now(const char *cmd, struct ledger *l, const char *path, const char *config_path)
-{
-	struct tw_config *cfg = NULL;
-	struct revoker *rev = NULL;
-	struct handoff *h = NULL;
-	char err[512], list[4096];
-	int n = 0, pending = 0;
-
-	if (config_load(config_path, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
-		return 1;
-	}
-	handoff_revocation_list(path, list, sizeof(list));
-	if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
-	    revoker_open(cfg, path, &rev, err, sizeof(err)) ||
-	    handoff_open(path, rev, &h, err, sizeof(err)) || revoker_start(rev)) {
-		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
-		handoff_close(h);
-		revoker_close(rev);
-		config_free(cfg);
-		return 1;
-	}
-	n = handoff_drain(h, l);
-	for (int waited = 0; n > 0 && waited < DELIVER_WAIT_MS; waited += 20) {
-		cJSON *st = cJSON_CreateObject();
-
-		revoker_stats(rev, st);
-		pending = cJSON_GetObjectItem(st, "pending") ? cJSON_GetObjectItem(st, "pending")->valueint : 0;
-		pending += cJSON_GetObjectItem(st, "in_flight") ? cJSON_GetObjectItem(st, "in_flight")->valueint : 0;
-		cJSON_Delete(st);
-		if (pending == 0)
-			break;
-		usleep(20000);
-	}
-	revoker_close(rev);
-	handoff_close(h);
-	config_free(cfg);
-	if (pending) {
-		fprintf(stderr, "tokenward %s: %d revocation%s not yet confirmed by the issuer; "
-			"kept queued (see 'tokenward revoke-queue status')\n", cmd, pending,
-			pending == 1 ? "" : "s");
-		return 1;
-	}
-	return 0;
-}
-
-
 static const char complete_help[] =
 	"usage: tokenward ledger complete --task ID [--no-revoke] [--ledger PATH] [--config PATH]\n\n"
 	"Mark every active token of the task completed and, unless --no-revoke,\n"
-	"revoke each at once: a delegation token must not outlive its task. For\n"
-	"the built-in issuer the ledger is the authority; for an external issuer\n"
-	"a revocation request is queued for the revocation module (RFC 7009).\n"
-	"Any later sighting of these tokens is reported as after_task.\n";
+	"revoke each at once at its issuer (the config's issuers; the built-in one\n"
+	"appends to revoked.list beside the ledger): a delegation token must not\n"
+	"outlive its task. Waits up to 5 s, then prints one line per token:\n"
+	"'revoked by issuer' only once the issuer confirmed, else NOT (YET) REVOKED\n"
+	"and why. What is not confirmed stays queued ('tokenward revoke-queue status').\n"
+	"Any later sighting of these tokens is reported as after_task.\n\n"
+	"Exit: 0 every revocation confirmed; 1 some revocation failed or is still\n"
+	"queued (that token is still valid), or no active token for the task;\n"
+	"2 usage error or unusable ledger.\n";
 
 static const char revoke_help[] =
 	"usage: tokenward ledger revoke ID [--reason TEXT] [--ledger PATH] [--config PATH]\n\n"
-	"Mark one token revoked and revoke it at its issuer (the config's issuers;\n"
-	"the built-in one appends to revoked.list beside the ledger). Waits up to\n"
-	"5 s for the issuer; what is not confirmed by then stays queued.\n";
+	"Mark one token revoked and revoke it at its issuer, as 'complete' does.\n"
+	"For a token already marked, say again what its issuer did, and deliver the\n"
+	"revocation if it can go now (e.g. its issuer has been configured since).\n\n"
+	"Exit: 0 the issuer confirmed; 1 not confirmed (failed or still queued) or\n"
+	"no such token; 2 usage error or unusable ledger.\n";
 
 static int ledger_complete(int argc, char **argv)
 {
@@ -810,6 +812,7 @@ static int ledger_complete(int argc, char **argv)
 	};
 	const char *cmd = "ledger complete", *task = NULL, *path = ledger_default_path();
 	const char *config_path = NULL;
+	struct cli_outcomes out = { 0 };
 	struct ledger *l;
 	char err[512], safe[128];
 	int revoke = 1, c, r;
@@ -834,15 +837,20 @@ static int ledger_complete(int argc, char **argv)
 		return cmd_usage_error(cmd, "--task is required");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
+	/* The hook names each token whose revocation the ledger queued. */
+	ledger_set_revoke_hook(l, cli_outcomes_hook, &out);
 	r = ledger_complete_task(l, task, revoke, (int64_t)util_now_ns(CLOCK_REALTIME), &n);
+	ledger_set_revoke_hook(l, NULL, NULL);
 	if (r) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		ledger_close(l);
+		cli_outcomes_free(&out);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
 	printf("task %s: %zu token%s completed%s\n", cmd_safe_arg(task, safe, sizeof(safe)), n,
-	       n == 1 ? "" : "s", revoke ? " and revoked" : "");
-	r = revoke ? deliver_now(cmd, l, path, config_path) : 0;
+	       n == 1 ? "" : "s", revoke ? "; revocation at each issuer:" : " (not revoked: --no-revoke)");
+	r = revoke ? cli_deliver(cmd, l, path, config_path, &out) : 0;
+	cli_outcomes_free(&out);
 	ledger_close(l);
 	return r;
 }
@@ -858,6 +866,8 @@ static int ledger_revoke_cmd(int argc, char **argv)
 	};
 	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
 	const char *config_path = NULL;
+	struct cli_outcomes out = { 0 };
+	struct ledger_token *t = NULL;
 	struct ledger *l;
 	char err[512];
 	int c, r;
@@ -883,17 +893,25 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		return cmd_usage_error(cmd, "--reason must be short plain text");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
+	ledger_set_revoke_hook(l, cli_outcomes_hook, &out);
 	r = ledger_revoke(l, id, reason, (int64_t)util_now_ns(CLOCK_REALTIME));
-	if (r == -EALREADY) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
-		r = 0;
-	} else if (r) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+	ledger_set_revoke_hook(l, NULL, NULL);
+	if (r && r != -EALREADY) {
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		r = r == -ENOENT ? 1 : EXIT_USAGE;
+	} else if (ledger_get(l, id, &t)) {
+		cmd_error(cmd, "%s", ledger_errmsg(l));
+		r = EXIT_USAGE;
 	} else {
-		printf("%s revoked\n", id);
-		r = deliver_now(cmd, l, path, config_path);
+		/* Already marked: say what its issuer did, and deliver it if
+		 * the job can go now (e.g. its issuer has been configured). */
+		printf("%s: %s revoked in the ledger; revocation at the issuer:\n", t->id,
+		       r == -EALREADY ? "already marked" : "marked");
+		r = cli_outcomes_add(&out, t->id, t->issuer) ? EXIT_USAGE
+							      : cli_deliver(cmd, l, path, config_path, &out);
 	}
+	ledger_token_free(t);
+	cli_outcomes_free(&out);
 	ledger_close(l);
 	return r;
 }
