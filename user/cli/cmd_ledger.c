@@ -157,6 +157,50 @@ static int pid_start_ns(uint32_t pid, uint64_t *out)
 	return 0;
 }
 
+/*
+ * A cgroup path as the sensors report it: relative to the cgroup2 root,
+ * "/" then components joined by single slashes, no "." (the kernel's
+ * path never has one, so "/a/." would never match). An optional
+ * CGROUP_ROOT prefix is dropped. ".." is refused rather than resolved:
+ * it names a different cgroup than the one the caller may think it
+ * delegates to. 0, or -EINVAL for a relative path, "..", or a path too
+ * long.
+ */
+static int cgroup_normalise(const char *in, char *out, size_t outsz)
+{
+	size_t rl = strlen(CGROUP_ROOT), n = 0;
+	const char *p = in;
+
+	if (!strncmp(p, CGROUP_ROOT, rl) && (p[rl] == '/' || !p[rl]))
+		p += rl;
+	else if (*p != '/')
+		return -EINVAL;
+	if (strlen(p) > PATH_MAX / 2)
+		return -EINVAL;
+	while (*p) {
+		size_t k;
+
+		p += strspn(p, "/");
+		k = strcspn(p, "/");
+		if (k == 0 || (k == 1 && p[0] == '.')) {
+			p += k;
+			continue;
+		}
+		if (k == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		if (n + 1 + k + 1 > outsz)
+			return -EINVAL;
+		out[n++] = '/';
+		memcpy(out + n, p, k);
+		n += k;
+		p += k;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+	return 0;
+}
+
 int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_token *t)
 {
 	char buf[PATH_MAX + 64], safe[128];
@@ -178,26 +222,17 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		t->delegate = strdup(buf);
 		return 0;
-	case LEDGER_DELEGATE_CGROUP: {
-		const char *rel = s->delegate_arg;
-		if (!strncmp(rel, CGROUP_ROOT, strlen(CGROUP_ROOT)) &&
-		    (rel[strlen(CGROUP_ROOT)] == '/' || !rel[strlen(CGROUP_ROOT)]))
-			rel += strlen(CGROUP_ROOT);
-		if (rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./") ||
-		    (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/..")) || strlen(rel) > PATH_MAX / 2)
-			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path "
-					       "(/system.slice/x or " CGROUP_ROOT "/...): '%s'",
+	case LEDGER_DELEGATE_CGROUP:
+		if (cgroup_normalise(s->delegate_arg, buf, sizeof(buf)))
+			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path without "
+					       "'..' (/system.slice/x or " CGROUP_ROOT "/...): '%s'",
 					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
-		snprintf(buf, sizeof(buf), "%s", rel);
-		while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
-			buf[strlen(buf) - 1] = 0;
 		t->delegate = strdup(buf);
 		snprintf(buf, sizeof(buf), CGROUP_ROOT "%s", t->delegate);
 		/* A cgroup made later (a per-task scope) is matched by path. */
 		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
 			t->delegate_cgroup_id = st.st_ino;
 		return 0;
-	}
 	case LEDGER_DELEGATE_PID: {
 		char *end;
 		unsigned long v;

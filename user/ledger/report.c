@@ -16,6 +16,7 @@ struct build_ctx {
 	cJSON *tokens;
 	int64_t now_s;
 	int nseen, nexposed, nrevoked_at_issuer;
+	int nmatched;          /* tokens that pass the task and token filters */
 	cJSON *by_class;
 };
 
@@ -121,6 +122,7 @@ static int on_token(void *vctx, const struct ledger_token *t)
 		goto skip;
 	if (b->f->token_id && strcmp(t->id, b->f->token_id))
 		goto skip;
+	b->nmatched++;
 	ledger_history_foreach(b->l, t->id, on_history, &h);
 	if (!h.sightings && !b->f->all && !b->f->token_id)
 		goto skip;
@@ -152,6 +154,8 @@ int report_build(struct ledger *l, const struct report_filter *f, cJSON **out)
 	char ts[40];
 	int rc = ledger_foreach(l, on_token, &b);
 
+	if (!rc && !b.nmatched && (f->task || f->token_id))
+		rc = -ENOENT;
 	if (rc) {
 		cJSON_Delete(r);
 		cJSON_Delete(b.tokens);
