@@ -4,6 +4,7 @@
  * opened, so a usage error (exit 2) never leaves a trace in it.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -28,6 +29,7 @@
 #include "lib/sha256.h"
 #include "ledger/token.h"
 #include "lib/util.h"
+#include "ledger/freetext.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define STDIN_TOKEN_MAX (64 * 1024)
@@ -288,6 +290,27 @@ int cli_ledger_error(const char *cmd, const char *msg)
 
 /* ---- register --------------------------------------------------------- */
 
+/* A JWT's claims are stored and shown; one that holds a secret is kept
+ * redacted. Not refused like a flag: the claims are the issuer's, and a
+ * token that cannot be registered is unmanaged, which is worse. */
+static int claims_redact(struct jwt_claims *jc)
+{
+	char **f[] = { &jc->iss, &jc->sub, &jc->jti, &jc->client_id, &jc->scope, &jc->actor,
+		       &jc->actor_chain };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		char *v;
+
+		if (!*f[i])
+			continue;
+		if (!(v = freetext_safe(*f[i])))
+			return -ENOMEM;
+		free(*f[i]);
+		*f[i] = v;
+	}
+	return 0;
+}
+
 static const char register_help[] =
 	"usage: tokenward ledger register --issuer NAME [OPTIONS] < TOKEN\n\n"
 	"Record an externally issued token. The token is read from standard input\n"
@@ -356,6 +379,91 @@ too_big:
 	return -E2BIG;
 }
 
+
+/*
+ * Values stored in the ledger and printed by list, show and every report
+ * must not hold a secret. Such a value is refused (exit 2), not stored
+ * redacted: the task is a key the user types again (`complete --task`,
+ * `report --task`), which a masked copy would no longer match, and a
+ * token on the command line has already leaked to every process on the
+ * host (/proc/PID/cmdline), so the user must hear of it and rotate it.
+ */
+static const struct { const char *flag; size_t off; } stored_values[] = {
+	{ "--task", offsetof(struct cli_spec, task) },
+	{ "--scope", offsetof(struct cli_spec, scope) },
+	{ "--subject", offsetof(struct cli_spec, subject) },
+	{ "--issuer", offsetof(struct cli_spec, issuer) },
+};
+
+static const char *spec_value(const struct cli_spec *s, size_t i)
+{
+	return *(const char *const *)((const char *)s + stored_values[i].off);
+}
+
+static int refused(const char *cmd, const char *flag, const char *rule)
+{
+	return cmd_usage_error(cmd, "%s holds what looks like a secret (rule %s); it would be stored "
+			       "and shown by list, show and reports. Refused; and the command line is "
+			       "readable by every process: rotate that secret", flag, rule);
+}
+
+static int refuse_secret_values(const char *cmd, const struct cli_spec *s)
+{
+	const char *rule;
+
+	for (size_t i = 0; i < sizeof(stored_values) / sizeof(stored_values[0]); i++) {
+		const char *v = spec_value(s, i);
+
+		if (v && freetext_holds_secret(v, strlen(v), &rule))
+			return refused(cmd, stored_values[i].flag, rule);
+	}
+	for (int i = 0; i < s->naud; i++)
+		if (freetext_holds_secret(s->aud[i], strlen(s->aud[i]), &rule))
+			return refused(cmd, "--aud", rule);
+	if (s->delegate_arg && freetext_holds_secret(s->delegate_arg, strlen(s->delegate_arg), &rule))
+		return refused(cmd, "the delegate", rule);
+	return 0;
+}
+
+/* 1 when one of s's words is a token the ledger holds: the whole value,
+ * each space-separated word, each run of base64url characters. */
+static int known_in_ledger(struct ledger *l, const char *v)
+{
+	const char *p = v;
+	size_t n;
+
+	for (int pass = 0; pass < 3; pass++) {
+		for (p = v; *p; p += n ? n : 1) {
+			unsigned char sha[32];
+			struct ledger_token *t = NULL;
+			int hit;
+
+			n = pass == 0 ? strlen(p) : pass == 1 ? strcspn(p, " \t") :
+			    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+			if (n < 8)
+				continue;
+			sha256_digest(p, n, sha);
+			hit = ledger_get_sha(l, sha, &t) == 0;
+			ledger_token_free(t);
+			if (hit)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int cli_refuse_known_values(const char *cmd, struct ledger *l, const struct cli_spec *s)
+{
+	for (size_t i = 0; i < sizeof(stored_values) / sizeof(stored_values[0]); i++) {
+		const char *v = spec_value(s, i);
+
+		if (v && known_in_ledger(l, v))
+			return cmd_usage_error(cmd, "%s holds a token this ledger knows; refused (and the "
+					       "command line is readable by every process: rotate it)",
+					       stored_values[i].flag);
+	}
+	return 0;
+}
 
 /* Parse the options shared by mint and register into s. Returns -1 to go
  * on, or an exit status. */
@@ -437,6 +545,8 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 		return cmd_usage_error(cmd, "give --ttl or --exp, not both");
 	if (s->task && !*s->task)
 		return cmd_usage_error(cmd, "--task must not be empty");
+	if ((c = refuse_secret_values(cmd, s)))
+		return c;
 	return -1;
 }
 
@@ -487,6 +597,10 @@ static int ledger_register(int argc, char **argv)
 			rc = cmd_usage_error(cmd, "%s", err);
 			goto out;
 		}
+		if (claims_redact(&jc)) {
+			rc = cmd_usage_error(cmd, "out of memory");
+			goto out;
+		}
 	} else {
 		t.format = LEDGER_FMT_OPAQUE;
 	}
@@ -495,7 +609,8 @@ static int ledger_register(int argc, char **argv)
 	if (s.naud == 0) {
 		for (size_t i = 0; i < jc.naud && s.naud < CLI_AUD_MAX; i++) {
 			struct audience a;
-			if (!audience_parse(jc.aud[i], &a, err, sizeof(err)))
+			if (!freetext_holds_secret(jc.aud[i], strlen(jc.aud[i]), NULL) &&
+			    !audience_parse(jc.aud[i], &a, err, sizeof(err)))
 				s.aud[s.naud++] = jc.aud[i];
 			else
 				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
@@ -559,9 +674,12 @@ static int ledger_register(int argc, char **argv)
 		rc = cli_ledger_error(cmd, err);
 		goto out;
 	}
+	if ((rc = cli_refuse_known_values(cmd, l, &s)))
+		goto out;
+	rc = EXIT_USAGE;
 	if ((r = ledger_add(l, &t, sealed, sealed_len))) {
 		rc = r == -EEXIST ? 1 : EXIT_USAGE;
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		goto out;
 	}
 	if (jc.actor_chain || jc.at_jwt) {
@@ -578,6 +696,7 @@ static int ledger_register(int argc, char **argv)
 		free(dj);
 	}
 	printf("%s\n", t.id);
+	/* The task passed freetext_holds_secret(): shown as `ledger list` shows it. */
 	fprintf(stderr, "tokenward %s: recorded %s (%s, sha256:%.12s) for task %s\n", cmd, t.id,
 		t.redacted, t.sha256, t.task ? t.task : "-");
 	rc = 0;
@@ -650,12 +769,13 @@ static const char *list_status(struct list_ctx *c, const struct ledger_token *t)
 static int list_one(void *vctx, const struct ledger_token *t)
 {
 	struct list_ctx *c = vctx;
-	char exp[40];
+	char exp[40], *task;
 
 	if (c->arr) {
 		cJSON *o = ledger_token_to_json(t, c->now);
 
 		cJSON_AddItemToObject(o, "revocation", revocation_json(c->l, t));
+		freetext_redact_json(o);
 		cJSON_AddItemToArray(c->arr, o);
 		return 0;
 	}
@@ -663,10 +783,17 @@ static int list_one(void *vctx, const struct ledger_token *t)
 		printf("%-15s %-20s %-13s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
 	util_rfc3339((uint64_t)t->expires_at * 1000000000ull, exp, sizeof(exp));
 	exp[19] = 0;
-	printf("%-15s %-20.20s %-13s %-20s %-10s", t->id, t->task ? t->task : "-",
-	       list_status(c, t), exp, t->redacted);
-	for (size_t i = 0; i < t->naudience; i++)
-		printf("%s%s", i ? "," : " ", t->audience[i]);
+	/* Stored before values were checked (an older ledger): shown redacted. */
+	task = freetext_safe(t->task);
+	printf("%-15s %-20.20s %-13s %-20s %-10s", t->id, task ? task : "-", list_status(c, t), exp,
+	       t->redacted);
+	free(task);
+	for (size_t i = 0; i < t->naudience; i++) {
+		char *a = freetext_safe(t->audience[i]);
+
+		printf("%s%s", i ? "," : " ", a ? a : "?");
+		free(a);
+	}
 	printf("\n");
 	return 0;
 }
@@ -766,7 +893,10 @@ static int show_hist(void *vctx, int64_t at, const char *event, const char *deta
 			cJSON_AddItemToObject(o, "detail", d);
 		cJSON_AddItemToArray(h->arr, o);
 	} else {
-		printf("  %s  %-12s %s\n", ts, event ? event : "", detail ? detail : "");
+		char *d = freetext_safe(detail);
+
+		printf("  %s  %-12s %s\n", ts, event ? event : "", d ? d : "");
+		free(d);
 	}
 	return 0;
 }
@@ -784,9 +914,9 @@ static int ledger_show(int argc, char **argv)
 	if ((r = parse_ro(cmd, argc, argv, show_help, &path, &json, &id)) >= 0)
 		return r;
 	if ((r = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err))))
-		return r == -ENOENT ? (fprintf(stderr, "tokenward %s: %s\n", cmd, err), 1) : cli_ledger_error(cmd, err);
+		return r == -ENOENT ? (cmd_error(cmd, "%s", err), 1) : cli_ledger_error(cmd, err);
 	if ((r = ledger_get(l, id, &t))) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		ledger_close(l);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
@@ -796,8 +926,10 @@ static int ledger_show(int argc, char **argv)
 		h.arr = cJSON_CreateArray();
 		ledger_history_foreach(l, t->id, show_hist, &h);
 		cJSON_AddItemToObject(o, "history", h.arr);
+		freetext_redact_json(o);
 		cmd_print_json(stdout, o, 1);
 	} else {
+		freetext_redact_json(o);
 		cJSON_ArrayForEach(it, o) {
 			char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
 			printf("%-13s %s\n", it->string, v ? v : it->valuestring);
@@ -849,7 +981,7 @@ static int ledger_complete(int argc, char **argv)
 	const char *config_path = NULL;
 	struct cli_outcomes out = { 0 };
 	struct ledger *l;
-	char err[512], safe[128];
+	char err[512], *shown;
 	int revoke = 1, c, r;
 	size_t n;
 
@@ -882,8 +1014,11 @@ static int ledger_complete(int argc, char **argv)
 		cli_outcomes_free(&out);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
-	printf("task %s: %zu token%s completed%s\n", cmd_safe_arg(task, safe, sizeof(safe)), n,
-	       n == 1 ? "" : "s", revoke ? "; revocation at each issuer:" : " (not revoked: --no-revoke)");
+	/* It matched a stored task, so it is shown as `ledger list` shows it. */
+	shown = freetext_safe(task);
+	printf("task %s: %zu token%s completed%s\n", shown ? shown : "?", n, n == 1 ? "" : "s",
+	       revoke ? "; revocation at each issuer:" : " (not revoked: --no-revoke)");
+	free(shown);
 	r = revoke ? cli_deliver(cmd, l, path, config_path, &out) : 0;
 	cli_outcomes_free(&out);
 	ledger_close(l);

@@ -37,6 +37,11 @@ int cli_refuse_token_argv(const char *cmd, int argc, char **argv);
 int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, const char *help,
 		   struct cli_spec *s, int *no_seal, const char **seal_key);
 
+/* After the ledger is open, before anything is added: refuse a --task,
+ * --scope, --subject or --issuer that holds a token the ledger knows
+ * (an opaque token no rule describes). 0 or EXIT_USAGE. */
+int cli_refuse_known_values(const char *cmd, struct ledger *l, const struct cli_spec *s);
+
 /* "3600", "90s", "15m", "2h", "1d": > 0 and at most 10 years. */
 int cli_parse_ttl(const char *s, int64_t *out);
 /* Unix seconds or RFC 3339 UTC ("2026-01-02T03:04:05Z"). */

@@ -61,7 +61,7 @@ int cmd_report(int argc, char **argv)
 	if (optind < argc)
 		return cmd_extra_arg("report", argv[optind]);
 	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
-		fprintf(stderr, "tokenward report: %s\n", err);
+		cmd_error("report", "%s", err);
 		return EXIT_USAGE;
 	}
 	if ((rc = report_build(l, &filter, &r))) {

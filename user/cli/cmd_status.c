@@ -78,12 +78,11 @@ int cmd_status(int argc, char **argv)
 
 	r = status_read(dir, &st, err, sizeof(err));
 	if (r == -ENOENT) {
-		fprintf(stderr, "tokenward status: no monitor status in %s (is 'tokenward run --state-dir %s' running?)\n",
-			dir, dir);
+		cmd_error("status", "no monitor status in %s (is 'tokenward run --state-dir %s' running?)", dir, dir);
 		return EXIT_USAGE;
 	}
 	if (r) {
-		fprintf(stderr, "tokenward status: %s\n", r == -EINVAL ? err : strerror(-r));
+		cmd_error("status", "%s", r == -EINVAL ? err : strerror(-r));
 		return EXIT_USAGE;
 	}
 	pid = cJSON_GetObjectItemCaseSensitive(st, "pid");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "ledger/freetext.h"
 #include "ledger/report.h"
 #include "lib/util.h"
 
@@ -172,6 +173,9 @@ int report_build(struct ledger *l, const struct report_filter *f, cJSON **out)
 	cJSON_AddItemToObject(sum, "sightings_by_class", b.by_class);
 	cJSON_AddItemToObject(r, "summary", sum);
 	cJSON_AddItemToObject(r, "tokens", b.tokens);
+	/* Task, scope, claims and paths came from outside; a ledger written
+	 * before they were checked may hold a secret in one. */
+	freetext_redact_json(r);
 	*out = r;
 	return 0;
 }
