@@ -67,6 +67,13 @@ fi
 ev=$(json_eval "$TW_TMP/show.json" "[h['event'] for h in j['history']]")
 if [[ $ev == *revoke_failed* ]] && [[ $ev != *issuer_revoked* ]]; then ok history_does_not_say_issuer_revoked; else not_ok history_does_not_say_issuer_revoked "$ev"; fi
 [ "$(json_eval "$TW_TMP/show.json" "j['revocation']['state']")" = failed ] && ok show_reports_revocation_state || not_ok show_reports_revocation_state "$(head -c 800 "$TW_TMP/show.json")"
+"$TW" ledger list >"$TW_TMP/list.txt"
+grep "$ext" "$TW_TMP/list.txt" | grep -q "revoke-failed" && grep "$own" "$TW_TMP/list.txt" | grep -q " revoked " \
+  && ok list_says_revoked_only_when_confirmed || not_ok list_says_revoked_only_when_confirmed "$(cat "$TW_TMP/list.txt")"
+"$TW" report --token "$ext" --format json >"$TW_TMP/report.json"
+"$TW" report --token "$ext" --format md >"$TW_TMP/report.md"
+[ "$(json_eval "$TW_TMP/report.json" "j['tokens'][0]['revocation']['state']")" = failed ] && grep -q "revocation at the issuer: failed" "$TW_TMP/report.md" \
+  && ok report_shows_revocation_state || not_ok report_shows_revocation_state "$(grep -i revocation "$TW_TMP/report.md")"
 
 # Asking again is no "no-op, exit 0": the issuer still has not revoked it.
 expect_rc revoke_again_still_not_revoked 1 "$TW" ledger revoke "$ext" --config "$EMPTY"
