@@ -165,6 +165,12 @@ run rq_status 0 "$TW" revoke-queue --config "$TW_TMP/rq.yaml" --db "$TW_TMP/q.db
 run rq_list 0 "$TW" revoke-queue --config "$TW_TMP/rq.yaml" --db "$TW_TMP/q.db" list
 run rq_history 0 "$TW" revoke-queue --config "$TW_TMP/rq.yaml" --db "$TW_TMP/q.db" history
 
+# --- status: what the monitor wrote to status.json is shown redacted ---
+S=$(gen ghp); mkdir -p "$IN/st"
+printf '{"version":1,"pid":4194999,"running":false,"updated":"2026-01-01T00:00:00Z","revocation":{"since_start":{"last_failure":"job 3 issuer idp-%s: refused"}},"sensors":{"path":"/var/log/%s.log"}}\n' "$S" "$S" >"$IN/st/status.json"
+run status_text 0 "$TW" status --state-dir "$IN/st"
+run status_json 0 "$TW" status --state-dir "$IN/st" --json
+
 # --- every artefact: outputs, reports, the databases with -wal and -shm
 # (not $IN, the scan's input, nor $TW_TMP/old, which the test wrote itself) ---
 hits=$(forms_in "$ART"/* "$TW_TMP"/state/* "$TW_TMP"/q.db* "$TW_TMP"/*.err)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "cli/cmd.h"
+#include "ledger/freetext.h"
 #include "lib/config.h"
 #include "lib/status.h"
 
@@ -85,6 +86,8 @@ int cmd_status(int argc, char **argv)
 		cmd_error("status", "%s", r == -EINVAL ? err : strerror(-r));
 		return EXIT_USAGE;
 	}
+	/* Paths, names and failure texts in it came from outside. */
+	freetext_redact_json(st);
 	pid = cJSON_GetObjectItemCaseSensitive(st, "pid");
 	running = cJSON_GetObjectItemCaseSensitive(st, "running");
 	updated = cJSON_GetObjectItemCaseSensitive(st, "updated");
