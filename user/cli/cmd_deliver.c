@@ -19,6 +19,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_ledger.h"
 #include "lib/config.h"
+#include "ledger/freetext.h"
 #include "ledger/handoff.h"
 #include "lib/util.h"
 
@@ -123,9 +124,11 @@ static void wait_settled(struct revoker *rev, struct ledger *l, struct cli_outco
 static int print_outcome(const struct cli_outcome *x, const char *why)
 {
 	const struct revoke_job_info *j = &x->info;
-	char iss[96], err[256], act[128] = "";
+	char iss[96], err[256], act[128] = "", *shown = freetext_safe(x->issuer);
 
-	cmd_safe_arg(x->issuer, iss, sizeof(iss));
+	/* The issuer as `ledger list` shows it; the error as any message is. */
+	snprintf(iss, sizeof(iss), "%s", shown ? shown : "?");
+	free(shown);
 	cmd_safe_arg(j->error[0] ? j->error : "no detail", err, sizeof(err));
 	if (why) {
 		printf("  %s  NOT YET REVOKED at issuer '%s': %s\n", x->id, iss, why);
