@@ -165,8 +165,8 @@ static int print_outcome(const struct cli_outcome *x, const char *why)
 		       (long long)j->job);
 		return 0;
 	default:
-		printf("  %s  NOT YET REVOKED at issuer '%s': no revocation job yet (the request stays "
-		       "queued in the ledger)\n", x->id, iss);
+		printf("  %s  NOT REVOKED at issuer '%s': no revocation job for it (see 'tokenward ledger "
+		       "show %s')\n", x->id, iss, x->id);
 		return 0;
 	}
 }
