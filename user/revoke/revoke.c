@@ -464,8 +464,10 @@ unlock:
 	return rc;
 }
 
-int revoker_submit(struct revoker *r, const struct revoke_request *req)
+int revoker_submit(struct revoker *r, const struct revoke_request *request)
 {
+	/* An empty issuer name (a request line's "issuer":"") is no name. */
+	struct revoke_request q = *request, *req = &q;
 	const struct tw_issuer *is;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
@@ -486,7 +488,7 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 		return -EINVAL;
 	}
 	if (req->issuer && !*req->issuer)
-		return -EINVAL;
+		req->issuer = NULL;
 	is = req->issuer ? config_issuer(r->cfg, req->issuer) : config_default_issuer(r->cfg);
 
 	pthread_mutex_lock(&r->mu);
