@@ -81,14 +81,16 @@ expect_rc show_missing_id 2 "$TW" ledger show
 mtok=$("$TW" mint --task T1 --aud a.example:1 2>/dev/null); RAW_TOKENS+=("$mtok")
 expect_unchanged complete_missing_task 2 "$TW" ledger complete
 expect_unchanged complete_unknown_task 1 "$TW" ledger complete --task no-such-task
-expect_rc complete_task 0 "$TW" ledger complete --task T1
+# corp-idp is not configured here: its revocation fails, and says so (exit 1).
+expect_rc complete_task 1 "$TW" ledger complete --task T1
 "$TW" ledger list --json >"$TW_TMP/list.json"
 got=$(json_eval "$TW_TMP/list.json" "sorted((t['format'], t['status'], t['completed_at'] is not None) for t in j if t['task']=='T1')")
 [ "$got" = "[('opaque', 'revoked', True), ('twd', 'revoked', True)]" ] && ok complete_revokes || not_ok complete_revokes "$got"
 # Every token gets a request, handed to the revoker at once: the external
-# issuer here is not configured, so its request fails loudly (and the
-# history says so); the built-in one lands on revoked.list beside the ledger.
-[ "$(sql "SELECT state FROM revoke_requests WHERE token_id = '$op_id' AND reason = 'task_complete'")" = failed ] \
+# issuer here is not configured, so its job fails loudly and stays in the
+# queue as failed (and the history says so); the built-in one lands on
+# revoked.list beside the ledger.
+[ "$(sql "SELECT r.state || ' ' || j.state FROM revoke_requests r JOIN tokens t ON t.id = r.token_id JOIN revoke_jobs j ON j.token_sha256 = t.sha256 WHERE r.token_id = '$op_id' AND r.reason = 'task_complete'")" = "done failed" ] \
   && ok complete_queues_issuer_revocation || not_ok complete_queues_issuer_revocation "$(sql "SELECT state FROM revoke_requests WHERE token_id = '$op_id'")"
 msha=$(printf %s "$mtok" | sha256sum | cut -d' ' -f1)
 grep -q "$msha" "$(dirname "$TOKENWARD_LEDGER")/revoked.list" 2>/dev/null \
@@ -98,10 +100,12 @@ expect_rc complete_no_revoke 0 "$TW" ledger complete --task T3 --no-revoke
 [ "$(sql "SELECT status FROM tokens WHERE task = 'T3'")" = completed ] && ok complete_no_revoke_status || not_ok complete_no_revoke_status "$(sql "SELECT status FROM tokens WHERE task = 'T3'")"
 
 # --- revoke ---
-expect_rc revoke_one 0 "$TW" ledger revoke "$jwt_id"
+expect_rc revoke_one 1 "$TW" ledger revoke "$jwt_id"
 [ "$(sql "SELECT status FROM tokens WHERE id = '$jwt_id'")" = revoked ] && ok revoke_status || not_ok revoke_status "not revoked"
 [ "$(sql "SELECT count(*) FROM revoke_requests WHERE token_id = '$jwt_id' AND reason = 'manual'")" = 1 ] && ok revoke_queues || not_ok revoke_queues "no request"
-expect_rc revoke_again_is_noop 0 "$TW" ledger revoke "$jwt_id"
+# Marked already, but its issuer never confirmed: still exit 1, no new request.
+expect_rc revoke_again_still_unconfirmed 1 "$TW" ledger revoke "$jwt_id"
+[ "$(sql "SELECT count(*) FROM revoke_requests WHERE token_id = '$jwt_id'")" = 1 ] && ok revoke_again_no_new_request || not_ok revoke_again_no_new_request "more requests"
 expect_unchanged revoke_unknown 1 "$TW" ledger revoke tk-000000000000
 expect_unchanged revoke_missing_id 2 "$TW" ledger revoke
 expect_unchanged revoke_token_as_id 2 "$TW" ledger revoke "$mtok"

@@ -54,6 +54,18 @@ expect_unchanged bad_delegate_pid_gone 2 "$TW" mint --task t --aud a.example:1 -
 expect_unchanged bad_delegate_exe_relative 2 "$TW" mint --task t --aud a.example:1 --delegate-exe bin/true
 expect_unchanged bad_delegate_exe_missing 2 "$TW" mint --task t --aud a.example:1 --delegate-exe /no/such/exe
 expect_unchanged bad_delegate_cgroup 2 "$TW" mint --task t --aud a.example:1 --delegate-cgroup relative/x
+# cgroup paths: stored normalised, or refused (issue 13, defect 13)
+for c in /a/.. /a/../b /.. /sys/fs/cgroup/.. ../a . "" a /a/b/../../..; do
+  expect_unchanged "bad_delegate_cgroup_$(echo "$c" | tr -c 'a-zA-Z0-9' _)" 2 "$TW" mint --task t --aud a.example:1 --delegate-cgroup "$c"
+done
+for pair in "/a/.|/a" "/a//b/|/a/b" "/a/./b|/a/b" "//a///|/a" "/sys/fs/cgroup/a/./b/|/a/b" "/sys/fs/cgroup//x|/x" "/sys/fs/cgroup|/" "/|/" "/a/...|/a/..." "/a/.b|/a/.b"; do
+  in=${pair%|*} want=${pair#*|}
+  name="delegate_cgroup_normalised_$(echo "$in" | tr -c 'a-zA-Z0-9' _)"
+  t=$("$TW" mint --task cg --aud a.example:1 --delegate-cgroup "$in" 2>"$TW_TMP/err"); [ -n "$t" ] && RAW_TOKENS+=("$t")
+  cid=$(sed -n 's/^tokenward mint: \(tk-[0-9a-f]*\) .*/\1/p' "$TW_TMP/err")
+  got=$("$TW" ledger show "$cid" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["delegate"]["value"])' 2>&1)
+  [ "$got" = "$want" ] && ok "$name" || not_ok "$name" "'$in' stored as '$got', want '$want'"
+done
 expect_unchanged bad_extra_argument 2 "$TW" mint --task t --aud a.example:1 extra
 expect_unchanged bad_token_on_argv 2 "$TW" mint --task "$tok" --aud a.example:1
 expect_unchanged bad_token_on_argv_eq 2 "$TW" mint "--task=$tok" --aud a.example:1

@@ -21,6 +21,10 @@ int cmd_report(int argc, char **argv);
 /* Print "tokenward CMD: msg" and a hint to stderr; returns EXIT_USAGE. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "tokenward CMD: msg" on stderr; the whole message is redacted, since
+ * it may quote an argument, a path or a value read from a file. */
+void cmd_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* An argument safe to echo in an error: redacted if it looks secret. */
 const char *cmd_safe_arg(const char *arg, char *buf, size_t bufsz);
 

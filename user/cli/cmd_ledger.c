@@ -4,6 +4,7 @@
  * opened, so a usage error (exit 2) never leaves a trace in it.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -28,6 +29,7 @@
 #include "lib/sha256.h"
 #include "ledger/token.h"
 #include "lib/util.h"
+#include "ledger/freetext.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define STDIN_TOKEN_MAX (64 * 1024)
@@ -157,6 +159,50 @@ static int pid_start_ns(uint32_t pid, uint64_t *out)
 	return 0;
 }
 
+/*
+ * A cgroup path as the sensors report it: relative to the cgroup2 root,
+ * "/" then components joined by single slashes, no "." (the kernel's
+ * path never has one, so "/a/." would never match). An optional
+ * CGROUP_ROOT prefix is dropped. ".." is refused rather than resolved:
+ * it names a different cgroup than the one the caller may think it
+ * delegates to. 0, or -EINVAL for a relative path, "..", or a path too
+ * long.
+ */
+static int cgroup_normalise(const char *in, char *out, size_t outsz)
+{
+	size_t rl = strlen(CGROUP_ROOT), n = 0;
+	const char *p = in;
+
+	if (!strncmp(p, CGROUP_ROOT, rl) && (p[rl] == '/' || !p[rl]))
+		p += rl;
+	else if (*p != '/')
+		return -EINVAL;
+	if (strlen(p) > PATH_MAX / 2)
+		return -EINVAL;
+	while (*p) {
+		size_t k;
+
+		p += strspn(p, "/");
+		k = strcspn(p, "/");
+		if (k == 0 || (k == 1 && p[0] == '.')) {
+			p += k;
+			continue;
+		}
+		if (k == 2 && p[0] == '.' && p[1] == '.')
+			return -EINVAL;
+		if (n + 1 + k + 1 > outsz)
+			return -EINVAL;
+		out[n++] = '/';
+		memcpy(out + n, p, k);
+		n += k;
+		p += k;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = 0;
+	return 0;
+}
+
 int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_token *t)
 {
 	char buf[PATH_MAX + 64], safe[128];
@@ -178,26 +224,17 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		t->delegate = strdup(buf);
 		return 0;
-	case LEDGER_DELEGATE_CGROUP: {
-		const char *rel = s->delegate_arg;
-		if (!strncmp(rel, CGROUP_ROOT, strlen(CGROUP_ROOT)) &&
-		    (rel[strlen(CGROUP_ROOT)] == '/' || !rel[strlen(CGROUP_ROOT)]))
-			rel += strlen(CGROUP_ROOT);
-		if (rel[0] != '/' || strstr(rel, "/../") || strstr(rel, "/./") ||
-		    (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/..")) || strlen(rel) > PATH_MAX / 2)
-			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path "
-					       "(/system.slice/x or " CGROUP_ROOT "/...): '%s'",
+	case LEDGER_DELEGATE_CGROUP:
+		if (cgroup_normalise(s->delegate_arg, buf, sizeof(buf)))
+			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path without "
+					       "'..' (/system.slice/x or " CGROUP_ROOT "/...): '%s'",
 					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
-		snprintf(buf, sizeof(buf), "%s", rel);
-		while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
-			buf[strlen(buf) - 1] = 0;
 		t->delegate = strdup(buf);
 		snprintf(buf, sizeof(buf), CGROUP_ROOT "%s", t->delegate);
 		/* A cgroup made later (a per-task scope) is matched by path. */
 		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
 			t->delegate_cgroup_id = st.st_ino;
 		return 0;
-	}
 	case LEDGER_DELEGATE_PID: {
 		char *end;
 		unsigned long v;
@@ -247,11 +284,32 @@ void cli_token_release(struct ledger_token *t)
 
 int cli_ledger_error(const char *cmd, const char *msg)
 {
-	fprintf(stderr, "tokenward %s: %s\n", cmd, msg);
+	cmd_error(cmd, "%s", msg);
 	return EXIT_USAGE;
 }
 
 /* ---- register --------------------------------------------------------- */
+
+/* A JWT's claims are stored and shown; one that holds a secret is kept
+ * redacted. Not refused like a flag: the claims are the issuer's, and a
+ * token that cannot be registered is unmanaged, which is worse. */
+static int claims_redact(struct jwt_claims *jc)
+{
+	char **f[] = { &jc->iss, &jc->sub, &jc->jti, &jc->client_id, &jc->scope, &jc->actor,
+		       &jc->actor_chain };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		char *v;
+
+		if (!*f[i])
+			continue;
+		if (!(v = freetext_safe(*f[i])))
+			return -ENOMEM;
+		free(*f[i]);
+		*f[i] = v;
+	}
+	return 0;
+}
 
 static const char register_help[] =
 	"usage: tokenward ledger register --issuer NAME [OPTIONS] < TOKEN\n\n"
@@ -321,6 +379,91 @@ too_big:
 	return -E2BIG;
 }
 
+
+/*
+ * Values stored in the ledger and printed by list, show and every report
+ * must not hold a secret. Such a value is refused (exit 2), not stored
+ * redacted: the task is a key the user types again (`complete --task`,
+ * `report --task`), which a masked copy would no longer match, and a
+ * token on the command line has already leaked to every process on the
+ * host (/proc/PID/cmdline), so the user must hear of it and rotate it.
+ */
+static const struct { const char *flag; size_t off; } stored_values[] = {
+	{ "--task", offsetof(struct cli_spec, task) },
+	{ "--scope", offsetof(struct cli_spec, scope) },
+	{ "--subject", offsetof(struct cli_spec, subject) },
+	{ "--issuer", offsetof(struct cli_spec, issuer) },
+};
+
+static const char *spec_value(const struct cli_spec *s, size_t i)
+{
+	return *(const char *const *)((const char *)s + stored_values[i].off);
+}
+
+static int refused(const char *cmd, const char *flag, const char *rule)
+{
+	return cmd_usage_error(cmd, "%s holds what looks like a secret (rule %s); it would be stored "
+			       "and shown by list, show and reports. Refused; and the command line is "
+			       "readable by every process: rotate that secret", flag, rule);
+}
+
+static int refuse_secret_values(const char *cmd, const struct cli_spec *s)
+{
+	const char *rule;
+
+	for (size_t i = 0; i < sizeof(stored_values) / sizeof(stored_values[0]); i++) {
+		const char *v = spec_value(s, i);
+
+		if (v && freetext_holds_secret(v, strlen(v), &rule))
+			return refused(cmd, stored_values[i].flag, rule);
+	}
+	for (int i = 0; i < s->naud; i++)
+		if (freetext_holds_secret(s->aud[i], strlen(s->aud[i]), &rule))
+			return refused(cmd, "--aud", rule);
+	if (s->delegate_arg && freetext_holds_secret(s->delegate_arg, strlen(s->delegate_arg), &rule))
+		return refused(cmd, "the delegate", rule);
+	return 0;
+}
+
+/* 1 when one of s's words is a token the ledger holds: the whole value,
+ * each space-separated word, each run of base64url characters. */
+static int known_in_ledger(struct ledger *l, const char *v)
+{
+	const char *p = v;
+	size_t n;
+
+	for (int pass = 0; pass < 3; pass++) {
+		for (p = v; *p; p += n ? n : 1) {
+			unsigned char sha[32];
+			struct ledger_token *t = NULL;
+			int hit;
+
+			n = pass == 0 ? strlen(p) : pass == 1 ? strcspn(p, " \t") :
+			    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+			if (n < 8)
+				continue;
+			sha256_digest(p, n, sha);
+			hit = ledger_get_sha(l, sha, &t) == 0;
+			ledger_token_free(t);
+			if (hit)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int cli_refuse_known_values(const char *cmd, struct ledger *l, const struct cli_spec *s)
+{
+	for (size_t i = 0; i < sizeof(stored_values) / sizeof(stored_values[0]); i++) {
+		const char *v = spec_value(s, i);
+
+		if (v && known_in_ledger(l, v))
+			return cmd_usage_error(cmd, "%s holds a token this ledger knows; refused (and the "
+					       "command line is readable by every process: rotate it)",
+					       stored_values[i].flag);
+	}
+	return 0;
+}
 
 /* Parse the options shared by mint and register into s. Returns -1 to go
  * on, or an exit status. */
@@ -402,6 +545,8 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 		return cmd_usage_error(cmd, "give --ttl or --exp, not both");
 	if (s->task && !*s->task)
 		return cmd_usage_error(cmd, "--task must not be empty");
+	if ((c = refuse_secret_values(cmd, s)))
+		return c;
 	return -1;
 }
 
@@ -452,6 +597,10 @@ static int ledger_register(int argc, char **argv)
 			rc = cmd_usage_error(cmd, "%s", err);
 			goto out;
 		}
+		if (claims_redact(&jc)) {
+			rc = cmd_usage_error(cmd, "out of memory");
+			goto out;
+		}
 	} else {
 		t.format = LEDGER_FMT_OPAQUE;
 	}
@@ -460,7 +609,8 @@ static int ledger_register(int argc, char **argv)
 	if (s.naud == 0) {
 		for (size_t i = 0; i < jc.naud && s.naud < CLI_AUD_MAX; i++) {
 			struct audience a;
-			if (!audience_parse(jc.aud[i], &a, err, sizeof(err)))
+			if (!freetext_holds_secret(jc.aud[i], strlen(jc.aud[i]), NULL) &&
+			    !audience_parse(jc.aud[i], &a, err, sizeof(err)))
 				s.aud[s.naud++] = jc.aud[i];
 			else
 				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
@@ -524,9 +674,12 @@ static int ledger_register(int argc, char **argv)
 		rc = cli_ledger_error(cmd, err);
 		goto out;
 	}
+	if ((rc = cli_refuse_known_values(cmd, l, &s)))
+		goto out;
+	rc = EXIT_USAGE;
 	if ((r = ledger_add(l, &t, sealed, sealed_len))) {
 		rc = r == -EEXIST ? 1 : EXIT_USAGE;
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		goto out;
 	}
 	if (jc.actor_chain || jc.at_jwt) {
@@ -543,6 +696,7 @@ static int ledger_register(int argc, char **argv)
 		free(dj);
 	}
 	printf("%s\n", t.id);
+	/* The task passed freetext_holds_secret(): shown as `ledger list` shows it. */
 	fprintf(stderr, "tokenward %s: recorded %s (%s, sha256:%.12s) for task %s\n", cmd, t.id,
 		t.redacted, t.sha256, t.task ? t.task : "-");
 	rc = 0;
@@ -562,28 +716,84 @@ out:
 /* ---- list / show ------------------------------------------------------ */
 
 struct list_ctx {
+	struct ledger *l;
 	cJSON *arr;
 	int64_t now;
 	int n;
 };
 
+/* What the revoker did with the token at its issuer, from the queue in
+ * the same database: the ledger's "revoked" is tokenward's decision, and
+ * only a done job means the issuer confirmed it. */
+static enum revoke_job_state revocation_state(struct ledger *l, const struct ledger_token *t,
+					      struct revoke_job_info *info)
+{
+	if (!t->issuer || revoke_job_lookup(ledger_sqlite(l), t->sha256, t->issuer, info))
+		memset(info, 0, sizeof(*info));
+	return info->state;
+}
+
+static cJSON *revocation_json(struct ledger *l, const struct ledger_token *t)
+{
+	struct revoke_job_info j;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "state", revoke_job_state_name(revocation_state(l, t, &j)));
+	if (j.state == REVOKE_JOB_NONE)
+		return o;
+	cJSON_AddNumberToObject(o, "job", (double)j.job);
+	cJSON_AddNumberToObject(o, "attempts", j.attempts);
+	if (j.error[0])
+		cJSON_AddStringToObject(o, "error", j.error);
+	if (j.state == REVOKE_JOB_FAILED)
+		cJSON_AddBoolToObject(o, "rearm_when_configured", j.rearm_when_configured);
+	return o;
+}
+
+/* The STATUS column: "revoked" only once the issuer confirmed. */
+static const char *list_status(struct list_ctx *c, const struct ledger_token *t)
+{
+	enum ledger_status s = ledger_effective_status(t, c->now);
+	struct revoke_job_info j;
+
+	if (s != LEDGER_REVOKED)
+		return ledger_status_str(s);
+	switch (revocation_state(c->l, t, &j)) {
+	case REVOKE_JOB_DONE: return "revoked";
+	case REVOKE_JOB_FAILED: return "revoke-failed";
+	case REVOKE_JOB_NONE: return "revoke-queued";
+	default: return "revoking";
+	}
+}
+
 static int list_one(void *vctx, const struct ledger_token *t)
 {
 	struct list_ctx *c = vctx;
-	char exp[40];
+	char exp[40], *task;
 
 	if (c->arr) {
-		cJSON_AddItemToArray(c->arr, ledger_token_to_json(t, c->now));
+		cJSON *o = ledger_token_to_json(t, c->now);
+
+		cJSON_AddItemToObject(o, "revocation", revocation_json(c->l, t));
+		freetext_redact_json(o);
+		cJSON_AddItemToArray(c->arr, o);
 		return 0;
 	}
 	if (c->n++ == 0)
-		printf("%-15s %-20s %-9s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
+		printf("%-15s %-20s %-13s %-20s %-10s %s\n", "ID", "TASK", "STATUS", "EXPIRES", "TOKEN", "AUDIENCE");
 	util_rfc3339((uint64_t)t->expires_at * 1000000000ull, exp, sizeof(exp));
 	exp[19] = 0;
-	printf("%-15s %-20.20s %-9s %-20s %-10s", t->id, t->task ? t->task : "-",
-	       ledger_status_str(ledger_effective_status(t, c->now)), exp, t->redacted);
-	for (size_t i = 0; i < t->naudience; i++)
-		printf("%s%s", i ? "," : " ", t->audience[i]);
+	/* Stored before values were checked (an older ledger): shown redacted. */
+	task = freetext_safe(t->task);
+	printf("%-15s %-20.20s %-13s %-20s %-10s", t->id, task ? task : "-", list_status(c, t), exp,
+	       t->redacted);
+	free(task);
+	for (size_t i = 0; i < t->naudience; i++) {
+		char *a = freetext_safe(t->audience[i]);
+
+		printf("%s%s", i ? "," : " ", a ? a : "?");
+		free(a);
+	}
 	printf("\n");
 	return 0;
 }
@@ -653,6 +863,7 @@ static int ledger_list(int argc, char **argv)
 		return cli_ledger_error(cmd, err);
 	if (json)
 		c.arr = cJSON_CreateArray();
+	c.l = l;
 	r = ledger_foreach(l, list_one, &c);
 	if (r) {
 		r = cli_ledger_error(cmd, ledger_errmsg(l));
@@ -682,7 +893,10 @@ static int show_hist(void *vctx, int64_t at, const char *event, const char *deta
 			cJSON_AddItemToObject(o, "detail", d);
 		cJSON_AddItemToArray(h->arr, o);
 	} else {
-		printf("  %s  %-12s %s\n", ts, event ? event : "", detail ? detail : "");
+		char *d = freetext_safe(detail);
+
+		printf("  %s  %-12s %s\n", ts, event ? event : "", d ? d : "");
+		free(d);
 	}
 	return 0;
 }
@@ -700,19 +914,22 @@ static int ledger_show(int argc, char **argv)
 	if ((r = parse_ro(cmd, argc, argv, show_help, &path, &json, &id)) >= 0)
 		return r;
 	if ((r = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err))))
-		return r == -ENOENT ? (fprintf(stderr, "tokenward %s: %s\n", cmd, err), 1) : cli_ledger_error(cmd, err);
+		return r == -ENOENT ? (cmd_error(cmd, "%s", err), 1) : cli_ledger_error(cmd, err);
 	if ((r = ledger_get(l, id, &t))) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		ledger_close(l);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
 	o = ledger_token_to_json(t, time(NULL));
+	cJSON_AddItemToObject(o, "revocation", revocation_json(l, t));
 	if (json) {
 		h.arr = cJSON_CreateArray();
 		ledger_history_foreach(l, t->id, show_hist, &h);
 		cJSON_AddItemToObject(o, "history", h.arr);
+		freetext_redact_json(o);
 		cmd_print_json(stdout, o, 1);
 	} else {
+		freetext_redact_json(o);
 		cJSON_ArrayForEach(it, o) {
 			char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
 			printf("%-13s %s\n", it->string, v ? v : it->valuestring);
@@ -729,74 +946,26 @@ static int ledger_show(int argc, char **argv)
 
 /* ---- complete / revoke ------------------------------------------------ */
 
-/*
- * Deliver the revocations just queued instead of waiting for a monitor to
- * pick them up: a delegation token must not outlive its task. The wait is
- * bounded; what is not delivered by then stays queued, durably, for the
- * monitor (which drains revoke_requests) or `revoke-queue retry`.
- */
-#define DELIVER_WAIT_MS 5000
-
-static int deliver_now(const char *cmd, struct ledger *l, const char *path, const char *config_path)
-{
-	struct tw_config *cfg = NULL;
-	struct revoker *rev = NULL;
-	struct handoff *h = NULL;
-	char err[512], list[4096];
-	int n = 0, pending = 0;
-
-	if (config_load(config_path, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
-		return 1;
-	}
-	handoff_revocation_list(path, list, sizeof(list));
-	if (config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list) ||
-	    revoker_open(cfg, path, &rev, err, sizeof(err)) ||
-	    handoff_open(path, rev, &h, err, sizeof(err)) || revoker_start(rev)) {
-		fprintf(stderr, "tokenward %s: %s; revocation stays queued\n", cmd, err);
-		handoff_close(h);
-		revoker_close(rev);
-		config_free(cfg);
-		return 1;
-	}
-	n = handoff_drain(h, l);
-	for (int waited = 0; n > 0 && waited < DELIVER_WAIT_MS; waited += 20) {
-		cJSON *st = cJSON_CreateObject();
-
-		revoker_stats(rev, st);
-		pending = cJSON_GetObjectItem(st, "pending") ? cJSON_GetObjectItem(st, "pending")->valueint : 0;
-		pending += cJSON_GetObjectItem(st, "in_flight") ? cJSON_GetObjectItem(st, "in_flight")->valueint : 0;
-		cJSON_Delete(st);
-		if (pending == 0)
-			break;
-		usleep(20000);
-	}
-	revoker_close(rev);
-	handoff_close(h);
-	config_free(cfg);
-	if (pending) {
-		fprintf(stderr, "tokenward %s: %d revocation%s not yet confirmed by the issuer; "
-			"kept queued (see 'tokenward revoke-queue status')\n", cmd, pending,
-			pending == 1 ? "" : "s");
-		return 1;
-	}
-	return 0;
-}
-
-
 static const char complete_help[] =
 	"usage: tokenward ledger complete --task ID [--no-revoke] [--ledger PATH] [--config PATH]\n\n"
 	"Mark every active token of the task completed and, unless --no-revoke,\n"
-	"revoke each at once: a delegation token must not outlive its task. For\n"
-	"the built-in issuer the ledger is the authority; for an external issuer\n"
-	"a revocation request is queued for the revocation module (RFC 7009).\n"
-	"Any later sighting of these tokens is reported as after_task.\n";
+	"revoke each at once at its issuer (the config's issuers; the built-in one\n"
+	"appends to revoked.list beside the ledger): a delegation token must not\n"
+	"outlive its task. Waits up to 5 s, then prints one line per token:\n"
+	"'revoked by issuer' only once the issuer confirmed, else NOT (YET) REVOKED\n"
+	"and why. What is not confirmed stays queued ('tokenward revoke-queue status').\n"
+	"Any later sighting of these tokens is reported as after_task.\n\n"
+	"Exit: 0 every revocation confirmed; 1 some revocation failed or is still\n"
+	"queued (that token is still valid), or no active token for the task;\n"
+	"2 usage error or unusable ledger.\n";
 
 static const char revoke_help[] =
 	"usage: tokenward ledger revoke ID [--reason TEXT] [--ledger PATH] [--config PATH]\n\n"
-	"Mark one token revoked and revoke it at its issuer (the config's issuers;\n"
-	"the built-in one appends to revoked.list beside the ledger). Waits up to\n"
-	"5 s for the issuer; what is not confirmed by then stays queued.\n";
+	"Mark one token revoked and revoke it at its issuer, as 'complete' does.\n"
+	"For a token already marked, say again what its issuer did, and deliver the\n"
+	"revocation if it can go now (e.g. its issuer has been configured since).\n\n"
+	"Exit: 0 the issuer confirmed; 1 not confirmed (failed or still queued) or\n"
+	"no such token; 2 usage error or unusable ledger.\n";
 
 static int ledger_complete(int argc, char **argv)
 {
@@ -810,8 +979,9 @@ static int ledger_complete(int argc, char **argv)
 	};
 	const char *cmd = "ledger complete", *task = NULL, *path = ledger_default_path();
 	const char *config_path = NULL;
+	struct cli_outcomes out = { 0 };
 	struct ledger *l;
-	char err[512], safe[128];
+	char err[512], *shown;
 	int revoke = 1, c, r;
 	size_t n;
 
@@ -834,15 +1004,23 @@ static int ledger_complete(int argc, char **argv)
 		return cmd_usage_error(cmd, "--task is required");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
+	/* The hook names each token whose revocation the ledger queued. */
+	ledger_set_revoke_hook(l, cli_outcomes_hook, &out);
 	r = ledger_complete_task(l, task, revoke, (int64_t)util_now_ns(CLOCK_REALTIME), &n);
+	ledger_set_revoke_hook(l, NULL, NULL);
 	if (r) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		ledger_close(l);
+		cli_outcomes_free(&out);
 		return r == -ENOENT ? 1 : EXIT_USAGE;
 	}
-	printf("task %s: %zu token%s completed%s\n", cmd_safe_arg(task, safe, sizeof(safe)), n,
-	       n == 1 ? "" : "s", revoke ? " and revoked" : "");
-	r = revoke ? deliver_now(cmd, l, path, config_path) : 0;
+	/* It matched a stored task, so it is shown as `ledger list` shows it. */
+	shown = freetext_safe(task);
+	printf("task %s: %zu token%s completed%s\n", shown ? shown : "?", n, n == 1 ? "" : "s",
+	       revoke ? "; revocation at each issuer:" : " (not revoked: --no-revoke)");
+	free(shown);
+	r = revoke ? cli_deliver(cmd, l, path, config_path, &out) : 0;
+	cli_outcomes_free(&out);
 	ledger_close(l);
 	return r;
 }
@@ -858,6 +1036,8 @@ static int ledger_revoke_cmd(int argc, char **argv)
 	};
 	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
 	const char *config_path = NULL;
+	struct cli_outcomes out = { 0 };
+	struct ledger_token *t = NULL;
 	struct ledger *l;
 	char err[512];
 	int c, r;
@@ -883,17 +1063,25 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		return cmd_usage_error(cmd, "--reason must be short plain text");
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
+	ledger_set_revoke_hook(l, cli_outcomes_hook, &out);
 	r = ledger_revoke(l, id, reason, (int64_t)util_now_ns(CLOCK_REALTIME));
-	if (r == -EALREADY) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
-		r = 0;
-	} else if (r) {
-		fprintf(stderr, "tokenward %s: %s\n", cmd, ledger_errmsg(l));
+	ledger_set_revoke_hook(l, NULL, NULL);
+	if (r && r != -EALREADY) {
+		cmd_error(cmd, "%s", ledger_errmsg(l));
 		r = r == -ENOENT ? 1 : EXIT_USAGE;
+	} else if (ledger_get(l, id, &t)) {
+		cmd_error(cmd, "%s", ledger_errmsg(l));
+		r = EXIT_USAGE;
 	} else {
-		printf("%s revoked\n", id);
-		r = deliver_now(cmd, l, path, config_path);
+		/* Already marked: say what its issuer did, and deliver it if
+		 * the job can go now (e.g. its issuer has been configured). */
+		printf("%s: %s revoked in the ledger; revocation at the issuer:\n", t->id,
+		       r == -EALREADY ? "already marked" : "marked");
+		r = cli_outcomes_add(&out, t->id, t->issuer) ? EXIT_USAGE
+							      : cli_deliver(cmd, l, path, config_path, &out);
 	}
+	ledger_token_free(t);
+	cli_outcomes_free(&out);
 	ledger_close(l);
 	return r;
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include "ledger/ledger.h"
+#include "revoke/revoke.h"
 
 #define CLI_AUD_MAX 32
 
@@ -36,6 +37,11 @@ int cli_refuse_token_argv(const char *cmd, int argc, char **argv);
 int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, const char *help,
 		   struct cli_spec *s, int *no_seal, const char **seal_key);
 
+/* After the ledger is open, before anything is added: refuse a --task,
+ * --scope, --subject or --issuer that holds a token the ledger knows
+ * (an opaque token no rule describes). 0 or EXIT_USAGE. */
+int cli_refuse_known_values(const char *cmd, struct ledger *l, const struct cli_spec *s);
+
 /* "3600", "90s", "15m", "2h", "1d": > 0 and at most 10 years. */
 int cli_parse_ttl(const char *s, int64_t *out);
 /* Unix seconds or RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
@@ -58,5 +64,39 @@ const char *cli_default_subject(void);
 /* Print "tokenward CMD: msg" for a ledger failure and return the exit
  * status for it (2: locked, corrupt, unreadable). */
 int cli_ledger_error(const char *cmd, const char *msg);
+
+/* ---- revocation outcomes (cmd_deliver.c) ---- */
+
+#define CLI_NOT_DRAINED (-100000) /* another process handed the request over */
+
+/* One token whose revocation a command asked for, and what became of it. */
+struct cli_outcome {
+	char id[LEDGER_ID_LEN + 1];
+	char sha[65];
+	char *issuer;
+	int submit;                 /* revoker_submit() result, or CLI_NOT_DRAINED */
+	struct revoke_job_info info;
+};
+
+struct cli_outcomes {
+	struct cli_outcome *v;
+	size_t n, cap;
+};
+
+/* Add a token (once). 0 or -ENOMEM. */
+int cli_outcomes_add(struct cli_outcomes *o, const char *id, const char *issuer);
+void cli_outcomes_free(struct cli_outcomes *o);
+/* A ledger_revoke_hook_fn collecting into the cli_outcomes at ctx. */
+void cli_outcomes_hook(void *ctx, int64_t seq, const char *token_id, const char *issuer, const char *reason);
+
+/*
+ * Hand the ledger's pending revocations to a revoker started here with
+ * the config at config_path, wait (bounded) for the issuers, and print one
+ * line per token in o: revoked (the issuer confirmed), or NOT (YET)
+ * REVOKED and why. Returns 0 when every token was confirmed (or the
+ * policy is alert-only), else 1 after a warning on stderr.
+ */
+int cli_deliver(const char *cmd, struct ledger *l, const char *path, const char *config_path,
+		struct cli_outcomes *o);
 
 #endif

@@ -79,6 +79,9 @@ int cmd_mint(int argc, char **argv)
 		rc = cli_ledger_error(cmd, err);
 		goto out;
 	}
+	if ((rc = cli_refuse_known_values(cmd, l, &s)))
+		goto out;
+	rc = EXIT_USAGE;
 	if ((r = ledger_add(l, &t, NULL, 0))) {
 		rc = cli_ledger_error(cmd, ledger_errmsg(l));
 		goto out;
@@ -92,6 +95,7 @@ int cmd_mint(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	/* The task passed freetext_holds_secret(): shown as `ledger list` shows it. */
 	fprintf(stderr, "tokenward %s: %s (%s, sha256:%.12s) task %s, expires in %llds\n", cmd, t.id,
 		t.redacted, t.sha256, s.task, (long long)(t.expires_at - now));
 	rc = 0;

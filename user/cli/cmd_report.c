@@ -64,13 +64,18 @@ int cmd_report(int argc, char **argv)
 	if (optind < argc)
 		return cmd_extra_arg("report", argv[optind]);
 	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
-		fprintf(stderr, "tokenward report: %s\n", err);
+		cmd_error("report", "%s", err);
 		return EXIT_USAGE;
 	}
 	if ((rc = report_build(l, &filter, &r))) {
-		fprintf(stderr, "tokenward report: reading %s failed: %s\n", path, ledger_errmsg(l));
+		if (rc == -ENOENT)
+			cmd_error("report", "no token%s%s%s%s%s in ledger %s", filter.token_id ? " " : "",
+				  filter.token_id ? filter.token_id : "", filter.task ? " of task '" : "",
+				  filter.task ? filter.task : "", filter.task ? "'" : "", path);
+		else
+			cmd_error("report", "reading %s failed: %s", path, ledger_errmsg(l));
 		ledger_close(l);
-		return 1;
+		return rc == -ENOENT ? EXIT_USAGE : 1;
 	}
 	ledger_close(l);
 	/* -o: a new file beside the old one, renamed over it once complete, so

@@ -21,6 +21,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "revoke/revoke.h"
+#include "detect/redact.h"
 #include "lib/util.h"
 
 #define LINE_MAX_BYTES (256 * 1024)
@@ -87,14 +88,58 @@ static void answer(long line, const char *result, const char *error)
 	cJSON_Delete(o);
 }
 
+/* A string field of a request, redacted: token_id, issuer and the
+ * verdict are stored, logged and sent to issuers, and only "token" may
+ * hold the secret. NULL when absent; the caller frees. */
+static char *safe_field(cJSON *o, const char *k)
+{
+	const char *v = jstr(o, k);
+
+	return v ? redact_text(v, strlen(v)) : NULL;
+}
+
+/* Every string in a request's verdict, redacted in place. */
+static void redact_tree(cJSON *o)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, o) {
+		if (cJSON_IsString(it)) {
+			char *r = redact_text(it->valuestring, strlen(it->valuestring));
+
+			explicit_bzero(it->valuestring, strlen(it->valuestring));
+			cJSON_SetValuestring(it, r ? r : "[redacted]");
+			free(r);
+		} else if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
+			redact_tree(it);
+		}
+	}
+}
+
+static void serve_answer(long lineno, int rc)
+{
+	if (rc == REVOKE_QUEUED)
+		answer(lineno, "queued", NULL);
+	else if (rc == REVOKE_DUPLICATE)
+		answer(lineno, "duplicate", NULL);
+	else if (rc == REVOKE_ALERT_ONLY)
+		answer(lineno, "alert", NULL);
+	else if (rc == REVOKE_FAILED)
+		answer(lineno, "failed", REVOKE_ERR_UNCONFIGURED "; the job is kept as failed and "
+		       "re-armed when a config names the issuer");
+	else
+		answer(lineno, "error", rc == -EINVAL ? "bad request: verdict_class and token or "
+		       "token_sha256 (64 hex) required; a given hash must match the token"
+		       : rc == -ENOENT ? "no issuer named and no default issuer" : strerror(-rc));
+}
+
 /* One request line. The line holds the raw token; it is wiped by the
  * caller, and the parsed copy here before it is freed. */
 static void serve_line(struct revoker *r, char *line, long lineno)
 {
 	cJSON *o = cJSON_Parse(line), *tok, *verdict;
 	struct revoke_request req = { 0 };
-	char *vjson = NULL;
-	int rc;
+	char *vjson = NULL, *id, *issuer;
 
 	if (!cJSON_IsObject(o)) {
 		answer(lineno, "error", "not a JSON object");
@@ -103,31 +148,25 @@ static void serve_line(struct revoker *r, char *line, long lineno)
 	}
 	tok = cJSON_GetObjectItemCaseSensitive(o, "token");
 	verdict = cJSON_GetObjectItemCaseSensitive(o, "verdict");
-	req.token_id = jstr(o, "token_id");
+	req.token_id = id = safe_field(o, "token_id");
 	req.token_sha256 = jstr(o, "token_sha256");
-	req.issuer = jstr(o, "issuer");
+	req.issuer = issuer = safe_field(o, "issuer");
 	req.verdict_class = jstr(o, "verdict_class");
-	if (cJSON_IsObject(verdict))
+	if (cJSON_IsObject(verdict)) {
+		redact_tree(verdict);
 		vjson = cJSON_PrintUnformatted(verdict);
+	}
 	req.verdict_json = vjson;
 	if (cJSON_IsString(tok)) {
 		req.token = tok->valuestring;
 		req.token_len = strlen(tok->valuestring);
 	}
-	rc = revoker_submit(r, &req);
-	if (rc == REVOKE_QUEUED)
-		answer(lineno, "queued", NULL);
-	else if (rc == REVOKE_DUPLICATE)
-		answer(lineno, "duplicate", NULL);
-	else if (rc == REVOKE_ALERT_ONLY)
-		answer(lineno, "alert", NULL);
-	else
-		answer(lineno, "error", rc == -EINVAL ? "bad request: verdict_class and token or "
-		       "token_sha256 (64 hex) required; a given hash must match the token"
-		       : strerror(-rc));
+	serve_answer(lineno, revoker_submit(r, &req));
 	if (cJSON_IsString(tok))
 		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
 	free(vjson);
+	free(id);
+	free(issuer);
 	cJSON_Delete(o);
 }
 

@@ -63,7 +63,7 @@ static int rules_test(struct ruleset *rs, int verbose)
 	int failed = 0, nex = 0;
 
 	if (!d) {
-		fprintf(stderr, "tokenward rules: %s\n", err);
+		cmd_error("rules", "%s", err);
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < rules_count(rs); i++) {
@@ -230,7 +230,7 @@ static int rules_corpus(struct ruleset *rs, const char *path, int json)
 	FILE *f = NULL;
 
 	if (!dv || !dn) {
-		fprintf(stderr, "tokenward rules: %s\n", err);
+		cmd_error("rules", "%s", err);
 		goto out;
 	}
 	detector_set_flags(dn, DETECT_KEEP_INVALID);
@@ -242,7 +242,7 @@ static int rules_corpus(struct ruleset *rs, const char *path, int json)
 		cJSON *o = cJSON_ParseWithLength(line, (size_t)got);
 		lineno++;
 		if (!o || !cJSON_IsString(cJSON_GetObjectItem(o, "id"))) {
-			fprintf(stderr, "tokenward rules: %s:%d: not a JSON object with an id\n", path, lineno);
+			cmd_error("rules", "%s:%d: not a JSON object with an id", path, lineno);
 			cJSON_Delete(o);
 			goto out;
 		}
@@ -402,7 +402,7 @@ int cmd_rules(int argc, char **argv)
 		return cmd_extra_arg("rules", sub_argv[optind]);
 	}
 	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
-		fprintf(stderr, "tokenward rules: %s\n", err);
+		cmd_error("rules", "%s", err);
 		return EXIT_USAGE;
 	}
 	if (!strcmp(sub, "list"))

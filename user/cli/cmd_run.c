@@ -243,18 +243,19 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	o->poll_ms = 5;
 	o->sweep = 1;
 	optind = 1;
+	opterr = 0; /* getopt's own message would quote the argument raw */
 	while ((c = getopt_long(argc, argv, "vh", run_options, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(run_help, stdout);
 			return 0;
 		}
 		if (c == '?' || c == ':')
-			return cmd_usage_error("run", "unknown or incomplete option");
+			return cmd_opt_error("run", argv, c);
 		if ((r = parse_opt(c, optarg, o)))
 			return r;
 	}
 	if (optind < argc)
-		return cmd_usage_error("run", "unexpected argument '%s'", argv[optind]);
+		return cmd_extra_arg("run", argv[optind]);
 	return -1;
 }
 

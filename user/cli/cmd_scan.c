@@ -112,8 +112,9 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		ledger_id(c, m->sha256, id, sizeof(id));
 	if (m->known && !id[0])
 		snprintf(id, sizeof(id), "%lld", m->token_id);
+	/* A file name may hold a token too: every format shows it redacted. */
+	char *p = redact_text(f->path, strlen(f->path));
 	if (c->fmt == FMT_TEXT) {
-		char *p = redact_text(f->path, strlen(f->path));
 		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s\n", p ? p : "?",
 			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
 			m->known ? "managed " : "unmanaged", id);
@@ -125,7 +126,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		cJSON_AddStringToObject(o, "rule", m->rule_id);
 		cJSON_AddStringToObject(o, "rule_name", m->rule_name);
 		cJSON_AddStringToObject(o, "severity", rules_severity_name(m->severity));
-		cJSON_AddStringToObject(o, "path", f->path);
+		cJSON_AddStringToObject(o, "path", p ? p : "?");
 		cJSON_AddNumberToObject(o, "line", (double)f->line);
 		cJSON_AddNumberToObject(o, "column", (double)f->column);
 		cJSON_AddNumberToObject(o, "offset", (double)f->offset);
@@ -136,6 +137,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
 		cmd_print_json(c->out, o, 0);
 		cJSON_Delete(o);
+		free(p);
 		return 0;
 	}
 	/* SARIF 2.1.0 result */
@@ -146,7 +148,8 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddStringToObject(o, "level", sarif_level(m->severity));
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "message"), "text", msg);
 	cJSON *loc = cJSON_CreateObject(), *phys = cJSON_AddObjectToObject(loc, "physicalLocation");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", f->path);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", p ? p : "?");
+	free(p);
 	cJSON *region = cJSON_AddObjectToObject(phys, "region");
 	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
 	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
@@ -285,12 +288,12 @@ int cmd_scan(int argc, char **argv)
 	paths = optind < argc ? argv + optind : stdin_only;
 	npaths = optind < argc ? argc - optind : 1;
 	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
-		fprintf(stderr, "tokenward scan: %s\n", err);
+		cmd_error("scan", "%s", err);
 		return EXIT_USAGE;
 	}
 	sc = scanner_new(rs, &so, err, sizeof(err));
 	if (!sc) {
-		fprintf(stderr, "tokenward scan: %s\n", err);
+		cmd_error("scan", "%s", err);
 		rules_free(rs);
 		return EXIT_USAGE;
 	}
@@ -299,7 +302,7 @@ int cmd_scan(int argc, char **argv)
 		const uint32_t *lens;
 		unsigned ulens[64];
 		if (ledger_cache_open(ledger_path, LEDGER_OPEN_RDONLY, &c.ledger, err, sizeof(err))) {
-			fprintf(stderr, "tokenward scan: %s\n", err);
+			cmd_error("scan", "%s", err);
 			scanner_free(sc);
 			rules_free(rs);
 			return EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 #include "cli/cmd.h"
+#include "ledger/freetext.h"
 #include "lib/config.h"
 #include "lib/status.h"
 
@@ -78,14 +79,15 @@ int cmd_status(int argc, char **argv)
 
 	r = status_read(dir, &st, err, sizeof(err));
 	if (r == -ENOENT) {
-		fprintf(stderr, "tokenward status: no monitor status in %s (is 'tokenward run --state-dir %s' running?)\n",
-			dir, dir);
+		cmd_error("status", "no monitor status in %s (is 'tokenward run --state-dir %s' running?)", dir, dir);
 		return EXIT_USAGE;
 	}
 	if (r) {
-		fprintf(stderr, "tokenward status: %s\n", err[0] ? err : strerror(-r));
+		cmd_error("status", "%s", err[0] ? err : strerror(-r));
 		return EXIT_USAGE;
 	}
+	/* Paths, names and failure texts in it came from outside. */
+	freetext_redact_json(st);
 	pid = cJSON_GetObjectItemCaseSensitive(st, "pid");
 	running = cJSON_GetObjectItemCaseSensitive(st, "running");
 	updated = cJSON_GetObjectItemCaseSensitive(st, "updated");

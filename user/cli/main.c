@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/cmd.h"
+#include "detect/redact.h"
+#include "lib/log.h"
 
 #define TOKENWARD_VERSION "0.1.0"
 
@@ -33,6 +35,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	char safe[128];
+
+	/* Every log line is redacted: paths, names and values in messages come
+	 * from argv, files and requests, any of which may hold a token. */
+	log_set_filter(redact_text);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -48,7 +55,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "tokenward: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, "tokenward: unknown command '%s'\n", cmd_safe_arg(argv[1], safe, sizeof(safe)));
 	usage(stderr);
 	return EXIT_USAGE;
 }

@@ -54,6 +54,26 @@ static int history_sink(void *ctx, const char *token_id, const char *sha, const 
  * monitor, which holds the revoker, delivers them. */
 int handoff_drain(struct handoff *p, struct ledger *l)
 {
+	return handoff_drain_each(p, l, NULL, NULL);
+}
+
+/* The request's outcome as the ledger records it. A request handed to the
+ * revoker is not a revocation: the job's own history says when the issuer
+ * confirmed. */
+static const char *drain_detail(int r)
+{
+	switch (r) {
+	case REVOKE_QUEUED: return "{\"handed_to\":\"revoker\"}";
+	case REVOKE_DUPLICATE: return "{\"handed_to\":\"revoker\",\"job\":\"existing\"}";
+	case REVOKE_ALERT_ONLY: return "{\"handed_to\":\"revoker\",\"policy\":\"alert\"}";
+	case REVOKE_FAILED: return "{\"handed_to\":\"revoker\",\"job\":\"failed\",\"error\":\""
+				   REVOKE_ERR_UNCONFIGURED "\"}";
+	default: return "{\"error\":\"revoker refused\"}";
+	}
+}
+
+int handoff_drain_each(struct handoff *p, struct ledger *l, handoff_drained_fn fn, void *ctx)
+{
 	sqlite3 *db = ledger_sqlite(l);
 	sqlite3_stmt *st = NULL;
 	struct { int64_t seq; char id[LEDGER_ID_LEN + 1]; char reason[32]; } req[32];
@@ -78,6 +98,8 @@ int handoff_drain(struct handoff *p, struct ledger *l)
 
 		if (ledger_get(l, req[i].id, &t)) {
 			ledger_revoke_request_done(l, req[i].seq, "failed", "{\"error\":\"unknown token\"}");
+			if (fn)
+				fn(ctx, req[i].id, NULL, NULL, -ENOENT);
 			continue;
 		}
 		/* RFC 7009 needs the token itself: unseal the copy kept at
@@ -101,8 +123,9 @@ int handoff_drain(struct handoff *p, struct ledger *l)
 			free(raw);
 		}
 		free(blob);
-		ledger_revoke_request_done(l, req[i].seq, r >= 0 ? "done" : "failed",
-					   r >= 0 ? "{\"handed_to\":\"revoker\"}" : "{\"error\":\"revoker refused\"}");
+		ledger_revoke_request_done(l, req[i].seq, r >= 0 ? "done" : "failed", drain_detail(r));
+		if (fn)
+			fn(ctx, t->id, t->sha256, t->issuer, r);
 		ledger_token_free(t);
 	}
 	return n;

@@ -25,6 +25,13 @@ int handoff_open(const char *ledger_path, struct revoker *rev, struct handoff **
 /* Hand pending revoke_requests of l to the revoker. Returns how many. */
 int handoff_drain(struct handoff *h, struct ledger *l);
 
+/* The same, calling fn for each request with the token's id, hash and
+ * issuer (NULL when the token is unknown) and revoker_submit()'s result
+ * (a negative errno when it was not handed over). */
+typedef void (*handoff_drained_fn)(void *ctx, const char *token_id, const char *sha256,
+				   const char *issuer, int submit_result);
+int handoff_drain_each(struct handoff *h, struct ledger *l, handoff_drained_fn fn, void *ctx);
+
 /* History lines as durable as the revocation queue: FULL or NORMAL. */
 int handoff_synchronous(struct handoff *h, int full);
 

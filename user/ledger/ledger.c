@@ -919,7 +919,7 @@ int ledger_revoke_request_done(struct ledger *l, int64_t seq, const char *state,
 		r = rc == SQLITE_DONE ? -ENOENT : fail(l, rc, "recording a revocation result");
 		goto undo;
 	}
-	if ((r = history_insert(l, id, now, !strcmp(state, "done") ? "issuer_revoked" : "issuer_revoke_failed",
+	if ((r = history_insert(l, id, now, !strcmp(state, "done") ? "revoke_handed_over" : "revoke_not_handed_over",
 				detail_json)))
 		goto undo;
 	return commit(l, "recording a revocation result");

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "ledger/freetext.h"
 #include "ledger/report.h"
+#include "revoke/revoke.h"
 #include "lib/util.h"
 
 struct build_ctx {
@@ -16,6 +18,7 @@ struct build_ctx {
 	cJSON *tokens;
 	int64_t now_s;
 	int nseen, nexposed, nrevoked_at_issuer;
+	int nmatched;          /* tokens that pass the task and token filters */
 	cJSON *by_class;
 };
 
@@ -111,6 +114,26 @@ static void sort_timeline(cJSON *arr)
 	free(v);
 }
 
+/* What the issuer did, from the revocation queue in the same database:
+ * the ledger's status "revoked" is tokenward's decision, and only a done
+ * job means the issuer confirmed it. */
+static cJSON *revocation_state(struct ledger *l, const struct ledger_token *t)
+{
+	struct revoke_job_info j;
+	cJSON *o = cJSON_CreateObject();
+
+	if (!t->issuer || revoke_job_lookup(ledger_sqlite(l), t->sha256, t->issuer, &j))
+		memset(&j, 0, sizeof(j));
+	cJSON_AddStringToObject(o, "state", revoke_job_state_name(j.state));
+	if (j.state != REVOKE_JOB_NONE) {
+		cJSON_AddNumberToObject(o, "job", (double)j.job);
+		cJSON_AddNumberToObject(o, "attempts", j.attempts);
+		if (j.error[0])
+			cJSON_AddStringToObject(o, "error", j.error);
+	}
+	return o;
+}
+
 static int on_token(void *vctx, const struct ledger_token *t)
 {
 	struct build_ctx *b = vctx;
@@ -121,11 +144,13 @@ static int on_token(void *vctx, const struct ledger_token *t)
 		goto skip;
 	if (b->f->token_id && strcmp(t->id, b->f->token_id))
 		goto skip;
+	b->nmatched++;
 	ledger_history_foreach(b->l, t->id, on_history, &h);
 	if (!h.sightings && !b->f->all && !b->f->token_id)
 		goto skip;
 	sort_timeline(h.timeline);
 	o = ledger_token_to_json(t, b->now_s);
+	cJSON_AddItemToObject(o, "revocation", revocation_state(b->l, t));
 	cJSON_AddNumberToObject(o, "sightings", h.sightings);
 	cJSON_AddNumberToObject(o, "exposures", h.exposures);
 	if (h.first_exposure_ns && h.confirmed_ns)
@@ -152,6 +177,8 @@ int report_build(struct ledger *l, const struct report_filter *f, cJSON **out)
 	char ts[40];
 	int rc = ledger_foreach(l, on_token, &b);
 
+	if (!rc && !b.nmatched && (f->task || f->token_id))
+		rc = -ENOENT;
 	if (rc) {
 		cJSON_Delete(r);
 		cJSON_Delete(b.tokens);
@@ -168,6 +195,9 @@ int report_build(struct ledger *l, const struct report_filter *f, cJSON **out)
 	cJSON_AddItemToObject(sum, "sightings_by_class", b.by_class);
 	cJSON_AddItemToObject(r, "summary", sum);
 	cJSON_AddItemToObject(r, "tokens", b.tokens);
+	/* Task, scope, claims and paths came from outside; a ledger written
+	 * before they were checked may hold a secret in one. */
+	freetext_redact_json(r);
 	*out = r;
 	return 0;
 }
@@ -280,6 +310,14 @@ static void render_text(const cJSON *r, enum report_format fmt, FILE *f)
 			put_escaped(f, str(t, fields[i]), fmt);
 			fputs(html ? "</li>" : "\n", f);
 		}
+		fputs(html ? "<li>revocation at the issuer: " : "- revocation at the issuer: ", f);
+		put_escaped(f, str(cJSON_GetObjectItem(t, "revocation"), "state"), fmt);
+		if (*str(cJSON_GetObjectItem(t, "revocation"), "error")) {
+			fputs(" (", f);
+			put_escaped(f, str(cJSON_GetObjectItem(t, "revocation"), "error"), fmt);
+			fputs(")", f);
+		}
+		fputs(html ? "</li>" : "\n", f);
 		fputs(html ? "<li>audience: " : "- audience: ", f);
 		cJSON_ArrayForEach(aud, cJSON_GetObjectItem(t, "audience")) {
 			put_escaped(f, cJSON_IsString(aud) ? aud->valuestring : "", fmt);

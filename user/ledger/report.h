@@ -18,7 +18,10 @@ struct report_filter {
 	int all;               /* include tokens never seen */
 };
 
-/* The report as a JSON document: {"generated_at", "summary", "tokens":[...]}. */
+/* The report as a JSON document: {"generated_at", "summary", "tokens":[...]}.
+ * -ENOENT when a filter names a token or task the ledger does not hold (no
+ * token matches task and token_id): a report that cannot cover what was
+ * asked is refused, not written empty. Other errors: the ledger's. */
 int report_build(struct ledger *l, const struct report_filter *f, cJSON **out);
 
 enum report_format { REPORT_JSON, REPORT_MARKDOWN, REPORT_HTML };

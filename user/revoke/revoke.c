@@ -38,6 +38,7 @@
 #include "lib/safefile.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
+#include "detect/redact.h"
 
 #define MAX_WORKERS 64
 static const int busy_ms = 5000; /* lock waits, db_busy() */
@@ -61,6 +62,7 @@ struct revoker {
 	uint64_t submitted, duplicates, alerts, delivered, retries, permanent, attempts;
 	double last_latency_ms;
 	char last_failure[320];
+	int64_t last_rearm_ms;  /* rearm_configured(), wall clock */
 };
 
 static const char schema[] =
@@ -393,14 +395,15 @@ static cJSON *detail_base(const char *issuer, const char *vclass)
 }
 
 /* The job for this hash at this issuer: its id (0 for none), whether it
- * is pending and whether it holds a sealed token. */
-static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, bool *pending,
+ * is still open (pending or failed, not done) and whether it holds a
+ * sealed token. */
+static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, bool *open,
 			bool *has_token)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t id = 0;
 
-	*pending = *has_token = false;
+	*open = *has_token = false;
 	sqlite3_prepare_v2(r->db, "SELECT id, state, sealed_token IS NOT NULL FROM revoke_jobs "
 			   "WHERE token_sha256=? AND issuer=?", -1, &st, NULL);
 	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
@@ -409,7 +412,7 @@ static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, 
 		const char *state = (const char *)sqlite3_column_text(st, 1);
 
 		id = sqlite3_column_int64(st, 0);
-		*pending = state && !strcmp(state, "pending");
+		*open = state && strcmp(state, "done");
 		*has_token = sqlite3_column_int(st, 2);
 	}
 	sqlite3_finalize(st);
@@ -417,7 +420,7 @@ static int64_t job_find(struct revoker *r, const char *sha, const char *issuer, 
 }
 
 /* A later sighting may bring the raw token an earlier one lacked: the
- * pending job then becomes deliverable, now. 0 or -EIO. */
+ * open job then becomes deliverable (now, if pending). 0 or -EIO. */
 static int job_add_token(struct revoker *r, int64_t id, const unsigned char *sealed,
 			 size_t sealed_len, int64_t now)
 {
@@ -431,16 +434,18 @@ static int job_add_token(struct revoker *r, int64_t id, const unsigned char *sea
 	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
 }
 
-/* A new pending job, due now. 0 or -EIO. */
+/* A new job: pending and due now, or (issuer not configured here)
+ * failed with REVOKE_ERR_UNCONFIGURED, for rearm_configured(). 0 or -EIO. */
 static int job_insert(struct revoker *r, const struct revoke_request *req, const char *sha,
-		      const char *issuer, const unsigned char *sealed, size_t sealed_len, int64_t now)
+		      const char *issuer, bool unconfigured, const unsigned char *sealed,
+		      size_t sealed_len, int64_t now)
 {
 	sqlite3_stmt *st = NULL;
 
 	sqlite3_prepare_v2(r->db, "INSERT INTO revoke_jobs(token_id, token_sha256, issuer, "
 			   "verdict_class, verdict_json, sealed_token, state, attempts, "
-			   "next_attempt_ms, created_ms, updated_ms) "
-			   "VALUES(?1,?2,?3,?4,?5,?6,'pending',0,?7,?7,?7)", -1, &st, NULL);
+			   "next_attempt_ms, created_ms, updated_ms, last_error) "
+			   "VALUES(?1,?2,?3,?4,?5,?6,?8,0,?7,?7,?7,?9)", -1, &st, NULL);
 	sqlite3_bind_text(st, 1, req->token_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, issuer, -1, SQLITE_STATIC);
@@ -451,18 +456,104 @@ static int job_insert(struct revoker *r, const struct revoke_request *req, const
 	else
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_text(st, 8, unconfigured ? "failed" : "pending", -1, SQLITE_STATIC);
+	if (unconfigured)
+		sqlite3_bind_text(st, 9, REVOKE_ERR_UNCONFIGURED, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
 	return db_step_done(st) == SQLITE_OK ? 0 : -EIO;
 }
 
-int revoker_submit(struct revoker *r, const struct revoke_request *req)
+/* An issuer name fit for a log line: it may come from a request line. */
+static void issuer_for_log(const char *issuer, char *out, size_t outsz)
 {
+	char *s = issuer ? redact_text(issuer, strnlen(issuer, 4096)) : NULL;
+
+	snprintf(out, outsz, "%s", s ? s : issuer ? "?" : "(default)");
+	free(s);
+}
+
+/* The job stored for an issuer that is not configured in this process:
+ * said loudly, counted, and kept failed until a config names it. Called
+ * with r->mu held, after the commit. */
+static void note_unconfigured(struct revoker *r, const struct revoke_request *req, const char *sha,
+			      int64_t job)
+{
+	char who[128];
+	cJSON *d = detail_base(req->issuer, req->verdict_class);
+
+	cJSON_AddStringToObject(d, "error", REVOKE_ERR_UNCONFIGURED);
+	cJSON_AddNumberToObject(d, "job", (double)job);
+	cJSON_AddBoolToObject(d, "rearm_when_configured", true);
+	history_add(r, req->token_id, sha, "revoke_failed", d);
+	r->permanent++;
+	issuer_for_log(req->issuer, who, sizeof(who));
+	snprintf(r->last_failure, sizeof(r->last_failure), "job %lld sha256:%.12s: no issuer '%s'",
+		 (long long)job, sha, who);
+	log_error("REVOCATION FAILED, TOKEN STILL VALID: sha256:%.12s (%s): issuer '%s' is not "
+		  "configured; job %lld kept as failed, re-armed when a config names the issuer",
+		  sha, req->verdict_class, who, (long long)job);
+}
+
+/* Commit the job (new, or a duplicate that may gain the token). Returns
+ * REVOKE_QUEUED, REVOKE_DUPLICATE, REVOKE_FAILED or -EIO. */
+static int submit_commit(struct revoker *r, const struct revoke_request *req, const char *sha,
+			 const char *issuer, bool unconfigured, const unsigned char *sealed,
+			 size_t sealed_len)
+{
+	int64_t now = wall_ms(), existing, job = 0;
+	bool existing_open, existing_has_token;
+	int rc = 0;
+	cJSON *d;
+
+	pthread_mutex_lock(&r->mu);
+	if (db_begin(r->db) != SQLITE_OK) {
+		rc = -EIO;
+		goto unlock;
+	}
+	existing = job_find(r, sha, issuer, &existing_open, &existing_has_token);
+	if (existing) {
+		if (sealed && !existing_has_token && existing_open)
+			rc = job_add_token(r, existing, sealed, sealed_len, now);
+	} else {
+		rc = job_insert(r, req, sha, issuer, unconfigured, sealed, sealed_len, now);
+		job = sqlite3_last_insert_rowid(r->db);
+	}
+	if (rc < 0 || db_commit(r->db) != SQLITE_OK) {
+		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
+		db_rollback(r->db);
+		rc = -EIO;
+		goto unlock;
+	}
+	if (existing) {
+		r->duplicates++;
+		rc = REVOKE_DUPLICATE;
+	} else if (unconfigured) {
+		note_unconfigured(r, req, sha, job);
+		rc = REVOKE_FAILED;
+	} else {
+		r->submitted++;
+		d = detail_base(issuer, req->verdict_class);
+		cJSON_AddNumberToObject(d, "job", (double)job);
+		cJSON_AddBoolToObject(d, "token_sealed", sealed != NULL);
+		history_add(r, req->token_id, sha, "revoke_queued", d);
+		rc = REVOKE_QUEUED;
+	}
+	pthread_cond_signal(&r->cv);
+unlock:
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int revoker_submit(struct revoker *r, const struct revoke_request *request)
+{
+	/* An empty issuer name (a request line's "issuer":"") is no name. */
+	struct revoke_request q = *request, *req = &q;
 	const struct tw_issuer *is;
 	unsigned char *sealed = NULL;
 	size_t sealed_len = 0;
 	char sha[65];
-	int vc, rc = REVOKE_QUEUED;
-	int64_t now = wall_ms(), existing;
-	bool existing_pending, existing_has_token;
+	int vc, rc;
 	cJSON *d;
 
 	vc = verdict_class_parse(req->verdict_class);
@@ -477,6 +568,8 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 	} else {
 		return -EINVAL;
 	}
+	if (req->issuer && !*req->issuer)
+		req->issuer = NULL;
 	is = req->issuer ? config_issuer(r->cfg, req->issuer) : config_default_issuer(r->cfg);
 
 	pthread_mutex_lock(&r->mu);
@@ -488,64 +581,36 @@ int revoker_submit(struct revoker *r, const struct revoke_request *req)
 		pthread_mutex_unlock(&r->mu);
 		return REVOKE_ALERT_ONLY;
 	}
-	if (!is) {
-		d = detail_base(req->issuer, req->verdict_class);
-		cJSON_AddStringToObject(d, "error", req->issuer ? "issuer not configured"
-					: "no issuer named and no default issuer");
+	if (!is && !req->issuer) {
+		/* No name to keep a job under: nothing can ever deliver it. */
+		d = detail_base(NULL, req->verdict_class);
+		cJSON_AddStringToObject(d, "error", "no issuer named and no default issuer");
 		history_add(r, req->token_id, sha, "revoke_failed", d);
 		r->permanent++;
-		snprintf(r->last_failure, sizeof(r->last_failure), "sha256:%.12s: no issuer '%s'", sha,
-			 req->issuer ? req->issuer : "(default)");
+		snprintf(r->last_failure, sizeof(r->last_failure), "sha256:%.12s: no issuer named and "
+			 "no default issuer", sha);
 		pthread_mutex_unlock(&r->mu);
-		log_error("REVOCATION IMPOSSIBLE: token sha256:%.12s (%s): issuer '%s' is not configured",
-			  sha, req->verdict_class, req->issuer ? req->issuer : "(default)");
+		log_error("REVOCATION IMPOSSIBLE, TOKEN STILL VALID: sha256:%.12s (%s): no issuer named "
+			  "and no default issuer", sha, req->verdict_class);
 		return -ENOENT;
 	}
 	pthread_mutex_unlock(&r->mu);
 
-	/* Keep the raw token only where an issuer needs it, and sealed. */
+	/* Keep the raw token only where an issuer needs it, and sealed. For
+	 * an issuer not configured here nobody can tell yet: keep it. */
 	if (req->token && req->token_len &&
-	    (is->type == ISSUER_RFC7009 || (is->type == ISSUER_COMMAND && is->pass_token))) {
+	    (!is || is->type == ISSUER_RFC7009 || (is->type == ISSUER_COMMAND && is->pass_token))) {
 		if (!r->sealer.seal || r->sealer.seal(r->sealer.ctx, sha, 64, req->token,
 						      req->token_len, &sealed, &sealed_len)) {
 			log_error("cannot seal token sha256:%.12s; not queued", sha);
 			return -EIO;
 		}
 	}
-
-	pthread_mutex_lock(&r->mu);
-	if (db_begin(r->db) != SQLITE_OK) {
-		rc = -EIO;
-		goto unlock;
-	}
-	existing = job_find(r, sha, is->name, &existing_pending, &existing_has_token);
-	if (existing) {
-		if (sealed && !existing_has_token && existing_pending)
-			rc = job_add_token(r, existing, sealed, sealed_len, now);
-		rc = rc < 0 ? rc : REVOKE_DUPLICATE;
-	} else {
-		rc = job_insert(r, req, sha, is->name, sealed, sealed_len, now);
-	}
-	if (rc < 0 || db_commit(r->db) != SQLITE_OK) {
-		log_error("revocation job for sha256:%.12s not stored: %s", sha, sqlite3_errmsg(r->db));
-		db_rollback(r->db);
-		rc = -EIO;
-		goto unlock;
-	}
-	if (rc == REVOKE_QUEUED) {
-		r->submitted++;
-		d = detail_base(is->name, req->verdict_class);
-		cJSON_AddNumberToObject(d, "job", (double)sqlite3_last_insert_rowid(r->db));
-		cJSON_AddBoolToObject(d, "token_sealed", sealed != NULL);
-		history_add(r, req->token_id, sha, "revoke_queued", d);
-	} else {
-		r->duplicates++;
-	}
-	pthread_cond_signal(&r->cv);
-unlock:
-	pthread_mutex_unlock(&r->mu);
-	if (sealed)
+	rc = submit_commit(r, req, sha, is ? is->name : req->issuer, !is, sealed, sealed_len);
+	if (sealed) {
+		explicit_bzero(sealed, sealed_len);
 		free(sealed);
+	}
 	return rc;
 }
 
@@ -711,16 +776,19 @@ static void record_outcome(struct revoker *r, const struct job *j, const struct 
 		log_warn("revocation of sha256:%.12s at '%s' failed (%s); retry %u in %u ms",
 			 j->sha, j->issuer, o->detail, failures, delay);
 	} else {
+		if (!is)
+			cJSON_AddBoolToObject(d, "rearm_when_configured", true);
 		history_add(r, j->token_id, j->sha, "revoke_failed", d);
-		update_job(r, j, "failed", o->http_status, o->detail, 0, false);
+		/* The marker, not the detail: rearm_configured() looks for it. */
+		update_job(r, j, "failed", o->http_status, is ? o->detail : REVOKE_ERR_UNCONFIGURED, 0, false);
 		r->permanent++;
 		snprintf(r->last_failure, sizeof(r->last_failure), "job %lld sha256:%.12s issuer %s: %s",
 			 (long long)j->id, j->sha, j->issuer, o->detail);
 		/* Loud: the token is still valid and a human must act. */
 		log_error("REVOCATION FAILED, TOKEN STILL VALID: sha256:%.12s (%s) at issuer '%s': %s. "
-			  "Not retrying; fix the issuer settings, then run "
-			  "'tokenward revoke-queue retry %lld'", j->sha, j->vclass, j->issuer,
-			  o->detail, (long long)j->id);
+			  "%s, then run 'tokenward revoke-queue retry %lld'", j->sha, j->vclass, j->issuer,
+			  o->detail, is ? "Not retrying; fix the issuer settings" :
+			  "Re-armed by any tokenward whose config names the issuer; or add it", (long long)j->id);
 	}
 }
 
@@ -733,7 +801,7 @@ static void deliver(struct revoker *r, struct issuer_client *client, struct job 
 
 	if (!is) {
 		o.cls = DELIVERY_PERMANENT;
-		snprintf(o.detail, sizeof(o.detail), "issuer '%s' is no longer configured", j->issuer);
+		snprintf(o.detail, sizeof(o.detail), "issuer '%s' is not configured here", j->issuer);
 	} else {
 		char sha[65];
 
@@ -780,6 +848,61 @@ static void deliver(struct revoker *r, struct issuer_client *client, struct job 
 	pthread_mutex_unlock(&r->mu);
 }
 
+/*
+ * Jobs that failed only because their issuer was not configured where
+ * they were tried (a CLI run with another config, an issuer added since)
+ * become pending again in a process whose config names the issuer. Called
+ * with r->mu held, at start and then at most every IDLE_POLL_MS.
+ */
+static int rearm_configured(struct revoker *r)
+{
+	struct { int64_t id; char *token_id, *sha, *issuer; } v[32];
+	sqlite3_stmt *st = NULL;
+	int64_t now = wall_ms();
+	int n = 0, done = 0;
+
+	r->last_rearm_ms = now;
+	if (sqlite3_prepare_v2(r->db, "SELECT id, token_id, token_sha256, issuer FROM revoke_jobs "
+			       "WHERE state='failed' AND last_error=? ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, REVOKE_ERR_UNCONFIGURED, -1, SQLITE_STATIC);
+	while (n < 32 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *issuer = (const char *)sqlite3_column_text(st, 3);
+
+		if (!issuer || !config_issuer(r->cfg, issuer))
+			continue;
+		v[n].id = sqlite3_column_int64(st, 0);
+		v[n].token_id = db_col_dup(st, 1);
+		v[n].sha = db_col_dup(st, 2);
+		v[n].issuer = db_col_dup(st, 3);
+		n++;
+	}
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++) {
+		if (sqlite3_prepare_v2(r->db, "UPDATE revoke_jobs SET state='pending', next_attempt_ms=?1, "
+				       "updated_ms=?1 WHERE id=?2 AND state='failed'", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, now);
+			sqlite3_bind_int64(st, 2, v[i].id);
+			if (db_step_done(st) == SQLITE_OK && sqlite3_changes(r->db) == 1) {
+				cJSON *d = detail_base(v[i].issuer, NULL);
+
+				cJSON_AddNumberToObject(d, "job", (double)v[i].id);
+				cJSON_AddStringToObject(d, "reason", "issuer configured");
+				history_add(r, v[i].token_id, v[i].sha, "revoke_rearmed", d);
+				log_info("revocation job %lld re-armed: issuer '%s' is configured here",
+					 (long long)v[i].id, v[i].issuer);
+				done++;
+			}
+		}
+		free(v[i].token_id);
+		free(v[i].sha);
+		free(v[i].issuer);
+	}
+	if (done)
+		pthread_cond_broadcast(&r->cv);
+	return done;
+}
+
 static void *worker_main(void *arg)
 {
 	struct revoker *r = arg;
@@ -797,6 +920,8 @@ static void *worker_main(void *arg)
 			pthread_mutex_lock(&r->mu);
 			continue;
 		}
+		if (wall_ms() - r->last_rearm_ms >= IDLE_POLL_MS && rearm_configured(r))
+			continue;
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += wait_ms / 1000;
@@ -823,6 +948,9 @@ int revoker_start(struct revoker *r)
 	if (n > MAX_WORKERS)
 		n = MAX_WORKERS;
 	r->stopping = 0;
+	pthread_mutex_lock(&r->mu);
+	rearm_configured(r);
+	pthread_mutex_unlock(&r->mu);
 	for (unsigned i = 0; i < n; i++) {
 		if (pthread_create(&r->threads[i], NULL, worker_main, r)) {
 			revoker_stop(r);
@@ -913,12 +1041,93 @@ int revoker_stats(struct revoker *r, cJSON *out)
 			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
 			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
 			cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 3) ?: "");
+			cJSON_AddBoolToObject(o, "rearm_when_configured",
+					      !strcmp((const char *)sqlite3_column_text(st, 3) ?: "",
+						      REVOKE_ERR_UNCONFIGURED));
+			cJSON_AddItemToArray(arr, o);
+		}
+		sqlite3_finalize(st);
+	}
+	/* Pending after a failed attempt: not revoked yet, and why. */
+	if (sqlite3_prepare_v2(r->db, "SELECT id, token_sha256, issuer, attempts, last_status, last_error, "
+			       "next_attempt_ms FROM revoke_jobs WHERE state='pending' AND attempts > 0 "
+			       "ORDER BY updated_ms DESC LIMIT 10", -1, &st, NULL) == SQLITE_OK) {
+		cJSON *arr = cJSON_AddArrayToObject(out, "retrying_jobs");
+
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
+			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
+			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
+			cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 3));
+			if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+				cJSON_AddNumberToObject(o, "last_status", sqlite3_column_int(st, 4));
+			cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 5) ?: "");
+			cJSON_AddNumberToObject(o, "next_attempt_in_ms",
+						(double)(sqlite3_column_int64(st, 6) - now));
 			cJSON_AddItemToArray(arr, o);
 		}
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return 0;
+}
+
+const char *revoke_job_state_name(enum revoke_job_state s)
+{
+	static const char *const names[] = { "none", "pending", "retrying", "done", "failed" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+int revoke_job_lookup(sqlite3 *db, const char *sha, const char *issuer, struct revoke_job_info *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!is_hex64(sha) || !issuer)
+		return -EINVAL;
+	if (sqlite3_prepare_v2(db, "SELECT id, state, attempts, last_status, last_error, next_attempt_ms "
+			       "FROM revoke_jobs WHERE token_sha256=? AND issuer=?", -1, &st, NULL) != SQLITE_OK)
+		return -ENOENT; /* no queue in this database yet */
+	sqlite3_bind_text(st, 1, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, issuer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 1) ?: "";
+
+		out->job = sqlite3_column_int64(st, 0);
+		out->attempts = sqlite3_column_int(st, 2);
+		out->last_status = sqlite3_column_int(st, 3);
+		db_col_copy(st, 4, out->error, sizeof(out->error));
+		out->next_attempt_ms = sqlite3_column_int64(st, 5);
+		if (!strcmp(state, "done"))
+			out->state = REVOKE_JOB_DONE;
+		else if (!strcmp(state, "failed"))
+			out->state = REVOKE_JOB_FAILED;
+		else
+			out->state = out->attempts ? REVOKE_JOB_RETRYING : REVOKE_JOB_PENDING;
+		out->rearm_when_configured = out->state == REVOKE_JOB_FAILED &&
+					     !strcmp(out->error, REVOKE_ERR_UNCONFIGURED);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int revoker_job_info(struct revoker *r, const char *sha, const char *issuer, struct revoke_job_info *out)
+{
+	const struct tw_issuer *is = issuer ? NULL : config_default_issuer(r->cfg);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!issuer && !is)
+		return is_hex64(sha) ? 0 : -EINVAL; /* no name: no job can exist */
+	pthread_mutex_lock(&r->mu);
+	rc = revoke_job_lookup(r->db, sha, issuer ? issuer : is->name, out);
+	pthread_mutex_unlock(&r->mu);
+	return rc;
 }
 
 int revoker_retry(struct revoker *r, int64_t job_id)

@@ -52,7 +52,14 @@ enum revoke_submit_result {
 	REVOKE_QUEUED = 0,      /* a new job, committed, worker signalled */
 	REVOKE_DUPLICATE = 1,   /* a job for this token and issuer exists */
 	REVOKE_ALERT_ONLY = 2,  /* the policy for this class is "alert" */
+	REVOKE_FAILED = 3,      /* the named issuer is not configured: the job is
+				 * committed as failed (REVOKE_ERR_UNCONFIGURED) and
+				 * re-armed by the first revoker whose config names it */
 };
+
+/* last_error of a job that failed because its issuer is not configured
+ * in the process that tried it; such jobs are re-armed automatically. */
+#define REVOKE_ERR_UNCONFIGURED "issuer not configured"
 
 /* Sealing of the raw token at rest. Both calls return 0 on success and
  * hand back a malloc'ed buffer; aad binds the blob to its token hash. */
@@ -110,8 +117,42 @@ void revoker_stop(struct revoker *r);
 void revoker_close(struct revoker *r);
 
 /* Add queue figures to out (an object): pending, done, failed, in_flight,
- * oldest_pending_ms, and this process's counters. For `tokenward status`. */
+ * oldest_pending_ms, failed_jobs and retrying_jobs (latest 10 each), and
+ * this process's counters. For `tokenward status`. */
 int revoker_stats(struct revoker *r, cJSON *out);
+
+/* One job's state, for a caller that must say what happened to it. */
+enum revoke_job_state {
+	REVOKE_JOB_NONE,        /* no job for this token and issuer */
+	REVOKE_JOB_PENDING,     /* queued, not attempted yet (or in flight) */
+	REVOKE_JOB_RETRYING,    /* attempted, failed, another attempt is due */
+	REVOKE_JOB_DONE,        /* the issuer confirmed */
+	REVOKE_JOB_FAILED,      /* stopped: waits for a fix (and `retry`) */
+};
+
+struct revoke_job_info {
+	int64_t job;
+	enum revoke_job_state state;
+	unsigned attempts;
+	long last_status;           /* HTTP status or 0 */
+	int64_t next_attempt_ms;    /* CLOCK_REALTIME, for PENDING and RETRYING */
+	int rearm_when_configured;  /* FAILED with REVOKE_ERR_UNCONFIGURED */
+	char error[256];            /* last_error, "" if none */
+};
+
+/* The job for token_sha256 (hex) at issuer (NULL: the default issuer's
+ * name). 0 (state NONE when there is none) or a negative errno. */
+int revoker_job_info(struct revoker *r, const char *token_sha256, const char *issuer,
+		     struct revoke_job_info *out);
+
+/* The same on a database handle (e.g. the ledger's, for `ledger show`),
+ * without a revoker. -ENOENT when the database has no queue yet. */
+struct sqlite3;
+int revoke_job_lookup(struct sqlite3 *db, const char *token_sha256, const char *issuer,
+		      struct revoke_job_info *out);
+
+/* revoke_job_state as a word: "none", "pending", "retrying", "done", "failed". */
+const char *revoke_job_state_name(enum revoke_job_state s);
 
 /* Re-arm a failed job (job_id > 0) or all failed jobs (job_id == 0).
  * Returns the number re-armed or a negative errno. */

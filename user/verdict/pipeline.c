@@ -398,10 +398,13 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 		free(vj);
 		if (r == REVOKE_ALERT_ONLY) {
 			cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("alert"));
-		} else if (r < 0) {
+		} else if (r < 0 || r == REVOKE_FAILED) {
+			/* REVOKE_FAILED: kept as a failed job (the revoker said
+			 * so loudly), re-armed once the issuer is configured. */
 			cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("revoke_failed"));
-			log_error("token %s (sha256:%.12s): revocation could not be queued: %s",
-				  t->id, t->sha256, strerror(-r));
+			if (r < 0)
+				log_error("token %s (sha256:%.12s): revocation could not be queued: %s",
+					  t->id, t->sha256, strerror(-r));
 		} else {
 			if (r == REVOKE_QUEUED)
 				p->submitted++;

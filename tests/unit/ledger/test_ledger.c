@@ -275,7 +275,7 @@ static void test_complete_and_revoke(void **state)
 	assert_int_equal(ledger_history_add(l, c.id, "exposure", "{\"class\":\"file_write\"}"), 0);
 	ledger_close(l);
 	assert_int_equal(count("SELECT count(*) FROM revoke_requests WHERE state = 'done'"), 1);
-	assert_int_equal(count("SELECT count(*) FROM history WHERE event = 'issuer_revoked'"), 1);
+	assert_int_equal(count("SELECT count(*) FROM history WHERE event = 'revoke_handed_over'"), 1);
 	assert_int_equal(count("SELECT count(*) FROM history WHERE event = 'exposure'"), 1);
 }
 

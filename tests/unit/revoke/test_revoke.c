@@ -222,7 +222,8 @@ static void test_queue_builtin(void **state)
 		assert_int_equal(revoker_submit(r, &bad), -EINVAL);
 		bad = req;
 		bad.issuer = "elsewhere";
-		assert_int_equal(revoker_submit(r, &bad), -ENOENT);
+		/* kept as a failed job, not dropped (issue 13, defect 3) */
+		assert_int_equal(revoker_submit(r, &bad), REVOKE_FAILED);
 	}
 	/* policy alert: history only */
 	{
@@ -236,8 +237,12 @@ static void test_queue_builtin(void **state)
 	/* committed before any worker runs */
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='pending'"), 1);
-	/* builtin issuers do not need the raw token: none stored, sealed or not */
-	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE sealed_token IS NOT NULL"), 0);
+	/* builtin issuers do not need the raw token: none stored, sealed or not;
+	 * for the unknown issuer nobody can tell yet, so it is kept sealed */
+	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE sealed_token IS NOT NULL "
+				    "AND issuer='local'"), 0);
+	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE sealed_token IS NOT NULL "
+				    "AND issuer='elsewhere' AND state='failed'"), 1);
 
 	assert_int_equal(revoker_start(r), 0);
 	wait_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'", 1);
@@ -257,6 +262,7 @@ static void test_queue_builtin(void **state)
 	revoker_stats(r, st);
 	assert_int_equal(cJSON_GetObjectItem(st, "done")->valueint, 1);
 	assert_int_equal(cJSON_GetObjectItem(st, "pending")->valueint, 0);
+	assert_int_equal(cJSON_GetObjectItem(st, "failed")->valueint, 1);
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "since_start"), "duplicates")->valueint, 1);
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "since_start"), "revoked")->valueint, 1);
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "since_start"), "alerts_only")->valueint, 1);
@@ -332,6 +338,66 @@ static void test_sealed_rfc7009_job(void **state)
 	config_free(c);
 }
 
+/* A job for an issuer this process does not know is kept failed, visible,
+ * with its token sealed; a revoker whose config names the issuer re-arms
+ * and delivers it without a manual retry (issue 13, defect 3). */
+static void test_unconfigured_issuer_rearmed(void **state)
+{
+	char db[128], list[128], yaml[512], err[256], sha[65];
+	const char tok[] = "late-token-Qw3Er4Ty5Ui6Op";
+	struct tw_config *a, *b = NULL;
+	struct revoker *r;
+	struct revoke_job_info ji;
+	sqlite3 *h;
+	cJSON *st, *fj;
+	struct revoke_request req = { .token_id = "tok-9", .issuer = "late", .verdict_class = "file_write",
+				      .token = tok, .token_len = strlen(tok) };
+	(void)state;
+
+	snprintf(db, sizeof(db), "%s/q3.db", dir);
+	snprintf(list, sizeof(list), "%s/late.list", dir);
+	sha256_hex(tok, strlen(tok), sha);
+	a = builtin_config(list);
+	assert_int_equal(revoker_open(a, db, &r, err, sizeof(err)), 0);
+	assert_int_equal(revoker_submit(r, &req), REVOKE_FAILED);
+	assert_int_equal(revoker_submit(r, &req), REVOKE_DUPLICATE);
+	assert_int_equal(revoker_job_info(r, sha, "late", &ji), 0);
+	assert_int_equal(ji.state, REVOKE_JOB_FAILED);
+	assert_true(ji.rearm_when_configured);
+	assert_string_equal(ji.error, REVOKE_ERR_UNCONFIGURED);
+	st = cJSON_CreateObject();
+	revoker_stats(r, st);
+	assert_int_equal(cJSON_GetObjectItem(st, "failed")->valueint, 1);
+	fj = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "failed_jobs"), 0);
+	assert_string_equal(cJSON_GetObjectItem(fj, "issuer")->valuestring, "late");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(fj, "rearm_when_configured")));
+	cJSON_Delete(st);
+	/* this process still cannot deliver it: a start re-arms nothing */
+	assert_int_equal(revoker_start(r), 0);
+	revoker_stop(r);
+	assert_int_equal(revoker_job_info(r, sha, "late", &ji), 0);
+	assert_int_equal(ji.state, REVOKE_JOB_FAILED);
+	revoker_close(r);
+	assert_false(in_db_files(db, tok));
+
+	snprintf(yaml, sizeof(yaml), "issuers:\n  late:\n    type: builtin\n    revocation_list: %s\n", list);
+	assert_int_equal(config_load_string(yaml, "b.yaml", &b, err, sizeof(err)), 0);
+	assert_int_equal(revoker_open(b, db, &r, err, sizeof(err)), 0);
+	assert_int_equal(revoker_start(r), 0);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	wait_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE state='done'", 1);
+	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_history WHERE event='revoke_rearmed'"), 1);
+	assert_int_equal(count_rows(h, "SELECT COUNT(*) FROM revoke_jobs WHERE sealed_token IS NOT NULL"), 0);
+	sqlite3_close(h);
+	revoker_stop(r);
+	assert_int_equal(revoker_job_info(r, sha, "late", &ji), 0);
+	assert_int_equal(ji.state, REVOKE_JOB_DONE);
+	assert_true(in_db_files(list, sha)); /* the list itself, first of the three names */
+	revoker_close(r);
+	config_free(a);
+	config_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +405,7 @@ int main(void)
 		cmocka_unit_test(test_sealer),
 		cmocka_unit_test(test_queue_builtin),
 		cmocka_unit_test(test_sealed_rfc7009_job),
+		cmocka_unit_test(test_unconfigured_issuer_rearmed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

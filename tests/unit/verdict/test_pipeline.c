@@ -109,6 +109,9 @@ static void emit(void *ctx, cJSON *o)
 }
 
 struct outcome {
+	char action[32];           /* the verdict line's */
+	int status;                /* the token's in the ledger afterwards */
+	int failed_jobs;           /* revoke_jobs in state failed */
 	int in_capture, in_tick;   /* syncs on this thread */
 	int duplicates;            /* the revoker's since_start.duplicates after the drain */
 	int pending_requests;      /* revoke_requests still pending */
@@ -131,7 +134,8 @@ static int count_rows(const char *db, const char *sql)
 	return n;
 }
 
-static void run_case(const char *sync, struct outcome *out)
+/* issuer: the token's; "hook" is configured, any other name is not. */
+static void run_case(const char *sync, const char *issuer, struct outcome *out)
 {
 	char yaml[512], db[128], list[128], err[512], tok[TOKEN_LEN + 1], line[256];
 	static char *aud[] = { "127.0.0.1:1" };
@@ -159,7 +163,7 @@ static void run_case(const char *sync, struct outcome *out)
 	redact_short(tok, TOKEN_LEN, t.redacted, sizeof(t.redacted));
 	t.length = TOKEN_LEN;
 	t.format = LEDGER_FMT_TWD;
-	t.issuer = "hook";
+	t.issuer = (char *)issuer;
 	t.task = "sync-test";
 	t.audience = aud;
 	t.naudience = 1;
@@ -194,7 +198,7 @@ static void run_case(const char *sync, struct outcome *out)
 	pipeline_tick(p);          /* the deferred ledger mark */
 	out->in_tick = syncs;
 	assert_int_equal(s.n, 1);
-	assert_string_equal(s.action, "revoke");
+	snprintf(out->action, sizeof(out->action), "%s", s.action);
 
 	usleep(50 * 1000);         /* past the 20 ms period: this tick drains requests */
 	pipeline_tick(p);
@@ -211,11 +215,11 @@ static void run_case(const char *sync, struct outcome *out)
 	pipeline_close(p);
 	out->pending_requests = count_rows(db, "SELECT count(*) FROM revoke_requests WHERE state='pending'");
 	out->done_requests = count_rows(db, "SELECT count(*) FROM revoke_requests WHERE state='done'");
-	/* The mark did land in the ledger. */
+	out->failed_jobs = count_rows(db, "SELECT count(*) FROM revoke_jobs WHERE state='failed'");
 	assert_int_equal(ledger_open(db, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)), 0);
 	struct ledger_token *g = NULL;
 	assert_int_equal(ledger_get_sha(l, t.sha, &g), 0);
-	assert_int_equal(g->status, LEDGER_REVOKED);
+	out->status = g->status;
 	ledger_token_free(g);
 	ledger_close(l);
 	config_free(cfg);
@@ -228,7 +232,9 @@ static void test_no_sync_on_loop_thread_by_default(void **state)
 	struct outcome o;
 
 	(void)state;
-	run_case("normal", &o);
+	run_case("normal", "hook", &o);
+	assert_string_equal(o.action, "revoke");
+	assert_int_equal(o.status, LEDGER_REVOKED); /* the mark did land in the ledger */
 	print_message("synchronous=normal: %d sync(s) in capture, %d in tick\n", o.in_capture, o.in_tick);
 	assert_int_equal(o.in_capture, 0);
 	assert_int_equal(o.in_tick, 0);
@@ -239,7 +245,8 @@ static void test_full_durability_still_syncs(void **state)
 	struct outcome o;
 
 	(void)state;
-	run_case("full", &o);
+	run_case("full", "hook", &o);
+	assert_string_equal(o.action, "revoke");
 	print_message("synchronous=full: %d sync(s) in capture, %d in tick\n", o.in_capture, o.in_tick);
 	assert_true(o.in_capture >= 1);
 	assert_true(o.in_tick >= 1);
@@ -250,7 +257,7 @@ static void test_own_mark_not_resubmitted(void **state)
 	struct outcome o;
 
 	(void)state;
-	run_case("normal", &o);
+	run_case("normal", "hook", &o);
 	print_message("duplicates %d, requests pending %d, done %d\n", o.duplicates, o.pending_requests,
 		      o.done_requests);
 	assert_int_equal(o.duplicates, 0);
@@ -356,6 +363,20 @@ static void test_replaced_ledger_followed(void **state)
 	explicit_bzero(tnew, sizeof(tnew));
 }
 
+/* A token whose issuer is not configured: the verdict says revoke_failed,
+ * not revoke, and the job is kept as failed, to be re-armed once a config
+ * names the issuer (issue 13, defect 3). */
+static void test_unconfigured_issuer_says_failed(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_case("normal", "not-configured-here", &o);
+	assert_string_equal(o.action, "revoke_failed");
+	assert_int_equal(o.failed_jobs, 1);
+	assert_int_equal(o.status, LEDGER_ACTIVE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_full_durability_still_syncs),
 		cmocka_unit_test(test_own_mark_not_resubmitted),
 		cmocka_unit_test(test_replaced_ledger_followed),
+		cmocka_unit_test(test_unconfigured_issuer_says_failed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
