@@ -85,7 +85,7 @@ int cmd_report(int argc, char **argv)
 		       !(out = safefile_tmp_stream(&tmp)))) {
 		if (tmp.fd >= 0)
 			snprintf(err, sizeof(err), "%s: %s", output, strerror(errno));
-		fprintf(stderr, "tokenward report: %s\n", err);
+		cmd_error("report", "%s", err);
 		safefile_tmp_abort(&tmp);
 		cJSON_Delete(r);
 		return EXIT_USAGE;
@@ -103,7 +103,7 @@ int cmd_report(int argc, char **argv)
 		rc = rc ? rc : -EIO;
 	}
 	if (rc) {
-		fprintf(stderr, "tokenward report: writing the report failed: %s\n", err);
+		cmd_error("report", "writing the report failed: %s", err);
 		return 1;
 	}
 	return 0;
