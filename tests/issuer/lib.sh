@@ -3,7 +3,7 @@
 ISSUER_DIR=$TW_ROOT/tests/issuer
 ISSUER_PIDS=()
 RQ_PID=
-trap 'rq_kill; issuer_kill_all; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap 'rq_kill; issuer_kill_all; tw_stop; tw_tmp_done' EXIT
 
 rand_hex() { od -An -N"${1:-16}" -tx1 /dev/urandom | tr -d ' \n'; }
 
@@ -57,12 +57,15 @@ EOF
 }
 
 # Client credentials grant as client agent, for the test audience; prints
-# the access token. The secret goes through curl's stdin config, not argv.
+# the access token, recorded for the redaction audit. The secret goes
+# through curl's stdin config, not argv.
 oidc_token() {
-  printf 'user = "agent:%s"\n' "$(cat "$AGENT_SECRET_F")" |
+  local t
+  t=$(printf 'user = "agent:%s"\n' "$(cat "$AGENT_SECRET_F")" |
     curl -sf -K - -d grant_type=client_credentials --data-urlencode "resource=$AUD" \
       -d scope=api:read "$OIDC_URL/token" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') || return 1
+  tw_token_record "$t"; printf '%s\n' "$t"
 }
 
 # Introspect TOKEN as the resource server; prints "true" or "false".
@@ -123,8 +126,10 @@ rq_kill() { # [SIGNAL]
 }
 
 # Submit: rq_submit CLASS TOKEN [ISSUER] [TOKEN_ID]. The token travels on
-# the FIFO via printf (a builtin: never in any argv).
+# the FIFO via printf (a builtin: never in any argv), and is recorded for
+# the redaction audit.
 rq_submit() {
+  tw_token_record "$2"
   printf '{"verdict_class":"%s","token":"%s","issuer":"%s","token_id":"%s","verdict":{"class":"%s","path":"/tmp/agent.log"}}\n' \
     "$1" "$2" "${3:-}" "${4:-tok-$(rand_hex 4)}" "$1" >&7
 }
@@ -165,6 +170,7 @@ EOF
 # Fail the case if any raw secret appears in the DB, logs or outputs.
 rq_assert_no_leak() { # NAME SECRET...
   local name=$1 s f; shift
+  tw_token_record "$@"
   for s in "$@"; do
     for f in "$TW_TMP"/q.db* "$TW_TMP"/rq.out "$TW_TMP"/rq.err "$TW_TMP"/*.jsonl "$TW_TMP"/status.json \
              "$TW_TMP"/oidc.log "$TW_TMP"/fault.out "${TW_LOGS:-/nonexistent}/$(basename "$0" .sh).log"; do
