@@ -7,10 +7,14 @@ trap 'rq_kill; issuer_kill_all; tw_stop; tw_tmp_done' EXIT
 
 rand_hex() { od -An -N"${1:-16}" -tx1 /dev/urandom | tr -d ' \n'; }
 
-# A secret file with mode 0600; prints its path.
+# A secret file with mode 0600; prints its path. The secret is an input
+# held on purpose (leak-input/), and is recorded: tokenward must never
+# print an issuer's client secret either.
 secret_file() { # NAME
-  local f=$TW_TMP/$1.secret
+  local f=$TW_TMP/leak-input/$1.secret
+  mkdir -p "$TW_TMP/leak-input"
   (umask 077; rand_hex 24 >"$f")
+  tw_token_record "$(cat "$f")"
   echo "$f"
 }
 
@@ -39,7 +43,7 @@ oidc_start() {
   [ -d "$ISSUER_DIR/node_modules/oidc-provider" ] || { echo "oidc-provider not installed (make test runs npm ci)"; return 1; }
   AGENT_SECRET_F=$(secret_file agent); TW_SECRET_F=$(secret_file tokenward); RS_SECRET_F=$(secret_file rs)
   AUD="https://api.$(rand_hex 4).test/"
-  python3 - "$TW_TMP/oidc.json" "$TW_TMP/oidc.port" "$AUD" "$AGENT_SECRET_F" "$TW_SECRET_F" "$RS_SECRET_F" <<'EOF'
+  python3 - "$TW_TMP/leak-input/oidc.json" "$TW_TMP/oidc.port" "$AUD" "$AGENT_SECRET_F" "$TW_SECRET_F" "$RS_SECRET_F" <<'EOF'
 import json, sys
 out, ready, aud, a, t, r = sys.argv[1:]
 rd = lambda p: open(p).read().strip()
@@ -50,7 +54,7 @@ json.dump({"port": 0, "ready_file": ready, "revokers": ["tokenward", "tokenward-
                        {"client_id": "rs", "client_secret": rd(r)}]}, open(out, "w"))
 EOF
   rm -f "$TW_TMP/oidc.port"
-  node "$ISSUER_DIR/server.js" "$TW_TMP/oidc.json" >"$TW_TMP/oidc.log" 2>&1 &
+  node "$ISSUER_DIR/server.js" "$TW_TMP/leak-input/oidc.json" >"$TW_TMP/oidc.log" 2>&1 &
   OIDC_PID=$!; ISSUER_PIDS+=("$OIDC_PID")
   wait_file "$TW_TMP/oidc.port" || { echo "oidc-provider did not start:"; cat "$TW_TMP/oidc.log"; return 1; }
   OIDC_URL=http://127.0.0.1:$(cat "$TW_TMP/oidc.port")
@@ -70,9 +74,9 @@ oidc_token() {
 
 # Introspect TOKEN as the resource server; prints "true" or "false".
 oidc_active() {
-  printf 'user = "rs:%s"\n' "$(cat "$RS_SECRET_F")" >"$TW_TMP/rs.curlrc"
+  printf 'user = "rs:%s"\n' "$(cat "$RS_SECRET_F")" >"$TW_TMP/leak-input/rs.curlrc"
   printf 'token=%s' "$1" |
-    curl -sf -K "$TW_TMP/rs.curlrc" --data-binary @- "$OIDC_URL/token/introspection" |
+    curl -sf -K "$TW_TMP/leak-input/rs.curlrc" --data-binary @- "$OIDC_URL/token/introspection" |
     python3 -c 'import json,sys; print(str(json.load(sys.stdin)["active"]).lower())'
 }
 
