@@ -6,7 +6,9 @@ anything the suite wrote.
   tools/redaction-audit.py --self-test
 
 REGISTRY holds every token minted at test time, one a line as
-"TEST<TAB>TOKEN" (tests/live/lib.sh tw_token_record, tests/cli/tokgen.py,
+"TEST<TAB>HEX", HEX the token's bytes reversed, in hex, so that writing
+the registry is not itself a token written to a file for a running
+monitor to catch (tests/live/lib.sh tw_token_record, tests/cli/tokgen.py,
 tests/unit/tokmint.h; tools/run-tests.sh creates it, mode 0600, as
 BUILD/test-tokens). Every regular file under each ROOT is searched for each
 token raw, percent-encoded (reserved bytes only, and every byte; upper-
@@ -78,8 +80,11 @@ def read_registry(path):
     seen, toks = set(), []
     with open(path, "rb") as f:
         for line in f:
-            line = line.rstrip(b"\r\n")
-            test, _, tok = line.rpartition(b"\t")
+            test, _, enc = line.rstrip(b"\r\n").rpartition(b"\t")
+            try:
+                tok = bytes.fromhex(enc.decode())[::-1]
+            except ValueError:
+                raise RuntimeError("%s: a line that is not TEST<TAB>HEX" % path)
             if len(tok) < 8 or tok in seen:
                 continue
             seen.add(tok)
@@ -207,7 +212,8 @@ def self_test():
         os.makedirs(os.path.join(d, "logs"))
         os.makedirs(os.path.join(art, "leak-input"))
         with open(reg, "wb") as f:
-            f.write(b"selftest\t" + tok + b"\n" + b"selftest\t" + clean + b"\n")
+            for t in (tok, clean):
+                f.write(b"selftest\t" + t[::-1].hex().encode() + b"\n")
         want = {}
         for name, content, off, form in planted(tok):
             with open(os.path.join(art, name), "wb") as f:

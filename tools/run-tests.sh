@@ -94,7 +94,7 @@ run_unit() { # DIR LABEL
 }
 
 run_scripts() { # KIND LABEL [TW_BIN]
-  local kind=$1 label=$2 bin=${3:-} script name log ok notok env=()
+  local kind=$1 label=$2 bin=${3:-} script name log ok notok t env=()
   local t0=$SECONDS
   if [ "$kind" = live ] && [ "$(id -u)" -ne 0 ]; then
     echo "FAIL live: live tests load BPF programs and must run as root"
@@ -107,9 +107,10 @@ run_scripts() { # KIND LABEL [TW_BIN]
     log=$logs/$name.log
     [ "$label" = "$kind" ] || log=$logs/$label-$name.log
     env=(); [ -n "$bin" ] && { sanitizer_env "$label-$name"; env+=("TW_BIN=$bin"); }
+    t=$SECONDS
     env "${env[@]}" TW_BUILD="$build" TW_ROOT="$root" TW_LOGS="$logs" TW_TEST="$label/$name" \
       TW_ARTEFACTS="$art/$label/$name" timeout 600 bash "$script" >"$log" 2>&1
-    rc=$?
+    rc=$? t=$((SECONDS - t))
     ok=$(grep -c '^ok ' "$log")
     notok=$(grep -c '^not ok ' "$log")
     if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc without reporting" >>"$log"; fi
@@ -118,9 +119,9 @@ run_scripts() { # KIND LABEL [TW_BIN]
     passed=$((passed + ok)); failed=$((failed + notok))
     if [ "$notok" -gt 0 ]; then
       failures+=("$label/$name (log: $log)")
-      echo "FAIL $label/$name: $ok passed, $notok failed"; grep '^not ok' "$log" | sed 's/^/    /'
+      echo "FAIL $label/$name: $ok passed, $notok failed ($t s)"; grep '^not ok' "$log" | sed 's/^/    /'
     else
-      echo "ok   $label/$name: $ok passed"
+      echo "ok   $label/$name: $ok passed ($t s)"
     fi
   done
   times+=("$label $((SECONDS - t0)) s")

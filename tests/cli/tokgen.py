@@ -16,13 +16,15 @@ B64U = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def record(tok):
-    """Append tok to the registry, "TEST<TAB>TOKEN", never following a
-    symlink; a no-op outside tools/run-tests.sh."""
+    """Append tok to the registry, never following a symlink; a no-op
+    outside tools/run-tests.sh. The line is "TEST<TAB>HEX", the token's
+    bytes reversed, in hex: a token written plain to a file is what a
+    running monitor catches (tests/live/lib.sh tw_token_record)."""
     path = os.environ.get("TW_TOKENS")
     if path:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, ("%s\t%s\n" % (os.environ.get("TW_TEST", "?"), tok)).encode())
+            os.write(fd, ("%s\t%s\n" % (os.environ.get("TW_TEST", "?"), tok.encode()[::-1].hex())).encode())
         finally:
             os.close(fd)
     return tok

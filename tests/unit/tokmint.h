@@ -40,19 +40,27 @@ static inline void tm_chars(char *out, const char *alpha, size_t na, size_t n)
 	out[n] = 0;
 }
 
-/* Append "TEST<TAB>TOKEN\n" to the registry in one write, never through a
- * symlink; a no-op outside tools/run-tests.sh. */
+/* Append "TEST<TAB>HEX\n" to the registry in one write, never through a
+ * symlink; a no-op outside tools/run-tests.sh. HEX is the token's bytes
+ * reversed, in hex, as tests/live/lib.sh tw_token_record writes it. */
 static inline void tm_record(const char *tok)
 {
 	const char *path = getenv("TW_TOKENS"), *test = getenv("TW_TEST");
-	char line[1024];
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(tok);
+	char line[2048];
 	int fd, n;
 
 	if (!path || !*path)
 		return;
-	n = snprintf(line, sizeof(line), "%s\t%s\n", test ? test : "?", tok);
-	if (n <= 0 || (size_t)n >= sizeof(line))
+	n = snprintf(line, sizeof(line), "%s\t", test ? test : "?");
+	if (n <= 0 || (size_t)n + 2 * len + 1 >= sizeof(line))
 		return;
+	for (size_t i = len; i-- > 0;) {
+		line[n++] = hex[(unsigned char)tok[i] >> 4];
+		line[n++] = hex[(unsigned char)tok[i] & 15];
+	}
+	line[n++] = '\n';
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
