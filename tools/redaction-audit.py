@@ -48,10 +48,9 @@ def b64_stable(tok, k, alphabet):
     enc = base64.b64encode(b"\0" * k + tok)
     if alphabet == "url":
         enc = enc.translate(bytes.maketrans(b"+/", b"-_"))
-    enc = enc.rstrip(b"=")
-    lo, hi = 8 * k, 8 * (k + len(tok))
-    keep = [i for i in range(len(enc)) if 6 * i >= lo and 6 * i + 6 <= hi]
-    return enc[keep[0]:keep[-1] + 1] if keep else b""
+    first = (8 * k + 5) // 6               # smallest i with 6i >= 8k
+    end = 8 * (k + len(tok)) // 6          # i < end: 6i + 6 <= 8(k + n)
+    return enc[first:end]
 
 
 def forms(tok):
