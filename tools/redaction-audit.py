@@ -15,7 +15,7 @@ token raw, percent-encoded (reserved bytes only, and every byte; upper-
 and lower-case hex) and base64-encoded in the standard and
 the URL alphabet at all three alignments (the token preceded by 0, 1 or 2
 bytes: only the characters that depend on the token's bytes alone are
-searched, so it is found inside any longer encoded text).
+searched, so it is found inside any longer encoded text), and in hex.
 
 Skipped, by rule rather than by list: the registry itself, anything that is
 not a regular file (never opened, so a FIFO cannot hang the audit), and any
@@ -29,7 +29,7 @@ A hit prints the file, the byte offset, the form and the token's
 fingerprint (sha256:<12 hex>, the one tokenward prints) and the test that
 minted it; never the token. Exit 0 when clean, 1 on any hit, 2 on error.
 """
-import base64, hashlib, os, re, stat, subprocess, sys, tempfile, urllib.parse
+import base64, binascii, hashlib, os, re, stat, subprocess, sys, tempfile, urllib.parse
 
 SKIP_PREFIX = "leak-input"
 MIN_FORM = 12        # shorter forms would match by chance
@@ -68,6 +68,8 @@ def forms(tok):
                     ("percent-all", "".join("%%%02X" % b for b in tok))):
         add(name, f.encode())
         add(name + "-lower", lower(f).encode())
+    add("hex", tok.hex().encode())
+    add("hex-upper", tok.hex().upper().encode())
     for alphabet in ("std", "url"):
         for k in range(3):
             add("base64%s+%d" % ("" if alphabet == "std" else "url", k), b64_stable(tok, k, alphabet))
@@ -184,6 +186,8 @@ def planted(tok):
     for fmt, case in (("%%%02X", ""), ("%%%02x", "-lower")):
         out.append(("percent" + case, b"q=" + pct(b"a=" + tok + b"&", fmt, False), 2 + 4, "percent" + case))
         out.append(("percent-all" + case, pct(b"AB" + tok, fmt, True), 6, "percent-all" + case))
+    out.append(("hex", b"dump: " + binascii.hexlify(b"\x00\x01" + tok) + b"\n", 6 + 4, "hex"))
+    out.append(("hex-upper", b"DUMP " + binascii.hexlify(tok).upper(), 5, "hex-upper"))
     for k in range(6):
         for alphabet, enc in (("", base64.b64encode), ("url", base64.urlsafe_b64encode)):
             hdr = b"Authorization: Basic "
@@ -201,10 +205,10 @@ def self_test():
     fails = []
     with tempfile.TemporaryDirectory(prefix="tw-audit-selftest.") as d:
         # Reserved characters, and "~~~": at every alignment one '~' makes
-        # a '+' in standard base64, so the two alphabets differ and all 11
+        # a '+' in standard base64, so the two alphabets differ and all 13
         # forms are distinct strings.
         tok = ("tw+/=~~~" + secrets.token_urlsafe(40)).encode()
-        assert len(forms(tok)) == 11, sorted(forms(tok).values())
+        assert len(forms(tok)) == 13, sorted(forms(tok).values())
         clean = secrets.token_urlsafe(40).encode()      # registered, never written
         art = os.path.join(d, "art", "t1")
         reg = os.path.join(d, "logs", "minted-tokens")

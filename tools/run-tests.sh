@@ -18,7 +18,7 @@
 #
 # The redaction audit runs last, as audit/redaction: every token the tests
 # minted (the registry BUILD/test-tokens, mode 0600, never printed) is searched
-# for, raw, percent-encoded and base64-encoded, in every file the run
+# for, raw, percent-encoded, hex and base64-encoded, in every file the run
 # wrote: the test logs and the scripts' files, kept under
 # BUILD/test-artefacts/KIND/NAME (tests/live/lib.sh; paths named
 # leak-input* hold tokens on purpose and are skipped). audit/redaction-
