@@ -77,8 +77,11 @@ $(BUILD)/rules_builtin.c: $(RULE_FILES) tools/embed-rules.sh | $(BUILD)
 $(BUILD)/rules_builtin.o: $(BUILD)/rules_builtin.c user/detect/rules.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# Only the loader includes the skeleton.
-$(BUILD)/user/sensors/monitor.o: $(BUILD)/tokenward.skel.h
+# Only the loader includes the skeleton. SKEL_DIR is where it is made: the
+# sanitized build (below) takes the normal build's, needing no BPF toolchain.
+SKEL_DIR   ?= $(BUILD)
+$(BUILD)/user/sensors/monitor.o: $(SKEL_DIR)/tokenward.skel.h
+$(BUILD)/user/sensors/monitor.o: CFLAGS += -I$(SKEL_DIR)
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@
@@ -89,7 +92,8 @@ $(BUILD)/tokenward: $(BIN_OBJS) $(LIB)
 
 $(BUILD)/tests/test_%: test_%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) -o $@ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $< $(LIB) -o $@ $(LDLIBS) -lcmocka
+-include $(UNIT_BINS:=.d)
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
@@ -169,12 +173,14 @@ clean:
 
 # ---- sanitizer build: clang, ASan + UBSan ------------------------------
 # The project standard: sanitizer builds run in `make test`. The userspace
-# library and the unit tests are built again with clang under
-# AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer
-# into BUILD/asan, which needs no BPF (no bpftool, no BTF), and
-# tools/run-tests.sh runs them as unit-asan/NAME. Any report aborts the
-# test binary: a finding is a failing test. `make test-asan` runs only
-# these. The runtime comes from libclang-rt-dev (tools/deps.sh).
+# library, the unit tests and the tokenward binary are built again with
+# clang under AddressSanitizer (with LeakSanitizer) and
+# UndefinedBehaviorSanitizer into BUILD/asan, and tools/run-tests.sh runs
+# the unit tests as unit-asan/NAME and the CLI tier (the offline commands)
+# against BUILD/asan/tokenward as cli-asan/NAME. Any report fails the run:
+# it aborts the process, and run-tests.sh fails the test that produced a
+# sanitizer log. `make test-asan` runs only these. The runtime comes from
+# libclang-rt-dev (tools/deps.sh).
 ASAN_BUILD := $(BUILD)/asan
 ASAN_CC    ?= clang
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -182,18 +188,30 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 # section in one piece (CFLAGS is expanded when a rule runs).
 SANITIZE   ?=
 CFLAGS     += $(SANITIZE)
+ASAN_MAKE   = $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=$(ASAN_CC) CLANG=false BPFTOOL=false \
+              SANITIZE="$(ASAN_FLAGS)"
 
-.PHONY: unit-bins asan-unit test-asan
+.PHONY: unit-bins asan asan-unit asan-cli test-asan
 unit-bins: $(UNIT_BINS)
 
 # CLANG and BPFTOOL are false here: should a unit test ever come to need
 # the BPF toolchain or kernel BTF (the skeleton, vmlinux.h), this fails.
 asan-unit: deps
-	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=$(ASAN_CC) CLANG=false BPFTOOL=false \
-		SANITIZE="$(ASAN_FLAGS)" unit-bins
+	@$(ASAN_MAKE) unit-bins
 
-test: asan-unit
+# The sanitized binary: its loader includes the normal build's skeleton
+# (SKEL_DIR), so its BPF object is the one `make all` makes and the
+# sub-make still needs no clang -target bpf, bpftool or BTF. The CLI tier
+# never loads the programs; the live tier runs the normal binary.
+asan-cli: deps $(BUILD)/tokenward.skel.h
+	@$(ASAN_MAKE) SKEL_DIR=$(abspath $(BUILD)) all
 
-test-asan: asan-unit
+# Both in one sub-make, so that `make -j` never runs two makes in BUILD/asan.
+asan: deps $(BUILD)/tokenward.skel.h
+	@$(ASAN_MAKE) SKEL_DIR=$(abspath $(BUILD)) unit-bins all
+
+test: asan
+
+test-asan: asan $(ISSUER_DEPS)
 	@tools/run-tests.sh --asan $(BUILD)
 # ---- end of the sanitizer build ----------------------------------------

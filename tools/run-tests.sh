@@ -2,13 +2,28 @@
 # Run tokenward's tests and print one closing line: "N passed, M failed".
 #   tools/run-tests.sh [--unit|--asan|--cli|--live] BUILD_DIR [NAME_FILTER]
 # Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
-# counts. The same tests built with clang under ASan + UBSan
-# (BUILD/asan/tests/test_*, the Makefile's sanitizer section) count
-# again as unit-asan/NAME when that directory exists; a sanitizer report
-# aborts the binary, which counts as a failure. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
+# counts. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
 # (tests/live/test_*.sh, real BPF as root) are scripts that print one
 # "ok NAME" or "not ok NAME: reason" line per case; a script that dies
-# without reporting counts as one failure. Logs go to BUILD/test-logs/.
+# without reporting counts as one failure. Logs go to BUILD/test-logs/
+# (unit-NAME.log, NAME.log for a script, LABEL-NAME.log for a second run).
+#
+# Sanitizers: the unit tests and the tokenward binary built with clang
+# under ASan + UBSan (BUILD/asan, the Makefile's sanitizer section) run
+# again, the unit tests as unit-asan/NAME and the CLI tier against
+# BUILD/asan/tokenward as cli-asan/NAME, when they exist (all and --asan).
+# A sanitizer report aborts the process and is logged under
+# BUILD/test-logs/sanitizer/; a test that leaves such a log fails, whatever
+# its own checks said, and the report is appended to its log.
+#
+# The redaction audit runs last, as audit/redaction: every token the tests
+# minted (the registry BUILD/test-tokens, mode 0600, never printed) is searched
+# for, raw, percent-encoded, hex and base64-encoded, in every file the run
+# wrote: the test logs and the scripts' files, kept under
+# BUILD/test-artefacts/KIND/NAME (tests/live/lib.sh; paths named
+# leak-input* hold tokens on purpose and are skipped). audit/redaction-
+# selftest proves that the audit finds a planted token. Each run starts by
+# clearing the last run's artefacts, registry and sanitizer logs.
 set -u
 mode=all
 case "${1:-}" in
@@ -19,36 +34,68 @@ filter=${2:-${TEST:-}}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 logs=$build/test-logs
-mkdir -p "$logs"
+art=$build/test-artefacts
+san=$logs/sanitizer
+export TW_TOKENS=$build/test-tokens  # outside test-logs: tests grep TW_LOGS for their tokens
+rm -rf "$art" "$san"; rm -f "$TW_TOKENS"
+mkdir -p "$logs" "$art" "$san"
+chmod 755 "$art"; chmod 1777 "$san"   # a test may run tokenward as nobody
+(umask 077; : >"$TW_TOKENS")
 passed=0 failed=0
 failures=()
+times=()
+
+# Sanitized runs: leaks count too (this is where they can be seen); the
+# first report aborts (so it cannot be mistaken for an ordinary exit
+# status) and goes to a log file named after the test.
+asan_opts=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
+ubsan_opts=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_on_error=1}
+
+# sanitizer_env LABEL-NAME: sets env, the environment of one sanitized test.
+sanitizer_env() { env=("ASAN_OPTIONS=$asan_opts:log_path=$san/$1" "UBSAN_OPTIONS=$ubsan_opts:log_path=$san/$1"); }
+
+# sanitizer_check LABEL-NAME LOG: 1 (and the reports appended to LOG) if
+# the test left a sanitizer log.
+sanitizer_check() {
+  local f found=0
+  for f in "$san/$1".*; do
+    [ -f "$f" ] || continue
+    found=1
+    { echo "not ok sanitizer_report: $(basename "$f")"; sed 's/^/    /' "$f"; } >>"$2"
+  done
+  return $found
+}
 
 run_unit() { # DIR LABEL
-  local dir=$1 label=$2 bin name log p f
+  local dir=$1 label=$2 bin name log p f env=()
+  local t0=$SECONDS
   for bin in "$dir"/test_*; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
-    log=$logs/$name.log
-    [ "$label" = unit ] || log=$logs/$label-$name.log
-    "$bin" >"$log" 2>&1
+    log=$logs/$label-$name.log      # unit-NAME: a CLI script may share NAME
+    env=(); [ "$label" = unit-asan ] && sanitizer_env "$label-$name"
+    env "${env[@]}" TW_TEST="$label/$name" "$bin" >"$log" 2>&1
     rc=$?
     p=$(grep -E '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
     f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END{print s+0}')
     if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    sanitizer_check "$label-$name" "$log" || f=$((f + 1))
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$f" -gt 0 ]; then
       failures+=("$label/$name (log: $log)")
-      echo "FAIL $label/$name: $p passed, $f failed"; sed 's/^/    /' "$log" | grep -E 'FAIL|ERROR|error|Failure|Sanitizer|runtime error' | head -20
+      echo "FAIL $label/$name: $p passed, $f failed"; sed 's/^/    /' "$log" | grep -E 'FAIL|ERROR|error|Failure|Sanitizer|runtime error|not ok' | head -20
     else
       echo "ok   $label/$name: $p passed"
     fi
   done
+  times+=("$label $((SECONDS - t0)) s")
 }
 
-run_scripts() { # DIR
-  local kind=$1 script name log ok notok
+run_scripts() { # KIND LABEL [TW_BIN]
+  local kind=$1 label=$2 bin=${3:-} script name log ok notok t env=()
+  local t0=$SECONDS
   if [ "$kind" = live ] && [ "$(id -u)" -ne 0 ]; then
     echo "FAIL live: live tests load BPF programs and must run as root"
     failed=$((failed + 1)); failures+=("live (not root)"); return
@@ -58,35 +105,63 @@ run_scripts() { # DIR
     name=$(basename "$script" .sh)
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
     log=$logs/$name.log
-    TW_BUILD=$build TW_ROOT=$root TW_LOGS=$logs timeout 600 bash "$script" >"$log" 2>&1
-    rc=$?
+    [ "$label" = "$kind" ] || log=$logs/$label-$name.log
+    env=(); [ -n "$bin" ] && { sanitizer_env "$label-$name"; env+=("TW_BIN=$bin"); }
+    t=$SECONDS
+    env "${env[@]}" TW_BUILD="$build" TW_ROOT="$root" TW_LOGS="$logs" TW_TEST="$label/$name" \
+      TW_ARTEFACTS="$art/$label/$name" timeout 600 bash "$script" >"$log" 2>&1
+    rc=$? t=$((SECONDS - t))
     ok=$(grep -c '^ok ' "$log")
     notok=$(grep -c '^not ok ' "$log")
     if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc without reporting" >>"$log"; fi
     if [ $rc -ne 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc" >>"$log"; fi
+    sanitizer_check "$label-$name" "$log" || notok=$((notok + 1))
     passed=$((passed + ok)); failed=$((failed + notok))
     if [ "$notok" -gt 0 ]; then
-      failures+=("$kind/$name (log: $log)")
-      echo "FAIL $kind/$name: $ok passed, $notok failed"; grep '^not ok' "$log" | sed 's/^/    /'
+      failures+=("$label/$name (log: $log)")
+      echo "FAIL $label/$name: $ok passed, $notok failed ($t s)"; grep '^not ok' "$log" | sed 's/^/    /'
     else
-      echo "ok   $kind/$name: $ok passed"
+      echo "ok   $label/$name: $ok passed ($t s)"
     fi
   done
+  times+=("$label $((SECONDS - t0)) s")
 }
 
-# Sanitized runs: leaks count too (this is where they can be seen), and
-# the stack of the first report is what a developer needs from the log.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The audit: the self-test first (a planted token must be found), then
+# everything this run wrote. Its output names files, offsets and
+# fingerprints only; it is kept in memory until the search is done.
+run_audit() {
+  local name out rc t0=$SECONDS
+  for name in redaction-selftest redaction; do
+    if [ $name = redaction-selftest ]; then
+      out=$(python3 "$root/tools/redaction-audit.py" --self-test 2>&1); rc=$?
+    else
+      out=$(python3 "$root/tools/redaction-audit.py" --tokens "$TW_TOKENS" "$logs" "$art" 2>&1); rc=$?
+    fi
+    printf '%s\n' "$out" >"$logs/audit-$name.log"
+    if [ $rc -eq 0 ]; then
+      passed=$((passed + 1)); echo "ok   audit/$name: $(tail -1 <<<"$out")"
+    else
+      failed=$((failed + 1)); failures+=("audit/$name (log: $logs/audit-$name.log)")
+      echo "FAIL audit/$name:"; sed 's/^/    /' <<<"$out" | head -25
+    fi
+  done
+  times+=("audit $((SECONDS - t0)) s")
+}
+
 { [ "$mode" = all ] || [ "$mode" = unit ]; } && run_unit "$build/tests" unit
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -d "$build/asan/tests" ] &&
   run_unit "$build/asan/tests" unit-asan
-{ [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli
-{ [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live
+{ [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli cli
+{ [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] &&
+  run_scripts cli cli-asan "$build/asan/tokenward"
+{ [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live live
+run_audit
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo; echo "failed:"; printf '  %s\n' "${failures[@]}"
 fi
 echo
+echo "time: $(IFS=,; echo "${times[*]}" | sed 's/,/, /g')"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -66,12 +66,16 @@ sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 # json_get FILE PY_EXPR: evaluate with j = the parsed JSON.
 json_eval() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
-# An opaque token: 43 chars of base64url from the kernel CSPRNG.
-opaque_token() { head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# An opaque token: 43 chars of base64url from the kernel CSPRNG (recorded).
+opaque_token() {
+  local t; t=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  tw_token_record "$t"; printf '%s\n' "$t"
+}
 
-# A JWT made now: jwt_token EXP_UNIX (claims below; signature is random bytes).
+# A JWT made now: jwt_token EXP_UNIX (claims below; signature is random bytes; recorded).
 jwt_token() {
-  python3 - "$1" <<'PY'
+  local t
+  t=$(python3 - "$1" <<'PY'
 import base64, json, os, sys
 b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
 h = {"alg": "RS256", "typ": "at+jwt", "kid": "k1"}
@@ -81,11 +85,16 @@ p = {"iss": "https://idp.example.test", "sub": "alice", "aud": ["https://api.exa
      "act": {"sub": "agent-7", "act": {"sub": "orchestrator"}}}
 print(b(json.dumps(h).encode()) + "." + b(json.dumps(p).encode()) + "." + b(os.urandom(64)))
 PY
+)
+  tw_token_record "$t"; printf '%s\n' "$t"
 }
 
 # Fail if any raw token used by this test is in any file under TW_TMP.
+# The tokens in RAW_TOKENS (those `tokenward mint` printed among them) go
+# to the suite's registry here too.
 assert_no_raw_tokens() {
   local t leaked=
+  tw_token_record "${RAW_TOKENS[@]}"
   for t in "${RAW_TOKENS[@]}"; do
     if grep -rqF -- "$t" "$TW_TMP" "$@" 2>/dev/null; then leaked="$leaked $(grep -rlF -- "$t" "$TW_TMP" "$@" | head -3 | tr '\n' ' ')"; fi
   done

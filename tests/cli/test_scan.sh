@@ -4,9 +4,9 @@
 # grepped for the raw tokens at the end.
 . "$(dirname "$0")/../live/lib.sh"
 GEN="python3 $TW_ROOT/tests/cli/tokgen.py"
-D=$TW_TMP/data
+D=$TW_TMP/leak-input    # the files scanned: they hold tokens on purpose
 mkdir -p "$D"
-TOKENS=$TW_TMP/tokens   # every raw token used, one a line, for the leak check
+TOKENS=$TW_TMP/leak-input-tokens   # every raw token used, one a line, for the leak check
 
 mint() { local t; t=$($GEN "$1"); echo "$t" >>"$TOKENS"; echo "$t"; }
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
@@ -151,7 +151,7 @@ rules:
     examples: ['k=acme_{{hex:32}}']
     negative_examples: ['k=acme_{{hex:31}}']
 Y
-acme="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; echo "$acme" >>"$TOKENS"
+acme="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; echo "$acme" >>"$TOKENS"; tw_token_record "$acme"
 echo "key $acme" >"$D/acme.log"
 "$TW" scan --rules "$TW_TMP/rules" --format json "$D/acme.log" >"$TW_TMP/acme.json"
 expect_json scan_custom_rules "$TW_TMP/acme.json" "len(f) == 1 and f[0]['rule'] == 'acme'"
@@ -167,7 +167,7 @@ if [ $rc -eq 2 ] && grep -q "bad.yaml:3: rule 'broken': pattern does not compile
 # --- ledger ----------------------------------------------------------------
 if "$TW" ledger --help >/dev/null 2>&1; then
   export TOKENWARD_LEDGER=$TW_TMP/ledger.db
-  mt=$("$TW" mint --task scan-t1 --aud https://api.test --ttl 600 2>"$TW_TMP/err"); echo "$mt" >>"$TOKENS"
+  mt=$("$TW" mint --task scan-t1 --aud https://api.test --ttl 600 2>"$TW_TMP/err"); echo "$mt" >>"$TOKENS"; tw_token_record "$mt"
   op=$(mint opaque)
   printf '%s' "$op" | "$TW" ledger register --issuer ext --task scan-t2 --aud https://api.test --ttl 600 >/dev/null 2>>"$TW_TMP/err"
   um=$(mint twd)
@@ -185,6 +185,6 @@ fi
 leaks=0
 while read -r t; do
   [ -n "$t" ] || continue
-  if grep -rqF --exclude-dir=data --exclude=tokens -- "$t" "$TW_TMP"; then leaks=1; not_ok scan_no_raw_token_in_outputs "raw token in $(grep -rlF --exclude-dir=data --exclude=tokens -- "$t" "$TW_TMP" | head -3 | tr '\n' ' ')"; break; fi
+  if grep -rqF --exclude-dir=leak-input --exclude=leak-input-tokens -- "$t" "$TW_TMP"; then leaks=1; not_ok scan_no_raw_token_in_outputs "raw token in $(grep -rlF --exclude-dir=leak-input --exclude=leak-input-tokens -- "$t" "$TW_TMP" | head -3 | tr '\n' ' ')"; break; fi
 done <"$TOKENS"
 [ $leaks -eq 0 ] && ok scan_no_raw_token_in_outputs

@@ -4,11 +4,34 @@ committed). An independent implementation of the checksums, so the tests
 cross-check user/checksum.c.
 
   tokgen.py KIND [N]   print N (default 1) fresh strings of KIND, one a line
+
+Every secret minted is also recorded in the suite's token registry when
+TW_TOKENS names it (tools/run-tests.sh), for the redaction audit
+(tools/redaction-audit.py); placeholders are not secrets and are not.
 """
 import base64, json, os, secrets, sys, zlib
 
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 B64U = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def record(tok):
+    """Append tok to the registry, never following a symlink; a no-op
+    outside tools/run-tests.sh. The line is "TEST<TAB>HEX", the token's
+    bytes reversed, in hex: a token written plain to a file is what a
+    running monitor catches (tests/live/lib.sh tw_token_record)."""
+    path = os.environ.get("TW_TOKENS")
+    if path:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, ("%s\t%s\n" % (os.environ.get("TW_TEST", "?"), tok.encode()[::-1].hex())).encode())
+        finally:
+            os.close(fd)
+    return tok
+
+
+def recorded(fn):
+    return lambda *a: record(fn(*a))
 
 
 def rand(alpha, n):
@@ -27,11 +50,13 @@ def crc6(body):
     return b62num(zlib.crc32(body.encode()), 6)
 
 
+@recorded
 def github(prefix="ghp_"):
     body = rand(B62, 30)
     return prefix + body + crc6(body)
 
 
+@recorded
 def github_bad(prefix="ghp_"):
     body = rand(B62, 30)
     good = crc6(body)
@@ -41,6 +66,7 @@ def github_bad(prefix="ghp_"):
     return prefix + body + bad
 
 
+@recorded
 def twd():
     body = b62num(int.from_bytes(os.urandom(32), "big"), 43)
     return "twd_" + body + crc6(body)
@@ -50,6 +76,7 @@ def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+@recorded
 def jwt(typ="JWT"):
     h = b64u(json.dumps({"alg": "RS256", "typ": typ}).encode())
     p = b64u(json.dumps({"sub": "agent-" + secrets.token_hex(4), "jti": secrets.token_hex(16),
@@ -65,14 +92,14 @@ KINDS = {
     "twd": twd,
     "jwt": jwt,
     "atjwt": lambda: jwt("at+jwt"),
-    "aws": lambda: "AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
-    "glpat": lambda: "glpat-" + rand(B62, 20),
-    "slack": lambda: "xoxb-" + rand("0123456789", 12) + "-" + rand("0123456789", 13) + "-" + rand(B62, 24),
-    "stripe": lambda: "sk_live_" + rand(B62, 24),
-    "openai": lambda: "sk-proj-" + rand(B64U, 100),
-    "anthropic": lambda: "sk-ant-api03-" + rand(B64U, 93) + "AA",
-    "google": lambda: "AIza" + rand(B64U, 35),
-    "opaque": lambda: rand(B64U, 43),
+    "aws": recorded(lambda: "AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
+    "glpat": recorded(lambda: "glpat-" + rand(B62, 20)),
+    "slack": recorded(lambda: "xoxb-" + rand("0123456789", 12) + "-" + rand("0123456789", 13) + "-" + rand(B62, 24)),
+    "stripe": recorded(lambda: "sk_live_" + rand(B62, 24)),
+    "openai": recorded(lambda: "sk-proj-" + rand(B64U, 100)),
+    "anthropic": recorded(lambda: "sk-ant-api03-" + rand(B64U, 93) + "AA"),
+    "google": recorded(lambda: "AIza" + rand(B64U, 35)),
+    "opaque": recorded(lambda: rand(B64U, 43)),
     "ghp_placeholder": lambda: "ghp_" + "x" * 36,
 }
 

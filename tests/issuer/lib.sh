@@ -3,14 +3,18 @@
 ISSUER_DIR=$TW_ROOT/tests/issuer
 ISSUER_PIDS=()
 RQ_PID=
-trap 'rq_kill; issuer_kill_all; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap 'rq_kill; issuer_kill_all; tw_stop; tw_tmp_done' EXIT
 
 rand_hex() { od -An -N"${1:-16}" -tx1 /dev/urandom | tr -d ' \n'; }
 
-# A secret file with mode 0600; prints its path.
+# A secret file with mode 0600; prints its path. The secret is an input
+# held on purpose (leak-input/), and is recorded: tokenward must never
+# print an issuer's client secret either.
 secret_file() { # NAME
-  local f=$TW_TMP/$1.secret
+  local f=$TW_TMP/leak-input/$1.secret
+  mkdir -p "$TW_TMP/leak-input"
   (umask 077; rand_hex 24 >"$f")
+  tw_token_record "$(cat "$f")"
   echo "$f"
 }
 
@@ -39,7 +43,7 @@ oidc_start() {
   [ -d "$ISSUER_DIR/node_modules/oidc-provider" ] || { echo "oidc-provider not installed (make test runs npm ci)"; return 1; }
   AGENT_SECRET_F=$(secret_file agent); TW_SECRET_F=$(secret_file tokenward); RS_SECRET_F=$(secret_file rs)
   AUD="https://api.$(rand_hex 4).test/"
-  python3 - "$TW_TMP/oidc.json" "$TW_TMP/oidc.port" "$AUD" "$AGENT_SECRET_F" "$TW_SECRET_F" "$RS_SECRET_F" <<'EOF'
+  python3 - "$TW_TMP/leak-input/oidc.json" "$TW_TMP/oidc.port" "$AUD" "$AGENT_SECRET_F" "$TW_SECRET_F" "$RS_SECRET_F" <<'EOF'
 import json, sys
 out, ready, aud, a, t, r = sys.argv[1:]
 rd = lambda p: open(p).read().strip()
@@ -50,26 +54,29 @@ json.dump({"port": 0, "ready_file": ready, "revokers": ["tokenward", "tokenward-
                        {"client_id": "rs", "client_secret": rd(r)}]}, open(out, "w"))
 EOF
   rm -f "$TW_TMP/oidc.port"
-  node "$ISSUER_DIR/server.js" "$TW_TMP/oidc.json" >"$TW_TMP/oidc.log" 2>&1 &
+  node "$ISSUER_DIR/server.js" "$TW_TMP/leak-input/oidc.json" >"$TW_TMP/oidc.log" 2>&1 &
   OIDC_PID=$!; ISSUER_PIDS+=("$OIDC_PID")
   wait_file "$TW_TMP/oidc.port" || { echo "oidc-provider did not start:"; cat "$TW_TMP/oidc.log"; return 1; }
   OIDC_URL=http://127.0.0.1:$(cat "$TW_TMP/oidc.port")
 }
 
 # Client credentials grant as client agent, for the test audience; prints
-# the access token. The secret goes through curl's stdin config, not argv.
+# the access token, recorded for the redaction audit. The secret goes
+# through curl's stdin config, not argv.
 oidc_token() {
-  printf 'user = "agent:%s"\n' "$(cat "$AGENT_SECRET_F")" |
+  local t
+  t=$(printf 'user = "agent:%s"\n' "$(cat "$AGENT_SECRET_F")" |
     curl -sf -K - -d grant_type=client_credentials --data-urlencode "resource=$AUD" \
       -d scope=api:read "$OIDC_URL/token" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') || return 1
+  tw_token_record "$t"; printf '%s\n' "$t"
 }
 
 # Introspect TOKEN as the resource server; prints "true" or "false".
 oidc_active() {
-  printf 'user = "rs:%s"\n' "$(cat "$RS_SECRET_F")" >"$TW_TMP/rs.curlrc"
+  printf 'user = "rs:%s"\n' "$(cat "$RS_SECRET_F")" >"$TW_TMP/leak-input/rs.curlrc"
   printf 'token=%s' "$1" |
-    curl -sf -K "$TW_TMP/rs.curlrc" --data-binary @- "$OIDC_URL/token/introspection" |
+    curl -sf -K "$TW_TMP/leak-input/rs.curlrc" --data-binary @- "$OIDC_URL/token/introspection" |
     python3 -c 'import json,sys; print(str(json.load(sys.stdin)["active"]).lower())'
 }
 
@@ -123,8 +130,10 @@ rq_kill() { # [SIGNAL]
 }
 
 # Submit: rq_submit CLASS TOKEN [ISSUER] [TOKEN_ID]. The token travels on
-# the FIFO via printf (a builtin: never in any argv).
+# the FIFO via printf (a builtin: never in any argv), and is recorded for
+# the redaction audit.
 rq_submit() {
+  tw_token_record "$2"
   printf '{"verdict_class":"%s","token":"%s","issuer":"%s","token_id":"%s","verdict":{"class":"%s","path":"/tmp/agent.log"}}\n' \
     "$1" "$2" "${3:-}" "${4:-tok-$(rand_hex 4)}" "$1" >&7
 }
@@ -165,6 +174,7 @@ EOF
 # Fail the case if any raw secret appears in the DB, logs or outputs.
 rq_assert_no_leak() { # NAME SECRET...
   local name=$1 s f; shift
+  tw_token_record "$@"
   for s in "$@"; do
     for f in "$TW_TMP"/q.db* "$TW_TMP"/rq.out "$TW_TMP"/rq.err "$TW_TMP"/*.jsonl "$TW_TMP"/status.json \
              "$TW_TMP"/oidc.log "$TW_TMP"/fault.out "${TW_LOGS:-/nonexistent}/$(basename "$0" .sh).log"; do

@@ -4,12 +4,46 @@
 set -u
 TW_BUILD=${TW_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 TW_ROOT=${TW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-TW=$TW_BUILD/tokenward
+# TW_BIN: another build of the binary (tools/run-tests.sh runs the CLI tier
+# again against the sanitized one, BUILD/asan/tokenward).
+TW=${TW_BIN:-$TW_BUILD/tokenward}
 PROGS=$TW_BUILD/progs
-TW_TMP=$(mktemp -d /tmp/tw-live.XXXXXX)
+# The test's files. Under tools/run-tests.sh, TW_ARTEFACTS is this test's
+# own directory under BUILD/test-artefacts: the files stay there for the
+# redaction audit (tools/redaction-audit.py) and the next run clears them.
+# Files that hold tokens on purpose (inputs for tokenward to find, leaks the
+# sensors must catch, the test's own token lists) go under a path whose
+# name starts with "leak-input": the audit skips those, and searches
+# everything else for every token the suite minted.
+[ -z "${TW_ARTEFACTS:-}" ] || mkdir -p "$TW_ARTEFACTS"
+TW_TMP=$(mktemp -d "${TW_ARTEFACTS:-/tmp}/tw-live.XXXXXX") || { echo "not ok tw_tmp: cannot create a directory"; exit 1; }
 TW_PID=
 TW_CG=
-trap 'tw_stop; tw_leave_cgroup; rm -rf "$TW_TMP"' EXIT
+trap 'tw_stop; tw_leave_cgroup; tw_tmp_done' EXIT
+
+# tw_tmp_done: the EXIT trap's last step: TW_TMP is removed, or kept for
+# the audit when it lives under TW_ARTEFACTS.
+tw_tmp_done() { [ -n "${TW_ARTEFACTS:-}" ] || rm -rf "$TW_TMP"; }
+
+# tw_token_record TOKEN...: every secret a test mints or receives (from
+# `tokenward mint`, an issuer, its own generator) is recorded in the
+# suite's registry TW_TOKENS (mode 0600, never printed) for the redaction
+# audit, as "TEST<TAB>HEX": the token's bytes reversed, in hex. Written
+# plain, the registry would itself be a token written to a file, which a
+# running monitor rightly catches and revokes. Builtins only: the token is
+# in no argv. tests/cli/tokgen.py and tests/unit/tokmint.h record what they
+# mint themselves, the same way.
+tw_token_record() {
+  [ -n "${TW_TOKENS:-}" ] || return 0
+  local t i c hex LC_ALL=C
+  for t in "$@"; do
+    [ -n "$t" ] || continue
+    hex=
+    for ((i = ${#t} - 1; i >= 0; i--)); do printf -v c '%02x' "'${t:i:1}"; hex+=$c; done
+    (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$hex" >>"$TW_TOKENS")
+  done
+  return 0
+}
 
 ok()     { echo "ok $1"; }
 not_ok() { echo "not ok $1: $2"; }
@@ -161,6 +195,7 @@ tw_corpora() {
 # Fail if any raw secret given appears in any file under the given dirs.
 tw_assert_no_leak() {
   local name=$1 secret=$2; shift 2
+  tw_token_record "$secret"
   if grep -rqF -- "$secret" "$@" 2>/dev/null; then
     not_ok "$name" "raw secret found in $(grep -rlF -- "$secret" "$@" | head -3 | tr '\n' ' ')"
     return 1

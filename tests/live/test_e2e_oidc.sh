@@ -23,7 +23,7 @@ e2e_cleanup() {
   if [ -n "$AGENT_PID" ]; then kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; fi
   if [ -n "$LISTEN_PID" ]; then kill "$LISTEN_PID" 2>/dev/null; wait "$LISTEN_PID" 2>/dev/null; fi
   [ -n "$CG" ] && rmdir "$CG" 2>/dev/null
-  rq_kill; issuer_kill_all; tw_stop; rm -rf "$TW_TMP"
+  rq_kill; issuer_kill_all; tw_stop; tw_tmp_done
 }
 trap e2e_cleanup EXIT
 
@@ -35,7 +35,7 @@ mkdir "$CG" || { not_ok e2e_cgroup "cannot create $CG"; CG=; exit 1; }
 if ! oidc_start; then not_ok e2e_oidc_start "the test issuer did not start"; exit 1; fi
 OIDC_PORT=${OIDC_URL##*:}
 LEDGER=$TW_TMP/ledger.db
-LEAKS=$TW_TMP/leaks            # deliberately leaked into: excluded from the grep
+LEAKS=$TW_TMP/leak-input       # deliberately leaked into: excluded from the grep
 mkdir -p "$LEAKS" "$TW_TMP/state"
 cat >"$TW_TMP/tw.yaml" <<YAML
 state_dir: $TW_TMP/state
@@ -100,7 +100,7 @@ new_token() { # -> index in TOKENS
   id=$(printf '%s' "$tok" | "$TW" ledger register --ledger "$LEDGER" --issuer oidc \
         --task "e2e-$$" --aud "http://127.0.0.1:$OIDC_PORT" --ttl 10m \
         --delegate-pid "$AGENT_PID" 2>>"$TW_TMP/register.err") || return 1
-  TOKENS+=("$tok"); IDS+=("$id"); SHAS+=("$(sha256 "$tok")")
+  TOKENS+=("$tok"); IDS+=("$id"); SHAS+=("$(sha256 "$tok")"); tw_token_record "$tok"
 }
 # The monitor has loaded N ledger tokens (its status file, rewritten every second).
 wait_loaded() { # N

@@ -10,26 +10,26 @@ export TW_MARKER=$marker
 n=${#marker}
 tw_start --trace-io --no-sweep --capture-bytes 256K --watch-literal "$marker" ||
   { not_ok file_start "monitor failed to start"; exit 1; }
-mkdir -p "$TW_TMP/w/sub dir"
+mkdir -p "$TW_TMP/leak-input/sub dir"   # the files written hold the marker on purpose
 
 # 200 KiB buffers, marker anywhere past the first 4 KiB; all captured.
 for sc in write pwrite64 writev pwritev pwritev2; do
   off=$(rand_between 4096 $((200000 - n)))
-  info=$("$TW_IO" file $sc "$TW_TMP/w/sub dir/$sc.out" 200000 "$off")
+  info=$("$TW_IO" file $sc "$TW_TMP/leak-input/sub dir/$sc.out" 200000 "$off")
   io_case "file_${sc}_200k" file_write "$info" "$off" \
     "e['path']==i['path'] and e['syscall']=='$sc' and e['bytes']==200000 and e['captured']==200000 and e['truncated'] is False"
 done
 
 # Small writes, marker near the start and at the very end.
 off=$(rand_between 0 100)
-info=$("$TW_IO" file write "$TW_TMP/w/small.out" 300 "$off")
+info=$("$TW_IO" file write "$TW_TMP/leak-input/small.out" 300 "$off")
 io_case file_write_small file_write "$info" "$off" "e['bytes']==300 and e['captured']==300"
-info=$("$TW_IO" file writev "$TW_TMP/w/end.out" 5000 $((5000 - n)))
+info=$("$TW_IO" file writev "$TW_TMP/leak-input/end.out" 5000 $((5000 - n)))
 io_case file_writev_marker_at_end file_write "$info" $((5000 - n)) "e['bytes']==5000"
 
 # A marker split across two write() calls is found through the stream tail.
 off=$(rand_between 100 900)
-info=$("$TW_IO" file split "$TW_TMP/w/split.out" 1000 "$off")
+info=$("$TW_IO" file split "$TW_TMP/leak-input/split.out" 1000 "$off")
 half=$((n / 2))
 io_case file_split_across_writes file_write "$info" "-$half" \
   "any(l.get('seam') for l in e['literals']) and e['carry']>0"
@@ -37,14 +37,14 @@ io_case file_split_across_writes file_write "$info" "-$half" \
 # A closed file's fd (and usually its recycled struct file) reused for
 # another file: the event names the new file, not a cached old one.
 off=$(rand_between 0 400)
-info=$("$TW_IO" file reopen "$TW_TMP/w/second.out" 500 "$off")
+info=$("$TW_IO" file reopen "$TW_TMP/leak-input/second.out" 500 "$off")
 io_case file_fd_reused_after_close file_write "$info" "$off" "e['path']==i['path']"
 
 # Zero-length write: no event. A later write from another process is the
 # sync point: once it is seen, the zero write would have been too.
-zinfo=$(TW_MARKER= "$TW_IO" file zero "$TW_TMP/w/zero.out" 0 0)
+zinfo=$(TW_MARKER= "$TW_IO" file zero "$TW_TMP/leak-input/zero.out" 0 0)
 zpid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$zinfo") || zpid=missing
-info=$("$TW_IO" file write "$TW_TMP/w/sync.out" 100 10)
+info=$("$TW_IO" file write "$TW_TMP/leak-input/sync.out" 100 10)
 io_case file_sync_after_zero file_write "$info" 10
 if [ "$zpid" = missing ]; then
   not_ok file_zero_length_no_event "test program failed: $zinfo"
@@ -80,10 +80,10 @@ mv "$TW_TMP/events.jsonl" "$TW_TMP/events-1.jsonl"
 tw_start --trace-io --no-sweep --watch-literal "$marker" ||
   { not_ok file_start_default "monitor failed to start"; exit 1; }
 off=$(rand_between 4096 $((65536 - n)))
-info=$("$TW_IO" file write "$TW_TMP/w/in64.out" 200000 "$off")
+info=$("$TW_IO" file write "$TW_TMP/leak-input/in64.out" 200000 "$off")
 io_case file_default_window_hit file_write "$info" "$off" \
   "e['captured']==65536 and e['bytes']==200000 and e['truncated'] is True"
-info=$("$TW_IO" file write "$TW_TMP/w/past64.out" 200000 150000)
+info=$("$TW_IO" file write "$TW_TMP/leak-input/past64.out" 200000 150000)
 pid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$info")
 if ev=$(tw_wait_event "e['event']=='file_write' and e['pid']==$pid") &&
    python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["truncated"] and e["captured"]==65536 and "literals" not in e' "$ev"; then

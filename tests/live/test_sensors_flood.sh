@@ -14,7 +14,7 @@ done
 [ -n "$cgroot" ] || { not_ok flood_cgroup "no cgroup v2 hierarchy mounted"; exit 1; }
 cg=$cgroot/tw-flood-$$-$RANDOM
 mkdir "$cg" || { not_ok flood_cgroup "cannot create $cg"; exit 1; }
-trap 'tw_stop; rmdir "$cg" 2>/dev/null; rm -rf "$TW_TMP"' EXIT
+trap 'tw_stop; rmdir "$cg" 2>/dev/null; tw_tmp_done' EXIT
 
 N=20000
 tw_start --trace-io --no-sweep --cgroup "$cg" --ringbuf-size 4096 --poll-ms 5 ||

@@ -11,7 +11,7 @@ arg_marker=$(tw_marker)
 mkfifo "$TW_TMP/hold"
 TW_SWEEP_TEST_VALUE="x${env_marker}y" bash -c 'while :; do read -r _ <>"$0"; done' "$TW_TMP/hold" "$arg_marker" &
 sleeper=$!
-trap 'kill $sleeper 2>/dev/null; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap 'kill $sleeper 2>/dev/null; tw_stop; tw_tmp_done' EXIT
 _sleeper_up() { tr '\0' ' ' <"/proc/$sleeper/cmdline" 2>/dev/null | grep -q -- "$arg_marker"; }
 tw_poll _sleeper_up || { not_ok sweep_setup "the marked process did not start"; exit 1; }
 

@@ -7,7 +7,7 @@
 LEDGER=$TW_TMP/ledger.db
 TOKENS=()
 SRV_PID=
-trap '[ -n "$SRV_PID" ] && kill $SRV_PID 2>/dev/null; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap '[ -n "$SRV_PID" ] && kill $SRV_PID 2>/dev/null; tw_stop; tw_tmp_done' EXIT
 
 # A TLS server with a certificate made now.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TW_TMP/key.pem" -out "$TW_TMP/cert.pem" \
@@ -58,7 +58,7 @@ mint() { # AUD: prints "ID TOKEN"
   local tok id
   tok=$("$TW" mint --ledger "$LEDGER" --task tls --aud "$1" 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok")
+  TOKENS+=("$tok"); tw_token_record "$tok"
   echo "$id $tok"
 }
 verdict() { # NAME ID CLASS ACTION

@@ -5,12 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
-LEAKS=$TW_TMP/leaks          # files this test leaks tokens into on purpose
+LEAKS=$TW_TMP/leak-input     # files this test leaks tokens into on purpose
 mkdir -p "$LEAKS"
 AGENT_BIN=$PROGS/tw_agent
 TOKENS=()
 SINK_PIDS=()
-trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; tw_tmp_done' EXIT
 
 # A TCP sink on loopback that reads and discards; prints its port.
 start_sink() {
@@ -54,7 +54,7 @@ mint() {
   local tok id
   tok=$("$TW" mint --ledger "$LEDGER" --task "$task" --aud "${MINT_AUD:-$AUD}" "$@" 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok")
+  TOKENS+=("$tok"); tw_token_record "$tok"
   echo "$id $tok"
 }
 
@@ -125,7 +125,7 @@ tw_poll ledger_has_event "$ID" revoked
 if "$TW" ledger show "$ID" --json --ledger "$LEDGER" | python3 -c '
 import json,sys; h=json.load(sys.stdin)["history"]; ev=[x["event"] for x in h]
 s=[x for x in h if x["event"]=="sighting"]
-assert s and s[0]["detail"]["class"]=="file_write" and s[0]["detail"]["path"].endswith("/leaks/app.log"), h
+assert s and s[0]["detail"]["class"]=="file_write" and s[0]["detail"]["path"].endswith("/leak-input/app.log"), h
 assert "revoked" in ev, ev' 2>"$TW_TMP/hist.err"; then ok file_write_history_has_sighting_and_revocation
 else not_ok file_write_history_has_sighting_and_revocation "$(tail -1 "$TW_TMP/hist.err")"; fi
 
@@ -162,7 +162,7 @@ verdict expired_use "$ID" expired_use revoke
 
 # A well-formed token from another ledger: found by the rule, never managed.
 OTHER=$("$TW" mint --ledger "$TW_TMP/other.db" --task x --aud "$AUD" 2>/dev/null)
-TOKENS+=("$OTHER")
+TOKENS+=("$OTHER"); tw_token_record "$OTHER"
 OSHA=$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)
 agent token "$OTHER"; agent send "$AUD_PORT"
 if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA'"); then
@@ -177,7 +177,7 @@ agent send "$AUD_PORT"; agent send "$AUD_PORT"
 # The barrier: another unknown secret sent after them; its alert comes
 # after any alert the repeats would have caused.
 OTHER2=$("$TW" mint --ledger "$TW_TMP/other.db" --task y --aud "$AUD" 2>/dev/null)
-TOKENS+=("$OTHER2")
+TOKENS+=("$OTHER2"); tw_token_record "$OTHER2"
 OSHA2=$(printf %s "$OTHER2" | sha256sum | cut -d' ' -f1)
 agent token "$OTHER2"; agent send "$AUD_PORT"
 if tw_wait_event "e.get('event')=='verdict' and e.get('sha256')=='$OSHA2'" >/dev/null; then
@@ -242,7 +242,7 @@ grep -q "$EVIL_ID" "$TW_TMP/report.md" && ok report_markdown || not_ok report_ma
 # No raw token anywhere but the files leaked into on purpose.
 leaked=""
 for t in "${TOKENS[@]}"; do
-  f=$(grep -rlF --exclude-dir=leaks -- "$t" "$TW_TMP" 2>/dev/null | head -3)
+  f=$(grep -rlF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null | head -3)
   [ -n "$f" ] && leaked="$leaked $f"
 done
 [ -z "$leaked" ] && ok verdicts_no_raw_token_in_artefacts || not_ok verdicts_no_raw_token_in_artefacts "found in:$leaked"
