@@ -10,7 +10,7 @@
 LEDGER=$TW_TMP/ledger.db
 TOKENS=()
 SERVERS=()
-trap 'for p in "${SERVERS[@]}"; do kill $p 2>/dev/null; done; tw_stop; rm -rf "$TW_TMP"' EXIT
+trap 'for p in "${SERVERS[@]}"; do kill $p 2>/dev/null; done; tw_stop; tw_tmp_done' EXIT
 mkdir -p "$TW_TMP/htdocs" && echo hello >"$TW_TMP/htdocs/index.html"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -26,7 +26,7 @@ mint() { # TASK: prints "ID TOKEN"
   local tok id
   tok=$("$TW" mint --ledger "$LEDGER" --task "$1" --aud "http://127.0.0.1:$AUD_PORT" 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok")
+  TOKENS+=("$tok"); tw_token_record "$tok"
   echo "$id $tok"
 }
 # The header comes from stdin (a pipe, not captured): on argv it would

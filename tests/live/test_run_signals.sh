@@ -47,7 +47,7 @@ else
 fi
 
 # --- rules: a rule added while running is used after HUP.
-key="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+key="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; tw_token_record "$key"
 cat >"$RULES/custom.yaml" <<'Y'
 rules:
   - id: acme
@@ -78,7 +78,7 @@ else
   not_ok hup_bad_rules_rejected_with_reason "$(grep SIGHUP "$TW_TMP/stderr" | tail -2)"
 fi
 # another key: a repeat of the first would be folded into its alert
-key2="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+key2="acme_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; tw_token_record "$key2"
 pid=$(K=$key2 OUT=$LEAKS/acme2.log python3 -c '
 import os
 open(os.environ["OUT"], "w").write("key " + os.environ["K"] + "\n"); print(os.getpid())')

@@ -13,14 +13,14 @@ mkdir -p "$LEAKS"
 TOKENS=()
 FLOOD=
 EVFS=$TW_TMP/evfs
-trap '[ -n "$FLOOD" ] && kill $FLOOD 2>/dev/null; tw_stop; tw_leave_cgroup; umount "$EVFS" 2>/dev/null; rm -rf "$TW_TMP"' EXIT
+trap '[ -n "$FLOOD" ] && kill $FLOOD 2>/dev/null; tw_stop; tw_leave_cgroup; umount "$EVFS" 2>/dev/null; tw_tmp_done' EXIT
 
 # mint TASK [LEDGER]: prints "ID TOKEN"; every token is remembered for the leak check.
 mint() {
   local tok id
   tok=$("$TW" mint --ledger "${2:-$LEDGER}" --task "$1" --aud 127.0.0.1:9 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok")
+  TOKENS+=("$tok"); tw_token_record "$tok"
   echo "$id $tok"
 }
 status_num() { # DOTTED.PATH: a number from the last status.json
@@ -111,6 +111,7 @@ printf 'Authorization: Bearer %s\n' "$TOK" >"$LEAKS/during-flood.log"
 # a flood lasts is the test's choice); after it, the full deadline.
 TW_WAIT_S=10 verdict_for "$ID" >/dev/null 2>&1; found=$?
 touch "$TW_TMP/flood.stop"; wait "$FLOOD" 2>/dev/null; FLOOD=
+rm -f "$LEAKS/flood.log"   # tens of MB of noise: not kept for the audit
 if [ $found -eq 0 ] || verdict_for "$ID" >/dev/null 2>&1; then
   ok eyj_flood_token_found_or_loss_counted
 elif tw_wait_status "s['sensors']['lost_total'] > $drops0" >/dev/null; then
