@@ -95,6 +95,11 @@ $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 
+# The TLS test clients link the system OpenSSL.
+$(BUILD)/progs/tls_%: tests/progs/tls_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lssl -lcrypto
+
 $(BUILD):
 	@mkdir -p $(BUILD)
 
