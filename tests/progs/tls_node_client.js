@@ -1,14 +1,14 @@
 // A node HTTPS client for the live TLS tests: one https.request to
-// 127.0.0.1:PORT with SNI api.tokenward.test, the extra header line
-// "Name: value" from $TW_HEADER (never argv). With "wait" it first reads
-// one line from stdin.  node tls_node_client.js PORT [wait]
+// 127.0.0.1:PORT with SNI api.tokenward.test, whose extra header line
+// "Name: value" is the first line of stdin (a pipe, never argv or the
+// environment); it connects only once that line has come.
+//   node tls_node_client.js PORT
 'use strict';
 const https = require('https');
-const [port, mode] = process.argv.slice(2);
+const [port] = process.argv.slice(2);
 
-function go() {
+function go(h) {
   const headers = {};
-  const h = process.env.TW_HEADER || '';
   const i = h.indexOf(':');
   if (i > 0) headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   const req = https.request({ host: '127.0.0.1', port: Number(port), path: '/', method: 'GET',
@@ -18,5 +18,10 @@ function go() {
   req.end();
 }
 
-if (mode === 'wait') process.stdin.once('data', () => { process.stdin.pause(); go(); });
-else go();
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  const nl = buf.indexOf('\n');
+  if (nl >= 0) { process.stdin.pause(); process.stdin.removeAllListeners('data'); go(buf.slice(0, nl)); }
+});
