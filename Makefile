@@ -160,7 +160,12 @@ bench-startup: deps all $(BUILD)/bench/startup
 bench-scan: deps all
 	@tools/bench-scan.sh $(BUILD)
 
-bench-tls: deps all
+# The TLS clients (OpenSSL, GnuTLS) and the floor's empty uprobes.
+$(BUILD)/bench/tlsbench: tools/bench/tlsbench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lssl -lcrypto -lgnutls
+
+bench-tls: deps all $(BUILD)/bench/floor $(BUILD)/bench/tlsbench
 	@tools/bench-tls.sh $(BUILD)
 
 bench-revoke: deps all $(BUILD)/progs/leak_writer

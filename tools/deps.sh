@@ -9,6 +9,7 @@ pkgs=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
   iproute2 procps util-linux python3
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
+  golang-go gnutls-bin libgnutls28-dev
 )
 
 missing=()

@@ -1,0 +1,36 @@
+// The TLS benchmark's Go client (tools/bench-tls.sh, built there with the
+// standard library only): a handshake, then N writes of 200 bytes through
+// crypto/tls.(*Conn).Write, timed; prints the seconds.
+//
+//	tlsbench PORT N
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	n, _ := strconv.Atoi(os.Args[2])
+	c, err := tls.Dial("tcp", "127.0.0.1:"+os.Args[1], &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	line := make([]byte, 200)
+	for i := range line {
+		line[i] = 'x'
+	}
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := c.Write(line); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	fmt.Printf("%.4f\n", time.Since(t0).Seconds())
+	c.Close()
+}
