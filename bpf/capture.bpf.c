@@ -144,8 +144,9 @@ static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_
 
 /*
  * Capture one write or send: what the fd is; for a send, the TLS
- * plaintext behind it and its send batch; for a file, its path; then the
- * record. On return a->tail says whether a file tail may start after it.
+ * plaintext behind it (then only that is captured, by the caller) or its
+ * send batch; for a file, its path; then the record. On return a->tail
+ * says whether a file tail may start after it.
  */
 __noinline int tw_capture(struct tw_io_args *a)
 {
@@ -165,8 +166,10 @@ __noinline int tw_capture(struct tw_io_args *a)
 	a->file = cls->file;
 	a->file_id = cls->file_id;
 	if (a->type == TW_EV_SOCK_SEND) {
+		/* TLS ciphertext whose plaintext the caller captures next: the
+		 * ciphertext itself holds nothing to find, and is not copied */
 		tw_capture_take_tls(a, fc);
-		if (tw_capture_batched(a, slot))
+		if (a->tls_n || tw_capture_batched(a, slot))
 			return 0;
 	} else if (a->type == TW_EV_FILE_WRITE) {
 		if (tw_capture_path(a, slot))

@@ -2,9 +2,11 @@
 # Cost of the TLS plaintext sensor per write call: a client makes N writes
 # of 200 B over one TLS connection on loopback through its library's own
 # function (OpenSSL SSL_write, GnuTLS gnutls_record_send, Go
-# crypto/tls.(*Conn).Write), timed with no monitor, with the floor (empty
-# programs on tokenward's syscall hooks and empty entry uprobes on the same
-# TLS functions), and with tokenward. Alternating rounds, medians.
+# crypto/tls.(*Conn).Write) and reports the CPU time (user + system) the
+# loop took, with no monitor, with the floor (empty programs on tokenward's
+# syscall hooks and empty entry uprobes on the same TLS functions), and with
+# tokenward. CPU time, not wall time: on a shared 2-CPU machine the wall
+# time is mostly waiting. Alternating rounds, medians.
 #   tools/bench-tls.sh BUILD   (env: ROUNDS=5 N=20000 CLIENTS="openssl gnutls go")
 set -euo pipefail
 build=${1:-build}
@@ -42,7 +44,7 @@ GOCACHE=$tmp/gocache GOPATH=$tmp/gopath GOPROXY=off GOFLAGS= GO111MODULE=off \
 libssl=$(ldd "$build/bench/tlsbench" | awk '/libssl\.so/ {print $3}')
 libgnutls=$(ldd "$build/bench/tlsbench" | awk '/libgnutls\.so/ {print $3}')
 
-client() { # KIND COUNT: prints seconds for COUNT writes
+client() { # KIND COUNT: prints CPU seconds for COUNT writes
   case $1 in
     openssl|gnutls) "$build/bench/tlsbench" "$1" "$port" "$2" ;;
     go) "$gobin" "$port" "$2" ;;
@@ -79,6 +81,7 @@ for r in $(seq 1 "$rounds"); do
   for k in 0 1 2; do # the order rotates each round
     m=${modes[$(( (k + r) % 3 ))]}
     [ "$m" != none ] && start_mon "$m"
+    client openssl 2000 >/dev/null # settle: the last mode's programs are detached
     for c in "${clients[@]}"; do
       res[$c.$m]="${res[$c.$m]:-} $(client "$c" "$n")"
     done
@@ -88,7 +91,7 @@ for r in $(seq 1 "$rounds"); do
 done
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-echo "| client | none, ns/call | floor, ns/call | tokenward, ns/call | floor cost | tokenward cost | tokenward / floor |"
+echo "| client | none, CPU ns/call | floor | tokenward | floor cost | tokenward cost | tokenward / floor |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for c in "${clients[@]}"; do
   a=$(echo "${res[$c.none]}" | median)
@@ -99,5 +102,8 @@ for c in "${clients[@]}"; do
     printf "| %s | %.0f | %.0f | %.0f | %+.0f | %+.0f | %s |\n", c, an, fn, tn, fc, tc, (fc>0)?sprintf("%.2fx", tc/fc):"n/a" }'
 done
 echo
+for c in "${clients[@]}"; do
+  for m in "${modes[@]}"; do echo "raw $c $m:${res[$c.$m]}" >&2; done
+done
 echo "Medians of $rounds rounds of $n writes of 200 B each, order rotated each round."
 echo "Command: flock /work/bench.lock make bench-tls   (ROUNDS=$rounds N=$n)"
