@@ -291,7 +291,7 @@ struct tw_batch_event {
  * BIO does, or just after it, as node's memory BIO and asyncio do) takes
  * every note younger than TW_TLS_NOTE_TTL_NS and captures each plaintext
  * as a send on that socket, so it carries the socket's peer and the SNI
- * seen on it. A note that no such send takes in time is counted
+ * seen on it; that ciphertext send is not captured itself. A note that no such send takes in time is counted
  * (TW_DROP_TLS_UNSENT) when the next note or send finds it. Go's
  * crypto/tls.(*Conn).Write notes the fd behind the connection object too,
  * read at entry; such a note is taken only by a send on that fd.
