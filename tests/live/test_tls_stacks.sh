@@ -55,6 +55,11 @@ if ! GOCACHE=$TW_TMP/go/cache GOPATH=$TW_TMP/go/path GOPROXY=off GOFLAGS= GO111M
      go build -o "$GOBIN" "$TW_ROOT/tests/progs/tls_go_client.go" 2>"$TW_TMP/go.err"; then
   not_ok tls_go_build "$(head -5 "$TW_TMP/go.err")"
 fi
+# ... and stripped (-s -w: no .symtab), found through .gopclntab.
+GOSTRIP=$TW_TMP/go/tls_go_strip
+[ -x "$GOBIN" ] && ! GOCACHE=$TW_TMP/go/cache GOPATH=$TW_TMP/go/path GOPROXY=off GOFLAGS= GO111MODULE=off \
+     go build -ldflags='-s -w' -o "$GOSTRIP" "$TW_ROOT/tests/progs/tls_go_client.go" 2>>"$TW_TMP/go.err" &&
+  not_ok tls_go_build_stripped "$(tail -3 "$TW_TMP/go.err")"
 PY3=/usr/bin/python3
 [ -x "$PY3" ] || PY3=$(command -v python3)
 
@@ -167,6 +172,16 @@ s.sendall(os.environ["TW_MARKER"].encode() + b"\r\n"); s.close(); print(os.getpi
     "e.get('event')=='verdict' and e.get('token_id')=='$ID' and e.get('class')!='use'" \
     "e['event']=='sock_send' and e['pid']==${bpid:-0} and e.get('literals')"
 done
+
+# A stripped Go binary: its crypto/tls.(*Conn).Write from Go's own table.
+if [ -x "$GOSTRIP" ]; then
+  read -r ID TOK < <(mint "127.0.0.1:1")
+  hold strip "$GOSTRIP" "$PORT"
+  tls "any(p.endswith('/tls_go_strip') for p in t['probed'])" ||
+    not_ok tls_go_stripped_probed "$(grep 'TLS' "$TW_TMP/stderr" | tail -3)"
+  release "Authorization: Bearer $TOK"
+  verdict_is tls_go_stripped_bearer_elsewhere_is_net_dest "$ID" net_dest revoke tls_go_strip
+fi
 
 # ---- bad input ------------------------------------------------------------
 

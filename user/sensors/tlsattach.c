@@ -163,8 +163,9 @@ static void file_examine(struct tlsattach *t, struct file_ent *e, int fd, const 
 				 "not probed", path);
 		} else if (r.flags & TLSELF_F_GO_STRIPPED) {
 			t->st.go_stripped++;
-			log_warn("TLS: %s is a stripped Go binary (no symbol table): its crypto/tls "
-				 "plaintext is not captured", path);
+			log_warn("TLS: %s is a stripped Go binary older than Go 1.18 (no symbol "
+				 "table, a function table not understood): its crypto/tls plaintext is "
+				 "not captured", path);
 		}
 		return;
 	}

@@ -43,7 +43,7 @@ struct tlsattach_stats {
 	uint64_t probed;        /* files with probes now */
 	uint64_t attached;      /* files ever probed */
 	uint64_t no_symbols;    /* named like a TLS library, without its functions */
-	uint64_t go_stripped;   /* Go binaries without .symtab: not probed */
+	uint64_t go_stripped;   /* stripped Go binaries before 1.18: not probed */
 	uint64_t failed;        /* files that could not be opened or probed */
 	uint64_t dropped;       /* probed files gone (deleted, replaced): detached */
 	uint64_t table_full;    /* mappings not examined: max_files reached */

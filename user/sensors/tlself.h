@@ -3,7 +3,8 @@
  * offsets a uprobe is placed at. A shared library (libssl, libgnutls), or
  * an executable that links its TLS stack in: node's OpenSSL (exported), a
  * BoringSSL or OpenSSL whose symbols are in .symtab, Go's crypto/tls
- * (in .symtab; a stripped Go binary is only recognised as one).
+ * (in .symtab, or for a stripped Go 1.18+ binary in .gopclntab, Go's own
+ * function table).
  */
 #ifndef TW_TLSELF_H
 #define TW_TLSELF_H
@@ -19,7 +20,8 @@ enum tlself_fn {
 };
 
 #define TLSELF_F_GO          (1u << 0) /* a Go binary (.go.buildinfo or .gopclntab) */
-#define TLSELF_F_GO_STRIPPED (1u << 1) /* ... without a .symtab: not probed */
+#define TLSELF_F_GO_STRIPPED (1u << 1) /* ... without .symtab, and a .gopclntab not
+					* understood (before Go 1.18): not probed */
 
 struct tlself_result {
 	uint64_t off[TLSELF_NFN]; /* file offset of each function; 0: not defined here */
@@ -33,5 +35,10 @@ const char *tlself_name(enum tlself_fn fn);
  * functions it defines (imports do not count). 0, or -ENOEXEC when it is
  * not a readable ELF file. */
 int tlself_scan(int fd, struct tlself_result *out);
+/* In a Go 1.18+ function table (the bytes of .gopclntab, little-endian,
+ * 64-bit), the entry address of function @name: 0 and *va set, -ENOENT
+ * when absent, -EINVAL when the table is not one (every offset in it is
+ * checked against @n). */
+int tlself_gopclntab_find(const unsigned char *p, size_t n, const char *name, uint64_t *va);
 
 #endif

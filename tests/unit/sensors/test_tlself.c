@@ -132,12 +132,63 @@ static void test_not_elf_refused(void **state)
 	unlink(path);
 }
 
+/* A Go 1.18 function table of three functions, built here. */
+static size_t make_pclntab(unsigned char *p, size_t cap)
+{
+	static const char *const names[] = { "main.main", "crypto/tls.(*Conn).Write", "x" };
+	const uint64_t nfunc = 3, text = 0x401000, nameoff = 72, pcln = 160;
+	uint64_t hdr[8] = { nfunc, 0, text, nameoff, 0, 0, 0, pcln };
+	uint32_t magic = 0xfffffff0, off = 0;
+
+	assert_true(cap >= 256);
+	memset(p, 0, cap);
+	memcpy(p, &magic, 4);
+	p[7] = 8;
+	memcpy(p + 8, hdr, sizeof(hdr));
+	for (uint32_t i = 0; i < nfunc; i++) {
+		uint32_t entry = 0x100 * (i + 1), func = 40 + 8 * i; /* _func after the table */
+
+		memcpy(p + pcln + 8 * i, &entry, 4);
+		memcpy(p + pcln + 8 * i + 4, &func, 4);
+		memcpy(p + pcln + func, &entry, 4);
+		memcpy(p + pcln + func + 4, &off, 4);
+		memcpy(p + nameoff + off, names[i], strlen(names[i]) + 1);
+		off += strlen(names[i]) + 1;
+	}
+	return 256;
+}
+
+static void test_gopclntab_found_and_bounded(void **state)
+{
+	unsigned char p[256];
+	uint64_t va = 0;
+	size_t n = make_pclntab(p, sizeof(p));
+	(void)state;
+	assert_int_equal(tlself_gopclntab_find(p, n, "crypto/tls.(*Conn).Write", &va), 0);
+	assert_int_equal(va, 0x401000 + 0x200);
+	assert_int_equal(tlself_gopclntab_find(p, n, "crypto/tls.(*Conn).Read", &va), -ENOENT);
+	assert_int_equal(tlself_gopclntab_find(p, n, "crypto/tls.(*Conn).Writ", &va), -ENOENT);
+	/* hostile: cut short, a huge function count, offsets past the end */
+	assert_int_equal(tlself_gopclntab_find(p, 64, "x", &va), -EINVAL);
+	assert_int_equal(tlself_gopclntab_find(p, 170, "crypto/tls.(*Conn).Write", &va), -EINVAL);
+	p[8] = 0xff, p[9] = 0xff, p[10] = 0xff;
+	assert_int_equal(tlself_gopclntab_find(p, n, "x", &va), -EINVAL);
+	make_pclntab(p, sizeof(p));
+	p[160 + 12] = 0xff, p[160 + 13] = 0xff; /* the second _func's offset */
+	memset(p + 160 + 56 + 4, 0xff, 4);       /* the third _func's name offset */
+	assert_int_equal(tlself_gopclntab_find(p, n, "crypto/tls.(*Conn).Write", &va), -ENOENT);
+	assert_int_equal(tlself_gopclntab_find(p, n, "x", &va), -ENOENT);
+	p[0] = 0xfa; /* Go 1.16's magic: not understood */
+	assert_int_equal(tlself_gopclntab_find(p, n, "main.main", &va), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offsets_are_the_uprobe_offsets),
 		cmocka_unit_test(test_import_is_not_a_definition),
 		cmocka_unit_test(test_not_elf_refused),
+		cmocka_unit_test(test_gopclntab_found_and_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
