@@ -99,6 +99,11 @@ $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 
+# The TLS test clients link the system OpenSSL.
+$(BUILD)/progs/tls_%: tests/progs/tls_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lssl -lcrypto
+
 $(BUILD):
 	@mkdir -p $(BUILD)
 
@@ -159,7 +164,12 @@ bench-startup: deps all $(BUILD)/bench/startup
 bench-scan: deps all
 	@tools/bench-scan.sh $(BUILD)
 
-bench-tls: deps all
+# The TLS clients (OpenSSL, GnuTLS) and the floor's empty uprobes.
+$(BUILD)/bench/tlsbench: tools/bench/tlsbench.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lssl -lcrypto -lgnutls
+
+bench-tls: deps all $(BUILD)/bench/floor $(BUILD)/bench/tlsbench
 	@tools/bench-tls.sh $(BUILD)
 
 bench-revoke: deps all $(BUILD)/progs/leak_writer

@@ -92,21 +92,61 @@ static __always_inline int tw_capture_path(struct tw_io_args *a, struct tw_fd_sl
 	return r < 0 ? -1 : 0;
 }
 
-/* Inside SSL_write: the plaintext goes out on this socket; the caller
- * captures it next, with the same socket's identity. */
+/* Whether a send's bytes begin with a TLS application_data record
+ * header (type 23, version 3.x: SSL 3 to TLS 1.3, whose records all say
+ * 3.1 to 3.3). A handshake record does not take a note: node calls
+ * SSL_write before the handshake is done, and again when it is. One small
+ * read, made only while the thread has TLS plaintext waiting. */
+static __always_inline bool tw_tls_record_start(const struct tw_io_args *a)
+{
+	unsigned char h[3] = {};
+	__u64 p = a->buf;
+
+	if (a->ret < 5)
+		return false;
+	if (!p && a->iov && a->iovcnt &&
+	    bpf_probe_read_user(&p, sizeof(p), (void *)a->iov)) /* iov[0].iov_base */
+		return false;
+	if (!p || bpf_probe_read_user(h, sizeof(h), (void *)p))
+		return false;
+	return h[0] == 0x17 && h[1] == 3 && h[2] <= 4;
+}
+
+/* A send of TLS ciphertext takes the plaintexts the thread noted
+ * (bpf/tokenward.h "TLS plaintext notes"); the caller captures them next,
+ * on this socket. Notes that cannot belong to this send (too old, or for
+ * another fd) are counted. */
 static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_fd_cache *fc)
 {
-	if (fc && fc->tls_buf) {
-		a->tls_buf = fc->tls_buf;
-		a->tls_len = fc->tls_len;
-		fc->tls_buf = 0;
+	__u64 now;
+	__u32 k = 0;
+
+	if (!fc || !fc->tls_n || a->syscall >= TW_SC_TLS_FIRST || !tw_tls_record_start(a))
+		return;
+	now = bpf_ktime_get_ns();
+	for (__u32 i = 0; i < TW_TLS_NOTES; i++) {
+		struct tw_tls_note *n = &fc->tls[(fc->tls_head + i) & (TW_TLS_NOTES - 1)];
+
+		if (i >= fc->tls_n)
+			break;
+		if (now - n->ts > TW_TLS_NOTE_TTL_NS || (n->fd >= 0 && n->fd != a->fd)) {
+			tw_count_drop(TW_DROP_TLS_UNSENT);
+			continue;
+		}
+		a->tls[k & (TW_TLS_NOTES - 1)].buf = n->buf;
+		a->tls[k & (TW_TLS_NOTES - 1)].len = n->len;
+		a->tls[k & (TW_TLS_NOTES - 1)].syscall = n->syscall;
+		k++;
 	}
+	a->tls_n = k;
+	fc->tls_n = 0;
 }
 
 /*
  * Capture one write or send: what the fd is; for a send, the TLS
- * plaintext behind it and its send batch; for a file, its path; then the
- * record. On return a->tail says whether a file tail may start after it.
+ * plaintext behind it (then only that is captured, by the caller) or its
+ * send batch; for a file, its path; then the record. On return a->tail
+ * says whether a file tail may start after it.
  */
 __noinline int tw_capture(struct tw_io_args *a)
 {
@@ -126,8 +166,10 @@ __noinline int tw_capture(struct tw_io_args *a)
 	a->file = cls->file;
 	a->file_id = cls->file_id;
 	if (a->type == TW_EV_SOCK_SEND) {
+		/* TLS ciphertext whose plaintext the caller captures next: the
+		 * ciphertext itself holds nothing to find, and is not copied */
 		tw_capture_take_tls(a, fc);
-		if (tw_capture_batched(a, slot))
+		if (a->tls_n || tw_capture_batched(a, slot))
 			return 0;
 	} else if (a->type == TW_EV_FILE_WRITE) {
 		if (tw_capture_path(a, slot))

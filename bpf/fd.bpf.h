@@ -44,6 +44,14 @@ struct {
  * open of something else) a miss, as path_seen does.
  */
 #define TW_FDC_WAYS 32
+struct tw_tls_note {
+	__u64 buf;
+	__u64 ts;      /* bpf_ktime_get_ns() at the call's entry */
+	__u32 len;
+	int fd;        /* the connection's fd when the library says (Go); else -1 */
+	__u16 syscall; /* the library function: enum tw_syscall */
+	__u16 pad[3];
+};
 struct tw_fd_slot {
 	__u64 file;
 	__u64 ino;
@@ -55,11 +63,12 @@ struct tw_fd_slot {
 };
 struct tw_fd_cache {
 	struct tw_fd_slot slot[TW_FDC_WAYS];
-	/* TLS: the plaintext buffer of the SSL_write this thread is inside
-	 * (bpf/tls.bpf.c), taken by the first send on a socket it makes. */
-	__u64 tls_buf;
-	__u32 tls_len;
-	__u32 tls_pad;
+	/* TLS: plaintexts this thread handed to a TLS library and has not
+	 * sent yet (bpf/tokenward.h "TLS plaintext notes"): tls_n of them
+	 * from tls[tls_head], a ring of TW_TLS_NOTES. */
+	struct tw_tls_note tls[TW_TLS_NOTES];
+	__u32 tls_head;
+	__u32 tls_n;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

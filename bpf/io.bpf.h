@@ -61,8 +61,13 @@ struct tw_io_args {
 	__u32 type;     /* TW_EV_FILE_WRITE or TW_EV_SOCK_SEND */
 	__u32 flags;    /* the record's first flags (TW_F_PATH_SENT) */
 	__u32 sealed;   /* slot + 1 of the send batch this send sealed, | TW_BATCH_SEALED_FULL */
-	__u32 tls_len;  /* out: plaintext of an SSL_write behind this send */
-	__u64 tls_buf;
+	__u32 tls_n;    /* out: TLS plaintexts behind this send, in tls[] */
+	struct {
+		__u64 buf;
+		__u32 len;
+		__u16 syscall;
+		__u16 pad;
+	} tls[TW_TLS_NOTES];
 };
 
 static __always_inline struct pt_regs *tw_user_regs(void)
@@ -74,16 +79,18 @@ static __always_inline struct pt_regs *tw_user_regs(void)
 extern int tw_capture(struct tw_io_args *a);
 
 /* Capture a write or send; then open a file tail when it may start one,
- * and, when it carries an SSL_write's ciphertext, capture the plaintext
- * behind it as a second capture on the same socket. */
+ * and, when it carries TLS ciphertext, capture the plaintexts noted
+ * behind it (bpf/tokenward.h "TLS plaintext notes"), each as a capture
+ * of its own on the same socket. */
 static __always_inline int tw_capture_io(struct tw_io_args *a)
 {
 	tw_capture(a);
 	if (a->tail)
 		tw_tail_claim(a->file, a->file_id, a->fd, a->syscall);
-	if (a->tls_buf) {
+	for (__u32 i = 0; i < TW_TLS_NOTES && i < a->tls_n; i++) {
 		struct tw_io_args p = {
-			.buf = a->tls_buf, .ret = a->tls_len, .fd = a->fd, .syscall = TW_SC_SSL_WRITE,
+			.buf = a->tls[i].buf, .ret = a->tls[i].len, .fd = a->fd,
+			.syscall = a->tls[i].syscall,
 		};
 		tw_capture(&p);
 	}

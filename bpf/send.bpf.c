@@ -61,7 +61,9 @@ static long tw_mmsg_step(__u64 i, void *vctx)
 	a.ret = sent;
 	a.syscall = TW_SC_SENDMMSG;
 	a.msg_index = i;
-	tw_capture(&a);
+	/* tw_capture_io, not tw_capture: the message that takes an SSL_write's
+	 * plaintext note must also capture it (issue 14). */
+	tw_capture_io(&a);
 	return 0;
 }
 

@@ -54,7 +54,7 @@ __noinline int tw_batch_send(struct tw_io_args *a, const struct tw_sock_ident *i
 	n = a->ret;
 	small = (a->buf || (a->iov && a->iovcnt <= TW_BATCH_IOV_MAX &&
 				a->syscall != TW_SC_SENDMMSG)) &&
-		    !a->tls_buf && n <= TW_BATCH_SEND_MAX && a->syscall != TW_SC_SSL_WRITE;
+		    !a->tls_n && n <= TW_BATCH_SEND_MAX && a->syscall < TW_SC_TLS_FIRST;
 
 	s = tw_batch_slot(id->ino, tgid, &tag, &idx);
 	if (!s)

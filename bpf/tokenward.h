@@ -40,9 +40,13 @@ enum tw_syscall {
 	TW_SC_SENDTO,
 	TW_SC_SENDMSG,
 	TW_SC_SENDMMSG,
-	TW_SC_SSL_WRITE, /* TLS plaintext handed to OpenSSL's SSL_write/SSL_write_ex */
+	/* TLS plaintext, from uprobes (bpf/tls.bpf.c); keep these last */
+	TW_SC_SSL_WRITE,    /* OpenSSL's (or BoringSSL's) SSL_write/SSL_write_ex */
+	TW_SC_GNUTLS_SEND,  /* GnuTLS's gnutls_record_send */
+	TW_SC_GO_TLS_WRITE, /* Go's crypto/tls.(*Conn).Write */
 	TW_SC_MAX,
 };
+#define TW_SC_TLS_FIRST TW_SC_SSL_WRITE
 
 /* Flags on any event: something was cut or could not be read. */
 enum tw_event_flags {
@@ -67,6 +71,7 @@ enum tw_drop_reason {
 	TW_DROP_CAP_TRUNC,        /* a write/send longer than the capture window */
 	TW_DROP_CHUNK_LOST,       /* a later chunk of a capture lost (ring buffer full): capture cut */
 	TW_DROP_META_LOST,        /* a path, fork or exit record lost (ring buffer full) */
+	TW_DROP_TLS_UNSENT,       /* a TLS plaintext whose ciphertext the thread never sent in time */
 	TW_DROP_MAX,
 };
 
@@ -274,5 +279,25 @@ struct tw_batch_event {
 	unsigned short pad[3];
 	struct tw_sock_info sock;
 };
+
+/*
+ * TLS plaintext notes (bpf/tls.bpf.c, bpf/capture.bpf.c). A uprobe at the
+ * entry of a TLS library's write function (SSL_write, SSL_write_ex,
+ * gnutls_record_send) notes the plaintext's address, length and the time
+ * in the calling thread's fd cache (task storage; at most TW_TLS_NOTES
+ * pending, the oldest overwritten and counted). There is no return probe:
+ * the thread's next send on a socket whose bytes begin with a TLS record
+ * header (the ciphertext, whether sent inside the call, as OpenSSL's socket
+ * BIO does, or just after it, as node's memory BIO and asyncio do) takes
+ * every note younger than TW_TLS_NOTE_TTL_NS and captures each plaintext
+ * as a send on that socket, so it carries the socket's peer and the SNI
+ * seen on it; that ciphertext send is not captured itself. A note that no such send takes in time is counted
+ * (TW_DROP_TLS_UNSENT) when the next note or send finds it. Go's
+ * crypto/tls.(*Conn).Write notes the fd behind the connection object too,
+ * read at entry; such a note is taken only by a send on that fd.
+ * Only the owning thread reads or writes its notes.
+ */
+#define TW_TLS_NOTES        4
+#define TW_TLS_NOTE_TTL_NS  (100 * 1000000ull)
 
 #endif /* TOKENWARD_H */

@@ -60,8 +60,8 @@ static __always_inline int tw_write_batch(struct task_struct *task, struct file 
 	if (fam != TW_AF_INET && fam != TW_AF_INET6)
 		return 0;
 	fc = bpf_task_storage_get(&fd_cache, task, 0, 0);
-	if (fc && fc->tls_buf)
-		return 0; /* the plaintext behind this send is captured with it */
+	if (fc && fc->tls_n)
+		return 0; /* perhaps TLS ciphertext: its plaintext is captured with it */
 	s = tw_batch_slot(ino->i_ino, task->tgid, &tag, &idx);
 	if (!s)
 		return 0;

@@ -10,6 +10,7 @@ pkgs=(
   nghttp2-client nghttp2-server
   iproute2 procps util-linux python3
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
+  golang-go gnutls-bin libgnutls28-dev
 )
 
 missing=()

@@ -43,6 +43,18 @@ if tw_wait_event "e['event']=='sock_send' and e['syscall']=='SSL_write' and e['c
 else
   not_ok tls_plaintext_captured_with_peer "no SSL_write capture holding the marker"
 fi
+# Regression (issue 14): a TLS stack whose BIO sends by sendmmsg. The
+# sendmmsg program took the thread's plaintext note and never captured it.
+for mode in send sendmmsg; do
+  TW_HEADER="X-Marker: $marker" "$PROGS/tls_client" "$PORT" $mode 2>"$TW_TMP/client.err" &
+  cpid=$!
+  if wait $cpid &&
+     tw_wait_event "e['event']=='sock_send' and e['syscall']=='SSL_write' and e['pid']==$cpid and e['peer']=='127.0.0.1:$PORT' and e.get('literals')" >/dev/null; then
+    ok "tls_plaintext_behind_$mode"
+  else
+    not_ok "tls_plaintext_behind_$mode" "no SSL_write capture with the marker: $(cat "$TW_TMP/client.err")"
+  fi
+done
 # The ciphertext on the same socket does not hold it.
 # The barrier: after curl is done, another process sends the marker in
 # the clear (a raw send, the same path as curl's ciphertext) to the server.

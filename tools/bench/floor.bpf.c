@@ -30,4 +30,9 @@ int BPF_PROG(f_fork, struct task_struct *parent, struct task_struct *child) { re
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(f_exit, struct task_struct *p) { return 0; }
 
+/* An empty entry uprobe: floor.c attaches it to each FILE:FUNCTION it is
+ * given, the TLS write functions tokenward probes (tools/bench-tls.sh). */
+SEC("uprobe")
+int f_tls(void *ctx) { return 0; }
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

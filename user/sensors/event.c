@@ -140,7 +140,8 @@ const char *event_syscall_name(int sc)
 		[TW_SC_WRITE] = "write", [TW_SC_PWRITE64] = "pwrite64", [TW_SC_WRITEV] = "writev",
 		[TW_SC_PWRITEV] = "pwritev", [TW_SC_PWRITEV2] = "pwritev2", [TW_SC_SENDTO] = "sendto",
 		[TW_SC_SENDMSG] = "sendmsg", [TW_SC_SENDMMSG] = "sendmmsg",
-		[TW_SC_SSL_WRITE] = "SSL_write",
+		[TW_SC_SSL_WRITE] = "SSL_write", [TW_SC_GNUTLS_SEND] = "gnutls_record_send",
+		[TW_SC_GO_TLS_WRITE] = "crypto/tls.Write",
 	};
 	return sc > 0 && sc < TW_SC_MAX && names[sc] ? names[sc] : "unknown";
 }

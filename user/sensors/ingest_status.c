@@ -9,11 +9,13 @@
 #include "lib/log.h"
 #include "sensors/ingest_priv.h"
 #include "sensors/proctable.h"
+#include "sensors/tlsattach.h"
 
 static int drop_is_loss(int reason)
 {
 	return reason == TW_DROP_RINGBUF_FULL || reason == TW_DROP_CHUNK_LOST ||
-	       reason == TW_DROP_META_LOST || reason == TW_DROP_READ_FAIL;
+	       reason == TW_DROP_META_LOST || reason == TW_DROP_READ_FAIL ||
+	       reason == TW_DROP_TLS_UNSENT;
 }
 
 static void add_num(cJSON *o, const char *name, uint64_t v)
@@ -102,6 +104,36 @@ static void fill_readers(struct ingest *in, cJSON *o)
 	}
 }
 
+/* The TLS sensor: which files are probed, and what finding them cost. */
+static void fill_tls(struct ingest *in, cJSON *o)
+{
+	const struct tlsattach *ta = monitor_tls(in->mon);
+	struct tlsattach_stats s;
+	const char *path;
+	cJSON *t, *files;
+
+	if (!ta)
+		return;
+	tlsattach_get_stats(ta, &s);
+	t = cJSON_AddObjectToObject(o, "tls");
+	files = cJSON_AddArrayToObject(t, "probed");
+	for (unsigned i = 0; i < 64 && (path = tlsattach_probed_path(ta, i)); i++)
+		cJSON_AddItemToArray(files, cJSON_CreateString(path));
+	add_num(t, "files_probed", s.probed);
+	add_num(t, "files_attached", s.attached);
+	add_num(t, "files_examined", s.examined);
+	add_num(t, "files_dropped", s.dropped);
+	add_num(t, "no_symbols", s.no_symbols);
+	add_num(t, "go_stripped", s.go_stripped);
+	add_num(t, "failed", s.failed);
+	add_num(t, "maps_scans", s.scans);
+	add_num(t, "scans_skipped", s.scans_skipped);
+	add_num(t, "vanished", s.vanished);
+	add_num(t, "mappings", s.mappings);
+	add_num(t, "mappings_known", s.known);
+	add_num(t, "table_full", s.table_full);
+}
+
 void ingest_status_fill(struct ingest *in, cJSON *o)
 {
 	add_num(o, "ringbuf_bytes", monitor_ringbuf_bytes(in->mon));
@@ -111,6 +143,7 @@ void ingest_status_fill(struct ingest *in, cJSON *o)
 	fill_captures(in, o);
 	fill_drops(in, o);
 	fill_readers(in, o);
+	fill_tls(in, o);
 	if (in->swept) {
 		cJSON *sw = cJSON_AddObjectToObject(o, "sweep");
 		add_num(sw, "processes", in->sweep.procs);

@@ -11,12 +11,15 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "tokenward.skel.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "sensors/monitor.h"
+#include "sensors/tlsattach.h"
 
 struct monitor {
 	struct tw_bpf *skel;
@@ -25,66 +28,102 @@ struct monitor {
 	void *ctx;
 	int ncpus;
 	uint64_t ringbuf_bytes;
-	struct bpf_link *tls_links[4];
-	const char *tls_lib;
+	struct tlsattach *tls;       /* NULL with --no-tls */
 	struct tw_tail_slot *tail;  /* the kernel's tail_slots, mapped; NULL when off */
 	size_t tail_bytes;
 	struct tw_batch_slot *batch; /* the kernel's batch_slots, mapped; NULL when off */
 	size_t batch_bytes;
 };
 
-/* Where Debian and friends keep OpenSSL 3's libssl. */
-static const char *const libssl_paths[] = {
-	"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/lib/x86_64-linux-gnu/libssl.so.3",
-	"/usr/lib/aarch64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3",
+/* Where distributions keep the shared TLS libraries: probed at start even
+ * before a process maps them. Any other copy is found in /proc/PID/maps. */
+static const char *const tls_lib_paths[] = {
+	"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+	"/usr/lib/x86_64-linux-gnu/libgnutls.so.30", "/usr/lib/aarch64-linux-gnu/libssl.so.3",
+	"/usr/lib/aarch64-linux-gnu/libgnutls.so.30", "/usr/lib64/libssl.so.3",
+	"/usr/lib64/libgnutls.so.30", "/usr/lib/libssl.so.3", "/usr/lib/libgnutls.so.30",
 };
 
-/*
- * The TLS plaintext sensor: uprobes on SSL_write and SSL_write_ex in the
- * system libssl, for every process that maps it. Optional: a host without
- * libssl, or one it cannot attach to, loses TLS plaintext only, and says so.
- */
-static void attach_tls(struct monitor *m)
+/* The probes of one file (tlsattach.c's handle). */
+struct tls_links {
+	struct bpf_link *l[TLSELF_NFN];
+};
+
+static void tls_detach(void *ctx, void *handle)
 {
-	struct {
-		struct bpf_program *prog;
-		const char *func;
-		bool ret;
-	} probes[4] = {
-		{ m->skel->progs.tw_ssl_write, "SSL_write", false },
-		{ m->skel->progs.tw_ssl_write_ret, "SSL_write", true },
-		{ m->skel->progs.tw_ssl_write_ex, "SSL_write_ex", false },
-		{ m->skel->progs.tw_ssl_write_ex_ret, "SSL_write_ex", true },
-	};
-	const char *lib = NULL;
+	struct tls_links *t = handle;
 
-	for (size_t i = 0; i < sizeof(libssl_paths) / sizeof(libssl_paths[0]) && !lib; i++)
-		if (access(libssl_paths[i], R_OK) == 0)
-			lib = libssl_paths[i];
-	if (!lib) {
-		log_warn("TLS plaintext capture off: no OpenSSL 3 libssl found");
-		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = probes[i].func, .retprobe = probes[i].ret);
-
-		m->tls_links[i] = bpf_program__attach_uprobe_opts(probes[i].prog, -1, lib, 0, &uo);
-		if (!m->tls_links[i]) {
-			log_warn("TLS plaintext capture off: attaching to %s in %s failed: %s",
-				 probes[i].func, lib, strerror(errno));
-			for (int j = 0; j < i; j++) {
-				bpf_link__destroy(m->tls_links[j]);
-				m->tls_links[j] = NULL;
-			}
-			return;
-		}
-	}
-	m->tls_lib = lib;
+	(void)ctx;
+	for (int i = 0; t && i < TLSELF_NFN; i++)
+		bpf_link__destroy(t->l[i]);
+	free(t);
 }
 
-const char *monitor_tls_lib(const struct monitor *m)
+/* Entry probes only (bpf/tls.bpf.c): one per function the file defines,
+ * at its file offset, for every process (pid -1). All or none. */
+static int tls_attach(void *ctx, const char *path, const struct tlself_result *r, void **handle)
 {
-	return m->tls_lib;
+	struct monitor *m = ctx;
+	struct bpf_program *prog[TLSELF_NFN] = {
+		[TLSELF_SSL_WRITE] = m->skel->progs.tw_ssl_write,
+		[TLSELF_SSL_WRITE_EX] = m->skel->progs.tw_ssl_write_ex,
+		[TLSELF_GNUTLS_SEND] = m->skel->progs.tw_gnutls_send,
+		[TLSELF_GO_WRITE] = m->skel->progs.tw_go_tls_write,
+	};
+	struct tls_links *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (int i = 0; i < TLSELF_NFN; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, uo);
+
+		if (!(r->found & (1u << i)))
+			continue;
+		t->l[i] = bpf_program__attach_uprobe_opts(prog[i], -1, path, r->off[i], &uo);
+		if (!t->l[i]) {
+			int e = -errno;
+
+			tls_detach(NULL, t);
+			return e ? e : -EINVAL;
+		}
+	}
+	*handle = t;
+	return 0;
+}
+
+/*
+ * The TLS plaintext sensor: probes on every file that defines a TLS write
+ * function, at start (system paths, then every process's maps) and then as
+ * programs start (tlsattach.c). Optional: nothing found loses TLS
+ * plaintext only, and says so.
+ */
+static int open_tls(struct monitor *m, char *err, size_t errsz)
+{
+	struct tlsattach_opts o = { .procdir = "/proc" };
+	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
+	struct tlsattach_stats st;
+
+	m->tls = tlsattach_new(&o, tls_attach, tls_detach, m);
+	if (!m->tls) {
+		snprintf(err, errsz, "cannot start the TLS sensor: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof(tls_lib_paths) / sizeof(tls_lib_paths[0]); i++)
+		tlsattach_path(m->tls, tls_lib_paths[i]);
+	tlsattach_sweep(m->tls, now);
+	tlsattach_get_stats(m->tls, &st);
+	if (!st.probed)
+		log_warn("TLS plaintext capture: no TLS library found yet; probes follow as "
+			 "programs map one");
+	else
+		log_info("TLS plaintext capture: %llu files probed",
+			 (unsigned long long)st.probed);
+	return 0;
+}
+
+const struct tlsattach *monitor_tls(const struct monitor *m)
+{
+	return m->tls;
 }
 
 static int libbpf_verbose;
@@ -112,6 +151,10 @@ static int on_record(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(struct tw_hdr))
 		return 0;
+	/* a new program: perhaps a TLS library or TLS stack not probed yet */
+	if (m->tls && ((const struct tw_hdr *)data)->type == TW_EV_EXEC)
+		tlsattach_exec(m->tls, ((const struct tw_hdr *)data)->tgid,
+			       util_now_ns(CLOCK_MONOTONIC));
 	return m->fn(m->ctx, data, len);
 }
 
@@ -179,11 +222,11 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 		snprintf(err, errsz, "sizing BPF maps failed: %s", strerror(-r));
 		goto fail;
 	}
-	/* uprobes need a library path: attached by attach_tls() below */
+	/* uprobes need a file: attached by open_tls() below */
 	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write, false);
-	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ret, false);
 	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ex, false);
-	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ex_ret, false);
+	bpf_program__set_autoattach(m->skel->progs.tw_gnutls_send, false);
+	bpf_program__set_autoattach(m->skel->progs.tw_go_tls_write, false);
 	if ((r = tw_bpf__load(m->skel))) {
 		snprintf(err, errsz, "loading the BPF sensors failed: %s (%s)%s",
 			 strerror(-r), libbpf_last, opts->verbose ? "" : "; -v shows libbpf's log");
@@ -212,8 +255,8 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 			 strerror(-r), libbpf_last);
 		goto fail;
 	}
-	if (!opts->no_tls)
-		attach_tls(m);
+	if (!opts->no_tls && (r = open_tls(m, err, errsz)))
+		goto fail;
 	/* Shared with the kernel: userspace takes pending file runs and send
 	 * batches with a compare-and-swap on this memory, no syscall
 	 * (user/sensors/filetail.c, user/sensors/sockbatch.c). */
@@ -239,12 +282,18 @@ fail:
 
 int monitor_poll(struct monitor *m, int timeout_ms)
 {
-	int n = ring_buffer__poll(m->rb, timeout_ms);
+	int n;
 
+	if (m->tls)
+		timeout_ms = tlsattach_timeout_ms(m->tls, util_now_ns(CLOCK_MONOTONIC), timeout_ms);
+	n = ring_buffer__poll(m->rb, timeout_ms);
 	/* Records sent without a wakeup do not make epoll return; after the
 	 * timeout, read whatever has queued up since. */
 	if (n == 0)
 		n = ring_buffer__consume(m->rb);
+	/* the maps of programs that started, and the probed files' check */
+	if (m->tls)
+		tlsattach_run(m->tls, util_now_ns(CLOCK_MONOTONIC));
 	return n;
 }
 
@@ -305,6 +354,7 @@ const char *monitor_drop_name(int reason)
 		[TW_DROP_CAP_TRUNC] = "capture_truncated",
 		[TW_DROP_CHUNK_LOST] = "chunk_lost",
 		[TW_DROP_META_LOST] = "meta_lost",
+		[TW_DROP_TLS_UNSENT] = "tls_unsent",
 	};
 	return reason >= 0 && reason < TW_DROP_MAX && names[reason] ? names[reason] : "unknown";
 }
@@ -318,8 +368,7 @@ void monitor_close(struct monitor *m)
 		munmap(m->tail, m->tail_bytes);
 	if (m->batch)
 		munmap(m->batch, m->batch_bytes);
-	for (int i = 0; i < 4; i++)
-		bpf_link__destroy(m->tls_links[i]);
+	tlsattach_free(m->tls);
 	tw_bpf__destroy(m->skel);
 	free(m);
 }

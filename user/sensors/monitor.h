@@ -36,8 +36,9 @@ int monitor_drops_percpu(struct monitor *m, uint64_t *out);
 int monitor_ncpus(const struct monitor *m);
 uint64_t monitor_ringbuf_bytes(const struct monitor *m);
 const char *monitor_drop_name(int reason);
-/* The libssl the TLS plaintext sensor is attached to, or NULL. */
-const char *monitor_tls_lib(const struct monitor *m);
+/* The TLS sensor's files (tlsattach.h), or NULL with --no-tls. */
+struct tlsattach;
+const struct tlsattach *monitor_tls(const struct monitor *m);
 /* The kernel's file-tail slots (TW_TAIL_SLOTS of them), mapped into this
  * process, or NULL when file tails are off. */
 struct tw_tail_slot *monitor_tail_slots(const struct monitor *m);
