@@ -15,7 +15,7 @@ PIDS=()
 SNI=api.tokenward.test
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  tw_stop; tw_leave_cgroup; rm -rf "$TW_TMP"
+  tw_stop; tw_leave_cgroup; tw_tmp_done
 }
 trap cleanup EXIT
 
@@ -84,7 +84,7 @@ mint() { # AUD: prints "ID TOKEN"
   local tok id
   tok=$("$TW" mint --ledger "$LEDGER" --task tls --aud "$1" 2>"$TW_TMP/mint.err") || return 1
   id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok")
+  TOKENS+=("$tok"); tw_token_record "$tok"
   echo "$id $tok"
 }
 status_of() { "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
