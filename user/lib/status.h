@@ -31,7 +31,8 @@ cJSON *status_build(int running, unsigned long long started_realtime_ns);
 int status_write(const char *dir, int running, unsigned long long started_realtime_ns);
 
 /* Read DIR/status.json. Returns 0, -ENOENT when there is none, or
- * -EINVAL (with a message in err) when it is not valid JSON. */
+ * -EINVAL (with a message in err) when it is not valid JSON or its
+ * "pid" is not an integer in 1..INT_MAX. */
 int status_read(const char *dir, cJSON **out, char *err, size_t errsz);
 
 #endif
