@@ -118,4 +118,36 @@ aud_stored() { # NAME AUD WANT
 aud_stored aud_v4_mapped_is_ipv4 '[::ffff:203.0.113.7]:443' 203.0.113.7:443
 aud_stored aud_host_unix_round_trips unix.:3 unix:3
 
+# ---- defect 10: YAML files are bounded ---------------------------------
+# expect_yaml_refused NAME WANT_IN_STDERR CMD...: exit 2 within 10 s (the
+# unbounded reader took 49 s on deep nesting, over a minute on 20 MB).
+expect_yaml_refused() {
+  local name=$1 want=$2 start rc; shift 2
+  start=$SECONDS
+  timeout 60 "$@" >"$TW_TMP/out" 2>"$TW_TMP/err"; rc=$?
+  if [ $rc -ne 2 ]; then not_ok "$name" "exit $rc, want 2: $(head -c 200 "$TW_TMP/err")"
+  elif ! grep -qF -- "$want" "$TW_TMP/err"; then not_ok "$name" "stderr lacks '$want': $(head -c 300 "$TW_TMP/err")"
+  elif [ $((SECONDS - start)) -gt 10 ]; then not_ok "$name" "took $((SECONDS - start)) s"
+  else ok "$name"; fi
+}
+mkdir -p "$TW_TMP/deep" "$TW_TMP/dup"
+python3 -c 'import sys; n=100000; open(sys.argv[1], "w").write("rules: " + "[" * n + "]" * n + "\n")' "$TW_TMP/deep/r.yaml"
+expect_yaml_refused yaml_rules_deep_nesting "deep/r.yaml:1: nested deeper than 64 levels" "$TW" rules list --rules "$TW_TMP/deep"
+cat >"$TW_TMP/dup/r.yaml" <<'Y'
+rules:
+  - id: k
+    pattern: '\b(kk_[a-z]{8})\b'
+    keywords: [kk_]
+    severity: low
+    severity: critical
+Y
+expect_yaml_refused yaml_rules_duplicate_key "dup/r.yaml:6: 'severity' given twice (first at line 5)" "$TW" rules list --rules "$TW_TMP/dup"
+printf 'revocation:\n  workers: 2\n---\nrevocation:\n  workers: 3\n' >"$TW_TMP/two.yaml"
+expect_yaml_refused yaml_config_second_document "two.yaml:3: a second YAML document" \
+  "$TW" revoke-queue status --config "$TW_TMP/two.yaml" --db "$TW_TMP/q.db"
+python3 -c 'import sys; f=open(sys.argv[1], "w"); f.write("policy:\n"); [f.write("  k%d: alert\n" % i) for i in range(1500000)]' "$TW_TMP/big.yaml"
+expect_yaml_refused yaml_config_20mb "big.yaml:" "$TW" revoke-queue status --config "$TW_TMP/big.yaml" --db "$TW_TMP/q.db"
+grep -q "larger than 1 MiB" "$TW_TMP/err" && ok yaml_config_20mb_says_limit || not_ok yaml_config_20mb_says_limit "$(head -c 200 "$TW_TMP/err")"
+rm -f "$TW_TMP/big.yaml"
+
 assert_no_raw_tokens
