@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run tokenward's tests and print one closing line: "N passed, M failed".
-#   tools/run-tests.sh [--unit|--asan|--cli|--live] BUILD_DIR [NAME_FILTER]
+#   tools/run-tests.sh [--unit|--asan|--cli|--live|--fuzz] BUILD_DIR [NAME_FILTER]
 # Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
 # counts. The same tests built with clang under ASan + UBSan
 # (BUILD/asan/tests/test_*, the Makefile's sanitizer section) count
@@ -8,11 +8,16 @@
 # aborts the binary, which counts as a failure. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
 # (tests/live/test_*.sh, real BPF as root) are scripts that print one
 # "ok NAME" or "not ok NAME: reason" line per case; a script that dies
-# without reporting counts as one failure. Logs go to BUILD/test-logs/.
+# without reporting counts as one failure. The libFuzzer targets
+# (BUILD/fuzz/fuzz_*, the Makefile's fuzzing section) run FUZZ_SECONDS
+# each (default 15) when that directory exists, one test each as
+# fuzz/NAME; a crash, leak, sanitizer report or broken invariant fails it
+# and leaves the input in BUILD/fuzz/crashes/. Logs go to BUILD/test-logs/.
 set -u
 mode=all
 case "${1:-}" in
   --unit) mode=unit; shift ;; --asan) mode=asan; shift ;; --live) mode=live; shift ;; --cli) mode=cli; shift ;;
+  --fuzz) mode=fuzz; shift ;;
 esac
 build=${1:-build}
 filter=${2:-${TEST:-}}
@@ -74,6 +79,34 @@ run_scripts() { # DIR
   done
 }
 
+run_fuzz() { # DIR: BUILD/fuzz
+  local dir=$1 secs=${FUZZ_SECONDS:-15} bin name log rc execs d args
+  for bin in "$dir"/fuzz_*; do
+    [ -x "$bin" ] || continue
+    name=${bin##*/fuzz_}
+    [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    log=$logs/fuzz-$name.log
+    mkdir -p "$dir/corpus/$name" "$dir/crashes"
+    # The first directory collects what the run finds (never committed);
+    # the seeds are read only.
+    args=("$dir/corpus/$name")
+    for d in "$root/tests/fuzz/seeds/$name" "$dir/seeds/$name"; do [ -d "$d" ] && args+=("$d"); done
+    [ -f "$root/tests/fuzz/dict/$name.dict" ] && args=(-dict="$root/tests/fuzz/dict/$name.dict" "${args[@]}")
+    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$dir/crashes/$name-" "${args[@]}" >"$log" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    if [ $rc -eq 0 ] && [ -n "$execs" ]; then
+      passed=$((passed + 1))
+      echo "ok   fuzz/$name: ${execs} executions in ${secs} s"
+    else
+      failed=$((failed + 1)); failures+=("fuzz/$name (log: $log)")
+      echo "FAIL fuzz/$name: exit $rc after ${execs:-?} executions"
+      grep -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log" | head -8 | sed 's/^/    /'
+    fi
+  done
+}
+
 # Sanitized runs: leaks count too (this is where they can be seen), and
 # the stack of the first report is what a developer needs from the log.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
@@ -83,6 +116,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   run_unit "$build/asan/tests" unit-asan
 { [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli
 { [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live
+{ [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && run_fuzz "$build/fuzz"
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo; echo "failed:"; printf '  %s\n' "${failures[@]}"
