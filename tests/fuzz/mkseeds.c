@@ -5,7 +5,7 @@
  * (tests/unit/tokmint.h) — the standard forbids a committed token, even a
  * fake one a rule matches. `make fuzz` runs this into BUILD/fuzz/seeds.
  *
- *   mkseeds DIR     writes DIR/{event,sni,jwt,detect}/NAME
+ *   mkseeds DIR     writes DIR/{event,sni,jwt,detect,stream}/NAME
  */
 #include <errno.h>
 #include <stdio.h>
@@ -239,6 +239,10 @@ static void token_seeds(void)
 	n = snprintf(text, sizeof(text), "\x05" "export GITHUB_TOKEN=%s\nAuthorization: Bearer %s\n"
 		     "{\"token\":\"%s\"}\n", ghp, jwt, twd);
 	put("detect", "mixed", text, (size_t)n);
+	/* stream: byte 0 the flags, bytes 1..2 the split point (fuzz_stream.c) */
+	put("stream", "mixed", text, (size_t)n);
+	n = snprintf(text, sizeof(text), "\x01\x30\x01%s %s\n%*s%s,%s\n", ghp, twd, 300, "", twd, ghp);
+	put("stream", "spaced", text, (size_t)n);
 }
 
 int main(int argc, char **argv)
