@@ -241,7 +241,9 @@ static void token_seeds(void)
 	put("detect", "mixed", text, (size_t)n);
 	/* stream: byte 0 the flags, bytes 1..2 the split point (fuzz_stream.c) */
 	put("stream", "mixed", text, (size_t)n);
-	n = snprintf(text, sizeof(text), "\x01\x30\x01%s %s\n%*s%s,%s\n", ghp, twd, 300, "", twd, ghp);
+	/* two pieces need more than detector_overlap() (672 here) bytes */
+	n = snprintf(text, sizeof(text), "\x01\x30\x01%s %s\n%*s%s,%s\n%*s%s\n", ghp, twd, 600, "", twd, ghp,
+		     900, "", twd);
 	put("stream", "spaced", text, (size_t)n);
 }
 
