@@ -41,7 +41,7 @@ static void refused(const char *text, size_t len, int line, const char *words)
 	snprintf(prefix, sizeof(prefix), "y.yaml:%d: ", line);
 	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, words))
 		fail_msg("want '%s...%s', got '%s'", prefix, words, err);
-	if (now_s() - t0 > 2.0)
+	if (now_s() - t0 > 20.0) /* the unbounded reader took 49 s on deep nesting */
 		fail_msg("took %.1f s to refuse", now_s() - t0);
 }
 
@@ -146,22 +146,24 @@ static void test_duplicate_keys(void **state)
 	refused("- {p: 1, q: 2, p: 3}\n", 21, 1, "'p' given twice");
 	/* keys are compared whole: a prefix is another key */
 	accepted("ab: 1\na: 2\nabc: 3\n");
-	/* many keys: not quadratic */
-	size_t cap = 900 * 1024, o = 0;
-	char *s = malloc(cap);
+	/* As many keys as 1 MiB holds (~130k): a pairwise check is ~8e9
+	 * comparisons, minutes under ASan; sorting is a fraction of a second.
+	 * The bound is generous for a loaded machine. */
+	size_t cap = YAMLDOC_MAX_BYTES - 64, o = 0;
+	char *s = malloc(cap + 64);
 	double t0 = now_s();
-	for (int i = 0; o + 32 < cap - 32; i++)
-		o += sprintf(s + o, "key%d: %d\n", i, i);
+	for (int i = 0; o + 16 < cap; i++)
+		o += sprintf(s + o, "%x: 0\n", i);
 	s[o] = 0;
 	accepted(s);
-	o += sprintf(s + o, "key7: again\n");
+	o += sprintf(s + o, "7: again\n");
 	int lines = 0;
 	for (size_t i = 0; i < o; i++)
 		lines += s[i] == '\n';
-	refused(s, o, lines, "'key7' given twice (first at line 8)");
+	refused(s, o, lines, "'7' given twice (first at line 8)");
 	free(s);
-	if (now_s() - t0 > 3.0)
-		fail_msg("%.1f s for ~80k keys", now_s() - t0);
+	if (now_s() - t0 > 20.0)
+		fail_msg("%.1f s for %d keys", now_s() - t0, lines);
 }
 
 static void test_refused_constructs(void **state)
