@@ -313,8 +313,10 @@ static int read_secret_file(struct loader *ld, yaml_node_t *at, struct tw_issuer
 	ssize_t n;
 	int fd;
 
-	/* O_NOFOLLOW: the mode checked must be the mode of the file read. */
-	fd = open(is->client_secret_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NOFOLLOW: the mode checked must be the mode of the file read.
+	 * O_NONBLOCK: a FIFO would block open() until a writer came; it is
+	 * refused below as not a regular file (no effect on a regular file). */
+	fd = open(is->client_secret_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return fail(ld, at, "issuer '%s': cannot open client_secret_file %s: %s",
 			    is->name, is->client_secret_file, strerror(errno));

@@ -236,6 +236,30 @@ static void test_yaml_bounds(void **state)
 	unlink(path);
 }
 
+/* Found while fuzzing the config: a client_secret_file naming a FIFO
+ * blocked the load in open() until some writer came (forever). It is
+ * refused as "not a regular file". alarm() turns a hang into a failure. */
+static void test_secret_file_fifo(void **state)
+{
+	static const char yaml[] = "issuers:\n  idp:\n    type: rfc7009\n"
+				   "    revocation_endpoint: https://x/\n    client_id: tw\n"
+				   "    client_secret_file: %s\n";
+	struct tw_config *c = NULL;
+	char fifo[128], text[512], err[512];
+	(void)state;
+
+	snprintf(fifo, sizeof(fifo), "%s/secret.fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof(text), yaml, fifo);
+	alarm(20);
+	assert_int_not_equal(config_load_string(text, "tw.yaml", &c, err, sizeof(err)), 0);
+	alarm(0);
+	assert_null(c);
+	if (!strstr(err, "tw.yaml:2: issuer 'idp': client_secret_file") || !strstr(err, "not a regular file"))
+		fail_msg("%s", err);
+	unlink(fifo);
+}
+
 static void test_secret_file_permissions(void **state)
 {
 	static const char yaml[] = "issuers:\n  idp:\n    type: rfc7009\n"
@@ -340,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_yaml_bounds),
+		cmocka_unit_test(test_secret_file_fifo),
 		cmocka_unit_test(test_secret_file_permissions),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_duration),
