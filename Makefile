@@ -225,3 +225,41 @@ test: asan
 test-asan: asan $(ISSUER_DEPS)
 	@tools/run-tests.sh --asan $(BUILD)
 # ---- end of the sanitizer build ----------------------------------------
+
+# ---- fuzzing: libFuzzer targets (clang) --------------------------------
+# One target per parser of outside input, tests/fuzz/fuzz_NAME.c
+# (docs/FUZZING.md). The library is built again into BUILD/fuzz with
+# clang's coverage instrumentation for libFuzzer and ASan + UBSan, needing
+# no BPF (CLANG and BPFTOOL are false, as for the sanitizer build); each
+# target links it with libFuzzer's main. Seeds: tests/fuzz/seeds/NAME
+# (committed, no tokens) and BUILD/fuzz/seeds/NAME (tests/fuzz/mkseeds.c:
+# binary records, ClientHellos, tokens minted at build time). `make fuzz`
+# runs every target for FUZZ_SECONDS each (tools/run-tests.sh --fuzz); `make
+# test` runs each for 15 s, as fuzz/NAME. FUZZ=NAME runs one.
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-build fuzz-bins
+# Inside the sub-make BUILD is BUILD/fuzz: the targets sit beside its library.
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES)) $(BUILD)/mkseeds
+	@$(BUILD)/mkseeds $(BUILD)/seeds
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(LIB) -o $@ $(LDLIBS)
+
+$(BUILD)/mkseeds: tests/fuzz/mkseeds.c bpf/tokenward.h tests/unit/tokmint.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/unit $< -o $@ -lz
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CLANG=false BPFTOOL=false \
+		SANITIZE="$(FUZZ_FLAGS)" fuzz-bins
+
+test: fuzz-build
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tools/run-tests.sh --fuzz $(BUILD) $(FUZZ)
+# ---- end of fuzzing ----------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run tokenward's tests and print one closing line: "N passed, M failed".
-#   tools/run-tests.sh [--unit|--asan|--cli|--live] BUILD_DIR [NAME_FILTER]
+#   tools/run-tests.sh [--unit|--asan|--cli|--live|--fuzz] BUILD_DIR [NAME_FILTER]
 # Unit tests are cmocka binaries (build/tests/test_*); each cmocka case
 # counts. CLI tests (tests/cli/test_*.sh, no BPF) and live tests
 # (tests/live/test_*.sh, real BPF as root) are scripts that print one
@@ -24,10 +24,16 @@
 # leak-input* hold tokens on purpose and are skipped). audit/redaction-
 # selftest proves that the audit finds a planted token. Each run starts by
 # clearing the last run's artefacts, registry and sanitizer logs.
+#
+# Fuzzing: the libFuzzer targets (BUILD/fuzz/fuzz_*, the Makefile's
+# fuzzing section) run FUZZ_SECONDS each (default 15) when that directory
+# exists, one test each as fuzz/NAME; a crash, leak, sanitizer report or
+# broken invariant fails it and leaves the input in BUILD/fuzz/crashes/.
 set -u
 mode=all
 case "${1:-}" in
   --unit) mode=unit; shift ;; --asan) mode=asan; shift ;; --live) mode=live; shift ;; --cli) mode=cli; shift ;;
+  --fuzz) mode=fuzz; shift ;;
 esac
 build=${1:-build}
 filter=${2:-${TEST:-}}
@@ -149,6 +155,38 @@ run_audit() {
   times+=("audit $((SECONDS - t0)) s")
 }
 
+run_fuzz() { # DIR: BUILD/fuzz
+  local dir=$1 secs=${FUZZ_SECONDS:-15} bin name log rc execs d args
+  for bin in "$dir"/fuzz_*; do
+    [ -x "$bin" ] || continue
+    name=${bin##*/fuzz_}
+    [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    log=$logs/fuzz-$name.log
+    mkdir -p "$dir/corpus/$name" "$dir/crashes"
+    # The first directory collects what the run finds (never committed);
+    # the seeds are read only.
+    args=("$dir/corpus/$name")
+    for d in "$root/tests/fuzz/seeds/$name" "$dir/seeds/$name"; do [ -d "$d" ] && args+=("$d"); done
+    [ -f "$root/tests/fuzz/dict/$name.dict" ] && args=(-dict="$root/tests/fuzz/dict/$name.dict" "${args[@]}")
+    # libFuzzer prints a failing input (hex, escaped, base64) when it is
+    # small; inputs grown from the minted seeds may hold tokens, and test
+    # logs never do: the input is in BUILD/fuzz/crashes/, the log says where.
+    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$dir/crashes/$name-" "${args[@]}" 2>&1 |
+      awk '/^MS: /{print; skip=1; next} /^artifact_prefix=/{skip=0} /^Base64: /{next} !skip' >"$log"
+    rc=${PIPESTATUS[0]}
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    if [ $rc -eq 0 ] && [ -n "$execs" ]; then
+      passed=$((passed + 1))
+      echo "ok   fuzz/$name: ${execs} executions in ${secs} s"
+    else
+      failed=$((failed + 1)); failures+=("fuzz/$name (log: $log)")
+      echo "FAIL fuzz/$name: exit $rc after ${execs:-?} executions"
+      grep -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log" | head -8 | sed 's/^/    /'
+    fi
+  done
+}
+
 { [ "$mode" = all ] || [ "$mode" = unit ]; } && run_unit "$build/tests" unit
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -d "$build/asan/tests" ] &&
   run_unit "$build/asan/tests" unit-asan
@@ -156,6 +194,7 @@ run_audit() {
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] &&
   run_scripts cli cli-asan "$build/asan/tokenward"
 { [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live live
+{ [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && run_fuzz "$build/fuzz"
 run_audit
 
 if [ ${#failures[@]} -gt 0 ]; then

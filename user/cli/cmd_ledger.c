@@ -24,6 +24,7 @@
 #include "ledger/handoff.h"
 #include "ledger/ledger.h"
 #include "revoke/revoke.h"
+#include "detect/opaque.h"
 #include "detect/redact.h"
 #include "ledger/seal.h"
 #include "lib/sha256.h"
@@ -602,7 +603,14 @@ static int ledger_register(int argc, char **argv)
 			goto out;
 		}
 	} else {
+		/* Refuse what the detector could never find: a registered token
+		 * that is never seen is worse than a refusal. */
 		t.format = LEDGER_FMT_OPAQUE;
+		if (detect_opaque_check(tok, n, err, sizeof(err))) {
+			rc = cmd_usage_error(cmd, "standard input is not a token tokenward can find "
+					     "(not a twd_ token or a JWT, and %s)", err);
+			goto out;
+		}
 	}
 
 	/* Audience: flags, else the JWT's aud claims that name a destination. */
@@ -631,8 +639,9 @@ static int ledger_register(int argc, char **argv)
 		rc = cmd_usage_error(cmd, "no expiry: give --exp or --ttl");
 		goto out;
 	}
-	if (t.expires_at <= now) {
-		rc = cmd_usage_error(cmd, "the token has already expired");
+	if (token_check_expiry(t.expires_at, now, err, sizeof(err))) {
+		rc = cmd_usage_error(cmd, "%s%s", err, jc.exp && t.expires_at == jc.exp && t.expires_at > now
+				     ? " (the JWT's exp claim): give a nearer --exp or --ttl" : "");
 		goto out;
 	}
 	if ((r = cli_fill_delegate(cmd, &s, &t)))

@@ -18,6 +18,7 @@
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/detect.h"
+#include "detect/opaque.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -241,7 +242,7 @@ void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const
 	if (!d->lenmap)
 		return;
 	for (size_t i = 0; i < nlengths; i++) {
-		if (lengths[i] < 8 || lengths[i] > DETECT_MAX_OPAQUE_LEN)
+		if (lengths[i] < DETECT_OPAQUE_MIN_LEN || lengths[i] > DETECT_MAX_OPAQUE_LEN)
 			continue;
 		d->lenmap[lengths[i]] = 1;
 		if (lengths[i] > d->max_opaque)
@@ -494,8 +495,7 @@ static const unsigned char *b64u_class(void)
 
 	if (!init) {
 		for (int c = 0; c < 256; c++)
-			t[c] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			       c == '-' || c == '_';
+			t[c] = detect_opaque_byte((unsigned char)c); /* detect/opaque.h: registration agrees */
 		init = 1;
 	}
 	return t;

@@ -58,7 +58,8 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 /*
  * Set the known-token lookup (the ledger). Every rule match is looked up
  * by its SHA-256; in addition every run of base64url characters
- * [A-Za-z0-9_-] whose length is in lengths (each 8..DETECT_MAX_OPAQUE_LEN)
+ * [A-Za-z0-9_-] whose length is in lengths (each DETECT_OPAQUE_MIN_LEN..
+ * DETECT_MAX_OPAQUE_LEN; detect/opaque.h)
  * is hashed and looked up, and reported as rule "opaque" when known.
  * fn NULL turns lookups off. The lengths are copied.
  */

@@ -200,7 +200,7 @@ static int h2conn_step(struct h2conn *c, const unsigned char **p, size_t *n)
 
 	if (c->preface_got < H2_PREFACE_LEN) {
 		take = H2_PREFACE_LEN - c->preface_got < *n ? H2_PREFACE_LEN - c->preface_got : *n;
-		if (memcmp(*p, H2_PREFACE + c->preface_got, take))
+		if (memcmp(*p, &H2_PREFACE[c->preface_got], take))
 			return -EPROTO;
 		c->preface_got += take;
 	} else if (c->hdr_len < sizeof(c->hdr)) {

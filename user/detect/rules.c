@@ -1,7 +1,8 @@
 /*
  * Rule files are parsed with libyaml's document API: the whole file is a
  * small tree, and every node keeps its line, so a bad rule is reported
- * by file, line and id. Each pattern is compiled here once, only to
+ * by file, line and id. lib/yamldoc.c bounds each file (1 MiB, depth
+ * 64, one document, each key once) before any of it is read. Each pattern is compiled here once, only to
  * reject a broken one at load time with PCRE2's own message; the
  * detector compiles its own copy with JIT.
  */
@@ -20,11 +21,11 @@
 #include "detect/rules.h"
 #include "lib/safefile.h"
 #include "lib/util.h"
+#include "lib/yamldoc.h"
 
 #define RULE_DEFAULT_MAX_LEN 512
 #define RULE_DEFAULT_BEFORE  128
 #define RULE_MAX_MAX_LEN     65536
-#define RULES_FILE_MAX       (4u << 20)
 
 struct ruleset {
 	struct rule *r;
@@ -336,7 +337,6 @@ static int ruleset_put(struct ruleset *rs, struct rule *r)
 int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, size_t len,
 		      char *err, size_t errsz)
 {
-	yaml_parser_t parser;
 	yaml_document_t doc;
 	yaml_node_t *root, *seq = NULL;
 	struct loadctx c = { .file = name, .doc = &doc, .err = err, .errsz = errsz };
@@ -344,18 +344,8 @@ int rules_load_buffer(struct ruleset *rs, const char *name, const void *text, si
 	size_t ntmp = 0, cnt;
 	int rc = -1;
 
-	if (!yaml_parser_initialize(&parser)) {
-		util_seterr(err, errsz, "%s: out of memory", name);
+	if (yamldoc_load(&doc, name, text, len, err, errsz))
 		return -1;
-	}
-	yaml_parser_set_input_string(&parser, text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		util_seterr(err, errsz, "%s:%lu: YAML error: %s", name,
-		       (unsigned long)parser.problem_mark.line + 1,
-		       parser.problem ? parser.problem : "unparseable");
-		yaml_parser_delete(&parser);
-		return -1;
-	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
 		util_seterr(err, errsz, "%s:1: empty rule file", name);
@@ -417,7 +407,6 @@ out:
 		rule_clear(&tmp[i]);
 	free(tmp);
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
 	return rc;
 }
 
@@ -426,9 +415,15 @@ int rules_load_file(struct ruleset *rs, const char *path, char *err, size_t errs
 	char *buf;
 	size_t n;
 	int rc;
+	FILE *f;
 
-	/* A FIFO named *.yaml in a rules directory must not stall the load. */
-	if (safefile_read_all(path, 0, RULES_FILE_MAX, &buf, &n, err, errsz))
+	/* A FIFO named *.yaml in a rules directory must not stall the load;
+	 * yamldoc_read bounds the size. */
+	if (!(f = safefile_fopen_read(path, 0, err, errsz)))
+		return -1;
+	rc = yamldoc_read(f, path, &buf, &n, err, errsz);
+	fclose(f);
+	if (rc)
 		return -1;
 	rc = rules_load_buffer(rs, path, buf, n, err, errsz);
 	free(buf);

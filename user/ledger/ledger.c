@@ -19,6 +19,9 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "ledger/ledger.h"
+#include "detect/detect.h"
+#include "detect/opaque.h"
+#include "ledger/token.h"
 #include "lib/db.h"
 #include "lib/safefile.h"
 #include "lib/util.h"
@@ -471,6 +474,19 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 
 	if (!t->issuer || !*t->issuer || !t->length || !t->expires_at) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: token without issuer, length or expiry", l->path);
+		return -EINVAL;
+	}
+	/* The same bounds as registration, for any caller: a token the
+	 * detector cannot find, or an expiry beyond what is recorded. */
+	if (t->format == LEDGER_FMT_OPAQUE &&
+	    (t->length < DETECT_OPAQUE_MIN_LEN || t->length > DETECT_MAX_OPAQUE_LEN)) {
+		snprintf(l->err, sizeof(l->err), "ledger %s: an opaque token of %u characters could never "
+			 "be found (%d to %d)", l->path, (unsigned)t->length, DETECT_OPAQUE_MIN_LEN,
+			 DETECT_MAX_OPAQUE_LEN);
+		return -EINVAL;
+	}
+	if (t->expires_at < 0 || t->expires_at > (int64_t)time(NULL) + TOKEN_EXPIRY_AHEAD_MAX) {
+		snprintf(l->err, sizeof(l->err), "ledger %s: expiry more than 10 years ahead", l->path);
 		return -EINVAL;
 	}
 	if (audience_list_parse((const char *const *)t->audience, t->naudience, &parsed, detail, sizeof(detail))) {
@@ -990,6 +1006,14 @@ static void add_time(cJSON *o, const char *key, int64_t unix_ns)
 	cJSON_AddStringToObject(o, key, ts);
 }
 
+/* Rows written before expiry was bounded may hold any number. */
+static int64_t sec_to_ns(int64_t s)
+{
+	if (s <= 0)
+		return 0;
+	return s > INT64_MAX / 1000000000ll ? INT64_MAX : s * 1000000000ll;
+}
+
 static void add_str(cJSON *o, const char *key, const char *s)
 {
 	if (s)
@@ -1010,8 +1034,8 @@ cJSON *ledger_token_to_json(const struct ledger_token *t, int64_t now_s)
 	for (size_t i = 0; i < t->naudience; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(t->audience[i]));
 	cJSON_AddItemToObject(o, "audience", a);
-	add_time(o, "issued_at", t->issued_at * 1000000000ll);
-	add_time(o, "expires_at", t->expires_at * 1000000000ll);
+	add_time(o, "issued_at", sec_to_ns(t->issued_at));
+	add_time(o, "expires_at", sec_to_ns(t->expires_at));
 	add_time(o, "completed_at", t->completed_ns);
 	add_time(o, "revoked_at", t->revoked_ns);
 	cJSON_AddStringToObject(o, "issuer", t->issuer ? t->issuer : "");

@@ -10,6 +10,7 @@
 #include <zlib.h>
 #include "detect/checksum.h"
 #include "ledger/token.h"
+#include "lib/util.h"
 
 void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1])
 {
@@ -67,4 +68,19 @@ bool token_validate(const char *s, size_t n)
 		return false;
 	checksum_base62_crc32(body, TOKEN_BODY_LEN, check);
 	return memcmp(check, body + TOKEN_BODY_LEN, TOKEN_CHECK_LEN) == 0;
+}
+
+int token_check_expiry(int64_t expires_at, int64_t now, char *err, size_t errsz)
+{
+	if (expires_at <= now) {
+		util_seterr(err, errsz, "the token has already expired");
+		return -EINVAL;
+	}
+	/* now + the limit cannot overflow: now is a clock reading. */
+	if (expires_at > now + TOKEN_EXPIRY_AHEAD_MAX) {
+		util_seterr(err, errsz, "the expiry (unix time %lld) is more than 10 years from now, "
+			    "the most the ledger records", (long long)expires_at);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define TOKEN_PREFIX      "twd_"
 #define TOKEN_PREFIX_LEN  4
@@ -32,5 +33,16 @@ void token_from_bytes(const unsigned char rnd[32], char out[TOKEN_LEN + 1]);
 /* True when s[0..n) is exactly a well-formed token: prefix, alphabet,
  * length, a body that fits in 256 bits, and a matching checksum. */
 bool token_validate(const char *s, size_t n);
+
+/*
+ * The expiry times the ledger records: after now, and at most
+ * TOKEN_EXPIRY_AHEAD_MAX seconds ahead (10 years, as for --ttl). A
+ * delegation token outliving that is a typo or hostile input, and the
+ * bound keeps every nanosecond timestamp made from it (the ledger's
+ * JSON, reports) far from overflowing int64. Returns 0, or -EINVAL with
+ * a message in err.
+ */
+#define TOKEN_EXPIRY_AHEAD_MAX (10ll * 366 * 86400)
+int token_check_expiry(int64_t expires_at, int64_t now, char *err, size_t errsz);
 
 #endif

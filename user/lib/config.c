@@ -1,7 +1,8 @@
 /*
  * The config file is loaded as a libyaml document (not an event stream)
  * because every node keeps its start mark: any error can then name the
- * line of the offending key or value. Keys are checked against a fixed
+ * line of the offending key or value. lib/yamldoc.c bounds the file
+ * (size, depth, one document, each key once) before any of it is read. Keys are checked against a fixed
  * list so that a typo ("revocaton_endpoint") fails loudly instead of
  * silently falling back to a default.
  */
@@ -18,6 +19,7 @@
 #include "lib/safefile.h"
 #include "ledger/ledger.h"
 #include "lib/util.h"
+#include "lib/yamldoc.h"
 
 #define SECRET_MAX 4096
 
@@ -296,13 +298,9 @@ static int each_pair(struct loader *ld, yaml_node_t *map, const char *what, pair
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
 
+		/* Duplicate keys were refused by yamldoc_load, in O(n log n). */
 		if (!scalar(k))
 			return fail(ld, k, "keys in %s must be plain words", what);
-		/* libyaml accepts duplicate keys; a second value silently
-		 * winning would hide a mistake. */
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++)
-			if (!strcmp(scalar(node(ld, q->key)) ?: "", scalar(k)))
-				return fail(ld, k, "'%s' given twice in %s", scalar(k), what);
 		if (fn(ld, k, v, arg))
 			return -1;
 	}
@@ -599,22 +597,18 @@ static int load_doc(struct loader *ld, yaml_node_t *root)
 	return 0;
 }
 
-static int load_parser(yaml_parser_t *parser, const char *name, struct tw_config **out,
-		       char *err, size_t errsz)
+static int load_text(const char *text, size_t len, const char *name, struct tw_config **out,
+		     char *err, size_t errsz)
 {
 	struct loader ld = { .name = name, .err = err, .errsz = errsz };
 	int rc;
 
+	if (yamldoc_load(&ld.doc, name, text, len, err, errsz))
+		return -1;
 	ld.cfg = config_defaults();
 	if (!ld.cfg) {
+		yaml_document_delete(&ld.doc);
 		snprintf(err, errsz, "%s: out of memory", name);
-		return -1;
-	}
-	if (!yaml_parser_load(parser, &ld.doc)) {
-		snprintf(err, errsz, "%s:%zu: %s%s%s", name, parser->problem_mark.line + 1,
-			 parser->problem ? parser->problem : "malformed YAML",
-			 parser->context ? " " : "", parser->context ? parser->context : "");
-		config_free(ld.cfg);
 		return -1;
 	}
 	rc = load_doc(&ld, yaml_document_get_root_node(&ld.doc));
@@ -631,22 +625,13 @@ static int load_parser(yaml_parser_t *parser, const char *name, struct tw_config
 int config_load_string(const char *yaml, const char *name, struct tw_config **out,
 		       char *err, size_t errsz)
 {
-	yaml_parser_t parser;
-	int rc;
-
-	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, errsz, "%s: out of memory", name);
-		return -1;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, strlen(yaml));
-	rc = load_parser(&parser, name, out, err, errsz);
-	yaml_parser_delete(&parser);
-	return rc;
+	return load_text(yaml, strlen(yaml), name, out, err, errsz);
 }
 
 int config_load(const char *path, struct tw_config **out, char *err, size_t errsz)
 {
-	yaml_parser_t parser;
+	char *text;
+	size_t len;
 	FILE *f;
 	int rc;
 
@@ -664,14 +649,11 @@ int config_load(const char *path, struct tw_config **out, char *err, size_t errs
 	/* --config names any file: a FIFO must not stall the command. */
 	if (!(f = safefile_fopen_read(path, 0, err, errsz)))
 		return -1;
-	if (!yaml_parser_initialize(&parser)) {
-		fclose(f);
-		snprintf(err, errsz, "%s: out of memory", path);
-		return -1;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	rc = load_parser(&parser, path, out, err, errsz);
-	yaml_parser_delete(&parser);
+	rc = yamldoc_read(f, path, &text, &len, err, errsz);
 	fclose(f);
+	if (rc)
+		return -1;
+	rc = load_text(text, len, path, out, err, errsz);
+	free(text);
 	return rc;
 }

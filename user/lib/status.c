@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,17 @@ int status_write(const char *dir, int running, unsigned long long started_ns)
 	return r;
 }
 
+/* A pid is signalled to see whether the monitor runs: kill(-1) or
+ * kill(0) would "find" one, and a double outside int is undefined
+ * behaviour to convert. Absent is fine (an old writer); wrong is not. */
+static bool status_pid_valid(const cJSON *pid)
+{
+	if (!pid)
+		return true;
+	return cJSON_IsNumber(pid) && pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX &&
+	       pid->valuedouble == (double)(int)pid->valuedouble;
+}
+
 int status_read(const char *dir, cJSON **out, char *err, size_t errsz)
 {
 	char path[4096];
@@ -108,6 +121,12 @@ int status_read(const char *dir, cJSON **out, char *err, size_t errsz)
 		cJSON_Delete(*out);
 		*out = NULL;
 		snprintf(err, errsz, "%s is not a status object (not JSON)", path);
+		return -EINVAL;
+	}
+	if (!status_pid_valid(cJSON_GetObjectItemCaseSensitive(*out, "pid"))) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		snprintf(err, errsz, "%s is malformed: 'pid' is not a process id (1..%d)", path, INT_MAX);
 		return -EINVAL;
 	}
 	return 0;

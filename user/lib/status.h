@@ -33,7 +33,8 @@ int status_write(const char *dir, int running, unsigned long long started_realti
 /* Read DIR/status.json. Returns 0, -ENOENT when there is none, or
  * another -errno with a message in err: DIR is not a private state
  * directory (safefile_check_dir), status.json is not a regular file, or
- * it is not valid JSON (-EINVAL). */
+ * it is not valid JSON or its "pid" is not an integer in 1..INT_MAX
+ * (-EINVAL). */
 int status_read(const char *dir, cJSON **out, char *err, size_t errsz);
 
 #endif

@@ -164,9 +164,17 @@ const struct proc_info *proctable_note_hdr(const struct tw_hdr *h)
 
 const struct proc_info *proctable_note_fork(const struct tw_fork_event *f)
 {
-	const struct proc_info *parent = proctable_note_hdr(&f->hdr);
+	const struct proc_info *parent;
 	int fresh;
-	struct pentry *e = get(f->child_tgid, f->child_start_boot_ns, &fresh);
+	struct pentry *e;
+
+	/* A process is never its own child; such a record would replace the
+	 * parent's entry while `parent` still points at it (found by
+	 * tests/fuzz/fuzz_event.c). */
+	if (f->child_tgid == f->hdr.tgid)
+		return NULL;
+	parent = proctable_note_hdr(&f->hdr);
+	e = get(f->child_tgid, f->child_start_boot_ns, &fresh);
 
 	if (!e)
 		return NULL;

@@ -77,10 +77,33 @@ static void mask_addr(unsigned char *a, unsigned len_bytes, unsigned prefix)
 	}
 }
 
-/* "1.2.3.4", "2001:db8::1", optionally followed by "/len". */
-static int parse_ip_or_cidr(const char *s, struct audience *a)
+/* An IPv4-mapped IPv6 network (::ffff:a.b.c.d/96+n) is the IPv4 network
+ * a.b.c.d/n: a dual-stack socket's v4-mapped peer is read as IPv4 (see
+ * dest_from_sockaddr), so a mapped audience kept as IPv6 would never
+ * match, and the canonical text should not hide that it is IPv4. */
+static void unmap_v4(struct audience *a)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
+	if (a->family != AF_INET6 || a->prefix < 96 ||
+	    !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a->addr))
+		return;
+	memmove(a->addr, a->addr + 12, 4);
+	memset(a->addr + 4, 0, 12);
+	a->family = AF_INET;
+	a->prefix -= 96;
+}
+
+/*
+ * "1.2.3.4", "2001:db8::1", optionally followed by "/len". Returns 0,
+ * -EINVAL when s is not an address at all (no message: the caller may
+ * try a host name), or -ERANGE with a message when it is one but cannot
+ * be an audience: host bits set under the prefix are refused, since
+ * "10.1.2.3/8" is either a typo for another network or a host written
+ * with a stray "/8", and masking it quietly widens the audience.
+ */
+static int parse_ip_or_cidr(const char *s, struct audience *a, char *err, size_t errsz)
+{
+	char buf[INET6_ADDRSTRLEN + 8], net[INET6_ADDRSTRLEN];
+	unsigned char orig[16];
 	char *slash;
 	unsigned maxp;
 
@@ -113,8 +136,16 @@ static int parse_ip_or_cidr(const char *s, struct audience *a)
 		if (v > maxp)
 			return -EINVAL;
 		a->prefix = v;
+		memcpy(orig, a->addr, sizeof(orig));
 		mask_addr(a->addr, maxp / 8, v);
+		if (memcmp(orig, a->addr, maxp / 8)) {
+			inet_ntop(a->family, a->addr, net, sizeof(net));
+			snprintf(err, errsz, "'%s' has host bits set under /%u: the network is %s/%u, "
+				 "a single address is written without a prefix", s, v, net, v);
+			return -ERANGE;
+		}
 	}
+	unmap_v4(a);
 	a->kind = AUD_IP;
 	return 0;
 }
@@ -126,6 +157,7 @@ static int parse_authority(const char *s, size_t n, struct audience *a, bool nee
 	char host[AUDIENCE_HOST_MAX + 8];
 	const char *colon = NULL;
 	size_t hlen;
+	int r = 0;
 
 	if (n == 0) {
 		snprintf(err, errsz, "empty host");
@@ -149,7 +181,9 @@ static int parse_authority(const char *s, size_t n, struct audience *a, bool nee
 				return -EINVAL;
 			}
 		}
-		if (!strchr(host, ':') || parse_ip_or_cidr(host, a))
+		if (!strchr(host, ':'))
+			goto bad_ip;
+		if ((r = parse_ip_or_cidr(host, a, err, errsz)))
 			goto bad_ip;
 		return 0;
 	}
@@ -160,7 +194,7 @@ static int parse_authority(const char *s, size_t n, struct audience *a, bool nee
 			goto bad_ip;
 		memcpy(host, s, n);
 		host[n] = 0;
-		if (parse_ip_or_cidr(host, a))
+		if ((r = parse_ip_or_cidr(host, a, err, errsz)))
 			goto bad_ip;
 		return 0;
 	}
@@ -175,8 +209,9 @@ static int parse_authority(const char *s, size_t n, struct audience *a, bool nee
 	}
 	memcpy(host, s, hlen);
 	host[hlen] = 0;
-	if (parse_ip_or_cidr(host, a) == 0)
-		return 0;
+	if ((r = parse_ip_or_cidr(host, a, err, errsz)) != -EINVAL)
+		return r ? -EINVAL : 0;
+	r = 0;
 	if (strchr(host, '/') || strspn(host, "0123456789.") == hlen)
 		goto bad_ip;
 	if (host[hlen - 1] == '.')
@@ -195,7 +230,8 @@ static int parse_authority(const char *s, size_t n, struct audience *a, bool nee
 	strcpy(a->host, host);
 	return 0;
 bad_ip:
-	snprintf(err, errsz, "bad IP address or CIDR");
+	if (r != -ERANGE) /* -ERANGE brought its own message */
+		snprintf(err, errsz, "bad IP address or CIDR");
 	return -EINVAL;
 }
 
@@ -259,7 +295,10 @@ int audience_parse(const char *s, struct audience *a, char *err, size_t errsz)
 			snprintf(err, errsz, "audience contains a space or control byte");
 			return -EINVAL;
 		}
-	if (!strncmp(s, "unix:", 5)) {
+	/* "unix:/path" is a socket; "unix:443" is the host "unix" with a
+	 * port, which is also how audience_format writes that host, so
+	 * every accepted audience reads back as itself. */
+	if (!strncmp(s, "unix:", 5) && !isdigit((unsigned char)s[5])) {
 		if (s[5] != '/' || n - 5 >= AUDIENCE_PATH_MAX) {
 			snprintf(err, errsz, "unix: needs an absolute socket path under %d bytes", AUDIENCE_PATH_MAX);
 			return -EINVAL;

@@ -6,8 +6,16 @@
  *   api.example.com:8443                     host:port (a port is required)
  *   203.0.113.7[:443]  [2001:db8::7][:443]   IP, any port unless one is given
  *   2001:db8::7                              bare IPv6, any port
- *   10.0.0.0/8[:443]  [2001:db8::/32][:443]  CIDR, any port unless one is given
- *   unix:/run/agent.sock                     a Unix socket path
+ *   10.0.0.0/8[:443]  [2001:db8::/32][:443]  CIDR, any port unless one is given;
+ *                                            host bits under the prefix are refused
+ *                                            (10.1.2.3/8 is an error, not 10.0.0.0/8)
+ *   unix:/run/agent.sock                     a Unix socket path ("unix:443" is the
+ *                                            host "unix" with a port)
+ *
+ * An IPv4-mapped IPv6 address or network (::ffff:203.0.113.7,
+ * [::ffff:10.0.0.0/104]) is read as the IPv4 one (203.0.113.7,
+ * 10.0.0.0/8), as a v4-mapped destination is. audience_format writes the
+ * canonical text, and that text always parses back to the same audience.
  *
  * Matching a destination: IP/CIDR entries compare the address; hostname
  * entries resolve the name (cached) and require the destination address

@@ -73,8 +73,8 @@ static const char *c4[] = {
 static const char *c4_text[] = {
 	":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\n",
 	":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\ncache-control: no-cache\n",
-	":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\n"
-	"custom-key: custom-value\n",
+	(":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\n"
+	 "custom-key: custom-value\n"),
 };
 
 /* The preface, then the three C.4 requests as HEADERS frames. */

@@ -114,6 +114,45 @@ static void test_bad_files_name_file_line_rule(void **state)
 		     "rule 'bad'", "does not compile");
 }
 
+/* Issue 13, defect 10: YAML without bounds. A second document and a key
+ * given twice within one rule were silently ignored; size and depth are
+ * capped (lib/yamldoc.h), each refusal naming the file and line. */
+static void test_yaml_bounds(void **state)
+{
+	char dir[] = "/tmp/tw-rules-XXXXXX", path[300], err[512];
+	struct ruleset *rs = rules_new();
+	FILE *f;
+	(void)state;
+	expect_error("rules:\n  - id: k\n    pattern: '(ab)'\n    keywords: [ab]\n    severity: low\n"
+		     "    severity: critical\n", "t.yaml:6: 'severity' given twice (first at line 5)", NULL);
+	expect_error("rules:\n  - id: k\n    id: j\n    pattern: '(ab)'\n    keywords: [ab]\n    severity: low\n",
+		     "t.yaml:3: 'id' given twice", NULL);
+	expect_error("rules:\n  - id: k\n    pattern: '(ab)'\n    keywords: [ab]\n    severity: low\n"
+		     "rules:\n  - id: j\n    pattern: '(cd)'\n    keywords: [cd]\n    severity: low\n",
+		     "t.yaml:6: 'rules' given twice", NULL);
+	expect_error("rules:\n  - id: k\n    pattern: '(ab)'\n    keywords: [ab]\n    severity: low\n"
+		     "---\nrules:\n  - id: j\n    pattern: '(cd)'\n    keywords: [cd]\n    severity: low\n",
+		     "t.yaml:6: a second YAML document", NULL);
+	expect_error("rules:\n  - id: k\n    pattern: '(ab)'\n    keywords: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+		     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ab]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n"
+		     "    severity: low\n", "t.yaml:4: nested deeper than 64 levels", NULL);
+	/* a file over 1 MiB, read from disk */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	f = fopen(path, "w");
+	fputs(good_rule, f);
+	for (int i = 0; i < 20000; i++)
+		fputs("# a comment line to pad this rule file well beyond one MiB......\n", f);
+	fclose(f);
+	assert_int_equal(rules_load_file(rs, path, err, sizeof(err)), -1);
+	if (!strstr(err, "big.yaml:") || !strstr(err, "larger than 1 MiB"))
+		fail_msg("%s", err);
+	assert_int_equal(rules_count(rs), 0);
+	unlink(path);
+	rmdir(dir);
+	rules_free(rs);
+}
+
 static void test_load_dir(void **state)
 {
 	char dir[] = "/tmp/tw-rules-XXXXXX", path[300], err[512];
@@ -179,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_builtin_pack),
 		cmocka_unit_test(test_override_and_add),
 		cmocka_unit_test(test_bad_files_name_file_line_rule),
+		cmocka_unit_test(test_yaml_bounds),
 		cmocka_unit_test(test_load_dir),
 		cmocka_unit_test(test_templates),
 	};

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <cjson/cJSON.h>
 #include "ledger/ledger.h"
 #include "detect/redact.h"
 #include "ledger/seal.h"
@@ -205,6 +206,38 @@ static void test_bad_audience_leaves_nothing(void **state)
 	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
 	ledger_close(l);
 	assert_int_equal(count("SELECT count(*) FROM tokens"), 0);
+}
+
+/* The bounds registration checks hold for every caller of ledger_add:
+ * an expiry past the recorded range (whose nanoseconds overflow int64 in
+ * the JSON), and an opaque token the detector could never find. */
+static void test_add_bounds(void **state)
+{
+	struct ledger_token t;
+	char tok[TOKEN_LEN + 1];
+	cJSON *j;
+	(void)state;
+	struct ledger *l = open_rw();
+	make_token(&t, tok, "t", "x");
+	t.expires_at = INT64_MAX;
+	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
+	t.expires_at = time(NULL) + TOKEN_EXPIRY_AHEAD_MAX + 60;
+	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
+	t.expires_at = time(NULL) + 600;
+	t.format = LEDGER_FMT_OPAQUE;
+	t.length = 7;
+	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
+	t.length = 4097;
+	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
+	ledger_close(l);
+	assert_int_equal(count("SELECT count(*) FROM tokens"), 0);
+	/* a row from before the bound still prints (saturated), without UB */
+	t.expires_at = INT64_MAX;
+	t.issued_at = INT64_MAX / 2;
+	j = ledger_token_to_json(&t, time(NULL));
+	assert_non_null(j);
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(j, "expires_at")));
+	cJSON_Delete(j);
 }
 
 struct hook_log {
@@ -703,6 +736,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_creates_private_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_get_never_raw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_audience_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete_and_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complete_without_revoke_and_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_file_untouched, setup, teardown),

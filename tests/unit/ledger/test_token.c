@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
@@ -119,6 +120,23 @@ static void test_rejects(void **state)
 	assert_false(token_validate(bad, TOKEN_LEN));
 }
 
+static void test_expiry_bounds(void **state)
+{
+	char err[160];
+	int64_t now = 1800000000;
+	(void)state;
+	assert_int_equal(token_check_expiry(now + 1, now, err, sizeof(err)), 0);
+	assert_int_equal(token_check_expiry(now + TOKEN_EXPIRY_AHEAD_MAX, now, err, sizeof(err)), 0);
+	assert_int_equal(token_check_expiry(now, now, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "expired"));
+	assert_int_equal(token_check_expiry(INT64_MIN, now, err, sizeof(err)), -EINVAL);
+	assert_int_equal(token_check_expiry(now + TOKEN_EXPIRY_AHEAD_MAX + 1, now, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "10 years"));
+	assert_int_equal(token_check_expiry(INT64_MAX, now, err, sizeof(err)), -EINVAL);
+	/* every accepted expiry converts to nanoseconds without overflow */
+	assert_true(now + TOKEN_EXPIRY_AHEAD_MAX < INT64_MAX / 1000000000ll / 2);
+}
+
 static void test_unique(void **state)
 {
 	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
@@ -135,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_extremes),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_expiry_bounds),
 		cmocka_unit_test(test_unique),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,6 +204,62 @@ static void test_malformed(void **state)
 		     "single value");
 }
 
+/* Issue 13, defect 10: a second document, duplicate keys at any level,
+ * deep nesting and size are errors naming the file and line. */
+static void test_yaml_bounds(void **state)
+{
+	struct tw_config *c = NULL;
+	char path[128], err[512];
+	FILE *f;
+	(void)state;
+	expect_error("policy:\n  net_dest: alert\n---\npolicy:\n  net_dest: revoke\n", 3,
+		     "a second YAML document");
+	expect_error("revocation:\n  workers: 2\n  backoff_base: 1s\n  workers: 9\n", 4,
+		     "'workers' given twice (first at line 2)");
+	expect_error("policy:\n  net_dest: alert\npolicy:\n  net_dest: revoke\n", 3, "'policy' given twice");
+	expect_error("issuers:\n  w:\n    type: webhook\n    url: http://x/\n    url: http://y/\n", 5,
+		     "'url' given twice");
+	expect_error("state_dir: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[x]]]]]]]]"
+		     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", 1,
+		     "nested deeper than 64 levels");
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("policy:\n  net_dest: alert\n", f);
+	for (int i = 0; i < 20000; i++)
+		fputs("# a comment line to pad this config file well beyond one MiB.....\n", f);
+	fclose(f);
+	assert_int_not_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_null(c);
+	if (!strstr(err, "/big.yaml:") || !strstr(err, "larger than 1 MiB"))
+		fail_msg("%s", err);
+	unlink(path);
+}
+
+/* Found while fuzzing the config: a client_secret_file naming a FIFO
+ * blocked the load in open() until some writer came (forever). It is
+ * refused as "not a regular file". alarm() turns a hang into a failure. */
+static void test_secret_file_fifo(void **state)
+{
+	static const char yaml[] = "issuers:\n  idp:\n    type: rfc7009\n"
+				   "    revocation_endpoint: https://x/\n    client_id: tw\n"
+				   "    client_secret_file: %s\n";
+	struct tw_config *c = NULL;
+	char fifo[128], text[512], err[512];
+	(void)state;
+
+	snprintf(fifo, sizeof(fifo), "%s/secret.fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(text, sizeof(text), yaml, fifo);
+	alarm(20);
+	assert_int_not_equal(config_load_string(text, "tw.yaml", &c, err, sizeof(err)), 0);
+	alarm(0);
+	assert_null(c);
+	if (!strstr(err, "tw.yaml:2: issuer 'idp': client_secret_file") || !strstr(err, "not a regular file"))
+		fail_msg("%s", err);
+	unlink(fifo);
+}
+
 static void test_secret_file_permissions(void **state)
 {
 	static const char yaml[] = "issuers:\n  idp:\n    type: rfc7009\n"
@@ -307,6 +363,8 @@ int main(void)
 		cmocka_unit_test(test_empty_file_is_defaults),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_yaml_bounds),
+		cmocka_unit_test(test_secret_file_fifo),
 		cmocka_unit_test(test_secret_file_permissions),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_duration),

@@ -45,6 +45,29 @@ static void test_exec_sets_exe_and_fork_inherits(void **state)
 	assert_int_equal(proctable_count(), 2);
 }
 
+/* Found by tests/fuzz/fuzz_event.c: a fork record naming the parent's own
+ * tgid as the child (with another start time) replaced the parent's entry
+ * while a pointer to it was still in use (heap use after free). A process
+ * is never its own child: the record is refused and the parent kept. */
+static void test_fork_of_itself_refused(void **state)
+{
+	struct tw_hdr h = hdr(100, 1, 5000);
+	struct tw_fork_event f = { 0 };
+	const struct proc_info *p;
+	(void)state;
+	proctable_reset();
+	proctable_note_exec(&h, "/usr/bin/agent");
+	f.hdr = h;
+	f.child_tgid = 100;
+	f.child_start_boot_ns = 7000;
+	assert_null(proctable_note_fork(&f));
+	p = proctable_lookup(100);
+	assert_non_null(p);
+	assert_int_equal(p->start_ns, 5000);
+	assert_string_equal(p->exe, "/usr/bin/agent");
+	assert_int_equal(proctable_count(), 1);
+}
+
 static void test_pid_reuse_replaces_entry(void **state)
 {
 	struct tw_hdr h = hdr(300, 1, 1000);
@@ -126,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_sets_exe_and_fork_inherits),
+		cmocka_unit_test(test_fork_of_itself_refused),
 		cmocka_unit_test(test_pid_reuse_replaces_entry),
 		cmocka_unit_test(test_descendants),
 		cmocka_unit_test(test_proc_seed_refined_by_kernel_record),

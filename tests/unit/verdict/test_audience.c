@@ -121,7 +121,7 @@ static void test_parse_forms(void **state)
 	canon("[2001:db8::7]:443", "[2001:db8::7]:443");
 	canon("2001:db8::7", "2001:db8::7");
 	canon("10.0.0.0/8", "10.0.0.0/8");
-	canon("10.1.2.3/8:443", "10.0.0.0/8:443"); /* host bits masked */
+	canon("10.0.0.0/8:443", "10.0.0.0/8:443");
 	canon("2001:db8::/32", "2001:db8::/32");
 	canon("[2001:db8::/32]:443", "[2001:db8::/32]:443");
 	canon("[2001:db8::/32]", "2001:db8::/32");
@@ -137,6 +137,12 @@ static void test_parse_rejects(void **state)
 		"[::1]:0", "[1.2.3.4]:80", "ftp://h", "https://user:pw@h", "bad host:1", "h\t:1", "unix:",
 		"unix:rel/x", "-bad.example:1", "bad-.example:1", "a..b:1", "://h", "1http://h",
 		"https://h:99999", "x.example:1:2",
+		/* host bits under a prefix: a typo for another network, or a
+		 * host meant without "/n"; never silently widened */
+		"10.1.2.3/8", "10.1.2.3/8:443", "192.168.4.1/22", "2001:db8::1/32",
+		"[2001:db8::1/32]:443", "[::ffff:10.1.2.3/104]:443",
+		/* "unix:" takes a socket path or, for the host "unix", a port */
+		"unix:x", "unix:3x",
 	};
 	struct audience a;
 	char err[160];
@@ -157,6 +163,63 @@ static void test_parse_rejects(void **state)
 	huge[4999] = 0;
 	assert_int_equal(audience_parse(huge, &a, err, sizeof(err)), -EINVAL);
 	free(huge);
+}
+
+/* IPv4-mapped IPv6 audiences are IPv4 audiences: the destination side
+ * already reads a v4-mapped peer as IPv4, so a mapped audience kept as
+ * IPv6 could never match anything. */
+static void test_v4_mapped(void **state)
+{
+	(void)state;
+	canon("[::ffff:203.0.113.7]:443", "203.0.113.7:443");
+	canon("::ffff:203.0.113.7", "203.0.113.7");
+	canon("::FFFF:cb00:7107", "203.0.113.7");
+	canon("https://[::ffff:203.0.113.7]", "https://203.0.113.7:443");
+	canon("[::ffff:203.0.113.0/120]:443", "203.0.113.0/24:443");
+	canon("::ffff:0.0.0.0/96", "0.0.0.0/0");
+	assert_int_equal(match1("[::ffff:203.0.113.7]:443", d4("203.0.113.7", 443), NULL, NULL), AUD_MATCH);
+	assert_int_equal(match1("[::ffff:203.0.113.7]:443", d6("::ffff:203.0.113.7", 443), NULL, NULL), AUD_MATCH);
+	assert_int_equal(match1("[::ffff:203.0.113.0/120]:443", d4("203.0.113.200", 443), NULL, NULL), AUD_MATCH);
+	assert_int_equal(match1("[::ffff:203.0.113.7]:443", d4("203.0.113.8", 443), NULL, NULL), AUD_MISS_ADDR);
+	/* a wider IPv6 range stays IPv6 */
+	canon("::/0", "::/0");
+}
+
+/* Whatever audience_parse accepts, its canonical text parses back to
+ * the same audience: the ledger stores the canonical text. */
+static void test_round_trip(void **state)
+{
+	static const char *const good[] = {
+		"unix.:3", "UNIX:3", "unix:3", "unix.example:3", "https://unix", "unix:/run/x.sock",
+		"https://api.example.test/v1", "grpc://h.example:1", "203.0.113.7", "[2001:db8::7]:1",
+		"2001:db8::/32", "[2001:db8::/32]:443", "10.0.0.0/8:443",
+		"::", "::/0", "[::]:1", "0.0.0.0/0", "https://0.0.0.0/0", "localhost:1", "a-b.c-d.e:65535",
+		"[::ffff:1.2.3.4]:443", "ws://h.example", "x+y://h.example:9",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct audience a, b;
+		char err[160], s1[AUDIENCE_STR_MAX], s2[AUDIENCE_STR_MAX];
+		if (audience_parse(good[i], &a, err, sizeof(err)))
+			fail_msg("'%s' did not parse: %s", good[i], err);
+		audience_format(&a, s1, sizeof(s1));
+		if (audience_parse(s1, &b, err, sizeof(err)))
+			fail_msg("'%s' -> '%s', which does not parse: %s", good[i], s1, err);
+		audience_format(&b, s2, sizeof(s2));
+		if (strcmp(s1, s2) || a.kind != b.kind || a.port != b.port)
+			fail_msg("'%s' -> '%s' -> '%s'", good[i], s1, s2);
+	}
+	canon("unix.:3", "unix:3");
+}
+
+static void test_host_bits_message(void **state)
+{
+	struct audience a;
+	char err[160];
+	(void)state;
+	assert_int_equal(audience_parse("10.1.2.3/8", &a, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, "host bits") || !strstr(err, "10.0.0.0/8"))
+		fail_msg("unhelpful message: %s", err);
 }
 
 static void test_match_ip_and_cidr(void **state)
@@ -399,6 +462,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test_setup(test_v4_mapped, setup),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_host_bits_message),
 		cmocka_unit_test_setup(test_match_ip_and_cidr, setup),
 		cmocka_unit_test_setup(test_match_hostnames, setup),
 		cmocka_unit_test_setup(test_resolution_cached, setup),
