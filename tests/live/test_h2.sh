@@ -48,8 +48,20 @@ verdict_h2() { # NAME ID CLASS ACTION
   fi
 }
 
+h2s_up() { curl -sk --http2 -o /dev/null "https://127.0.0.1:$1/index.html"; }
+start_h2s() { # prints the port of a new nghttpd serving h2 over TLS on loopback
+  local port; port=$(free_port)
+  nghttpd -a 127.0.0.1 -d "$TW_TMP/htdocs" "$port" "$TW_TMP/key.pem" "$TW_TMP/cert.pem" \
+    >"$TW_TMP/nghttpd.$port.log" 2>&1 &
+  SERVERS+=($!)
+  tw_poll h2s_up "$port" || { echo "nghttpd (TLS) on $port did not come up" >&2; return 1; }
+  echo "$port"
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TW_TMP/key.pem" -out "$TW_TMP/cert.pem" \
+  -days 1 -subj /CN=localhost >/dev/null 2>&1 || { not_ok h2_cert "openssl req failed"; exit 1; }
 AUD_PORT=$(start_h2c) && WRONG_PORT=$(start_h2c) || { not_ok h2_servers "nghttpd did not start"; exit 1; }
-tw_start --ledger "$LEDGER" --no-sweep --no-tls || { not_ok h2_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+TLS_PORT=$(start_h2s) || { not_ok h2_tls_server "nghttpd (TLS) did not start"; exit 1; }
+tw_start --ledger "$LEDGER" --no-sweep || { not_ok h2_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
 
 read -r ID TOK <<<"$(mint h2-wrong)"
 v=$(h2_get "$WRONG_PORT" "$TOK")
@@ -63,6 +75,19 @@ verdict_h2 h2_token_to_audience_use "$ID" use record
 tw_no_event_case h2_audience_nothing_else \
   "e.get('event')=='verdict' and e.get('token_id')=='$ID' and e.get('class')!='use'" \
   "e.get('event')=='exec' and 'h2-barrier' in ' '.join(e.get('argv', []))"
+
+# --- HTTP/2 over TLS: the plaintext the TLS sensor reads is the same
+# --- frames, decoded the same way: curl over libssl. The token comes on
+# --- stdin.
+read -r ID TOK <<<"$(mint h2-tls-curl)"
+v=$(printf 'Authorization: Bearer %s\n' "$TOK" |
+    curl -sk --http2 -H @- -o /dev/null -w '%{http_version}' "https://127.0.0.1:$TLS_PORT/index.html")
+[ "$v" = 2 ] && ok h2_tls_curl_was_http2 || not_ok h2_tls_curl_was_http2 "curl spoke HTTP/$v"
+verdict_h2 h2_tls_curl_wrong_destination_net_dest "$ID" net_dest revoke
+
+# node's http2 over TLS is not covered yet: the plaintext is read when
+# the thread next sends, and node has reused the buffer by then (issue 14
+# closing note). Its HTTP/1.1 is covered (test_tls_stacks.sh).
 
 if tw_wait_status "s['detection']['h2']['header_blocks'] >= 2 and s['detection']['h2']['errors'] == 0" >/dev/null; then
   ok h2_counted_in_status
