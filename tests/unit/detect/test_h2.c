@@ -61,7 +61,8 @@ static size_t frame(unsigned char *out, uint8_t type, uint8_t flags, uint32_t st
 	out[6] = (unsigned char)(stream >> 16);
 	out[7] = (unsigned char)(stream >> 8);
 	out[8] = (unsigned char)stream;
-	memcpy(out + 9, p, n);
+	if (n)
+		memcpy(out + 9, p, n);
 	return 9 + n;
 }
 
@@ -180,7 +181,7 @@ static void test_not_h2_and_bad_frames(void **state)
 {
 	struct h2_stats st = { 0 };
 	struct got g = { 0 };
-	unsigned char buf[128], big[16];
+	unsigned char buf[128], big[64];
 	struct h2conn *c;
 	size_t n;
 

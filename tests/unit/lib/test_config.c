@@ -255,7 +255,7 @@ static void test_secret_file_fifo(void **state)
 	assert_int_not_equal(config_load_string(text, "tw.yaml", &c, err, sizeof(err)), 0);
 	alarm(0);
 	assert_null(c);
-	if (!strstr(err, "tw.yaml:2: issuer 'idp': client_secret_file") || !strstr(err, "not a regular file"))
+	if (!strstr(err, "tw.yaml:2: issuer 'idp'") || !strstr(err, "client_secret_file") || !strstr(err, "not a regular file"))
 		fail_msg("%s", err);
 	unlink(fifo);
 }
