@@ -9,9 +9,9 @@
 . "$(dirname "$0")/../live/lib.sh"
 . "$(dirname "$0")/ledger_lib.sh"
 
-ART=$TW_TMP/art IN=$TW_TMP/in
+ART=$TW_TMP/art IN=$TW_TMP/leak-input   # leak-input*: the redaction audit skips what a test writes on purpose
 mkdir -p "$ART" "$IN" "$TW_TMP/state"
-FORMS=$TW_TMP/forms.txt   # every form of every token of this test, one a line
+FORMS=$TW_TMP/leak-input-forms.txt   # every form of every token of this test, one a line
 : >"$FORMS"
 # secret TOKEN: remember it in every form a leak could take: raw,
 # percent-encoded, base64 and base64url (with and without padding), and
@@ -136,7 +136,7 @@ done
 for f in md html json; do run "report_$f" 0 "$TW" report --all --format "$f" -o "$ART/report.$f"; done
 
 # --- a ledger written before this check: shown redacted ---
-OLD=$TW_TMP/old/ledger.db; mkdir -p "$TW_TMP/old"
+OLD=$TW_TMP/leak-input-old/ledger.db; mkdir -p "$TW_TMP/leak-input-old"
 "$TW" mint --ledger "$OLD" --task legacy --scope s --aud a.example:1 >/dev/null 2>&1
 L=$(gen ghp)
 python3 -c 'import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute("UPDATE tokens SET task=?, scope=?", ("job-"+sys.argv[2], "repo "+sys.argv[2])); db.commit()' "$OLD" "$L"
@@ -172,6 +172,6 @@ run status_text 0 "$TW" status --state-dir "$IN/st"
 run status_json 0 "$TW" status --state-dir "$IN/st" --json
 
 # --- every artefact: outputs, reports, the databases with -wal and -shm
-# (not $IN, the scan's input, nor $TW_TMP/old, which the test wrote itself) ---
+# (not $IN, the scan's input, nor $TW_TMP/leak-input-old, which the test wrote itself) ---
 hits=$(forms_in "$ART"/* "$TW_TMP"/state/* "$TW_TMP"/q.db* "$TW_TMP"/*.err)
 [ -z "$hits" ] && ok no_secret_in_any_artefact || not_ok no_secret_in_any_artefact "$hits"
