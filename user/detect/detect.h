@@ -101,11 +101,26 @@ size_t detector_tail_need(const struct detector *d);
  */
 size_t detector_overlap(const struct detector *d);
 
+/* A rule whose searches hit a PCRE2 limit this many times in one buffer
+ * sits out the rest of that buffer (detect_stats.rules_suspended). */
+#define DETECT_LIMIT_HITS_PER_RULE 4
+
+/*
+ * Counters since detector_new(). The ones marked "loss" are bounds that
+ * may have cost a finding; a reader must be shown them (scan's coverage
+ * line, the status file's "detection" section).
+ */
 struct detect_stats {
 	uint64_t bytes;
 	uint64_t keyword_hits;
 	uint64_t regex_calls;
-	uint64_t limit_hits;      /* PCRE2 match/depth limit reached: treated as no match */
+	uint64_t limit_hits;      /* loss: a search stopped at a PCRE2 match, depth or heap
+				   * limit, or out of JIT stack; treated as no match */
+	uint64_t too_long;        /* loss: a match longer than its rule's max_len (a token
+				   * cut by the window would have the wrong hash): not reported */
+	uint64_t rules_suspended; /* loss: times a rule reached DETECT_LIMIT_HITS_PER_RULE in
+				   * one buffer and was not searched for in the rest of it */
+	uint64_t skipped_hits;    /* loss: keyword hits not searched because of that */
 	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
 	uint64_t opaque_hashed;
 };
