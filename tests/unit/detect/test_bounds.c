@@ -293,6 +293,8 @@ static void test_large_jwt_across_pieces(void **state)
 			for (size_t i = 0; i < n; i++)
 				text[i] = "log line, nothing here\n"[i % 23];
 			memcpy(text + at[a], tok, REGISTER_MAX);
+			text[at[a] - 1] = '=';
+			text[at[a] + REGISTER_MAX] = '\n';
 			fd = mkstemp(path);
 			assert_true(fd >= 0);
 			assert_int_equal(write(fd, text, n), (ssize_t)n);
