@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "detect/coverage.h"
 #include "detect/scan.h"
 
 #define DEFAULT_CHUNK (4u << 20)
@@ -689,9 +690,16 @@ void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const u
 	}
 }
 
+/* Between scans: the workers are idle, their detectors' counters still. */
 void scanner_stats(const struct scanner *s, struct scan_stats *out)
 {
 	*out = s->st;
+	memset(&out->det, 0, sizeof(out->det));
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		struct detect_stats ds;
+		detector_stats(s->det[i], &ds);
+		detect_stats_add(&out->det, &ds);
+	}
 }
 
 void scanner_free(struct scanner *s)

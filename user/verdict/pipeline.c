@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sqlite3.h>
 #include "verdict/correlate.h"
+#include "detect/coverage.h"
 #include "detect/detect.h"
 #include "ledger/ledger.h"
 #include "lib/log.h"
@@ -459,6 +460,10 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(o, "exposures", (double)p->exposures);
 	cJSON_AddNumberToObject(o, "revocations_queued", (double)p->submitted);
 	cJSON_AddNumberToObject(o, "ledger_tokens", (double)ledger_cache_count(p->cache));
+	/* what the detector could not search (detect/coverage.h) */
+	struct detect_stats ds;
+	detector_stats(p->det, &ds);
+	detect_coverage_json(&ds, o);
 }
 
 void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation)
