@@ -123,7 +123,7 @@ PY
 expect_json scan_hostile_finds_planted "$TW_TMP/hostile.json" "[o['sha256'] for o in f if o.get('rule') == 'github-classic'] == ['$(sha "$ghp")'] * 8"
 # No search gave up: the one bound met is the 200 KB run of "eyJ", a JWT
 # header longer than the rule's 64 KiB (said, as it should be).
-expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[o['coverage'] for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'rules_suspended': 0, 'keyword_hits_skipped': 0}]"
+expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[o['coverage'] for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0}]"
 
 # --- an ordinary file: no coverage line at all ---------------------------
 printf 'nothing to see here\nuser=alice eyJhbGciOiJub25lIn0 ok\n' >"$D/plain.log"

@@ -19,8 +19,8 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x);
  * its end. */
 uint64_t detect_coverage_losses(const struct detect_stats *st);
 
-/* Add regex_limit_hits, matches_too_long, rules_suspended and
- * keyword_hits_skipped to o. */
+/* Add regex_limit_hits, matches_too_long, matches_cut_short,
+ * rules_suspended and keyword_hits_skipped to o. */
 void detect_coverage_json(const struct detect_stats *st, cJSON *o);
 
 /* "2 regex searches stopped at a PCRE2 limit, ..." (no trailing newline);

@@ -106,6 +106,7 @@ struct detector {
 	size_t seam_min;      /* bytes a stream must always carry: a keyword cut at the
 			       * seam, the rule's lead-in before it, and context */
 	size_t open_from;     /* last scan: offset from which a later buffer must resume */
+	int cut;              /* this scan's buffer was cut (detector_scan_cut) */
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
@@ -560,7 +561,8 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 		size_t at;
 
 		d->st.regex_calls++;
-		rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws, s->we < len ? PCRE2_PARTIAL_HARD : 0);
+		rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws,
+				s->we < len || d->cut ? PCRE2_PARTIAL_HARD : 0);
 		if ((rc < 0 && rc != PCRE2_ERROR_PARTIAL) || s->lim == kpos)
 			return rc;
 		at = pcre2_get_ovector_pointer(d->md)[0];
@@ -594,7 +596,10 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
 	if (rc == PCRE2_ERROR_PARTIAL) {
-		d->st.too_long++;
+		if (sr.we < len)
+			d->st.too_long++;
+		else
+			d->st.cut_short++;
 		dr->last_miss = kpos;
 		dr->scan_pos = (ov[0] > kpos ? ov[0] : kpos) + 1;
 		return 0;
@@ -603,7 +608,7 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 		/* no match starts anywhere up to the offset limit */
 		dr->last_miss = sr.lim;
 		dr->scan_pos = sr.lim + 1;
-		if (sr.we == len)
+		if (sr.we == len && !d->cut)
 			seam_check(d, dr, sr.lim > kpos, buf, len, sr.ws);
 		return 0;
 	}
@@ -795,6 +800,16 @@ static void dedupe(struct detector *d)
 			c[o++] = c[i];
 	d->ncands = o;
 	free(drop);
+}
+
+int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx)
+{
+	int rc;
+
+	d->cut = 1;
+	rc = detector_scan(d, buf, len, fn, ctx);
+	d->cut = 0;
+	return rc;
 }
 
 int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn, void *ctx)

@@ -391,6 +391,9 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
+	/* a cut capture's last token may be cut too: counted, not judged */
+	if (c->truncated)
+		return detector_scan_cut(p->det, c->data, c->len, on_match, &sc);
 	return detector_scan(p->det, c->data, c->len, on_match, &sc);
 }
 
