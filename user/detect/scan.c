@@ -134,18 +134,23 @@ static int collect(void *vctx, const struct detect_match *m, const unsigned char
 
 static void job_run(struct job *j, struct detector *d)
 {
-	size_t pos = j->lo, nl = 0;
+	size_t pos = j->lo, nl = 0, last = NONE;
 	const unsigned char *p;
 
 	j->nf = 0;
 	j->err = detector_scan(d, j->buf, j->len, collect, j);
-	/* Matches come in order of start, so one sweep gives each its line. */
+	/* Matches come in order of start, so one sweep gives each its line
+	 * and column: each byte is looked at once, however many findings
+	 * share a line (searching back to the piece's start for every one
+	 * made a long line of findings quadratic). */
 	for (size_t i = 0; i < j->nf; i++) {
 		size_t at = j->f[i].m.start;
 		nl += scan_count_newlines(j->buf + pos, at - pos);
 		j->f[i].nl_before = nl;
-		p = memrchr(j->buf + j->lo, '\n', at - j->lo);
-		j->f[i].last_nl = p ? (size_t)(p - j->buf) : NONE;
+		p = memrchr(j->buf + pos, '\n', at - pos);
+		if (p)
+			last = (size_t)(p - j->buf);
+		j->f[i].last_nl = last;
 		pos = at;
 	}
 	j->nl_total = nl + scan_count_newlines(j->buf + pos, j->hi - pos);

@@ -327,6 +327,66 @@ static void test_large_jwt_across_pieces(void **state)
 	free(tok);
 }
 
+/* Findings crowded on one long line (hostile output can be one line of
+ * tokens): each gets its line and column. The column of each came from
+ * searching back to the start of its piece, which made such a line
+ * quadratic; it is now one sweep. */
+struct linecol {
+	size_t n;
+	uint64_t line[4096], col[4096], off[4096];
+};
+
+static int on_linecol(void *ctx, const struct scan_finding *f)
+{
+	struct linecol *lc = ctx;
+	if (lc->n < 4096) {
+		lc->line[lc->n] = f->line;
+		lc->col[lc->n] = f->column;
+		lc->off[lc->n] = f->offset;
+		lc->n++;
+	}
+	return 0;
+}
+
+static void test_findings_on_one_long_line(void **state)
+{
+	static struct linecol lc;
+	char path[] = "/tmp/tw-test-lines-XXXXXX", tok[48];
+	size_t n = 3000, o = 0, cap = n * 45 + 64;
+	char *text = malloc(cap);
+	struct scan_opts so = { .threads = 2, .chunk = 16384 };
+	struct scanner *sc;
+	char err[256];
+	int fd;
+	(void)state;
+	memset(&lc, 0, sizeof(lc));
+	o += (size_t)sprintf(text, "first line\n");
+	for (size_t i = 0; i < n; i++) {
+		if (i == 2000)
+			text[o++] = '\n'; /* the last thousand on a third line */
+		tm_github(tok, "ghp_");
+		o += (size_t)sprintf(text + o, "%s ", tok);
+	}
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, o), (ssize_t)o);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	sc = scanner_new(rs, &so, err, sizeof(err));
+	assert_non_null(sc);
+	assert_int_equal(scanner_scan_fd(sc, fd, "x", on_linecol, NULL, &lc), 0);
+	assert_int_equal(lc.n, n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t line_start = i < 2000 ? 11 : 11 + 2000 * 41 + 1;
+		assert_int_equal(lc.line[i], i < 2000 ? 2 : 3);
+		assert_int_equal(lc.col[i], lc.off[i] - line_start + 1);
+		assert_int_equal(lc.col[i], (i < 2000 ? i : i - 2000) * 41 + 1);
+	}
+	scanner_free(sc);
+	close(fd);
+	unlink(path);
+	free(text);
+}
+
 /* A JWT-shaped run longer than the rule's max_len is not reported with a
  * hash that cannot be right: it is counted, and visible. */
 static void test_too_long_match_counted(void **state)
@@ -544,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_large_jwt_header),
 		cmocka_unit_test(test_jwt_json_whitespace),
 		cmocka_unit_test(test_large_jwt_across_pieces),
+		cmocka_unit_test(test_findings_on_one_long_line),
 		cmocka_unit_test(test_too_long_match_counted),
 		cmocka_unit_test(test_cut_buffer_counts_not_reports),
 		cmocka_unit_test(test_catastrophic_custom_rule_bounded),
