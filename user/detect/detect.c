@@ -44,6 +44,7 @@
 #define NONE_POS      ((size_t)-1)
 #define DENSE_GAP     64       /* a miss of the same rule this close behind: dense */
 #define CLUSTER_SPAN  256      /* starts one search covers where keywords are dense */
+#define RUN_AHEAD     4096     /* bytes of a run read beyond what a hit needs */
 
 struct drule {
 	const struct rule *r;
@@ -92,6 +93,7 @@ struct detector {
 	size_t nkws;
 	uint16_t *bigram;     /* (b0 | b1 << 8) -> 1 + group, 0 none */
 	uint32_t *grp_start;  /* kws of group g: [grp_start[g], grp_start[g+1]) */
+	int32_t *grp_rule;    /* the one rule all of group g's keywords belong to, or -1 */
 	size_t ngroups;
 	unsigned char lower[256];
 	pcre2_match_data *md;
@@ -125,6 +127,7 @@ void detector_free(struct detector *d)
 	free(d->kws);
 	free(d->bigram);
 	free(d->grp_start);
+	free(d->grp_rule);
 	pcre2_match_data_free(d->md);
 	pcre2_match_context_free(d->mctx);
 	pcre2_jit_stack_free(d->jstack);
@@ -247,6 +250,18 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 		d->grp_start[g] = (uint32_t)i;
 	}
 	d->grp_start[d->ngroups] = (uint32_t)d->nkws;
+	d->grp_rule = malloc((d->ngroups + 1) * sizeof(int32_t));
+	if (!d->grp_rule) {
+		free(group_of);
+		util_seterr(err, errsz, "out of memory");
+		return -1;
+	}
+	for (size_t g = 0; g < d->ngroups; g++) {
+		d->grp_rule[g] = (int32_t)d->kws[d->grp_start[g]].rule;
+		for (uint32_t k = d->grp_start[g]; k < d->grp_start[g + 1]; k++)
+			if (d->kws[k].rule != (unsigned)d->grp_rule[g])
+				d->grp_rule[g] = -1;
+	}
 	for (size_t i = 0; i < d->nkws; i++) {
 		unsigned g = group_of[d->kws[i].kw[0] | d->kws[i].kw[1] << 8];
 		bigram_set(d->bigram, d->kws[i].kw[0], d->kws[i].kw[1], (uint16_t)g);
@@ -477,11 +492,14 @@ static void seam_check(struct detector *d, struct drule *dr, int dense, const un
  * search every 5 bytes. Hits come in order, so the class's cursor moves
  * forward; a shorter keyword's run may begin a few bytes before it.
  */
-static int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
+static inline int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
 {
 	const struct rule *r = dr->r;
 	struct runcur *rc = dr->run;
-	size_t limit = kpos + r->max_len + 1;
+	/* Read ahead of what this hit needs: a long run then moves the
+	 * rule's cursor far ahead at once, and its later keyword hits cost
+	 * one comparison each in the prefilter. */
+	size_t limit = kpos + r->max_len + 1 + RUN_AHEAD;
 
 	if (!rc)
 		return 0;
@@ -576,8 +594,8 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 
 /* A keyword of rule ri ends at buf[kpos..]: a match of the rule that
  * starts at most `before` ahead of it and is at most max_len long. */
-static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos,
-		    size_t kwlen)
+static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, const unsigned char *buf,
+					      size_t len, size_t kpos)
 {
 	struct drule *dr = &d->rules[ri];
 	const struct rule *r = dr->r;
@@ -585,14 +603,6 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 	PCRE2_SIZE *ov;
 	int rc, cv;
 
-	if (kpos < dr->scan_pos)
-		return 0;
-	if (dr->limit_hits >= DETECT_LIMIT_HITS_PER_RULE) {
-		d->st.skipped_hits++;
-		return 0;
-	}
-	if (run_gate(dr, buf, len, kpos, kpos + kwlen))
-		return 0;
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
 	if (rc == PCRE2_ERROR_PARTIAL) {
@@ -651,12 +661,21 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 	return 0;
 }
 
-static int kw_hit(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
+/* The cheap reasons not to search, inline; then try_rule. */
+static inline int kw_hit(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
 {
-	if (i < d->rules[e->rule].scan_pos)
+	struct drule *dr = &d->rules[e->rule];
+
+	if (i < dr->scan_pos)
 		return 0; /* the rule has searched here already */
 	d->st.keyword_hits++;
-	return try_rule(d, e->rule, buf, len, i, e->len);
+	if (dr->limit_hits >= DETECT_LIMIT_HITS_PER_RULE) {
+		d->st.skipped_hits++;
+		return 0;
+	}
+	if (run_gate(dr, buf, len, i, i + e->len))
+		return 0;
+	return try_rule(d, e->rule, buf, len, i);
 }
 
 /*
@@ -677,6 +696,9 @@ static int prefilter_pass(struct detector *d, const unsigned char *buf, size_t l
 		uint64_t x;
 
 		if (__builtin_expect(!g, 1))
+			continue;
+		/* a one-rule group whose rule has searched past i: nothing to do */
+		if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
 			continue;
 		memcpy(&x, buf + i, 8);
 		end = d->kws + d->grp_start[g];
