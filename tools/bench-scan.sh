@@ -2,15 +2,22 @@
 # make bench-scan: tokenward scan vs ripgrep vs grep -P on a generated log
 # corpus (>= 1 GiB, planted tokens and decoys, made at run time under
 # /tmp and deleted after). Rounds alternate the order of the tools; the
-# table shows medians. Results replace the "Scan" section of
-# docs/BENCHMARKS.md.
-#   tools/bench-scan.sh [BUILD_DIR]   env: SIZE_MB (default 1100), ROUNDS (3)
+# table shows medians. Then tokenward on one thread over hostile inputs
+# (keyword-dense text made to slow each built-in rule, ADV_MB each, with
+# real tokens planted in them) beside the same binary on the log corpus.
+# Results replace the "Scan" section of docs/BENCHMARKS.md.
+#   tools/bench-scan.sh [BUILD_DIR]   env: SIZE_MB (default 1100), ROUNDS (3),
+#     ADV_MB (64), REF_TW (another tokenward binary, e.g. main's, measured
+#     beside this one on the hostile inputs), ADV_ONLY=1 (skip the tool race)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 TW=$build/tokenward
 SIZE_MB=${SIZE_MB:-1100}
 ROUNDS=${ROUNDS:-3}
+ADV_MB=${ADV_MB:-64}
+REF_TW=${REF_TW:-}
+ADV_ONLY=${ADV_ONLY:-}
 W=$(mktemp -d /tmp/tw-bench-scan.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 for t in rg grep /usr/bin/time python3; do command -v "$t" >/dev/null || { echo "bench-scan: missing $t (make deps)" >&2; exit 2; }; done
@@ -92,6 +99,7 @@ tw2()  { run "tokenward (2 threads)" "$W/tw.json" "$TW" scan --format json "$W/c
 rgx()  { run "ripgrep -o -n" "$W/rg.out" rg -o -n --no-heading -e "$PAT" "$W/corpus.log"; }
 grp()  { run "grep -P -o -n" "$W/grep.out" grep -P -o -n -e "$PAT" "$W/corpus.log"; }
 
+if [ -z "$ADV_ONLY" ]; then
 echo "warm-up (page cache) ..." >&2
 cat "$W/corpus.log" >/dev/null
 : >"$W/times"
@@ -156,6 +164,147 @@ for name in ["tokenward (2 threads)", "tokenward (1 thread)", "ripgrep -o -n", "
     print(f"| {name} | {med:.2f} | {size / med / 2**20:.0f} | {ref / med:.2f}x | {max(m for _, m in r) / 1024:.1f} | {', '.join(f'{s:.2f}' for s, _ in r)} |")
 PY
 )
+fi
+
+# --- hostile inputs: text made to slow each built-in rule ----------------
+# Each is ADV_MB of one pattern repeated, with a real GitHub token planted
+# (between spaces) every 8 MiB: the table says whether each was found.
+# One thread: the figure is per core. "opaque 43" runs with a ledger that
+# holds a 43-character opaque token, so every 43-character base64url run
+# is hashed; "custom catastrophic" adds a rule that backtracks
+# exponentially, to show it is bounded and its losses counted.
+adv_gen() { # NAME FILE: write the input, print the planted tokens
+  python3 - "$1" "$2" "$ADV_MB" "$root/tests/cli" <<'PY'
+import base64, json, os, random, sys
+sys.path.insert(0, sys.argv[4])
+import tokgen
+name, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3]) << 20
+rnd = random.Random(11)
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+rb = lambda n: "".join(rnd.choice(B64) for _ in range(n))
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+KW = ["eyJ", "ghp_", "gho_", "xoxb-", "sk-", "sk-proj-", "sk-ant-api03-", "bearer ", "Authorization: Bearer ",
+      "AKIA", "ASIA", "twd_", "AIza", "glpat-", "npm_", "sk_live_", "github_pat_", "ghr_"]
+gens = {
+  "eyJ-run": lambda: "eyJ" * 1000,
+  "eyJ-spaced": lambda: "eyJ " * 1000,
+  "eyJ-dotted": lambda: "eyJ." * 1000,
+  "jwt-shaped": lambda: "eyJhbGciOi.eyJzdWIiOi." * 200,
+  "jwt-long-header": lambda: " eyJ" + rb(20000),
+  "jwt-fragments": lambda: "".join(".eyJ" + rb(rnd.randint(0, 20)) for _ in range(200)),
+  "jwt-valid-dense": lambda: " ".join(b64(b'{"alg":"HS256"}') + "." + b64(json.dumps({"a": rnd.randint(0, 9)}).encode()) + "." + rb(8) for _ in range(100)) + " ",
+  "slack-run": lambda: "xoxb-" * 1000,
+  "openai-run": lambda: "sk-proj-" * 500,
+  "anthropic-run": lambda: "sk-ant-api03-" * 300,
+  "sk-run": lambda: "sk-" * 1000,
+  "gitlab-run": lambda: "glpat-" * 500,
+  "github-run": lambda: "ghp_" * 1000,
+  "tokenward-run": lambda: "twd_" * 1000,
+  "google-run": lambda: "AIza" * 1000,
+  "aws-lookalikes": lambda: " ".join("AKIA" + "AB" * 8 for _ in range(200)) + " ",
+  "bearer-repeated": lambda: "Authorization: Bearer " * 200,
+  "bearer-long-value": lambda: "Authorization: Bearer " + rb(5000) + "\x01",
+  "keywords-mixed": lambda: "".join(rnd.choice(KW) for _ in range(500)),
+  "keywords-runs": lambda: "".join(k + rb(rnd.randint(0, 300)) + " " for k in KW),
+  "opaque-43": lambda: " ".join(rb(43) for _ in range(200)) + " ",
+  "custom-catastrophic": lambda: "".join("b" if i % 2000 == 1999 else "a" for i in range(20000)),
+}
+chunk = "".join(gens[name]() for _ in range(8)).encode()
+planted = []
+with open(path, "wb") as f:
+    while f.tell() < size:
+        f.write(chunk * max(1, (8 << 20) // len(chunk)))
+        t = tokgen.KINDS["ghp"]()
+        planted.append(t)
+        f.write((" " + t + " ").encode())
+for t in planted:
+    print(t)
+PY
+}
+ADV_NAMES="eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed jwt-valid-dense custom-catastrophic"
+mkdir -p "$W/adv" "$W/rules"
+printf 'rules:\n  - id: evil\n    name: catastrophic\n    pattern: %s\n    keywords: [aa]\n    severity: low\n    max_len: 4096\n' "'((?:a|aa)+)b\$'" >"$W/rules/evil.yaml"
+python3 "$root/tests/cli/tokgen.py" opaque | "$TW" ledger register --ledger "$W/adv/ledger.db" --issuer bench \
+  --aud https://bench.test --ttl 3600 --no-seal >/dev/null 2>&1 || { echo "bench-scan: cannot register the opaque token" >&2; exit 2; }
+REF_TIMEOUT=${REF_TIMEOUT:-120}
+adv_run() { # LABEL BIN INPUT EXTRA...: "LABEL wall user sys" into $W/adv/times, output in $W/adv/LABEL.json
+  local label=$1 bin=$2 in=$3 limit=900 rc; shift 3
+  [ "$bin" = "$TW" ] || limit=$REF_TIMEOUT
+  /usr/bin/time -f "%e %U %S" -o "$W/t" timeout "$limit" "$bin" scan --threads 1 --format json "$@" "$in" \
+    >"$W/adv/$label.json" 2>"$W/adv/$label.err" && rc=0 || rc=$?
+  if [ $rc -eq 124 ] && [ "$bin" != "$TW" ]; then
+    echo "$label timeout $limit" >>"$W/adv/times"; return 0
+  fi
+  [ $rc -le 1 ] || { echo "adv $label failed (exit $rc): $(tail -1 "$W/adv/$label.err")" >&2; exit 2; }
+  echo "$label $(tail -1 "$W/t")" >>"$W/adv/times"
+}
+: >"$W/adv/times"
+echo "hostile inputs ($ADV_MB MiB each) ..." >&2
+mkdir -p "$W/adv/normal"
+for r in $(seq 1 "$ROUNDS"); do adv_run "normal/tw" "$TW" "$W/corpus.log"; done
+[ -n "$REF_TW" ] && adv_run "normal/ref" "$REF_TW" "$W/corpus.log"
+for n in $ADV_NAMES; do
+  mkdir -p "$W/adv/$n"
+  adv_gen "$n" "$W/adv/in" >"$W/adv/$n/planted"
+  extra=()
+  [ "$n" = opaque-43 ] && extra=(--ledger "$W/adv/ledger.db")
+  [ "$n" = custom-catastrophic ] && extra=(--rules "$W/rules")
+  cat "$W/adv/in" >/dev/null
+  stat -c %s "$W/adv/in" >"$W/adv/$n/size"
+  for r in $(seq 1 "$ROUNDS"); do adv_run "$n/tw" "$TW" "$W/adv/in" "${extra[@]}"; done
+  # the reference binary once: before the fix some of these take minutes
+  [ -n "$REF_TW" ] && adv_run "$n/ref" "$REF_TW" "$W/adv/in" "${extra[@]}"
+  rm -f "$W/adv/in"
+done
+advtable=$(python3 - "$W/adv" "$ADV_MB" "$size" "$ADV_NAMES" "${REF_TW:+1}" <<'PY'
+import hashlib, json, os, statistics, sys
+d, mb, size, names, ref = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5] == "1"
+runs = {}
+timeouts = {}
+for l in open(os.path.join(d, "times")):
+    label, *v = l.split()
+    if v[0] == "timeout":
+        timeouts[label] = int(v[1])
+        continue
+    runs.setdefault(label, []).append((float(v[0]), float(v[1]) + float(v[2])))
+h = lambda t: hashlib.sha256(t.encode()).hexdigest()
+def figures(label, nbytes):
+    r = runs[label]
+    wall = statistics.median(w for w, _ in r)
+    cpu = statistics.median(c for _, c in r)
+    return nbytes / wall / 2**20, nbytes / max(cpu, 1e-3) / 2**20
+def out(label):
+    f = [json.loads(l) for l in open(os.path.join(d, label + ".json")) if l.strip()]
+    cov = next((o["coverage"] for o in f if "coverage" in o), None)
+    return [o for o in f if "sha256" in o], cov
+hdr = "| input | MiB/s, 1 thread | MiB/s per CPU-second |" + (" before (REF_TW), MiB/s |" if ref else "") + " findings | planted found | bounds met (limit hits / too long / suspended) |"
+print(hdr)
+print("| --- | ---: | ---: |" + (" ---: |" if ref else "") + " ---: | --- | --- |")
+def row(name, label, nbytes, planted):
+    w, c = figures(label + "/tw", nbytes)
+    f, cov = out(label + "/tw")
+    got = {o["sha256"] for o in f}
+    found = "%d of %d" % (sum(h(t) in got for t in planted), len(planted)) if planted else "-"
+    b = "%d / %d / %d" % (cov["regex_limit_hits"], cov["matches_too_long"], cov["rules_suspended"]) if cov else "none"
+    refc = ""
+    if ref and label + "/ref" in timeouts:
+        refc = " < %.2f (not done in %d s) |" % (nbytes / timeouts[label + "/ref"] / 2**20, timeouts[label + "/ref"])
+    elif ref:
+        rw, _ = figures(label + "/ref", nbytes)
+        refc = " %.1f |" % rw
+    print("| %s | %.0f | %.0f |%s %d | %s | %s |" % (name, w, c, refc, len(f), found, b))
+row("**service logs** (the corpus above)", "normal", size, [])
+for n in names:
+    planted = [l.strip() for l in open(os.path.join(d, n, "planted")) if l.strip()]
+    nbytes = int(open(os.path.join(d, n, "size")).read())
+    row("`" + n + "`", n, nbytes, planted)
+PY
+)
+echo "$advtable"
+if [ -n "$ADV_ONLY" ]; then
+  echo "ADV_ONLY: the tool race was skipped; docs/BENCHMARKS.md is left as it is" >&2
+  exit 0
+fi
 echo "$table"
 m1=$(tail -1 "$W/m1"); m3=$(tail -1 "$W/m3")
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
@@ -186,7 +335,20 @@ $((m3 / 1024)) MiB for it three times ($((3 * size >> 20)) MiB): flat in input s
 of pieces, 2 x threads + 2 pieces of 4 MiB + overlap). ripgrep's RSS counts the pages of the
 file it maps.
 
-Command: \`make bench-scan\` (env SIZE_MB, ROUNDS).
+### Hostile input
+
+The same binary on one thread (\`--threads 1\`: the figure is per core) over inputs made to
+slow the built-in rules, $ADV_MB MiB each (one pattern repeated; a real GitHub token planted
+between spaces every 8 MiB), beside the log corpus above. "Bounds met" is what the scan's
+coverage line counted: searches stopped at a PCRE2 limit, candidates longer than their rule's
+max_len, rules that sat out the rest of a piece. \`opaque-43\` runs with a ledger holding a
+43-character opaque token, so every 43-character base64url run is hashed and looked up;
+\`custom-catastrophic\` adds the rule \`((?:a|aa)+)b\$\` (keyword \`aa\`), which backtracks
+exponentially. $ROUNDS rounds of each, medians${REF_TW:+; the reference binary once, stopped after ${REF_TIMEOUT} s}.
+
+$advtable
+
+Command: \`make bench-scan\` (env SIZE_MB, ROUNDS, ADV_MB, REF_TW=path/to/another/tokenward, REF_TIMEOUT).
 SEC
 )
 doc=$root/docs/BENCHMARKS.md

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include "cli/cmd.h"
 #include "lib/sha256.h"
+#include "detect/coverage.h"
 #include "detect/detect.h"
 #include "detect/redact.h"
 #include "detect/rules.h"
@@ -47,6 +48,9 @@ static const char scan_help[] =
 	"characters, SHA-256 of the secret. Exit 0: none; 1: found; 2: error.\n"
 	"Only regular files are read: a FIFO or device named here is an error, one\n"
 	"met in a directory is skipped and counted; pipe such data in on '-'.\n\n"
+	"A bound that may have cost findings (a PCRE2 limit, a candidate longer than\n"
+	"its rule allows) is reported on stderr, and in JSON as a last line\n"
+	"{\"coverage\":{...}} (SARIF: the run's invocation).\n\n"
 	"  --format FMT     text (default), json (one object per line) or sarif\n"
 	"  --rules DIR      also load DIR/*.yaml rules (add or override; repeatable)\n"
 	"  --ledger PATH    look findings up in the ledger: managed tokens get their id,\n"
@@ -174,7 +178,47 @@ static void on_notice(void *vctx, const char *path, int error, const char *msg)
 	free(p);
 }
 
-static void sarif_print(struct scan_ctx *c, const struct ruleset *rs)
+/* Bounds that may have cost findings: said on stderr in every format,
+ * and in the output itself (a JSON line; SARIF's invocation). */
+static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
+{
+	char line[512];
+	cJSON *o;
+
+	if (!detect_coverage_losses(ds))
+		return;
+	detect_coverage_text(ds, line, sizeof(line));
+	fprintf(stderr, "tokenward scan: coverage: %s; findings there may be missing\n", line);
+	if (c->fmt != FMT_JSON)
+		return;
+	o = cJSON_CreateObject();
+	cJSON *cov = cJSON_AddObjectToObject(o, "coverage");
+	cJSON_AddBoolToObject(cov, "complete", 0);
+	detect_coverage_json(ds, cov);
+	cmd_print_json(c->out, o, 0);
+	cJSON_Delete(o);
+}
+
+static void sarif_invocation(cJSON *run, const struct detect_stats *ds)
+{
+	cJSON *inv = cJSON_CreateObject(), *props;
+	char line[512];
+
+	cJSON_AddBoolToObject(inv, "executionSuccessful", 1);
+	if (detect_coverage_losses(ds)) {
+		cJSON *n = cJSON_CreateObject();
+		detect_coverage_text(ds, line, sizeof(line));
+		cJSON_AddStringToObject(n, "level", "warning");
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(n, "message"), "text", line);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(inv, "toolExecutionNotifications"), n);
+	}
+	props = cJSON_AddObjectToObject(cJSON_AddObjectToObject(inv, "properties"), "coverage");
+	cJSON_AddBoolToObject(props, "complete", !detect_coverage_losses(ds));
+	detect_coverage_json(ds, props);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(run, "invocations"), inv);
+}
+
+static void sarif_print(struct scan_ctx *c, const struct ruleset *rs, const struct detect_stats *ds)
 {
 	cJSON *doc = cJSON_CreateObject(), *runs = cJSON_AddArrayToObject(doc, "runs");
 	cJSON *run = cJSON_CreateObject(), *driver, *rules;
@@ -201,6 +245,7 @@ static void sarif_print(struct scan_ctx *c, const struct ruleset *rs)
 	cJSON_AddItemToArray(rules, op);
 	cJSON_AddItemToObject(run, "results", c->sarif_results);
 	c->sarif_results = NULL;
+	sarif_invocation(run, ds);
 	cJSON_AddItemToArray(runs, run);
 	cmd_print_json(c->out, doc, 1);
 	cJSON_Delete(doc);
@@ -322,7 +367,8 @@ int cmd_scan(int argc, char **argv)
 		rc = scanner_scan_path(sc, paths[i], on_finding, on_notice, &c);
 	scanner_stats(sc, &st);
 	if (c.fmt == FMT_SARIF)
-		sarif_print(&c, rs);
+		sarif_print(&c, rs, &st.det);
+	coverage_print(&c, &st.det);
 	if (fflush(c.out) || ferror(c.out)) {
 		fprintf(stderr, "tokenward scan: writing output: %s\n", strerror(errno));
 		st.errors++;
@@ -330,9 +376,12 @@ int cmd_scan(int argc, char **argv)
 	if (stats) {
 		double dt = now_s() - t0;
 		fprintf(stderr, "tokenward scan: %llu files, %llu bytes, %llu findings, %llu skipped, %llu errors, "
-			"%.3f s, %.1f MiB/s\n", (unsigned long long)st.files, (unsigned long long)st.bytes,
+			"%.3f s, %.1f MiB/s; %llu regex limit hits, %llu too long, %llu rule suspensions, "
+			"%llu keyword hits skipped\n", (unsigned long long)st.files, (unsigned long long)st.bytes,
 			(unsigned long long)st.findings, (unsigned long long)st.skipped,
-			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0);
+			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0,
+			(unsigned long long)st.det.limit_hits, (unsigned long long)st.det.too_long,
+			(unsigned long long)st.det.rules_suspended, (unsigned long long)st.det.skipped_hits);
 	}
 	scanner_free(sc);
 	rules_free(rs);

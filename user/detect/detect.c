@@ -6,11 +6,26 @@
  * bigram starts some keyword are compared in full, and only a full
  * keyword runs a regex. Each regex search may start only in
  * [keyword - before, keyword] (PCRE2's offset limit) and must end within
- * max_len, and a per-rule cursor never searches the same start twice, so
- * the work per byte is bounded whatever the input.
+ * max_len, and a per-rule cursor never searches the same start twice.
+ *
+ * What keeps hostile text cheap (issue 13: "eyJ" every three bytes,
+ * JWT-shaped runs, near misses of every rule):
+ *  - a rule whose search can only start at its keyword (before: 0) is
+ *    compiled without PCRE2's start-of-match optimisations: they buy
+ *    nothing when the start is fixed, and the "required character" scan
+ *    alone read up to the whole window (16 KiB for JWTs) at every keyword;
+ *  - the built-in patterns use possessive quantifiers wherever giving
+ *    characters back cannot lead to a match (the comments in
+ *    the rule files say why each is safe), so a failed search costs one
+ *    pass over its run;
+ *  - a match longer than its rule's max_len is a token the window cut,
+ *    whose hash would be wrong: it is counted (too_long), not reported;
+ *  - a rule whose searches hit PCRE2's limits DETECT_LIMIT_HITS_PER_RULE
+ *    times in one buffer sits out the rest of it, so a catastrophic
+ *    custom pattern costs a few limit hits per buffer, not one per
+ *    keyword; every keyword hit it skips is counted.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +42,36 @@
 #define HEAP_LIMIT_KB 4096
 #define JIT_STACK_MAX (1u << 20)
 #define CTX_SLACK     64       /* lookbehind/lookahead beyond the match */
+#define NONE_POS      ((size_t)-1)
+#define DENSE_GAP     64       /* a miss of the same rule this close behind: dense */
+#define CLUSTER_SPAN  256      /* starts one search covers where keywords are dense */
+#define RUN_AHEAD     4096     /* bytes of a run read beyond what a hit needs */
 
 struct drule {
 	const struct rule *r;
-	pcre2_code *re;
-	int jit;
+	pcre2_code *re;       /* for a search from one keyword */
+	pcre2_code *re_dense; /* for one search over many starts; NULL: re */
+	int jit, jit_dense;
 	size_t scan_pos;      /* no match of this rule starts before here */
+	unsigned limit_hits;  /* in this scan; at DETECT_LIMIT_HITS_PER_RULE it sits out */
+	size_t last_miss;     /* the last keyword hit whose search found nothing, or NONE_POS */
+	struct runcur *run;   /* its run class's cursor, or NULL */
 };
 
+/* Rules with the same run class share one cursor: each byte of a run is
+ * read once per class, not once per rule. */
+struct runcur {
+	const unsigned char *set;  /* the class (struct rule run_set) */
+	size_t from, to;           /* this scan: [from, to) are bytes of the class */
+};
+#define MAX_RUN_CLASSES 16
+
 struct kwent {
-	unsigned char kw[64]; /* lower case */
+	/* the first 8 bytes as one word: (input | fold) & mask == word */
+	uint64_t word, fold, mask;
 	unsigned len;
 	unsigned rule;
+	unsigned char kw[64]; /* lower case */
 };
 
 struct cand {
@@ -55,10 +88,13 @@ struct cand {
 struct detector {
 	struct drule *rules;
 	size_t nrules;
+	struct runcur runs[MAX_RUN_CLASSES];
+	size_t nruns;
 	struct kwent *kws;
 	size_t nkws;
 	uint16_t *bigram;     /* (b0 | b1 << 8) -> 1 + group, 0 none */
 	uint32_t *grp_start;  /* kws of group g: [grp_start[g], grp_start[g+1]) */
+	int32_t *grp_rule;    /* the one rule all of group g's keywords belong to, or -1 */
 	size_t ngroups;
 	unsigned char lower[256];
 	pcre2_match_data *md;
@@ -73,6 +109,7 @@ struct detector {
 	size_t seam_min;      /* bytes a stream must always carry: a keyword cut at the
 			       * seam, the rule's lead-in before it, and context */
 	size_t open_from;     /* last scan: offset from which a later buffer must resume */
+	int cut;              /* this scan's buffer was cut (detector_scan_cut) */
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
@@ -83,12 +120,15 @@ void detector_free(struct detector *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->nrules; i++)
+	for (size_t i = 0; i < d->nrules; i++) {
 		pcre2_code_free(d->rules[i].re);
+		pcre2_code_free(d->rules[i].re_dense);
+	}
 	free(d->rules);
 	free(d->kws);
 	free(d->bigram);
 	free(d->grp_start);
+	free(d->grp_rule);
 	pcre2_match_data_free(d->md);
 	pcre2_match_context_free(d->mctx);
 	pcre2_jit_stack_free(d->jstack);
@@ -122,6 +162,52 @@ static void bigram_set(uint16_t *t, unsigned char a, unsigned char b, uint16_t v
 			t[av[i] | bv[j] << 8] = v;
 }
 
+/* Comparing a keyword byte by byte mispredicts a branch per byte; where
+ * keywords are dense (one group holds sk-, sk-proj-, sk-ant-, sk_live_...)
+ * that was most of the cost. OR-ing 0x20 folds exactly the letters: for
+ * no other byte b is b | 0x20 a lower-case letter. */
+static void kw_words(struct kwent *e)
+{
+	unsigned char w[8] = { 0 }, f[8] = { 0 }, m[8] = { 0 };
+
+	for (unsigned c = 0; c < e->len && c < 8; c++) {
+		w[c] = e->kw[c];
+		f[c] = e->kw[c] >= 'a' && e->kw[c] <= 'z' ? 0x20 : 0;
+		m[c] = 0xff;
+	}
+	memcpy(&e->word, w, 8);
+	memcpy(&e->fold, f, 8);
+	memcpy(&e->mask, m, 8);
+}
+
+/* Is keyword e at buf[i..]? x: the 8 bytes there, when there are 8. */
+static inline int kw_at(const struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len,
+			size_t i, uint64_t x)
+{
+	unsigned c = 2;
+
+	if (i + e->len > len)
+		return 0;
+	if (i + 8 <= len) {
+		if (((x | e->fold) & e->mask) != e->word)
+			return 0;
+		c = 8;
+	}
+	for (; c < e->len; c++)
+		if (d->lower[buf[i + c]] != e->kw[c])
+			return 0;
+	return 1;
+}
+
+static inline uint64_t load8(const unsigned char *buf, size_t len, size_t i)
+{
+	uint64_t x = 0;
+
+	if (i + 8 <= len)
+		memcpy(&x, buf + i, 8);
+	return x;
+}
+
 static int build_prefilter(struct detector *d, char *err, size_t errsz)
 {
 	uint16_t *group_of = calloc(65536, sizeof(uint16_t)); /* lower bigram -> 1+group */
@@ -146,6 +232,7 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 			for (unsigned c = 0; c < e->len; c++)
 				e->kw[c] = d->lower[(unsigned char)r->keywords[j][c]];
 			e->rule = (unsigned)i;
+			kw_words(e);
 			unsigned bg = e->kw[0] | e->kw[1] << 8;
 			if (!group_of[bg])
 				group_of[bg] = (uint16_t)++d->ngroups;
@@ -164,11 +251,53 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 		d->grp_start[g] = (uint32_t)i;
 	}
 	d->grp_start[d->ngroups] = (uint32_t)d->nkws;
+	d->grp_rule = malloc((d->ngroups + 1) * sizeof(int32_t));
+	if (!d->grp_rule) {
+		free(group_of);
+		util_seterr(err, errsz, "out of memory");
+		return -1;
+	}
+	for (size_t g = 0; g < d->ngroups; g++) {
+		d->grp_rule[g] = (int32_t)d->kws[d->grp_start[g]].rule;
+		for (uint32_t k = d->grp_start[g]; k < d->grp_start[g + 1]; k++)
+			if (d->kws[k].rule != (unsigned)d->grp_rule[g])
+				d->grp_rule[g] = -1;
+	}
 	for (size_t i = 0; i < d->nkws; i++) {
 		unsigned g = group_of[d->kws[i].kw[0] | d->kws[i].kw[1] << 8];
 		bigram_set(d->bigram, d->kws[i].kw[0], d->kws[i].kw[1], (uint16_t)g);
 	}
 	free(group_of);
+	return 0;
+}
+
+static struct runcur *run_class(struct detector *d, const struct rule *r)
+{
+	for (size_t i = 0; i < d->nruns; i++)
+		if (!memcmp(d->runs[i].set, r->run_set, sizeof(r->run_set)))
+			return &d->runs[i];
+	if (d->nruns == MAX_RUN_CLASSES)
+		return NULL;
+	d->runs[d->nruns].set = r->run_set;
+	return &d->runs[d->nruns++];
+}
+
+static int rule_compile(const struct rule *r, uint32_t opts, pcre2_code **out, int *jit, char *err, size_t errsz)
+{
+	int ec;
+	PCRE2_SIZE off;
+
+	*out = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT | opts, &ec, &off, NULL);
+	if (!*out) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		util_seterr(err, errsz, "%s:%u: rule '%s': pattern does not compile at offset %zu: %s",
+			    r->file, r->line, r->id, (size_t)off, (char *)msg);
+		return -1;
+	}
+	/* JIT is an optimisation: a pattern it refuses still runs, interpreted.
+	 * Partial matching finds tokens the window or the buffer end cut. */
+	*jit = pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
 	return 0;
 }
 
@@ -191,21 +320,21 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	}
 	for (size_t i = 0; i < d->nrules; i++) {
 		const struct rule *r = rules_get(rs, i);
-		int ec;
-		PCRE2_SIZE off;
+		struct drule *dr = &d->rules[i];
 
-		d->rules[i].r = r;
-		d->rules[i].re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED,
-					       PCRE2_USE_OFFSET_LIMIT, &ec, &off, NULL);
-		if (!d->rules[i].re) {
-			PCRE2_UCHAR msg[256];
-			pcre2_get_error_message(ec, msg, sizeof(msg));
-			util_seterr(err, errsz, "%s:%u: rule '%s': pattern does not compile at offset %zu: %s",
-			       r->file, r->line, r->id, (size_t)off, (char *)msg);
+		dr->r = r;
+		/* With before 0 a search from one keyword has one start: scanning
+		 * ahead for a first or required character is pure cost (see the
+		 * top). A dense search, over many starts, wants that scan. */
+		if (rule_compile(r, r->before ? 0 : PCRE2_NO_START_OPTIMIZE, &dr->re, &dr->jit, err, errsz))
+			goto fail;
+		if (!r->before && rule_compile(r, 0, &dr->re_dense, &dr->jit_dense, err, errsz))
+			goto fail;
+		if (r->run && !(dr->run = run_class(d, r))) {
+			util_seterr(err, errsz, "%s:%u: rule '%s': more than %d distinct run classes",
+				    r->file, r->line, r->id, MAX_RUN_CLASSES);
 			goto fail;
 		}
-		/* JIT is an optimisation: a pattern it refuses still runs, interpreted. */
-		d->rules[i].jit = pcre2_jit_compile(d->rules[i].re, PCRE2_JIT_COMPLETE) == 0;
 		if (r->max_len + r->before > maxspan)
 			maxspan = r->max_len + r->before;
 	}
@@ -278,82 +407,6 @@ void detector_stats(const struct detector *d, struct detect_stats *out)
 	*out = d->st;
 }
 
-double detect_entropy(const unsigned char *s, size_t n)
-{
-	unsigned cnt[256] = { 0 };
-	double h = 0;
-
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		cnt[s[i]]++;
-	for (int c = 0; c < 256; c++) {
-		if (cnt[c]) {
-			double p = (double)cnt[c] / (double)n;
-			h -= p * log2(p);
-		}
-	}
-	return h;
-}
-
-/*
- * Documentation samples are not findings. The markers are chosen so that
- * a random base62 string contains one with probability ~1e-5 or less;
- * a secret whose checksum verifies never reaches this test.
- */
-/* Is low[i] outside the string or not a letter or digit? */
-static int word_edge(const char *low, size_t m, size_t i)
-{
-	unsigned char c;
-
-	if (i >= m)
-		return 1;
-	c = (unsigned char)low[i];
-	return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-}
-
-int detect_is_placeholder(const unsigned char *s, size_t n)
-{
-	/* Words count only as words: at an end of the string or beside a
-	 * separator ("YOUR_API_KEY", "my-dummy-key"). Inside a run of letters
-	 * and digits they are chance: a random 40-character secret holds
-	 * "your" about once in 25 000. */
-	static const char *const words[] = {
-		"example", "your", "placeholder", "redacted", "changeme",
-		"dummy", "insert", "token_here", "token-here", "key_here", "key-here",
-	};
-	static const char *const marks[] = {
-		"xxxx", "<", ">", "${", "{{", "****", "....", "0000000", "1234567",
-	};
-	char low[256];
-	size_t m = n < sizeof(low) - 1 ? n : sizeof(low) - 1, run = 1;
-
-	for (size_t i = 0; i < m; i++)
-		low[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : (char)s[i];
-	low[m] = 0;
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-		if (memmem(low, m, marks[i], strlen(marks[i])))
-			return 1;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		size_t wl = strlen(words[i]);
-		const char *p = low;
-
-		while ((p = memmem(p, m - (size_t)(p - low), words[i], wl))) {
-			size_t at = (size_t)(p - low);
-			if ((at == 0 || word_edge(low, m, at - 1)) || word_edge(low, m, at + wl))
-				return 1;
-			p++;
-		}
-	}
-	/* The same character eight times: "aaaaaaaa", "--------". */
-	for (size_t i = 1; i < m; i++) {
-		run = low[i] == low[i - 1] ? run + 1 : 1;
-		if (run >= 8)
-			return 1;
-	}
-	return 0;
-}
-
 static struct cand *cand_push(struct detector *d)
 {
 	if (d->ncands == d->capcands) {
@@ -379,11 +432,11 @@ static int accept(struct detector *d, const struct rule *r, const unsigned char 
 	}
 	if (*cv == 1 || (d->flags & DETECT_NO_FILTERS))
 		return 1;
-	if (detect_is_placeholder(s, n))
-		return 0;
+	/* entropy first: the cheaper test, and what repetitive hostile
+	 * look-alikes fail */
 	if (r->min_entropy > 0 && detect_entropy(s, n) < r->min_entropy)
 		return 0;
-	return 1;
+	return !detect_is_placeholder(s, n);
 }
 
 /* A match from @start may continue past the end of the buffer: a stream's
@@ -397,48 +450,200 @@ static void seam_open(struct detector *d, size_t start)
 		d->open_from = from;
 }
 
-/* A keyword of rule ri ends at buf[kpos..]: search for a match that
- * starts in [kpos - before, kpos] and ends within max_len. */
-static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos)
+/* A search of rule ri stopped at a PCRE2 limit: counted; after a few in
+ * one buffer the rule sits out the rest of it. */
+static void limit_hit(struct detector *d, struct drule *dr)
+{
+	d->st.limit_hits++;
+	if (++dr->limit_hits == DETECT_LIMIT_HITS_PER_RULE)
+		d->st.rules_suspended++;
+}
+
+static int rule_match(struct detector *d, struct drule *dr, int dense, const unsigned char *buf, size_t end,
+		      size_t start, uint32_t opts)
+{
+	pcre2_code *re = dense && dr->re_dense ? dr->re_dense : dr->re;
+	int jit = dense && dr->re_dense ? dr->jit_dense : dr->jit;
+
+	if (jit)
+		return pcre2_jit_match(re, buf, end, start, opts, d->md, d->mctx);
+	return pcre2_match(re, buf, end, start, opts, d->md, d->mctx);
+}
+
+/* No match before the end of the buffer: could more bytes of the stream
+ * complete one? PCRE2's hard partial matching says so exactly, and
+ * where it would start. */
+static void seam_check(struct detector *d, struct drule *dr, int dense, const unsigned char *buf, size_t len,
+		       size_t ws)
+{
+	int rc = rule_match(d, dr, dense, buf, len, ws, PCRE2_PARTIAL_HARD);
+
+	if (rc == PCRE2_ERROR_PARTIAL)
+		seam_open(d, pcre2_get_ovector_pointer(d->md)[0]);
+	else if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+		limit_hit(d, dr);
+}
+
+/*
+ * Rules with a run class (rules.h): after its keyword a match is a run of
+ * those bytes, and it ends where the run ends. A hit whose run goes on
+ * for more than max_len holds no match, nor (before 0) one whose run is
+ * shorter than the pattern's minimum length: skipped without a search.
+ * "xoxb-" repeated for a megabyte is one run, read once, not a 250-byte
+ * search every 5 bytes. Hits come in order, so the class's cursor moves
+ * forward; a shorter keyword's run may begin a few bytes before it.
+ */
+static inline int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
+{
+	const struct rule *r = dr->r;
+	struct runcur *rc = dr->run;
+	/* Read ahead of what this hit needs: a long run then moves the
+	 * rule's cursor far ahead at once, and its later keyword hits cost
+	 * one comparison each in the prefilter. */
+	size_t limit = kpos + r->max_len + 1 + RUN_AHEAD;
+
+	if (!rc)
+		return 0;
+	if (p < rc->from)
+		while (rc->from > p && rules_in_run(r, buf[rc->from - 1]))
+			rc->from--;
+	if (p < rc->from || p > rc->to)
+		rc->from = rc->to = p;
+	if (limit > len)
+		limit = len;
+	while (rc->to < limit && rules_in_run(r, buf[rc->to]))
+		rc->to++;
+	if (rc->to - kpos > r->max_len) {
+		/* nor does any later start whose run goes on that far */
+		if (rc->to - r->max_len > dr->scan_pos)
+			dr->scan_pos = rc->to - r->max_len;
+		return 1;
+	}
+	return rc->to < len && !r->before && rc->to - kpos < r->min_len;
+}
+
+/* Is a keyword of rule ri at one of buf[from..to]? (Rare: dense searches
+ * that matched.) */
+static int keyword_near(const struct detector *d, unsigned ri, const unsigned char *buf, size_t len,
+			size_t from, size_t to)
+{
+	for (size_t k = 0; k < d->nkws; k++) {
+		const struct kwent *e = &d->kws[k];
+		for (size_t p = from; e->rule == ri && p <= to && p + e->len <= len; p++)
+			if (d->lower[buf[p]] == e->kw[0] && d->lower[buf[p + 1]] == e->kw[1] &&
+			    kw_at(d, e, buf, len, p, load8(buf, len, p)))
+				return 1;
+	}
+	return 0;
+}
+
+struct search {
+	size_t ws, lim, we;   /* first start, last start (offset limit), subject end */
+};
+
+/*
+ * Search for rule ri from a keyword at kpos. Usually the only starts are
+ * [kpos - before, kpos]. Where the rule's last search, close behind,
+ * found nothing, keywords are dense ("eyJ" every three bytes): one
+ * search then covers the starts up to kpos + CLUSTER_SPAN, PCRE2's own
+ * loop over start positions costing a few ns each where a call per
+ * keyword cost twenty and more; a match it finds counts only if a
+ * keyword lies within `before` after its start, as the rule requires.
+ * Inside the buffer the search is hard-partial: one that reaches the
+ * end of its window is a candidate longer than max_len, which the
+ * window would cut. At the end of the buffer a match is taken as it
+ * stands (the stream may end there), and the seam is kept open.
+ */
+static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos,
+		       struct search *s)
 {
 	struct drule *dr = &d->rules[ri];
 	const struct rule *r = dr->r;
-	size_t ws, we;
+	int rc;
+
+	s->ws = kpos > r->before ? kpos - r->before : 0;
+	if (s->ws < dr->scan_pos)
+		s->ws = dr->scan_pos;
+	s->lim = kpos;
+	if (dr->last_miss != NONE_POS && kpos - dr->last_miss <= DENSE_GAP) {
+		/* A dense search (before 0) runs with start optimisations: as
+		 * wide as the window, PCRE2's scan for a required character then
+		 * reads each byte about twice, not once per span. */
+		size_t span = !r->before && r->max_len > CLUSTER_SPAN ? r->max_len : CLUSTER_SPAN;
+		s->lim = kpos + span < len ? kpos + span : len;
+	}
+	s->we = s->lim + r->max_len + CTX_SLACK;
+	if (s->we > len)
+		s->we = len;
+	pcre2_set_offset_limit(d->mctx, s->lim);
+	for (;;) {
+		size_t at;
+
+		d->st.regex_calls++;
+		rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws,
+				s->we < len || d->cut ? PCRE2_PARTIAL_HARD : 0);
+		if ((rc < 0 && rc != PCRE2_ERROR_PARTIAL) || s->lim == kpos)
+			return rc;
+		at = pcre2_get_ovector_pointer(d->md)[0];
+		if (keyword_near(d, ri, buf, len, at, at + r->before))
+			return rc;
+		if (at >= s->lim)
+			return PCRE2_ERROR_NOMATCH;
+		s->ws = at + 1;
+	}
+}
+
+/* A keyword of rule ri ends at buf[kpos..]: a match of the rule that
+ * starts at most `before` ahead of it and is at most max_len long. */
+static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, const unsigned char *buf,
+					      size_t len, size_t kpos)
+{
+	struct drule *dr = &d->rules[ri];
+	const struct rule *r = dr->r;
+	struct search sr;
 	PCRE2_SIZE *ov;
 	int rc, cv;
 
-	if (kpos < dr->scan_pos)
+	rc = rule_search(d, ri, buf, len, kpos, &sr);
+	ov = pcre2_get_ovector_pointer(d->md);
+	if (rc == PCRE2_ERROR_PARTIAL) {
+		if (sr.we < len)
+			d->st.too_long++;
+		else
+			d->st.cut_short++;
+		dr->last_miss = kpos;
+		dr->scan_pos = (ov[0] > kpos ? ov[0] : kpos) + 1;
 		return 0;
-	ws = kpos > r->before ? kpos - r->before : 0;
-	if (ws < dr->scan_pos)
-		ws = dr->scan_pos;
-	we = kpos + r->max_len + CTX_SLACK;
-	if (we > len)
-		we = len;
-	pcre2_set_offset_limit(d->mctx, kpos);
-	d->st.regex_calls++;
-	if (dr->jit)
-		rc = pcre2_jit_match(dr->re, buf, we, ws, 0, d->md, d->mctx);
-	else
-		rc = pcre2_match(dr->re, buf, we, ws, 0, d->md, d->mctx);
+	}
+	if (rc == PCRE2_ERROR_NOMATCH) {
+		/* no match starts anywhere up to the offset limit */
+		dr->last_miss = sr.lim;
+		dr->scan_pos = sr.lim + 1;
+		if (sr.we == len && !d->cut)
+			seam_check(d, dr, sr.lim > kpos, buf, len, sr.ws);
+		return 0;
+	}
 	if (rc < 0) {
-		if (rc != PCRE2_ERROR_NOMATCH)
-			d->st.limit_hits++;
+		/* Which start gave up is unknown: the next hit searches on its
+		 * own again, so each abandoned search is one keyword's. */
+		limit_hit(d, dr);
+		dr->last_miss = NONE_POS;
 		dr->scan_pos = kpos + 1;
-		/* The buffer ended inside the window: could more bytes of the
-		 * stream complete a match? PCRE2's hard partial matching says
-		 * so exactly (and where it would start); rare, so interpreted. */
-		if (rc == PCRE2_ERROR_NOMATCH && we == len &&
-		    pcre2_match(dr->re, buf, we, ws, PCRE2_PARTIAL_HARD, d->md, d->mctx) == PCRE2_ERROR_PARTIAL)
-			seam_open(d, pcre2_get_ovector_pointer(d->md)[0]);
 		return 0;
 	}
 	ov = pcre2_get_ovector_pointer(d->md);
 	/* A match that reaches the end of the buffer may go on in the next. */
-	if (we == len && ov[1] + CTX_SLACK > len)
+	if (sr.we == len && ov[1] + CTX_SLACK > len)
 		seam_open(d, ov[0]);
 	/* Never let a search restart inside what it just covered. */
 	dr->scan_pos = ov[1] > kpos ? ov[1] : kpos + 1;
+	/* Longer than the rule allows (it ended in the window's context
+	 * slack): a token cut there would have a hash that matches nothing.
+	 * Said, not reported. */
+	if (ov[1] - ov[0] > r->max_len) {
+		d->st.too_long++;
+		return 0;
+	}
 	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
 		return 0;
 	if (!accept(d, r, buf + ov[2], ov[3] - ov[2], &cv)) {
@@ -457,33 +662,64 @@ static int try_rule(struct detector *d, unsigned ri, const unsigned char *buf, s
 	return 0;
 }
 
+/* The cheap reasons not to search, inline; then try_rule. */
+static inline int kw_hit(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
+{
+	struct drule *dr = &d->rules[e->rule];
+
+	if (i < dr->scan_pos)
+		return 0; /* the rule has searched here already */
+	d->st.keyword_hits++;
+	if (dr->limit_hits >= DETECT_LIMIT_HITS_PER_RULE) {
+		d->st.skipped_hits++;
+		return 0;
+	}
+	if (run_gate(dr, buf, len, i, i + e->len))
+		return 0;
+	return try_rule(d, e->rule, buf, len, i);
+}
+
+/*
+ * Where 8 bytes remain, a keyword's first 8 are one masked compare (a
+ * group such as sk-, sk-proj-, sk-ant-, sk_live_ costs a few
+ * instructions a keyword, which is what keyword-dense hostile text
+ * exercises); longer keywords compare their tail byte by byte.
+ */
 static int prefilter_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
 	const uint16_t *bg = d->bigram;
-	const unsigned char *lower = d->lower;
+	size_t i = 0, fast_end = len >= 8 ? len - 7 : 0;
+	int rc;
 
-	if (len < 2)
-		return 0;
-	for (size_t i = 0; i + 1 < len; i++) {
+	for (; i < fast_end; i++) {
 		unsigned g = bg[buf[i] | buf[i + 1] << 8];
+		const struct kwent *e, *end;
+		uint64_t x;
+
 		if (__builtin_expect(!g, 1))
 			continue;
-		g--;
-		for (uint32_t k = d->grp_start[g]; k < d->grp_start[g + 1]; k++) {
-			const struct kwent *e = &d->kws[k];
-			unsigned c;
-
-			if (i + e->len > len)
+		/* a one-rule group whose rule has searched past i: nothing to do */
+		if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
+			continue;
+		memcpy(&x, buf + i, 8);
+		end = d->kws + d->grp_start[g];
+		for (e = d->kws + d->grp_start[g - 1]; e < end; e++) {
+			if (((x | e->fold) & e->mask) != e->word)
 				continue;
-			for (c = 2; c < e->len && lower[buf[i + c]] == e->kw[c]; c++)
-				;
-			if (c < e->len)
+			if (e->len > 8 && !kw_at(d, e, buf, len, i, x))
 				continue;
-			d->st.keyword_hits++;
-			int rc = try_rule(d, e->rule, buf, len, i);
-			if (rc)
+			if ((rc = kw_hit(d, e, buf, len, i)))
 				return rc;
 		}
+	}
+	for (; i + 1 < len; i++) {
+		unsigned g = bg[buf[i] | buf[i + 1] << 8];
+
+		if (!g)
+			continue;
+		for (uint32_t k = d->grp_start[g - 1]; k < d->grp_start[g]; k++)
+			if (kw_at(d, &d->kws[k], buf, len, i, 0) && (rc = kw_hit(d, &d->kws[k], buf, len, i)))
+				return rc;
 	}
 	return 0;
 }
@@ -588,6 +824,16 @@ static void dedupe(struct detector *d)
 	free(drop);
 }
 
+int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx)
+{
+	int rc;
+
+	d->cut = 1;
+	rc = detector_scan(d, buf, len, fn, ctx);
+	d->cut = 0;
+	return rc;
+}
+
 int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn, void *ctx)
 {
 	const unsigned char *buf = vbuf;
@@ -597,8 +843,13 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 	d->st.bytes += len;
 	d->last_len = len;
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
-	for (size_t i = 0; i < d->nrules; i++)
+	for (size_t i = 0; i < d->nrules; i++) {
 		d->rules[i].scan_pos = 0;
+		d->rules[i].limit_hits = 0;
+		d->rules[i].last_miss = NONE_POS;
+	}
+	for (size_t i = 0; i < d->nruns; i++)
+		d->runs[i].from = d->runs[i].to = 0;
 	rc = prefilter_pass(d, buf, len);
 	if (!rc && d->lenmap && d->known) {
 		/* an opaque token may be the run of base64url bytes at the end */

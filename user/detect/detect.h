@@ -79,6 +79,12 @@ void detector_set_flags(struct detector *d, unsigned flags);
  * -ENOMEM. */
 int detector_scan(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
 
+/* The same for a buffer that was cut (a write longer than the capture
+ * window, argv past its limit): a candidate that runs into its end is a
+ * token cut short, counted (cut_short), never reported with a hash that
+ * cannot be right. */
+int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
+
 /*
  * After a scan: how many bytes at the end of that buffer a stream's next
  * buffer must begin with (as carry) so that every match crossing the
@@ -102,11 +108,28 @@ size_t detector_tail_need(const struct detector *d);
  */
 size_t detector_overlap(const struct detector *d);
 
+/* A rule whose searches hit a PCRE2 limit this many times in one buffer
+ * sits out the rest of that buffer (detect_stats.rules_suspended). */
+#define DETECT_LIMIT_HITS_PER_RULE 4
+
+/*
+ * Counters since detector_new(). The ones marked "loss" are bounds that
+ * may have cost a finding; a reader must be shown them (scan's coverage
+ * line, the status file's "detection" section).
+ */
 struct detect_stats {
 	uint64_t bytes;
 	uint64_t keyword_hits;
 	uint64_t regex_calls;
-	uint64_t limit_hits;      /* PCRE2 match/depth limit reached: treated as no match */
+	uint64_t limit_hits;      /* loss: a search stopped at a PCRE2 match, depth or heap
+				   * limit, or out of JIT stack; treated as no match */
+	uint64_t too_long;        /* loss: a match longer than its rule's max_len (a token
+				   * cut by the window would have the wrong hash): not reported */
+	uint64_t cut_short;       /* loss: a candidate ran into the end of a cut buffer
+				   * (detector_scan_cut): not reported */
+	uint64_t rules_suspended; /* loss: times a rule reached DETECT_LIMIT_HITS_PER_RULE in
+				   * one buffer and was not searched for in the rest of it */
+	uint64_t skipped_hits;    /* loss: keyword hits not searched because of that */
 	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
 	uint64_t opaque_hashed;
 };

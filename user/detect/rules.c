@@ -25,7 +25,7 @@
 
 #define RULE_DEFAULT_MAX_LEN 512
 #define RULE_DEFAULT_BEFORE  128
-#define RULE_MAX_MAX_LEN     65536
+#define RULE_MAX_MAX_LEN     131072  /* a 64 KiB token and a long lead-in */
 
 struct ruleset {
 	struct rule *r;
@@ -44,6 +44,7 @@ static void rule_clear(struct rule *r)
 	free(r->id);
 	free(r->name);
 	free(r->pattern);
+	free(r->run);
 	strv_free(r->keywords, r->nkeywords);
 	strv_free(r->examples, r->nexamples);
 	strv_free(r->negatives, r->nnegatives);
@@ -192,7 +193,8 @@ static int parse_bool(const char *s, int *out)
 
 /* Compile once to report a broken pattern at load time, and require
  * exactly one capture group: the secret. */
-static int check_pattern(struct loadctx *c, const yaml_node_t *n, const char *id, const char *pat)
+static int check_pattern(struct loadctx *c, const yaml_node_t *n, const char *id, const char *pat,
+			 struct rule *r)
 {
 	int ec;
 	PCRE2_SIZE off;
@@ -205,9 +207,41 @@ static int check_pattern(struct loadctx *c, const yaml_node_t *n, const char *id
 		return fail(c, n, id, "pattern does not compile at offset %zu: %s", (size_t)off, (char *)msg);
 	}
 	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &caps);
+	pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &r->min_len);
 	pcre2_code_free(re);
 	if (caps != 1)
 		return fail(c, n, id, "pattern must have exactly one capture group (the secret), has %u", caps);
+	return 0;
+}
+
+/* `run`: one character class, which PCRE2 itself turns into a byte set
+ * (so it means exactly what it means in a pattern). */
+static int parse_run(struct loadctx *c, const yaml_node_t *n, const char *id, const char *cls, struct rule *r)
+{
+	char pat[300];
+	int ec;
+	PCRE2_SIZE off;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	size_t l = strlen(cls);
+
+	if (r->run)
+		return fail(c, n, id, "duplicate key 'run'");
+	if (l < 3 || l > 256 || cls[0] != '[' || cls[l - 1] != ']')
+		return fail(c, n, id, "run must be one character class, like '[A-Za-z0-9_-]'");
+	snprintf(pat, sizeof(pat), "\\A%s\\z", cls);
+	if (!(re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL)))
+		return fail(c, n, id, "run '%s' is not a character class PCRE2 compiles", cls);
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	for (int b = 0; md && b < 256; b++) {
+		unsigned char one = (unsigned char)b;
+		if (pcre2_match(re, &one, 1, 0, 0, md, NULL) >= 0)
+			r->run_set[b >> 3] |= (unsigned char)(1u << (b & 7));
+	}
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	if (!md || !(r->run = strdup(cls)))
+		return fail(c, n, id, "out of memory");
 	return 0;
 }
 
@@ -265,7 +299,7 @@ static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
 		} else if (!strcmp(key, "pattern")) {
 			if (r->pattern)
 				return fail(c, k, id, "duplicate key 'pattern'");
-			if (check_pattern(c, v, id, sv) || !(r->pattern = strdup(sv)))
+			if (check_pattern(c, v, id, sv, r) || !(r->pattern = strdup(sv)))
 				return -1;
 		} else if (!strcmp(key, "checksum")) {
 			int ck = checksum_parse(sv);
@@ -293,6 +327,9 @@ static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
 		} else if (!strcmp(key, "before")) {
 			if (parse_uint(sv, 0, 4096, &r->before))
 				return fail(c, v, id, "before must be an integer from 0 to 4096");
+		} else if (!strcmp(key, "run")) {
+			if (parse_run(c, v, id, sv, r))
+				return -1;
 		} else {
 			return fail(c, k, id, "unknown key '%s'", key);
 		}

@@ -14,6 +14,10 @@
  *       generic: false                    # optional: yields to specific rules on overlap
  *       max_len: 512                      # optional: longest whole match, bytes
  *       before: 128                       # optional: longest distance from match start to keyword
+ *       run: '[A-Za-z0-9_]'               # optional: after its keyword a match is a run of
+ *                                         # these bytes, and ends where the run ends (never
+ *                                         # followed by one); lets the detector skip keyword
+ *                                         # hits in runs too long or too short for a match
  *       examples: ['token={{b62crc:30}}'] # each must give a finding of this rule
  *       negative_examples: [...]          # none may give a finding of this rule
  *
@@ -39,6 +43,9 @@ struct rule {
 	int generic;
 	unsigned max_len;
 	unsigned before;
+	unsigned min_len;          /* shortest possible match (PCRE2's lower bound) */
+	char *run;                 /* the class as written, or NULL */
+	unsigned char run_set[32]; /* bitmap of the bytes in it */
 	char **examples;
 	size_t nexamples;
 	char **negatives;
@@ -83,6 +90,11 @@ size_t rules_count(const struct ruleset *rs);
 const struct rule *rules_get(const struct ruleset *rs, size_t i);
 const struct rule *rules_find(const struct ruleset *rs, const char *id);
 const char *rules_severity_name(int sev);
+/* Is byte c in the rule's run class? (0 when the rule has none.) */
+static inline int rules_in_run(const struct rule *r, unsigned char c)
+{
+	return (r->run_set[c >> 3] >> (c & 7)) & 1;
+}
 
 /*
  * Expand an example template into a fresh malloc'd string with random

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "detect/coverage.h"
 #include "detect/scan.h"
 #include "lib/safefile.h"
 
@@ -134,18 +135,23 @@ static int collect(void *vctx, const struct detect_match *m, const unsigned char
 
 static void job_run(struct job *j, struct detector *d)
 {
-	size_t pos = j->lo, nl = 0;
+	size_t pos = j->lo, nl = 0, last = NONE;
 	const unsigned char *p;
 
 	j->nf = 0;
 	j->err = detector_scan(d, j->buf, j->len, collect, j);
-	/* Matches come in order of start, so one sweep gives each its line. */
+	/* Matches come in order of start, so one sweep gives each its line
+	 * and column: each byte is looked at once, however many findings
+	 * share a line (searching back to the piece's start for every one
+	 * made a long line of findings quadratic). */
 	for (size_t i = 0; i < j->nf; i++) {
 		size_t at = j->f[i].m.start;
 		nl += scan_count_newlines(j->buf + pos, at - pos);
 		j->f[i].nl_before = nl;
-		p = memrchr(j->buf + j->lo, '\n', at - j->lo);
-		j->f[i].last_nl = p ? (size_t)(p - j->buf) : NONE;
+		p = memrchr(j->buf + pos, '\n', at - pos);
+		if (p)
+			last = (size_t)(p - j->buf);
+		j->f[i].last_nl = last;
 		pos = at;
 	}
 	j->nl_total = nl + scan_count_newlines(j->buf + pos, j->hi - pos);
@@ -703,9 +709,16 @@ void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const u
 	}
 }
 
+/* Between scans: the workers are idle, their detectors' counters still. */
 void scanner_stats(const struct scanner *s, struct scan_stats *out)
 {
 	*out = s->st;
+	memset(&out->det, 0, sizeof(out->det));
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		struct detect_stats ds;
+		detector_stats(s->det[i], &ds);
+		detect_stats_add(&out->det, &ds);
+	}
 }
 
 void scanner_free(struct scanner *s)

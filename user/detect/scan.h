@@ -36,6 +36,8 @@ struct scan_opts {
 
 struct scan_stats {
 	uint64_t files, bytes, findings, skipped, errors;
+	struct detect_stats det;     /* all workers' detectors (coverage.h names the losses);
+				      * bytes in piece overlaps count twice */
 };
 
 struct scanner;

@@ -301,6 +301,8 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 			size_t keep = c.len < cc->opts.stream_tail ? c.len : cc->opts.stream_tail;
 			if (cc->keep_hint < keep)
 				keep = cc->keep_hint;
+			else if (cc->keep_hint != SIZE_MAX && cc->keep_hint > keep && c.len > keep)
+				cc->st.carry_cut++;
 			memmove(s->tail, c.data + c.len - keep, keep);
 			s->tail_len = keep;
 		}

@@ -86,6 +86,8 @@ struct capture_stats {
 	uint64_t incomplete;   /* captures cut because a chunk never arrived */
 	uint64_t truncated;    /* captures longer than the capture window */
 	uint64_t path_misses;  /* file paths not in the cache: read from /proc instead */
+	uint64_t carry_cut;    /* the consumer needed more carry than stream_tail holds: a
+				* token longer than that across the seam is not found whole */
 };
 
 struct capture_ctx;

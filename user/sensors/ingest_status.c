@@ -40,6 +40,7 @@ static void fill_captures(struct ingest *in, cJSON *o)
 	add_num(us, "chunked", cs.chunked);
 	add_num(us, "incomplete", cs.incomplete);
 	add_num(us, "path_misses", cs.path_misses);
+	add_num(us, "carry_cut", cs.carry_cut);
 	add_num(us, "processes", proctable_count());
 }
 

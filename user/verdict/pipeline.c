@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include "verdict/correlate.h"
+#include "detect/coverage.h"
 #include "detect/detect.h"
 #include "ledger/ledger.h"
 #include "lib/log.h"
@@ -481,7 +482,10 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
-	if ((r = detector_scan(p->det, c->data, c->len, on_match, &sc)) || c->kind != CAP_SOCK_SEND)
+	/* a cut capture's last token may be cut too: counted, not judged */
+	r = c->truncated ? detector_scan_cut(p->det, c->data, c->len, on_match, &sc)
+			 : detector_scan(p->det, c->data, c->len, on_match, &sc);
+	if (r || c->kind != CAP_SOCK_SEND)
 		return r;
 	return h2_scan(p, c, sc.si ? (struct stream_info *)sc.si
 				   : stream_get(p, c->hdr->tgid, c->fd, c->hdr->start_boot_ns, 0));
@@ -570,6 +574,10 @@ static void pipeline_status(void *ctx, cJSON *o)
 	cJSON_AddNumberToObject(h2, "blocks_cut", (double)p->h2.blocks_cut);
 	cJSON_AddNumberToObject(h2, "errors", (double)p->h2.errors);
 	cJSON_AddNumberToObject(o, "ledger_reopened", (double)p->ledger_reopened);
+	/* what the detector could not search (detect/coverage.h) */
+	struct detect_stats ds;
+	detector_stats(p->det, &ds);
+	detect_coverage_json(&ds, o);
 }
 
 void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation)

@@ -183,6 +183,40 @@ static void test_stream_tail_carried(void **state)
 	capture_free(cc);
 }
 
+/* The consumer asks for more carry than the stream tail holds (a long
+ * token open at the seam): the carry is cut, and that is counted. */
+static struct capture_ctx *keep_cc;
+static size_t keep_want;
+
+static int keep_capture(void *ctx, const struct capture *c)
+{
+	record_capture(ctx, c);
+	capture_keep_tail(keep_cc, keep_want);
+	return 0;
+}
+
+static void test_carry_cut_counted(void **state)
+{
+	unsigned char buf[1024];
+	struct capture_opts o = { .stream_tail = 4 };
+	struct capture_stats cs;
+	struct seen s = { 0 };
+	(void)state;
+	proctable_reset();
+	keep_cc = capture_new(&o, keep_capture, NULL, &s);
+	keep_want = 3; /* fits: not a cut */
+	capture_feed(keep_cc, buf, io_rec(buf, TW_EV_SOCK_SEND, 5, 1, 9, 8, 0, "12345678", 8, TW_F_LAST_CHUNK, SOCK_STREAM));
+	capture_get_stats(keep_cc, &cs);
+	assert_int_equal(cs.carry_cut, 0);
+	keep_want = 6; /* more than the 4 bytes a tail holds */
+	capture_feed(keep_cc, buf, io_rec(buf, TW_EV_SOCK_SEND, 5, 2, 9, 8, 0, "abcdefgh", 8, TW_F_LAST_CHUNK, SOCK_STREAM));
+	capture_get_stats(keep_cc, &cs);
+	assert_int_equal(cs.carry_cut, 1);
+	capture_feed(keep_cc, buf, io_rec(buf, TW_EV_SOCK_SEND, 5, 3, 9, 2, 0, "ij", 2, TW_F_LAST_CHUNK, SOCK_STREAM));
+	assert_int_equal(s.c[2].carry, 4);
+	capture_free(keep_cc);
+}
+
 static void test_no_tail_for_datagrams_or_after_truncation(void **state)
 {
 	unsigned char buf[1024];
@@ -284,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_lost_middle_chunk_truncates),
 		cmocka_unit_test(test_lost_last_chunk_flushed),
 		cmocka_unit_test(test_stream_tail_carried),
+		cmocka_unit_test(test_carry_cut_counted),
 		cmocka_unit_test(test_no_tail_for_datagrams_or_after_truncation),
 		cmocka_unit_test(test_file_path_from_path_record),
 		cmocka_unit_test(test_malformed_records_refused),

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# `tokenward scan` at the detector's bounds (issue 13, defects 1 and 9):
+# every JWT `ledger register` accepts (up to 64 KiB) is found whole and
+# managed; a bound that may cost findings (a PCRE2 limit, a candidate
+# longer than its rule's max_len) is said on stderr and in the output; a
+# catastrophic custom rule finishes; hostile keyword-dense text gives up
+# the token planted in it. Tokens are minted here; all artefacts are
+# grepped for them at the end.
+. "$(dirname "$0")/../live/lib.sh"
+export TOKENWARD_LEDGER=$TW_TMP/state/ledger.db
+D=$TW_TMP/leak-input   # leak-input*: written with tokens on purpose (the audit skips it)
+mkdir -p "$D" "$TW_TMP/state"
+chmod 700 "$TW_TMP/state"
+TOKENS=$TW_TMP/leak-input-tokens
+GEN="python3 $TW_ROOT/tests/cli/tokgen.py"
+
+# bigjwt N: a JWT of exactly N bytes (header, padded claims, signature).
+bigjwt() {
+  python3 - "$1" <<'PY'
+import base64, json, os, secrets, sys
+n = int(sys.argv[1])
+b64 = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+h = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+for sb in (32, 33, 34, 35):
+    s = b64(os.urandom(sb))
+    p = n - len(h) - len(s) - 2
+    if p % 4 != 1:
+        break
+m = p * 3 // 4
+head = '{"sub":"agent-%s","jti":"%s","aud":"https://api.test","exp":1900000000,"pad":"' % (secrets.token_hex(4), secrets.token_hex(16))
+body = (head + secrets.token_hex(m)[: m - len(head) - 2] + '"}').encode()
+t = h + "." + b64(body) + "." + s
+assert len(t) == n, (len(t), n)
+print(t)
+PY
+}
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+expect_json() { # CASE FILE PYTHON_ASSERTION over f (the JSON lines)
+  if python3 - "$2" "$3" <<'PY'
+import json, sys
+f = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+  then ok "$1"; else not_ok "$1" "assertion failed: $3; got: $(head -c 400 "$2")"; fi
+}
+
+# --- large JWTs: registered, then found whole and managed ----------------
+for n in 16500 27000 65535; do
+  t=$(bigjwt "$n"); echo "$t" >>"$TOKENS"
+  # the largest: 65535 bytes, all that register's 64 KiB of input holds
+  # (no newline after it)
+  if ! printf '%s' "$t" | "$TW" ledger register --issuer ext --task "big-$n" --aud https://api.test --ttl 600 \
+      >"$TW_TMP/reg.out" 2>"$TW_TMP/reg.err"; then
+    not_ok "register_jwt_$n" "$(head -c 300 "$TW_TMP/reg.err")"; continue
+  fi
+  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/reg.out" "$TW_TMP/reg.err" | head -1 | cut -d: -f2)
+  printf 'GET / HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\nlog id_token=%s done\n' "$t" "$t" >"$D/big-$n.log"
+  "$TW" scan --ledger "$TOKENWARD_LEDGER" --format json "$D/big-$n.log" >"$TW_TMP/big-$n.json" 2>"$TW_TMP/big-$n.err"
+  expect_json "scan_large_jwt_${n}_managed" "$TW_TMP/big-$n.json" \
+    "len(f) == 2 and all(o['rule'] == 'jwt' and o['managed'] and o['token_id'] == '$id' and o['length'] == $n and o['sha256'] == '$(sha "$t")' for o in f)"
+  [ ! -s "$TW_TMP/big-$n.err" ] && ok "scan_large_jwt_${n}_complete" || not_ok "scan_large_jwt_${n}_complete" "$(head -c 300 "$TW_TMP/big-$n.err")"
+done
+# Across scan pieces: a 64 KiB JWT at every offset near a piece boundary.
+t=$(bigjwt 65535); echo "$t" >>"$TOKENS"
+printf '%s' "$t" | "$TW" ledger register --issuer ext --task big-pieces --aud https://api.test --ttl 600 >/dev/null 2>&1
+python3 - "$D/pieces.log" "$t" <<'PY'
+import sys
+path, t = sys.argv[1], sys.argv[2]
+with open(path, "w") as f:
+    for k in range(6):   # tokens straddle the 1 MiB pieces at varied points
+        f.write("x" * (1_000_000 - 40000 * k) + " " + t + "\n")
+PY
+"$TW" scan --ledger "$TOKENWARD_LEDGER" --chunk 1M --format json "$D/pieces.log" >"$TW_TMP/pieces.json" 2>"$TW_TMP/pieces.err"
+expect_json scan_large_jwt_across_pieces "$TW_TMP/pieces.json" "len(f) == 6 and all(o['managed'] and o['length'] == 65535 and o['sha256'] == '$(sha "$t")' for o in f)"
+
+# --- a candidate longer than the rule allows: counted and said -----------
+t=$(bigjwt 80000); echo "$t" >>"$TOKENS"
+printf 'id_token=%s\n' "$t" >"$D/toolong.log"
+"$TW" scan --format json "$D/toolong.log" >"$TW_TMP/toolong.json" 2>"$TW_TMP/toolong.err"; rc=$?
+expect_json scan_too_long_not_reported_cut "$TW_TMP/toolong.json" "len(f) == 1 and 'rule' not in f[0] and f[0]['coverage']['complete'] is False and f[0]['coverage']['matches_too_long'] >= 1"
+[ $rc -eq 0 ] && grep -q "coverage: .*candidate.* longer than its rule's max_len; findings there may be missing" "$TW_TMP/toolong.err" \
+  && ok scan_too_long_said_on_stderr || not_ok scan_too_long_said_on_stderr "exit $rc: $(head -c 300 "$TW_TMP/toolong.err")"
+"$TW" scan --format sarif "$D/toolong.log" >"$TW_TMP/toolong.sarif" 2>/dev/null
+python3 -c "
+import json, sys
+inv = json.load(open(sys.argv[1]))['runs'][0]['invocations'][0]
+assert inv['properties']['coverage']['complete'] is False and inv['properties']['coverage']['matches_too_long'] >= 1
+assert 'max_len' in inv['toolExecutionNotifications'][0]['message']['text']
+" "$TW_TMP/toolong.sarif" && ok scan_too_long_in_sarif || not_ok scan_too_long_in_sarif "$(head -c 300 "$TW_TMP/toolong.sarif")"
+"$TW" scan --stats "$D/toolong.log" >/dev/null 2>"$TW_TMP/stats.err"
+grep -q "0 regex limit hits, [1-9][0-9]* too long, 0 rule suspensions, 0 keyword hits skipped" "$TW_TMP/stats.err" \
+  && ok scan_stats_counts_bounds || not_ok scan_stats_counts_bounds "$(cat "$TW_TMP/stats.err")"
+
+# --- a catastrophic custom rule: bounded, and the loss said --------------
+mkdir -p "$TW_TMP/rules"
+cat >"$TW_TMP/rules/evil.yaml" <<'Y'
+rules:
+  - id: evil
+    name: catastrophic backtracking
+    pattern: '((?:a|aa)+)b$'
+    keywords: [aa]
+    severity: low
+    max_len: 4096
+Y
+python3 -c "import sys; sys.stdout.write(''.join('b' if i % 2000 == 1999 else 'a' for i in range(96 * 1024)))" >"$D/aaa.txt"
+"$TW" scan --rules "$TW_TMP/rules" --format json "$D/aaa.txt" >"$TW_TMP/evil.json" 2>"$TW_TMP/evil.err"; rc=$?
+expect_json scan_catastrophic_rule_bounded "$TW_TMP/evil.json" "len(f) == 1 and 1 <= f[0]['coverage']['regex_limit_hits'] <= 4 * 2 and f[0]['coverage']['rules_suspended'] >= 1 and f[0]['coverage']['keyword_hits_skipped'] > 90000"
+[ $rc -eq 0 ] && grep -q "coverage: .*stopped at a PCRE2 limit.*sat out the rest of a buffer" "$TW_TMP/evil.err" \
+  && ok scan_catastrophic_rule_said || not_ok scan_catastrophic_rule_said "exit $rc: $(head -c 300 "$TW_TMP/evil.err")"
+
+# --- hostile keyword-dense text: the planted token is found --------------
+ghp=$($GEN ghp); echo "$ghp" >>"$TOKENS"
+python3 - "$D/hostile.log" "$ghp" <<'PY'
+import sys
+path, tok = sys.argv[1], sys.argv[2]
+units = ["eyJ", "eyJ ", "xoxb-", "sk-proj-", "glpat-", "AKIA", "Authorization: Bearer ", "eyJhbGciOi.eyJzdWIiOi."]
+with open(path, "w") as f:
+    for u in units:
+        f.write(u * (200000 // len(u)))
+        f.write(" " + tok + " ")
+PY
+"$TW" scan --format json "$D/hostile.log" >"$TW_TMP/hostile.json" 2>"$TW_TMP/hostile.err"
+expect_json scan_hostile_finds_planted "$TW_TMP/hostile.json" "[o['sha256'] for o in f if o.get('rule') == 'github-classic'] == ['$(sha "$ghp")'] * 8"
+# No search gave up: the one bound met is the 200 KB run of "eyJ", a JWT
+# header longer than the rule's 64 KiB (said, as it should be).
+expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[o['coverage'] for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0}]"
+
+# --- an ordinary file: no coverage line at all ---------------------------
+printf 'nothing to see here\nuser=alice eyJhbGciOiJub25lIn0 ok\n' >"$D/plain.log"
+"$TW" scan --format json "$D/plain.log" >"$TW_TMP/plain.json" 2>"$TW_TMP/plain.err"; rc=$?
+[ $rc -eq 0 ] && [ ! -s "$TW_TMP/plain.json" ] && [ ! -s "$TW_TMP/plain.err" ] && ok scan_complete_says_nothing \
+  || not_ok scan_complete_says_nothing "exit $rc: $(head -c 200 "$TW_TMP/plain.json") $(head -c 200 "$TW_TMP/plain.err")"
+
+# --- no raw token in anything this test produced (besides its inputs) ----
+leaks=0
+while read -r t; do
+  [ -n "$t" ] || continue
+  if grep -rqF --exclude-dir=leak-input --exclude=leak-input-tokens -- "$t" "$TW_TMP"; then
+    leaks=1; not_ok scan_bounds_no_raw_token "raw token in $(grep -rlF --exclude-dir=leak-input --exclude=leak-input-tokens -- "$t" "$TW_TMP" | head -3 | tr '\n' ' ')"; break
+  fi
+done <"$TOKENS"
+[ $leaks -eq 0 ] && ok scan_bounds_no_raw_token

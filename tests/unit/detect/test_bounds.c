@@ -1,0 +1,615 @@
+/* Tests for the detector's bounds (user/detect/detect.c): every token the
+ * ledger accepts is found whole (large JWTs, JWT headers of any size),
+ * every bound that costs a finding is counted (PCRE2 limits, a match
+ * longer than its rule's max_len, a rule that sat out the rest of a
+ * buffer), a catastrophic custom rule costs a bounded amount of work,
+ * and hostile keyword-dense text still gives up the real tokens planted
+ * in it. Assertions are on findings and counters, never on wall time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include "detect/coverage.h"
+#include "detect/detect.h"
+#include "detect/rules.h"
+#include "detect/scan.h"
+#include "tokmint.h"
+
+/* The longest token `ledger register` reads from standard input
+ * (user/cli/cmd_ledger.c STDIN_TOKEN_MAX is 64 KiB, trailing newline
+ * included). */
+#define REGISTER_MAX 65535
+
+#define MAXF 65536
+
+struct found {
+	struct detect_match m[MAXF];
+	size_t n;
+};
+
+static int collect(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct found *f = ctx;
+	(void)buf;
+	(void)len;
+	if (f->n < MAXF)
+		f->m[f->n++] = *m;
+	return 0;
+}
+
+static struct ruleset *rs;
+
+static int setup(void **state)
+{
+	char err[256];
+	(void)state;
+	return rules_load_builtin(&rs, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rules_free(rs);
+	return 0;
+}
+
+static struct detector *newdet(const struct ruleset *set)
+{
+	char err[256];
+	struct detector *d = detector_new(set, err, sizeof(err));
+	if (!d)
+		fail_msg("detector_new: %s", err);
+	return d;
+}
+
+static void sha(const void *p, size_t n, unsigned char out[32])
+{
+	unsigned l = 32;
+	EVP_Digest(p, n, out, &l, EVP_sha256(), NULL);
+}
+
+static struct found *scan(struct detector *d, const void *text, size_t n)
+{
+	static struct found f;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(detector_scan(d, text, n, collect, &f), 0);
+	return &f;
+}
+
+static struct found *scan_cut(struct detector *d, const void *text, size_t n)
+{
+	static struct found f;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(detector_scan_cut(d, text, n, collect, &f), 0);
+	return &f;
+}
+
+struct known1 {
+	unsigned char sha[32];
+};
+
+static int known_cb(void *ctx, const unsigned char s[32], long long *id)
+{
+	struct known1 *k = ctx;
+	if (memcmp(k->sha, s, 32))
+		return 0;
+	*id = 42;
+	return 1;
+}
+
+/* A JWT of exactly n bytes (n >= 120): header `hdr` (JSON), a payload
+ * padded with random hex, a random signature. Malloc'd. */
+static char *mint_jwt_hdr(size_t n, const char *hdr)
+{
+	char *out = malloc(n + 1), *json = malloc(n + 1);
+	unsigned char sig[40], r[16];
+	size_t hl, base, P = 0, m = 0, o;
+	unsigned sb;
+
+	assert_non_null(out);
+	assert_non_null(json);
+	hl = (strlen(hdr) * 4 + 2) / 3;
+	tm_rand(r, sizeof(r));
+	base = (size_t)snprintf(json, n, "{\"sub\":\"agent\",\"jti\":\"%02x%02x%02x%02x%02x%02x%02x%02x\","
+				"\"exp\":1900000000,\"pad\":\"", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	/* a base64url length of 1 mod 4 does not exist: pick the signature
+	 * size that leaves the payload one that does */
+	for (sb = 32; sb < 36; sb++) {
+		P = n - hl - 2 - (sb * 4 + 2) / 3;
+		if (P % 4 != 1)
+			break;
+	}
+	m = P * 3 / 4;
+	assert_true(m > base + 2);
+	for (size_t i = base; i < m - 2; i++)
+		json[i] = "0123456789abcdef"[(r[i % 16] + i * 7) & 15];
+	memcpy(json + m - 2, "\"}", 2);
+	o = tm_b64url(hdr, strlen(hdr), out);
+	out[o++] = '.';
+	o += tm_b64url(json, m, out + o);
+	out[o++] = '.';
+	tm_rand(sig, sb);
+	o += tm_b64url(sig, sb, out + o);
+	assert_int_equal(o, n);
+	free(json);
+	return out;
+}
+
+static char *mint_jwt(size_t n)
+{
+	return mint_jwt_hdr(n, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
+}
+
+/* text = pre + tok + post, malloc'd */
+static char *wrap(const char *pre, const char *tok, const char *post, size_t *len)
+{
+	size_t a = strlen(pre), b = strlen(tok), c = strlen(post);
+	char *t = malloc(a + b + c + 1);
+	assert_non_null(t);
+	memcpy(t, pre, a);
+	memcpy(t + a, tok, b);
+	memcpy(t + a + b, post, c + 1);
+	*len = a + b + c;
+	return t;
+}
+
+/* Exactly one finding, of rule `rule`, the whole token, its hash, known. */
+static void assert_one_whole(struct detector *d, const char *text, size_t len, const char *tok,
+			     size_t at, const char *rule)
+{
+	struct known1 k;
+	struct found *f;
+	size_t n = strlen(tok);
+
+	sha(tok, n, k.sha);
+	detector_set_known(d, known_cb, &k, NULL, 0);
+	f = scan(d, text, len);
+	if (f->n != 1)
+		fail_msg("%zu-byte token: %zu findings, want 1", n, f->n);
+	assert_string_equal(f->m[0].rule_id, rule);
+	assert_int_equal(f->m[0].start, at);
+	assert_int_equal(f->m[0].len, n);
+	assert_memory_equal(f->m[0].sha256, k.sha, 32);
+	assert_int_equal(f->m[0].known, 1);
+	assert_int_equal(f->m[0].token_id, 42);
+}
+
+/* Issue 13 defect 1: `ledger register` takes a JWT of up to 64 KiB; the
+ * JWT rule saw at most 16 KiB, so a 16.5 KB token was reported cut short
+ * (wrong hash, unmanaged) and a 27 KB one not at all. */
+static void test_large_jwt_found_whole(void **state)
+{
+	struct detector *d = newdet(rs);
+	size_t sizes[] = { 1000, 16500, 16448, 16449, 27000, 40000, REGISTER_MAX };
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *tok = mint_jwt(sizes[i]), *text;
+		size_t len;
+
+		text = wrap("id_token=", tok, "\nnext line\n", &len);
+		assert_one_whole(d, text, len, tok, 9, "jwt");
+		free(text);
+		/* in a Bearer header the JWT rule wins over the generic one */
+		text = wrap("GET / HTTP/1.1\r\nAuthorization: Bearer ", tok, "\r\n\r\n", &len);
+		assert_one_whole(d, text, len, tok, 38, "jwt");
+		free(text);
+		/* at the very start and end of the buffer */
+		assert_one_whole(d, tok, strlen(tok), tok, 0, "jwt");
+		free(tok);
+	}
+	detector_free(d);
+}
+
+/* A JWT header may itself be large (an x5c certificate chain): the JWT
+ * check must read all of it, as `ledger register` does. */
+static void test_large_jwt_header(void **state)
+{
+	struct detector *d = newdet(rs);
+	size_t hn = 6000;
+	char *hdr = malloc(hn + 64), *tok, *text;
+	size_t len, o;
+	(void)state;
+	o = (size_t)sprintf(hdr, "{\"typ\":\"JWT\",\"x5c\":[\"");
+	for (; o < hn; o++)
+		hdr[o] = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"[o % 44];
+	strcpy(hdr + o, "\"],\"alg\":\"RS256\"}");
+	tok = mint_jwt_hdr(12000, hdr);
+	text = wrap("token: ", tok, " ok", &len);
+	assert_one_whole(d, text, len, tok, 7, "jwt");
+	free(text);
+	free(tok);
+	free(hdr);
+	detector_free(d);
+}
+
+/* JSON with white space after the brace is a JWT header and payload all
+ * the same (`ledger register` parses it), and so is an empty claims set. */
+static void test_jwt_json_whitespace(void **state)
+{
+	struct detector *d = newdet(rs);
+	const char *hdrs[] = { "{\n  \"alg\": \"RS256\",\n  \"typ\": \"JWT\"\n}", "{ \"alg\": \"ES256\" }",
+			       "{\t\"alg\":\"none\"}", "{\r\n\"alg\":\"HS256\"}" };
+	(void)state;
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		char *tok = mint_jwt_hdr(300 + i * 111, hdrs[i]), *text;
+		size_t len;
+
+		text = wrap("jwt=", tok, ";", &len);
+		assert_one_whole(d, text, len, tok, 4, "jwt");
+		free(text);
+		free(tok);
+	}
+	/* header.{}.signature */
+	char tok[256];
+	size_t o = tm_b64url("{\"alg\":\"EdDSA\"}", 15, tok);
+	tok[o++] = '.';
+	o += tm_b64url("{}", 2, tok + o);
+	tok[o++] = '.';
+	unsigned char sig[64];
+	tm_rand(sig, sizeof(sig));
+	tm_b64url(sig, sizeof(sig), tok + o);
+	size_t len;
+	char *text = wrap("a ", tok, " b", &len);
+	assert_one_whole(d, text, len, tok, 2, "jwt");
+	free(text);
+	detector_free(d);
+}
+
+/* A stream scanned in overlapping pieces (scan.c): the largest JWT is
+ * found once, whole, wherever the piece boundaries fall. */
+struct sfound {
+	size_t n;
+	uint64_t offset;
+	size_t len;
+	unsigned char sha[32];
+	int known;
+};
+
+static int on_sfinding(void *ctx, const struct scan_finding *f)
+{
+	struct sfound *s = ctx;
+	s->n++;
+	s->offset = f->offset;
+	s->len = f->m->len;
+	memcpy(s->sha, f->m->sha256, 32);
+	s->known = f->m->known;
+	return 0;
+}
+
+static void test_large_jwt_across_pieces(void **state)
+{
+	char *tok = mint_jwt(REGISTER_MAX), path[] = "/tmp/tw-test-bounds-XXXXXX";
+	size_t n = 5u << 20, at[] = { 1000, (4u << 20) - 30000, (1u << 20) - 7 };
+	char *text = malloc(n);
+	struct known1 k;
+	(void)state;
+	sha(tok, REGISTER_MAX, k.sha);
+	for (size_t c = 0; c < 2; c++) {
+		size_t chunks[] = { 1u << 20, 0 }; /* 1 MiB pieces, and the default */
+		for (size_t a = 0; a < sizeof(at) / sizeof(at[0]); a++) {
+			struct scan_opts o = { .threads = 2, .chunk = chunks[c] };
+			struct sfound s = { 0 };
+			char err[256];
+			struct scanner *sc;
+			int fd;
+
+			for (size_t i = 0; i < n; i++)
+				text[i] = "log line, nothing here\n"[i % 23];
+			memcpy(text + at[a], tok, REGISTER_MAX);
+			text[at[a] - 1] = '=';
+			text[at[a] + REGISTER_MAX] = '\n';
+			fd = mkstemp(path);
+			assert_true(fd >= 0);
+			assert_int_equal(write(fd, text, n), (ssize_t)n);
+			assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+			sc = scanner_new(rs, &o, err, sizeof(err));
+			assert_non_null(sc);
+			scanner_set_known(sc, known_cb, &k, NULL, 0);
+			assert_int_equal(scanner_scan_fd(sc, fd, "x", on_sfinding, NULL, &s), 0);
+			assert_int_equal(s.n, 1);
+			assert_int_equal(s.offset, at[a]);
+			assert_int_equal(s.len, REGISTER_MAX);
+			assert_memory_equal(s.sha, k.sha, 32);
+			assert_int_equal(s.known, 1);
+			scanner_free(sc);
+			close(fd);
+			unlink(path);
+			strcpy(path, "/tmp/tw-test-bounds-XXXXXX");
+		}
+	}
+	free(text);
+	free(tok);
+}
+
+/* Findings crowded on one long line (hostile output can be one line of
+ * tokens): each gets its line and column. The column of each came from
+ * searching back to the start of its piece, which made such a line
+ * quadratic; it is now one sweep. */
+struct linecol {
+	size_t n;
+	uint64_t line[4096], col[4096], off[4096];
+};
+
+static int on_linecol(void *ctx, const struct scan_finding *f)
+{
+	struct linecol *lc = ctx;
+	if (lc->n < 4096) {
+		lc->line[lc->n] = f->line;
+		lc->col[lc->n] = f->column;
+		lc->off[lc->n] = f->offset;
+		lc->n++;
+	}
+	return 0;
+}
+
+static void test_findings_on_one_long_line(void **state)
+{
+	static struct linecol lc;
+	char path[] = "/tmp/tw-test-lines-XXXXXX", tok[48];
+	size_t n = 3000, o = 0, cap = n * 45 + 64;
+	char *text = malloc(cap);
+	struct scan_opts so = { .threads = 2, .chunk = 16384 };
+	struct scanner *sc;
+	char err[256];
+	int fd;
+	(void)state;
+	memset(&lc, 0, sizeof(lc));
+	o += (size_t)sprintf(text, "first line\n");
+	for (size_t i = 0; i < n; i++) {
+		if (i == 2000)
+			text[o++] = '\n'; /* the last thousand on a third line */
+		tm_github(tok, "ghp_");
+		o += (size_t)sprintf(text + o, "%s ", tok);
+	}
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, o), (ssize_t)o);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	sc = scanner_new(rs, &so, err, sizeof(err));
+	assert_non_null(sc);
+	assert_int_equal(scanner_scan_fd(sc, fd, "x", on_linecol, NULL, &lc), 0);
+	assert_int_equal(lc.n, n);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t line_start = i < 2000 ? 11 : 11 + 2000 * 41 + 1;
+		assert_int_equal(lc.line[i], i < 2000 ? 2 : 3);
+		assert_int_equal(lc.col[i], lc.off[i] - line_start + 1);
+		assert_int_equal(lc.col[i], (i < 2000 ? i : i - 2000) * 41 + 1);
+	}
+	scanner_free(sc);
+	close(fd);
+	unlink(path);
+	free(text);
+}
+
+/* A JWT-shaped run longer than the rule's max_len is not reported with a
+ * hash that cannot be right: it is counted, and visible. */
+static void test_too_long_match_counted(void **state)
+{
+	struct detector *d = newdet(rs);
+	char *tok = mint_jwt(80000), *text;
+	struct detect_stats st;
+	struct found *f;
+	size_t len;
+	(void)state;
+	text = wrap("id_token=", tok, "\n", &len);
+	f = scan(d, text, len);
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->m[i].rule_id, "jwt"))
+			fail_msg("a cut JWT was reported (%zu bytes)", f->m[i].len);
+	detector_stats(d, &st);
+	assert_true(st.too_long >= 1);
+	assert_int_equal(st.limit_hits, 0);
+	free(text);
+	free(tok);
+	detector_free(d);
+}
+
+/* A capture the window cut (a write longer than --capture-bytes): the
+ * JWT at its end is cut too. Not reported with its wrong hash, counted;
+ * a token wholly before the cut is found as ever. */
+static void test_cut_buffer_counts_not_reports(void **state)
+{
+	struct detector *d = newdet(rs);
+	char *tok = mint_jwt(30000), *text, ghp[48], line[512];
+	struct detect_stats st;
+	struct found *f;
+	size_t len, cut;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	snprintf(line, sizeof(line), "%s id_token=", ghp);
+	text = wrap(line, tok, "", &len);
+	cut = len - 5; /* inside the signature */
+	f = scan(d, text, cut);
+	assert_int_equal(f->n, 2); /* at a stream's end it is what there is */
+	detector_stats(d, &st);
+	assert_int_equal(st.cut_short, 0);
+	f = scan_cut(d, text, cut);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->m[0].rule_id, "github-classic");
+	detector_stats(d, &st);
+	assert_int_equal(st.cut_short, 1);
+	assert_true(detect_coverage_losses(&st) >= 1);
+	detect_coverage_text(&st, line, sizeof(line));
+	assert_non_null(strstr(line, "1 candidate cut short where a capture was cut"));
+	free(text);
+	free(tok);
+	detector_free(d);
+}
+
+static struct ruleset *load_one(const char *yaml)
+{
+	struct ruleset *set = rules_new();
+	char err[256];
+	if (rules_load_buffer(set, "custom.yaml", yaml, strlen(yaml), err, sizeof(err)))
+		fail_msg("%s", err);
+	return set;
+}
+
+/* Issue 13 defect 9: `((?:a|aa)+)b$` took over a minute on 96 KB, every
+ * keyword position costing a full PCRE2 match limit, and the abandoned
+ * searches were counted nowhere. Now a rule that keeps hitting the
+ * limits sits out the rest of the buffer: the work is a few limit hits
+ * per buffer, and every keyword hit it skipped is counted. */
+static void test_catastrophic_custom_rule_bounded(void **state)
+{
+	struct ruleset *set = load_one("rules:\n  - id: evil\n    pattern: '((?:a|aa)+)b$'\n"
+				       "    keywords: [aa]\n    severity: low\n    max_len: 4096\n");
+	struct detector *d = newdet(set);
+	size_t n = 96 << 10;
+	char *text = malloc(n);
+	struct detect_stats st;
+	struct found *f;
+	(void)state;
+	/* a 'b' in every window, so that PCRE2's "required character" check
+	 * does not end the search early: every split of the a's is tried */
+	for (size_t i = 0; i < n; i++)
+		text[i] = i % 2000 == 1999 ? 'b' : 'a';
+	f = scan(d, text, n);
+	assert_int_equal(f->n, 0);
+	detector_stats(d, &st);
+	assert_true(st.limit_hits >= 1);
+	assert_true(st.limit_hits <= DETECT_LIMIT_HITS_PER_RULE);
+	/* every other keyword hit was skipped, and said so */
+	assert_true(st.regex_calls <= DETECT_LIMIT_HITS_PER_RULE + 2);
+	assert_true(st.skipped_hits > n - n / 1000 - 100);
+	assert_int_equal(st.rules_suspended, 1);
+	/* the next buffer is searched afresh */
+	f = scan(d, "xx aab", 6);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->m[0].start, 3);
+	detector_stats(d, &st);
+	assert_int_equal(st.rules_suspended, 1);
+	free(text);
+	detector_free(d);
+	rules_free(set);
+}
+
+/* Each search abandoned at a PCRE2 limit is counted; a few of them do
+ * not yet suspend the rule. */
+static void test_limits_counted(void **state)
+{
+	struct ruleset *set = load_one("rules:\n  - id: nest\n    pattern: '(?:k)((?:x+x+)+)y'\n"
+				       "    keywords: [kx]\n    severity: low\n    max_len: 256\n");
+	struct detector *d = newdet(set);
+	char text[4096];
+	struct detect_stats st;
+	size_t o = 0;
+	(void)state;
+	/* three separate runs, each exponential for (x+x+)+ */
+	for (int i = 0; i < 3; i++) {
+		o += (size_t)sprintf(text + o, "k");
+		memset(text + o, 'x', 40);
+		o += 40;
+		o += (size_t)sprintf(text + o, " y ");
+	}
+	scan(d, text, o);
+	detector_stats(d, &st);
+	assert_int_equal(st.limit_hits, 3);
+	assert_int_equal(st.skipped_hits, 0);
+	assert_int_equal(st.rules_suspended, 0);
+	detector_free(d);
+	rules_free(set);
+}
+
+/* Hostile text (keywords every few bytes, JWT-shaped runs, near misses
+ * of every rule) with real tokens planted in it: each is found, at its
+ * place, and no built-in rule hits a PCRE2 limit. */
+typedef size_t (*gen_fn)(char *out, size_t cap, unsigned seed);
+
+static size_t rep(char *out, size_t cap, const char *unit)
+{
+	size_t u = strlen(unit), o = 0;
+	while (o + u <= cap) {
+		memcpy(out + o, unit, u);
+		o += u;
+	}
+	return o;
+}
+
+static size_t gen_eyj(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "eyJ"); }
+static size_t gen_eyj_sp(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "eyJ "); }
+static size_t gen_jwt_dense(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "eyJhbGciOi.eyJzdWIiOi."); }
+static size_t gen_slack(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "xoxb-"); }
+static size_t gen_openai(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "sk-proj-"); }
+static size_t gen_glpat(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "glpat-"); }
+static size_t gen_bearer(char *o, size_t c, unsigned s) { (void)s; return rep(o, c, "Authorization: Bearer "); }
+static size_t gen_kwmix(char *o, size_t c, unsigned s)
+{
+	static const char *const kw[] = { "eyJ", "ghp_", "xoxb-", "sk-", "sk-ant-api03-", "bearer ", "AKIA",
+					  "twd_", "AIza", "glpat-", "npm_", "sk_live_", "github_pat_", "ghr_" };
+	size_t n = 0;
+	while (n + 16 < c) {
+		const char *k;
+		s = s * 1103515245 + 12345;
+		k = kw[(s >> 16) % 14];
+		memcpy(o + n, k, strlen(k));
+		n += strlen(k);
+	}
+	return n;
+}
+
+static void test_adversarial_finds_planted(void **state)
+{
+	static const gen_fn gens[] = { gen_eyj, gen_eyj_sp, gen_jwt_dense, gen_slack, gen_openai,
+				       gen_glpat, gen_bearer, gen_kwmix };
+	struct detector *d = newdet(rs);
+	size_t cap = 1 << 20;
+	char *text = malloc(cap + 4096);
+	(void)state;
+	for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
+		char ghp[48], twd[64], jwt[512];
+		size_t n = gens[g](text, cap, (unsigned)g + 1), at[3];
+		struct detect_stats st;
+		struct found *f;
+
+		tm_github(ghp, "ghp_");
+		tm_twd(twd);
+		tm_jwt(jwt, "JWT", 1);
+		/* planted between separators, a third of the way in each */
+		const char *toks[] = { ghp, twd, jwt };
+		for (int i = 0; i < 3; i++) {
+			size_t p = n / 4 * (size_t)(i + 1), l = strlen(toks[i]);
+			text[p] = ' ';
+			memcpy(text + p + 1, toks[i], l);
+			text[p + 1 + l] = ' ';
+			at[i] = p + 1;
+		}
+		detector_set_known(d, NULL, NULL, NULL, 0);
+		f = scan(d, text, n);
+		size_t hit = 0;
+		for (size_t i = 0; i < f->n; i++)
+			for (int t = 0; t < 3; t++)
+				if (f->m[i].start == at[t] && f->m[i].len == strlen(toks[t]))
+					hit |= 1u << t;
+		if (hit != 7)
+			fail_msg("generator %zu: planted tokens found: %zx of 7", g, hit);
+		detector_stats(d, &st);
+		assert_int_equal(st.limit_hits, 0);
+		assert_int_equal(st.skipped_hits, 0);
+	}
+	free(text);
+	detector_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_large_jwt_found_whole),
+		cmocka_unit_test(test_large_jwt_header),
+		cmocka_unit_test(test_jwt_json_whitespace),
+		cmocka_unit_test(test_large_jwt_across_pieces),
+		cmocka_unit_test(test_findings_on_one_long_line),
+		cmocka_unit_test(test_too_long_match_counted),
+		cmocka_unit_test(test_cut_buffer_counts_not_reports),
+		cmocka_unit_test(test_catastrophic_custom_rule_bounded),
+		cmocka_unit_test(test_limits_counted),
+		cmocka_unit_test(test_adversarial_finds_planted),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,68 @@
+/*
+ * One place that names the losses, so that `scan` and `status` say the
+ * same thing in the same words.
+ */
+#include <stdio.h>
+#include "detect/coverage.h"
+
+void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
+{
+	acc->bytes += x->bytes;
+	acc->keyword_hits += x->keyword_hits;
+	acc->regex_calls += x->regex_calls;
+	acc->limit_hits += x->limit_hits;
+	acc->too_long += x->too_long;
+	acc->cut_short += x->cut_short;
+	acc->rules_suspended += x->rules_suspended;
+	acc->skipped_hits += x->skipped_hits;
+	acc->rejected += x->rejected;
+	acc->opaque_hashed += x->opaque_hashed;
+}
+
+uint64_t detect_coverage_losses(const struct detect_stats *st)
+{
+	return st->limit_hits + st->too_long + st->cut_short + st->rules_suspended + st->skipped_hits;
+}
+
+void detect_coverage_json(const struct detect_stats *st, cJSON *o)
+{
+	cJSON_AddNumberToObject(o, "regex_limit_hits", (double)st->limit_hits);
+	cJSON_AddNumberToObject(o, "matches_too_long", (double)st->too_long);
+	cJSON_AddNumberToObject(o, "matches_cut_short", (double)st->cut_short);
+	cJSON_AddNumberToObject(o, "rules_suspended", (double)st->rules_suspended);
+	cJSON_AddNumberToObject(o, "keyword_hits_skipped", (double)st->skipped_hits);
+}
+
+int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
+{
+	unsigned long long lh = st->limit_hits, tl = st->too_long, cs = st->cut_short,
+			   rs = st->rules_suspended, sk = st->skipped_hits;
+	const char *sep = "";
+	size_t n = 0;
+	int w;
+
+	if (outsz)
+		out[0] = 0;
+#define PUT(...)                                                                   \
+	do {                                                                       \
+		w = snprintf(out + n, n < outsz ? outsz - n : 0, __VA_ARGS__);     \
+		n += w > 0 ? (size_t)w : 0;                                        \
+	} while (0)
+	if (lh) {
+		PUT("%llu regex search%s stopped at a PCRE2 limit", lh, lh == 1 ? "" : "es");
+		sep = ", ";
+	}
+	if (tl) {
+		PUT("%s%llu candidate%s longer than its rule's max_len", sep, tl, tl == 1 ? "" : "s");
+		sep = ", ";
+	}
+	if (cs) {
+		PUT("%s%llu candidate%s cut short where a capture was cut", sep, cs, cs == 1 ? "" : "s");
+		sep = ", ";
+	}
+	if (rs)
+		PUT("%s%llu time%s a rule sat out the rest of a buffer after %d limit hits (%llu keyword hit%s "
+		    "not searched)", sep, rs, rs == 1 ? "" : "s", DETECT_LIMIT_HITS_PER_RULE, sk, sk == 1 ? "" : "s");
+#undef PUT
+	return (int)n;
+}

@@ -1,0 +1,146 @@
+/*
+ * The checks that drop look-alikes a pattern cannot tell from a secret:
+ * documentation placeholders and low-entropy strings. They run once per
+ * regex match, and hostile text can make a match every twenty bytes
+ * (AKIA + 16 letters, over and over), so each is one pass over the
+ * string: the placeholder markers are looked up by their first byte, and
+ * the entropy sums c * log2(c) over the distinct bytes only, from a table.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include "detect/detect.h"
+
+#define CLOG_MAX 1024
+
+/*
+ * Documentation samples are not findings. The markers are chosen so that
+ * a random base62 string contains one with probability ~1e-5 or less;
+ * a secret whose checksum verifies never reaches this test.
+ *
+ * Words count only as words: at an end of the string or beside a
+ * separator ("YOUR_API_KEY", "my-dummy-key"). Inside a run of letters
+ * and digits they are chance: a random 40-character secret holds "your"
+ * about once in 25 000.
+ */
+static const struct marker {
+	const char *s;
+	unsigned char len, word;
+} markers[] = {
+	{ "example", 7, 1 }, { "your", 4, 1 }, { "placeholder", 11, 1 }, { "redacted", 8, 1 },
+	{ "changeme", 8, 1 }, { "dummy", 5, 1 }, { "insert", 6, 1 }, { "token_here", 10, 1 },
+	{ "token-here", 10, 1 }, { "key_here", 8, 1 }, { "key-here", 8, 1 },
+	{ "xxxx", 4, 0 }, { "<", 1, 0 }, { ">", 1, 0 }, { "${", 2, 0 }, { "{{", 2, 0 },
+	{ "****", 4, 0 }, { "....", 4, 0 }, { "0000000", 7, 0 }, { "1234567", 7, 0 },
+};
+#define NMARKERS (sizeof(markers) / sizeof(markers[0]))
+
+static uint32_t by_first[256];   /* bit i: markers[i] starts with this byte (lower case) */
+static unsigned char lower_tab[256];
+static double clog_tab[CLOG_MAX + 1]; /* c * log2(c) */
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		lower_tab[c] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : (unsigned char)c;
+	for (size_t i = 0; i < NMARKERS; i++)
+		by_first[(unsigned char)markers[i].s[0]] |= 1u << i;
+	/* a marker's first byte in either case */
+	for (int c = 'A'; c <= 'Z'; c++)
+		by_first[c] = by_first[c + 32];
+	for (unsigned c = 1; c <= CLOG_MAX; c++)
+		clog_tab[c] = c * log2((double)c);
+}
+
+static double entropy_long(const unsigned char *s, size_t n)
+{
+	uint64_t cnt[256] = { 0 };
+	double sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cnt[s[i]]++;
+	for (int c = 0; c < 256; c++)
+		if (cnt[c])
+			sum += cnt[c] <= CLOG_MAX ? clog_tab[cnt[c]] : (double)cnt[c] * log2((double)cnt[c]);
+	return log2((double)n) - sum / (double)n;
+}
+
+double detect_entropy(const unsigned char *s, size_t n)
+{
+	uint16_t cnt[256];
+	unsigned char seen[256];
+	unsigned ns = 0;
+	double sum = 0;
+
+	if (!n)
+		return 0;
+	pthread_once(&tables_once, tables_init);
+	if (n > CLOG_MAX)
+		return entropy_long(s, n);
+	memset(cnt, 0, sizeof(cnt));
+	for (size_t i = 0; i < n; i++)
+		if (!cnt[s[i]]++)
+			seen[ns++] = s[i];
+	/* H = -sum p log p = log2(n) - (1/n) sum c log2 c */
+	for (unsigned j = 0; j < ns; j++)
+		sum += clog_tab[cnt[seen[j]]];
+	return (clog_tab[n] - sum) / (double)n;
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+	return lower_tab[c];
+}
+
+/* Is s[i] outside the string or not a letter or digit? */
+static int word_edge(const unsigned char *s, size_t m, size_t i)
+{
+	unsigned char c;
+
+	if (i >= m)
+		return 1;
+	c = lower(s[i]);
+	return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+}
+
+static int marker_at(const unsigned char *s, size_t m, size_t i)
+{
+	uint32_t set = by_first[s[i]];
+
+	while (set) {
+		const struct marker *k = &markers[__builtin_ctz(set)];
+		unsigned c = 1;
+
+		set &= set - 1;
+		if (i + k->len > m)
+			continue;
+		while (c < k->len && lower(s[i + c]) == (unsigned char)k->s[c])
+			c++;
+		if (c < k->len)
+			continue;
+		if (!k->word || i == 0 || word_edge(s, m, i - 1) || word_edge(s, m, i + k->len))
+			return 1;
+	}
+	return 0;
+}
+
+/* Only the first 255 bytes count: a placeholder is short. */
+int detect_is_placeholder(const unsigned char *s, size_t n)
+{
+	size_t m = n < 255 ? n : 255, run = 0;
+	int prev = -1;
+
+	pthread_once(&tables_once, tables_init);
+	for (size_t i = 0; i < m; i++) {
+		unsigned char c = lower(s[i]);
+
+		/* the same character eight times: "aaaaaaaa", "--------" */
+		run = c == prev ? run + 1 : 1;
+		prev = c;
+		if (run >= 8 || (by_first[s[i]] && marker_at(s, m, i)))
+			return 1;
+	}
+	return 0;
+}
