@@ -13,7 +13,7 @@ mkdir -p "$LEAKS"
 TOKENS=()
 FLOOD=
 EVFS=$TW_TMP/evfs
-trap '[ -n "$FLOOD" ] && kill $FLOOD 2>/dev/null; tw_stop; tw_leave_cgroup; umount "$EVFS" 2>/dev/null; tw_tmp_done' EXIT
+trap '[ -n "$FLOOD" ] && kill $FLOOD 2>/dev/null; tw_stop; tw_leave_cgroup; umount -l "$EVFS" 2>/dev/null; tw_tmp_done' EXIT
 
 # mint TASK [LEDGER]: prints "ID TOKEN"; every token is remembered for the leak check.
 mint() {
@@ -36,6 +36,8 @@ alive() { if kill -0 "$TW_PID" 2>/dev/null; then ok "$1"; else not_ok "$1" "moni
 read -r ID0 TOK0 <<<"$(mint before-start)" || { not_ok hostile_mint "mint failed: $(cat "$TW_TMP/mint.err")"; exit 1; }
 mkdir -p "$EVFS" && mount -t tmpfs -o size=4m tw-evfs "$EVFS" ||
   { not_ok hostile_evfs "cannot mount a small tmpfs"; exit 1; }
+# (The EXIT trap detaches the tmpfs lazily: another monitor on the host
+# may still hold a file of it open for a few seconds.)
 # Only this test's processes: the other jobs of a shared machine would
 # fill the small sink below again as soon as it has room.
 tw_own_cgroup || { not_ok hostile_cgroup "$TW_CG"; exit 1; }
