@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
-LEAKS=$TW_TMP/leaks          # files this test leaks tokens into on purpose
+LEAKS=$TW_TMP/leak-input     # files this test leaks tokens into on purpose
 RULES=$TW_TMP/rules
 mkdir -p "$LEAKS" "$RULES"
 TOKENS=()
@@ -133,7 +133,7 @@ tw_stop
 # --- no raw token in what the monitor wrote --------------------------------
 leak=
 for t in "${TOKENS[@]}"; do
-  f=$(grep -rlF --exclude-dir=leaks -- "$t" "$TW_TMP" 2>/dev/null | head -1)
+  f=$(grep -rlF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null | head -1)
   [ -n "$f" ] && { leak=$f; break; }
 done
 [ -z "$leak" ] && ok live_detect_bounds_no_raw_token || not_ok live_detect_bounds_no_raw_token "raw token in $leak"
