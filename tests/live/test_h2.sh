@@ -9,8 +9,8 @@
 
 LEDGER=$TW_TMP/ledger.db
 TOKENS=()
-SERVERS=()
-trap 'for p in "${SERVERS[@]}"; do kill $p 2>/dev/null; done; tw_stop; tw_tmp_done' EXIT
+# The servers start inside $(...), a subshell: their pids go to a file.
+trap 'for p in $(cat "$TW_TMP/servers.pids" 2>/dev/null); do kill $p 2>/dev/null; done; tw_stop; tw_tmp_done' EXIT
 mkdir -p "$TW_TMP/htdocs" && echo hello >"$TW_TMP/htdocs/index.html"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -18,7 +18,7 @@ h2_up() { curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$1/inde
 start_h2c() { # prints the port of a new nghttpd serving h2c on loopback
   local port; port=$(free_port)
   nghttpd --no-tls -a 127.0.0.1 -d "$TW_TMP/htdocs" "$port" >"$TW_TMP/nghttpd.$port.log" 2>&1 &
-  SERVERS+=($!)
+  echo $! >>"$TW_TMP/servers.pids"
   tw_poll h2_up "$port" || { echo "nghttpd on $port did not come up" >&2; return 1; }
   echo "$port"
 }
@@ -53,7 +53,7 @@ start_h2s() { # prints the port of a new nghttpd serving h2 over TLS on loopback
   local port; port=$(free_port)
   nghttpd -a 127.0.0.1 -d "$TW_TMP/htdocs" "$port" "$TW_TMP/key.pem" "$TW_TMP/cert.pem" \
     >"$TW_TMP/nghttpd.$port.log" 2>&1 &
-  SERVERS+=($!)
+  echo $! >>"$TW_TMP/servers.pids"
   tw_poll h2s_up "$port" || { echo "nghttpd (TLS) on $port did not come up" >&2; return 1; }
   echo "$port"
 }
