@@ -112,6 +112,7 @@ struct detector {
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
+	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 };
 
@@ -133,6 +134,7 @@ void detector_free(struct detector *d)
 	pcre2_jit_stack_free(d->jstack);
 	free(d->lenmap);
 	free(d->cands);
+	sha256_ctx_free(d->hash);
 	free(d);
 }
 
@@ -351,6 +353,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	pcre2_jit_stack_assign(d->mctx, NULL, d->jstack);
 	if (build_prefilter(d, err, errsz))
 		goto fail;
+	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
 	return d;
 fail:
 	detector_free(d);
@@ -756,7 +759,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			unsigned char sha[32];
 			long long id = -1;
 
-			sha256_digest(buf + i, n, sha);
+			sha256_ctx_digest(d->hash, buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
 				struct cand *c = cand_push(d);
@@ -875,7 +878,7 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 		struct detect_match m = { 0 };
 
 		if (!c->hashed) {
-			sha256_digest(buf + c->start, c->len, c->sha);
+			sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
 			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
 				c->known = 1;
 			else

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -442,6 +443,49 @@ static void test_cut_buffer_counts_not_reports(void **state)
 	detector_free(d);
 }
 
+/* A rule's `run` is a promise the detector acts on (it skips keyword hits
+ * whose run cannot hold a match). Check it on every example of every
+ * built-in rule that makes it: after the keyword, every byte of the match
+ * is in the class, and the byte after it is not. */
+static void test_run_promises_hold(void **state)
+{
+	struct detector *d = newdet(rs);
+	int checked = 0;
+	(void)state;
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		const struct rule *r = rules_get(rs, i);
+		for (size_t e = 0; r->run && e < r->nexamples; e++) {
+			for (int round = 0; round < 40; round++) {
+				char *text, err[256];
+				struct found *f;
+
+				assert_int_equal(rules_expand_example(r->examples[e], &text, err, sizeof(err)), 0);
+				f = scan(d, text, strlen(text));
+				for (size_t k = 0; k < f->n; k++) {
+					const struct detect_match *m = &f->m[k];
+					size_t kl = 0;
+					if (strcmp(m->rule_id, r->id))
+						continue;
+					for (size_t w = 0; w < r->nkeywords; w++)
+						if (!strncasecmp(text + m->start, r->keywords[w], strlen(r->keywords[w])))
+							kl = strlen(r->keywords[w]);
+					assert_true(kl > 0);
+					for (size_t b = m->start + kl; b < m->start + m->len; b++)
+						if (!rules_in_run(r, (unsigned char)text[b]))
+							fail_msg("rule %s: byte %zu of a match is outside its run", r->id, b);
+					if (m->start + m->len < strlen(text) &&
+					    rules_in_run(r, (unsigned char)text[m->start + m->len]))
+						fail_msg("rule %s: a match is followed by a byte of its run", r->id);
+					checked++;
+				}
+				free(text);
+			}
+		}
+	}
+	assert_true(checked >= 12 * 40);
+	detector_free(d);
+}
+
 static struct ruleset *load_one(const char *yaml)
 {
 	struct ruleset *set = rules_new();
@@ -605,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_jwt_json_whitespace),
 		cmocka_unit_test(test_large_jwt_across_pieces),
 		cmocka_unit_test(test_findings_on_one_long_line),
+		cmocka_unit_test(test_run_promises_hold),
 		cmocka_unit_test(test_too_long_match_counted),
 		cmocka_unit_test(test_cut_buffer_counts_not_reports),
 		cmocka_unit_test(test_catastrophic_custom_rule_bounded),
