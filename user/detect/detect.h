@@ -30,7 +30,7 @@
 #include "detect/rules.h"
 
 #define DETECT_OPAQUE_RULE "opaque"
-#define DETECT_MAX_OPAQUE_LEN 4096
+#define DETECT_MAX_OPAQUE_LEN 65536 /* what `ledger register` accepts (64 KiB of input) */
 
 struct detect_match {
 	const char *rule_id;

@@ -262,6 +262,42 @@ static void test_jwt_json_whitespace(void **state)
 	detector_free(d);
 }
 
+/* An opaque token is found by its registered length: every length that
+ * `ledger register` accepts, not only up to 4 KiB. */
+static void test_long_opaque_token_found(void **state)
+{
+	struct detector *d = newdet(rs);
+	size_t lens_try[] = { 4097, 20000, REGISTER_MAX };
+	(void)state;
+	for (size_t t = 0; t < 3; t++) {
+		size_t n = lens_try[t], len;
+		char *tok = malloc(n + 1), *text;
+		unsigned char r[256];
+		unsigned lens[] = { 43, (unsigned)n };
+		struct known1 k;
+		struct found *f;
+
+		for (size_t i = 0; i < n; i += sizeof(r)) {
+			tm_rand(r, sizeof(r));
+			for (size_t j = 0; j < sizeof(r) && i + j < n; j++)
+				tok[i + j] = tm_b64u[r[j] & 63];
+		}
+		tok[n] = 0;
+		sha(tok, n, k.sha);
+		detector_set_known(d, known_cb, &k, lens, 2);
+		text = wrap("session=", tok, "; ok", &len);
+		f = scan(d, text, len);
+		assert_int_equal(f->n, 1);
+		assert_string_equal(f->m[0].rule_id, DETECT_OPAQUE_RULE);
+		assert_int_equal(f->m[0].start, 8);
+		assert_int_equal(f->m[0].len, n);
+		assert_int_equal(f->m[0].known, 1);
+		free(text);
+		free(tok);
+	}
+	detector_free(d);
+}
+
 /* A stream scanned in overlapping pieces (scan.c): the largest JWT is
  * found once, whole, wherever the piece boundaries fall. */
 struct sfound {
@@ -648,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_large_jwt_header),
 		cmocka_unit_test(test_jwt_json_whitespace),
 		cmocka_unit_test(test_large_jwt_across_pieces),
+		cmocka_unit_test(test_long_opaque_token_found),
 		cmocka_unit_test(test_findings_on_one_long_line),
 		cmocka_unit_test(test_run_promises_hold),
 		cmocka_unit_test(test_too_long_match_counted),
