@@ -668,7 +668,8 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 }
 
 /* The cheap reasons not to search, inline; then try_rule. */
-static inline int kw_hit(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
+static inline __attribute__((always_inline)) int kw_hit(struct detector *d, const struct kwent *e,
+						     const unsigned char *buf, size_t len, size_t i)
 {
 	struct drule *dr = &d->rules[e->rule];
 
