@@ -113,6 +113,7 @@ struct detector {
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
+	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 };
 
@@ -134,6 +135,7 @@ void detector_free(struct detector *d)
 	pcre2_jit_stack_free(d->jstack);
 	free(d->lenmap);
 	free(d->cands);
+	sha256_ctx_free(d->hash);
 	free(d);
 }
 
@@ -352,6 +354,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	pcre2_jit_stack_assign(d->mctx, NULL, d->jstack);
 	if (build_prefilter(d, err, errsz))
 		goto fail;
+	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
 	return d;
 fail:
 	detector_free(d);
@@ -580,8 +583,11 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 		size_t at;
 
 		d->st.regex_calls++;
+		/* Hard partial costs a third more per search; a rule with a run
+		 * class does without: its match cannot reach the window's end
+		 * unseen (one that does is longer than max_len, and counted). */
 		rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws,
-				s->we < len || d->cut ? PCRE2_PARTIAL_HARD : 0);
+				(s->we < len && !dr->run) || d->cut ? PCRE2_PARTIAL_HARD : 0);
 		if ((rc < 0 && rc != PCRE2_ERROR_PARTIAL) || s->lim == kpos)
 			return rc;
 		at = pcre2_get_ovector_pointer(d->md)[0];
@@ -663,7 +669,8 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 }
 
 /* The cheap reasons not to search, inline; then try_rule. */
-static inline int kw_hit(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
+static inline __attribute__((always_inline)) int kw_hit(struct detector *d, const struct kwent *e,
+						     const unsigned char *buf, size_t len, size_t i)
 {
 	struct drule *dr = &d->rules[e->rule];
 
@@ -756,7 +763,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			unsigned char sha[32];
 			long long id = -1;
 
-			sha256_digest(buf + i, n, sha);
+			sha256_ctx_digest(d->hash, buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
 				struct cand *c = cand_push(d);
@@ -875,7 +882,7 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 		struct detect_match m = { 0 };
 
 		if (!c->hashed) {
-			sha256_digest(buf + c->start, c->len, c->sha);
+			sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
 			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
 				c->known = 1;
 			else

@@ -3,9 +3,13 @@
  *
  *   1. a multi-pattern prefilter finds every rule keyword (ASCII
  *      case-insensitive) in one pass over the buffer;
- *   2. at each keyword, that rule's PCRE2 pattern (JIT, with match and
- *      depth limits) runs on a window bounded by the rule's max_len and
- *      before, so no input can make matching superlinear;
+ *   2. at each keyword not already covered by its rule's cursor, run
+ *      class (rules.h) or limit budget, that rule's PCRE2 pattern (JIT,
+ *      with match, depth and heap limits) runs on a window bounded by the
+ *      rule's max_len and before; where keywords are dense one search
+ *      covers many of them; a rule that keeps hitting the limits sits out
+ *      the rest of the buffer. Every bound that may cost a finding is
+ *      counted (struct detect_stats, coverage.h);
  *   3. checksum (GitHub/npm/tokenward CRC32, JWT header), placeholder
  *      and entropy checks drop look-alikes;
  *   4. each surviving secret (the rule's capture group) is hashed with
@@ -30,7 +34,7 @@
 #include "detect/rules.h"
 
 #define DETECT_OPAQUE_RULE "opaque"
-#define DETECT_MAX_OPAQUE_LEN 4096
+#define DETECT_MAX_OPAQUE_LEN 65536 /* what `ledger register` accepts (64 KiB of input) */
 
 struct detect_match {
 	const char *rule_id;

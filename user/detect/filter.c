@@ -69,7 +69,8 @@ static double entropy_long(const unsigned char *s, size_t n)
 
 double detect_entropy(const unsigned char *s, size_t n)
 {
-	uint16_t cnt[256];
+	/* zero between calls: each call clears the counts it set */
+	static __thread uint16_t cnt[256];
 	unsigned char seen[256];
 	unsigned ns = 0;
 	double sum = 0;
@@ -79,13 +80,14 @@ double detect_entropy(const unsigned char *s, size_t n)
 	pthread_once(&tables_once, tables_init);
 	if (n > CLOG_MAX)
 		return entropy_long(s, n);
-	memset(cnt, 0, sizeof(cnt));
 	for (size_t i = 0; i < n; i++)
 		if (!cnt[s[i]]++)
 			seen[ns++] = s[i];
 	/* H = -sum p log p = log2(n) - (1/n) sum c log2 c */
-	for (unsigned j = 0; j < ns; j++)
+	for (unsigned j = 0; j < ns; j++) {
 		sum += clog_tab[cnt[seen[j]]];
+		cnt[seen[j]] = 0;
+	}
 	return (clog_tab[n] - sum) / (double)n;
 }
 

@@ -5,6 +5,7 @@
  * a module that only prints a fingerprint (the revoker) links neither.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include "lib/sha256.h"
@@ -14,6 +15,44 @@ void sha256_digest(const void *p, size_t n, unsigned char out[SHA256_LEN])
 	unsigned int len = SHA256_LEN;
 
 	EVP_Digest(p, n, out, &len, EVP_sha256(), NULL);
+}
+
+struct sha256_ctx {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+struct sha256_ctx *sha256_ctx_new(void)
+{
+	struct sha256_ctx *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	c->ctx = EVP_MD_CTX_new();
+	if (!c->md || !c->ctx) {
+		sha256_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void sha256_ctx_digest(struct sha256_ctx *c, const void *p, size_t n, unsigned char out[SHA256_LEN])
+{
+	unsigned int len = SHA256_LEN;
+
+	if (!c || !EVP_DigestInit_ex2(c->ctx, c->md, NULL) || !EVP_DigestUpdate(c->ctx, p, n) ||
+	    !EVP_DigestFinal_ex(c->ctx, out, &len))
+		sha256_digest(p, n, out);
+}
+
+void sha256_ctx_free(struct sha256_ctx *c)
+{
+	if (!c)
+		return;
+	EVP_MD_CTX_free(c->ctx);
+	EVP_MD_free(c->md);
+	free(c);
 }
 
 void sha256_to_hex(const unsigned char sha[SHA256_LEN], char out[SHA256_HEX_LEN + 1])

@@ -14,6 +14,15 @@
 /* The digest of p[0..n). */
 void sha256_digest(const void *p, size_t n, unsigned char out[SHA256_LEN]);
 
+/* A hasher kept for many short digests (one per thread): a fresh context
+ * per digest costs ~4x the hash of a 43-byte token, and the detector
+ * hashes every candidate. NULL when out of memory; sha256_ctx_digest
+ * with NULL falls back to sha256_digest. */
+struct sha256_ctx;
+struct sha256_ctx *sha256_ctx_new(void);
+void sha256_ctx_digest(struct sha256_ctx *c, const void *p, size_t n, unsigned char out[SHA256_LEN]);
+void sha256_ctx_free(struct sha256_ctx *c);
+
 /* The digest of p[0..n) as lower-case hex: the fingerprint. */
 void sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN + 1]);
 

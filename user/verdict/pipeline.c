@@ -487,8 +487,8 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 			 : detector_scan(p->det, c->data, c->len, on_match, &sc);
 	if (r || c->kind != CAP_SOCK_SEND)
 		return r;
-	return h2_scan(p, c, sc.si ? (struct stream_info *)sc.si
-				   : stream_get(p, c->hdr->tgid, c->fd, c->hdr->start_boot_ns, 0));
+	/* stream_learn already looked the stream up; none means none yet */
+	return h2_scan(p, c, (struct stream_info *)sc.si);
 }
 
 size_t pipeline_tail_need(const struct pipeline *p)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -261,6 +262,42 @@ static void test_jwt_json_whitespace(void **state)
 	detector_free(d);
 }
 
+/* An opaque token is found by its registered length: every length that
+ * `ledger register` accepts, not only up to 4 KiB. */
+static void test_long_opaque_token_found(void **state)
+{
+	struct detector *d = newdet(rs);
+	size_t lens_try[] = { 4097, 20000, REGISTER_MAX };
+	(void)state;
+	for (size_t t = 0; t < 3; t++) {
+		size_t n = lens_try[t], len;
+		char *tok = malloc(n + 1), *text;
+		unsigned char r[256];
+		unsigned lens[] = { 43, (unsigned)n };
+		struct known1 k;
+		struct found *f;
+
+		for (size_t i = 0; i < n; i += sizeof(r)) {
+			tm_rand(r, sizeof(r));
+			for (size_t j = 0; j < sizeof(r) && i + j < n; j++)
+				tok[i + j] = tm_b64u[r[j] & 63];
+		}
+		tok[n] = 0;
+		sha(tok, n, k.sha);
+		detector_set_known(d, known_cb, &k, lens, 2);
+		text = wrap("session=", tok, "; ok", &len);
+		f = scan(d, text, len);
+		assert_int_equal(f->n, 1);
+		assert_string_equal(f->m[0].rule_id, DETECT_OPAQUE_RULE);
+		assert_int_equal(f->m[0].start, 8);
+		assert_int_equal(f->m[0].len, n);
+		assert_int_equal(f->m[0].known, 1);
+		free(text);
+		free(tok);
+	}
+	detector_free(d);
+}
+
 /* A stream scanned in overlapping pieces (scan.c): the largest JWT is
  * found once, whole, wherever the piece boundaries fall. */
 struct sfound {
@@ -442,6 +479,49 @@ static void test_cut_buffer_counts_not_reports(void **state)
 	detector_free(d);
 }
 
+/* A rule's `run` is a promise the detector acts on (it skips keyword hits
+ * whose run cannot hold a match). Check it on every example of every
+ * built-in rule that makes it: after the keyword, every byte of the match
+ * is in the class, and the byte after it is not. */
+static void test_run_promises_hold(void **state)
+{
+	struct detector *d = newdet(rs);
+	int checked = 0;
+	(void)state;
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		const struct rule *r = rules_get(rs, i);
+		for (size_t e = 0; r->run && e < r->nexamples; e++) {
+			for (int round = 0; round < 40; round++) {
+				char *text, err[256];
+				struct found *f;
+
+				assert_int_equal(rules_expand_example(r->examples[e], &text, err, sizeof(err)), 0);
+				f = scan(d, text, strlen(text));
+				for (size_t k = 0; k < f->n; k++) {
+					const struct detect_match *m = &f->m[k];
+					size_t kl = 0;
+					if (strcmp(m->rule_id, r->id))
+						continue;
+					for (size_t w = 0; w < r->nkeywords; w++)
+						if (!strncasecmp(text + m->start, r->keywords[w], strlen(r->keywords[w])))
+							kl = strlen(r->keywords[w]);
+					assert_true(kl > 0);
+					for (size_t b = m->start + kl; b < m->start + m->len; b++)
+						if (!rules_in_run(r, (unsigned char)text[b]))
+							fail_msg("rule %s: byte %zu of a match is outside its run", r->id, b);
+					if (m->start + m->len < strlen(text) &&
+					    rules_in_run(r, (unsigned char)text[m->start + m->len]))
+						fail_msg("rule %s: a match is followed by a byte of its run", r->id);
+					checked++;
+				}
+				free(text);
+			}
+		}
+	}
+	assert_true(checked >= 12 * 40);
+	detector_free(d);
+}
+
 static struct ruleset *load_one(const char *yaml)
 {
 	struct ruleset *set = rules_new();
@@ -604,7 +684,9 @@ int main(void)
 		cmocka_unit_test(test_large_jwt_header),
 		cmocka_unit_test(test_jwt_json_whitespace),
 		cmocka_unit_test(test_large_jwt_across_pieces),
+		cmocka_unit_test(test_long_opaque_token_found),
 		cmocka_unit_test(test_findings_on_one_long_line),
+		cmocka_unit_test(test_run_promises_hold),
 		cmocka_unit_test(test_too_long_match_counted),
 		cmocka_unit_test(test_cut_buffer_counts_not_reports),
 		cmocka_unit_test(test_catastrophic_custom_rule_bounded),

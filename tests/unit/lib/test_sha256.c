@@ -27,6 +27,26 @@ static void test_digest_and_hex_agree(void **state)
 	assert_string_equal(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* A kept context gives the one-shot digest, input after input; without
+ * one (NULL) it falls back to it. */
+static void test_kept_context_agrees(void **state)
+{
+	struct sha256_ctx *c = sha256_ctx_new();
+	unsigned char buf[300], a[SHA256_LEN], b[SHA256_LEN];
+	(void)state;
+	assert_non_null(c);
+	for (size_t n = 0; n < sizeof(buf); n++) {
+		buf[n] = (unsigned char)(n * 131 + 7);
+		sha256_digest(buf, n, a);
+		sha256_ctx_digest(c, buf, n, b);
+		assert_memory_equal(a, b, SHA256_LEN);
+		sha256_ctx_digest(NULL, buf, n, b);
+		assert_memory_equal(a, b, SHA256_LEN);
+	}
+	sha256_ctx_free(c);
+	sha256_ctx_free(NULL);
+}
+
 static void test_from_hex_round_trip(void **state)
 {
 	unsigned char sha[SHA256_LEN], back[SHA256_LEN];
@@ -61,6 +81,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_digest_and_hex_agree),
+		cmocka_unit_test(test_kept_context_agrees),
 		cmocka_unit_test(test_from_hex_round_trip),
 		cmocka_unit_test(test_from_hex_rejects),
 	};
