@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 #include <cjson/cJSON.h>
+#include "detect/detect.h"
 #include "ledger/ledger.h"
 #include "detect/redact.h"
 #include "ledger/seal.h"
@@ -227,7 +228,7 @@ static void test_add_bounds(void **state)
 	t.format = LEDGER_FMT_OPAQUE;
 	t.length = 7;
 	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
-	t.length = 4097;
+	t.length = DETECT_MAX_OPAQUE_LEN + 1;
 	assert_int_equal(ledger_add(l, &t, NULL, 0), -EINVAL);
 	ledger_close(l);
 	assert_int_equal(count("SELECT count(*) FROM tokens"), 0);
