@@ -34,7 +34,7 @@ declare -A shape=(
   [digits_only]=$(rnd 0123456789 12)
   [dashes_underscores]="-_$(rnd "$B64U" 20)_-"
   [typical_43]=$(opaque_token)
-  [max_len]=$(rnd "$B64U" 4096)
+  [max_len]=$(rnd "$B64U" 65536)
 )
 ids=()
 : >"$TW_TMP/leak.log"
@@ -60,9 +60,9 @@ rm -f "$TW_TMP/leak.log" # it holds the raw tokens on purpose
 
 # ...and what it could never find is refused at registration.
 t=$(rnd "$B64U" 7); RAW_TOKENS+=("$t")
-expect_refused opaque_refused_short "$t" "8 to 4096 characters" --aud api.example.test:443 --ttl 1h
-t=$(rnd "$B64U" 4097); RAW_TOKENS+=("$t")
-expect_refused opaque_refused_long "$t" "8 to 4096 characters" --aud api.example.test:443 --ttl 1h
+expect_refused opaque_refused_short "$t" "8 to 65536 characters" --aud api.example.test:443 --ttl 1h
+t=$(rnd "$B64U" 65537); RAW_TOKENS+=("$t")
+expect_refused opaque_refused_long "$t" "larger than a token" --aud api.example.test:443 --ttl 1h
 for c in . '~' + / =; do
   t="$(rnd "$B64U" 20)$c$(rnd "$B64U" 20)"; RAW_TOKENS+=("$t")
   expect_refused "opaque_refused_byte_$(printf %02x "'$c")" "$t" "A-Z a-z 0-9 - _.*0x$(printf %02x "'$c")" \

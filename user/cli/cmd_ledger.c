@@ -34,6 +34,7 @@
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define STDIN_TOKEN_MAX (64 * 1024)
+#define STDIN_SPACE_SLACK 64 /* trailing newline, CRLF or spaces after the token */
 
 /* ---- shared checks ---------------------------------------------------- */
 
@@ -349,9 +350,11 @@ static int read_stdin_token(char **out, size_t *n)
 		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
-			if (cap >= STDIN_TOKEN_MAX)
+			/* room for the token and a trailing newline (CRLF, spaces) */
+			if (cap >= STDIN_TOKEN_MAX + STDIN_SPACE_SLACK)
 				goto too_big;
-			char *nb = realloc(buf, cap *= 2);
+			cap = cap * 2 < STDIN_TOKEN_MAX ? cap * 2 : STDIN_TOKEN_MAX + STDIN_SPACE_SLACK;
+			char *nb = realloc(buf, cap);
 			if (!nb)
 				goto too_big;
 			buf = nb;
@@ -370,7 +373,9 @@ static int read_stdin_token(char **out, size_t *n)
 	}
 	while (len && isspace((unsigned char)buf[len - 1]))
 		len--;
-	buf[len < cap ? len : cap - 1] = 0;
+	if (len > STDIN_TOKEN_MAX)
+		goto too_big;
+	buf[len] = 0; /* len < cap: the loop grows before it reads */
 	*out = buf;
 	*n = len;
 	return 0;
