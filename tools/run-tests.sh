@@ -25,6 +25,11 @@
 # selftest proves that the audit finds a planted token. Each run starts by
 # clearing the last run's artefacts, registry and sanitizer logs.
 #
+# Order: unit, unit-asan; then cli, cli-asan and fuzz side by side (no
+# BPF, nothing shared; their output is printed once all three are done);
+# then live, alone; then the audit. The time line gives each tier's time
+# and the wall time.
+#
 # Fuzzing: the libFuzzer targets (BUILD/fuzz/fuzz_*, the Makefile's
 # fuzzing section) run FUZZ_SECONDS each (default 15) when that directory
 # exists, one test each as fuzz/NAME; a crash, leak, sanitizer report or
@@ -50,6 +55,7 @@ chmod 755 "$art"; chmod 1777 "$san"   # a test may run tokenward as nobody
 passed=0 failed=0
 failures=()
 times=()
+wall0=$SECONDS
 
 # Sanitized runs: leaks count too (this is where they can be seen); the
 # first report aborts (so it cannot be mistaken for an ordinary exit
@@ -156,7 +162,7 @@ run_audit() {
 }
 
 run_fuzz() { # DIR: BUILD/fuzz
-  local dir=$1 secs=${FUZZ_SECONDS:-15} bin name log rc execs d args
+  local dir=$1 secs=${FUZZ_SECONDS:-15} bin name log rc execs d args t0=$SECONDS
   for bin in "$dir"/fuzz_*; do
     [ -x "$bin" ] || continue
     name=${bin##*/fuzz_}
@@ -185,22 +191,55 @@ run_fuzz() { # DIR: BUILD/fuzz
       grep -E 'ERROR|SUMMARY|invariant|Test unit written|runtime error' "$log" | head -8 | sed 's/^/    /'
     fi
   done
+  times+=("fuzz $((SECONDS - t0)) s")
 }
 
 { [ "$mode" = all ] || [ "$mode" = unit ]; } && run_unit "$build/tests" unit
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -d "$build/asan/tests" ] &&
   run_unit "$build/asan/tests" unit-asan
-{ [ "$mode" = all ] || [ "$mode" = cli ]; } && run_scripts cli cli
-{ [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] &&
-  run_scripts cli cli-asan "$build/asan/tokenward"
+# The offline tiers need no BPF and share nothing but the token registry
+# (appended to, one line per write): in a full run, the CLI tier, its
+# sanitized run and the fuzzers run side by side, each in a subshell that
+# leaves its output and counts in BUILD/test-logs/tier-LABEL.*, printed
+# in order once all are done. The live tier runs alone after them: its
+# monitors watch the whole host, and other tests' files would be theirs.
+tier_run() { # LABEL FUNCTION ARGS...: in a subshell, its counts to files
+  local label=$1; shift
+  (
+    passed=0 failed=0 failures=() times=()
+    "$@" >"$logs/tier-$label.out" 2>&1
+    { echo "$passed $failed"; printf '%s\n' "${times[@]}"; } >"$logs/tier-$label.counts"
+    printf '%s\n' "${failures[@]}" >"$logs/tier-$label.failures"
+  )
+}
+tier_collect() { # LABEL
+  local label=$1 p f line
+  cat "$logs/tier-$label.out"
+  { read -r p f; while IFS= read -r line; do [ -n "$line" ] && times+=("$line"); done; } <"$logs/tier-$label.counts"
+  passed=$((passed + p)); failed=$((failed + f))
+  while IFS= read -r line; do [ -n "$line" ] && failures+=("$line"); done <"$logs/tier-$label.failures"
+  rm -f "$logs/tier-$label".*
+}
+offline=()
+{ [ "$mode" = all ] || [ "$mode" = cli ]; } && offline+=(cli)
+{ [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] && offline+=(cli-asan)
+{ [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && offline+=(fuzz)
+for t in "${offline[@]}"; do
+  case $t in
+    cli) tier_run cli run_scripts cli cli & ;;
+    cli-asan) tier_run cli-asan run_scripts cli cli-asan "$build/asan/tokenward" & ;;
+    fuzz) tier_run fuzz run_fuzz "$build/fuzz" & ;;
+  esac
+done
+wait
+for t in "${offline[@]}"; do tier_collect "$t"; done
 { [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live live
-{ [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && run_fuzz "$build/fuzz"
 run_audit
 
 if [ ${#failures[@]} -gt 0 ]; then
   echo; echo "failed:"; printf '  %s\n' "${failures[@]}"
 fi
 echo
-echo "time: $(IFS=,; echo "${times[*]}" | sed 's/,/, /g')"
+echo "time: $(IFS=,; echo "${times[*]}" | sed 's/,/, /g'); wall $((SECONDS - wall0)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
