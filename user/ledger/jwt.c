@@ -51,7 +51,10 @@ long jwt_b64url_decode(const char *s, size_t n, unsigned char *out)
 	return o;
 }
 
-/* Decode one segment to a JSON object. */
+/* Decode one segment to a JSON object. It must start '{': JSON allows
+ * whitespace first, but the detector's JWT rule looks for segments that
+ * start e[wy3] (the base64url of '{' and what follows it), so a segment
+ * with leading whitespace could be registered and never be found. */
 static cJSON *segment_json(const char *s, size_t n)
 {
 	unsigned char *buf;
@@ -64,7 +67,7 @@ static cJSON *segment_json(const char *s, size_t n)
 	if (!buf)
 		return NULL;
 	len = jwt_b64url_decode(s, n, buf);
-	j = len > 0 ? cJSON_ParseWithLength((const char *)buf, len) : NULL;
+	j = len > 0 && buf[0] == '{' ? cJSON_ParseWithLength((const char *)buf, len) : NULL;
 	free(buf);
 	if (j && !cJSON_IsObject(j)) {
 		cJSON_Delete(j);

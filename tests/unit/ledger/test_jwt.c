@@ -111,6 +111,22 @@ static void test_rejects(void **state)
 	char *j = make_jwt("{\"typ\":\"JWT\"}", "{}");
 	assert_false(jwt_looks_like(j, strlen(j)));
 	free(j);
+	/* JSON allows whitespace before the object, but the detector looks
+	 * for a segment that starts '{' (e[wy3]...): such a JWT could be
+	 * registered and never found, so it is not a JWT to tokenward */
+	static const char *const ws[] = { " ", "\n", "\t", "\r\n" };
+	for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++) {
+		char h[64], p[64];
+		snprintf(h, sizeof(h), "%s{\"alg\":\"HS256\"}", ws[i]);
+		snprintf(p, sizeof(p), "%s{\"sub\":\"s\"}", ws[i]);
+		j = make_jwt(h, "{\"sub\":\"s\"}");
+		assert_int_equal(jwt_parse(j, strlen(j), &c, err, sizeof(err)), -EINVAL);
+		assert_false(jwt_looks_like(j, strlen(j)));
+		free(j);
+		j = make_jwt("{\"alg\":\"HS256\"}", p);
+		assert_int_equal(jwt_parse(j, strlen(j), &c, err, sizeof(err)), -EINVAL);
+		free(j);
+	}
 	/* the error never quotes the input */
 	assert_int_equal(jwt_parse("secretpart.e30.x", 16, &c, err, sizeof(err)), -EINVAL);
 	assert_null(strstr(err, "secretpart"));
