@@ -69,6 +69,25 @@ for c in . '~' + / =; do
     --aud api.example.test:443 --ttl 1h
 done
 
+# ---- defect 2: every registered length is looked for -------------------
+# scan once passed only the first 64 distinct opaque lengths to the
+# detector: a ledger with more never found its longest tokens.
+: >"$TW_TMP/leak-input-lengths.log"
+n_reg=0 long_id=
+for len in $(seq 100 170); do
+  t=$(rnd "$B64U" "$len"); RAW_TOKENS+=("$t")
+  reg "$t" --aud api.example.test:443 --ttl 1h && n_reg=$((n_reg + 1)) && long_id=$(cat "$TW_TMP/out")
+  last=$t
+done
+printf 'config longest: %s\n' "$last" >"$TW_TMP/leak-input-lengths.log"
+"$TW" scan --ledger "$LEDGER" --format json "$TW_TMP/leak-input-lengths.log" >"$TW_TMP/scan-lengths.json" 2>&1
+if [ $n_reg -eq 71 ] && grep -q "\"token_id\":\"$long_id\"" "$TW_TMP/scan-lengths.json"; then
+  ok opaque_every_length_looked_for
+else
+  not_ok opaque_every_length_looked_for "registered $n_reg/71; the longest ($long_id) not found by scan"
+fi
+rm -f "$TW_TMP/leak-input-lengths.log"
+
 # ---- defect 11: expiry bounded on input --------------------------------
 now=$(date +%s)
 fresh() { t=$(opaque_token); RAW_TOKENS+=("$t"); }

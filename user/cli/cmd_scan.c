@@ -345,7 +345,6 @@ int cmd_scan(int argc, char **argv)
 	if (ledger_path) {
 		size_t nlen;
 		const uint32_t *lens;
-		unsigned ulens[64];
 		if (ledger_cache_open(ledger_path, LEDGER_OPEN_RDONLY, &c.ledger, err, sizeof(err))) {
 			cmd_error("scan", "%s", err);
 			scanner_free(sc);
@@ -354,11 +353,7 @@ int cmd_scan(int argc, char **argv)
 		}
 		pthread_mutex_init(&c.ledger_mu, NULL);
 		lens = ledger_cache_lengths(c.ledger, &nlen);
-		if (nlen > 64)
-			nlen = 64;
-		for (size_t i = 0; i < nlen; i++)
-			ulens[i] = lens[i];
-		scanner_set_known(sc, ledger_known, &c, ulens, nlen);
+		scanner_set_known(sc, ledger_known, &c, lens, nlen); /* every length */
 	}
 	if (c.fmt == FMT_SARIF)
 		c.sarif_results = cJSON_CreateArray();

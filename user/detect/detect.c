@@ -361,7 +361,7 @@ fail:
 	return NULL;
 }
 
-void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const unsigned *lengths, size_t nlengths)
+void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const uint32_t *lengths, size_t nlengths)
 {
 	d->known = fn;
 	d->known_ctx = ctx;

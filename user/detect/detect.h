@@ -67,7 +67,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
  * is hashed and looked up, and reported as rule "opaque" when known.
  * fn NULL turns lookups off. The lengths are copied.
  */
-void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const unsigned *lengths, size_t nlengths);
+void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const uint32_t *lengths, size_t nlengths);
 
 enum {
 	/* Report matches whose checksum fails (checksum_valid -1) instead of

@@ -691,7 +691,7 @@ fail:
 	return NULL;
 }
 
-void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const unsigned *lengths, size_t n)
+void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const uint32_t *lengths, size_t n)
 {
 	/* Only between scans: no worker is running a piece now. */
 	for (unsigned i = 0; i < s->nthreads; i++)

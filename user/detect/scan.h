@@ -45,7 +45,7 @@ struct scanner;
 struct scanner *scanner_new(const struct ruleset *rs, const struct scan_opts *o, char *err, size_t errsz);
 /* Lookup for managed tokens, as detector_set_known(). fn is called from
  * worker threads, concurrently: it must be thread-safe. */
-void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const unsigned *lengths, size_t n);
+void scanner_set_known(struct scanner *s, detect_known_fn fn, void *ctx, const uint32_t *lengths, size_t n);
 /*
  * Scan a path: "-" is standard input; a directory is walked recursively
  * (symlinks to files are followed, to directories not, dangling ones are

@@ -151,15 +151,10 @@ static void refresh_known(struct pipeline *p)
 {
 	size_t n = 0;
 	const uint32_t *lens = ledger_cache_lengths(p->cache, &n);
-	unsigned tmp[256];
 
 	if (!p->det)
 		return;
-	if (n > 256)
-		n = 256;
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = lens[i];
-	detector_set_known(p->det, known_token, p, tmp, n);
+	detector_set_known(p->det, known_token, p, lens, n); /* every length: it copies them */
 }
 
 /* ---- streams: SNI from a ClientHello, Host from an HTTP request ------- */

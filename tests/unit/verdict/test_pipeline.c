@@ -29,6 +29,7 @@
  * must hold its own tokens and nothing of the old one's.
  */
 #include <stdarg.h>
+#include <openssl/rand.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -296,7 +297,7 @@ static const char *capture_action(struct pipeline *p, struct sink *s, const char
 {
 	struct tw_hdr hdr = { 0 };
 	struct capture c = { 0 };
-	char line[256];
+	char line[1024];
 
 	snprintf(line, sizeof(line), "token=%s\n", tok);
 	hdr.type = TW_EV_FILE_WRITE;
@@ -363,6 +364,56 @@ static void test_replaced_ledger_followed(void **state)
 	explicit_bzero(tnew, sizeof(tnew));
 }
 
+/* Opaque tokens are found by their registered lengths, and every length
+ * counts: the pipeline once passed only the first 256 distinct lengths to
+ * the detector, so a ledger with more never saw its longest tokens. */
+static void test_every_opaque_length_looked_for(void **state)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static char *aud[] = { "127.0.0.1:1" };
+	enum { FIRST = 8, COUNT = 300 };
+	char db[128], list[128], err[512], tok[FIRST + COUNT];
+	unsigned char rnd[FIRST + COUNT];
+	struct tw_config *cfg;
+	struct pipeline *p;
+	struct ledger *l;
+	struct sink s = { 0 };
+
+	(void)state;
+	snprintf(db, sizeof(db), "%s/lengths.db", dir);
+	snprintf(list, sizeof(list), "%s/lengths.list", dir);
+	assert_int_equal(config_load_string("revocation:\n  synchronous: normal\n", "t.yaml", &cfg, err,
+					    sizeof(err)), 0);
+	assert_int_equal(config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list), 0);
+	assert_int_equal(ledger_open(db, LEDGER_OPEN_CREATE, &l, err, sizeof(err)), 0);
+	for (size_t n = FIRST; n < FIRST + COUNT; n++) {
+		struct ledger_token t = { 0 };
+		assert_int_equal(RAND_bytes(rnd, (int)n), 1);
+		for (size_t i = 0; i < n; i++)
+			tok[i] = abc[rnd[i] & 63];
+		tok[n] = 0;
+		sha256_digest(tok, n, t.sha);
+		redact_short(tok, n, t.redacted, sizeof(t.redacted));
+		t.length = n;
+		t.format = LEDGER_FMT_OPAQUE;
+		t.issuer = LEDGER_BUILTIN_ISSUER;
+		t.task = "lengths";
+		t.audience = aud;
+		t.naudience = 1;
+		t.issued_at = time(NULL);
+		t.expires_at = time(NULL) + 600;
+		assert_int_equal(ledger_add(l, &t, NULL, 0), 0);
+	}
+	ledger_close(l);
+	struct pipeline_opts po = { .cfg = cfg, .ledger_path = db, .emit = emit, .emit_ctx = &s,
+				    .boot_to_real = util_boot_to_realtime_offset() };
+	assert_int_equal(pipeline_open(&po, &p, err, sizeof(err)), 0);
+	assert_string_equal(capture_action(p, &s, tok), "revoke"); /* the longest, registered last */
+	pipeline_close(p);
+	config_free(cfg);
+	explicit_bzero(tok, sizeof(tok));
+}
+
 /* A token whose issuer is not configured: the verdict says revoke_failed,
  * not revoke, and the job is kept as failed, to be re-armed once a config
  * names the issuer (issue 13, defect 3). */
@@ -383,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_no_sync_on_loop_thread_by_default),
 		cmocka_unit_test(test_full_durability_still_syncs),
 		cmocka_unit_test(test_own_mark_not_resubmitted),
+		cmocka_unit_test(test_every_opaque_length_looked_for),
 		cmocka_unit_test(test_replaced_ledger_followed),
 		cmocka_unit_test(test_unconfigured_issuer_says_failed),
 	};
