@@ -82,13 +82,17 @@ size_t scan_count_newlines(const unsigned char *p, size_t n)
 {
 	size_t c = 0, i = 0;
 
-	/* Eight bytes at a time: a byte of x is zero exactly where p had '\n'. */
+	/* Eight bytes at a time: a byte of x is zero exactly where p had '\n';
+	 * t's top bit is clear in exactly those bytes. The set bits are
+	 * counted with a multiply: the baseline x86-64 has no popcount
+	 * instruction, and libgcc's fallback cost 3% of a scan. */
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w, x, t;
 		memcpy(&w, p + i, 8);
 		x = w ^ 0x0a0a0a0a0a0a0a0aULL;
 		t = ((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x;
-		c += 8 - (size_t)__builtin_popcountll(t & 0x8080808080808080ULL);
+		t = (t & 0x8080808080808080ULL) >> 7; /* 1 in each byte without '\n' */
+		c += 8 - (size_t)((t * 0x0101010101010101ULL) >> 56);
 	}
 	for (; i < n; i++)
 		c += p[i] == '\n';

@@ -677,6 +677,29 @@ static void test_adversarial_finds_planted(void **state)
 	detector_free(d);
 }
 
+/* Line numbers come from a word-at-a-time newline count: it must agree
+ * with counting byte by byte at every density, length and alignment. */
+static void test_newline_count_exact(void **state)
+{
+	unsigned char buf[1031];
+	(void)state;
+	for (int density = 0; density <= 256; density += 32) {
+		tm_rand(buf, sizeof(buf));
+		for (size_t i = 0; i < sizeof(buf); i++)
+			if (buf[i] < density)
+				buf[i] = '\n';
+			else if (buf[i] == '\n')
+				buf[i] = 'x';
+		for (size_t off = 0; off < 9; off++)
+			for (size_t n = 0; off + n <= sizeof(buf); n += 1 + n / 3) {
+				size_t want = 0;
+				for (size_t i = 0; i < n; i++)
+					want += buf[off + i] == '\n';
+				assert_int_equal(scan_count_newlines(buf + off, n), want);
+			}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -692,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_catastrophic_custom_rule_bounded),
 		cmocka_unit_test(test_limits_counted),
 		cmocka_unit_test(test_adversarial_finds_planted),
+		cmocka_unit_test(test_newline_count_exact),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
