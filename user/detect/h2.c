@@ -121,8 +121,10 @@ static int block_feed(struct h2conn *c, const unsigned char *p, size_t n, int fi
 
 		if (used < 0)
 			return -EPROTO;
-		p += used;
-		n -= (size_t)used;
+		if (used) { /* an empty payload is a NULL p: not moved, even by 0 */
+			p += used;
+			n -= (size_t)used;
+		}
 		if (flags & NGHTTP2_HD_INFLATE_EMIT)
 			text_add(c, &nv);
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
@@ -135,9 +137,10 @@ static int block_feed(struct h2conn *c, const unsigned char *p, size_t n, int fi
 	c->st->blocks++;
 	c->st->bytes_decoded += c->text_len;
 	c->st->blocks_cut += c->text_cut;
-	if (c->text_len)
+	if (c->text_len) { /* no field yet: no buffer either */
 		r = fn(ctx, c->text, c->text_len);
-	explicit_bzero(c->text, c->text_len);
+		explicit_bzero(c->text, c->text_len);
+	}
 	c->text_len = 0;
 	c->text_cut = 0;
 	return r;

@@ -225,6 +225,29 @@ static void test_not_h2_and_bad_frames(void **state)
 	h2conn_free(c);
 }
 
+/* An empty HEADERS frame (no END_HEADERS), its block all in the
+ * CONTINUATION after it: found by fuzz/h2, where the empty payload was a
+ * NULL pointer moved by zero (undefined; UBSan in unit-asan says so). */
+static void test_empty_headers_then_continuation(void **state)
+{
+	struct h2_stats st = { 0 };
+	unsigned char buf[256], blk[64];
+	size_t n = H2_PREFACE_LEN, b = unhex(c4[0], blk);
+	struct got g = { 0 };
+	struct h2conn *c = h2conn_new(&st);
+
+	(void)state;
+	memcpy(buf, H2_PREFACE, n);
+	n += frame(buf + n, 1, 0x5, 3, NULL, 0); /* a whole block with no fields: no text at all */
+	n += frame(buf + n, 1, 0x1, 1, NULL, 0); /* HEADERS, END_STREAM, empty */
+	n += frame(buf + n, 9, 0x4, 1, blk, b);  /* CONTINUATION, END_HEADERS */
+	assert_int_equal(h2conn_feed(c, buf, n, on_block, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.text[0], c4_text[0]);
+	assert_int_equal(st.blocks, 2);
+	h2conn_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_bytewise_feed),
 		cmocka_unit_test(test_token_in_split_block),
 		cmocka_unit_test(test_not_h2_and_bad_frames),
+		cmocka_unit_test(test_empty_headers_then_continuation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
