@@ -21,13 +21,41 @@
 static const char tm_b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 static const char tm_b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/*
+ * The random bytes behind every minted token come from one seeded stream
+ * (splitmix64), so a failure can be replayed: the seed is printed on
+ * stderr the first time it is used (it goes to the test's log; it is
+ * not a token), and TW_SEED=N runs the same bytes again. Without
+ * TW_SEED the seed is drawn from getrandom. Not for secrets: test data.
+ */
+static inline uint64_t tm_next(void)
+{
+	static uint64_t state;
+	static int seeded;
+	uint64_t z;
+
+	if (!seeded) {
+		const char *e = getenv("TW_SEED");
+		if (e && *e)
+			state = strtoull(e, NULL, 0);
+		else
+			while (getrandom(&state, sizeof(state), 0) != (ssize_t)sizeof(state))
+				;
+		fprintf(stderr, "tokmint: TW_SEED=%llu replays this test's tokens\n", (unsigned long long)state);
+		seeded = 1;
+	}
+	z = (state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 static inline void tm_rand(void *p, size_t n)
 {
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = getrandom((char *)p + got, n - got, 0);
-		if (r > 0)
-			got += (size_t)r;
+	unsigned char *o = p;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = tm_next();
+		memcpy(o + i, &v, n - i < 8 ? n - i : 8);
 	}
 }
 
