@@ -3,6 +3,11 @@
 # object and its skeleton, then the userspace binary.
 
 BUILD      ?= build
+# Every CPU builds, unless the caller gave -j (make test's builds are a
+# third of its time on two cores). Sub-makes share the jobserver.
+ifeq ($(filter -j% j%,$(firstword $(MAKEFLAGS)) $(filter -j%,$(MAKEFLAGS))),)
+MAKEFLAGS  += -j$(shell nproc)
+endif
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
 CC         ?= cc
