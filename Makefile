@@ -8,7 +8,7 @@ BPFTOOL    ?= bpftool
 CC         ?= cc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto libnghttp2
+PKGS       := libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto libnghttp2 libsystemd
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
