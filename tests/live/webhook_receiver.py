@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""A verdict webhook receiver on loopback, for tests/live/test_outputs.sh.
+
+    webhook_receiver.py PORTFILE BODIES [FAIL_FIRST]
+
+Prints its port to PORTFILE, appends each POST body (a JSON array) as one
+line to BODIES, and answers 500 to the first FAIL_FIRST posts (to show
+the sender retrying), 200 after. FAIL_FIRST -1: always 500.
+"""
+import http.server
+import sys
+
+portfile, bodies = sys.argv[1], sys.argv[2]
+fail_first = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+posts = 0
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global posts
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        posts += 1
+        failing = fail_first < 0 or posts <= fail_first
+        with open(bodies + (".refused" if failing else ""), "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(500 if failing else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+import os
+os.rename(portfile + ".tmp", portfile)
+s.serve_forever()
