@@ -181,6 +181,33 @@ bench-ledger: deps all
 clean:
 	rm -rf $(BUILD)
 
+# ---- install: `make install DESTDIR=... PREFIX=...` ---------------------
+# The binary, the rule pack (also embedded), the systemd unit, the man page
+# and a default config (never over an existing one). The unit goes where
+# systemd looks for a prefix: /usr/local/lib/systemd/system for the
+# default, /usr/lib/systemd/system for PREFIX=/usr; the config is always
+# under /etc, the binary's default --config.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+
+.PHONY: install
+install: $(BUILD)/tokenward
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/tokenward/rules \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/tokenward
+	$(INSTALL) -m 0755 $(BUILD)/tokenward $(DESTDIR)$(SBINDIR)/tokenward
+	$(INSTALL) -m 0644 $(RULE_FILES) $(DESTDIR)$(DATADIR)/tokenward/rules/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' tools/tokenward.service \
+		> $(DESTDIR)$(UNITDIR)/tokenward.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tokenward.service
+	$(INSTALL) -m 0644 docs/tokenward.8 $(DESTDIR)$(MANDIR)/man8/tokenward.8
+	[ -e $(DESTDIR)$(SYSCONFDIR)/tokenward/tokenward.yaml ] || \
+		$(INSTALL) -m 0644 tools/tokenward.yaml $(DESTDIR)$(SYSCONFDIR)/tokenward/tokenward.yaml
+
 # ---- sanitizer build: clang, ASan + UBSan ------------------------------
 # The project standard: sanitizer builds run in `make test`. The userspace
 # library, the unit tests and the tokenward binary are built again with
