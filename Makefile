@@ -94,6 +94,8 @@ $(BUILD)/tests/test_%: test_%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 -include $(UNIT_BINS:=.d)
+# test_outputs loads the default config `make install` installs (tools/).
+$(BUILD)/tests/test_outputs: CFLAGS += -DTW_SRCDIR='"$(CURDIR)"'
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
