@@ -19,11 +19,6 @@ void sdnotify_ready(void)
 	notify("READY=1\nSTATUS=sensors attached; watching");
 }
 
-void sdnotify_reloading(void)
-{
-	notify("RELOADING=1");
-}
-
 void sdnotify_stopping(void)
 {
 	notify("STOPPING=1");

@@ -8,8 +8,6 @@
 
 /* Every sensor is attached and /proc swept: "READY=1" with the pid. */
 void sdnotify_ready(void);
-/* Reloading the config (SIGHUP): "RELOADING=1"; then sdnotify_ready(). */
-void sdnotify_reloading(void);
 /* Draining and detaching: "STOPPING=1". */
 void sdnotify_stopping(void);
 
