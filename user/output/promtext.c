@@ -147,13 +147,20 @@ static double num_of(const cJSON *v)
 	return cJSON_IsBool(v) ? (cJSON_IsTrue(v) ? 1 : 0) : v->valuedouble;
 }
 
-static void render_scalar(struct out *o, const char *prefix, const cJSON *v)
+/* HELP names where the figure is in status.json (docs/OPERATIONS.md). */
+static void put_head(struct out *o, const char *name, const char *type, const char *path)
+{
+	out_printf(o, "# HELP %s status.json %s\n# TYPE %s %s\n", name, path, name, type);
+}
+
+static void render_scalar(struct out *o, const char *prefix, const char *path, const cJSON *v)
 {
 	char name[NAME_MAX_LEN];
 	bool gauge = cJSON_IsBool(v) || is_gauge(v->string);
 	double scale = metric_name(name, sizeof(name), prefix, v->string, gauge);
 
-	out_printf(o, "# TYPE %s %s\n%s ", name, gauge ? "gauge" : "counter", name);
+	put_head(o, name, gauge ? "gauge" : "counter", path);
+	out_printf(o, "%s ", name);
 	put_value(o, num_of(v) * scale);
 }
 
@@ -164,14 +171,14 @@ static bool is_histogram(const cJSON *v)
 	       cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "sum"));
 }
 
-static void render_histogram(struct out *o, const cJSON *v)
+static void render_histogram(struct out *o, const char *path, const cJSON *v)
 {
 	char name[NAME_MAX_LEN];
 	const cJSON *b;
 	double count = cJSON_GetObjectItemCaseSensitive(v, "count")->valuedouble;
 
 	make_name(name, sizeof(name), "", v->string);
-	out_printf(o, "# TYPE %s histogram\n", name);
+	put_head(o, name, "histogram", path);
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(v, "buckets")) {
 		const cJSON *le = cJSON_GetArrayItem(b, 0), *n = cJSON_GetArrayItem(b, 1);
 
@@ -194,7 +201,7 @@ static void render_labeled(struct out *o, const struct labeled *l, const cJSON *
 	const cJSON *v, *w;
 
 	metric_name(name, sizeof(name), "", l->family, false);
-	out_printf(o, "# TYPE %s counter\n", name);
+	put_head(o, name, "counter", l->path);
 	cJSON_ArrayForEach(v, sec) {
 		if (l->except && in_list(l->except, v->string))
 			continue;
@@ -218,8 +225,12 @@ static void render_labeled(struct out *o, const struct labeled *l, const cJSON *
 	}
 	/* the keys kept out of the family */
 	cJSON_ArrayForEach(v, sec)
-		if (l->except && in_list(l->except, v->string) && (cJSON_IsNumber(v) || cJSON_IsBool(v)))
-			render_scalar(o, prefix, v);
+		if (l->except && in_list(l->except, v->string) && (cJSON_IsNumber(v) || cJSON_IsBool(v))) {
+			char p[NAME_MAX_LEN];
+
+			snprintf(p, sizeof(p), "%s.%s", l->path, v->string);
+			render_scalar(o, prefix, p, v);
+		}
 }
 
 static void render_object(struct out *o, const cJSON *obj, const char *path, const char *prefix);
@@ -231,13 +242,13 @@ static void render_child(struct out *o, const cJSON *v, const char *path, const 
 	snprintf(cpath, sizeof(cpath), "%s%s%s", path, *path ? "." : "", v->string);
 	snprintf(cprefix, sizeof(cprefix), "%s%s%s", prefix, *prefix ? "_" : "", v->string);
 	if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
-		render_scalar(o, prefix, v);
+		render_scalar(o, prefix, cpath, v);
 		return;
 	}
 	if (!cJSON_IsObject(v))
 		return;                 /* strings and lists: not metrics */
 	if (is_histogram(v)) {
-		render_histogram(o, v);
+		render_histogram(o, cpath, v);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(labeled) / sizeof(labeled[0]); i++)

@@ -175,6 +175,7 @@ static void test_promtext(void **state)
 	assert_non_null(t);
 	assert_int_equal(strlen(t), len);
 	assert_true(has_line(t, "# TYPE tokenward_running gauge"));
+	assert_true(has_line(t, "# HELP tokenward_sensors_drops_total status.json sensors.drops"));
 	assert_true(has_line(t, "tokenward_running 1"));
 	assert_true(has_line(t, "# TYPE tokenward_sensors_records_total counter"));
 	assert_true(has_line(t, "tokenward_sensors_records_total 5"));
