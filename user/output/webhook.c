@@ -142,7 +142,9 @@ static void *run(void *arg)
 			break;
 		deliver(w, h, body, len, k);
 		free(body);
-		if (w->stopping)
+		/* closing: a receiver that takes them gets the rest of the
+		 * queue; the first refusal ends it (each POST is bounded) */
+		if (w->stopping && !(w->last_status >= 200 && w->last_status < 300))
 			break;
 	}
 	/* closing: what is still queued is not sent */

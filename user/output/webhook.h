@@ -5,8 +5,9 @@
  * one thread of its own sends them in batches, a JSON array per POST,
  * and retries a failed batch with doubling backoff (backoff_base up to
  * backoff_max) until it is taken (any 2xx). The queue is bounded: a
- * verdict that finds it full is dropped and counted. At close the batch
- * in hand gets one last attempt; whatever is left is counted as dropped.
+ * verdict that finds it full is dropped and counted. At close the queue
+ * is sent on, one attempt per batch, until the first batch refused;
+ * whatever is left then is counted as dropped.
  */
 #ifndef TW_WEBHOOK_H
 #define TW_WEBHOOK_H
