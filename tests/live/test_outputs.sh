@@ -124,6 +124,35 @@ else
 fi
 tw_stop
 
+# Stopping with verdicts queued: the first POST is held open by the
+# receiver until the monitor has been told to stop, with two more verdicts
+# queued behind it; all three must arrive. (The webhook thread may take the
+# two before close sets its stop flag or after, when the close-time drain
+# sends them: either way none may be lost; this case does not tell which.)
+start_receiver_hold() {
+  python3 "$TW_ROOT/tests/live/webhook_receiver.py" "$TW_TMP/hook.hold.port" "$TW_TMP/hook.hold.bodies" 0 "$TW_TMP/release" \
+    </dev/null >"$TW_TMP/hook.hold.log" 2>&1 &
+  PIDS+=($!)
+  tw_poll test -s "$TW_TMP/hook.hold.port"
+}
+start_receiver_hold || { not_ok outputs_webhook_drain_at_close "receiver did not start"; exit 1; }
+printf 'outputs:\n  - type: webhook\n    url: http://127.0.0.1:%s/v\n    batch: 1\n' "$(cat "$TW_TMP/hook.hold.port")" >"$TW_TMP/hold.yaml"
+: >"$TW_TMP/events.jsonl"
+tw_start --config "$TW_TMP/hold.yaml" --ledger "$LEDGER" --no-sweep --cgroup "$TW_CG" ||
+  { not_ok outputs_hold_start "monitor failed"; exit 1; }
+HT=()
+for i in 1 2 3; do t=$("$TW" mint --ledger "$LEDGER" --task "hold$i" --aud http://127.0.0.1:9 2>/dev/null); tw_token_record "$t"; HT+=("$t"); done
+printf 'a=%s\n' "${HT[0]}" >"$LEAKS/hold1.txt"
+tw_poll test -e "$TW_TMP/release.held" || { not_ok outputs_webhook_drain_at_close "the first POST never came"; exit 1; }
+printf 'b=%s\nc=%s\n' "${HT[1]}" "${HT[2]}" >"$LEAKS/hold2.txt"
+_three_verdicts() { [ "$(grep -c '"event":"verdict"' "$TW_TMP/events.jsonl")" -ge 3 ]; }
+tw_poll _three_verdicts || { not_ok outputs_webhook_drain_at_close "no verdicts for the queued tokens"; exit 1; }
+kill -TERM "$TW_PID"
+: >"$TW_TMP/release"
+tw_stop
+n=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)) for l in open(sys.argv[1])))' "$TW_TMP/hook.hold.bodies" 2>/dev/null)
+[ "${n:-0}" -eq 3 ] && ok outputs_webhook_drain_at_close || not_ok outputs_webhook_drain_at_close "the receiver got ${n:-0} of 3 verdicts"
+
 # a syslog server that went away: counted, the monitor goes on
 # (covered above by failures == 0 while it is up); an address that does not resolve: exit 2
 printf 'outputs:\n  - type: syslog\n    address: udp://no-such-host.invalid:514\n' >"$TW_TMP/bad.yaml"
