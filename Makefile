@@ -13,7 +13,7 @@ BPFTOOL    ?= bpftool
 CC         ?= cc
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS       := libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto libnghttp2
+PKGS       := libbpf libpcre2-8 libcjson zlib yaml-0.1 sqlite3 libcurl libcrypto libnghttp2 libsystemd
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -99,6 +99,8 @@ $(BUILD)/tests/test_%: test_%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -Itests/unit $< $(LIB) -o $@ $(LDLIBS) -lcmocka
 -include $(UNIT_BINS:=.d)
+# test_outputs loads the default config `make install` installs (tools/).
+$(BUILD)/tests/test_outputs: CFLAGS += -DTW_SRCDIR='"$(CURDIR)"'
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(@D)
@@ -185,6 +187,33 @@ bench-ledger: deps all
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- install: `make install DESTDIR=... PREFIX=...` ---------------------
+# The binary, the rule pack (also embedded), the systemd unit, the man page
+# and a default config (never over an existing one). The unit goes where
+# systemd looks for a prefix: /usr/local/lib/systemd/system for the
+# default, /usr/lib/systemd/system for PREFIX=/usr; the config is always
+# under /etc, the binary's default --config.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+
+.PHONY: install
+install: $(BUILD)/tokenward
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/tokenward/rules \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/tokenward
+	$(INSTALL) -m 0755 $(BUILD)/tokenward $(DESTDIR)$(SBINDIR)/tokenward
+	$(INSTALL) -m 0644 $(RULE_FILES) $(DESTDIR)$(DATADIR)/tokenward/rules/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' tools/tokenward.service \
+		> $(DESTDIR)$(UNITDIR)/tokenward.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tokenward.service
+	$(INSTALL) -m 0644 docs/tokenward.8 $(DESTDIR)$(MANDIR)/man8/tokenward.8
+	[ -e $(DESTDIR)$(SYSCONFDIR)/tokenward/tokenward.yaml ] || \
+		$(INSTALL) -m 0644 tools/tokenward.yaml $(DESTDIR)$(SYSCONFDIR)/tokenward/tokenward.yaml
 
 # ---- sanitizer build: clang, ASan + UBSan ------------------------------
 # The project standard: sanitizer builds run in `make test`. The userspace

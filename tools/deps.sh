@@ -6,11 +6,12 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config clang llvm bpftool libclang-rt-dev
   libbpf-dev libelf-dev zlib1g-dev libpcre2-dev libcjson-dev libyaml-dev
-  libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libnghttp2-dev
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libnghttp2-dev libsystemd-dev
   nghttp2-client nghttp2-server
   iproute2 procps util-linux python3
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
   golang-go gnutls-bin libgnutls28-dev
+  prometheus rsyslog systemd man-db groff-base
 )
 
 missing=()

@@ -30,6 +30,8 @@
 #include "lib/status.h"
 #include "lib/util.h"
 #include "output/eventlog.h"
+#include "output/outputs.h"
+#include "lib/sdnotify.h"
 #include "lib/safefile.h"
 #include "sensors/ingest.h"
 #include "sensors/sysprep.h"
@@ -42,6 +44,7 @@ struct run_opts {
 	struct ingest_opts in;
 	struct eventlog_opts out;
 	const char *state_dir, *ready, *config_path, *ledger_path, *rules_dir;
+	const char *metrics;        /* --metrics ADDR:PORT */
 	int poll_ms, sweep;
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
@@ -51,6 +54,7 @@ struct run {
 	struct run_opts o;
 	struct tw_config *cfg;
 	struct eventlog *out;
+	struct outputs *outs;      /* syslog, webhooks, metrics, verdict counts */
 	struct pipeline *pipe;
 	struct ingest *in;
 	uint64_t started;          /* CLOCK_REALTIME ns */
@@ -101,6 +105,8 @@ static const char run_help[] =
 	"                         batching small sends on stream sockets in shared slots\n"
 	"  --sock-batch-ms N      least time between two takes from one send batch (default 2)\n"
 	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
+	"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                         (default: the config's metrics.listen; off without it)\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
 	"  -h, --help             this text\n\n"
@@ -110,7 +116,7 @@ static const char run_help[] =
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
-       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS };
+       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS };
 
 static const struct option run_options[] = {
 	{ "events", required_argument, NULL, 'e' },
@@ -136,6 +142,8 @@ static const struct option run_options[] = {
 	{ "file-tail-ms", required_argument, NULL, O_FILE_TAIL_MS },
 	{ "no-sock-batch", no_argument, NULL, O_NO_SOCK_BATCH },
 	{ "sock-batch-ms", required_argument, NULL, O_SOCK_BATCH_MS },
+	{ "metrics", required_argument, NULL, O_METRICS },
+	{ "metrics-listen", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -222,6 +230,7 @@ static int parse_opt(int c, const char *arg, struct run_opts *o)
 	case O_CONFIG: o->config_path = arg; break;
 	case O_LEDGER: o->ledger_path = arg; break;
 	case O_RULES: o->rules_dir = arg; break;
+	case O_METRICS: o->metrics = arg; break;
 	case O_NO_TLS: m->no_tls = 1; break;
 	case O_NO_FILE_TAIL: m->no_file_tail = 1; break;
 	case O_NO_SOCK_BATCH: m->no_sock_batch = 1; break;
@@ -297,6 +306,7 @@ static int on_record(void *vrun, const void *rec, size_t len)
 static void emit_verdict(void *vrun, cJSON *o)
 {
 	cJSON_AddStringToObject(o, "event", "verdict");
+	outputs_verdict(((struct run *)vrun)->outs, o);
 	eventlog_emit(((struct run *)vrun)->out, o);
 }
 
@@ -322,6 +332,42 @@ static void revocation_status(void *vrun, cJSON *o)
 
 /* ── open / loop / close ────────────────────────────────────────────── */
 
+/* The config's file and stdout outputs, when no --events was given. */
+static void run_config_sinks(struct run_opts *o, const struct tw_config *cfg)
+{
+	for (size_t i = 0; cfg->outputs && i < cfg->outputs->n; i++) {
+		const struct output_cfg *c = &cfg->outputs->v[i];
+
+		if ((c->type == OUTPUT_FILE || c->type == OUTPUT_STDOUT) && o->out.npaths < EVENTLOG_MAX_SINKS)
+			o->out.paths[o->out.npaths++] = c->type == OUTPUT_FILE ? c->path : "-";
+	}
+}
+
+/* Syslog, webhooks and the metrics endpoint; a port in use or a syslog
+ * address that does not resolve is a usage error. */
+static int open_outputs(struct run *run, char *err, size_t errsz)
+{
+	const struct outputs_cfg *oc = run->cfg->outputs;
+	const char *listen = run->o.metrics ? run->o.metrics : oc ? oc->metrics_listen : NULL;
+
+	if (outputs_open(oc, listen, &run->outs, err, errsz))
+		return EXIT_USAGE;
+	if (outputs_metrics_address(run->outs))
+		log_info("metrics on http://%s/metrics", outputs_metrics_address(run->outs));
+	return 0;
+}
+
+/* The metrics endpoint's snapshot: the status object, once a tick. */
+static void run_publish(struct run *run)
+{
+	cJSON *st;
+
+	if (!outputs_metrics_address(run->outs) || !(st = status_build(1, run->started)))
+		return;
+	outputs_publish(run->outs, st);
+	cJSON_Delete(st);
+}
+
 /* Config, preconditions, state directory and sinks. */
 static int open_base(struct run *run, char *err, size_t errsz)
 {
@@ -343,13 +389,17 @@ static int open_base(struct run *run, char *err, size_t errsz)
 	/* Root writes status.json and events.jsonl here: nobody else may. */
 	if (safefile_make_dir(o->state_dir, "state directory", err, errsz))
 		return EXIT_USAGE;
+	if (o->out.npaths == 0)
+		run_config_sinks(o, run->cfg);
 	if (o->out.npaths == 0) {
 		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", o->state_dir);
 		o->out.paths[o->out.npaths++] = "-";
 		o->out.paths[o->out.npaths++] = run->default_events;
 	}
 	o->out.boot_to_real = util_boot_to_realtime_offset();
-	return eventlog_open(&o->out, &run->out, err, errsz) ? EXIT_USAGE : 0;
+	if (eventlog_open(&o->out, &run->out, err, errsz))
+		return EXIT_USAGE;
+	return open_outputs(run, err, errsz);
 }
 
 static int open_pipeline(struct run *run, char *err, size_t errsz)
@@ -383,6 +433,7 @@ static int open_sensors(struct run *run, char *err, size_t errsz)
 	status_add_provider("sensors", sensors_status, run);
 	status_add_provider("detection", detection_status, run);
 	status_add_provider("revocation", revocation_status, run);
+	status_add_provider("outputs", outputs_status, run->outs);
 	/* Sweep after attaching: a process that starts from here on is seen
 	 * by the exec sensor, one that started before is in /proc. */
 	if (run->o.sweep)
@@ -394,6 +445,8 @@ static int open_sensors(struct run *run, char *err, size_t errsz)
 		return 1;
 	}
 	run->watching = 1;
+	run_publish(run);
+	sdnotify_ready(); /* Type=notify: where the ready file is made */
 	log_info("sensors attached; watching (pid %d)", getpid());
 	return 0;
 }
@@ -455,6 +508,7 @@ static int run_loop(struct run *run)
 			next_tick = now + TICK_NS;
 			ingest_tick(run->in);
 			status_write(run->o.state_dir, 1, run->started);
+			run_publish(run);
 		}
 		if (run->o.deadline && now >= run->o.deadline)
 			break;
@@ -466,6 +520,7 @@ static int run_loop(struct run *run)
 static void run_close(struct run *run)
 {
 	if (run->watching) {
+		sdnotify_stopping();
 		ingest_drain(run->in);
 		eventlog_flush(run->out);
 		status_write(run->o.state_dir, 0, run->started);
@@ -473,13 +528,14 @@ static void run_close(struct run *run)
 	status_clear_providers();
 	ingest_close(run->in);
 	pipeline_close(run->pipe);
-	config_free(run->cfg);
+	outputs_close(run->outs); /* after the pipeline: its last verdicts go out too */
 	if (run->watching) {
 		if (run->o.ready)
 			unlink(run->o.ready);
 		log_info("detached; %llu events written", (unsigned long long)eventlog_count(run->out));
 	}
 	eventlog_close(run->out);
+	config_free(run->cfg); /* last: the config's file outputs are the sinks' paths */
 }
 
 int cmd_run(int argc, char **argv)

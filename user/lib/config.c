@@ -20,6 +20,7 @@
 #include "ledger/ledger.h"
 #include "lib/util.h"
 #include "lib/yamldoc.h"
+#include "output/outputs_config.h"
 
 #define SECRET_MAX 4096
 
@@ -144,6 +145,7 @@ void config_free(struct tw_config *c)
 	for (size_t i = 0; i < c->nissuers; i++)
 		issuer_clear(&c->issuers[i]);
 	free(c->issuers);
+	outputs_config_free(c->outputs);
 	free(c);
 }
 
@@ -544,8 +546,12 @@ static int top_entry(struct loader *ld, yaml_node_t *k, yaml_node_t *v, void *ar
 {
 	struct tw_config *c = ld->cfg;
 	const char *key = scalar(k);
+	int r;
 	(void)arg;
 
+	/* metrics: and outputs: are parsed beside the outputs */
+	if ((r = outputs_config_key(&c->outputs, &ld->doc, key, v, ld->name, ld->err, ld->errsz)) <= 0)
+		return r;
 	if (!strcmp(key, "state_dir"))
 		return want_string(ld, v, key, &c->state_dir);
 	if (!strcmp(key, "ledger"))

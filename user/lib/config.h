@@ -113,6 +113,7 @@ struct tw_config {
 	struct tw_revocation_cfg revocation;
 	struct tw_issuer *issuers;
 	size_t nissuers;
+	struct outputs_cfg *outputs; /* metrics: and outputs: (output/outputs_config.h); NULL: none */
 };
 
 /*

@@ -37,6 +37,7 @@
 #include "lib/db.h"
 #include "lib/safefile.h"
 #include "lib/sha256.h"
+#include "lib/histogram.h"
 #include "lib/util.h"
 #include "detect/redact.h"
 
@@ -61,6 +62,7 @@ struct revoker {
 	/* this process's counters, for status */
 	uint64_t submitted, duplicates, alerts, delivered, retries, permanent, attempts;
 	double last_latency_ms;
+	struct histogram confirm_latency; /* queued -> issuer confirmed */
 	char last_failure[320];
 	int64_t last_rearm_ms;  /* rearm_configured(), wall clock */
 };
@@ -759,6 +761,7 @@ static void record_outcome(struct revoker *r, const struct job *j, const struct 
 		update_job(r, j, "done", o->http_status, NULL, 0, true);
 		r->delivered++;
 		r->last_latency_ms = o->elapsed_ms;
+		histogram_observe(&r->confirm_latency, since_submit / 1000.0);
 		log_info("revoked token sha256:%.12s at issuer '%s' (%s, attempt %u, %.1f ms)",
 			 j->sha, j->issuer, o->detail, failures, o->elapsed_ms);
 	} else if (o->cls == DELIVERY_RETRY) {
@@ -1026,6 +1029,8 @@ int revoker_stats(struct revoker *r, cJSON *out)
 	cJSON_AddNumberToObject(proc, "retries", (double)r->retries);
 	cJSON_AddNumberToObject(proc, "permanent_failures", (double)r->permanent);
 	cJSON_AddNumberToObject(proc, "last_request_ms", r->last_latency_ms);
+	/* from the job's commit to the issuer's confirmation (metrics) */
+	histogram_json(&r->confirm_latency, out, "revoke_latency_seconds");
 	if (r->last_failure[0])
 		cJSON_AddStringToObject(proc, "last_failure", r->last_failure);
 	/* Failed jobs need a human; list the latest few. */

@@ -1,0 +1,47 @@
+/*
+ * Where verdicts go besides the event stream (output/eventlog.c), and
+ * the figures every output keeps: the configured syslog and webhook
+ * outputs (outputs_config.h), the metrics endpoint (metrics.h), and the
+ * count of verdicts by class and action. Its status section,
+ * "outputs", is what the metrics endpoint shows as
+ * tokenward_verdicts_total{class,action} and
+ * tokenward_output_failures_total{output}.
+ *
+ * The loop thread calls everything here; the webhook and the metrics
+ * server have threads of their own behind their own locks.
+ */
+#ifndef TW_OUTPUTS_H
+#define TW_OUTPUTS_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "output/outputs_config.h"
+
+#define OUTPUTS_MAX_PAIRS 64      /* (class, action) pairs counted; more go to "other" */
+
+struct outputs;
+
+/* cfg may be NULL (no outputs). metrics_listen: --metrics, else the
+ * config's, else NULL. A syslog address that does not resolve, or a
+ * metrics port in use, fails here: 0 or -1 with one message in err. */
+int outputs_open(const struct outputs_cfg *cfg, const char *metrics_listen, struct outputs **out,
+		 char *err, size_t errsz);
+
+/* One verdict (the redacted verdict object): counted, and sent to each
+ * syslog and webhook output. */
+void outputs_verdict(struct outputs *o, const cJSON *verdict);
+
+/* Once a tick, with the status object status_build made: the metrics
+ * endpoint's snapshot. */
+void outputs_publish(struct outputs *o, const cJSON *status);
+
+/* A status provider (status_add_provider("outputs", ...)). */
+void outputs_status(void *o, cJSON *section);
+
+/* The metrics endpoint's address, or NULL when there is none. */
+const char *outputs_metrics_address(const struct outputs *o);
+
+/* NULL-safe. */
+void outputs_close(struct outputs *o);
+
+#endif
