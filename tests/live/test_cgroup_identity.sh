@@ -13,6 +13,7 @@
 LEDGER=$TW_TMP/ledger.db
 AGENT_BIN=$PROGS/tw_agent
 SINK_PID=
+[ -x "$AGENT_BIN" ] || { not_ok cgroup_agent "$AGENT_BIN is missing (make $AGENT_BIN)"; exit 1; }
 CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$CG_ROOT" ] || { not_ok cgroup_v2_mounted "no cgroup2 hierarchy"; exit 1; }
 BASE=tw-cg-test.$$.$RANDOM
@@ -113,11 +114,12 @@ if ev=$(verdict_of "$ID"); then
 else not_ok cgroup_name_prefix_is_not_below "no verdict"; fi
 rmdir "$CG/deleg-x" 2>/dev/null
 
-# --- a container's cgroup: the verdict names the container and its runtime.
+# --- a container's cgroup: the verdict names the container (its short id,
+# as `docker ps` shows it: the full 64 hex is redacted like any secret) and its runtime.
 read -r ID TOK < <(mint "/$BASE/docker-ctr")
 send_from "$CG/docker-ctr/$CTR_LEAF" "$TOK" >/dev/null
 if ev=$(verdict_of "$ID"); then
-  [ "$(field "$ev" container_id)" = "$CTR_ID" ] && [ "$(field "$ev" container_runtime)" = docker ] &&
+  [ "$(field "$ev" container_id)" = "${CTR_ID:0:12}" ] && [ "$(field "$ev" container_runtime)" = docker ] &&
     ok verdict_names_docker_container ||
     not_ok verdict_names_docker_container "container '$(field "$ev" container_id)' runtime '$(field "$ev" container_runtime)'"
   [ "$(field "$ev" class)" = use ] && ok container_below_delegate_is_use ||

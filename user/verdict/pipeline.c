@@ -355,6 +355,9 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	/* the path makes --delegate-cgroup a subtree, and names the container */
 	s.proc.cgroup_path = cgcache_path(p->cg, c->hdr->cgroup_id, c->hdr->tgid);
 	s.proc.container_runtime = cgroup_container(s.proc.cgroup_path, ctr, sizeof(ctr));
+	/* the short id (12 hex) that docker ps, podman and crictl show and
+	 * accept: the full 64 hex is shaped like a secret, and redacted as one */
+	ctr[12] = 0;
 	s.proc.container_id = s.proc.container_runtime ? ctr : NULL;
 	s.proc.start_boot_ns = c->hdr->start_boot_ns;
 	s.time_ns = (int64_t)c->hdr->ts_boot_ns + p->boot_to_real;
