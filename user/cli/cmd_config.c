@@ -70,6 +70,13 @@ const char *cmd_default_ledger(const char *cmd)
 	return (c = shared_config(cmd)) ? c->ledger_path : NULL;
 }
 
+char *const *cmd_default_rules_dirs(const char *cmd)
+{
+	const struct tw_config *c = shared_config(cmd);
+
+	return c ? c->rules_dirs : NULL;
+}
+
 const char *cmd_default_state_dir(const char *cmd)
 {
 	const struct tw_config *c = shared_config(cmd);
