@@ -98,6 +98,12 @@ printf 'poll_ms: 9\n' >"$C"
 TOKENWARD_CONFIG=$C "$TW" config show | grep -qx "poll_ms: 9  # $C:1" && ok show_from_env || not_ok show_from_env "TOKENWARD_CONFIG not read"
 "$TW" --config "$C" config show | grep -qx "poll_ms: 9  # $C:1" && ok show_from_global_flag || not_ok show_from_global_flag "--config before the command not read"
 
+# the flags as run would apply them: the source is the flag
+printf 'poll_ms: 9\ntls: true\n' >"$C"
+"$TW" config show "$C" -- --poll-ms 11 --no-tls >"$TW_TMP/out" 2>&1
+grep -qx "poll_ms: 11  # flag --poll-ms" "$TW_TMP/out" && grep -qx "tls: false  # flag --no-tls" "$TW_TMP/out" &&
+  grep -qx "ringbuf_size: 16777216  # default" "$TW_TMP/out" && ok show_names_flag_source || not_ok show_names_flag_source "$(grep -E 'poll|tls' "$TW_TMP/out")"
+expect show_bad_run_flag_is_usage_error 2 "poll-ms must be 1..1000" "$TW" config show "$C" -- --poll-ms 0
 expect usage_config_no_sub 2 "check or show" "$TW" config
 expect usage_config_bad_sub 2 "unknown subcommand" "$TW" config frob
 expect usage_config_extra 2 "unexpected argument" "$TW" config check a b

@@ -13,12 +13,20 @@ tw_own_cgroup || { not_ok config_cgroup "$TW_CG"; exit 1; }
 cat >"$CONF" <<Y
 ledger: $LEDGER
 poll_ms: 5
+ringbuf_size: 8M
+capture_size: 32K
 policy:
   file_write: revoke
 Y
 tw_start --config "$CONF" --no-sweep --no-tls --cgroup "$TW_CG" ||
   { not_ok config_start "monitor failed: $(tail -3 "$TW_TMP/stderr")"; exit 1; }
 ok config_start
+# ringbuf_size and capture_size used to be parsed and then ignored
+if tw_wait_status "s['sensors']['ringbuf_bytes'] == 8 << 20 and s['sensors']['capture_bytes'] == 32 << 10" >/dev/null; then
+  ok run_uses_configs_ringbuf_and_capture_size
+else
+  not_ok run_uses_configs_ringbuf_and_capture_size "status: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sensors"]; print(s.get("ringbuf_bytes"), s.get("capture_bytes"))' "$TW_TMP/state/status.json")"
+fi
 
 # --- one monitor per state directory: the second names the first's pid.
 "$TW" run --config "$CONF" --state-dir "$TW_TMP/state" --no-sweep --exit-after 30 \
@@ -52,6 +60,8 @@ FLOW=$!
 cat >"$CONF" <<Y
 ledger: $LEDGER
 poll_ms: 5
+ringbuf_size: 8M
+capture_size: 32K
 policy:
   file_write: alert
 Y
@@ -86,6 +96,7 @@ cat >"$CONF" <<Y
 ledger: $LEDGER
 poll_ms: 5
 ringbuf_size: 32M
+capture_size: 32K
 policy:
   file_write: alert
 Y

@@ -28,6 +28,9 @@ int cmd_load_config(const char *cmd, const char *path, struct tw_config **out, c
 /* $TOKENWARD_LEDGER, else the config's ledger; NULL after printing why
  * the config did not load. */
 const char *cmd_default_ledger(const char *cmd);
+/* run's flags (argv[0] is a name) over the config: what run would use,
+ * each flag noted as the source of its key. 0, or the exit code. */
+int cmd_run_config(int argc, char **argv, struct tw_config **out);
 /* The config's rules_dirs (NULL-terminated); NULL after printing why. */
 char *const *cmd_default_rules_dirs(const char *cmd);
 /* The config's state_dir; NULL after printing why the config did not load. */

@@ -86,12 +86,34 @@ const char *cmd_default_state_dir(const char *cmd)
 
 static const char config_help[] =
 	"usage: tokenward config check [FILE]\n"
-	"       tokenward config show [FILE]\n\n"
+	"       tokenward config show [FILE] [-- RUN-FLAGS]\n\n"
 	"check: load FILE (default: $" CONFIG_ENV ", else " CONFIG_DEFAULT_PATH ")\n"
 	"and the files it names (secret files, their owner and mode); print each\n"
 	"error as FILE:LINE: what. Exit 0 when it is valid, 2 when not.\n"
 	"show: the effective configuration, each value with where it came from\n"
-	"(default, FILE:LINE). Every key: docs/CONFIG.md.\n";
+	"(default, FILE:LINE, flag); after --, `run`'s flags as they would apply.\n"
+	"Every key: docs/CONFIG.md.\n";
+
+/* paths and names came from a file or argv: shown as any message is, a
+ * line at a time (redaction masks control bytes) */
+static void show(const struct tw_config *c)
+{
+	char *text = NULL, *safe;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return;
+	config_show(c, m);
+	fclose(m);
+	for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		safe = redact_text(line, nl ? (size_t)(nl - line) : strlen(line));
+		printf("%s\n", safe ? safe : "[line redacted]");
+		free(safe);
+	}
+	free(text);
+}
 
 static int config_sub(const char *sub, int argc, char **argv)
 {
@@ -99,9 +121,18 @@ static int config_sub(const char *sub, int argc, char **argv)
 	char cmd[32], err[8192];
 	struct tw_config *c = NULL;
 	const char *file = NULL;
-	int o;
+	char **run_argv = NULL;
+	int o, run_argc = 0;
 
 	snprintf(cmd, sizeof(cmd), "config %s", sub);
+	/* show ... -- RUN-FLAGS: run's flags are not ours to parse */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--") && !strcmp(sub, "show")) {
+			run_argv = argv + i;
+			run_argc = argc - i;
+			argc = i;
+			break;
+		}
 	optind = 1;
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -113,6 +144,21 @@ static int config_sub(const char *sub, int argc, char **argv)
 	}
 	if (optind < argc)
 		file = argv[optind++];
+	if (optind < argc)
+		return cmd_extra_arg(cmd, argv[optind]);
+	/* show [FILE] -- RUN FLAGS: the values run would use with those flags */
+	if (run_argv) {
+		int r;
+
+		if (file)
+			setenv(CONFIG_ENV, file, 1);
+		run_argv[0] = "run";
+		if ((r = cmd_run_config(run_argc, run_argv, &c)))
+			return r;
+		show(c);
+		config_free(c);
+		return 0;
+	}
 	if (optind < argc)
 		return cmd_extra_arg(cmd, argv[optind]);
 	file = cmd_config_path(file);
@@ -135,25 +181,7 @@ static int config_sub(const char *sub, int argc, char **argv)
 		}
 		printf("%s: ok\n", c->path ? c->path : file);
 	} else {
-		char *text = NULL, *safe;
-		size_t len = 0;
-		FILE *m = open_memstream(&text, &len);
-
-		if (!m) {
-			config_free(c);
-			return 1;
-		}
-		config_show(c, m);
-		fclose(m);
-		/* paths and names came from a file: shown as any message is,
-		 * a line at a time (redaction masks control bytes) */
-		for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-			nl = strchr(line, '\n');
-			safe = redact_text(line, nl ? (size_t)(nl - line) : strlen(line));
-			printf("%s\n", safe ? safe : "[line redacted]");
-			free(safe);
-		}
-		free(text);
+		show(c);
 	}
 	config_free(c);
 	return 0;

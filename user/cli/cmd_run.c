@@ -349,6 +349,71 @@ static int run_parse(int argc, char **argv, struct run *run)
 	return -1;
 }
 
+/* The inverse of run_from_config(): what the flags changed, written back
+ * so that `config show -- FLAGS` prints the values run would use. */
+static int run_to_config(const struct run_opts *o, struct tw_config *c)
+{
+	const struct monitor_opts *m = &o->in.mon;
+	char **dirs, **ev;
+	int i;
+
+	c->ringbuf_size = m->ringbuf_bytes;
+	c->wakeup_bytes = m->wakeup_bytes;
+	c->capture_size = m->capture_bytes;
+	c->capture_pipes = m->capture_other;
+	c->path_cache = !m->no_path_cache;
+	c->tls = !m->no_tls;
+	c->file_tail = !m->no_file_tail;
+	c->sock_batch = !m->no_sock_batch;
+	c->stream_tail = o->in.cap.stream_tail;
+	c->file_tail_ms = o->in.tail.delay_ms;
+	c->sock_batch_ms = o->in.batch.delay_ms;
+	c->poll_ms = o->poll_ms;
+	c->sweep = o->sweep;
+	c->trace_io = o->out.trace_io;
+	dirs = calloc(o->nrules + 1, sizeof(char *));
+	ev = calloc(o->out.npaths + 1, sizeof(char *));
+	if (!dirs || !ev) {
+		free(dirs);
+		free(ev);
+		return -1;
+	}
+	for (i = 0; i < o->nrules; i++)
+		dirs[i] = strdup(o->rules[i]);
+	for (i = 0; i < o->out.npaths; i++)
+		ev[i] = strdup(o->out.paths[i]);
+	/* the strings first, then the lists they may have pointed into */
+	char *sd = strdup(o->state_dir), *lp = strdup(o->ledger_path), *cg = m->cgroup ? strdup(m->cgroup) : NULL;
+	for (char **d = c->rules_dirs; *d; d++)
+		free(*d);
+	free(c->rules_dirs);
+	for (char **e = c->events; *e; e++)
+		free(*e);
+	free(c->events);
+	free(c->state_dir);
+	free(c->ledger_path);
+	free(c->cgroup);
+	c->rules_dirs = dirs;
+	c->events = ev;
+	c->state_dir = sd;
+	c->ledger_path = lp;
+	c->cgroup = cg;
+	return 0;
+}
+
+int cmd_run_config(int argc, char **argv, struct tw_config **out)
+{
+	struct run run = { .lock_fd = -1 };
+	int rc = run_parse(argc, argv, &run);
+
+	if (rc >= 0 || run_to_config(&run.o, run.cfg)) {
+		config_free(run.cfg);
+		return rc > 0 ? rc : EXIT_USAGE;
+	}
+	*out = run.cfg;
+	return 0;
+}
+
 /* ── the stages' callbacks: wiring only ─────────────────────────────── */
 
 static int on_capture(void *vrun, const struct capture *c)
@@ -635,7 +700,6 @@ static void run_close(struct run *run)
 	status_clear_providers();
 	ingest_close(run->in);
 	pipeline_close(run->pipe);
-	config_free(run->cfg);
 	instlock_release(run->lock_fd);
 	if (run->watching) {
 		if (run->o.ready)
@@ -643,6 +707,7 @@ static void run_close(struct run *run)
 		log_info("detached; %llu events written", (unsigned long long)eventlog_count(run->out));
 	}
 	eventlog_close(run->out);
+	config_free(run->cfg);  /* last: the options (paths, rules dirs) point into it */
 }
 
 int cmd_run(int argc, char **argv)

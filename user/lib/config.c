@@ -1056,7 +1056,7 @@ static void show_source(const struct tw_config *c, const char *key, FILE *f)
 	if (line > 0)
 		fprintf(f, "  # %s:%d\n", c->path ? c->path : "?", line);
 	else if (line < 0)
-		fprintf(f, "  # flag %s\n", flag ? flag : "?");
+		fprintf(f, "  # flag --%s\n", flag ? flag : "?");
 	else
 		fprintf(f, "  # default\n");
 }
