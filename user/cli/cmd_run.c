@@ -491,14 +491,15 @@ static int open_base(struct run *run, char *err, size_t errsz)
 	 * then the config file */
 	if (config_origin_of(run->cfg, "ledger", NULL) >= 0 && getenv(LEDGER_ENV) && *getenv(LEDGER_ENV))
 		o->ledger_path = getenv(LEDGER_ENV);
+	/* not root, no BTF: said first, before any file is touched */
+	if (sysprep_run(err, errsz))
+		return EXIT_USAGE;
 	/* Root writes status.json and events.jsonl here: nobody else may
 	 * (an existing directory's owner and mode are checked too). */
 	if (safefile_make_dir(o->state_dir, "state directory", err, errsz))
 		return EXIT_USAGE;
 	/* one monitor per state directory: a second would race on its files */
 	if ((run->lock_fd = instlock_take(o->state_dir, err, errsz)) < 0)
-		return EXIT_USAGE;
-	if (sysprep_run(err, errsz))
 		return EXIT_USAGE;
 	if (o->out.npaths == 0) {
 		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", o->state_dir);
