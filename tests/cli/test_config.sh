@@ -144,6 +144,22 @@ expect run_refuses_config_directory 2 "is a directory" "$TW" run --config "$TW_T
 printf 'rules_dirs: %s/no-such-dir\n' "$TW_TMP" >"$C"
 expect run_refuses_missing_rules_dir 2 "rules_dirs: .*no-such-dir" "$TW" run --config "$C" --exit-after 1
 
+# a user who cannot read root's secret file can still scan with the config
+# (its rules_dirs): commands that never revoke do not read secrets
+PUB=$(mktemp -d /tmp/tw-cfg-pub.XXXXXX); chmod 755 "$PUB"
+cp -r "$TW_TMP/rules" "$PUB/rules"; chmod -R a+rX "$PUB/rules"
+printf 'not-a-real-secret\n' >"$PUB/idp.secret"; chmod 600 "$PUB/idp.secret"
+printf 'rules_dirs: [%s/rules]\nissuers:\n  idp:\n    type: rfc7009\n    revocation_endpoint: https://idp.example/revoke\n    client_id: tw\n    client_secret_file: %s/idp.secret\n' "$PUB" "$PUB" >"$PUB/tw.yaml"
+chmod 644 "$PUB/tw.yaml"; printf 'nothing here\n' >"$PUB/plain.txt"; chmod 644 "$PUB/plain.txt"
+if command -v runuser >/dev/null; then
+  runuser -u nobody -- "$TW" --config "$PUB/tw.yaml" scan "$PUB/plain.txt" >"$TW_TMP/out" 2>&1; rc=$?
+  [ $rc -eq 0 ] && ok scan_as_user_without_the_secret || not_ok scan_as_user_without_the_secret "rc $rc: $(head -c 200 "$TW_TMP/out")"
+  runuser -u nobody -- "$TW" config check "$PUB/tw.yaml" >"$TW_TMP/out" 2>&1; rc=$?
+  [ $rc -eq 2 ] && grep -q "cannot open client_secret_file" "$TW_TMP/out" && ok check_as_user_without_the_secret_says_so ||
+    not_ok check_as_user_without_the_secret_says_so "rc $rc: $(head -c 200 "$TW_TMP/out")"
+fi
+rm -rf "$PUB"
+
 # --- the state directory, before any sensor is loaded
 printf 'poll_ms: 5\n' >"$C"
 mkdir -p "$TW_TMP/loose"; chmod 777 "$TW_TMP/loose"

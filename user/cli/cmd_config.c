@@ -35,15 +35,20 @@ const char *cmd_config_path(const char *flag)
 	return e && *e ? e : NULL;
 }
 
+/* one error a line, each FILE:LINE: what */
+static void print_errors(const char *cmd, char *err)
+{
+	for (char *line = err, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = 0;
+		cmd_error(cmd, "%s", line);
+	}
+}
+
 int cmd_load_config(const char *cmd, const char *path, struct tw_config **out, char *err, size_t errsz)
 {
 	if (config_load(cmd_config_path(path), out, err, errsz)) {
-		/* one error a line, each FILE:LINE: what */
-		for (char *line = err, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-			if ((nl = strchr(line, '\n')))
-				*nl = 0;
-			cmd_error(cmd, "%s", line);
-		}
+		print_errors(cmd, err);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -55,8 +60,13 @@ static const struct tw_config *shared_config(const char *cmd)
 {
 	char err[8192];
 
-	if (!shared && cmd_load_config(cmd, NULL, &shared, err, sizeof(err)))
+	if (shared)
+		return shared;
+	/* secrets are for revoking, which these callers never do */
+	if (config_load_flags(cmd_config_path(NULL), CONFIG_NO_SECRETS, &shared, err, sizeof(err))) {
+		print_errors(cmd, err);
 		return NULL;
+	}
 	return shared;
 }
 

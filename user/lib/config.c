@@ -233,6 +233,7 @@ struct config_loader {
 	char all[CONFIG_ERRORS_MAX];
 	size_t all_len;
 	int nerrors;
+	int flags;                  /* CONFIG_NO_SECRETS */
 	yaml_document_t doc;
 	const char *name;
 	char *err;
@@ -638,7 +639,9 @@ static int issuer_check(struct config_loader *ld, yaml_node_t *at, struct tw_iss
 		if (!url_ok(is->revocation_endpoint))
 			return fail(ld, at, "issuer '%s': revocation_endpoint must be an http(s) URL",
 				    is->name);
-		return read_secret_file(ld, at, is);
+		/* a command that only needs the ledger may be run by a user who
+		 * cannot read root's secret: it is neither read nor needed */
+		return (ld->flags & CONFIG_NO_SECRETS) ? 0 : read_secret_file(ld, at, is);
 	case ISSUER_BUILTIN:
 		if (!is->revocation_list)
 			return fail(ld, at, "issuer '%s': builtin needs revocation_list", is->name);
@@ -983,10 +986,10 @@ static int load_doc(struct config_loader *ld, yaml_node_t *root)
 	return 0;
 }
 
-static int load_text(const char *text, size_t len, const char *name, struct tw_config **out,
-		     char *err, size_t errsz)
+static int load_text(const char *text, size_t len, const char *name, int flags,
+		     struct tw_config **out, char *err, size_t errsz)
 {
-	struct config_loader ld = { .name = name, .err = err, .errsz = errsz };
+	struct config_loader ld = { .name = name, .err = err, .errsz = errsz, .flags = flags };
 	int rc;
 
 	if (yamldoc_load(&ld.doc, name, text, len, err, errsz))
@@ -1013,10 +1016,15 @@ static int load_text(const char *text, size_t len, const char *name, struct tw_c
 int config_load_string(const char *yaml, const char *name, struct tw_config **out,
 		       char *err, size_t errsz)
 {
-	return load_text(yaml, strlen(yaml), name, out, err, errsz);
+	return load_text(yaml, strlen(yaml), name, 0, out, err, errsz);
 }
 
 int config_load(const char *path, struct tw_config **out, char *err, size_t errsz)
+{
+	return config_load_flags(path, 0, out, err, errsz);
+}
+
+int config_load_flags(const char *path, int flags, struct tw_config **out, char *err, size_t errsz)
 {
 	char *text;
 	size_t len;
@@ -1041,7 +1049,7 @@ int config_load(const char *path, struct tw_config **out, char *err, size_t errs
 	fclose(f);
 	if (rc)
 		return -1;
-	rc = load_text(text, len, path, out, err, errsz);
+	rc = load_text(text, len, path, flags, out, err, errsz);
 	free(text);
 	return rc;
 }

@@ -147,6 +147,12 @@ struct tw_config {
  */
 int config_load(const char *path, struct tw_config **out, char *err, size_t errsz);
 
+/* The same, with flags. CONFIG_NO_SECRETS: issuers' secret files are not
+ * read (a command that needs only the ledger, the state directory or the
+ * rules directories); nothing may revoke with such a config. */
+#define CONFIG_NO_SECRETS 1
+int config_load_flags(const char *path, int flags, struct tw_config **out, char *err, size_t errsz);
+
 /* The same from a string; name is used in messages. Secret files named
  * in it are read and checked as for a file. */
 int config_load_string(const char *yaml, const char *name, struct tw_config **out,
