@@ -196,7 +196,7 @@ int cli_deliver(const char *cmd, struct ledger *l, const char *path, const char 
 	char err[512], list[4096];
 	int rc;
 
-	if (config_load(config_path, &cfg, err, sizeof(err))) {
+	if (config_load(cmd_config_path(config_path), &cfg, err, sizeof(err))) {
 		cmd_error(cmd, "%s", err);
 		return report(cmd, o, "the config did not load; the request stays queued in the ledger");
 	}

@@ -20,6 +20,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_ledger.h"
 #include "ledger/jwt.h"
+#include "lib/cgroup.h"
 #include "lib/config.h"
 #include "ledger/handoff.h"
 #include "ledger/ledger.h"
@@ -32,7 +33,6 @@
 #include "lib/util.h"
 #include "ledger/freetext.h"
 
-#define CGROUP_ROOT "/sys/fs/cgroup"
 #define STDIN_TOKEN_MAX (64 * 1024)
 #define STDIN_SPACE_SLACK 64 /* trailing newline, CRLF or spaces after the token */
 
@@ -161,50 +161,6 @@ static int pid_start_ns(uint32_t pid, uint64_t *out)
 	return 0;
 }
 
-/*
- * A cgroup path as the sensors report it: relative to the cgroup2 root,
- * "/" then components joined by single slashes, no "." (the kernel's
- * path never has one, so "/a/." would never match). An optional
- * CGROUP_ROOT prefix is dropped. ".." is refused rather than resolved:
- * it names a different cgroup than the one the caller may think it
- * delegates to. 0, or -EINVAL for a relative path, "..", or a path too
- * long.
- */
-static int cgroup_normalise(const char *in, char *out, size_t outsz)
-{
-	size_t rl = strlen(CGROUP_ROOT), n = 0;
-	const char *p = in;
-
-	if (!strncmp(p, CGROUP_ROOT, rl) && (p[rl] == '/' || !p[rl]))
-		p += rl;
-	else if (*p != '/')
-		return -EINVAL;
-	if (strlen(p) > PATH_MAX / 2)
-		return -EINVAL;
-	while (*p) {
-		size_t k;
-
-		p += strspn(p, "/");
-		k = strcspn(p, "/");
-		if (k == 0 || (k == 1 && p[0] == '.')) {
-			p += k;
-			continue;
-		}
-		if (k == 2 && p[0] == '.' && p[1] == '.')
-			return -EINVAL;
-		if (n + 1 + k + 1 > outsz)
-			return -EINVAL;
-		out[n++] = '/';
-		memcpy(out + n, p, k);
-		n += k;
-		p += k;
-	}
-	if (n == 0)
-		out[n++] = '/';
-	out[n] = 0;
-	return 0;
-}
-
 int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_token *t)
 {
 	char buf[PATH_MAX + 64], safe[128];
@@ -227,14 +183,17 @@ int cli_fill_delegate(const char *cmd, const struct cli_spec *s, struct ledger_t
 		t->delegate = strdup(buf);
 		return 0;
 	case LEDGER_DELEGATE_CGROUP:
-		if (cgroup_normalise(s->delegate_arg, buf, sizeof(buf)))
+		/* relative to the cgroup2 mount, wherever it is (hybrid hosts:
+		 * /sys/fs/cgroup/unified), as the sensors report it */
+		if (cgroup_normalise(s->delegate_arg, cgroup_v2_root(), buf, sizeof(buf)))
 			return cmd_usage_error(cmd, "--delegate-cgroup needs an absolute cgroup path without "
-					       "'..' (/system.slice/x or " CGROUP_ROOT "/...): '%s'",
+					       "'..' (/system.slice/x or %s/...): '%s'",
+					       *cgroup_v2_root() ? cgroup_v2_root() : "/sys/fs/cgroup",
 					       cmd_safe_arg(s->delegate_arg, safe, sizeof(safe)));
 		t->delegate = strdup(buf);
-		snprintf(buf, sizeof(buf), CGROUP_ROOT "%s", t->delegate);
+		snprintf(buf, sizeof(buf), "%s%s", cgroup_v2_root(), t->delegate);
 		/* A cgroup made later (a per-task scope) is matched by path. */
-		if (!stat(buf, &st) && S_ISDIR(st.st_mode))
+		if (*cgroup_v2_root() && !stat(buf, &st) && S_ISDIR(st.st_mode))
 			t->delegate_cgroup_id = st.st_ino;
 		return 0;
 	case LEDGER_DELEGATE_PID: {
@@ -336,7 +295,7 @@ static const char register_help[] =
 	"  --inherit              it may pass to child processes on exec\n"
 	"  --no-seal              do not keep a sealed copy (no revocation at completion)\n"
 	"  --seal-key PATH        seal key (default $" SEAL_KEY_ENV ", else seal.key beside the ledger)\n"
-	"  --ledger PATH          ledger (default $" LEDGER_ENV ", else " LEDGER_DEFAULT_PATH ")\n"
+	"  --ledger PATH          ledger (default $" LEDGER_ENV ", else the config's, else " LEDGER_DEFAULT_PATH ")\n"
 	"  -h, --help             this text\n";
 
 /* The whole of stdin, trailing newline and spaces removed. */
@@ -499,7 +458,7 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 	int c;
 
 	memset(s, 0, sizeof(*s));
-	s->ledger = ledger_default_path();
+	s->ledger = NULL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", spec_opts, NULL)) != -1) {
@@ -547,6 +506,8 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 	}
 	if (optind < argc)
 		return cmd_extra_arg(cmd, argv[optind]);
+	if (!s->ledger && !(s->ledger = cmd_default_ledger(cmd)))
+		return EXIT_USAGE;
 	if (s->ttl && s->exp)
 		return cmd_usage_error(cmd, "give --ttl or --exp, not both");
 	if (s->task && !*s->task)
@@ -834,7 +795,7 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 	};
 	int c;
 
-	*ledger = ledger_default_path();
+	*ledger = NULL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -853,6 +814,8 @@ static int parse_ro(const char *cmd, int argc, char **argv, const char *help, co
 	}
 	if (optind < argc)
 		return cmd_extra_arg(cmd, argv[optind]);
+	if (!*ledger && !(*ledger = cmd_default_ledger(cmd)))
+		return EXIT_USAGE;
 	return -1;
 }
 
@@ -991,7 +954,7 @@ static int ledger_complete(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *cmd = "ledger complete", *task = NULL, *path = ledger_default_path();
+	const char *cmd = "ledger complete", *task = NULL, *path = NULL;
 	const char *config_path = NULL;
 	struct cli_outcomes out = { 0 };
 	struct ledger *l;
@@ -1016,6 +979,10 @@ static int ledger_complete(int argc, char **argv)
 		return cmd_extra_arg(cmd, argv[optind]);
 	if (!task || !*task)
 		return cmd_usage_error(cmd, "--task is required");
+	if (config_path) /* this command's config is the one every default comes from */
+		setenv(CONFIG_ENV, config_path, 1);
+	if (!path && !(path = cmd_default_ledger(cmd)))
+		return EXIT_USAGE;
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
 	/* The hook names each token whose revocation the ledger queued. */
@@ -1048,7 +1015,7 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = ledger_default_path();
+	const char *cmd = "ledger revoke", *id, *reason = "manual", *path = NULL;
 	const char *config_path = NULL;
 	struct cli_outcomes out = { 0 };
 	struct ledger_token *t = NULL;
@@ -1075,6 +1042,10 @@ static int ledger_revoke_cmd(int argc, char **argv)
 		return cmd_extra_arg(cmd, argv[optind]);
 	if (strlen(reason) > 64 || strpbrk(reason, "\"\\") || holds_token(reason))
 		return cmd_usage_error(cmd, "--reason must be short plain text");
+	if (config_path)
+		setenv(CONFIG_ENV, config_path, 1);
+	if (!path && !(path = cmd_default_ledger(cmd)))
+		return EXIT_USAGE;
 	if ((r = ledger_open(path, LEDGER_OPEN_CREATE, &l, err, sizeof(err))))
 		return cli_ledger_error(cmd, err);
 	ledger_set_revoke_hook(l, cli_outcomes_hook, &out);

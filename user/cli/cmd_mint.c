@@ -34,7 +34,7 @@ static const char mint_help[] =
 	"  --delegate-pid N       only this process and its descendants\n"
 	"                         (no delegate: any process; audience and life still apply)\n"
 	"  --inherit              it may pass to child processes on exec\n"
-	"  --ledger PATH          ledger (default $" LEDGER_ENV ", else " LEDGER_DEFAULT_PATH ")\n"
+	"  --ledger PATH          ledger (default $" LEDGER_ENV ", else the config's, else " LEDGER_DEFAULT_PATH ")\n"
 	"  -h, --help             this text\n";
 
 int cmd_mint(int argc, char **argv)

@@ -34,7 +34,7 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *path = ledger_default_path(), *output = NULL;
+	const char *path = NULL, *output = NULL;
 	struct report_filter filter = { 0 };
 	enum report_format fmt = REPORT_MARKDOWN;
 	struct ledger *l = NULL;
@@ -63,6 +63,8 @@ int cmd_report(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_extra_arg("report", argv[optind]);
+	if (!path && !(path = cmd_default_ledger("report")))
+		return EXIT_USAGE;
 	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
 		cmd_error("report", "%s", err);
 		return EXIT_USAGE;

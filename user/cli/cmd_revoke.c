@@ -278,7 +278,7 @@ int cmd_revoke_queue(int argc, char **argv)
 	    (arg && strcmp(sub, "retry") && strcmp(sub, "history")))
 		return cmd_usage_error("revoke-queue", "'%s' %s", sub, arg ? "takes no argument" : "needs JOB or all");
 
-	if (config_load(cfg_path, &cfg, err, sizeof(err))) {
+	if (config_load(cmd_config_path(cfg_path), &cfg, err, sizeof(err))) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}

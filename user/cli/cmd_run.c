@@ -12,6 +12,7 @@
  * of open and loop goes through run_close().
  */
 #include <errno.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "ledger/handoff.h"
 #include "ledger/ledger.h"
 #include "lib/config.h"
+#include "lib/instlock.h"
 #include "lib/log.h"
 #include "lib/status.h"
 #include "lib/util.h"
@@ -38,14 +40,16 @@
 #include "verdict/pipeline.h"
 
 #define TICK_NS 1000000000ull /* status, drop warnings, reassembly timeouts */
+#define RUN_RULES_MAX 16
 
 /* What the command line (and the config file) asked for. */
 struct run_opts {
 	struct ingest_opts in;
 	struct eventlog_opts out;
-	const char *state_dir, *ready, *config_path, *ledger_path, *rules_dir;
+	const char *state_dir, *ready, *config_path, *ledger_path;
+	const char *rules[RUN_RULES_MAX + 1]; /* NULL-terminated */
 	const char *metrics;        /* --metrics ADDR:PORT */
-	int poll_ms, sweep;
+	int nrules, rules_flag, poll_ms, sweep;
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
 
@@ -60,6 +64,8 @@ struct run {
 	uint64_t started;          /* CLOCK_REALTIME ns */
 	int watching;              /* attached and announced: drain on close */
 	uint64_t reloads;          /* SIGHUPs handled */
+	uint64_t config_reloads;   /* of them, those whose new config is in use */
+	int lock_fd;               /* STATE_DIR/run.lock, held while running */
 	char default_events[4096];
 };
 
@@ -85,7 +91,7 @@ static const char run_help[] =
 	"  --ringbuf-size SIZE    ring buffer size, a power of two (default 16M)\n"
 	"  --wakeup-bytes N       wake the reader once N bytes are queued (default 64K)\n"
 	"  --poll-ms N            longest wait before queued records are read (default 5)\n"
-	"  --capture-bytes SIZE   content captured per write/send (default 64K, at most 1M)\n"
+	"  --capture-bytes SIZE   content captured per write/send (default 64K, 1..1M)\n"
 	"  --capture-pipes        capture writes to pipes, ttys and char devices too\n"
 	"  --no-path-cache        resolve the file path in the kernel on every write\n"
 	"  --stream-tail N        bytes of a stream's previous write searched with the\n"
@@ -104,15 +110,17 @@ static const char run_help[] =
 	"  --no-sock-batch        send every socket send through the ring buffer instead of\n"
 	"                         batching small sends on stream sockets in shared slots\n"
 	"  --sock-batch-ms N      least time between two takes from one send batch (default 2)\n"
-	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack\n"
+	"  --rules DIR            extra rule files (*.yaml) beside the built-in pack; repeatable\n"
 	"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	"                         (default: the config's metrics.listen; off without it)\n"
 	"  --exit-after SEC       stop after SEC seconds (for scripts)\n"
 	"  -v, --verbose          show libbpf's own messages\n"
 	"  -h, --help             this text\n\n"
-	"Signals: SIGHUP reopens the --events files (logrotate) and loads the rules\n"
-	"again, keeping the old ones if the new ones do not compile; SIGUSR1 writes\n"
-	"status.json now; SIGINT and SIGTERM stop it after draining what was seen.\n";
+	"Every flag but --config, --ready-file, --exit-after, --watch-literal and -v\n"
+	"has a config key (docs/CONFIG.md, `tokenward config show`); a flag wins.\n\n"
+	"Signals: SIGHUP reopens the --events files (logrotate) and loads the config\n"
+	"and the rules again, keeping the old ones if the new ones are bad; SIGUSR1\n"
+	"writes status.json now; SIGINT and SIGTERM stop it after draining what was seen.\n";
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
@@ -229,7 +237,11 @@ static int parse_opt(int c, const char *arg, struct run_opts *o)
 		break;
 	case O_CONFIG: o->config_path = arg; break;
 	case O_LEDGER: o->ledger_path = arg; break;
-	case O_RULES: o->rules_dir = arg; break;
+	case O_RULES:
+		if (o->nrules == RUN_RULES_MAX)
+			return cmd_usage_error("run", "at most %d --rules", RUN_RULES_MAX);
+		o->rules[o->nrules++] = arg;
+		break;
 	case O_METRICS: o->metrics = arg; break;
 	case O_NO_TLS: m->no_tls = 1; break;
 	case O_NO_FILE_TAIL: m->no_file_tail = 1; break;
@@ -240,32 +252,175 @@ static int parse_opt(int c, const char *arg, struct run_opts *o)
 	return 0;
 }
 
-/* -1 to go on, else the exit code (0 after --help). */
-static int run_parse(int argc, char **argv, struct run_opts *o)
+/* The config's values as the options' starting point: the flags parsed
+ * after this override them. */
+static void run_from_config(const struct tw_config *c, struct run_opts *o)
 {
-	int c, r;
+	struct monitor_opts *m = &o->in.mon;
 
-	o->in.mon.ringbuf_bytes = 16 << 20;
-	o->in.mon.wakeup_bytes = 64 << 10;
-	o->in.mon.capture_bytes = TW_CAP_DEFAULT;
-	o->in.cap.stream_tail = CAPTURE_TAIL_DEFAULT;
-	o->poll_ms = 5;
-	o->sweep = 1;
+	m->ringbuf_bytes = c->ringbuf_size;
+	m->wakeup_bytes = c->wakeup_bytes;
+	m->capture_bytes = c->capture_size;
+	m->capture_other = c->capture_pipes;
+	m->no_path_cache = !c->path_cache;
+	m->no_tls = !c->tls;
+	m->no_file_tail = !c->file_tail;
+	m->no_sock_batch = !c->sock_batch;
+	m->cgroup = c->cgroup;
+	o->in.cap.stream_tail = c->stream_tail;
+	o->in.tail.delay_ms = c->file_tail_ms;
+	o->in.batch.delay_ms = c->sock_batch_ms;
+	o->poll_ms = c->poll_ms;
+	o->sweep = c->sweep;
+	o->out.trace_io = c->trace_io;
+	o->state_dir = c->state_dir;
+	o->ledger_path = c->ledger_path;
+	for (char **e = c->events; *e && o->out.npaths < EVENTLOG_MAX_SINKS; e++)
+		o->out.paths[o->out.npaths++] = *e;
+}
+
+/* The config key each flag overrides, for `config show` and the reload. */
+static const char *flag_key(const char *flag)
+{
+	static const char *const map[][2] = {
+		{ "state-dir", "state_dir" }, { "ledger", "ledger" }, { "rules", "rules_dirs" },
+		{ "events", "events" }, { "cgroup", "cgroup" }, { "ringbuf-size", "ringbuf_size" },
+		{ "capture-bytes", "capture_size" }, { "wakeup-bytes", "wakeup_bytes" },
+		{ "poll-ms", "poll_ms" }, { "stream-tail", "stream_tail" },
+		{ "no-file-tail", "file_tail" }, { "file-tail-ms", "file_tail_ms" },
+		{ "no-sock-batch", "sock_batch" }, { "sock-batch-ms", "sock_batch_ms" },
+		{ "no-tls", "tls" }, { "capture-pipes", "capture_pipes" },
+		{ "no-path-cache", "path_cache" }, { "no-sweep", "sweep" }, { "trace-io", "trace_io" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(flag, map[i][0]))
+			return map[i][1];
+	return NULL;
+}
+
+/* Only --config, so the file is loaded before the flags that override it. */
+static int run_config_path(int argc, char **argv, struct run_opts *o)
+{
+	int c;
+
 	optind = 1;
-	opterr = 0; /* getopt's own message would quote the argument raw */
-	while ((c = getopt_long(argc, argv, "vh", run_options, NULL)) != -1) {
-		if (c == 'h') {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", run_options, NULL)) != -1)
+		if (c == O_CONFIG)
+			o->config_path = optarg;
+	return 0;
+}
+
+/* -1 to go on, else the exit code (0 after --help). */
+static int run_parse(int argc, char **argv, struct run *run)
+{
+	struct run_opts *o = &run->o;
+	char err[8192];
+	int c, r, idx, events_flag = 0;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(run_help, stdout);
 			return 0;
 		}
+	run_config_path(argc, argv, o);
+	/* the same file every command reads: the ledger and state directory agree */
+	if (cmd_load_config("run", o->config_path, &run->cfg, err, sizeof(err)))
+		return EXIT_USAGE;
+	run_from_config(run->cfg, o);
+	optind = 1;
+	opterr = 0; /* getopt's own message would quote the argument raw */
+	while ((c = getopt_long(argc, argv, "vh", run_options, &idx)) != -1) {
+		const char *key;
+
 		if (c == '?' || c == ':')
 			return cmd_opt_error("run", argv, c);
+		if (c == 'e' && !events_flag++)
+			o->out.npaths = 0;  /* --events replaces the config's list */
 		if ((r = parse_opt(c, optarg, o)))
 			return r;
+		if (c >= O_CAPTURE_BYTES || c == 'e' || c == 's' || c == 'b' || c == 'w' || c == 'p') {
+			const char *name = c == 'e' ? "events" : c == 's' ? "state-dir" : c == 'b' ? "ringbuf-size"
+					   : c == 'w' ? "wakeup-bytes" : c == 'p' ? "poll-ms" : run_options[idx].name;
+
+			if ((key = flag_key(name)))
+				config_note_flag(run->cfg, key, name);
+		}
 	}
 	if (optind < argc)
 		return cmd_extra_arg("run", argv[optind]);
+	o->rules_flag = o->nrules > 0;
+	if (o->nrules == 0)
+		for (char **d = run->cfg->rules_dirs; *d && o->nrules < RUN_RULES_MAX; d++)
+			o->rules[o->nrules++] = *d;
+	o->rules[o->nrules] = NULL;
 	return -1;
+}
+
+/* The inverse of run_from_config(): what the flags changed, written back
+ * so that `config show -- FLAGS` prints the values run would use. */
+static int run_to_config(const struct run_opts *o, struct tw_config *c)
+{
+	const struct monitor_opts *m = &o->in.mon;
+	char **dirs, **ev;
+	int i;
+
+	c->ringbuf_size = m->ringbuf_bytes;
+	c->wakeup_bytes = m->wakeup_bytes;
+	c->capture_size = m->capture_bytes;
+	c->capture_pipes = m->capture_other;
+	c->path_cache = !m->no_path_cache;
+	c->tls = !m->no_tls;
+	c->file_tail = !m->no_file_tail;
+	c->sock_batch = !m->no_sock_batch;
+	c->stream_tail = o->in.cap.stream_tail;
+	c->file_tail_ms = o->in.tail.delay_ms;
+	c->sock_batch_ms = o->in.batch.delay_ms;
+	c->poll_ms = o->poll_ms;
+	c->sweep = o->sweep;
+	c->trace_io = o->out.trace_io;
+	dirs = calloc(o->nrules + 1, sizeof(char *));
+	ev = calloc(o->out.npaths + 1, sizeof(char *));
+	if (!dirs || !ev) {
+		free(dirs);
+		free(ev);
+		return -1;
+	}
+	for (i = 0; i < o->nrules; i++)
+		dirs[i] = strdup(o->rules[i]);
+	for (i = 0; i < o->out.npaths; i++)
+		ev[i] = strdup(o->out.paths[i]);
+	/* the strings first, then the lists they may have pointed into */
+	char *sd = strdup(o->state_dir), *lp = strdup(o->ledger_path), *cg = m->cgroup ? strdup(m->cgroup) : NULL;
+	for (char **d = c->rules_dirs; *d; d++)
+		free(*d);
+	free(c->rules_dirs);
+	for (char **e = c->events; *e; e++)
+		free(*e);
+	free(c->events);
+	free(c->state_dir);
+	free(c->ledger_path);
+	free(c->cgroup);
+	c->rules_dirs = dirs;
+	c->events = ev;
+	c->state_dir = sd;
+	c->ledger_path = lp;
+	c->cgroup = cg;
+	return 0;
+}
+
+int cmd_run_config(int argc, char **argv, struct tw_config **out)
+{
+	struct run run = { .lock_fd = -1 };
+	int rc = run_parse(argc, argv, &run);
+
+	if (rc >= 0 || run_to_config(&run.o, run.cfg)) {
+		config_free(run.cfg);
+		return rc > 0 ? rc : EXIT_USAGE;
+	}
+	*out = run.cfg;
+	return 0;
 }
 
 /* ── the stages' callbacks: wiring only ─────────────────────────────── */
@@ -318,6 +473,7 @@ static void sensors_status(void *vrun, cJSON *o)
 	cJSON_AddNumberToObject(o, "events_written", (double)eventlog_count(run->out));
 	cJSON_AddNumberToObject(o, "events_lost", (double)eventlog_lost(run->out));
 	cJSON_AddNumberToObject(o, "reloads", (double)run->reloads);
+	cJSON_AddNumberToObject(o, "config_reloads", (double)run->config_reloads);
 }
 
 static void detection_status(void *vrun, cJSON *o)
@@ -377,17 +533,19 @@ static int open_base(struct run *run, char *err, size_t errsz)
 	 * and no other process of our uid may read our memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		log_warn("cannot turn off core dumps: %s", strerror(errno));
-	if (config_load(o->config_path, &run->cfg, err, errsz))
-		return EXIT_USAGE;
-	if (!o->state_dir)
-		o->state_dir = run->cfg->state_dir;
-	if (!o->ledger_path)
-		o->ledger_path = getenv(LEDGER_ENV) && *getenv(LEDGER_ENV) ? getenv(LEDGER_ENV)
-									     : run->cfg->ledger_path;
+	/* $TOKENWARD_LEDGER as for every command: a --ledger flag, then it,
+	 * then the config file */
+	if (config_origin_of(run->cfg, "ledger", NULL) >= 0 && getenv(LEDGER_ENV) && *getenv(LEDGER_ENV))
+		o->ledger_path = getenv(LEDGER_ENV);
+	/* not root, no BTF: said first, before any file is touched */
 	if (sysprep_run(err, errsz))
 		return EXIT_USAGE;
-	/* Root writes status.json and events.jsonl here: nobody else may. */
+	/* Root writes status.json and events.jsonl here: nobody else may
+	 * (an existing directory's owner and mode are checked too). */
 	if (safefile_make_dir(o->state_dir, "state directory", err, errsz))
+		return EXIT_USAGE;
+	/* one monitor per state directory: a second would race on its files */
+	if ((run->lock_fd = instlock_take(o->state_dir, err, errsz)) < 0)
 		return EXIT_USAGE;
 	if (o->out.npaths == 0)
 		run_config_sinks(o, run->cfg);
@@ -406,7 +564,7 @@ static int open_pipeline(struct run *run, char *err, size_t errsz)
 {
 	char list[4096];
 	struct pipeline_opts po = {
-		.cfg = run->cfg, .ledger_path = run->o.ledger_path, .rules_dir = run->o.rules_dir,
+		.cfg = run->cfg, .ledger_path = run->o.ledger_path, .rules_dirs = run->o.rules,
 		.boot_to_real = run->o.out.boot_to_real,
 		.emit = emit_verdict, .emit_ctx = run,
 	};
@@ -468,21 +626,91 @@ static int run_open(struct run *run, char *err, size_t errsz)
 	return open_sensors(run, err, errsz);
 }
 
-/* SIGHUP (logrotate, or an operator who changed the rules): the event
- * files are opened again by path, and the rules are loaded again and
- * swapped in only if they all compile. Nothing in flight is dropped: the
- * loop thread does this between two polls. */
+/* Keys a running monitor cannot take: their new value waits for a restart,
+ * and the log says so (never silently ignored). */
+static void reload_warn_restart(const struct tw_config *old, const struct tw_config *n)
+{
+	const struct { const char *key; int changed; } k[] = {
+		{ "state_dir", strcmp(old->state_dir, n->state_dir) != 0 },
+		{ "ledger", strcmp(old->ledger_path, n->ledger_path) != 0 },
+		{ "ringbuf_size", old->ringbuf_size != n->ringbuf_size },
+		{ "capture_size", old->capture_size != n->capture_size },
+		{ "wakeup_bytes", old->wakeup_bytes != n->wakeup_bytes },
+		{ "stream_tail", old->stream_tail != n->stream_tail },
+		{ "file_tail", old->file_tail != n->file_tail || old->file_tail_ms != n->file_tail_ms },
+		{ "sock_batch", old->sock_batch != n->sock_batch || old->sock_batch_ms != n->sock_batch_ms },
+		{ "tls", old->tls != n->tls },
+		{ "capture_pipes", old->capture_pipes != n->capture_pipes },
+		{ "path_cache", old->path_cache != n->path_cache },
+		{ "trace_io", old->trace_io != n->trace_io },
+		{ "cgroup", strcmp(old->cgroup ? old->cgroup : "", n->cgroup ? n->cgroup : "") != 0 },
+		{ "revocation", memcmp(&old->revocation, &n->revocation, offsetof(struct tw_revocation_cfg, key_file)) != 0 },
+		{ "issuers", old->nissuers != n->nissuers + (config_issuer(old, LEDGER_BUILTIN_ISSUER) &&
+							   !config_issuer(n, LEDGER_BUILTIN_ISSUER)) },
+	};
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (k[i].changed && config_origin_of(old, k[i].key, NULL) >= 0)
+			log_warn("SIGHUP: '%s' changed in the config; it takes effect at the next start", k[i].key);
+}
+
+/* The config file again: loaded and checked whole first, so a bad file
+ * changes nothing (the reason is logged); then the rules it names, then
+ * the live keys (policy, poll_ms). 0 when the new config is in use. */
+static int reload_config(struct run *run)
+{
+	const char *dirs[RUN_RULES_MAX + 1];
+	struct tw_config *n = NULL;
+	char err[8192] = "";
+	int nd = 0;
+
+	if (config_load(cmd_config_path(run->o.config_path), &n, err, sizeof(err))) {
+		log_error("SIGHUP: the new config was not loaded, the old one stays: %s", err);
+		return -1;
+	}
+	if (run->o.rules_flag)
+		memcpy(dirs, run->o.rules, sizeof(dirs));   /* --rules wins over the file */
+	else
+		for (char **d = n->rules_dirs; *d && nd < RUN_RULES_MAX; d++)
+			dirs[nd++] = *d;
+	if (!run->o.rules_flag)
+		dirs[nd] = NULL;
+	if (pipeline_reload_rules(run->pipe, dirs, err, sizeof(err))) {
+		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
+		config_free(n);
+		return -1;
+	}
+	log_info("SIGHUP: rules reloaded");
+	reload_warn_restart(run->cfg, n);
+	/* the revoker reads policy on this thread (revoker_submit): a plain copy */
+	memcpy(run->cfg->policy, n->policy, sizeof(n->policy));
+	if (config_origin_of(run->cfg, "poll_ms", NULL) >= 0)
+		run->o.poll_ms = n->poll_ms;
+	if (!run->o.rules_flag) {
+		char **t = run->cfg->rules_dirs;
+
+		run->cfg->rules_dirs = n->rules_dirs;  /* o.rules points into these now */
+		n->rules_dirs = t;
+		memcpy(run->o.rules, dirs, sizeof(dirs));
+		run->o.nrules = nd;
+	}
+	config_free(n);
+	log_info("SIGHUP: config reloaded from %s", run->cfg->path ? run->cfg->path : "defaults");
+	return 0;
+}
+
+/* SIGHUP (logrotate, or an operator who changed the config or the rules):
+ * the event files are opened again by path; the config and the rules are
+ * loaded again and swapped in only if all of it loads and compiles.
+ * Nothing in flight is dropped: the loop thread does this between two
+ * polls, and the ring buffer holds what arrives meanwhile. */
 static void run_reload(struct run *run)
 {
-	char err[1024] = "";
-
 	reload_requested = 0;
 	if (eventlog_reopen(run->out) == 0)
 		log_info("SIGHUP: event outputs reopened");
-	if (pipeline_reload_rules(run->pipe, run->o.rules_dir, err, sizeof(err)))
-		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
-	else
-		log_info("SIGHUP: rules reloaded");
+	if (reload_config(run) == 0)
+		run->config_reloads++;
 	run->reloads++;
 }
 
@@ -529,23 +757,28 @@ static void run_close(struct run *run)
 	ingest_close(run->in);
 	pipeline_close(run->pipe);
 	outputs_close(run->outs); /* after the pipeline: its last verdicts go out too */
+	instlock_release(run->lock_fd);
 	if (run->watching) {
 		if (run->o.ready)
 			unlink(run->o.ready);
 		log_info("detached; %llu events written", (unsigned long long)eventlog_count(run->out));
 	}
 	eventlog_close(run->out);
-	config_free(run->cfg); /* last: the config's file outputs are the sinks' paths */
+	/* last: the options (paths, rules dirs) and the config's file outputs,
+	 * the sinks' paths, point into it */
+	config_free(run->cfg);
 }
 
 int cmd_run(int argc, char **argv)
 {
-	struct run run = { 0 };
+	struct run run = { .lock_fd = -1 };
 	char err[512] = "";
-	int rc = run_parse(argc, argv, &run.o);
+	int rc = run_parse(argc, argv, &run);
 
-	if (rc >= 0)
+	if (rc >= 0) {
+		config_free(run.cfg);
 		return rc;
+	}
 	if ((rc = run_open(&run, err, sizeof(err))))
 		log_error("%s", err);
 	else

@@ -332,6 +332,14 @@ int cmd_scan(int argc, char **argv)
 	}
 	paths = optind < argc ? argv + optind : stdin_only;
 	npaths = optind < argc ? argc - optind : 1;
+	if (ndirs == 0) { /* the config's rules_dirs, as the monitor's */
+		char *const *cd = cmd_default_rules_dirs("scan");
+
+		if (!cd)
+			return EXIT_USAGE;
+		for (; *cd && ndirs < MAX_RULE_DIRS; cd++)
+			dirs[ndirs++] = *cd;
+	}
 	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
 		cmd_error("scan", "%s", err);
 		return EXIT_USAGE;

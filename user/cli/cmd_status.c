@@ -19,7 +19,7 @@ static const char status_help[] =
 	"usage: tokenward status [OPTIONS]\n\n"
 	"Show the running monitor's counters: events, drops and truncations per\n"
 	"reason, ring buffer size, and each module's own section.\n\n"
-	"  --state-dir DIR  state directory of the monitor (default " CONFIG_DEFAULT_STATE_DIR ")\n"
+	"  --state-dir DIR  state directory of the monitor (default: the config's state_dir, " CONFIG_DEFAULT_STATE_DIR ")\n"
 	"  --json           print the status object as JSON\n"
 	"  -h, --help       this text\n\n"
 	"Exit status: 0 shown, 2 no status (no monitor has run with DIR).\n";
@@ -58,7 +58,7 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = CONFIG_DEFAULT_STATE_DIR;
+	const char *dir = NULL;
 	const cJSON *pid, *running, *updated, *sec;
 	int json = 0, c, r, alive;
 	char err[512] = "";
@@ -76,6 +76,8 @@ int cmd_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cmd_extra_arg("status", argv[optind]);
+	if (!dir && !(dir = cmd_default_state_dir("status")))
+		return EXIT_USAGE;
 
 	r = status_read(dir, &st, err, sizeof(err));
 	if (r == -ENOENT) {

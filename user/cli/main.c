@@ -3,7 +3,9 @@
 #include <string.h>
 #include "cli/cmd.h"
 #include "detect/redact.h"
+#include "lib/config.h"
 #include "lib/log.h"
+#include <stdlib.h>
 
 #define TOKENWARD_VERSION "0.1.0"
 
@@ -22,11 +24,12 @@ static const struct command commands[] = {
 	{ "rules", cmd_rules, "list the detection rules, test them, measure them" },
 	{ "report", cmd_report, "write an exposure report from the ledger (md, html, json)" },
 	{ "revoke-queue", cmd_revoke_queue, "inspect and operate the revocation queue" },
+	{ "config", cmd_config, "check the config file, show the effective config" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: tokenward [--version] [--help] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: tokenward [--version] [--help] [--config FILE] COMMAND [ARGS]\n\n"
 		   "Runtime monitor for delegation-token exposure.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
@@ -47,6 +50,23 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
+	}
+	/* --config FILE before the command: the file every command reads */
+	if (!strcmp(argv[1], "--config") || !strncmp(argv[1], "--config=", 9)) {
+		const char *f = argv[1][8] == '=' ? argv[1] + 9 : argc > 2 ? argv[2] : NULL;
+		int used = argv[1][8] == '=' ? 1 : 2;
+
+		if (!f || !*f) {
+			fprintf(stderr, "tokenward: --config needs a file\n");
+			return EXIT_USAGE;
+		}
+		setenv(CONFIG_ENV, f, 1);
+		argc -= used;
+		argv += used;
+		if (argc < 2) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("tokenward %s\n", TOKENWARD_VERSION);

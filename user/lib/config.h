@@ -5,8 +5,9 @@
  *
  *   state_dir: /var/lib/tokenward
  *   ledger: /var/lib/tokenward/ledger.db
- *   ringbuf_size: 16M
- *   capture_size: 4K
+ *   rules_dirs: [/etc/tokenward/rules.d]
+ *   ringbuf_size: 16M            # every key: docs/CONFIG.md
+ *   capture_size: 64K
  *   policy:                      # per verdict class: revoke | alert
  *     file_write: revoke
  *     unmanaged: alert
@@ -46,9 +47,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONFIG_DEFAULT_PATH "/etc/tokenward/tokenward.yaml"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/tokenward"
+#define CONFIG_ENV "TOKENWARD_CONFIG"
 
 /* Verdict classes as the policy names them (user/verdict/correlate.h has the
  * correlation engine's own enum; the names are the same strings). */
@@ -103,12 +106,34 @@ struct tw_revocation_cfg {
 	char *default_issuer;       /* NULL: the only issuer, if exactly one */
 };
 
+/* Where a value came from, for `config show`: line 0 is the default,
+ * line > 0 the file's line, line -1 a flag (named). */
+struct config_origin {
+	char *key;                  /* "poll_ms", "policy.file_write", "issuers.corp" */
+	int line;
+	const char *flag;
+};
+
+#define CONFIG_SECTIONS_MAX 8
+
 struct tw_config {
 	char *path;                 /* file loaded; NULL when defaults only */
 	char *state_dir;
 	char *ledger_path;
-	uint64_t ringbuf_size;
-	uint64_t capture_size;
+	char **rules_dirs;          /* NULL-terminated; never NULL */
+	char **events;              /* --events paths, NULL-terminated; empty: the default pair */
+	char *cgroup;               /* watch only this cgroup; NULL: all */
+	uint64_t ringbuf_size;      /* power of two, 4K..2G */
+	uint64_t capture_size;      /* 1..1M: content bytes captured per write/send */
+	uint64_t wakeup_bytes;
+	uint64_t poll_ms;
+	uint64_t stream_tail;
+	uint64_t file_tail_ms;
+	uint64_t sock_batch_ms;
+	bool file_tail, sock_batch, tls, capture_pipes, path_cache, sweep, trace_io;
+	struct config_origin *origins;
+	size_t norigins;
+	void *sections[CONFIG_SECTIONS_MAX]; /* registered sections' parsed values */
 	enum policy_action policy[VC__COUNT];
 	struct tw_revocation_cfg revocation;
 	struct tw_issuer *issuers;
@@ -122,6 +147,12 @@ struct tw_config {
  * returns -1 with "FILE:LINE: what" in err; *out is untouched.
  */
 int config_load(const char *path, struct tw_config **out, char *err, size_t errsz);
+
+/* The same, with flags. CONFIG_NO_SECRETS: issuers' secret files are not
+ * read (a command that needs only the ledger, the state directory or the
+ * rules directories); nothing may revoke with such a config. */
+#define CONFIG_NO_SECRETS 1
+int config_load_flags(const char *path, int flags, struct tw_config **out, char *err, size_t errsz);
 
 /* The same from a string; name is used in messages. Secret files named
  * in it are read and checked as for a file. */
@@ -151,5 +182,39 @@ const char *issuer_type_name(enum issuer_type t);
 
 /* "250ms", "5s", "2m", "1h", or a bare number of seconds. */
 int config_parse_duration_ms(const char *s, unsigned *out_ms);
+
+/* ---- keys, sources, suggestions -------------------------------------- */
+
+/* The value named key was set by flag (e.g. "--poll-ms"): `config show`
+ * says so. */
+int config_note_flag(struct tw_config *c, const char *key, const char *flag);
+/* Where key's value came from: 0 default, > 0 file line, -1 flag. */
+int config_origin_of(const struct tw_config *c, const char *key, const char **flag);
+
+/* The closest of cands (NULL-terminated) to word, if close enough to be
+ * a typo of it; else NULL. */
+const char *config_suggest(const char *word, const char *const *cands);
+
+/* Print the effective config as YAML, each value with its source. */
+void config_show(const struct tw_config *c, FILE *f);
+/* The top-level keys and the flag that overrides each (NULL: none). */
+size_t config_keys(const char **names, const char **flags, size_t max);
+
+/*
+ * A top-level section another module parses (metrics:, outputs:,
+ * retention:): registered before the config is loaded. parse gets the
+ * section's node and stores what it made in *out (freed by free_fn);
+ * errors through config_fail(), which names the file and line. A section
+ * nobody registered is refused, not ignored.
+ */
+struct config_loader;
+struct yaml_node_s;
+typedef int (*config_section_fn)(struct config_loader *ld, struct yaml_node_s *v, void **out);
+int config_register_section(const char *name, config_section_fn parse, void (*free_fn)(void *));
+int config_fail(struct config_loader *ld, struct yaml_node_s *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+struct yaml_node_s *config_node(struct config_loader *ld, int id);
+/* The parsed value of a registered section; NULL when absent. */
+void *config_section(const struct tw_config *c, const char *name);
 
 #endif

@@ -81,7 +81,7 @@ int status_write(const char *dir, int running, unsigned long long started_ns)
 	/* A fresh temporary file renamed over the old one: readers never see
 	 * half of it, and no name in the directory is written through. No
 	 * fsync: it is rewritten every second and means nothing after a crash. */
-	r = safefile_replace(path, text, n + 1, 0644, SAFEFILE_NOSYNC, NULL, 0);
+	r = safefile_replace(path, text, n + 1, 0640, SAFEFILE_NOSYNC, NULL, 0);
 	free(text);
 	return r;
 }

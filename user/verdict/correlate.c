@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/un.h>
 #include "verdict/correlate.h"
+#include "lib/cgroup.h"
 #include "detect/redact.h"
 #include "lib/util.h"
 #include "lib/sha256.h"
@@ -47,15 +48,6 @@ static bool start_matches(uint64_t a, uint64_t b)
 	if (!a || !b)
 		return true; /* unknown on one side: the pid alone decides */
 	return (a > b ? a - b : b - a) <= CORRELATE_START_SLACK_NS;
-}
-
-static bool cgroup_within(const char *path, const char *root)
-{
-	size_t n = strlen(root);
-
-	if (!strcmp(root, "/"))
-		return path[0] == '/';
-	return !strncmp(path, root, n) && (path[n] == 0 || path[n] == '/');
 }
 
 /* Is this process the delegate itself? */
@@ -265,6 +257,8 @@ cJSON *correlate_verdict_json(const struct sighting *s, const struct ledger_toke
 	add_text(o, "exe", s->proc.exe);
 	cJSON_AddNumberToObject(o, "uid", s->proc.uid);
 	add_text(o, "cgroup", s->proc.cgroup_path);
+	add_text(o, "container_id", s->proc.container_id);
+	add_text(o, "container_runtime", s->proc.container_runtime);
 	cJSON_AddNumberToObject(o, "cgroup_id", (double)s->proc.cgroup_id);
 	add_text(o, "path", s->kind == SIGHT_FILE_WRITE ? s->path : NULL);
 	correlate_format_dest(s->dest, s->destlen, dest, sizeof(dest));

@@ -57,6 +57,8 @@ struct sighting_proc {
 	const char *exe;            /* resolved path; after exec, the new image */
 	uint64_t cgroup_id;
 	const char *cgroup_path;    /* relative to the cgroup2 root; NULL unknown */
+	const char *container_id;   /* short id (12 hex) when the cgroup path names one; else NULL */
+	const char *container_runtime; /* docker, containerd, cri-o, podman, kubernetes */
 	uint64_t start_boot_ns;     /* process start since boot; 0 unknown */
 };
 

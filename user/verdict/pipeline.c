@@ -23,6 +23,7 @@
 #include "detect/h2.h"
 #include "ledger/handoff.h"
 #include "lib/db.h"
+#include "lib/cgroup.h"
 #include "lib/util.h"
 #include "lib/sha256.h"
 
@@ -84,6 +85,10 @@ struct pipeline {
 	struct { uint64_t key; int64_t at_ns; } recent[UNMANAGED_SLOTS];
 	int64_t own_requests[MAX_DEFERRED]; /* revoke requests our own marks queued */
 	int nown;
+
+	/* identity: the cgroup id's path (and container), this host */
+	struct cgcache *cg;
+	char hostname[256], boot_id[40];
 
 	struct h2_stats h2;
 	uint64_t h2_open, h2_untracked; /* decoders live; prefaces not followed (over H2_CONNS_MAX) */
@@ -312,7 +317,7 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	const struct ledger_token *t;
 	struct sighting s = { 0 };
 	struct verdict v;
-	char sha[65], shortf[32];
+	char sha[65], shortf[32], ctr[65];
 	const char *action;
 	cJSON *o;
 
@@ -342,6 +347,13 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	s.proc.exe = (c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV) ? c->path
 		     : (pi ? pi->exe : NULL);
 	s.proc.cgroup_id = c->hdr->cgroup_id;
+	/* the path makes --delegate-cgroup a subtree, and names the container */
+	s.proc.cgroup_path = cgcache_path(p->cg, c->hdr->cgroup_id, c->hdr->tgid);
+	s.proc.container_runtime = cgroup_container(s.proc.cgroup_path, ctr, sizeof(ctr));
+	/* the short id (12 hex) that docker ps, podman and crictl show and
+	 * accept: the full 64 hex is shaped like a secret, and redacted as one */
+	ctr[12] = 0;
+	s.proc.container_id = s.proc.container_runtime ? ctr : NULL;
 	s.proc.start_boot_ns = c->hdr->start_boot_ns;
 	s.time_ns = (int64_t)c->hdr->ts_boot_ns + p->boot_to_real;
 	if (c->kind == CAP_FILE_WRITE)
@@ -375,6 +387,8 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 		return 0;
 	}
 	o = correlate_verdict_json(&s, t, &v, action);
+	cJSON_AddStringToObject(o, "hostname", p->hostname);
+	cJSON_AddStringToObject(o, "boot_id", p->boot_id);
 	if (sc->view)
 		cJSON_AddStringToObject(o, "decoded", sc->view);
 	if (t && !strcmp(action, "revoke")) {
@@ -742,8 +756,9 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	}
 	if ((r = rules_load_builtin(&p->rules, err, errsz)))
 		goto fail;
-	if (o->rules_dir && (r = rules_load_dir(p->rules, o->rules_dir, err, errsz)))
-		goto fail;
+	for (const char *const *d = o->rules_dirs; d && *d; d++)
+		if ((r = rules_load_dir(p->rules, *d, err, errsz)))
+			goto fail;
 	if (!(p->det = detector_new(p->rules, err, errsz))) {
 		r = -EINVAL;
 		goto fail;
@@ -751,6 +766,11 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	if ((r = ledger_attach(p, err, errsz)))
 		goto fail;
 	p->ledger_checked_ns = util_now_ns(CLOCK_MONOTONIC);
+	if (!(p->cg = cgcache_new(cgroup_v2_root()))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	host_identity(p->hostname, sizeof(p->hostname), p->boot_id, sizeof(p->boot_id));
 	*out = p;
 	return 0;
 fail:
@@ -758,17 +778,21 @@ fail:
 	return r ? r : -EINVAL;
 }
 
-int pipeline_reload_rules(struct pipeline *p, const char *rules_dir, char *err, size_t errsz)
+int pipeline_reload_rules(struct pipeline *p, const char *const *rules_dirs, char *err, size_t errsz)
 {
 	struct ruleset *rules = NULL;
 	struct detector *det;
 	int r;
 
-	if ((r = rules_load_builtin(&rules, err, errsz)) ||
-	    (rules_dir && (r = rules_load_dir(rules, rules_dir, err, errsz)))) {
+	if ((r = rules_load_builtin(&rules, err, errsz))) {
 		rules_free(rules);
 		return r;
 	}
+	for (const char *const *d = rules_dirs; d && *d; d++)
+		if ((r = rules_load_dir(rules, *d, err, errsz))) {
+			rules_free(rules);
+			return r;
+		}
 	if (!(det = detector_new(rules, err, errsz))) {
 		rules_free(rules);
 		return -EINVAL;
@@ -790,6 +814,7 @@ void pipeline_close(struct pipeline *p)
 		stream_reset(p, &p->streams[i], 0, 0);
 	detector_free(p->det);
 	rules_free(p->rules);
+	cgcache_free(p->cg);
 	free(p->ledger_path);
 	free(p);
 }

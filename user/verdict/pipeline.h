@@ -25,7 +25,7 @@ typedef void (*pipeline_emit_fn)(void *ctx, cJSON *o);
 struct pipeline_opts {
 	const struct tw_config *cfg;   /* policy, issuers, revocation settings */
 	const char *ledger_path;       /* created when absent */
-	const char *rules_dir;         /* extra rules; NULL: built-in only */
+	const char *const *rules_dirs; /* extra rules, NULL-terminated; NULL: built-in only */
 	int64_t boot_to_real;          /* CLOCK_BOOTTIME -> CLOCK_REALTIME */
 	pipeline_emit_fn emit;
 	void *emit_ctx;
@@ -34,9 +34,10 @@ struct pipeline_opts {
 struct pipeline;
 
 int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *err, size_t errsz);
-/* Rules again (built-in, then RULES_DIR): swapped in whole when they all
- * load and compile; on failure the rules in use stay and err says why. */
-int pipeline_reload_rules(struct pipeline *p, const char *rules_dir, char *err, size_t errsz);
+/* Rules again (built-in, then each of rules_dirs): swapped in whole when
+ * they all load and compile; on failure the rules in use stay and err says why. */
+int pipeline_reload_rules(struct pipeline *p, const char *const *rules_dirs, char *err, size_t errsz);
+
 
 /* Search one capture; emits a verdict per token found. */
 int pipeline_capture(struct pipeline *p, const struct capture *c);

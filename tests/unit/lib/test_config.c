@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <yaml.h>
 #include "lib/config.h"
 
 static char dir[64];
@@ -347,6 +348,136 @@ static void test_duration(void **state)
 	assert_int_not_equal(config_parse_duration_ms("99999h", &ms), 0);
 }
 
+/* Every setting a `run` flag gives has a key, with the flag's bounds. */
+static void test_run_keys(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[512] = "";
+	(void)state;
+
+	assert_int_equal(load("rules_dirs: [/tmp, /]\n"
+			      "events: /var/log/tw.jsonl\n"
+			      "cgroup: /sys/fs/cgroup/x\n"
+			      "capture_size: 1M\n"
+			      "wakeup_bytes: 0\n"
+			      "poll_ms: 20\n"
+			      "stream_tail: 0\n"
+			      "file_tail: false\n"
+			      "file_tail_ms: 9\n"
+			      "sock_batch: no\n"
+			      "sock_batch_ms: 3\n"
+			      "tls: false\n"
+			      "capture_pipes: true\n"
+			      "path_cache: false\n"
+			      "sweep: false\n"
+			      "trace_io: yes\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c->rules_dirs[0], "/tmp");
+	assert_string_equal(c->rules_dirs[1], "/");
+	assert_null(c->rules_dirs[2]);
+	assert_string_equal(c->events[0], "/var/log/tw.jsonl");
+	assert_null(c->events[1]);
+	assert_string_equal(c->cgroup, "/sys/fs/cgroup/x");
+	assert_int_equal(c->capture_size, 1u << 20);
+	assert_int_equal(c->wakeup_bytes, 0);
+	assert_int_equal(c->poll_ms, 20);
+	assert_int_equal(c->stream_tail, 0);
+	assert_false(c->file_tail);
+	assert_int_equal(c->file_tail_ms, 9);
+	assert_false(c->sock_batch);
+	assert_int_equal(c->sock_batch_ms, 3);
+	assert_false(c->tls);
+	assert_true(c->capture_pipes);
+	assert_false(c->path_cache);
+	assert_false(c->sweep);
+	assert_true(c->trace_io);
+	/* sources: the line, a default, a flag */
+	assert_int_equal(config_origin_of(c, "poll_ms", NULL), 6);
+	assert_int_equal(config_origin_of(c, "ringbuf_size", NULL), 0);
+	assert_int_equal(config_note_flag(c, "poll_ms", "poll-ms"), 0);
+	assert_int_equal(config_origin_of(c, "poll_ms", NULL), -1);
+	config_free(c);
+
+	/* the defaults run used to hard-code, now the config's */
+	c = config_defaults();
+	assert_int_equal(c->capture_size, 65536);
+	assert_int_equal(c->poll_ms, 5);
+	assert_true(c->tls && c->sweep && c->file_tail && c->sock_batch && c->path_cache);
+	assert_null(c->rules_dirs[0]);
+	config_free(c);
+
+	expect_error("capture_size: 2M\n", 1, "1..1048576");
+	expect_error("ringbuf_size: 2K\n", 1, "4096..");
+	expect_error("poll_ms: 0\n", 1, "1..1000");
+	expect_error("poll_ms: 5ms\n", 1, "not a whole number");
+	expect_error("stream_tail: 65K\n", 1, "0..65536");
+	expect_error("tls: maybe\n", 1, "true or false");
+	expect_error("rules_dirs: {a: b}\n", 1, "list of paths");
+	expect_error("rules_dirs: /nonexistent-tw-rules\n", 1, "No such file");
+	expect_error("rules_dirs: /etc/passwd\n", 1, "not a directory");
+	expect_error("state_dir: [a, b]\n", 1, "single value");
+}
+
+/* A typo gets the key it is closest to; another word gets none. */
+static void test_suggestions(void **state)
+{
+	(void)state;
+	expect_error("pol_ms: 5\n", 1, "unknown key 'pol_ms'; did you mean 'poll_ms'?");
+	expect_error("ringbuf-size: 4M\n", 1, "did you mean 'ringbuf_size'?");
+	expect_error("ledgr: /x\n", 1, "did you mean 'ledger'?");
+	expect_error("revocation:\n  wrkers: 2\n", 2, "did you mean 'workers'?");
+	expect_error("policy:\n  filewrite: alert\n", 2, "did you mean 'file_write'?");
+	expect_error("issuers:\n  a:\n    type: builtin\n    revocation_lst: /x\n", 4,
+		     "did you mean 'revocation_list'?");
+	expect_error("frobnicate: 1\n", 1, "unknown key 'frobnicate'");
+	assert_null(config_suggest("frobnicate", (const char *const[]){ "poll_ms", "ledger", NULL }));
+	assert_string_equal(config_suggest("leger", (const char *const[]){ "poll_ms", "ledger", NULL }),
+			    "ledger");
+	assert_null(config_suggest("a", (const char *const[]){ "tls", NULL }));
+	/* retention: handled by a module a build may lack; refused by name */
+	expect_error("retention:\n  max_age: 7d\n", 1, "not supported by this build");
+	/* metrics: and outputs: are this build's (output/outputs_config.c) */
+	expect_error("metrics:\n  lissen: 127.0.0.1:9\n", 2, "lissen");
+}
+
+/* Every error in the file, each with its line, not only the first. */
+static void test_every_error(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[2048];
+	(void)state;
+
+	assert_int_not_equal(load("pol_ms: 5\nledger: /x\nringbuf_size: 3M\npolicy:\n  exec_env: maybe\n",
+				  &c, err, sizeof(err)), 0);
+	assert_null(c);
+	assert_non_null(strstr(err, "tw.yaml:1: unknown key 'pol_ms'"));
+	assert_non_null(strstr(err, "\ntw.yaml:3: 'ringbuf_size' must be a power of two"));
+	assert_non_null(strstr(err, "\ntw.yaml:5: policy: 'exec_env' must be revoke or alert"));
+}
+
+static int section_calls;
+static int parse_section(struct config_loader *ld, struct yaml_node_s *v, void **out)
+{
+	(void)ld;
+	section_calls++;
+	*out = strdup(v && v->type == YAML_MAPPING_NODE ? "map" : "other");
+	return 0;
+}
+
+/* Another module's section (retention:) is parsed by it. */
+static void test_registered_section(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[512];
+	(void)state;
+
+	assert_int_equal(config_register_section("retention", parse_section, free), 0);
+	assert_int_equal(load("retention:\n  max_age: 7d\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(section_calls, 1);
+	assert_string_equal(config_section(c, "retention"), "map");
+	assert_null(config_section(c, "outputs"));
+	config_free(c);
+}
+
 static void test_class_names(void **state)
 {
 	(void)state;
@@ -369,6 +500,10 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_class_names),
+		cmocka_unit_test(test_run_keys),
+		cmocka_unit_test(test_suggestions),
+		cmocka_unit_test(test_every_error),
+		cmocka_unit_test(test_registered_section),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -63,7 +63,7 @@ static void test_write_then_read(void **state)
 	assert_int_equal(status_write(dir, 0, 0), 0);
 	umask(old);
 	assert_int_equal(stat(file, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(st.st_mode & 0777, 0640); /* readable by root and its group only (issue 15) */
 	assert_int_equal(entries(), 1); /* no temporary file left */
 	assert_int_equal(status_read(dir, &o, err, sizeof(err)), 0);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "running")));
