@@ -119,9 +119,10 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	/* A file name may hold a token too: every format shows it redacted. */
 	char *p = redact_text(f->path, strlen(f->path));
 	if (c->fmt == FMT_TEXT) {
-		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s\n", p ? p : "?",
+		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p ? p : "?",
 			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
-			m->known ? "managed " : "unmanaged", id);
+			m->known ? "managed " : "unmanaged", id, m->decoded ? " decoded:" : "",
+			m->decoded ? m->decoded : "");
 		free(p);
 		return 0;
 	}
@@ -139,6 +140,10 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		add_managed(o, m->known, id, red);
 		cJSON_AddStringToObject(o, "checksum",
 					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
+		if (m->decoded) { /* offset/line/column are the encoded run's */
+			cJSON_AddStringToObject(o, "decoded", m->decoded);
+			cJSON_AddNumberToObject(o, "encoded_length", (double)m->raw_len);
+		}
 		cmd_print_json(c->out, o, 0);
 		cJSON_Delete(o);
 		free(p);
@@ -158,10 +163,13 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
 	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
 	cJSON_AddNumberToObject(region, "byteOffset", (double)f->offset);
-	cJSON_AddNumberToObject(region, "byteLength", (double)m->len);
+	cJSON_AddNumberToObject(region, "byteLength", (double)m->raw_len);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "locations"), loc);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "partialFingerprints"), "sha256", fp);
-	add_managed(cJSON_AddObjectToObject(o, "properties"), m->known, id, red);
+	cJSON *props = cJSON_AddObjectToObject(o, "properties");
+	add_managed(props, m->known, id, red);
+	if (m->decoded)
+		cJSON_AddStringToObject(props, "decoded", m->decoded);
 	cJSON_AddItemToArray(c->sarif_results, o);
 	return 0;
 }

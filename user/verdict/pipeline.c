@@ -322,8 +322,9 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	cJSON *o;
 
 	(void)len;
-	/* Wholly inside the previous write's tail: reported with that write. */
-	if (!sc->view && m->start + m->len <= c->carry)
+	/* Wholly inside the previous write's tail: reported with that write
+	 * (a token from a decoded view: where its encoded bytes are). */
+	if (!sc->view && m->raw_start + m->raw_len <= c->carry)
 		return 0;
 	p->findings++;
 	/* Found tokens are rare and a refresh that finds nothing new costs a
@@ -380,8 +381,12 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 		return 0;
 	}
 	o = correlate_verdict_json(&s, t, &v, action);
-	if (sc->view)
-		cJSON_AddStringToObject(o, "decoded", sc->view);
+	if (sc->view || m->decoded) { /* "hpack", "json", "hpack>base64" */
+		char chain[64];
+		snprintf(chain, sizeof(chain), "%s%s%s", sc->view ? sc->view : "",
+			 sc->view && m->decoded ? ">" : "", m->decoded ? m->decoded : "");
+		cJSON_AddStringToObject(o, "decoded", chain);
+	}
 	if (t && !strcmp(action, "revoke")) {
 		/* Queue at the issuer first: this is the latency that matters. */
 		char *vj = cJSON_PrintUnformatted(o);
