@@ -56,6 +56,8 @@ static const char scan_help[] =
 	"  --ledger PATH    look findings up in the ledger: managed tokens get their id,\n"
 	"                   and registered opaque tokens are found by length and hash\n"
 	"  --no-validate    also report tokens whose checksum fails\n"
+	"  --no-decode      scan the raw bytes only: no percent, JSON-escape, base64 or\n"
+	"                   HTML-entity views (a finding from one says \"decoded\")\n"
 	"  --binary         scan files that look binary (NUL in the first 8 KiB)\n"
 	"  --threads N      scanning threads (default: one per CPU)\n"
 	"  --chunk SIZE     bytes per piece (default 4M)\n"
@@ -273,6 +275,7 @@ int cmd_scan(int argc, char **argv)
 		{ "rules", required_argument, NULL, 'r' },
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "no-validate", no_argument, NULL, 'N' },
+		{ "no-decode", no_argument, NULL, 'D' },
 		{ "binary", no_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "chunk", required_argument, NULL, 'c' },
@@ -316,6 +319,7 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case 'L': ledger_path = optarg; break;
 		case 'N': so.flags |= DETECT_KEEP_INVALID; break;
+		case 'D': so.flags |= DETECT_NO_VIEWS; break;
 		case 'b': so.binary = 1; break;
 		case 't': {
 			char *end;
@@ -390,6 +394,12 @@ int cmd_scan(int argc, char **argv)
 			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0,
 			(unsigned long long)st.det.limit_hits, (unsigned long long)st.det.too_long,
 			(unsigned long long)st.det.rules_suspended, (unsigned long long)st.det.skipped_hits);
+		fprintf(stderr, "tokenward scan: decoded views: %llu views, %llu bytes, %llu findings, "
+			"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits\n",
+			(unsigned long long)st.det.views, (unsigned long long)st.det.view_bytes,
+			(unsigned long long)st.det.view_findings, (unsigned long long)st.det.view_dups,
+			(unsigned long long)st.det.view_cut, (unsigned long long)st.det.view_budget,
+			(unsigned long long)st.det.view_depth);
 	}
 	scanner_free(sc);
 	rules_free(rs);

@@ -42,16 +42,21 @@ void detect_coverage_json(const struct detect_stats *st, cJSON *o)
 	cJSON_AddNumberToObject(o, "matches_cut_short", (double)st->cut_short);
 	cJSON_AddNumberToObject(o, "rules_suspended", (double)st->rules_suspended);
 	cJSON_AddNumberToObject(o, "keyword_hits_skipped", (double)st->skipped_hits);
-	/* decoded views (detect/views.h): work done, and the three bounds */
+	/* decoded views (detect/views.h): the three bounds */
+	cJSON_AddNumberToObject(o, "encoded_runs_cut", (double)st->view_cut);
+	cJSON_AddNumberToObject(o, "decode_budget_hits", (double)st->view_budget);
+	cJSON_AddNumberToObject(o, "decode_depth_hits", (double)st->view_depth);
+}
+
+void detect_views_json(const struct detect_stats *st, cJSON *o)
+{
 	cJSON *v = cJSON_AddObjectToObject(o, "decoded_views");
+
 	cJSON_AddNumberToObject(v, "views", (double)st->views);
 	cJSON_AddNumberToObject(v, "bytes", (double)st->view_bytes);
 	cJSON_AddNumberToObject(v, "findings", (double)st->view_findings);
 	cJSON_AddNumberToObject(v, "duplicates_dropped", (double)st->view_dups);
 	cJSON_AddNumberToObject(v, "base64_not_text", (double)st->views_rejected);
-	cJSON_AddNumberToObject(v, "runs_cut", (double)st->view_cut);
-	cJSON_AddNumberToObject(v, "budget_hits", (double)st->view_budget);
-	cJSON_AddNumberToObject(v, "depth_hits", (double)st->view_depth);
 }
 
 int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
@@ -69,8 +74,23 @@ int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
 		w = snprintf(out + n, n < outsz ? outsz - n : 0, __VA_ARGS__);     \
 		n += w > 0 ? (size_t)w : 0;                                        \
 	} while (0)
+	if (st->view_cut) {
+		PUT("%s%llu encoded run%s longer than %u KiB decoded in pieces", sep,
+		    (unsigned long long)st->view_cut, st->view_cut == 1 ? "" : "s", DECODE_REGION_MAX >> 10);
+		sep = ", ";
+	}
+	if (st->view_budget) {
+		PUT("%s%llu encoded region%s not decoded (decoding budget of %dx the input spent)", sep,
+		    (unsigned long long)st->view_budget, st->view_budget == 1 ? "" : "s", VIEWS_BUDGET_PER_BYTE);
+		sep = ", ";
+	}
+	if (st->view_depth) {
+		PUT("%s%llu decoded view%s %d deep not decoded further", sep,
+		    (unsigned long long)st->view_depth, st->view_depth == 1 ? "" : "s", VIEWS_DEPTH_MAX);
+		sep = ", ";
+	}
 	if (lh) {
-		PUT("%llu regex search%s stopped at a PCRE2 limit", lh, lh == 1 ? "" : "es");
+		PUT("%s%llu regex search%s stopped at a PCRE2 limit", sep, lh, lh == 1 ? "" : "es");
 		sep = ", ";
 	}
 	if (tl) {
@@ -84,18 +104,6 @@ int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
 	if (rs)
 		PUT("%s%llu time%s a rule sat out the rest of a buffer after %d limit hits (%llu keyword hit%s "
 		    "not searched)", sep, rs, rs == 1 ? "" : "s", DETECT_LIMIT_HITS_PER_RULE, sk, sk == 1 ? "" : "s");
-	if (st->view_cut) {
-		PUT("%s%llu encoded run%s longer than %u KiB decoded in pieces", n ? ", " : "",
-		    (unsigned long long)st->view_cut, st->view_cut == 1 ? "" : "s", DECODE_REGION_MAX >> 10);
-	}
-	if (st->view_budget) {
-		PUT("%s%llu encoded region%s not decoded (decoding budget of %dx the input spent)", n ? ", " : "",
-		    (unsigned long long)st->view_budget, st->view_budget == 1 ? "" : "s", VIEWS_BUDGET_PER_BYTE);
-	}
-	if (st->view_depth) {
-		PUT("%s%llu decoded view%s %d deep not decoded further", n ? ", " : "",
-		    (unsigned long long)st->view_depth, st->view_depth == 1 ? "" : "s", VIEWS_DEPTH_MAX);
-	}
 #undef PUT
 	return (int)n;
 }

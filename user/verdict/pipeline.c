@@ -583,6 +583,7 @@ static void pipeline_status(void *ctx, cJSON *o)
 	struct detect_stats ds;
 	detector_stats(p->det, &ds);
 	detect_coverage_json(&ds, o);
+	detect_views_json(&ds, o);
 }
 
 void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation)
