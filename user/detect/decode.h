@@ -19,9 +19,11 @@
 /* A region longer than this is decoded in pieces of this size (a token
  * across a piece seam is lost: counted as view_cut). */
 #define DECODE_REGION_MAX (64u << 10)
-/* The shortest base64 run decoded: 12 bytes, shorter than any token
- * rule's secret and than "user:" plus an opaque token. */
-#define DECODE_B64_MIN 16
+/* The shortest base64 run decoded: 24 characters, 18 bytes: a secret of
+ * 18 bytes or more encoded alone, or "user:" and a secret of 13 (the
+ * shortest token rules' secrets are 20 and longer). Also the stride of
+ * the run finder's samples: longer is faster on ordinary text. */
+#define DECODE_B64_MIN 24
 
 enum decode_kind {
 	DECODE_PERCENT, /* %XX, partial or whole runs */
@@ -43,6 +45,16 @@ const char *decode_name(enum decode_kind k);
  */
 int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t from,
 		size_t *a, size_t *b, int *cut);
+
+/* The same, where the region may begin before from, down to lo (the end
+ * of the last region of this kind); the escape kinds only. */
+int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
+		     size_t *a, size_t *b, int *cut);
+
+/* The next byte at or after from that may open an escape ('%', '\\',
+ * '&'), or n; and which kind it opens (DECODE_NKINDS for none). */
+size_t decode_next_escape(const unsigned char *p, size_t n, size_t from);
+enum decode_kind decode_escape_kind(unsigned char c);
 
 /*
  * Decode r[0..n) (n <= DECODE_REGION_MAX) into out (room for n bytes);

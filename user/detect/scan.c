@@ -90,7 +90,11 @@ size_t scan_count_newlines(const unsigned char *p, size_t n)
 		memcpy(&w, p + i, 8);
 		x = w ^ 0x0a0a0a0a0a0a0a0aULL;
 		t = ((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x;
-		c += 8 - (size_t)__builtin_popcountll(t & 0x8080808080808080ULL);
+		/* the high bit of each byte of t is now set where p had '\n'; the
+		 * multiply adds the eight 0/1 bytes into the top one (no
+		 * popcount: without -mpopcnt that is a libgcc call per word) */
+		t = ~t & 0x8080808080808080ULL;
+		c += (size_t)(((t >> 7) * 0x0101010101010101ULL) >> 56);
 	}
 	for (; i < n; i++)
 		c += p[i] == '\n';

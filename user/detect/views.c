@@ -190,25 +190,51 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 	return r;
 }
 
-/* Every region of every kind in buf (the view at v->depth). */
+/* A region found in buf: decoded and scanned, or at the depth bound
+ * counted. 1: stop looking for more of this kind (the bound). */
+static int found_region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len,
+			size_t a, size_t b, int rcut, int cut, int *r)
+{
+	if (v->depth == VIEWS_DEPTH_MAX) {
+		v->st->view_depth++; /* more to decode, not followed */
+		return 1;
+	}
+	v->st->view_cut += (uint64_t)rcut;
+	*r = region(v, k, buf, a, b, cut && b == len);
+	return 0;
+}
+
+/*
+ * Every region of every kind in buf (the view at v->depth). The escape
+ * kinds share one pass over the bytes that open them ('%', '\\', '&');
+ * a region of a kind starts no earlier than the end of that kind's last
+ * one, so each byte is in at most one region per kind. Base64 runs have
+ * their own sampling pass.
+ */
 static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 {
-	for (int k = 0; k < DECODE_NKINDS; k++) {
-		size_t from = 0, a, b;
-		int rcut, r;
+	size_t end[DECODE_NKINDS] = { 0 }, a, b, from = 0;
+	int rcut, r = 0, done = 0;
 
-		while (decode_find((enum decode_kind)k, buf, len, from, &a, &b, &rcut)) {
-			from = b > from ? b : from + 1;
-			if (v->depth == VIEWS_DEPTH_MAX) {
-				v->st->view_depth++; /* more to decode, not followed */
-				break;
-			}
-			v->st->view_cut += (uint64_t)rcut;
-			if ((r = region(v, (enum decode_kind)k, buf, a, b, cut && b == len)))
-				return r;
-		}
+	while (!r && decode_find(DECODE_BASE64, buf, len, from, &a, &b, &rcut)) {
+		from = b > from ? b : from + 1;
+		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, &r))
+			break;
 	}
-	return 0;
+	for (size_t i = 0; !r && (i = decode_next_escape(buf, len, i)) < len; i++) {
+		enum decode_kind k = decode_escape_kind(buf[i]);
+
+		if (done & 1 << k || i < end[k])
+			continue;
+		if (!decode_find_from(k, buf, len, end[k], i, &a, &b, &rcut)) {
+			done |= 1 << k; /* none of this kind from here on */
+			continue;
+		}
+		end[k] = b > i ? b : i + 1;
+		if (found_region(v, k, buf, len, a, b, rcut, cut, &r))
+			done |= 1 << k;
+	}
+	return r;
 }
 
 int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
