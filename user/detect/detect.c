@@ -117,6 +117,7 @@ struct detector {
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
+	int in_view;              /* scanning a decoded view of the last raw buffer */
 };
 
 void detector_free(struct detector *d)
@@ -855,7 +856,11 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
 	for (size_t i = 0; i < d->nrules; i++) {
 		d->rules[i].scan_pos = 0;
-		d->rules[i].limit_hits = 0;
+		/* a decoded view is part of its raw buffer: a rule that sat out
+		 * the buffer sits out its views too (views cannot multiply a
+		 * catastrophic pattern's cost) */
+		if (!d->in_view)
+			d->rules[i].limit_hits = 0;
 		d->rules[i].last_miss = NONE_POS;
 	}
 	for (size_t i = 0; i < d->nruns; i++)
@@ -933,7 +938,9 @@ int detector_scan_view(struct detector *d, const unsigned char *buf, size_t len,
 	int was_cut = d->cut, rc;
 
 	d->cut = cut;
+	d->in_view = 1;
 	rc = detector_scan_raw(d, buf, len, fn, ctx);
+	d->in_view = 0;
 	d->cut = was_cut;
 	d->open_from = open_from;
 	d->last_len = last_len;
