@@ -135,9 +135,10 @@ static int block_feed(struct h2conn *c, const unsigned char *p, size_t n, int fi
 	c->st->blocks++;
 	c->st->bytes_decoded += c->text_len;
 	c->st->blocks_cut += c->text_cut;
-	if (c->text_len)
+	if (c->text_len) {
 		r = fn(ctx, c->text, c->text_len);
-	explicit_bzero(c->text, c->text_len);
+		explicit_bzero(c->text, c->text_len); /* never on NULL: a block without fields has no text */
+	}
 	c->text_len = 0;
 	c->text_cut = 0;
 	return r;
