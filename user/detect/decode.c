@@ -452,6 +452,10 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 		if (bits >= 8) {
 			bits -= 8;
 			out[o++] = (unsigned char)(acc >> bits);
+			/* random bytes show themselves early: a long run that is
+			 * not text costs 48 bytes of decoding, not the run */
+			if (o == 48 && !looks_text(out, o))
+				return 0;
 		}
 	}
 	/* byte k of a quantum starts in sextet k of it */
