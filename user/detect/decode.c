@@ -138,6 +138,11 @@ static const unsigned char *b64_class(void)
 	return t;
 }
 
+int decode_b64_byte(unsigned char c)
+{
+	return b64_class()[c] != 0;
+}
+
 /*
  * Runs of DECODE_B64_MIN or more: sampling every DECODE_B64_MIN-th byte
  * finds each (a run that long covers a sample), so ordinary text costs
@@ -407,19 +412,21 @@ static size_t run_html(const unsigned char *r, size_t n, unsigned char *out, uin
 	return o;
 }
 
-static int b64_val(unsigned char c)
+/* Sextet values of both alphabets, -1 for other bytes. */
+static const signed char *b64_vals(void)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
+	static signed char t[256];
+	static int init;
+
+	if (!init) {
+		for (int c = 0; c < 256; c++)
+			t[c] = c >= 'A' && c <= 'Z' ? (signed char)(c - 'A')
+			       : c >= 'a' && c <= 'z' ? (signed char)(c - 'a' + 26)
+			       : c >= '0' && c <= '9' ? (signed char)(c - '0' + 52)
+			       : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
+		init = 1;
+	}
+	return t;
 }
 
 /* Text, as far as a token is concerned: a few control bytes at most
@@ -435,6 +442,7 @@ static int looks_text(const unsigned char *s, size_t n)
 
 static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
 {
+	const signed char *val = b64_vals();
 	size_t m = n, o = 0;
 	uint32_t acc = 0;
 	int bits = 0;
@@ -444,13 +452,16 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 	if (m % 4 == 1)
 		m--; /* a lone sextet holds no byte */
 	for (size_t i = 0; i < m; i++) {
-		int v = b64_val(r[i]);
+		int v = val[r[i]];
 		if (v < 0)
 			return 0;
 		acc = acc << 6 | (uint32_t)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
+			/* byte k of a quantum starts in sextet k of it: the one
+			 * before this (the sextet that completes it) */
+			map[o] = (uint32_t)(i - 1);
 			out[o++] = (unsigned char)(acc >> bits);
 			/* random bytes show themselves early: a long run that is
 			 * not text costs 48 bytes of decoding, not the run */
@@ -458,9 +469,6 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 				return 0;
 		}
 	}
-	/* byte k of a quantum starts in sextet k of it */
-	for (size_t k = 0; k < o; k++)
-		map[k] = (uint32_t)(k / 3 * 4 + k % 3);
 	map[o] = (uint32_t)n;
 	return looks_text(out, o) ? o : 0;
 }

@@ -55,6 +55,8 @@ int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_
  * '&'), or n; and which kind it opens (DECODE_NKINDS for none). */
 size_t decode_next_escape(const unsigned char *p, size_t n, size_t from);
 enum decode_kind decode_escape_kind(unsigned char c);
+/* 1 for a byte of a base64 run (either alphabet, no padding). */
+int decode_b64_byte(unsigned char c);
 
 /*
  * Decode r[0..n) (n <= DECODE_REGION_MAX) into out (room for n bytes);

@@ -10,6 +10,8 @@ struct frame {
 	size_t a;            /* the region's start in the buffer one level up */
 	const uint32_t *map; /* view offset -> offset in the region */
 	enum decode_kind k;
+	const unsigned char *up; /* the buffer one level up */
+	size_t uplen;
 };
 
 struct found {
@@ -160,7 +162,8 @@ static int scratch(struct views *v, int i)
 static int level(struct views *v, const unsigned char *buf, size_t len, int cut);
 
 /* One region of buf decoded as k, scanned, and its own views followed. */
-static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t a, size_t b, int cut)
+static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
+		  int cut)
 {
 	int i = v->depth, r;
 	size_t n;
@@ -176,7 +179,7 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		v->st->views_rejected++;
 		return 0;
 	}
-	v->fr[i + 1] = (struct frame){ a, v->map[i], k };
+	v->fr[i + 1] = (struct frame){ a, v->map[i], k, buf, len };
 	v->depth++;
 	chain_set(v);
 	v->st->views++;
@@ -200,8 +203,30 @@ static int found_region(struct views *v, enum decode_kind k, const unsigned char
 		return 1;
 	}
 	v->st->view_cut += (uint64_t)rcut;
-	*r = region(v, k, buf, a, b, cut && b == len);
+	*r = region(v, k, buf, len, a, b, cut && b == len);
 	return 0;
+}
+
+/*
+ * A base64 run in a view that is a plain copy of the bytes one level up,
+ * bounded there the same way: that level decoded it already (a JSON
+ * string's id, copied into the JSON view unchanged, is not decoded twice).
+ * A run the decoding changed or joined differently (the seam case) is new.
+ */
+static int same_one_up(const struct views *v, size_t a, size_t b)
+{
+	const struct frame *f = &v->fr[v->depth];
+	size_t pa, pb;
+
+	if (!v->depth || f->k == DECODE_BASE64)
+		return 0;
+	pa = f->map[a];
+	pb = f->map[b];
+	if (pb - pa != b - a)
+		return 0;
+	pa += f->a;
+	pb += f->a;
+	return (pa == 0 || !decode_b64_byte(f->up[pa - 1])) && (pb >= f->uplen || !decode_b64_byte(f->up[pb]));
 }
 
 /*
@@ -218,6 +243,10 @@ static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 
 	while (!r && decode_find(DECODE_BASE64, buf, len, from, &a, &b, &rcut)) {
 		from = b > from ? b : from + 1;
+		if (!rcut && same_one_up(v, a, b)) {
+			v->st->view_dups++;
+			continue;
+		}
 		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, &r))
 			break;
 	}
