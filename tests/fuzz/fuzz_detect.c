@@ -1,8 +1,9 @@
 /*
  * The detector (user/detect/detect.c) on arbitrary bytes, with the ledger
  * lookup on (so the opaque pass runs) and each flag combination: every
- * match lies inside the buffer, in order of start, and the streaming
- * figures stay inside the buffer too. The first byte picks the flags.
+ * match lies inside the buffer, raw ones in order of start, one from a
+ * decoded view with its chain and its encoded run inside the buffer, and
+ * the streaming figures stay inside the buffer too. The first byte picks the flags.
  */
 #include "detect/detect.h"
 #include "detect/rules.h"
@@ -38,7 +39,7 @@ static int lookup(void *ctx, const unsigned char sha[32], long long *id)
 }
 
 struct order {
-	size_t last_start, n;
+	size_t last_start, n, size; /* size: the buffer given to detector_scan */
 };
 
 static int on_match(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
@@ -48,6 +49,14 @@ static int on_match(void *ctx, const struct detect_match *m, const unsigned char
 	(void)buf;
 	FUZZ_CHECK(m->len > 0 && m->start <= len && m->len <= len - m->start,
 		   "match [%zu, +%zu) outside %zu bytes", m->start, m->len, len);
+	FUZZ_CHECK(m->raw_len > 0 && m->raw_start <= o->size && m->raw_len <= o->size - m->raw_start,
+		   "raw range [%zu, +%zu) outside %zu bytes", m->raw_start, m->raw_len, o->size);
+	if (m->decoded) { /* a decoded view's findings follow the raw ones */
+		FUZZ_CHECK(m->decoded[0], "empty decoding chain");
+		o->n++;
+		return 0;
+	}
+	FUZZ_CHECK(m->raw_start == m->start && m->raw_len == m->len, "raw finding with another raw range");
 	FUZZ_CHECK(!o->n || m->start >= o->last_start, "match at %zu after one at %zu", m->start, o->last_start);
 	FUZZ_CHECK(m->rule_id && m->rule_name, "match without a rule");
 	FUZZ_CHECK(m->known == 0 || m->token_id >= 0, "known without an id");
@@ -59,7 +68,7 @@ static int on_match(void *ctx, const struct detect_match *m, const unsigned char
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned lens[] = { 8, 12, 20, 32, 43, 64, 100 };
-	struct order o = { 0 };
+	struct order o = { 0, 0, size ? size - 1 : 0 };
 	struct detector *d;
 	struct detect_stats st;
 

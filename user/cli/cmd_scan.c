@@ -56,6 +56,8 @@ static const char scan_help[] =
 	"  --ledger PATH    look findings up in the ledger: managed tokens get their id,\n"
 	"                   and registered opaque tokens are found by length and hash\n"
 	"  --no-validate    also report tokens whose checksum fails\n"
+	"  --no-decode      scan the raw bytes only: no percent, JSON-escape, base64 or\n"
+	"                   HTML-entity views (a finding from one says \"decoded\")\n"
 	"  --binary         scan files that look binary (NUL in the first 8 KiB)\n"
 	"  --threads N      scanning threads (default: one per CPU)\n"
 	"  --chunk SIZE     bytes per piece (default 4M)\n"
@@ -119,9 +121,10 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	/* A file name may hold a token too: every format shows it redacted. */
 	char *p = redact_text(f->path, strlen(f->path));
 	if (c->fmt == FMT_TEXT) {
-		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s\n", p ? p : "?",
+		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p ? p : "?",
 			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
-			m->known ? "managed " : "unmanaged", id);
+			m->known ? "managed " : "unmanaged", id, m->decoded ? " decoded:" : "",
+			m->decoded ? m->decoded : "");
 		free(p);
 		return 0;
 	}
@@ -139,6 +142,10 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		add_managed(o, m->known, id, red);
 		cJSON_AddStringToObject(o, "checksum",
 					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
+		if (m->decoded) { /* offset/line/column are the encoded run's */
+			cJSON_AddStringToObject(o, "decoded", m->decoded);
+			cJSON_AddNumberToObject(o, "encoded_length", (double)m->raw_len);
+		}
 		cmd_print_json(c->out, o, 0);
 		cJSON_Delete(o);
 		free(p);
@@ -158,10 +165,13 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
 	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
 	cJSON_AddNumberToObject(region, "byteOffset", (double)f->offset);
-	cJSON_AddNumberToObject(region, "byteLength", (double)m->len);
+	cJSON_AddNumberToObject(region, "byteLength", (double)m->raw_len);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "locations"), loc);
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "partialFingerprints"), "sha256", fp);
-	add_managed(cJSON_AddObjectToObject(o, "properties"), m->known, id, red);
+	cJSON *props = cJSON_AddObjectToObject(o, "properties");
+	add_managed(props, m->known, id, red);
+	if (m->decoded)
+		cJSON_AddStringToObject(props, "decoded", m->decoded);
 	cJSON_AddItemToArray(c->sarif_results, o);
 	return 0;
 }
@@ -265,6 +275,7 @@ int cmd_scan(int argc, char **argv)
 		{ "rules", required_argument, NULL, 'r' },
 		{ "ledger", required_argument, NULL, 'L' },
 		{ "no-validate", no_argument, NULL, 'N' },
+		{ "no-decode", no_argument, NULL, 'D' },
 		{ "binary", no_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "chunk", required_argument, NULL, 'c' },
@@ -308,6 +319,7 @@ int cmd_scan(int argc, char **argv)
 			break;
 		case 'L': ledger_path = optarg; break;
 		case 'N': so.flags |= DETECT_KEEP_INVALID; break;
+		case 'D': so.flags |= DETECT_NO_VIEWS; break;
 		case 'b': so.binary = 1; break;
 		case 't': {
 			char *end;
@@ -385,6 +397,12 @@ int cmd_scan(int argc, char **argv)
 			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0,
 			(unsigned long long)st.det.limit_hits, (unsigned long long)st.det.too_long,
 			(unsigned long long)st.det.rules_suspended, (unsigned long long)st.det.skipped_hits);
+		fprintf(stderr, "tokenward scan: decoded views: %llu views, %llu bytes, %llu findings, "
+			"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits\n",
+			(unsigned long long)st.det.views, (unsigned long long)st.det.view_bytes,
+			(unsigned long long)st.det.view_findings, (unsigned long long)st.det.view_dups,
+			(unsigned long long)st.det.view_cut, (unsigned long long)st.det.view_budget,
+			(unsigned long long)st.det.view_depth);
 	}
 	scanner_free(sc);
 	rules_free(rs);

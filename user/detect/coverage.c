@@ -4,6 +4,8 @@
  */
 #include <stdio.h>
 #include "detect/coverage.h"
+#include "detect/decode.h"
+#include "detect/views.h"
 
 void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 {
@@ -17,11 +19,20 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 	acc->skipped_hits += x->skipped_hits;
 	acc->rejected += x->rejected;
 	acc->opaque_hashed += x->opaque_hashed;
+	acc->views += x->views;
+	acc->view_bytes += x->view_bytes;
+	acc->view_findings += x->view_findings;
+	acc->view_dups += x->view_dups;
+	acc->views_rejected += x->views_rejected;
+	acc->view_cut += x->view_cut;
+	acc->view_budget += x->view_budget;
+	acc->view_depth += x->view_depth;
 }
 
 uint64_t detect_coverage_losses(const struct detect_stats *st)
 {
-	return st->limit_hits + st->too_long + st->cut_short + st->rules_suspended + st->skipped_hits;
+	return st->limit_hits + st->too_long + st->cut_short + st->rules_suspended + st->skipped_hits +
+	       st->view_cut + st->view_budget + st->view_depth;
 }
 
 void detect_coverage_json(const struct detect_stats *st, cJSON *o)
@@ -31,6 +42,21 @@ void detect_coverage_json(const struct detect_stats *st, cJSON *o)
 	cJSON_AddNumberToObject(o, "matches_cut_short", (double)st->cut_short);
 	cJSON_AddNumberToObject(o, "rules_suspended", (double)st->rules_suspended);
 	cJSON_AddNumberToObject(o, "keyword_hits_skipped", (double)st->skipped_hits);
+	/* decoded views (detect/views.h): the three bounds */
+	cJSON_AddNumberToObject(o, "encoded_runs_cut", (double)st->view_cut);
+	cJSON_AddNumberToObject(o, "decode_budget_hits", (double)st->view_budget);
+	cJSON_AddNumberToObject(o, "decode_depth_hits", (double)st->view_depth);
+}
+
+void detect_views_json(const struct detect_stats *st, cJSON *o)
+{
+	cJSON *v = cJSON_AddObjectToObject(o, "decoded_views");
+
+	cJSON_AddNumberToObject(v, "views", (double)st->views);
+	cJSON_AddNumberToObject(v, "bytes", (double)st->view_bytes);
+	cJSON_AddNumberToObject(v, "findings", (double)st->view_findings);
+	cJSON_AddNumberToObject(v, "duplicates_dropped", (double)st->view_dups);
+	cJSON_AddNumberToObject(v, "base64_not_text", (double)st->views_rejected);
 }
 
 int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
@@ -48,8 +74,23 @@ int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
 		w = snprintf(out + n, n < outsz ? outsz - n : 0, __VA_ARGS__);     \
 		n += w > 0 ? (size_t)w : 0;                                        \
 	} while (0)
+	if (st->view_cut) {
+		PUT("%s%llu encoded run%s longer than %u KiB decoded in pieces", sep,
+		    (unsigned long long)st->view_cut, st->view_cut == 1 ? "" : "s", DECODE_REGION_MAX >> 10);
+		sep = ", ";
+	}
+	if (st->view_budget) {
+		PUT("%s%llu encoded region%s not decoded (decoding budget of %dx the input spent)", sep,
+		    (unsigned long long)st->view_budget, st->view_budget == 1 ? "" : "s", VIEWS_BUDGET_PER_BYTE);
+		sep = ", ";
+	}
+	if (st->view_depth) {
+		PUT("%s%llu decoded view%s %d deep not decoded further", sep,
+		    (unsigned long long)st->view_depth, st->view_depth == 1 ? "" : "s", VIEWS_DEPTH_MAX);
+		sep = ", ";
+	}
 	if (lh) {
-		PUT("%llu regex search%s stopped at a PCRE2 limit", lh, lh == 1 ? "" : "es");
+		PUT("%s%llu regex search%s stopped at a PCRE2 limit", sep, lh, lh == 1 ? "" : "es");
 		sep = ", ";
 	}
 	if (tl) {

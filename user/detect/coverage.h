@@ -20,8 +20,13 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x);
 uint64_t detect_coverage_losses(const struct detect_stats *st);
 
 /* Add regex_limit_hits, matches_too_long, matches_cut_short,
- * rules_suspended and keyword_hits_skipped to o. */
+ * rules_suspended, keyword_hits_skipped and the decoded views' bounds
+ * (encoded_runs_cut, decode_budget_hits, decode_depth_hits) to o. */
 void detect_coverage_json(const struct detect_stats *st, cJSON *o);
+
+/* The decoded views' work (not losses) as o's "decoded_views" object:
+ * views, bytes, findings, duplicates_dropped, base64_not_text. */
+void detect_views_json(const struct detect_stats *st, cJSON *o);
 
 /* "2 regex searches stopped at a PCRE2 limit, ..." (no trailing newline);
  * empty when there is no loss. Returns the length snprintf would. */

@@ -33,6 +33,7 @@
 #include <pcre2.h>
 #include "detect/checksum.h"
 #include "detect/detect.h"
+#include "detect/views.h"
 #include "detect/opaque.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
@@ -115,6 +116,8 @@ struct detector {
 	size_t ncands, capcands;
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
+	struct views *views;      /* decoded views' scratch (views.h) */
+	int in_view;              /* scanning a decoded view of the last raw buffer */
 };
 
 void detector_free(struct detector *d)
@@ -136,6 +139,7 @@ void detector_free(struct detector *d)
 	free(d->lenmap);
 	free(d->cands);
 	sha256_ctx_free(d->hash);
+	views_free(d->views);
 	free(d);
 }
 
@@ -841,7 +845,7 @@ int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn
 	return rc;
 }
 
-int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn, void *ctx)
+int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_fn fn, void *ctx)
 {
 	const unsigned char *buf = vbuf;
 	int rc;
@@ -852,7 +856,11 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
 	for (size_t i = 0; i < d->nrules; i++) {
 		d->rules[i].scan_pos = 0;
-		d->rules[i].limit_hits = 0;
+		/* a decoded view is part of its raw buffer: a rule that sat out
+		 * the buffer sits out its views too (views cannot multiply a
+		 * catastrophic pattern's cost) */
+		if (!d->in_view)
+			d->rules[i].limit_hits = 0;
 		d->rules[i].last_miss = NONE_POS;
 	}
 	for (size_t i = 0; i < d->nruns; i++)
@@ -904,9 +912,38 @@ int detector_scan(struct detector *d, const void *vbuf, size_t len, detect_fn fn
 		m.checksum_valid = c->checksum_valid;
 		m.known = c->known;
 		m.token_id = c->known ? c->token_id : -1;
+		m.raw_start = c->start;
+		m.raw_len = c->len;
 		rc = fn(ctx, &m, buf, len);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int detector_scan(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx)
+{
+	if (d->flags & DETECT_NO_VIEWS)
+		return detector_scan_raw(d, buf, len, fn, ctx);
+	if (!d->views && !(d->views = views_new()))
+		return -ENOMEM;
+	return views_scan(d->views, d, &d->st, buf, len, d->cut, fn, ctx);
+}
+
+int detector_scan_view(struct detector *d, const unsigned char *buf, size_t len, int cut, detect_fn fn,
+		       void *ctx)
+{
+	size_t open_from = d->open_from, last_len = d->last_len;
+	uint64_t bytes = d->st.bytes;
+	int was_cut = d->cut, rc;
+
+	d->cut = cut;
+	d->in_view = 1;
+	rc = detector_scan_raw(d, buf, len, fn, ctx);
+	d->in_view = 0;
+	d->cut = was_cut;
+	d->open_from = open_from;
+	d->last_len = last_len;
+	d->st.bytes = bytes;
+	return rc;
 }

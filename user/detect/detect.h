@@ -16,7 +16,11 @@
  *      SHA-256 and, if a lookup is set, looked up (the ledger);
  *   5. runs of base64url characters whose length is one of the
  *      registered opaque-token lengths are hashed and looked up too, and
- *      reported as rule "opaque" when known.
+ *      reported as rule "opaque" when known;
+ *   6. where the buffer holds percent-encoding, JSON string escapes,
+ *      base64 or HTML entities, the decoded bytes are scanned the same
+ *      way, to a bounded depth (views.h); such a finding says its
+ *      decoding chain and where its encoded bytes are.
  *
  * Matches are reported in order of start; where a generic rule (e.g. the
  * Authorization: Bearer value) overlaps a specific one (e.g. a JWT) only
@@ -45,6 +49,15 @@ struct detect_match {
 	int checksum_valid;           /* 1 valid, 0 no checksum for this rule, -1 invalid */
 	int known;                    /* 1 when the known-lookup recognised the hash */
 	long long token_id;           /* the lookup's id when known, else -1 */
+	/* Where the secret's bytes are in the buffer given to detector_scan():
+	 * for a raw finding start and len again; for one from a decoded view
+	 * the encoded run that decodes to it. */
+	size_t raw_start, raw_len;
+	/* NULL for a raw finding; else the decodings that revealed it, applied
+	 * left to right: "percent", "json", "base64", "html", "base64>json".
+	 * Then the callback's buf is the decoded view, and start/len index
+	 * it (buf + start is the secret, as for a raw finding). */
+	const char *decoded;
 };
 
 /* Called once per match, in order of start. A non-zero return stops the
@@ -76,12 +89,17 @@ enum {
 	/* Skip the placeholder and entropy checks: for redaction, where
 	 * hiding a placeholder costs nothing and missing a secret is worse. */
 	DETECT_NO_FILTERS = 2,
+	/* Scan the raw bytes only, no decoded views (views.h). */
+	DETECT_NO_VIEWS = 4,
 };
 void detector_set_flags(struct detector *d, unsigned flags);
 
 /* Scan buf[0..len). Returns 0, the first non-zero callback value, or
  * -ENOMEM. */
 int detector_scan(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
+
+/* Only the raw bytes, whatever the flags: no decoded views. */
+int detector_scan_raw(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx);
 
 /* The same for a buffer that was cut (a write longer than the capture
  * window, argv past its limit): a candidate that runs into its end is a
@@ -136,6 +154,16 @@ struct detect_stats {
 	uint64_t skipped_hits;    /* loss: keyword hits not searched because of that */
 	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
 	uint64_t opaque_hashed;
+	/* decoded views (views.h) */
+	uint64_t views;           /* regions decoded and scanned */
+	uint64_t view_bytes;      /* bytes of decoded views scanned (not in bytes) */
+	uint64_t view_findings;   /* findings from views */
+	uint64_t view_dups;       /* view findings dropped: already reported from the same bytes */
+	uint64_t views_rejected;  /* base64 runs that did not decode to text */
+	uint64_t view_cut;        /* loss: a run longer than DECODE_REGION_MAX, decoded in pieces
+				   * (a token across a piece seam is lost) */
+	uint64_t view_budget;     /* loss: regions not decoded, the scan's decoding budget spent */
+	uint64_t view_depth;      /* loss: views VIEWS_DEPTH_MAX deep that held more to decode */
 };
 void detector_stats(const struct detector *d, struct detect_stats *out);
 

@@ -149,7 +149,9 @@ static int block_feed(struct h2conn *c, const unsigned char *p, size_t n, int fi
 /* A whole HEADERS or CONTINUATION payload: padding and priority off. */
 static int frame_done(struct h2conn *c, h2_block_fn fn, void *ctx)
 {
-	const unsigned char *p = c->frame;
+	/* an empty first frame leaves no buffer: inflate from an empty one,
+	 * never from NULL (p += 0 on NULL is undefined) */
+	const unsigned char *p = c->frame ? c->frame : (const unsigned char *)"";
 	size_t n = c->frame_len;
 
 	if (c->type == FRAME_HEADERS) {

@@ -118,10 +118,17 @@ static int add_span(void *ctx, const struct detect_match *m, const unsigned char
 		sp->v = nv;
 		sp->cap = cap;
 	}
-	sp->v[sp->n][0] = m->start;
-	sp->v[sp->n][1] = m->start + m->len;
+	/* a secret found decoded: its encoded bytes are masked */
+	sp->v[sp->n][0] = m->raw_start;
+	sp->v[sp->n][1] = m->raw_start + m->raw_len;
 	sp->n++;
 	return 0;
+}
+
+static int span_cmp(const void *a, const void *b)
+{
+	const size_t *x = a, *y = b;
+	return x[0] < y[0] ? -1 : x[0] > y[0];
 }
 
 struct obuf {
@@ -268,6 +275,9 @@ char *redact_text(const char *s, size_t n)
 	 * heuristic would let it pass (an AWS key id is all upper case). */
 	if (d)
 		detector_scan(d, s, n, add_span, &sp);
+	/* findings from decoded views come after the raw ones */
+	if (sp.n > 1)
+		qsort(sp.v, sp.n, sizeof(*sp.v), span_cmp);
 	if (sp.oom) {
 		/* Cannot tell where the secrets are: hide everything printable. */
 		free(sp.v);

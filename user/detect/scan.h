@@ -17,9 +17,11 @@
 struct scan_finding {
 	const struct detect_match *m;
 	const char *path;            /* as given or found by the walk; "-" for stdin */
-	uint64_t offset;             /* of the secret, in the (decompressed) stream */
-	uint64_t line, column;       /* 1-based; column counts bytes */
-	const unsigned char *secret; /* m->len bytes, valid during the callback only */
+	uint64_t offset;             /* of the secret, in the (decompressed) stream; for one
+				      * found in a decoded view (m->decoded), of the encoded
+				      * run it was decoded from (m->raw_len bytes) */
+	uint64_t line, column;       /* 1-based; column counts bytes; where offset is */
+	const unsigned char *secret; /* m->len bytes (decoded), valid during the callback only */
 };
 
 /* Findings, in order. A non-zero return stops the whole scan. */

@@ -322,8 +322,9 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	cJSON *o;
 
 	(void)len;
-	/* Wholly inside the previous write's tail: reported with that write. */
-	if (!sc->view && m->start + m->len <= c->carry)
+	/* Wholly inside the previous write's tail: reported with that write
+	 * (a token from a decoded view: where its encoded bytes are). */
+	if (!sc->view && m->raw_start + m->raw_len <= c->carry)
 		return 0;
 	p->findings++;
 	/* Found tokens are rare and a refresh that finds nothing new costs a
@@ -389,8 +390,12 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	o = correlate_verdict_json(&s, t, &v, action);
 	cJSON_AddStringToObject(o, "hostname", p->hostname);
 	cJSON_AddStringToObject(o, "boot_id", p->boot_id);
-	if (sc->view)
-		cJSON_AddStringToObject(o, "decoded", sc->view);
+	if (sc->view || m->decoded) { /* "hpack", "json", "hpack>base64" */
+		char chain[64];
+		snprintf(chain, sizeof(chain), "%s%s%s", sc->view ? sc->view : "",
+			 sc->view && m->decoded ? ">" : "", m->decoded ? m->decoded : "");
+		cJSON_AddStringToObject(o, "decoded", chain);
+	}
 	if (t && !strcmp(action, "revoke")) {
 		/* Queue at the issuer first: this is the latency that matters. */
 		char *vj = cJSON_PrintUnformatted(o);
@@ -587,6 +592,7 @@ static void pipeline_status(void *ctx, cJSON *o)
 	struct detect_stats ds;
 	detector_stats(p->det, &ds);
 	detect_coverage_json(&ds, o);
+	detect_views_json(&ds, o);
 }
 
 void pipeline_status_fill(struct pipeline *p, cJSON *detection, cJSON *revocation)

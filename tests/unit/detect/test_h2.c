@@ -248,6 +248,31 @@ static void test_empty_headers_then_continuation(void **state)
 	h2conn_free(c);
 }
 
+/* A HEADERS frame with no payload as the connection's first: no frame
+ * buffer was ever grown, and the (empty) block must still be inflated
+ * without arithmetic on a NULL pointer (UBSan; found by fuzz_h2). */
+static void test_empty_headers_frame(void **state)
+{
+	struct h2_stats st = { 0 };
+	struct got g = { 0 };
+	unsigned char buf[128], big[64];
+	struct h2conn *c = h2conn_new(&st);
+	size_t n;
+
+	(void)state;
+	memcpy(buf, H2_PREFACE, H2_PREFACE_LEN);
+	n = H2_PREFACE_LEN + frame(buf + H2_PREFACE_LEN, 1, 0x4 | 0x1, 1, NULL, 0);
+	assert_int_equal(h2conn_feed(c, buf, n, on_block, &g), 0);
+	assert_int_equal(g.n, 0);
+	assert_int_equal(st.blocks, 1);
+	/* and the connection goes on */
+	n = unhex(c4[0], big);
+	n = frame(buf, 1, 0x4, 3, big, n);
+	assert_int_equal(h2conn_feed(c, buf, n, on_block, &g), 0);
+	assert_int_equal(g.n, 1);
+	h2conn_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_token_in_split_block),
 		cmocka_unit_test(test_not_h2_and_bad_frames),
 		cmocka_unit_test(test_empty_headers_then_continuation),
+		cmocka_unit_test(test_empty_headers_frame),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,468 @@
+/* Tests for user/detect/decode.c and views.c: each decoder, the finders'
+ * triggers, tokens at the seam of an escape, the decoding chain and the raw
+ * range of a finding, nesting depth, the bounds (each counted), and no
+ * second report of a token already found. Tokens are minted at run time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include "detect/coverage.h"
+#include "detect/decode.h"
+#include "detect/detect.h"
+#include "detect/redact.h"
+#include "detect/rules.h"
+#include "detect/views.h"
+#include "tokmint.h"
+
+#define MAXF 64
+
+struct found {
+	struct detect_match m[MAXF];
+	char secret[MAXF][128];
+	char chain[MAXF][32];
+	size_t n;
+};
+
+static int collect(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct found *f = ctx;
+	(void)len;
+	if (f->n < MAXF) {
+		f->m[f->n] = *m;
+		snprintf(f->secret[f->n], sizeof(f->secret[0]), "%.*s", (int)m->len, (const char *)buf + m->start);
+		snprintf(f->chain[f->n], sizeof(f->chain[0]), "%s", m->decoded ? m->decoded : "");
+		f->n++;
+	}
+	return 0;
+}
+
+static struct ruleset *rs;
+
+static int setup(void **state)
+{
+	char err[256];
+	(void)state;
+	return rules_load_builtin(&rs, err, sizeof(err));
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rules_free(rs);
+	return 0;
+}
+
+static struct detector *newdet(void)
+{
+	char err[256];
+	struct detector *d = detector_new(rs, err, sizeof(err));
+	assert_non_null(d);
+	return d;
+}
+
+static struct found *scan(struct detector *d, const char *text)
+{
+	static struct found f;
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(detector_scan(d, text, strlen(text), collect, &f), 0);
+	return &f;
+}
+
+/* Standard base64 with padding. */
+static void b64(const char *in, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)strlen(in));
+}
+
+static void pct_all(const char *in, char *out)
+{
+	for (; *in; in++, out += 3)
+		sprintf(out, "%%%02X", (unsigned char)*in);
+	*out = 0;
+}
+
+/* ---- decoders ---- */
+
+static size_t dec(enum decode_kind k, const char *in, char *out, uint32_t *map)
+{
+	size_t n = decode_run(k, (const unsigned char *)in, strlen(in), (unsigned char *)out, map);
+	out[n] = 0;
+	return n;
+}
+
+static void test_decode_percent(void **state)
+{
+	char out[64];
+	uint32_t map[65];
+	(void)state;
+	assert_int_equal(dec(DECODE_PERCENT, "a%3Db%2f%zz%4", out, map), 9);
+	assert_string_equal(out, "a=b/%zz%4");
+	assert_int_equal(map[1], 1); /* '=' from "%3D" */
+	assert_int_equal(map[2], 4);
+	assert_int_equal(map[9], 13);
+	assert_int_equal(dec(DECODE_PERCENT, "%2541", out, map), 3);
+	assert_string_equal(out, "%41"); /* one layer at a time */
+}
+
+static void test_decode_json(void **state)
+{
+	char out[64];
+	uint32_t map[65];
+	(void)state;
+	dec(DECODE_JSON, "a\\nb\\t\\\"c\\/d\\\\e\\u003d\\x41", out, map);
+	assert_string_equal(out, "a\nb\t\"c/d\\e=A");
+	assert_int_equal(map[1], 1);
+	assert_int_equal(map[2], 3);
+	/* a surrogate pair is one code point, four UTF-8 bytes */
+	assert_int_equal(dec(DECODE_JSON, "\\ud83d\\ude00!", out, map), 5);
+	assert_memory_equal(out, "\xf0\x9f\x98\x80!", 5);
+	assert_int_equal(map[3], 0);
+	assert_int_equal(map[4], 12);
+	/* not an escape: kept */
+	dec(DECODE_JSON, "\\q\\u12", out, map);
+	assert_string_equal(out, "\\q\\u12");
+}
+
+static void test_decode_base64(void **state)
+{
+	char out[64];
+	uint32_t map[65];
+	(void)state;
+	assert_int_equal(dec(DECODE_BASE64, "dXNlcjpwYXNzd29yZA==", out, map), 13);
+	assert_string_equal(out, "user:password");
+	assert_int_equal(map[3], 4);  /* byte 3 starts quantum 1 */
+	assert_int_equal(map[13], 20);
+	dec(DECODE_BASE64, "dXNlcjpwYXNzd29yZA", out, map); /* unpadded */
+	assert_string_equal(out, "user:password");
+	dec(DECODE_BASE64, "P_8-", out, map);                /* URL-safe alphabet */
+	assert_memory_equal(out, "\x3f\xff\x3e", 3);
+	/* bytes that are not text: not a view */
+	assert_int_equal(dec(DECODE_BASE64, "AAECAwQFBgcICQoLDA0ODw", out, map), 0);
+}
+
+static void test_decode_html(void **state)
+{
+	char out[64];
+	uint32_t map[65];
+	(void)state;
+	dec(DECODE_HTML, "a&amp;b&#61;c&#x3D;d&quot;&lt;&gt;&apos;&nbsp;&bogus;&#xZZ;", out, map);
+	assert_string_equal(out, "a&b=c=d\"<>' &bogus;&#xZZ;");
+	assert_int_equal(map[2], 6);
+	dec(DECODE_HTML, "&#233;", out, map);
+	assert_string_equal(out, "\xc3\xa9");
+}
+
+/* ---- finders ---- */
+
+static int find(enum decode_kind k, const char *s, size_t from, size_t *a, size_t *b)
+{
+	int cut;
+	return decode_find(k, (const unsigned char *)s, strlen(s), from, a, b, &cut);
+}
+
+static void test_find_regions(void **state)
+{
+	size_t a, b;
+	(void)state;
+	/* percent: the URL around the escape, to white space or a quote */
+	assert_true(find(DECODE_PERCENT, "GET /x?a%3Db HTTP", 0, &a, &b));
+	assert_int_equal(a, 4);
+	assert_int_equal(b, 12);
+	assert_false(find(DECODE_PERCENT, "100% sure %zz", 0, &a, &b));
+	/* json: the string around the escape */
+	assert_true(find(DECODE_JSON, "{\"a\":\"x\\ny\",\"b\":1}", 0, &a, &b));
+	assert_int_equal(a, 6);
+	assert_int_equal(b, 10);
+	assert_false(find(DECODE_JSON, "C:\\Users path\\", 0, &a, &b));
+	/* html: an entity, not a query string's & */
+	assert_false(find(DECODE_HTML, "/q?a=1&b=2&c=3", 0, &a, &b));
+	assert_true(find(DECODE_HTML, "x=1&amp;y=2", 0, &a, &b));
+	/* base64: mixed case, one alphabet, long enough; not hex, UUIDs, words, paths */
+	assert_true(find(DECODE_BASE64, "Authorization: Basic dXNlcjpjb3JyZWN0aG9yc2ViYXR0ZXJ5\r\n", 0, &a, &b));
+	assert_int_equal(a, 21);
+	assert_int_equal(b, 53);
+	assert_false(find(DECODE_BASE64, "sha=0123456789abcdef0123456789abcdef01234567", 0, &a, &b));
+	assert_false(find(DECODE_BASE64, "id=550e8400-e29b-41d4-a716-446655440000", 0, &a, &b));
+	assert_false(find(DECODE_BASE64, "the quick brown fox jumps over the lazy dog", 0, &a, &b));
+	assert_false(find(DECODE_BASE64, "/usr/lib/x86_64-linux-gnu/libpcre2-8.so", 0, &a, &b));
+	assert_false(find(DECODE_BASE64, "dXNlcjpwYXNzd29yZA==", 0, &a, &b)); /* shorter than DECODE_B64_MIN */
+}
+
+/* ---- the detector's views ---- */
+
+static void expect_one(struct found *f, const char *tok, const char *chain)
+{
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->secret[0], tok);
+	assert_string_equal(f->chain[0], chain);
+}
+
+static void test_views_each_encoding(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], twd[64], enc[512], cred[256], text[1024];
+	struct found *f;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	tm_twd(twd);
+
+	/* the seam of a partial escape: "%3D" leaves a D against the token */
+	snprintf(text, sizeof(text), "GET /cb?next=token%%3D%s HTTP/1.1\n", ghp);
+	f = scan(d, text);
+	expect_one(f, ghp, "percent");
+	assert_int_equal(f->m[0].raw_start, strstr(text, ghp) - text);
+	assert_int_equal(f->m[0].raw_len, 40);
+	/* a fully encoded run: the raw range is the encoded bytes */
+	pct_all(ghp, enc);
+	snprintf(text, sizeof(text), "x=%s\n", enc);
+	f = scan(d, text);
+	expect_one(f, ghp, "percent");
+	assert_int_equal(f->m[0].raw_start, 2);
+	assert_int_equal(f->m[0].raw_len, 120);
+
+	/* JSON: "\n" leaves an n against the token */
+	snprintf(text, sizeof(text), "{\"msg\":\"failed\\n%s\"}\n", twd);
+	expect_one(scan(d, text), twd, "json");
+	snprintf(text, sizeof(text), "{\"msg\":\"token\\u003d%s\"}\n", twd);
+	expect_one(scan(d, text), twd, "json");
+	snprintf(text, sizeof(text), "{\"url\":\"https:\\/\\/x\\/?t=%s\\/y\"}\n", ghp);
+	f = scan(d, text); /* found raw already ('/' is a boundary): once */
+	assert_int_equal(f->n, 1);
+
+	/* HTTP Basic: the password, then the user name */
+	snprintf(cred, sizeof(cred), "user:%s", ghp);
+	b64(cred, enc);
+	snprintf(text, sizeof(text), "Authorization: Basic %s\r\n", enc);
+	f = scan(d, text);
+	expect_one(f, ghp, "base64");
+	assert_int_equal(f->m[0].raw_start, 21 + 6); /* byte 5 of "user:…" starts in sextet 6 */
+	snprintf(cred, sizeof(cred), "%s:x-oauth-basic", twd);
+	b64(cred, enc);
+	snprintf(text, sizeof(text), "authorization: basic %s\r\n", enc);
+	expect_one(scan(d, text), twd, "base64");
+	/* base64 of a JSON blob and of an env file (URL-safe, unpadded) */
+	snprintf(cred, sizeof(cred), "{\"token\":\"%s\"}", ghp);
+	b64(cred, enc);
+	snprintf(text, sizeof(text), "secret: %s\n", enc);
+	expect_one(scan(d, text), ghp, "base64");
+	snprintf(cred, sizeof(cred), "GITHUB_TOKEN=%s\nOTHER=1\n", ghp);
+	tm_b64url(cred, strlen(cred), enc);
+	snprintf(text, sizeof(text), "env=%s\n", enc);
+	expect_one(scan(d, text), ghp, "base64");
+
+	/* HTML: entity-encoded first byte (raw sees "hp_…") */
+	snprintf(text, sizeof(text), "<a href=\"/x?t=&#103;%s&amp;y=1\">\n", ghp + 1);
+	expect_one(scan(d, text), ghp, "html");
+	snprintf(text, sizeof(text), "<i>&#x67;%s</i>\n", ghp + 1);
+	expect_one(scan(d, text), ghp, "html");
+	detector_free(d);
+}
+
+static void test_views_nesting_and_depth(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], l1[256], l2[512], l3[768], l4[1100], l5[1500], text[1200];
+	struct detect_stats st;
+	struct found *f;
+	uint64_t depth0;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	/* base64 of a JSON log line whose string escapes the token's seam */
+	snprintf(l1, sizeof(l1), "{\"msg\":\"failed\\n%s\"}", ghp);
+	b64(l1, l2);
+	snprintf(text, sizeof(text), "blob %s\n", l2);
+	expect_one(scan(d, text), ghp, "base64>json");
+	/* percent-encoding of a JSON escape */
+	snprintf(text, sizeof(text), "GET /?q=%%22failed%%5Cn%s%%22 HTTP/1.1\n", ghp);
+	expect_one(scan(d, text), ghp, "percent>json");
+	/* three layers of base64: found; four: not, and the depth bound counted */
+	snprintf(l1, sizeof(l1), "token:%s", ghp);
+	b64(l1, l2);
+	b64(l2, l3);
+	b64(l3, l4);
+	snprintf(text, sizeof(text), "x %s\n", l4);
+	expect_one(scan(d, text), ghp, "base64>base64>base64");
+	detector_stats(d, &st);
+	depth0 = st.view_depth;
+	b64(l4, l5);
+	f = scan(d, l5);
+	assert_int_equal(f->n, 0);
+	detector_stats(d, &st);
+	assert_true(st.view_depth > depth0);
+	assert_true(detect_coverage_losses(&st) >= 1);
+	detector_free(d);
+}
+
+static void test_no_second_report(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], text[512];
+	struct detect_stats st;
+	struct found *f;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	/* raw in a JSON string that also has an escape: the JSON view sees it too */
+	snprintf(text, sizeof(text), "{\"msg\":\"a\\tb %s c\\n\"}\n", ghp);
+	f = scan(d, text);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->chain[0], "");
+	/* raw in a URL that has other escapes */
+	snprintf(text, sizeof(text), "GET /?a=%%20&t=%s&b=%%3D HTTP/1.1\n", ghp);
+	f = scan(d, text);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->chain[0], "");
+	detector_stats(d, &st);
+	assert_true(st.view_dups >= 2);
+	/* the same token twice, once raw and once encoded elsewhere: both */
+	snprintf(text, sizeof(text), "a=%s b=token%%3D%s\n", ghp, ghp);
+	f = scan(d, text);
+	assert_int_equal(f->n, 2);
+	detector_free(d);
+}
+
+static void test_views_off(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], text[512];
+	(void)state;
+	tm_github(ghp, "ghp_");
+	snprintf(text, sizeof(text), "token%%3D%s\n", ghp);
+	detector_set_flags(d, DETECT_NO_VIEWS);
+	assert_int_equal(scan(d, text)->n, 0);
+	detector_set_flags(d, 0);
+	assert_int_equal(scan(d, text)->n, 1);
+	detector_free(d);
+}
+
+static void test_bounds_counted(void **state)
+{
+	struct detector *d = newdet();
+	struct detect_stats st;
+	size_t n = 300 << 10;
+	char *big = malloc(n + 1), msg[512];
+	(void)state;
+	assert_non_null(big);
+	/* a run of %41 longer than DECODE_REGION_MAX: decoded in pieces, counted */
+	for (size_t i = 0; i < n; i += 3)
+		memcpy(big + i, "%41", 3);
+	big[n] = 0;
+	scan(d, big);
+	detector_stats(d, &st);
+	assert_true(st.view_cut >= 4);
+	assert_true(st.views >= 5);
+	detect_coverage_text(&st, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "decoded in pieces"));
+	/* every kind in one run, each layer holding the others: the budget */
+	for (size_t i = 0; i + 12 <= n; i += 12)
+		memcpy(big + i, "%2541\\t&amp;", 12);
+	big[n - n % 12] = 0;
+	scan(d, big);
+	detector_stats(d, &st);
+	assert_true(st.view_budget >= 1);
+	/* decoded bytes stay within the budget: 4x the input plus the minimum */
+	assert_true(st.view_bytes <= (uint64_t)2 * (n * VIEWS_BUDGET_PER_BYTE + VIEWS_BUDGET_MIN));
+	free(big);
+	detector_free(d);
+}
+
+static void test_cut_buffer_view(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], text[512];
+	struct found f = { 0 };
+	struct detect_stats st;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	/* the encoded token runs into the end of a cut capture: not judged */
+	snprintf(text, sizeof(text), "x token%%3D%.30s", ghp);
+	assert_int_equal(detector_scan_cut(d, text, strlen(text), collect, &f), 0);
+	assert_int_equal(f.n, 0);
+	detector_stats(d, &st);
+	assert_true(st.cut_short >= 1);
+	/* whole, and not at the end: found in the cut buffer */
+	snprintf(text, sizeof(text), "x token%%3D%s and more", ghp);
+	assert_int_equal(detector_scan_cut(d, text, strlen(text), collect, &f), 0);
+	assert_int_equal(f.n, 1);
+	detector_free(d);
+}
+
+struct known1 {
+	unsigned char sha[32];
+};
+
+static int known_cb(void *ctx, const unsigned char s[32], long long *id)
+{
+	struct known1 *k = ctx;
+	*id = 7;
+	return !memcmp(k->sha, s, 32);
+}
+
+static void test_opaque_in_basic(void **state)
+{
+	struct detector *d = newdet();
+	char tok[44], cred[80], enc[160], text[256];
+	unsigned lens[] = { 43 };
+	unsigned l = 32;
+	struct known1 k;
+	struct found *f;
+	(void)state;
+	tm_chars(tok, tm_b64u, 64, 43);
+	tm_record(tok);
+	EVP_Digest(tok, 43, k.sha, &l, EVP_sha256(), NULL);
+	detector_set_known(d, known_cb, &k, lens, 1);
+	snprintf(cred, sizeof(cred), "git:%s", tok);
+	b64(cred, enc);
+	snprintf(text, sizeof(text), "Authorization: Basic %s\r\n", enc);
+	f = scan(d, text);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->m[0].rule_id, DETECT_OPAQUE_RULE);
+	assert_int_equal(f->m[0].known, 1);
+	assert_string_equal(f->chain[0], "base64");
+	detector_free(d);
+}
+
+static void test_redact_masks_encoded(void **state)
+{
+	char ghp[48], cred[128], enc[256], text[512], *r;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	snprintf(cred, sizeof(cred), "user:%s", ghp);
+	b64(cred, enc);
+	snprintf(text, sizeof(text), "curl -H 'Authorization: Basic %s' https://x", enc);
+	r = redact_text(text, strlen(text));
+	assert_non_null(r);
+	assert_null(strstr(r, enc));
+	assert_null(strstr(r, enc + 8));
+	assert_null(strstr(r, ghp + 4));
+	free(r);
+	snprintf(text, sizeof(text), "next=token%%3D%s", ghp);
+	r = redact_text(text, strlen(text));
+	assert_non_null(r);
+	assert_null(strstr(r, ghp + 6));
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_percent),
+		cmocka_unit_test(test_decode_json),
+		cmocka_unit_test(test_decode_base64),
+		cmocka_unit_test(test_decode_html),
+		cmocka_unit_test(test_find_regions),
+		cmocka_unit_test(test_views_each_encoding),
+		cmocka_unit_test(test_views_nesting_and_depth),
+		cmocka_unit_test(test_no_second_report),
+		cmocka_unit_test(test_views_off),
+		cmocka_unit_test(test_bounds_counted),
+		cmocka_unit_test(test_cut_buffer_view),
+		cmocka_unit_test(test_opaque_in_basic),
+		cmocka_unit_test(test_redact_masks_encoded),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,489 @@
+/* Decoders for the detector's decoded views (see decode.h). */
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include "detect/decode.h"
+
+static const char *const names[DECODE_NKINDS] = { "percent", "json", "base64", "html" };
+
+const char *decode_name(enum decode_kind k)
+{
+	return (unsigned)k < DECODE_NKINDS ? names[k] : "?";
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Bytes that may sit in a URL or an HTML attribute value: a region of
+ * percent-encoding or entities stops at white space, quotes and tags. */
+static int attr_byte(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`';
+}
+
+/* The run of attr bytes around p[i], not before from: [*a, *b). */
+static void attr_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
+			int *cut)
+{
+	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
+	size_t s = i, e = i + 1, hi;
+
+	while (s > lo && attr_byte(p[s - 1]))
+		s--;
+	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
+	while (e < hi && attr_byte(p[e]))
+		e++;
+	*cut = e == hi && hi < n && attr_byte(p[hi]);
+	*a = s;
+	*b = e;
+}
+
+/* ---- finders ---- */
+
+static int find_percent(const unsigned char *p, size_t n, size_t lo, size_t from, size_t *a, size_t *b,
+			int *cut)
+{
+	const unsigned char *q;
+
+	for (size_t i = from; i + 2 < n && (q = memchr(p + i, '%', n - i - 2)); i = (size_t)(q - p) + 1) {
+		size_t at = (size_t)(q - p);
+		if (hexval(p[at + 1]) >= 0 && hexval(p[at + 2]) >= 0) {
+			attr_region(p, n, lo, at, a, b, cut);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int json_escape_at(const unsigned char *p, size_t n, size_t i)
+{
+	if (i + 1 >= n)
+		return 0;
+	switch (p[i + 1]) {
+	case 'n': case 't': case 'r': case 'b': case 'f': case '"': case '\\': case '/': case '\'':
+		return 1;
+	case 'u':
+		return i + 5 < n && hexval(p[i + 2]) >= 0 && hexval(p[i + 3]) >= 0 && hexval(p[i + 4]) >= 0 &&
+		       hexval(p[i + 5]) >= 0;
+	case 'x':
+		return i + 3 < n && hexval(p[i + 2]) >= 0 && hexval(p[i + 3]) >= 0;
+	}
+	return 0;
+}
+
+/* The JSON string around an escape: from the quote before it (or the
+ * line's start) to the unescaped quote after it (or the line's end). */
+static void json_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
+			int *cut)
+{
+	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
+	size_t s = i, e = i, hi;
+
+	while (s > lo && p[s - 1] != '\n' && !(p[s - 1] == '"' && (s < 2 || p[s - 2] != '\\')))
+		s--;
+	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
+	while (e < hi && p[e] != '"' && p[e] != '\n')
+		e += p[e] == '\\' && e + 1 < hi ? 2 : 1;
+	if (e > hi)
+		e = hi;
+	*cut = e == hi && hi < n && p[hi] != '"' && p[hi] != '\n';
+	*a = s;
+	*b = e;
+}
+
+static int find_json(const unsigned char *p, size_t n, size_t lo, size_t from, size_t *a, size_t *b, int *cut)
+{
+	const unsigned char *q;
+
+	for (size_t i = from; i + 1 < n && (q = memchr(p + i, '\\', n - i - 1)); i = (size_t)(q - p) + 2) {
+		size_t at = (size_t)(q - p);
+		if (json_escape_at(p, n, at)) {
+			json_region(p, n, lo, at, a, b, cut);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* base64 classes: 1 letters and digits, 2 '+' '/', 4 '-' '_' (URL-safe);
+ * 8 upper case, 16 lower case (the mix a base64 run has and words lack). */
+static const unsigned char *b64_class(void)
+{
+	static unsigned char t[256];
+	static int init;
+
+	if (!init) {
+		for (int c = 0; c < 256; c++) {
+			unsigned char v = 0;
+			if (c >= 'A' && c <= 'Z')
+				v = 1 | 8;
+			else if (c >= 'a' && c <= 'z')
+				v = 1 | 16;
+			else if (c >= '0' && c <= '9')
+				v = 1;
+			else if (c == '+' || c == '/')
+				v = 2;
+			else if (c == '-' || c == '_')
+				v = 4;
+			t[c] = v;
+		}
+		init = 1;
+	}
+	return t;
+}
+
+int decode_b64_byte(unsigned char c)
+{
+	return b64_class()[c] != 0;
+}
+
+/*
+ * Runs of DECODE_B64_MIN or more: sampling every DECODE_B64_MIN-th byte
+ * finds each (a run that long covers a sample), so ordinary text costs
+ * about a byte test per sample plus the word around it. A run must mix
+ * upper and lower case (hex ids, UUIDs and words do not) and keep to one
+ * alphabet (a path with both '/' and '-' is not base64).
+ */
+static int find_base64(const unsigned char *p, size_t n, size_t from, size_t *a, size_t *b, int *cut)
+{
+	const unsigned char *cls = b64_class();
+	size_t i = from + DECODE_B64_MIN - 1;
+
+	while (i < n) {
+		if (!cls[p[i]]) {
+			i += DECODE_B64_MIN;
+			continue;
+		}
+		size_t s = i, e = i + 1, hi;
+		unsigned mix = cls[p[i]];
+		while (s > from && cls[p[s - 1]] && i - s < DECODE_REGION_MAX / 2)
+			mix |= cls[p[--s]];
+		hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
+		while (e < hi && cls[p[e]])
+			mix |= cls[p[e++]];
+		if (e - s >= DECODE_B64_MIN && (mix & 24) == 24 && (mix & 6) != 6) {
+			*cut = e == hi && hi < n && cls[p[hi]];
+			if (*cut)
+				e = s + ((e - s) & ~(size_t)3); /* the rest starts on a quantum */
+			for (int k = 0; k < 2 && e < n && !*cut && p[e] == '='; k++)
+				e++;
+			*a = s;
+			*b = e;
+			return 1;
+		}
+		i = e + DECODE_B64_MIN;
+	}
+	return 0;
+}
+
+struct entity {
+	const char *name;
+	unsigned char len, ch;
+};
+static const struct entity entities[] = {
+	{ "amp", 3, '&' }, { "lt", 2, '<' }, { "gt", 2, '>' }, { "quot", 4, '"' }, { "apos", 4, '\'' },
+	{ "nbsp", 4, ' ' }, { "equals", 6, '=' }, { "sol", 3, '/' }, { "colon", 5, ':' }, { "plus", 4, '+' },
+	{ "percnt", 6, '%' }, { "num", 3, '#' }, { "lowbar", 6, '_' }, { "hyphen", 6, '-' },
+	{ "period", 6, '.' }, { "quest", 5, '?' }, { "comma", 5, ',' }, { "semi", 4, ';' },
+};
+
+/* The entity at p[i] ('&'): its length with the ';' and the code point
+ * (a named one's byte), or 0. */
+static size_t entity_at(const unsigned char *p, size_t n, size_t i, unsigned long *cp)
+{
+	size_t j = i + 1;
+	unsigned long v = 0;
+
+	if (j < n && p[j] == '#') {
+		int hex = j + 1 < n && (p[j + 1] | 0x20) == 'x', d, k = 0;
+		for (j += 1 + hex; j < n && k < 8 && (d = hex ? hexval(p[j]) : (p[j] >= '0' && p[j] <= '9' ? p[j] - '0' : -1)) >= 0; j++, k++)
+			v = v * (hex ? 16 : 10) + (unsigned long)d;
+		if (!k || j >= n || p[j] != ';' || v > 0x10ffff || (v >= 0xd800 && v < 0xe000))
+			return 0;
+		*cp = v;
+		return j + 1 - i;
+	}
+	for (size_t e = 0; e < sizeof(entities) / sizeof(entities[0]); e++) {
+		size_t l = entities[e].len;
+		if (i + 2 + l <= n && !memcmp(p + i + 1, entities[e].name, l) && p[i + 1 + l] == ';') {
+			*cp = entities[e].ch;
+			return l + 2;
+		}
+	}
+	return 0;
+}
+
+static int find_html(const unsigned char *p, size_t n, size_t lo, size_t from, size_t *a, size_t *b, int *cut)
+{
+	const unsigned char *q;
+	unsigned long cp;
+
+	for (size_t i = from; i + 3 < n && (q = memchr(p + i, '&', n - i - 3)); i = (size_t)(q - p) + 1) {
+		size_t at = (size_t)(q - p);
+		if (entity_at(p, n, at, &cp)) {
+			attr_region(p, n, lo, at, a, b, cut);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
+		     size_t *a, size_t *b, int *cut)
+{
+	*cut = 0;
+	if (from >= n)
+		return 0;
+	switch (k) {
+	case DECODE_PERCENT: return find_percent(p, n, lo, from, a, b, cut);
+	case DECODE_JSON: return find_json(p, n, lo, from, a, b, cut);
+	case DECODE_BASE64: return find_base64(p, n, from, a, b, cut);
+	case DECODE_HTML: return find_html(p, n, lo, from, a, b, cut);
+	default: return 0;
+	}
+}
+
+int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t from,
+		size_t *a, size_t *b, int *cut)
+{
+	return decode_find_from(k, p, n, from, from, a, b, cut);
+}
+
+enum decode_kind decode_escape_kind(unsigned char c)
+{
+	return c == '%' ? DECODE_PERCENT : c == '\\' ? DECODE_JSON : c == '&' ? DECODE_HTML : DECODE_NKINDS;
+}
+
+/* One pass for the three escape bytes instead of a memchr each: 16 bytes
+ * at a time (SSE2 is in every x86-64). */
+size_t decode_next_escape(const unsigned char *p, size_t n, size_t from)
+{
+	size_t i = from;
+#ifdef __SSE2__
+	const __m128i pc = _mm_set1_epi8('%'), bs = _mm_set1_epi8('\\'), am = _mm_set1_epi8('&');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		int m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, pc), _mm_cmpeq_epi8(v, bs)),
+						       _mm_cmpeq_epi8(v, am)));
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < n; i++)
+		if (p[i] == '%' || p[i] == '\\' || p[i] == '&')
+			return i;
+	return n;
+}
+
+/* ---- decoders ---- */
+
+/* UTF-8 of cp into out; its length (1-4). */
+static size_t utf8_put(unsigned long cp, unsigned char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (unsigned char)(0xc0 | cp >> 6);
+		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (unsigned char)(0xe0 | cp >> 12);
+		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (unsigned char)(0xf0 | cp >> 18);
+	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* out[o..o+k) all came from r[i]. */
+static void map_fill(uint32_t *map, size_t o, size_t k, size_t i)
+{
+	while (k--)
+		map[o++] = (uint32_t)i;
+}
+
+static size_t run_percent(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n;) {
+		map[o] = (uint32_t)i;
+		if (r[i] == '%' && i + 2 < n && hexval(r[i + 1]) >= 0 && hexval(r[i + 2]) >= 0) {
+			out[o++] = (unsigned char)(hexval(r[i + 1]) << 4 | hexval(r[i + 2]));
+			i += 3;
+		} else {
+			out[o++] = r[i++];
+		}
+	}
+	return o;
+}
+
+static unsigned long hex4(const unsigned char *p)
+{
+	return (unsigned long)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+}
+
+/* One escape at r[i] ('\\'): its bytes into out, its length in r. */
+static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char *out, size_t *used)
+{
+	static const char from[] = "ntrbf\"\\/'", to[] = "\n\t\r\b\f\"\\/'";
+	const char *f;
+
+	if (!json_escape_at(r, n, i)) {
+		*used = 1;
+		out[0] = r[i];
+		return 1;
+	}
+	if (r[i + 1] == 'x') {
+		*used = 4;
+		out[0] = (unsigned char)(hexval(r[i + 2]) << 4 | hexval(r[i + 3]));
+		return 1;
+	}
+	if (r[i + 1] == 'u') {
+		unsigned long cp = hex4(r + i + 2);
+		*used = 6;
+		if (cp >= 0xd800 && cp < 0xdc00 && json_escape_at(r, n, i + 6) && r[i + 7] == 'u') {
+			unsigned long lo = hex4(r + i + 8);
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				*used = 12;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			}
+		}
+		if (cp >= 0xd800 && cp < 0xe000)
+			cp = 0xfffd; /* a lone surrogate */
+		return utf8_put(cp, out);
+	}
+	f = strchr(from, r[i + 1]);
+	*used = 2;
+	out[0] = (unsigned char)to[f - from];
+	return 1;
+}
+
+static size_t run_json(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o = 0, used;
+
+	for (size_t i = 0; i < n; i += used) {
+		size_t k;
+		if (r[i] != '\\') {
+			map[o] = (uint32_t)i;
+			out[o++] = r[i];
+			used = 1;
+			continue;
+		}
+		k = json_one(r, n, i, out + o, &used);
+		map_fill(map, o, k, i);
+		o += k;
+	}
+	return o;
+}
+
+static size_t run_html(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o = 0;
+	unsigned long cp;
+
+	for (size_t i = 0; i < n;) {
+		size_t l = r[i] == '&' ? entity_at(r, n, i, &cp) : 0, k;
+		if (!l) {
+			map[o] = (uint32_t)i;
+			out[o++] = r[i++];
+			continue;
+		}
+		k = utf8_put(cp, out + o);
+		map_fill(map, o, k, i);
+		o += k;
+		i += l;
+	}
+	return o;
+}
+
+/* Sextet values of both alphabets, -1 for other bytes. */
+static const signed char *b64_vals(void)
+{
+	static signed char t[256];
+	static int init;
+
+	if (!init) {
+		for (int c = 0; c < 256; c++)
+			t[c] = c >= 'A' && c <= 'Z' ? (signed char)(c - 'A')
+			       : c >= 'a' && c <= 'z' ? (signed char)(c - 'a' + 26)
+			       : c >= '0' && c <= '9' ? (signed char)(c - '0' + 52)
+			       : c == '+' || c == '-' ? 62 : c == '/' || c == '_' ? 63 : -1;
+		init = 1;
+	}
+	return t;
+}
+
+/* Text, as far as a token is concerned: a few control bytes at most
+ * (random bytes have one in eight below 0x20; UTF-8 is let through). */
+static int looks_text(const unsigned char *s, size_t n)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bad += (s[i] < 0x20 && s[i] != '\n' && s[i] != '\r' && s[i] != '\t') || s[i] == 0x7f;
+	return bad * 32 <= n;
+}
+
+static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	const signed char *val = b64_vals();
+	size_t m = n, o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	while (m && r[m - 1] == '=')
+		m--;
+	if (m % 4 == 1)
+		m--; /* a lone sextet holds no byte */
+	for (size_t i = 0; i < m; i++) {
+		int v = val[r[i]];
+		if (v < 0)
+			return 0;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			/* byte k of a quantum starts in sextet k of it: the one
+			 * before this (the sextet that completes it) */
+			map[o] = (uint32_t)(i - 1);
+			out[o++] = (unsigned char)(acc >> bits);
+			/* random bytes show themselves early: a long run that is
+			 * not text costs 48 bytes of decoding, not the run */
+			if (o == 48 && !looks_text(out, o))
+				return 0;
+		}
+	}
+	map[o] = (uint32_t)n;
+	return looks_text(out, o) ? o : 0;
+}
+
+size_t decode_run(enum decode_kind k, const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o;
+
+	switch (k) {
+	case DECODE_PERCENT: o = run_percent(r, n, out, map); break;
+	case DECODE_JSON: o = run_json(r, n, out, map); break;
+	case DECODE_BASE64: return n ? run_base64(r, n, out, map) : 0;
+	case DECODE_HTML: o = run_html(r, n, out, map); break;
+	default: return 0;
+	}
+	map[o] = (uint32_t)n;
+	return o;
+}

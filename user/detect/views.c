@@ -1,0 +1,285 @@
+/* Decoded views: decode, scan, decode again (see views.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "detect/decode.h"
+#include "detect/views.h"
+
+struct frame {
+	size_t a;            /* the region's start in the buffer one level up */
+	const uint32_t *map; /* view offset -> offset in the region */
+	enum decode_kind k;
+	const unsigned char *up; /* the buffer one level up */
+	size_t uplen;
+};
+
+struct found {
+	uint64_t sha8;
+	size_t a, b;         /* raw range */
+};
+
+struct views {
+	unsigned char *out[VIEWS_DEPTH_MAX];   /* level i+1's bytes, DECODE_REGION_MAX each */
+	uint32_t *map[VIEWS_DEPTH_MAX];
+	struct frame fr[VIEWS_DEPTH_MAX + 1];  /* fr[1..depth] */
+	int depth;
+	const char *chain;                     /* fr[1..depth]'s names, "base64>json" */
+	struct found found[VIEWS_FOUND_MAX];
+	size_t nfound;
+	size_t budget;
+	struct detector *d;
+	struct detect_stats *st;
+	detect_fn fn;
+	void *ctx;
+};
+
+struct views *views_new(void)
+{
+	return calloc(1, sizeof(struct views));
+}
+
+void views_free(struct views *v)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < VIEWS_DEPTH_MAX; i++) {
+		if (v->out[i])
+			explicit_bzero(v->out[i], DECODE_REGION_MAX); /* decoded tokens */
+		free(v->out[i]);
+		free(v->map[i]);
+	}
+	free(v);
+}
+
+static uint64_t sha8(const unsigned char sha[32])
+{
+	uint64_t x;
+	memcpy(&x, sha, 8);
+	return x;
+}
+
+/* 1 when the same secret was reported from bytes overlapping [a, b). */
+static int seen(struct views *v, const unsigned char sha[32], size_t a, size_t b)
+{
+	uint64_t h = sha8(sha);
+
+	for (size_t i = 0; i < v->nfound; i++)
+		if (v->found[i].sha8 == h && v->found[i].a < b && a < v->found[i].b)
+			return 1;
+	return 0;
+}
+
+static void remember(struct views *v, const unsigned char sha[32], size_t a, size_t b)
+{
+	if (v->nfound < VIEWS_FOUND_MAX)
+		v->found[v->nfound++] = (struct found){ sha8(sha), a, b };
+}
+
+/* A raw match: remembered, then passed on. */
+static int on_raw(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct views *v = ctx;
+
+	remember(v, m->sha256, m->start, m->start + m->len);
+	return v->fn(v->ctx, m, buf, len);
+}
+
+/* An offset in the view at the current depth, as an offset in the raw buffer. */
+static size_t raw_of(const struct views *v, size_t pos)
+{
+	for (int j = v->depth; j >= 1; j--)
+		pos = v->fr[j].a + v->fr[j].map[pos];
+	return pos;
+}
+
+static int on_view(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct views *v = ctx;
+	struct detect_match x = *m;
+	size_t a = raw_of(v, m->start), b = raw_of(v, m->start + m->len);
+
+	if (b <= a)
+		b = a + 1; /* inside one escape */
+	if (seen(v, m->sha256, a, b)) {
+		v->st->view_dups++;
+		return 0;
+	}
+	remember(v, m->sha256, a, b);
+	v->st->view_findings++;
+	x.raw_start = a;
+	x.raw_len = b - a;
+	x.decoded = v->chain;
+	return v->fn(v->ctx, &x, buf, len);
+}
+
+/* Every chain of up to VIEWS_DEPTH_MAX kinds, made once: a finding's
+ * decoded string must outlive the scan (scan.c keeps findings). Index:
+ * the kinds as digits 1..DECODE_NKINDS, innermost lowest. */
+#define NCHAINS 125 /* (DECODE_NKINDS + 1) ^ VIEWS_DEPTH_MAX */
+_Static_assert(DECODE_NKINDS == 4 && VIEWS_DEPTH_MAX == 3, "NCHAINS is (kinds + 1) ^ depth");
+static char chains[NCHAINS][VIEWS_DEPTH_MAX * 8];
+static pthread_once_t chains_once = PTHREAD_ONCE_INIT;
+
+static void chains_init(void)
+{
+	for (int i = 1; i < NCHAINS; i++) {
+		char *o = chains[i];
+		int x = i, d[VIEWS_DEPTH_MAX], nd = 0;
+		while (x && nd < VIEWS_DEPTH_MAX) {
+			d[nd++] = x % (DECODE_NKINDS + 1);
+			x /= DECODE_NKINDS + 1;
+		}
+		o[0] = 0;
+		for (int j = nd; j-- > 0;) {
+			if (!d[j])
+				continue;
+			if (o[0])
+				strcat(o, ">");
+			strcat(o, decode_name((enum decode_kind)(d[j] - 1)));
+		}
+	}
+}
+
+static void chain_set(struct views *v)
+{
+	int idx = 0;
+
+	for (int j = 1; j <= v->depth; j++)
+		idx = idx * (DECODE_NKINDS + 1) + (int)v->fr[j].k + 1;
+	v->chain = chains[idx];
+}
+
+static int scratch(struct views *v, int i)
+{
+	if (!v->out[i])
+		v->out[i] = malloc(DECODE_REGION_MAX);
+	if (!v->map[i])
+		v->map[i] = malloc((DECODE_REGION_MAX + 1) * sizeof(uint32_t));
+	return v->out[i] && v->map[i] ? 0 : -ENOMEM;
+}
+
+static int level(struct views *v, const unsigned char *buf, size_t len, int cut);
+
+/* One region of buf decoded as k, scanned, and its own views followed. */
+static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
+		  int cut)
+{
+	int i = v->depth, r;
+	size_t n;
+
+	if (b - a > v->budget) {
+		v->st->view_budget++;
+		return 0;
+	}
+	v->budget -= b - a;
+	if ((r = scratch(v, i)))
+		return r;
+	if (!(n = decode_run(k, buf + a, b - a, v->out[i], v->map[i]))) {
+		v->st->views_rejected++;
+		return 0;
+	}
+	v->fr[i + 1] = (struct frame){ a, v->map[i], k, buf, len };
+	v->depth++;
+	chain_set(v);
+	v->st->views++;
+	v->st->view_bytes += n;
+	r = detector_scan_view(v->d, v->out[i], n, cut, on_view, v);
+	if (!r)
+		r = level(v, v->out[i], n, cut);
+	explicit_bzero(v->out[i], n);
+	v->depth--;
+	chain_set(v);
+	return r;
+}
+
+/* A region found in buf: decoded and scanned, or at the depth bound
+ * counted. 1: stop looking for more of this kind (the bound). */
+static int found_region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len,
+			size_t a, size_t b, int rcut, int cut, int *r)
+{
+	if (v->depth == VIEWS_DEPTH_MAX) {
+		v->st->view_depth++; /* more to decode, not followed */
+		return 1;
+	}
+	v->st->view_cut += (uint64_t)rcut;
+	*r = region(v, k, buf, len, a, b, cut && b == len);
+	return 0;
+}
+
+/*
+ * A base64 run in a view that is a plain copy of the bytes one level up,
+ * bounded there the same way: that level decoded it already (a JSON
+ * string's id, copied into the JSON view unchanged, is not decoded twice).
+ * A run the decoding changed or joined differently (the seam case) is new.
+ */
+static int same_one_up(const struct views *v, size_t a, size_t b)
+{
+	const struct frame *f = &v->fr[v->depth];
+	size_t pa, pb;
+
+	if (!v->depth || f->k == DECODE_BASE64)
+		return 0;
+	pa = f->map[a];
+	pb = f->map[b];
+	if (pb - pa != b - a)
+		return 0;
+	pa += f->a;
+	pb += f->a;
+	return (pa == 0 || !decode_b64_byte(f->up[pa - 1])) && (pb >= f->uplen || !decode_b64_byte(f->up[pb]));
+}
+
+/*
+ * Every region of every kind in buf (the view at v->depth). The escape
+ * kinds share one pass over the bytes that open them ('%', '\\', '&');
+ * a region of a kind starts no earlier than the end of that kind's last
+ * one, so each byte is in at most one region per kind. Base64 runs have
+ * their own sampling pass.
+ */
+static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
+{
+	size_t end[DECODE_NKINDS] = { 0 }, a, b, from = 0;
+	int rcut, r = 0, done = 0;
+
+	while (!r && decode_find(DECODE_BASE64, buf, len, from, &a, &b, &rcut)) {
+		from = b > from ? b : from + 1;
+		if (!rcut && same_one_up(v, a, b)) {
+			v->st->view_dups++;
+			continue;
+		}
+		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, &r))
+			break;
+	}
+	for (size_t i = 0; !r && (i = decode_next_escape(buf, len, i)) < len; i++) {
+		enum decode_kind k = decode_escape_kind(buf[i]);
+
+		if (done & 1 << k || i < end[k])
+			continue;
+		if (!decode_find_from(k, buf, len, end[k], i, &a, &b, &rcut)) {
+			done |= 1 << k; /* none of this kind from here on */
+			continue;
+		}
+		end[k] = b > i ? b : i + 1;
+		if (found_region(v, k, buf, len, a, b, rcut, cut, &r))
+			done |= 1 << k;
+	}
+	return r;
+}
+
+int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
+	       size_t len, int cut, detect_fn fn, void *ctx)
+{
+	int r;
+
+	pthread_once(&chains_once, chains_init);
+	v->d = d;
+	v->st = st;
+	v->fn = fn;
+	v->ctx = ctx;
+	v->nfound = 0;
+	v->depth = 0;
+	v->budget = len * VIEWS_BUDGET_PER_BYTE + VIEWS_BUDGET_MIN;
+	if ((r = detector_scan_raw(d, buf, len, on_raw, v)))
+		return r;
+	return level(v, buf, len, cut);
+}
