@@ -11,6 +11,7 @@ pkgs=(
   iproute2 procps util-linux python3
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
   golang-go gnutls-bin libgnutls28-dev
+  chromium
 )
 
 missing=()

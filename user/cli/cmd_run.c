@@ -34,6 +34,7 @@
 #include "sensors/ingest.h"
 #include "sensors/sysprep.h"
 #include "verdict/pipeline.h"
+#include "ledger/evstore.h"
 
 #define TICK_NS 1000000000ull /* status, drop warnings, reassembly timeouts */
 
@@ -53,6 +54,7 @@ struct run {
 	struct eventlog *out;
 	struct pipeline *pipe;
 	struct ingest *in;
+	struct evstore *store;     /* STATE_DIR/events.db, for reports */
 	uint64_t started;          /* CLOCK_REALTIME ns */
 	int watching;              /* attached and announced: drain on close */
 	uint64_t reloads;          /* SIGHUPs handled */
@@ -320,6 +322,31 @@ static void revocation_status(void *vrun, cJSON *o)
 	pipeline_status_fill(((struct run *)vrun)->pipe, NULL, o);
 }
 
+static void store_status(void *vrun, cJSON *o)
+{
+	evstore_status(((struct run *)vrun)->store, o);
+}
+
+/* The event store: opened before the pipeline, which queues every verdict
+ * into it; the counters are sampled from the status object (store_sample). */
+static int open_store(struct run *run, char *err, size_t errsz)
+{
+	char path[4096];
+	struct evstore_retention ret = { run->cfg->retention.max_age_s, run->cfg->retention.max_bytes };
+
+	snprintf(path, sizeof(path), "%s/%s", run->o.state_dir, EVSTORE_FILE);
+	return evstore_open(path, &ret, &run->store, err, errsz) ? EXIT_USAGE : 0;
+}
+
+/* Every 10 s (force: at the end) the loss and cut counters, as status.json has them. */
+static void store_sample(struct run *run, int running, int force)
+{
+	cJSON *st = status_build(running, run->started);
+
+	evstore_sample(run->store, st, (int64_t)run->started, force);
+	cJSON_Delete(st);
+}
+
 /* ── open / loop / close ────────────────────────────────────────────── */
 
 /* Config, preconditions, state directory and sinks. */
@@ -358,7 +385,7 @@ static int open_pipeline(struct run *run, char *err, size_t errsz)
 	struct pipeline_opts po = {
 		.cfg = run->cfg, .ledger_path = run->o.ledger_path, .rules_dir = run->o.rules_dir,
 		.boot_to_real = run->o.out.boot_to_real,
-		.emit = emit_verdict, .emit_ctx = run,
+		.emit = emit_verdict, .emit_ctx = run, .store = run->store,
 	};
 
 	handoff_revocation_list(run->o.ledger_path, list, sizeof(list));
@@ -383,6 +410,7 @@ static int open_sensors(struct run *run, char *err, size_t errsz)
 	status_add_provider("sensors", sensors_status, run);
 	status_add_provider("detection", detection_status, run);
 	status_add_provider("revocation", revocation_status, run);
+	status_add_provider("events_store", store_status, run);
 	/* Sweep after attaching: a process that starts from here on is seen
 	 * by the exec sensor, one that started before is in /proc. */
 	if (run->o.sweep)
@@ -410,7 +438,7 @@ static int run_open(struct run *run, char *err, size_t errsz)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = open_pipeline(run, err, errsz)))
+	if ((r = open_store(run, err, errsz)) || (r = open_pipeline(run, err, errsz)))
 		return r;
 	return open_sensors(run, err, errsz);
 }
@@ -455,6 +483,7 @@ static int run_loop(struct run *run)
 			next_tick = now + TICK_NS;
 			ingest_tick(run->in);
 			status_write(run->o.state_dir, 1, run->started);
+			store_sample(run, 1, 0);
 		}
 		if (run->o.deadline && now >= run->o.deadline)
 			break;
@@ -469,10 +498,12 @@ static void run_close(struct run *run)
 		ingest_drain(run->in);
 		eventlog_flush(run->out);
 		status_write(run->o.state_dir, 0, run->started);
+		store_sample(run, 0, 1);
 	}
 	status_clear_providers();
 	ingest_close(run->in);
 	pipeline_close(run->pipe);
+	evstore_close(run->store);
 	config_free(run->cfg);
 	if (run->watching) {
 		if (run->o.ready)

@@ -19,6 +19,7 @@
 #include "lib/safefile.h"
 #include "ledger/ledger.h"
 #include "lib/util.h"
+#include "lib/timeparse.h"
 #include "lib/yamldoc.h"
 
 #define SECRET_MAX 4096
@@ -107,6 +108,9 @@ struct tw_config *config_defaults(void)
 	c->revocation.backoff_base_ms = 250;
 	c->revocation.backoff_max_ms = 60000;
 	c->revocation.retry_after_max_ms = 3600000;
+	c->retention.max_age_s = 30 * 86400;
+	c->retention.max_bytes = 256ull << 20;
+	c->retention.parent_depth = 8;
 	if (!c->state_dir || !c->ledger_path) {
 		config_free(c);
 		return NULL;
@@ -540,6 +544,42 @@ static int revocation_entry(struct loader *ld, yaml_node_t *k, yaml_node_t *v, v
 	return fail(ld, k, "revocation: unknown key '%s'", key);
 }
 
+/* ---- retention: the event store (user/ledger/evstore.h) ---- */
+static int retention_entry(struct loader *ld, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct tw_retention_cfg *r = &ld->cfg->retention;
+	const char *key = scalar(k), *s;
+	(void)arg;
+
+	if (!strcmp(key, "max_age")) {
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		if (timeparse_age_s(s, &r->max_age_s))
+			return fail(ld, v, "retention: 'max_age': '%s' is not an age (e.g. 12h, 30d)", s);
+		return 0;
+	}
+	if (!strcmp(key, "max_size")) {
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		if (util_parse_size(s, &r->max_bytes))
+			return fail(ld, v, "retention: 'max_size': '%s' is not a size (e.g. 64M, 1G)", s);
+		return 0;
+	}
+	if (!strcmp(key, "parent_depth")) {
+		char *end;
+		unsigned long d;
+
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		d = strtoul(s, &end, 10);
+		if (!*s || *end || d > 64)
+			return fail(ld, v, "retention: 'parent_depth' must be 0..64");
+		r->parent_depth = (unsigned)d;
+		return 0;
+	}
+	return fail(ld, k, "retention: unknown key '%s'", key);
+}
+
 static int top_entry(struct loader *ld, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct tw_config *c = ld->cfg;
@@ -563,6 +603,8 @@ static int top_entry(struct loader *ld, yaml_node_t *k, yaml_node_t *v, void *ar
 		return each_pair(ld, v, "'policy'", policy_entry, NULL);
 	if (!strcmp(key, "revocation"))
 		return each_pair(ld, v, "'revocation'", revocation_entry, NULL);
+	if (!strcmp(key, "retention"))
+		return each_pair(ld, v, "'retention'", retention_entry, NULL);
 	if (!strcmp(key, "issuers")) {
 		size_t n;
 

@@ -39,6 +39,10 @@
  *       type: webhook
  *       url: https://hooks.example/tokenward
  *       timeout: 5s
+ *   retention:                   # the event store, STATE_DIR/events.db (docs/REPORTS.md)
+ *     max_age: 30d               # s, m, h, d, w; 0 keeps everything
+ *     max_size: 256M             # oldest rows deleted beyond this; 0 no bound
+ *     parent_depth: 8            # ancestors kept with each sighting (0..64)
  */
 #ifndef TW_CONFIG_H
 #define TW_CONFIG_H
@@ -103,6 +107,13 @@ struct tw_revocation_cfg {
 	char *default_issuer;       /* NULL: the only issuer, if exactly one */
 };
 
+/* The event store's retention (section "retention"). */
+struct tw_retention_cfg {
+	uint64_t max_age_s;
+	uint64_t max_bytes;
+	unsigned parent_depth;
+};
+
 struct tw_config {
 	char *path;                 /* file loaded; NULL when defaults only */
 	char *state_dir;
@@ -111,6 +122,7 @@ struct tw_config {
 	uint64_t capture_size;
 	enum policy_action policy[VC__COUNT];
 	struct tw_revocation_cfg revocation;
+	struct tw_retention_cfg retention;
 	struct tw_issuer *issuers;
 	size_t nissuers;
 };

@@ -22,6 +22,7 @@
 #include "detect/rules.h"
 #include "detect/h2.h"
 #include "ledger/handoff.h"
+#include "ledger/evstore.h"
 #include "lib/db.h"
 #include "lib/util.h"
 #include "lib/sha256.h"
@@ -50,6 +51,7 @@ struct pipeline {
 	int64_t boot_to_real;
 	pipeline_emit_fn emit;
 	void *emit_ctx;
+	struct evstore *store;
 
 	struct ruleset *rules;
 	struct detector *det;
@@ -308,6 +310,36 @@ static void history_flush(struct pipeline *p)
 	p->nsightings = 0;
 }
 
+/* The event store's copy of a verdict, with the parent chain up to
+ * retention.parent_depth (exe, comm, uid as the process table has them):
+ * queued for the store's writer thread, never written here. */
+static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_info *pi)
+{
+	cJSON *parents = cJSON_CreateArray();
+
+	for (unsigned i = 0; pi && i < p->cfg->retention.parent_depth; i++) {
+		const struct proc_info *parent = proctable_lookup(pi->ppid);
+		cJSON *e;
+		char *safe;
+
+		if (!parent || parent == pi || parent->start_ns > pi->start_ns + CORRELATE_START_SLACK_NS)
+			break;
+		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "pid", parent->tgid);
+		cJSON_AddNumberToObject(e, "uid", parent->uid);
+		safe = redact_text(parent->comm, strlen(parent->comm));
+		cJSON_AddStringToObject(e, "comm", safe ? safe : "");
+		free(safe);
+		safe = parent->exe ? redact_text(parent->exe, strlen(parent->exe)) : NULL;
+		if (safe)
+			cJSON_AddStringToObject(e, "exe", safe);
+		free(safe);
+		cJSON_AddItemToArray(parents, e);
+		pi = parent;
+	}
+	evstore_add_verdict(p->store, cJSON_Duplicate(o, 1), parents);
+}
+
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct scan_ctx *sc = vctx;
@@ -416,6 +448,8 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	}
 	if (t)
 		history_defer(p, t->id, o);
+	if (p->store)
+		store_verdict(p, o, pi);
 	p->emit(p->emit_ctx, o);
 	return 0;
 }
@@ -619,6 +653,7 @@ static int ledger_attach(struct pipeline *p, char *err, size_t errsz)
 			snprintf(err, errsz, "%s: cannot set synchronous mode", p->ledger_path);
 		return r;
 	}
+	handoff_set_store(p->handoff, p->store);
 	if ((r = revoker_start(p->rev))) {
 		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
 		return r;
@@ -741,6 +776,7 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->boot_to_real = o->boot_to_real;
 	p->emit = o->emit;
 	p->emit_ctx = o->emit_ctx;
+	p->store = o->store;
 	if (!(p->ledger_path = strdup(o->ledger_path))) {
 		r = -ENOMEM;
 		goto fail;
