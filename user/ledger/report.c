@@ -211,10 +211,12 @@ static void finish_timeline(struct tok_ctx *h)
 		v[i] = cJSON_DetachItemFromArray(arr, 0);
 	qsort(v, n, sizeof(*v), by_time);
 	for (int i = 0; i < n; i++) {
-		int64_t t = (int64_t)cJSON_GetObjectItem(v[i], "time_ns")->valuedouble;
+		/* time_ns is a double (cJSON): compared as doubles, both rounded alike */
+		double td = cJSON_GetObjectItem(v[i], "time_ns")->valuedouble;
+		int64_t t = (int64_t)td;
 		const cJSON *d = cJSON_GetObjectItem(v[i], "detail");
 		const char *ev = jstr(v[i], "event"), *cls = jstr(d, "class");
-		int after = h->first_exposure_ns && t > h->first_exposure_ns;
+		int after = h->first_exposure_ns && td > (double)h->first_exposure_ns;
 
 		report_sentence(ev, d, t, h->first_exposure_ns, text, sizeof(text));
 		cJSON_AddStringToObject(v[i], "text", text);

@@ -209,16 +209,14 @@ static double xpos(const struct out *o, int64_t t)
 	return 40 + (SVG_W - 50) * (double)(t - o->since) / span;
 }
 
-static void svg_axis(struct out *o, const cJSON *r, double h)
+static void svg_axis(struct out *o, const char *from, const char *to, double h)
 {
-	const cJSON *w = cJSON_GetObjectItem(r, "window");
-
 	fprintf(o->f, "<line x1=\"40\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" class=\"axis\"/>", h - 20,
 		SVG_W - 10, h - 20);
 	fprintf(o->f, "<text x=\"40\" y=\"%.0f\" class=\"lbl\">", h - 4);
-	put(o, str(w, "since"));
+	put(o, from);
 	fprintf(o->f, "</text><text x=\"%.0f\" y=\"%.0f\" class=\"lbl\" text-anchor=\"end\">", SVG_W - 10, h - 4);
-	put(o, str(w, "until"));
+	put(o, to);
 	fputs("</text>", o->f);
 }
 
@@ -262,18 +260,28 @@ static void svg_summary(struct out *o, const cJSON *r)
 		}
 		i++;
 	}
-	svg_axis(o, r, SVG_H);
+	svg_axis(o, str(cJSON_GetObjectItem(r, "window"), "since"), str(cJSON_GetObjectItem(r, "window"), "until"), SVG_H);
 	fprintf(o->f, "<text x=\"36\" y=\"12\" class=\"lbl\" text-anchor=\"end\">%.0f</text></svg>\n", max);
 	fputs("<p class=\"legend\"><span class=\"k uses\"></span> use <span class=\"k exposures\"></span> exposure "
 	      "<span class=\"k unmanaged\"></span> unmanaged <span class=\"k revocations\"></span> revoked at the issuer "
 	      "<span class=\"k lost\"></span> events lost or cut</p>\n", o->f);
 }
 
-/* One token's timeline: a mark per entry. */
+/* One token's timeline: a mark per entry, over the token's own span
+ * (its first to its last entry) so that milliseconds apart stay apart. */
 static void svg_token(struct out *o, const cJSON *r, const cJSON *t)
 {
-	const cJSON *e;
+	const cJSON *tl = cJSON_GetObjectItem(t, "timeline"), *e;
+	const cJSON *first = cJSON_GetArrayItem(tl, 0), *last = cJSON_GetArrayItem(tl, cJSON_GetArraySize(tl) - 1);
+	int64_t ws = o->since, wu = o->until, a, b, pad;
 
+	if (!first)
+		return;
+	a = when(str(first, "time"));
+	b = when(str(last, "time"));
+	pad = (b - a) / 20 + 1000000;
+	o->since = a - pad;
+	o->until = b + pad;
 	fprintf(o->f, "<svg class=\"chart tok\" viewBox=\"0 0 %.0f 60\" role=\"img\" aria-label=\"timeline\">", SVG_W);
 	svg_coverage(o, r, 60);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(t, "timeline")) {
@@ -292,8 +300,10 @@ static void svg_token(struct out *o, const cJSON *r, const cJSON *t)
 		put(o, str(e, "text"));
 		fputs("</title></circle>", o->f);
 	}
-	svg_axis(o, r, 60);
+	svg_axis(o, str(first, "time"), str(last, "time"), 60);
 	fputs("</svg>\n", o->f);
+	o->since = ws;
+	o->until = wu;
 }
 
 /* ---- sections -------------------------------------------------------------------- */

@@ -50,9 +50,18 @@ static void sighting(const cJSON *d, char *out, size_t n)
 		   *dest = s_(d, "dest"), *sni = s_(d, "sni"), *host = s_(d, "host"),
 		   *act = s_(d, "action"), *dec = s_(d, "decoded");
 	int exposure = cJSON_IsTrue(cJSON_GetObjectItem(d, "exposure"));
-	char w[600], where[700] = "";
+	char w[600], where[700] = "", chain[700] = "";
+	const cJSON *par;
+	size_t len = 0;
 
 	who(d, w, sizeof(w));
+	cJSON_ArrayForEach(par, cJSON_GetObjectItem(d, "parents")) {
+		char one[300];
+
+		who(par, one, sizeof(one));
+		if (len < sizeof(chain))
+			len += snprintf(chain + len, sizeof(chain) - len, "%s%s", len ? " <- " : "; parents: ", one);
+	}
 	if (kind && !strcmp(kind, "file_write"))
 		snprintf(where, sizeof(where), "wrote it to %s", path ? path : "a file");
 	else if (kind && !strcmp(kind, "net_send")) {
@@ -70,9 +79,9 @@ static void sighting(const cJSON *d, char *out, size_t n)
 		snprintf(where, sizeof(where), "passed it in the environment of a new program");
 	else
 		snprintf(where, sizeof(where), "held it");
-	snprintf(out, n, "%s%s: %s %s%s%s; action %s", exposure ? "exposure, " : "",
+	snprintf(out, n, "%s%s: %s %s%s%s; action %s%s", exposure ? "exposure, " : "",
 		 cls ? cls : "sighting", w, where, dec ? ", decoded from " : "", dec ? dec : "",
-		 act ? act : "none");
+		 act ? act : "none", chain);
 }
 
 static void revoked(const cJSON *d, int64_t at_ns, int64_t first_ns, char *out, size_t n)
