@@ -390,10 +390,10 @@ int report_store_summary(sqlite3 *ev, const struct report_filter *f, const cJSON
 	rc = group_counts(&q, "class", cJSON_AddObjectToObject(sum, "by_class"));
 	rc = rc ? rc : group_counts(&q, "action", cJSON_AddObjectToObject(sum, "by_action"));
 	top = cJSON_AddObjectToObject(sum, "top");
-	rc = rc ? rc : top_table(&q, top, "processes", "coalesce(exe, comm)", "max(comm)", "comm", "exposure = 1");
-	rc = rc ? rc : top_table(&q, top, "files", "path", NULL, NULL, "exposure = 1");
-	rc = rc ? rc : top_table(&q, top, "destinations", "dest", "max(coalesce(sni, host))", "name", "exposure = 1");
-	rc = rc ? rc : top_table(&q, top, "containers", "container", NULL, NULL, "exposure = 1");
+	rc = rc ? rc : top_table(&q, top, "processes", "coalesce(exe, comm)", "max(comm)", "comm", "(exposure = 1 OR token_id IS NULL)");
+	rc = rc ? rc : top_table(&q, top, "files", "path", NULL, NULL, "(exposure = 1 OR token_id IS NULL)");
+	rc = rc ? rc : top_table(&q, top, "destinations", "dest", "max(coalesce(sni, host))", "name", "(exposure = 1 OR token_id IS NULL)");
+	rc = rc ? rc : top_table(&q, top, "containers", "container", NULL, NULL, "(exposure = 1 OR token_id IS NULL)");
 	/* Unmanaged secrets belong to no token or task: absent under a filter. */
 	rc = rc ? rc : top_table(&q, sum, "unmanaged_by_rule", "rule", NULL, NULL,
 				 ids ? "0" : "token_id IS NULL");
