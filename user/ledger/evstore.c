@@ -50,7 +50,9 @@ static const char schema_sql[] =
 	" id INTEGER PRIMARY KEY, at_ns INTEGER NOT NULL, token_id TEXT, sha256 TEXT,"
 	" class TEXT, exposure INTEGER, action TEXT, rule TEXT, kind TEXT, pid INTEGER,"
 	" uid INTEGER, comm TEXT, exe TEXT, path TEXT, dest TEXT, sni TEXT, host TEXT,"
-	" container TEXT, decoded TEXT, detail TEXT NOT NULL);"
+	" container TEXT, decoded TEXT);"
+	/* The whole verdict JSON apart: the report's aggregates scan narrow rows. */
+	"CREATE TABLE IF NOT EXISTS verdict_details (id INTEGER PRIMARY KEY, detail TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS verdicts_at ON verdicts(at_ns);"
 	"CREATE INDEX IF NOT EXISTS verdicts_token ON verdicts(token_id, at_ns);"
 	"CREATE TABLE IF NOT EXISTS revocations ("
@@ -251,7 +253,7 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int write_verdict(sqlite3_stmt *st, struct item *it)
+static int write_verdict(sqlite3_stmt *st, sqlite3_stmt *sd, struct item *it)
 {
 	cJSON *v = it->verdict;
 	const cJSON *pid = cJSON_GetObjectItem(v, "pid"), *uid = cJSON_GetObjectItem(v, "uid");
@@ -288,8 +290,15 @@ static int write_verdict(sqlite3_stmt *st, struct item *it)
 	db_bind_text(st, 16, jstr(v, "host"));
 	db_bind_text(st, 17, cont[0] ? cont : NULL);
 	db_bind_text(st, 18, jstr(v, "decoded"));
-	sqlite3_bind_text(st, 19, detail, -1, free);
 	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		free(detail);
+		return rc;
+	}
+	sqlite3_reset(sd);
+	sqlite3_bind_int64(sd, 1, sqlite3_last_insert_rowid(sqlite3_db_handle(st)));
+	sqlite3_bind_text(sd, 2, detail, -1, free);
+	rc = sqlite3_step(sd);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -314,24 +323,27 @@ static int write_other(sqlite3_stmt *st, struct item *it)
 /* One transaction for the whole batch; a failed batch is counted, not retried. */
 static void write_batch(struct evstore *s, struct item *batch, size_t n)
 {
-	sqlite3_stmt *sv = NULL, *sr = NULL, *sc = NULL;
+	sqlite3_stmt *sv = NULL, *sd = NULL, *sr = NULL, *sc = NULL;
 	int ok = db_begin(s->db) == SQLITE_OK;
 	size_t written = 0;
 
 	ok = ok && sqlite3_prepare_v2(s->db,
 		"INSERT INTO verdicts (at_ns, token_id, sha256, class, exposure, action, rule, kind,"
-		" pid, uid, comm, exe, path, dest, sni, host, container, decoded, detail)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &sv, NULL) == SQLITE_OK;
+		" pid, uid, comm, exe, path, dest, sni, host, container, decoded)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &sv, NULL) == SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(s->db, "INSERT INTO verdict_details (id, detail) VALUES (?,?)", -1, &sd,
+				      NULL) == SQLITE_OK;
 	ok = ok && sqlite3_prepare_v2(s->db, "INSERT INTO revocations (at_ns, token_id, event, detail)"
 				      " VALUES (?,?,?,?)", -1, &sr, NULL) == SQLITE_OK;
 	ok = ok && sqlite3_prepare_v2(s->db, "INSERT INTO counters (at_ns, run_ns, counters)"
 				      " VALUES (?,?,?)", -1, &sc, NULL) == SQLITE_OK;
 	for (struct item *it = batch; ok && it; it = it->next) {
-		int rc = it->kind == IT_VERDICT ? write_verdict(sv, it)
+		int rc = it->kind == IT_VERDICT ? write_verdict(sv, sd, it)
 			 : write_other(it->kind == IT_COUNTERS ? sc : sr, it);
 		written += rc == SQLITE_OK;
 	}
 	sqlite3_finalize(sv);
+	sqlite3_finalize(sd);
 	sqlite3_finalize(sr);
 	sqlite3_finalize(sc);
 	if (ok && db_commit(s->db) != SQLITE_OK)
@@ -414,13 +426,25 @@ static int delete_before(sqlite3 *db, const char *table, int64_t cut_ns)
 	char sql[128];
 	sqlite3_stmt *st = NULL;
 
+	int n;
+
+	/* A verdict's details go with it, first. */
+	if (!strcmp(table, "verdicts")) {
+		if (sqlite3_prepare_v2(db, "DELETE FROM verdict_details WHERE id IN"
+				       " (SELECT id FROM verdicts WHERE at_ns < ?)", -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, cut_ns);
+		if (db_step_done(st) != SQLITE_OK)
+			return -1;
+	}
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE at_ns < ?", table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, cut_ns);
 	if (db_step_done(st) != SQLITE_OK)
 		return -1;
-	return sqlite3_changes(db);
+	n = sqlite3_changes(db);
+	return n;
 }
 
 /* Age first; then, while the data is over max_bytes, the oldest tenth of
@@ -547,7 +571,25 @@ int evstore_open_reader(const char *path, sqlite3 **db, char *err, size_t errsz)
 
 	if (stat(path, &st) && errno == ENOENT)
 		return -ENOENT;
-	if ((rc = db_open(path, DB_OPEN_RDONLY, &busy_ms, db)) != SQLITE_OK) {
+	rc = db_open(path, DB_OPEN_RDONLY, &busy_ms, db);
+	/* Opening reads nothing: ask for the schema, so that a file that is
+	 * no store is refused here, by name, not half way through a report. */
+	if (rc == SQLITE_OK) {
+		int64_t v = 0, tables = 0;
+
+		rc = db_query_int64(*db, "PRAGMA user_version", &v);
+		if (rc == SQLITE_OK)
+			rc = db_query_int64(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+					    " name IN ('verdicts', 'verdict_details', 'revocations', 'counters')", &tables);
+		if (rc == SQLITE_OK && (v != EVSTORE_SCHEMA || tables != 4)) {
+			snprintf(err, errsz, "event store %s: %s", path,
+				 v > EVSTORE_SCHEMA ? "written by a newer tokenward" : "not a tokenward event store");
+			sqlite3_close(*db);
+			*db = NULL;
+			return -EINVAL;
+		}
+	}
+	if (rc != SQLITE_OK) {
 		snprintf(err, errsz, "event store %s: %s", path, sqlite3_errmsg(*db));
 		sqlite3_close(*db);
 		*db = NULL;

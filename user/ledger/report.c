@@ -138,53 +138,73 @@ static int on_history(void *vctx, int64_t at_ns, const char *event, const char *
 	return 0;
 }
 
-/* The store's verdicts for this token in the window, the first
- * timeline_max of them; the count of the rest is returned. */
+static sqlite3_stmt *tok_stmt(struct tok_ctx *h, const char *sql, const char *id)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(h->b->ev, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, h->b->f->since_ns);
+	sqlite3_bind_int64(st, 3, h->b->f->until_ns);
+	return st;
+}
+
+/* The store's verdicts for this token in the window: the figures by
+ * aggregate queries (the token's index), the first timeline_max rows
+ * read whole; the count of the rest is returned. */
 static int64_t store_sightings(struct tok_ctx *h, const char *id)
 {
-	const struct report_filter *f = h->b->f;
-	sqlite3_stmt *st = NULL;
-	int64_t total = 0, shown = 0;
+	sqlite3_stmt *st;
+	int64_t shown = 0;
 
-	if (sqlite3_prepare_v2(h->b->ev,
-			       "SELECT at_ns, detail FROM verdicts WHERE token_id = ? AND at_ns BETWEEN ? AND ?"
-			       " ORDER BY at_ns, id", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, f->since_ns);
-	sqlite3_bind_int64(st, 3, f->until_ns);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t at = sqlite3_column_int64(st, 0);
-		cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
-
-		total++;
-		if (!d)
-			continue;
-		if (shown < f->timeline_max) {
-			shown++;
-			note_sighting(h, at, d);
-			continue;
-		}
-		/* Beyond the shown rows: still counted, never kept. */
-		h->sightings++;
-		if (cJSON_IsTrue(cJSON_GetObjectItem(d, "exposure"))) {
-			h->exposures++;
-			if (!h->first_exposure_ns)
-				h->first_exposure_ns = at;
-		}
-		if (jstr(d, "class")) {
-			count_class(h->by_class, jstr(d, "class"));
-			count_class(h->b->by_class, jstr(d, "class"));
-		}
-		if (h->first_exposure_ns && at > h->first_exposure_ns) {
-			h->after_exposure++;
-			const char *cls = jstr(d, "class");
-			h->uses_after += cls && !strcmp(cls, "use");
-		}
-		cJSON_Delete(d);
+	st = tok_stmt(h, "SELECT count(*), coalesce(sum(exposure), 0), min(CASE WHEN exposure THEN at_ns END)"
+		      " FROM verdicts WHERE token_id = ?1 AND at_ns BETWEEN ?2 AND ?3", id);
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		h->sightings = sqlite3_column_int(st, 0);
+		h->exposures = sqlite3_column_int(st, 1);
+		h->first_exposure_ns = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
-	return total - shown;
+	st = tok_stmt(h, "SELECT class, count(*) FROM verdicts WHERE token_id = ?1 AND at_ns BETWEEN ?2 AND ?3"
+		      " AND class IS NOT NULL GROUP BY class", id);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *cls = (const char *)sqlite3_column_text(st, 0);
+		double n = (double)sqlite3_column_int64(st, 1);
+		cJSON *g = cJSON_GetObjectItem(h->b->by_class, cls);
+
+		cJSON_AddNumberToObject(h->by_class, cls, n);
+		if (g)
+			cJSON_SetNumberValue(g, g->valuedouble + n);
+		else
+			cJSON_AddNumberToObject(h->b->by_class, cls, n);
+	}
+	sqlite3_finalize(st);
+	if (h->first_exposure_ns) {
+		st = tok_stmt(h, "SELECT count(*), coalesce(sum(class = 'use'), 0) FROM verdicts WHERE token_id = ?1"
+			      " AND at_ns > ?4 AND at_ns <= ?3 AND at_ns >= ?2", id);
+		if (st)
+			sqlite3_bind_int64(st, 4, h->first_exposure_ns);
+		if (st && sqlite3_step(st) == SQLITE_ROW) {
+			h->after_exposure = sqlite3_column_int(st, 0);
+			h->uses_after = sqlite3_column_int(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	st = tok_stmt(h, "SELECT v.at_ns, d.detail FROM verdicts v JOIN verdict_details d ON d.id = v.id"
+		      " WHERE v.token_id = ?1 AND v.at_ns BETWEEN ?2 AND ?3 ORDER BY v.at_ns, v.id LIMIT ?4", id);
+	if (st)
+		sqlite3_bind_int(st, 4, h->b->f->timeline_max);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		cJSON *d = cJSON_Parse((const char *)sqlite3_column_text(st, 1));
+
+		if (d) {
+			add_entry(h, sqlite3_column_int64(st, 0), "sighting", d);
+			shown++;
+		}
+	}
+	sqlite3_finalize(st);
+	return h->sightings - shown;
 }
 
 static int by_time(const void *a, const void *b)
@@ -222,8 +242,10 @@ static void finish_timeline(struct tok_ctx *h)
 		cJSON_AddStringToObject(v[i], "text", text);
 		if (!strcmp(ev, "sighting")) {
 			cJSON_AddBoolToObject(v[i], "after_exposure", after);
-			h->after_exposure += after;
-			h->uses_after += after && cls && !strcmp(cls, "use");
+			if (!h->b->ev) { /* with a store, counted by its queries */
+				h->after_exposure += after;
+				h->uses_after += after && cls && !strcmp(cls, "use");
+			}
 			cJSON_AddBoolToObject(v[i], "highlight", after && cls && !strcmp(cls, "use"));
 		}
 		cJSON_DeleteItemFromObject(v[i], "time_ns");

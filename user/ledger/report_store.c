@@ -32,29 +32,32 @@ static sqlite3_stmt *prep(struct q *q, const char *fmt, const char *extra)
 	return st;
 }
 
-static int64_t count_of(struct q *q, const char *fmt, const char *extra)
+/* Verdicts by class and by action, and their total: one scan. */
+static int class_action_counts(struct q *q, cJSON *sum)
 {
-	sqlite3_stmt *st = prep(q, fmt, extra);
-	int64_t n = -1;
+	cJSON *bc = cJSON_AddObjectToObject(sum, "by_class"), *ba = cJSON_AddObjectToObject(sum, "by_action");
+	sqlite3_stmt *st = prep(q, "SELECT coalesce(class, '(none)'), coalesce(action, '(none)'), count(*)"
+				   " FROM verdicts WHERE %s GROUP BY 1, 2", NULL);
+	double total = 0;
 
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
-static int group_counts(struct q *q, const char *col, cJSON *out)
-{
-	char fmt[160];
-	sqlite3_stmt *st;
-
-	snprintf(fmt, sizeof(fmt), "SELECT coalesce(%s, '(none)'), count(*) FROM verdicts WHERE %%s GROUP BY 1", col);
-	if (!(st = prep(q, fmt, NULL)))
+	if (!st)
 		return -EIO;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		cJSON_AddNumberToObject(out, (const char *)sqlite3_column_text(st, 0),
-					(double)sqlite3_column_int64(st, 1));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		double n = (double)sqlite3_column_int64(st, 2);
+		const char *k[2] = { (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1) };
+		cJSON *m[2] = { bc, ba };
+
+		for (int i = 0; i < 2; i++) {
+			cJSON *c = cJSON_GetObjectItem(m[i], k[i]);
+			if (c)
+				cJSON_SetNumberValue(c, c->valuedouble + n);
+			else
+				cJSON_AddNumberToObject(m[i], k[i], n);
+		}
+		total += n;
+	}
 	sqlite3_finalize(st);
+	cJSON_AddNumberToObject(sum, "verdicts", total);
 	return 0;
 }
 
@@ -63,17 +66,20 @@ static int top_table(struct q *q, cJSON *top, const char *name, const char *key,
 		     const char *extra_name, const char *cond)
 {
 	cJSON *t = cJSON_AddObjectToObject(top, name), *rows = cJSON_AddArrayToObject(t, "rows");
-	char fmt[512], cnt[512];
+	char fmt[512];
 	sqlite3_stmt *st;
 	int64_t groups;
 
+	/* count(*) OVER (): the number of groups, from the same scan */
 	snprintf(fmt, sizeof(fmt),
-		 "SELECT %s, count(*), %s, min(at_ns), max(at_ns) FROM verdicts WHERE %%s AND %s AND %s IS NOT NULL"
-		 " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", key, extra ? extra : "NULL", cond, key, q->f->top_n);
-	snprintf(cnt, sizeof(cnt), "SELECT count(DISTINCT %s) FROM verdicts WHERE %%s AND %s", key, cond);
+		 "SELECT %s, count(*), %s, min(at_ns), max(at_ns), count(*) OVER () FROM verdicts"
+		 " WHERE %%s AND %s AND %s IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d",
+		 key, extra ? extra : "NULL", cond, key, q->f->top_n);
 	if (!(st = prep(q, fmt, NULL)))
 		return -EIO;
+	groups = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		groups = sqlite3_column_int64(st, 5);
 		cJSON *r = cJSON_CreateObject();
 		char ts[40];
 
@@ -88,7 +94,6 @@ static int top_table(struct q *q, cJSON *top, const char *name, const char *key,
 		cJSON_AddItemToArray(rows, r);
 	}
 	sqlite3_finalize(st);
-	groups = count_of(q, cnt, NULL);
 	cJSON_AddNumberToObject(t, "left_out", (double)(groups > cJSON_GetArraySize(rows)
 							 ? groups - cJSON_GetArraySize(rows) : 0));
 	return 0;
@@ -386,9 +391,7 @@ int report_store_summary(sqlite3 *ev, const struct report_filter *f, const cJSON
 	}
 	if (!q.where)
 		return -ENOMEM;
-	cJSON_AddNumberToObject(sum, "verdicts", (double)count_of(&q, "SELECT count(*) FROM verdicts WHERE %s", NULL));
-	rc = group_counts(&q, "class", cJSON_AddObjectToObject(sum, "by_class"));
-	rc = rc ? rc : group_counts(&q, "action", cJSON_AddObjectToObject(sum, "by_action"));
+	rc = class_action_counts(&q, sum);
 	top = cJSON_AddObjectToObject(sum, "top");
 	rc = rc ? rc : top_table(&q, top, "processes", "coalesce(exe, comm)", "max(comm)", "comm", "(exposure = 1 OR token_id IS NULL)");
 	rc = rc ? rc : top_table(&q, top, "files", "path", NULL, NULL, "(exposure = 1 OR token_id IS NULL)");
