@@ -447,8 +447,26 @@ static int delete_before(sqlite3 *db, const char *table, int64_t cut_ns)
 	return n;
 }
 
-/* Age first; then, while the data is over max_bytes, the oldest tenth of
- * the verdicts (and of everything older than the oldest kept verdict). */
+/* Verdicts (and their details) with id < id_end. */
+static int delete_upto_id(sqlite3 *db, int64_t id_end)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, "DELETE FROM verdict_details WHERE id < ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id_end);
+	if (db_step_done(st) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM verdicts WHERE id < ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id_end);
+	if (db_step_done(st) != SQLITE_OK)
+		return -1;
+	return sqlite3_changes(db);
+}
+
+/* Age first; then, while the data is over max_bytes, the oldest verdicts
+ * in proportion to the excess (at least a tenth; aiming 10% under the
+ * bound), and everything older than the oldest verdict kept. */
 int evstore_apply_retention(sqlite3 *db, const struct evstore_retention *ret, int64_t now_ns)
 {
 	int deleted = 0, r;
@@ -462,21 +480,28 @@ int evstore_apply_retention(sqlite3 *db, const struct evstore_retention *ret, in
 			deleted += r;
 		}
 	}
-	for (int round = 0; ret->max_bytes && round < 20 && data_bytes(db) > (int64_t)ret->max_bytes;
-	     round++) {
-		int64_t n = 0, cut = 0;
+	for (int round = 0; ret->max_bytes && round < 20; round++) {
+		int64_t n = 0, cut = 0, have = data_bytes(db);
+		double frac;
+		char sql[160];
 
+		if (have <= (int64_t)ret->max_bytes)
+			break;
+		frac = 1.0 - 0.9 * (double)ret->max_bytes / (double)have;
 		db_query_int64(db, "SELECT count(*) FROM verdicts", &n);
 		if (n == 0)
 			break;
-		char sql[160];
-		snprintf(sql, sizeof(sql), "SELECT at_ns FROM verdicts ORDER BY at_ns LIMIT 1 OFFSET %lld",
-			 (long long)(n / 10));
-		if (db_query_int64(db, sql, &cut) != SQLITE_OK)
+		/* By id (insert order): many verdicts may share a microsecond. */
+		snprintf(sql, sizeof(sql), "SELECT id FROM verdicts ORDER BY id LIMIT 1 OFFSET %lld",
+			 (long long)(n * (frac < 0.1 ? 0.1 : frac)));
+		if (db_query_int64(db, sql, &cut) != SQLITE_OK || (r = delete_upto_id(db, cut)) < 0)
 			break;
-		for (int i = 0; i < 3; i++) {
+		deleted += r;
+		if (db_query_int64(db, "SELECT coalesce(min(at_ns), 9223372036854775807) FROM verdicts", &cut) != SQLITE_OK)
+			break;
+		for (int i = 1; i < 3; i++) {
 			static const char *const t[] = { "verdicts", "revocations", "counters" };
-			if ((r = delete_before(db, t[i], cut + (n < 10))) < 0)
+			if ((r = delete_before(db, t[i], cut)) < 0)
 				return -1;
 			deleted += r;
 		}
