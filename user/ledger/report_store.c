@@ -1,13 +1,15 @@
 /*
- * The report's summary, chart and coverage, from the event store. Every
- * figure is one aggregate query over the window (the store's at_ns
- * index), so a store of millions of verdicts costs time in SQLite, not
- * memory here: each table keeps its top N rows and says how many it left out.
+ * The report's summary, chart and coverage, from the event store: one
+ * pass over the window's verdicts (report_agg.c counts per key, bounded),
+ * so a store of millions of verdicts costs one read of its rows and a
+ * bounded amount of memory; each table keeps its top N rows and says how
+ * many it left out.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ledger/report.h"
+#include "ledger/report_agg.h"
 #include "lib/util.h"
 
 struct q {
@@ -32,96 +34,85 @@ static sqlite3_stmt *prep(struct q *q, const char *fmt, const char *extra)
 	return st;
 }
 
-/* Verdicts by class and by action, and their total: one scan. */
-static int class_action_counts(struct q *q, cJSON *sum)
+static void count_key(cJSON *m, const char *k, double n)
 {
+	cJSON *c = cJSON_GetObjectItem(m, k);
+
+	if (c)
+		cJSON_SetNumberValue(c, c->valuedouble + n);
+	else
+		cJSON_AddNumberToObject(m, k, n);
+}
+
+enum { T_PROC, T_FILE, T_DEST, T_CONT, T_RULE, T__N };
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Everything the summary counts, in one pass over the window's verdicts:
+ * by class and action, the chart's columns, and the top-N tables. */
+static int scan_verdicts(struct q *q, cJSON *sum, cJSON *chart, int64_t v[REPORT_BUCKETS][4])
+{
+	static const char *const names[T__N] = { "processes", "files", "destinations", "containers", NULL };
+	static const char *const extras[T__N] = { "comm", NULL, "name", NULL, NULL };
 	cJSON *bc = cJSON_AddObjectToObject(sum, "by_class"), *ba = cJSON_AddObjectToObject(sum, "by_action");
-	sqlite3_stmt *st = prep(q, "SELECT coalesce(class, '(none)'), coalesce(action, '(none)'), count(*)"
-				   " FROM verdicts WHERE %s GROUP BY 1, 2", NULL);
+	cJSON *top = cJSON_AddObjectToObject(sum, "top");
+	struct agg_table *t[T__N] = { 0 };
+	int64_t width = (q->f->until_ns - q->f->since_ns + 1) / REPORT_BUCKETS + 1;
 	double total = 0;
+	sqlite3_stmt *st;
+	int rc = 0;
 
+	(void)chart;
+	for (int i = 0; i < T__N; i++)
+		if (!(t[i] = agg_table_new()))
+			rc = -ENOMEM;
+	st = prep(q, "SELECT at_ns, token_id IS NULL, exposure, coalesce(class, '(none)'), coalesce(action, '(none)'),"
+		     " coalesce(exe, comm), comm, path, dest, coalesce(sni, host), container, rule"
+		     " FROM verdicts WHERE %s", NULL);
 	if (!st)
-		return -EIO;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		double n = (double)sqlite3_column_int64(st, 2);
-		const char *k[2] = { (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1) };
-		cJSON *m[2] = { bc, ba };
+		rc = -EIO;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t at = sqlite3_column_int64(st, 0), b = (at - q->f->since_ns) / width;
+		int unmanaged = sqlite3_column_int(st, 1), exposure = sqlite3_column_int(st, 2);
 
-		for (int i = 0; i < 2; i++) {
-			cJSON *c = cJSON_GetObjectItem(m[i], k[i]);
-			if (c)
-				cJSON_SetNumberValue(c, c->valuedouble + n);
-			else
-				cJSON_AddNumberToObject(m[i], k[i], n);
-		}
-		total += n;
+		total++;
+		count_key(bc, text(st, 3), 1);
+		count_key(ba, text(st, 4), 1);
+		if (b >= 0 && b < REPORT_BUCKETS)
+			v[b][unmanaged ? 2 : exposure ? 1 : 0]++;
+		if (!exposure && !unmanaged)
+			continue;
+		agg_table_add(t[T_PROC], text(st, 5), text(st, 6), at);
+		agg_table_add(t[T_FILE], text(st, 7), NULL, at);
+		agg_table_add(t[T_DEST], text(st, 8), text(st, 9), at);
+		agg_table_add(t[T_CONT], text(st, 10), NULL, at);
+		if (unmanaged)
+			agg_table_add(t[T_RULE], text(st, 11), NULL, at);
 	}
 	sqlite3_finalize(st);
 	cJSON_AddNumberToObject(sum, "verdicts", total);
-	return 0;
-}
-
-/* The top N exposures by key; extra is a second column shown with it. */
-static int top_table(struct q *q, cJSON *top, const char *name, const char *key, const char *extra,
-		     const char *extra_name, const char *cond)
-{
-	cJSON *t = cJSON_AddObjectToObject(top, name), *rows = cJSON_AddArrayToObject(t, "rows");
-	char fmt[512];
-	sqlite3_stmt *st;
-	int64_t groups;
-
-	/* count(*) OVER (): the number of groups, from the same scan */
-	snprintf(fmt, sizeof(fmt),
-		 "SELECT %s, count(*), %s, min(at_ns), max(at_ns), count(*) OVER () FROM verdicts"
-		 " WHERE %%s AND %s AND %s IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d",
-		 key, extra ? extra : "NULL", cond, key, q->f->top_n);
-	if (!(st = prep(q, fmt, NULL)))
-		return -EIO;
-	groups = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		groups = sqlite3_column_int64(st, 5);
-		cJSON *r = cJSON_CreateObject();
-		char ts[40];
-
-		cJSON_AddStringToObject(r, "key", (const char *)sqlite3_column_text(st, 0));
-		cJSON_AddNumberToObject(r, "count", (double)sqlite3_column_int64(st, 1));
-		if (extra_name && sqlite3_column_type(st, 2) != SQLITE_NULL)
-			cJSON_AddStringToObject(r, extra_name, (const char *)sqlite3_column_text(st, 2));
-		util_rfc3339((uint64_t)sqlite3_column_int64(st, 3), ts, sizeof(ts));
-		cJSON_AddStringToObject(r, "first", ts);
-		util_rfc3339((uint64_t)sqlite3_column_int64(st, 4), ts, sizeof(ts));
-		cJSON_AddStringToObject(r, "last", ts);
-		cJSON_AddItemToArray(rows, r);
-	}
-	sqlite3_finalize(st);
-	cJSON_AddNumberToObject(t, "left_out", (double)(groups > cJSON_GetArraySize(rows)
-							 ? groups - cJSON_GetArraySize(rows) : 0));
-	return 0;
+	for (int i = 0; !rc && i < T__N; i++)
+		rc = agg_table_json(t[i], q->f->top_n, extras[i],
+				    names[i] ? cJSON_AddObjectToObject(top, names[i])
+					     : cJSON_AddObjectToObject(sum, "unmanaged_by_rule"));
+	for (int i = 0; i < T__N; i++)
+		agg_table_free(t[i]);
+	return rc;
 }
 
 /* The summary chart: the window in REPORT_BUCKETS columns, each with its
- * uses, exposures, unmanaged secrets and confirmed revocations. */
-static int chart_buckets(struct q *q, cJSON *chart)
+ * uses, exposures, unmanaged secrets (from scan_verdicts) and confirmed
+ * revocations. */
+static int chart_buckets(struct q *q, cJSON *chart, int64_t v[REPORT_BUCKETS][4])
 {
 	int64_t span = q->f->until_ns - q->f->since_ns + 1;
 	cJSON *b = cJSON_AddArrayToObject(chart, "buckets");
-	int64_t v[REPORT_BUCKETS][4] = { { 0 } };
 	char fmt[512];
 	sqlite3_stmt *st;
 
-	snprintf(fmt, sizeof(fmt),
-		 "SELECT (at_ns - ?1) / %lld, sum(token_id IS NOT NULL AND exposure = 0),"
-		 " sum(token_id IS NOT NULL AND exposure = 1), sum(token_id IS NULL)"
-		 " FROM verdicts WHERE %%s GROUP BY 1", (long long)(span / REPORT_BUCKETS + 1));
-	if (!(st = prep(q, fmt, NULL)))
-		return -EIO;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t i = sqlite3_column_int64(st, 0);
-		if (i >= 0 && i < REPORT_BUCKETS)
-			for (int k = 0; k < 3; k++)
-				v[i][k] = sqlite3_column_int64(st, k + 1);
-	}
-	sqlite3_finalize(st);
 	snprintf(fmt, sizeof(fmt),
 		 "SELECT (at_ns - ?1) / %lld, count(*) FROM revocations WHERE %%s"
 		 " AND event = 'revoked' AND json_extract(detail, '$.result') = 'ok' GROUP BY 1",
@@ -370,7 +361,6 @@ int report_store_summary(sqlite3 *ev, const struct report_filter *f, const cJSON
 {
 	struct q q = { .db = ev, .f = f, .filtered = ids != NULL };
 	const cJSON *id;
-	cJSON *top;
 	int rc = 0;
 
 	if (!ev) {
@@ -391,16 +381,11 @@ int report_store_summary(sqlite3 *ev, const struct report_filter *f, const cJSON
 	}
 	if (!q.where)
 		return -ENOMEM;
-	rc = class_action_counts(&q, sum);
-	top = cJSON_AddObjectToObject(sum, "top");
-	rc = rc ? rc : top_table(&q, top, "processes", "coalesce(exe, comm)", "max(comm)", "comm", "(exposure = 1 OR token_id IS NULL)");
-	rc = rc ? rc : top_table(&q, top, "files", "path", NULL, NULL, "(exposure = 1 OR token_id IS NULL)");
-	rc = rc ? rc : top_table(&q, top, "destinations", "dest", "max(coalesce(sni, host))", "name", "(exposure = 1 OR token_id IS NULL)");
-	rc = rc ? rc : top_table(&q, top, "containers", "container", NULL, NULL, "(exposure = 1 OR token_id IS NULL)");
-	/* Unmanaged secrets belong to no token or task: absent under a filter. */
-	rc = rc ? rc : top_table(&q, sum, "unmanaged_by_rule", "rule", NULL, NULL,
-				 ids ? "0" : "token_id IS NULL");
-	rc = rc ? rc : chart_buckets(&q, chart);
+	/* Unmanaged secrets belong to no token or task: absent under a filter
+	 * (the filter's token_id IN (...) leaves them out of the scan). */
+	int64_t buckets[REPORT_BUCKETS][4] = { { 0 } };
+	rc = scan_verdicts(&q, sum, chart, buckets);
+	rc = rc ? rc : chart_buckets(&q, chart, buckets);
 	rc = rc ? rc : coverage(&q, cov);
 	sqlite3_free(q.where);
 	return rc;
