@@ -72,6 +72,13 @@ assert c["lost"]["ringbuf_full"] == 1303 and c["cut"]["capture_truncated"] == 4,
 assert c["statement"].startswith("the monitor lost 1,303 events and 4 captures were cut short between "), c["statement"]
 PY
 
+# Without --state-dir the store is the config's state_dir's.
+printf 'state_dir: %s\nledger: %s\n' "$STATE" "$LEDGER" >"$TW_TMP/tw.yaml"
+expect_rc store_config_state_dir 0 "$TW" report --config "$TW_TMP/tw.yaml" --format json
+[ "$(json_eval "$TW_TMP/out" "(j['events_store'], j['summary']['verdicts'])")" = "(True, 20)" ] &&
+  ok store_config_state_dir_used || not_ok store_config_state_dir_used "$(head -c 300 "$TW_TMP/out")"
+expect_rc store_config_missing 2 "$TW" report --config "$TW_TMP/none.yaml" --format json
+
 # The window's edges: inclusive at both ends, to the microsecond.
 iso() { python3 -c 'import datetime,sys; n=int(sys.argv[1]); print(datetime.datetime.fromtimestamp(n//1000/1e6, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))' "$1"; }
 expect_rc store_edge_exact 0 rep --format json --since "$(iso "$T2")" --until "$(iso "$T2")"

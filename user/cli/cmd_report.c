@@ -23,7 +23,8 @@ static const char report_help[] =
 	"exposures, revocation at the issuer and blast radius. Never shows a raw token.\n"
 	"docs/REPORTS.md describes the JSON (\"schema\": 1).\n\n"
 	"  --ledger PATH     ledger (default $TOKENWARD_LEDGER, else /var/lib/tokenward/ledger.db)\n"
-	"  --state-dir DIR   where the monitor keeps events.db (default " CONFIG_DEFAULT_STATE_DIR ")\n"
+	"  --config PATH     config file (default " CONFIG_DEFAULT_PATH " if present): its state_dir\n"
+	"  --state-dir DIR   where the monitor keeps events.db (default: the config's state_dir)\n"
 	"  --events PATH     the event store itself (default STATE_DIR/events.db)\n"
 	"  --since T         window start: RFC 3339 or an age (2h, 7d); default 24h\n"
 	"  --until T         window end, the same forms; default now\n"
@@ -44,6 +45,7 @@ int cmd_report(int argc, char **argv)
 		{ "token", required_argument, NULL, 'T' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "state-dir", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "events", required_argument, NULL, 'E' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
@@ -53,7 +55,8 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *path = ledger_default_path(), *output = NULL, *state_dir = CONFIG_DEFAULT_STATE_DIR;
+	const char *path = ledger_default_path(), *output = NULL, *state_dir = NULL, *config_path = NULL;
+	struct tw_config *cfg = NULL;
 	const char *events = NULL, *since = "24h", *until = NULL;
 	char evpath[4096];
 	sqlite3 *ev = NULL;
@@ -76,6 +79,7 @@ int cmd_report(int argc, char **argv)
 		case 'T': filter.token_id = optarg; break;
 		case 'a': filter.all = 1; break;
 		case 'S': state_dir = optarg; break;
+		case 'c': config_path = optarg; break;
 		case 'E': events = optarg; break;
 		case 's': since = optarg; break;
 		case 'u': until = optarg; break;
@@ -105,7 +109,16 @@ int cmd_report(int argc, char **argv)
 		return cmd_usage_error("report", "--until: not RFC 3339 or an age (2h, 7d)");
 	if (filter.until_ns < filter.since_ns)
 		return cmd_usage_error("report", "the window ends (--until) before it starts (--since)");
-	if (!events) {
+	/* The store is where the monitor keeps it: the config's state_dir. */
+	if (!events && !state_dir) {
+		if (config_load(config_path, &cfg, err, sizeof(err))) {
+			cmd_error("report", "%s", err);
+			return EXIT_USAGE;
+		}
+		snprintf(evpath, sizeof(evpath), "%s/%s", cfg->state_dir, EVSTORE_FILE);
+		config_free(cfg);
+		events = evpath;
+	} else if (!events) {
 		snprintf(evpath, sizeof(evpath), "%s/%s", state_dir, EVSTORE_FILE);
 		events = evpath;
 	}
