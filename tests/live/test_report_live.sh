@@ -137,6 +137,10 @@ GH=$(python3 "$TW_ROOT/tests/cli/tokgen.py" ghp); tw_token_record "$GH"
 GH=$GH sh -c 'echo $$ >"$1/cgroup.procs" && printf "gh=%s\n" "$GH" >"$2"' sh "$CG" "$LEAKS/unmanaged.txt"
 tw_wait_event "e.get('event')=='verdict' and e.get('class')=='unmanaged'" >/dev/null &&
   ok rep_unmanaged_seen || not_ok rep_unmanaged_seen "no unmanaged verdict"
+# ... and on a command line: the store keeps each process's argv, redacted.
+sh -c 'echo $$ >"$1/cgroup.procs" && exec sh -c "printf \"%s\n\" \"\$1\" >\"\$2\"" inner "$2" "$3"' sh "$CG" "$GH" "$LEAKS/argv-leak.txt"
+tw_wait_event "e.get('event')=='verdict' and e.get('class')=='unmanaged' and e.get('kind')=='exec_argv'" >/dev/null &&
+  ok rep_unmanaged_argv_seen || not_ok rep_unmanaged_argv_seen "no exec_argv verdict"
 tw_wait_status '(lambda r: r["pending"]==0 and r["in_flight"]==0 and r["done"]>=2)(s["revocation"])' >/dev/null ||
   not_ok rep_revoker_idle "the revoker never went idle"
 agent quit
@@ -236,6 +240,10 @@ check("rep_json_top_destinations", dests.get("127.0.0.1:" + wport) == 1, dests)
 procs = top["processes"]["rows"]
 exp = collections.Counter(v["exe"] or v["comm"] for v in verdicts if v["exposure"] or v["class"] == "unmanaged")
 check("rep_json_top_processes", {x["key"]: x["count"] for x in procs} == dict(exp), (procs, exp))
+av = [e["detail"].get("argv") for t in r["tokens"] for e in sights(t)]
+check("rep_json_argv_kept", all(isinstance(x, str) and x for x in av), av)
+check("rep_json_t0_agent_argv", sights(a) and "e2e_agent.py" in (sights(a)[0]["detail"].get("argv") or ""),
+      sights(a)[0]["detail"].get("argv") if sights(a) else None)
 check("rep_json_top_containers", top["containers"]["rows"] == [] and top["containers"]["left_out"] == 0, top["containers"])
 # Coverage: the same figures as `status` after each run.
 cov = r["coverage"]
@@ -329,18 +337,20 @@ if ! netcheck "$OUT/netlog-probe.json" >/dev/null; then ok rep_html_network_chec
 
 # Redaction: every report, the DOM and the net log, for every raw token,
 # percent-encoded and base64 forms included.
-if python3 - "$OUT" "${TOKENS[@]}" "$GH" <<'PY'; then ok rep_no_token_in_reports; else not_ok rep_no_token_in_reports "see log"; fi
+# The event store itself too (its WAL and shared memory included).
+if python3 - "$OUT" "$TW_TMP/state" "${TOKENS[@]}" "$GH" <<'PY'; then ok rep_no_token_in_reports_or_store; else not_ok rep_no_token_in_reports_or_store "see log"; fi
 import base64, os, sys, urllib.parse
-d, toks = sys.argv[1], sys.argv[2:]
+d, st, toks = sys.argv[1], sys.argv[2], sys.argv[3:]
 bad = []
-for name in os.listdir(d):
-    if name == "probe.html" or name.startswith("netlog-probe"):
-        pass
-    data = open(os.path.join(d, name), "rb").read()
+files = [os.path.join(d, n) for n in os.listdir(d)] + [os.path.join(st, n) for n in os.listdir(st) if n.startswith("events.db")]
+assert any(f.endswith("events.db") for f in files), files
+for name in files:
+    data = open(name, "rb").read()
     for t in toks:
         forms = {t, urllib.parse.quote(t, safe=""), base64.b64encode(t.encode()).decode(),
                  base64.urlsafe_b64encode(t.encode()).decode().rstrip("=")}
         bad += [(name, f[:6]) for f in forms if f.encode() in data]
-print(bad); sys.exit(1 if bad else 0)
+if bad: print(bad)
+sys.exit(1 if bad else 0)
 PY
 grep -qF -- "${TOKENS[0]}" "$LEAKS/agent.log" && ok rep_leak_happened || not_ok rep_leak_happened "the leak did not happen"

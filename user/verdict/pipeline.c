@@ -23,6 +23,7 @@
 #include "detect/h2.h"
 #include "ledger/handoff.h"
 #include "ledger/evstore.h"
+#include "verdict/argvmemo.h"
 #include "lib/db.h"
 #include "lib/util.h"
 #include "lib/sha256.h"
@@ -313,9 +314,15 @@ static void history_flush(struct pipeline *p)
 /* The event store's copy of a verdict, with the parent chain up to
  * retention.parent_depth (exe, comm, uid as the process table has them):
  * queued for the store's writer thread, never written here. */
-static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_info *pi)
+static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_info *self)
 {
-	cJSON *parents = cJSON_CreateArray();
+	cJSON *parents = cJSON_CreateArray(), *copy = cJSON_Duplicate(o, 1);
+	const struct proc_info *pi = self;
+	char *argv = self ? argvmemo_redacted(self->tgid, self->start_ns, CORRELATE_START_SLACK_NS) : NULL;
+
+	if (argv)
+		cJSON_AddStringToObject(copy, "argv", argv);
+	free(argv);
 
 	for (unsigned i = 0; pi && i < p->cfg->retention.parent_depth; i++) {
 		const struct proc_info *parent = proctable_lookup(pi->ppid);
@@ -334,10 +341,13 @@ static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_
 		if (safe)
 			cJSON_AddStringToObject(e, "exe", safe);
 		free(safe);
+		if ((safe = argvmemo_redacted(parent->tgid, parent->start_ns, CORRELATE_START_SLACK_NS)))
+			cJSON_AddStringToObject(e, "argv", safe);
+		free(safe);
 		cJSON_AddItemToArray(parents, e);
 		pi = parent;
 	}
-	evstore_add_verdict(p->store, cJSON_Duplicate(o, 1), parents);
+	evstore_add_verdict(p->store, copy, parents);
 }
 
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
@@ -513,6 +523,8 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 
 	if (!c->len)
 		return 0;
+	if (p->store)
+		argvmemo_note(c);
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
