@@ -495,18 +495,17 @@ static void token_facts(struct out *o, const cJSON *t)
 	field(o, "sha256", str(t, "sha256"));
 	snprintf(buf, sizeof(buf), "%.0f sightings, %.0f exposures", num(t, "sightings"), num(t, "exposures"));
 	field(o, "seen", buf);
-	if (*str(rev, "confirmed_at")) {
-		snprintf(buf, sizeof(buf), "confirmed at %s by issuer %s (%s): %s", str(rev, "confirmed_at"),
-			 str(rev, "issuer"), str(rev, "how"), str(rev, "issuer_answer"));
-		if (cJSON_IsNumber(cJSON_GetObjectItem(rev, "http_status")))
-			snprintf(buf, sizeof(buf), "confirmed at %s by issuer %s (%s, HTTP %.0f): %s",
-				 str(rev, "confirmed_at"), str(rev, "issuer"), str(rev, "how"),
-				 num(rev, "http_status"), str(rev, "issuer_answer"));
-	} else {
-		snprintf(buf, sizeof(buf), "not confirmed by the issuer (job %s%s%s)", str(rev, "state"),
+	if (*str(rev, "confirmed_at") && cJSON_IsNumber(cJSON_GetObjectItem(rev, "http_status")))
+		snprintf(buf, sizeof(buf), "%s: confirmed at %s by issuer %s (%s, HTTP %.0f): %s", str(rev, "state"),
+			 str(rev, "confirmed_at"), str(rev, "issuer"), str(rev, "how"), num(rev, "http_status"),
+			 str(rev, "issuer_answer"));
+	else if (*str(rev, "confirmed_at"))
+		snprintf(buf, sizeof(buf), "%s: confirmed at %s by issuer %s (%s): %s", str(rev, "state"),
+			 str(rev, "confirmed_at"), str(rev, "issuer"), str(rev, "how"), str(rev, "issuer_answer"));
+	else
+		snprintf(buf, sizeof(buf), "%s (not confirmed by the issuer%s%s)", str(rev, "state"),
 			 *str(rev, "error") ? ": " : "", str(rev, "error"));
-	}
-	field(o, "revocation", buf);
+	field(o, "revocation at the issuer", buf);
 	if (cJSON_IsNumber(cJSON_GetObjectItem(t, "exposed_for_ms"))) {
 		snprintf(buf, sizeof(buf), "%.1f ms from the first exposure (%s) to the issuer's confirmation",
 			 num(t, "exposed_for_ms"), str(t, "first_exposure_at"));
