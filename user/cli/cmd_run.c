@@ -338,12 +338,21 @@ static int open_store(struct run *run, char *err, size_t errsz)
 	return evstore_open(path, &ret, &run->store, err, errsz) ? EXIT_USAGE : 0;
 }
 
-/* Every 10 s (force: at the end) the loss and cut counters, as status.json has them. */
+/* Every 10 s (force: at the end) the loss and cut counters, as status.json
+ * has them: only the three sections that hold them (not the revocation
+ * queue's, which asks SQLite), built on the loop thread. */
 static void store_sample(struct run *run, int running, int force)
 {
-	cJSON *st = status_build(running, run->started);
+	cJSON *st;
 
-	evstore_sample(run->store, st, (int64_t)run->started, force);
+	(void)running;
+	if (!force && !evstore_sample_due(run->store))
+		return;
+	st = cJSON_CreateObject();
+	sensors_status(run, cJSON_AddObjectToObject(st, "sensors"));
+	detection_status(run, cJSON_AddObjectToObject(st, "detection"));
+	store_status(run, cJSON_AddObjectToObject(st, "events_store"));
+	evstore_sample(run->store, st, (int64_t)run->started, 1);
 	cJSON_Delete(st);
 }
 

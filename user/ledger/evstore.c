@@ -224,6 +224,11 @@ static cJSON *counters_from_status(const cJSON *status)
 	return o;
 }
 
+int evstore_sample_due(const struct evstore *s)
+{
+	return s && (int64_t)util_now_ns(CLOCK_REALTIME) - s->last_sample_ns >= EVSTORE_SAMPLE_NS;
+}
+
 void evstore_sample(struct evstore *s, const cJSON *status, int64_t run_ns, int force)
 {
 	int64_t now = (int64_t)util_now_ns(CLOCK_REALTIME);

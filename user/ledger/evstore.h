@@ -61,6 +61,9 @@ void evstore_add_revocation(struct evstore *s, const char *token_id, const char 
  * (counters restart with each run). */
 void evstore_sample(struct evstore *s, const cJSON *status, int64_t run_ns, int force);
 
+/* 1 when EVSTORE_SAMPLE_NS passed since the last sample. */
+int evstore_sample_due(const struct evstore *s);
+
 void evstore_get_stats(struct evstore *s, struct evstore_stats *st);
 void evstore_status(struct evstore *s, cJSON *o);
 
