@@ -356,6 +356,40 @@ static void test_class_names(void **state)
 	assert_int_equal(verdict_class_parse(NULL), -1);
 }
 
+/* The event store's section (user/ledger/evstore.h): defaults, values, errors by line. */
+static void test_retention(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[512];
+	(void)state;
+
+	assert_int_equal(config_load_string("", "tw.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->retention.max_age_s, 30 * 86400);
+	assert_int_equal(c->retention.max_bytes, 256u << 20);
+	assert_int_equal(c->retention.parent_depth, 8);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(config_load_string("retention:\n  max_age: 12h\n  max_size: 1G\n  parent_depth: 0\n",
+					    "tw.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->retention.max_age_s, 12 * 3600);
+	assert_int_equal(c->retention.max_bytes, 1ull << 30);
+	assert_int_equal(c->retention.parent_depth, 0);
+	config_free(c);
+	c = NULL;
+	static const char *const bad[][2] = {
+		{ "retention:\n  max_age: 5y\n", "tw.yaml:2" },
+		{ "retention:\n  max_size: lots\n", "tw.yaml:2" },
+		{ "retention:\n  parent_depth: 65\n", "tw.yaml:2" },
+		{ "retention:\n  parent_depth: -1\n", "tw.yaml:2" },
+		{ "retention:\n  keep: forever\n", "unknown key 'keep'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(config_load_string(bad[i][0], "tw.yaml", &c, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, bad[i][1]));
+		assert_null(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_class_names),
+		cmocka_unit_test(test_retention),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
