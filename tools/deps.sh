@@ -12,6 +12,7 @@ pkgs=(
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
   golang-go gnutls-bin libgnutls28-dev
   prometheus rsyslog systemd man-db groff-base
+  chromium
 )
 
 missing=()

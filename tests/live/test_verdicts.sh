@@ -215,10 +215,10 @@ tw_poll ledger_has_event "$EVIL_ID" revoked
 agent quit; exec 7>&-
 tw_stop
 
-# The exposure report, from the ledger alone.
-"$TW" report --ledger "$LEDGER" --format json -o "$TW_TMP/report.json" &&
-"$TW" report --ledger "$LEDGER" --format html -o "$TW_TMP/report.html" &&
-"$TW" report --ledger "$LEDGER" --format md >"$TW_TMP/report.md" || not_ok report_runs "report failed"
+# The exposure report, from the ledger and the run's event store.
+"$TW" report --ledger "$LEDGER" --state-dir "$TW_TMP/state" --format json -o "$TW_TMP/report.json" &&
+"$TW" report --ledger "$LEDGER" --state-dir "$TW_TMP/state" --format html -o "$TW_TMP/report.html" &&
+"$TW" report --ledger "$LEDGER" --state-dir "$TW_TMP/state" --format md >"$TW_TMP/report.md" || not_ok report_runs "report failed"
 if python3 - "$TW_TMP/report.json" "$EVIL_ID" <<'PY' 2>"$TW_TMP/report.err"; then ok report_json_timeline; else not_ok report_json_timeline "$(tail -1 "$TW_TMP/report.err")"; fi
 import json, sys
 r = json.load(open(sys.argv[1]))

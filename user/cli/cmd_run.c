@@ -38,6 +38,7 @@
 #include "sensors/ingest.h"
 #include "sensors/sysprep.h"
 #include "verdict/pipeline.h"
+#include "ledger/evstore.h"
 
 #define TICK_NS 1000000000ull /* status, drop warnings, reassembly timeouts */
 #define RUN_RULES_MAX 16
@@ -61,6 +62,7 @@ struct run {
 	struct outputs *outs;      /* syslog, webhooks, metrics, verdict counts */
 	struct pipeline *pipe;
 	struct ingest *in;
+	struct evstore *store;     /* STATE_DIR/events.db, for reports */
 	uint64_t started;          /* CLOCK_REALTIME ns */
 	int watching;              /* attached and announced: drain on close */
 	uint64_t reloads;          /* SIGHUPs handled */
@@ -486,6 +488,40 @@ static void revocation_status(void *vrun, cJSON *o)
 	pipeline_status_fill(((struct run *)vrun)->pipe, NULL, o);
 }
 
+static void store_status(void *vrun, cJSON *o)
+{
+	evstore_status(((struct run *)vrun)->store, o);
+}
+
+/* The event store: opened before the pipeline, which queues every verdict
+ * into it; the counters are sampled from the status object (store_sample). */
+static int open_store(struct run *run, char *err, size_t errsz)
+{
+	char path[4096];
+	struct evstore_retention ret = { run->cfg->retention.max_age_s, run->cfg->retention.max_bytes };
+
+	snprintf(path, sizeof(path), "%s/%s", run->o.state_dir, EVSTORE_FILE);
+	return evstore_open(path, &ret, &run->store, err, errsz) ? EXIT_USAGE : 0;
+}
+
+/* Every 10 s (force: at the end) the loss and cut counters, as status.json
+ * has them: only the three sections that hold them (not the revocation
+ * queue's, which asks SQLite), built on the loop thread. */
+static void store_sample(struct run *run, int running, int force)
+{
+	cJSON *st;
+
+	(void)running;
+	if (!force && !evstore_sample_due(run->store))
+		return;
+	st = cJSON_CreateObject();
+	sensors_status(run, cJSON_AddObjectToObject(st, "sensors"));
+	detection_status(run, cJSON_AddObjectToObject(st, "detection"));
+	store_status(run, cJSON_AddObjectToObject(st, "events_store"));
+	evstore_sample(run->store, st, (int64_t)run->started, 1);
+	cJSON_Delete(st);
+}
+
 /* ── open / loop / close ────────────────────────────────────────────── */
 
 /* The config's file and stdout outputs, when no --events was given. */
@@ -566,7 +602,7 @@ static int open_pipeline(struct run *run, char *err, size_t errsz)
 	struct pipeline_opts po = {
 		.cfg = run->cfg, .ledger_path = run->o.ledger_path, .rules_dirs = run->o.rules,
 		.boot_to_real = run->o.out.boot_to_real,
-		.emit = emit_verdict, .emit_ctx = run,
+		.emit = emit_verdict, .emit_ctx = run, .store = run->store,
 	};
 
 	handoff_revocation_list(run->o.ledger_path, list, sizeof(list));
@@ -592,6 +628,7 @@ static int open_sensors(struct run *run, char *err, size_t errsz)
 	status_add_provider("detection", detection_status, run);
 	status_add_provider("revocation", revocation_status, run);
 	status_add_provider("outputs", outputs_status, run->outs);
+	status_add_provider("events_store", store_status, run);
 	/* Sweep after attaching: a process that starts from here on is seen
 	 * by the exec sensor, one that started before is in /proc. */
 	if (run->o.sweep)
@@ -621,7 +658,7 @@ static int run_open(struct run *run, char *err, size_t errsz)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = open_pipeline(run, err, errsz)))
+	if ((r = open_store(run, err, errsz)) || (r = open_pipeline(run, err, errsz)))
 		return r;
 	return open_sensors(run, err, errsz);
 }
@@ -737,6 +774,7 @@ static int run_loop(struct run *run)
 			ingest_tick(run->in);
 			status_write(run->o.state_dir, 1, run->started);
 			run_publish(run);
+			store_sample(run, 1, 0);
 		}
 		if (run->o.deadline && now >= run->o.deadline)
 			break;
@@ -752,12 +790,14 @@ static void run_close(struct run *run)
 		ingest_drain(run->in);
 		eventlog_flush(run->out);
 		status_write(run->o.state_dir, 0, run->started);
+		store_sample(run, 0, 1);
 	}
 	status_clear_providers();
 	ingest_close(run->in);
 	pipeline_close(run->pipe);
 	outputs_close(run->outs); /* after the pipeline: its last verdicts go out too */
 	instlock_release(run->lock_fd);
+	evstore_close(run->store);
 	if (run->watching) {
 		if (run->o.ready)
 			unlink(run->o.ready);

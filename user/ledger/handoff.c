@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "ledger/handoff.h"
+#include "ledger/evstore.h"
 #include "lib/log.h"
 #include "ledger/seal.h"
 #include "lib/sha256.h"
@@ -24,7 +25,13 @@ struct handoff {
 	pthread_mutex_t hist_mu;
 	struct seal_key key;   /* the ledger's, for tokens sealed at registration */
 	int have_key;
+	struct evstore *store;  /* revocation outcomes are kept there too */
 };
+
+void handoff_set_store(struct handoff *h, struct evstore *s)
+{
+	h->store = s;
+}
 
 static int history_sink(void *ctx, const char *token_id, const char *sha, const char *event,
 			const char *detail)
@@ -47,6 +54,7 @@ static int history_sink(void *ctx, const char *token_id, const char *sha, const 
 	if (token_id)
 		r = ledger_history_add(p->hist, token_id, event, detail);
 	pthread_mutex_unlock(&p->hist_mu);
+	evstore_add_revocation(p->store, token_id, event, detail);
 	return r;
 }
 

@@ -37,6 +37,10 @@ int handoff_synchronous(struct handoff *h, int full);
 
 void handoff_close(struct handoff *h);
 
+/* Revocation outcomes also go to the event store (NULL: they do not). */
+struct evstore;
+void handoff_set_store(struct handoff *h, struct evstore *s);
+
 /* The built-in issuer's revocation list: revoked.list beside the ledger,
  * so the monitor and the CLI append to the same file. */
 void handoff_revocation_list(const char *ledger_path, char *out, size_t outsz);

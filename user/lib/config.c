@@ -20,6 +20,7 @@
 #include "lib/safefile.h"
 #include "ledger/ledger.h"
 #include "lib/util.h"
+#include "lib/timeparse.h"
 #include "lib/yamldoc.h"
 #include "output/outputs_config.h"
 
@@ -38,7 +39,7 @@ static struct {
 static size_t nsections;
 
 /* Known but handled by a module this build may not have: refused by name. */
-static const char *const reserved_sections[] = { "retention", NULL };
+static const char *const reserved_sections[] = { NULL };
 /* Parsed by output/outputs_config.c, named here for "did you mean". */
 static const char *const output_sections[] = { "metrics", "outputs", NULL };
 
@@ -141,6 +142,9 @@ struct tw_config *config_defaults(void)
 	c->revocation.backoff_base_ms = 250;
 	c->revocation.backoff_max_ms = 60000;
 	c->revocation.retry_after_max_ms = 3600000;
+	c->retention.max_age_s = 30 * 86400;
+	c->retention.max_bytes = 256ull << 20;
+	c->retention.parent_depth = 8;
 	if (!c->state_dir || !c->ledger_path || !c->rules_dirs || !c->events) {
 		config_free(c);
 		return NULL;
@@ -759,6 +763,42 @@ static int revocation_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_
 	}
 }
 
+/* ---- retention: the event store (user/ledger/evstore.h) ---- */
+static int retention_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct tw_retention_cfg *r = &ld->cfg->retention;
+	const char *key = scalar(k), *s;
+	(void)arg;
+
+	if (!strcmp(key, "max_age")) {
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		if (timeparse_age_s(s, &r->max_age_s))
+			return fail(ld, v, "retention: 'max_age': '%s' is not an age (e.g. 12h, 30d)", s);
+		return 0;
+	}
+	if (!strcmp(key, "max_size")) {
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		if (util_parse_size(s, &r->max_bytes))
+			return fail(ld, v, "retention: 'max_size': '%s' is not a size (e.g. 64M, 1G)", s);
+		return 0;
+	}
+	if (!strcmp(key, "parent_depth")) {
+		char *end;
+		unsigned long d;
+
+		if (want_scalar(ld, v, key, &s))
+			return -1;
+		d = strtoul(s, &end, 10);
+		if (!*s || *end || d > 64)
+			return fail(ld, v, "retention: 'parent_depth' must be 0..64");
+		r->parent_depth = (unsigned)d;
+		return 0;
+	}
+	return fail(ld, k, "retention: unknown key '%s'", key);
+}
+
 /* ---- the top level: one table, so that check, show and CONFIG.md agree */
 
 enum key_kind { K_STR, K_LIST, K_SIZE, K_NUM, K_BOOL, K_SECTION };
@@ -796,6 +836,7 @@ static const struct key_def keys[] = {
 	{ "policy", K_SECTION, 0, 0, 0, NULL, 0 },
 	{ "revocation", K_SECTION, 0, 0, 0, NULL, 0 },
 	{ "issuers", K_SECTION, 0, 0, 0, NULL, 0 },
+	{ "retention", K_SECTION, 0, 0, 0, NULL, 0 },
 };
 #undef F
 
@@ -948,6 +989,8 @@ static int top_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v, v
 			return each_pair(ld, v, "'revocation'", revocation_entry, NULL);
 		if (!strcmp(key, "issuers"))
 			return issuers_value(ld, k, v);
+		if (!strcmp(key, "retention"))
+			return each_pair(ld, v, "'retention'", retention_entry, NULL);
 		return top_value(ld, &keys[i], v) || note(ld, v, "%s", key) ? -1 : 0;
 	}
 	if ((r = section_value(ld, k, v)) <= 0)

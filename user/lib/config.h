@@ -40,6 +40,10 @@
  *       type: webhook
  *       url: https://hooks.example/tokenward
  *       timeout: 5s
+ *   retention:                   # the event store, STATE_DIR/events.db (docs/REPORTS.md)
+ *     max_age: 30d               # s, m, h, d, w; 0 keeps everything
+ *     max_size: 256M             # oldest rows deleted beyond this; 0 no bound
+ *     parent_depth: 8            # ancestors kept with each sighting (0..64)
  */
 #ifndef TW_CONFIG_H
 #define TW_CONFIG_H
@@ -116,6 +120,13 @@ struct config_origin {
 
 #define CONFIG_SECTIONS_MAX 8
 
+/* The event store's retention (section "retention"). */
+struct tw_retention_cfg {
+	uint64_t max_age_s;
+	uint64_t max_bytes;
+	unsigned parent_depth;
+};
+
 struct tw_config {
 	char *path;                 /* file loaded; NULL when defaults only */
 	char *state_dir;
@@ -136,6 +147,7 @@ struct tw_config {
 	void *sections[CONFIG_SECTIONS_MAX]; /* registered sections' parsed values */
 	enum policy_action policy[VC__COUNT];
 	struct tw_revocation_cfg revocation;
+	struct tw_retention_cfg retention;
 	struct tw_issuer *issuers;
 	size_t nissuers;
 	struct outputs_cfg *outputs; /* metrics: and outputs: (output/outputs_config.h); NULL: none */

@@ -22,6 +22,8 @@
 #include "detect/rules.h"
 #include "detect/h2.h"
 #include "ledger/handoff.h"
+#include "ledger/evstore.h"
+#include "verdict/argvmemo.h"
 #include "lib/db.h"
 #include "lib/cgroup.h"
 #include "lib/util.h"
@@ -51,6 +53,7 @@ struct pipeline {
 	int64_t boot_to_real;
 	pipeline_emit_fn emit;
 	void *emit_ctx;
+	struct evstore *store;
 
 	struct ruleset *rules;
 	struct detector *det;
@@ -308,6 +311,45 @@ static void history_flush(struct pipeline *p)
 	p->nsightings = 0;
 }
 
+/* The event store's copy of a verdict, with the parent chain up to
+ * retention.parent_depth (exe, comm, uid as the process table has them):
+ * queued for the store's writer thread, never written here. */
+static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_info *self)
+{
+	cJSON *parents = cJSON_CreateArray(), *copy = cJSON_Duplicate(o, 1);
+	const struct proc_info *pi = self;
+	char *argv = self ? argvmemo_redacted(self->tgid, self->start_ns, CORRELATE_START_SLACK_NS) : NULL;
+
+	if (argv)
+		cJSON_AddStringToObject(copy, "argv", argv);
+	free(argv);
+
+	for (unsigned i = 0; pi && i < p->cfg->retention.parent_depth; i++) {
+		const struct proc_info *parent = proctable_lookup(pi->ppid);
+		cJSON *e;
+		char *safe;
+
+		if (!parent || parent == pi || parent->start_ns > pi->start_ns + CORRELATE_START_SLACK_NS)
+			break;
+		e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "pid", parent->tgid);
+		cJSON_AddNumberToObject(e, "uid", parent->uid);
+		safe = redact_text(parent->comm, strlen(parent->comm));
+		cJSON_AddStringToObject(e, "comm", safe ? safe : "");
+		free(safe);
+		safe = parent->exe ? redact_text(parent->exe, strlen(parent->exe)) : NULL;
+		if (safe)
+			cJSON_AddStringToObject(e, "exe", safe);
+		free(safe);
+		if ((safe = argvmemo_redacted(parent->tgid, parent->start_ns, CORRELATE_START_SLACK_NS)))
+			cJSON_AddStringToObject(e, "argv", safe);
+		free(safe);
+		cJSON_AddItemToArray(parents, e);
+		pi = parent;
+	}
+	evstore_add_verdict(p->store, copy, parents);
+}
+
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct scan_ctx *sc = vctx;
@@ -430,6 +472,8 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	}
 	if (t)
 		history_defer(p, t->id, o);
+	if (p->store)
+		store_verdict(p, o, pi);
 	p->emit(p->emit_ctx, o);
 	return 0;
 }
@@ -493,6 +537,8 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 
 	if (!c->len)
 		return 0;
+	if (p->store)
+		argvmemo_note(c);
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
@@ -634,6 +680,7 @@ static int ledger_attach(struct pipeline *p, char *err, size_t errsz)
 			snprintf(err, errsz, "%s: cannot set synchronous mode", p->ledger_path);
 		return r;
 	}
+	handoff_set_store(p->handoff, p->store);
 	if ((r = revoker_start(p->rev))) {
 		snprintf(err, errsz, "starting the revocation workers failed: %s", strerror(-r));
 		return r;
@@ -756,6 +803,7 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->boot_to_real = o->boot_to_real;
 	p->emit = o->emit;
 	p->emit_ctx = o->emit_ctx;
+	p->store = o->store;
 	if (!(p->ledger_path = strdup(o->ledger_path))) {
 		r = -ENOMEM;
 		goto fail;

@@ -29,6 +29,7 @@ struct pipeline_opts {
 	int64_t boot_to_real;          /* CLOCK_BOOTTIME -> CLOCK_REALTIME */
 	pipeline_emit_fn emit;
 	void *emit_ctx;
+	struct evstore *store;         /* every verdict is also kept here; NULL: not kept */
 };
 
 struct pipeline;

@@ -433,8 +433,7 @@ static void test_suggestions(void **state)
 	assert_string_equal(config_suggest("leger", (const char *const[]){ "poll_ms", "ledger", NULL }),
 			    "ledger");
 	assert_null(config_suggest("a", (const char *const[]){ "tls", NULL }));
-	/* retention: handled by a module a build may lack; refused by name */
-	expect_error("retention:\n  max_age: 7d\n", 1, "not supported by this build");
+	expect_error("retention:\n  max_ag: 7d\n", 2, "retention: unknown key 'max_ag'");
 	/* metrics: and outputs: are this build's (output/outputs_config.c) */
 	expect_error("metrics:\n  lissen: 127.0.0.1:9\n", 2, "lissen");
 }
@@ -463,17 +462,17 @@ static int parse_section(struct config_loader *ld, struct yaml_node_s *v, void *
 	return 0;
 }
 
-/* Another module's section (retention:) is parsed by it. */
+/* Another module's section is parsed by it (config_register_section). */
 static void test_registered_section(void **state)
 {
 	struct tw_config *c = NULL;
 	char err[512];
 	(void)state;
 
-	assert_int_equal(config_register_section("retention", parse_section, free), 0);
-	assert_int_equal(load("retention:\n  max_age: 7d\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(config_register_section("example_section", parse_section, free), 0);
+	assert_int_equal(load("example_section:\n  key: 7d\n", &c, err, sizeof(err)), 0);
 	assert_int_equal(section_calls, 1);
-	assert_string_equal(config_section(c, "retention"), "map");
+	assert_string_equal(config_section(c, "example_section"), "map");
 	assert_null(config_section(c, "outputs"));
 	config_free(c);
 }
@@ -485,6 +484,40 @@ static void test_class_names(void **state)
 		assert_int_equal(verdict_class_parse(verdict_class_name(i)), i);
 	assert_int_equal(verdict_class_parse("File_Write"), -1);
 	assert_int_equal(verdict_class_parse(NULL), -1);
+}
+
+/* The event store's section (user/ledger/evstore.h): defaults, values, errors by line. */
+static void test_retention(void **state)
+{
+	struct tw_config *c = NULL;
+	char err[512];
+	(void)state;
+
+	assert_int_equal(config_load_string("", "tw.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->retention.max_age_s, 30 * 86400);
+	assert_int_equal(c->retention.max_bytes, 256u << 20);
+	assert_int_equal(c->retention.parent_depth, 8);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(config_load_string("retention:\n  max_age: 12h\n  max_size: 1G\n  parent_depth: 0\n",
+					    "tw.yaml", &c, err, sizeof(err)), 0);
+	assert_int_equal(c->retention.max_age_s, 12 * 3600);
+	assert_int_equal(c->retention.max_bytes, 1ull << 30);
+	assert_int_equal(c->retention.parent_depth, 0);
+	config_free(c);
+	c = NULL;
+	static const char *const bad[][2] = {
+		{ "retention:\n  max_age: 5y\n", "tw.yaml:2" },
+		{ "retention:\n  max_size: lots\n", "tw.yaml:2" },
+		{ "retention:\n  parent_depth: 65\n", "tw.yaml:2" },
+		{ "retention:\n  parent_depth: -1\n", "tw.yaml:2" },
+		{ "retention:\n  keep: forever\n", "unknown key 'keep'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_not_equal(config_load_string(bad[i][0], "tw.yaml", &c, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, bad[i][1]));
+		assert_null(c);
+	}
 }
 
 int main(void)
@@ -504,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_suggestions),
 		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_registered_section),
+		cmocka_unit_test(test_retention),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
