@@ -18,6 +18,40 @@
 #include "copy.bpf.h"
 
 /*
+ * How much of a @want-byte capture, in chunks of TW_CAP_CHUNK after @base
+ * bytes of header, the ring can take while a quarter of it stays free for
+ * everything else (TW_CAP_RING_RESERVE_SHIFT): one huge write must not
+ * starve the other CPUs' records, nor this thread's next ones. Decided once,
+ * before the first chunk, so the capture that goes out is whole up to its
+ * cap_len and flagged cut (TW_F_CAP_TRUNC, counted TW_DROP_CAP_RING) beyond
+ * it; the reader keeps draining meanwhile, so this is a cut only when the
+ * ring is already well filled. Captures of one chunk are not limited here:
+ * the ring's own full check counts those.
+ */
+static __always_inline __u32 tw_capture_ring_room(struct tw_io_event *e, __u32 base, __u32 want)
+{
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 per = TW_CAP_CHUNK + base + 8; /* 8: the ring's record header */
+	__u64 room, chunks;
+
+	if (used >= size)
+		room = 0;
+	else
+		room = size - used;
+	if (room <= size >> TW_CAP_RING_RESERVE_SHIFT)
+		room = 0;
+	else
+		room -= size >> TW_CAP_RING_RESERVE_SHIFT;
+	chunks = (want + TW_CAP_CHUNK - 1) / TW_CAP_CHUNK;
+	if (chunks * per <= room)
+		return want;
+	e->hdr.flags |= TW_F_CAP_TRUNC;
+	tw_count_drop(TW_DROP_CAP_RING);
+	return (__u32)(room / per) * TW_CAP_CHUNK;
+}
+
+/*
  * The record of one capture: header, the socket for a send, then the
  * bytes, in one record or in chunks. @id is the socket's identity from
  * the fd cache, or NULL: then it is read from a->file.
@@ -56,6 +90,8 @@ __noinline int tw_capture_record(const struct tw_io_args *a, const struct tw_soc
 		e->hdr.flags |= TW_F_CAP_TRUNC;
 		tw_count_drop(TW_DROP_CAP_TRUNC);
 	}
+	if (want > TW_CAP_CHUNK)
+		want = tw_capture_ring_room(e, base, want);
 	e->cap_len = want;
 	if (a->buf && want <= TW_CAP_CHUNK)
 		return tw_copy_one(e, base, want, a->buf, a->sealed & TW_BATCH_SEALED_FULL);

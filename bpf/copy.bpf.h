@@ -150,7 +150,9 @@ static __always_inline int tw_copy_chunks(struct tw_copy *c, struct tw_io_event 
 	c->sent = 0;
 	lctx.c = c;
 	lctx.e = e;
-	bpf_loop(TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
+	/* each step loads an iovec or copies up to the end of one iovec or
+	 * one chunk: at most two per iovec, one per chunk, and the last */
+	bpf_loop(2 * TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
 	return 0;
 }
 

@@ -14,8 +14,12 @@
 #define TW_EXEC_ARGS_MAX 16384 /* argv bytes kept per exec */
 #define TW_EXEC_ENV_MAX  16384 /* envp bytes kept per exec */
 #define TW_CAP_CHUNK     16384  /* content bytes per record; longer captures are chunked */
-#define TW_CAP_DEFAULT   65536  /* content bytes captured per write/send by default */
-#define TW_CAP_LIMIT     (1u << 20) /* largest --capture-bytes */
+#define TW_CAP_DEFAULT   (4u << 20)  /* content bytes captured per write/send by default */
+#define TW_CAP_LIMIT     (16u << 20) /* largest --capture-bytes */
+/* A capture longer than one chunk never leaves less than this share of
+ * the ring free for other records: what it would take beyond that is cut
+ * (TW_DROP_CAP_RING), before the first chunk goes out. */
+#define TW_CAP_RING_RESERVE_SHIFT 2 /* a quarter of the ring */
 #define TW_SUN_PATH_MAX  108
 
 enum tw_event_type {
@@ -72,6 +76,7 @@ enum tw_drop_reason {
 	TW_DROP_CHUNK_LOST,       /* a later chunk of a capture lost (ring buffer full): capture cut */
 	TW_DROP_META_LOST,        /* a path, fork or exit record lost (ring buffer full) */
 	TW_DROP_TLS_UNSENT,       /* a TLS plaintext whose ciphertext the thread never sent in time */
+	TW_DROP_CAP_RING,         /* a long capture cut to leave the ring room for other records */
 	TW_DROP_MAX,
 };
 
