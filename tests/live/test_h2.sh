@@ -85,11 +85,27 @@ v=$(printf 'Authorization: Bearer %s\n' "$TOK" |
 [ "$v" = 2 ] && ok h2_tls_curl_was_http2 || not_ok h2_tls_curl_was_http2 "curl spoke HTTP/$v"
 verdict_h2 h2_tls_curl_wrong_destination_net_dest "$ID" net_dest revoke
 
-# node's http2 over TLS is not covered yet: the plaintext is read when
-# the thread next sends, and node has reused the buffer by then (issue 14
-# closing note). Its HTTP/1.1 is covered (test_tls_stacks.sh).
+# --- node's http2 over TLS (issue 14): node hands SSL_write buffers it
+# reuses before the ciphertext goes out, so the sensor copies the
+# plaintext at SSL_write's entry. node links its OpenSSL in: the first
+# run of node waits (on a FIFO) until the monitor has probed it.
+read -r ID TOK <<<"$(mint h2-tls-node)"
+mkfifo "$TW_TMP/node.in"
+node "$TW_ROOT/tests/progs/tls_node_h2_client.js" "$TLS_PORT" <"$TW_TMP/node.in" \
+  >"$TW_TMP/node.out" 2>&1 &
+NODE_PID=$!
+echo $NODE_PID >>"$TW_TMP/servers.pids"
+exec 8>"$TW_TMP/node.in"
+if tw_wait_status "any(p.endswith('/node') for p in s['sensors']['tls']['probed'])" >/dev/null; then
+  ok h2_tls_node_probed
+else
+  not_ok h2_tls_node_probed "node never probed"
+fi
+printf 'Authorization: Bearer %s\n' "$TOK" >&8; exec 8>&-
+wait $NODE_PID && ok h2_tls_node_request_done || not_ok h2_tls_node_request_done "$(tail -3 "$TW_TMP/node.out")"
+verdict_h2 h2_tls_node_wrong_destination_net_dest "$ID" net_dest revoke
 
-if tw_wait_status "s['detection']['h2']['header_blocks'] >= 2 and s['detection']['h2']['errors'] == 0" >/dev/null; then
+if tw_wait_status "s['detection']['h2']['header_blocks'] >= 3 and s['detection']['h2']['errors'] == 0" >/dev/null; then
   ok h2_counted_in_status
 else
   not_ok h2_counted_in_status "$(grep -o '"h2":{[^}]*}' "$TW_TMP/state/status.json")"
