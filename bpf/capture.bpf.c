@@ -19,31 +19,23 @@
 
 /*
  * How much of a @want-byte capture, in chunks of TW_CAP_CHUNK after @base
- * bytes of header, the ring can take while a quarter of it stays free for
- * everything else (TW_CAP_RING_RESERVE_SHIFT): one huge write must not
- * starve the other CPUs' records, nor this thread's next ones. Decided once,
- * before the first chunk, so the capture that goes out is whole up to its
- * cap_len and flagged cut (TW_F_CAP_TRUNC, counted TW_DROP_CAP_RING) beyond
- * it; the reader keeps draining meanwhile, so this is a cut only when the
- * ring is already well filled. Captures of one chunk are not limited here:
- * the ring's own full check counts those.
+ * bytes of header, the ring can take: at most half of its free room
+ * (TW_CAP_RING_SHARE_SHIFT), so one huge write never starves the other
+ * CPUs' records, nor this thread's next ones, and a capture of a few
+ * hundred KiB still fits a ring that is mostly full. Decided once, before
+ * the first chunk, so the capture that goes out is whole up to its cap_len
+ * and flagged cut (TW_F_CAP_TRUNC, counted TW_DROP_CAP_RING) beyond it.
+ * Captures of one chunk are not limited here: the ring's own full check
+ * counts those.
  */
 static __always_inline __u32 tw_capture_ring_room(struct tw_io_event *e, __u32 base, __u32 want)
 {
 	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
 	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 per = TW_CAP_CHUNK + base + 8; /* 8: the ring's record header */
-	__u64 room, chunks;
+	__u64 room = used < size ? (size - used) >> TW_CAP_RING_SHARE_SHIFT : 0;
+	__u64 chunks = (want + TW_CAP_CHUNK - 1) / TW_CAP_CHUNK;
 
-	if (used >= size)
-		room = 0;
-	else
-		room = size - used;
-	if (room <= size >> TW_CAP_RING_RESERVE_SHIFT)
-		room = 0;
-	else
-		room -= size >> TW_CAP_RING_RESERVE_SHIFT;
-	chunks = (want + TW_CAP_CHUNK - 1) / TW_CAP_CHUNK;
 	if (chunks * per <= room)
 		return want;
 	e->hdr.flags |= TW_F_CAP_TRUNC;
@@ -201,6 +193,8 @@ static __always_inline int tw_capture_bind(struct tw_io_args *a, const struct tw
 	b->fd = a->fd;
 	b->syscall = a->syscall;
 	b->n = a->tls_n > TW_TLS_NOTES ? TW_TLS_NOTES : a->tls_n;
+	b->batch_slot = a->sealed & ~TW_BATCH_SEALED_FULL;
+	b->pad = 0;
 	for (__u32 i = 0; i < TW_TLS_NOTES; i++)
 		b->ts[i] = i < a->tls_n ? a->tls_ts[i] : 0;
 	if (!id && !tw_sock_ident(a->file, &own))
@@ -266,8 +260,12 @@ __noinline int tw_capture(struct tw_io_args *a)
 		/* TLS ciphertext whose plaintext the caller captures next: the
 		 * ciphertext itself holds nothing to find, and is not copied */
 		tw_capture_take_tls(a, fc);
-		if (a->tls_n)
+		if (a->tls_n) {
+			/* not appended (TLS), but it seals the socket's batch:
+			 * the handshake's small sends are read before the bind */
+			tw_capture_batched(a, slot);
 			return tw_capture_bind(a, slot && slot->sock.sk ? &slot->sock : NULL);
+		}
 		if (tw_capture_batched(a, slot))
 			return 0;
 	} else if (a->type == TW_EV_FILE_WRITE) {

@@ -16,10 +16,10 @@
 #define TW_CAP_CHUNK     16384  /* content bytes per record; longer captures are chunked */
 #define TW_CAP_DEFAULT   (4u << 20)  /* content bytes captured per write/send by default */
 #define TW_CAP_LIMIT     (16u << 20) /* largest --capture-bytes */
-/* A capture longer than one chunk never leaves less than this share of
- * the ring free for other records: what it would take beyond that is cut
- * (TW_DROP_CAP_RING), before the first chunk goes out. */
-#define TW_CAP_RING_RESERVE_SHIFT 2 /* a quarter of the ring */
+/* A capture longer than one chunk takes at most this share of the ring's
+ * free room, so as much stays free for other records: what it would take
+ * beyond that is cut (TW_DROP_CAP_RING), before the first chunk goes out. */
+#define TW_CAP_RING_SHARE_SHIFT 1 /* half of what is free */
 #define TW_SUN_PATH_MAX  108
 
 enum tw_event_type {
@@ -331,6 +331,9 @@ struct tw_tls_bind_event {
 	int fd;
 	unsigned short syscall;       /* the ciphertext send's enum tw_syscall */
 	unsigned short n;             /* copies named in ts[] */
+	unsigned int batch_slot;      /* slot + 1 when this send sealed a batch (its bytes,
+				       * the handshake's, come first), as in tw_io_event */
+	unsigned int pad;
 	unsigned long long ts[TW_TLS_NOTES];
 	struct tw_sock_info sock;
 };

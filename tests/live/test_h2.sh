@@ -104,6 +104,30 @@ fi
 printf 'Authorization: Bearer %s\n' "$TOK" >&8; exec 8>&-
 wait $NODE_PID && ok h2_tls_node_request_done || not_ok h2_tls_node_request_done "$(tail -3 "$TW_TMP/node.out")"
 verdict_h2 h2_tls_node_wrong_destination_net_dest "$ID" net_dest revoke
+/bin/sh -c ': h2-node-barrier'
+if python3 - "$TW_TMP/events.jsonl" "$ID" <<'PY'; then ok h2_tls_node_judged_once; else not_ok h2_tls_node_judged_once "more than one verdict: a duplicate copy"; fi
+import json, sys
+n = sum(1 for l in open(sys.argv[1]) if '"verdict"' in l and json.loads(l).get("token_id") == sys.argv[2])
+sys.exit(0 if n == 1 else 1)
+PY
+
+# A plaintext whose ciphertext never goes out: python's SSLObject over
+# memory BIOs, SSL_write before any handshake, nothing ever sent. Its
+# early copy is held, then dropped and counted: not delivered, not kept.
+us() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sensors']['userspace'][sys.argv[2]])" "$TW_TMP/state/status.json" "$1"; }
+unb=$(us tls_unbound)
+python3 -c '
+import ssl
+o = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="h2.test")
+try: o.write(b"GET / HTTP/1.1
+
+")
+except ssl.SSLWantReadError: pass'
+if tw_wait_status "s['sensors']['userspace']['tls_unbound'] > $unb and s['sensors']['userspace']['tls_bound'] >= 2" >/dev/null; then
+  ok h2_tls_counters
+else
+  not_ok h2_tls_counters "$(grep -o '"tls_[a-z_]*":[^,]*' "$TW_TMP/state/status.json" | tr '\n' ' ')"
+fi
 
 if tw_wait_status "s['detection']['h2']['header_blocks'] >= 3 and s['detection']['h2']['errors'] == 0" >/dev/null; then
   ok h2_counted_in_status
