@@ -111,18 +111,27 @@ n = sum(1 for l in open(sys.argv[1]) if '"verdict"' in l and json.loads(l).get("
 sys.exit(0 if n == 1 else 1)
 PY
 
-# A plaintext whose ciphertext never goes out: python's SSLObject over
-# memory BIOs, SSL_write before any handshake, nothing ever sent. Its
-# early copy is held, then dropped and counted: not delivered, not kept.
+# A plaintext whose ciphertext never goes out: python's SSLObjects, a
+# client and a server over memory BIOs in one process, handshake and all;
+# the client's SSL_write leaves its ciphertext in memory, never on a
+# socket. Its early copy is held, then dropped and counted: not
+# delivered, not kept.
 us() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sensors']['userspace'][sys.argv[2]])" "$TW_TMP/state/status.json" "$1"; }
 unb=$(us tls_unbound)
-python3 -c '
-import ssl
-o = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="h2.test")
-try: o.write(b"GET / HTTP/1.1
-
-")
-except ssl.SSLWantReadError: pass'
+python3 - "$TW_TMP/cert.pem" "$TW_TMP/key.pem" <<'PY'
+import ssl, sys
+cc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); cc.check_hostname = False; cc.verify_mode = ssl.CERT_NONE
+sc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sc.load_cert_chain(sys.argv[1], sys.argv[2])
+ci, co, si, so = (ssl.MemoryBIO() for _ in range(4))
+c = cc.wrap_bio(ci, co, server_hostname="h2.test"); s = sc.wrap_bio(si, so, server_side=True)
+for _ in range(10):
+    for o in (c, s):
+        try: o.do_handshake()
+        except ssl.SSLWantReadError: pass
+    si.write(co.read()); ci.write(so.read())
+c.write(b"GET / HTTP/1.1\r\nHost: h2.test\r\n\r\n")
+assert co.pending > 0
+PY
 if tw_wait_status "s['sensors']['userspace']['tls_unbound'] > $unb and s['sensors']['userspace']['tls_bound'] >= 2" >/dev/null; then
   ok h2_tls_counters
 else

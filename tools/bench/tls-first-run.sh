@@ -6,7 +6,9 @@
 # sends one HTTPS request with a marker header straight away. A trial is a
 # hit when the monitor reports the marker in a TLS plaintext capture of
 # that process. Prints hits per client.
-#   tools/bench/tls-first-run.sh BUILD   (env: TRIALS=10 CLIENTS="curl python3 node")
+# FRESH=0 runs the control: the same clients on the files already probed
+# (the system libssl, /usr/bin/node), which must be captured every time.
+#   tools/bench/tls-first-run.sh BUILD   (env: TRIALS=10 CLIENTS="curl python3 node" FRESH=1)
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,14 +62,15 @@ for c in "${clients[@]}"; do
   hits=0
   for i in $(seq "$trials"); do
     d=$tmp/$c.$i; mkdir -p "$d"
+    if [ "${FRESH:-1}" = 0 ]; then ln -s "$lib" "$d/libssl.so.3"; ln -s /usr/bin/node "$d/node.real"; fi
     case $c in
-      curl) cp "$lib" "$d/libssl.so.3"
+      curl) [ -e "$d/libssl.so.3" ] || cp "$lib" "$d/libssl.so.3"
             printf 'X-Marker: %s\n' "$marker" | LD_LIBRARY_PATH=$d curl -sk --http1.1 -H @- \
               -o /dev/null "https://127.0.0.1:$port/" & ;;
-      python3) cp "$lib" "$d/libssl.so.3"
+      python3) [ -e "$d/libssl.so.3" ] || cp "$lib" "$d/libssl.so.3"
             printf 'X-Marker: %s\n' "$marker" | LD_LIBRARY_PATH=$d python3 \
               "$root/tests/progs/tls_py_client.py" "$port" >/dev/null & ;;
-      node) cp /usr/bin/node "$d/node"
+      node) if [ -e "$d/node.real" ]; then ln -s /usr/bin/node "$d/node"; else cp /usr/bin/node "$d/node"; fi
             printf 'X-Marker: %s\n' "$marker" | "$d/node" "$root/tests/progs/tls_node_client.js" "$port" >/dev/null & ;;
     esac
     pid=$!
