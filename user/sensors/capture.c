@@ -17,6 +17,7 @@
 #define WAYS 4           /* set-associative caches: 4 slots per set */
 #define MAX_PENDING 32   /* chunked captures in flight at once */
 #define MAX_HELD 64      /* early TLS copies waiting for their bind */
+#define HELD_BYTES_MAX (16u << 20) /* ... and their bytes: any process can make them */
 #define TLS_HOLD_NS 1000000000ull /* of record time: well past TW_TLS_NOTE_TTL_NS */
 #define IO_HEAD_MAX (sizeof(struct tw_io_event) + sizeof(struct tw_sock_info))
 
@@ -66,6 +67,7 @@ struct capture_ctx {
 	struct pending pend[MAX_PENDING];
 	int npending;
 	struct held held[MAX_HELD];
+	size_t held_bytes;
 	uint64_t newest_ns;  /* the latest record time seen: the clock of held copies */
 	unsigned char *work; /* carry + data */
 	size_t work_size;
@@ -246,6 +248,7 @@ static size_t io_head_len(const struct tw_io_event *e);
 
 static void held_drop(struct capture_ctx *cc, struct held *h)
 {
+	cc->held_bytes -= h->len;
 	free(h->buf);
 	h->buf = NULL;
 	h->used = 0;
@@ -264,24 +267,34 @@ static void held_expire(struct capture_ctx *cc, int all)
 	}
 }
 
-/* Keep a whole early copy; the oldest gives way when the table is full. */
-static int held_put(struct capture_ctx *cc, const struct tw_io_event *e, const unsigned char *data,
-		    size_t len, int incomplete)
+/* The oldest held copy, or NULL; *freep: a free slot, when there is one. */
+static struct held *held_oldest(struct capture_ctx *cc, struct held **freep)
 {
-	struct held *h = NULL, *oldest = NULL;
+	struct held *oldest = NULL;
 
-	for (int i = 0; i < MAX_HELD && !h; i++) {
+	*freep = NULL;
+	for (int i = 0; i < MAX_HELD; i++) {
 		const struct tw_hdr *hd = (const void *)cc->held[i].head;
 
 		if (!cc->held[i].used)
-			h = &cc->held[i];
+			*freep = &cc->held[i];
 		else if (!oldest || hd->ts_boot_ns < ((const struct tw_hdr *)oldest->head)->ts_boot_ns)
 			oldest = &cc->held[i];
 	}
-	if (!h) {
+	return oldest;
+}
+
+/* Keep a whole early copy; the oldest give way when the table or its byte
+ * budget is full (each counted unbound). */
+static int held_put(struct capture_ctx *cc, const struct tw_io_event *e, const unsigned char *data,
+		    size_t len, int incomplete)
+{
+	struct held *h, *oldest;
+
+	if (len > HELD_BYTES_MAX)
+		len = HELD_BYTES_MAX, incomplete = 1;
+	while ((oldest = held_oldest(cc, &h)) && (!h || cc->held_bytes + len > HELD_BYTES_MAX))
 		held_drop(cc, oldest);
-		h = oldest;
-	}
 	h->buf = malloc(len ? len : 1);
 	if (!h->buf) {
 		cc->st.tls_unbound++;
@@ -290,6 +303,7 @@ static int held_put(struct capture_ctx *cc, const struct tw_io_event *e, const u
 	memcpy(h->buf, data, len);
 	memcpy(h->head, e, io_head_len(e));
 	h->len = len;
+	cc->held_bytes += len;
 	h->incomplete = incomplete;
 	h->used = 1;
 	cc->st.tls_held++;
@@ -323,6 +337,7 @@ static int held_bind(struct capture_ctx *cc, const struct tw_tls_bind_event *b)
 		e->file_id = b->file_id;
 		memcpy(e + 1, &b->sock, sizeof(b->sock));
 		h->used = 0;
+		cc->held_bytes -= h->len;
 		cc->st.tls_bound++;
 		r = deliver_io(cc, e, h->buf, h->len, h->incomplete);
 		free(h->buf);

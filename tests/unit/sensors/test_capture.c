@@ -346,6 +346,35 @@ static void test_tls_early_copy_held_until_bound(void **state)
 	capture_free(cc);
 }
 
+/* Held copies are bounded in bytes too (16 MiB): any process can make
+ * them. Five 4 MiB copies never bound: the oldest gives way, counted. */
+static void test_tls_held_bytes_bounded(void **state)
+{
+	size_t big = 4u << 20, head = sizeof(struct tw_io_event) + sizeof(struct tw_sock_info);
+	unsigned char *buf = calloc(1, head + big);
+	struct capture_stats st;
+	struct seen s;
+	struct capture_ctx *cc = new_ctx(&s, 0);
+	(void)state;
+
+	assert_non_null(buf);
+	for (int i = 0; i < 5; i++) {
+		size_t n = io_rec(buf, TW_EV_SOCK_SEND, -1, 100 + i, 0, 4, 0, "abcd", 4,
+				  TW_F_TLS_EARLY | TW_F_LAST_CHUNK, 0);
+		struct tw_io_event *e = (void *)buf;
+
+		(void)n;
+		e->total_len = e->cap_len = e->data_len = big;
+		assert_int_equal(capture_feed(cc, buf, head + big), 0);
+	}
+	capture_get_stats(cc, &st);
+	assert_int_equal(st.tls_held, 5);
+	assert_int_equal(st.tls_unbound, 1);
+	assert_int_equal(s.n, 0);
+	capture_free(cc);
+	free(buf);
+}
+
 static void test_exec_gives_argv_and_env(void **state)
 {
 	unsigned char buf[512];
@@ -387,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_records_refused),
 		cmocka_unit_test(test_exec_gives_argv_and_env),
 		cmocka_unit_test(test_tls_early_copy_held_until_bound),
+		cmocka_unit_test(test_tls_held_bytes_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
