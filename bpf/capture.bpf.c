@@ -183,7 +183,6 @@ static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_
  * a lost record, and userspace counts the copies it then never binds. */
 static __always_inline int tw_capture_bind(struct tw_io_args *a, const struct tw_sock_ident *id)
 {
-	struct tw_sock_ident own = {};
 	struct tw_tls_bind_event *b = tw_scratch_get();
 
 	if (!b)
@@ -197,8 +196,8 @@ static __always_inline int tw_capture_bind(struct tw_io_args *a, const struct tw
 	b->pad = 0;
 	for (__u32 i = 0; i < TW_TLS_NOTES; i++)
 		b->ts[i] = i < a->tls_n ? a->tls_ts[i] : 0;
-	if (!id && !tw_sock_ident(a->file, &own))
-		id = &own;
+	/* the fd cache's identity, read by tw_capture_batched; without a
+	 * cache (task storage refused) the bind has no addresses */
 	tw_sock_describe(&b->sock, id);
 	tw_emit(b, sizeof(*b));
 	return 0;
@@ -260,14 +259,13 @@ __noinline int tw_capture(struct tw_io_args *a)
 		/* TLS ciphertext whose plaintext the caller captures next: the
 		 * ciphertext itself holds nothing to find, and is not copied */
 		tw_capture_take_tls(a, fc);
-		if (a->tls_n) {
-			/* not appended (TLS), but it seals the socket's batch:
-			 * the handshake's small sends are read before the bind */
-			tw_capture_batched(a, slot);
-			return tw_capture_bind(a, slot && slot->sock.sk ? &slot->sock : NULL);
-		}
-		if (tw_capture_batched(a, slot))
+		/* A TLS ciphertext send is never appended, but it seals the
+		 * socket's batch: the handshake's small sends are read before
+		 * the bind. (One inlined copy of the batch step for both.) */
+		if (tw_capture_batched(a, slot) && !a->tls_n)
 			return 0;
+		if (a->tls_n)
+			return tw_capture_bind(a, slot ? &slot->sock : NULL);
 	} else if (a->type == TW_EV_FILE_WRITE) {
 		if (tw_capture_path(a, slot))
 			tail = 0;
