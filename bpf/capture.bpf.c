@@ -18,6 +18,48 @@
 #include "copy.bpf.h"
 
 /*
+ * How much of a @want-byte capture, in chunks of TW_CAP_CHUNK after @base
+ * bytes of header, the ring can take: at most half of its free room
+ * (TW_CAP_RING_SHARE_SHIFT), so one huge write never starves the other
+ * CPUs' records, nor this thread's next ones, and a capture of a few
+ * hundred KiB still fits a ring that is mostly full. Decided once, before
+ * the first chunk, so the capture that goes out is whole up to its cap_len
+ * and flagged cut (TW_F_CAP_TRUNC, counted TW_DROP_CAP_RING) beyond it.
+ * Captures of one chunk are not limited here: the ring's own full check
+ * counts those.
+ */
+static __always_inline __u32 tw_capture_ring_room(struct tw_io_event *e, __u32 base, __u32 want)
+{
+	__u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 used = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 per = TW_CAP_CHUNK + base + 8; /* 8: the ring's record header */
+	__u64 room = used < size ? (size - used) >> TW_CAP_RING_SHARE_SHIFT : 0;
+	__u64 chunks = (want + TW_CAP_CHUNK - 1) / TW_CAP_CHUNK;
+
+	if (chunks * per <= room)
+		return want;
+	e->hdr.flags |= TW_F_CAP_TRUNC;
+	tw_count_drop(TW_DROP_CAP_RING);
+	return (__u32)(room / per) * TW_CAP_CHUNK;
+}
+
+/* The bytes of a @ret-byte call that are captured: the capture window,
+ * then the ring's room; e->cap_len set, a cut flagged and counted. */
+static __always_inline __u32 tw_capture_window(struct tw_io_event *e, __u32 base, __s64 ret)
+{
+	__u32 want = ret > tw_cap_max ? tw_cap_max : ret;
+
+	if ((__u64)ret > want) {
+		e->hdr.flags |= TW_F_CAP_TRUNC;
+		tw_count_drop(TW_DROP_CAP_TRUNC);
+	}
+	if (want > TW_CAP_CHUNK)
+		want = tw_capture_ring_room(e, base, want);
+	e->cap_len = want;
+	return want;
+}
+
+/*
  * The record of one capture: header, the socket for a send, then the
  * bytes, in one record or in chunks. @id is the socket's identity from
  * the fd cache, or NULL: then it is read from a->file.
@@ -51,15 +93,10 @@ __noinline int tw_capture_record(const struct tw_io_args *a, const struct tw_soc
 			e->hdr.flags |= TW_F_PEER_ARG;
 		base += sizeof(*si);
 	}
-	want = a->ret > tw_cap_max ? tw_cap_max : a->ret;
-	if ((__u64)a->ret > want) {
-		e->hdr.flags |= TW_F_CAP_TRUNC;
-		tw_count_drop(TW_DROP_CAP_TRUNC);
-	}
-	e->cap_len = want;
+	want = tw_capture_window(e, base, a->ret);
 	if (a->buf && want <= TW_CAP_CHUNK)
 		return tw_copy_one(e, base, want, a->buf, a->sealed & TW_BATCH_SEALED_FULL);
-	return tw_copy_chunks(c, e, base, want, a);
+	return tw_copy_chunks(c, e, base, want, a->buf, a->iov, a->iovcnt);
 }
 
 /* A send on a stream socket may go to its send batch instead of the
@@ -113,9 +150,9 @@ static __always_inline bool tw_tls_record_start(const struct tw_io_args *a)
 }
 
 /* A send of TLS ciphertext takes the plaintexts the thread noted
- * (bpf/tokenward.h "TLS plaintext notes"); the caller captures them next,
- * on this socket. Notes that cannot belong to this send (too old, or for
- * another fd) are counted. */
+ * (bpf/tokenward.h "TLS plaintext"); tw_capture_bind names their copies
+ * next. Notes that cannot belong to this send (too old, or for another
+ * fd) are counted. */
 static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_fd_cache *fc)
 {
 	__u64 now;
@@ -133,20 +170,73 @@ static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_
 			tw_count_drop(TW_DROP_TLS_UNSENT);
 			continue;
 		}
-		a->tls[k & (TW_TLS_NOTES - 1)].buf = n->buf;
-		a->tls[k & (TW_TLS_NOTES - 1)].len = n->len;
-		a->tls[k & (TW_TLS_NOTES - 1)].syscall = n->syscall;
+		a->tls_ts[k & (TW_TLS_NOTES - 1)] = n->copy_ts;
 		k++;
 	}
 	a->tls_n = k;
 	fc->tls_n = 0;
 }
 
+/* The bind of a TLS ciphertext send: which early copies of the thread's
+ * plaintext went out on this socket, and the socket (bpf/tokenward.h
+ * "TLS plaintext"). Built in the scratch record; a lost bind is counted as
+ * a lost record, and userspace counts the copies it then never binds. */
+static __always_inline int tw_capture_bind(struct tw_io_args *a, const struct tw_sock_ident *id)
+{
+	struct tw_tls_bind_event *b = tw_scratch_get();
+
+	if (!b)
+		return 0;
+	tw_fill_hdr(&b->hdr, TW_EV_TLS_BIND);
+	b->file_id = a->file_id;
+	b->fd = a->fd;
+	b->syscall = a->syscall;
+	b->n = a->tls_n > TW_TLS_NOTES ? TW_TLS_NOTES : a->tls_n;
+	b->batch_slot = a->sealed & ~TW_BATCH_SEALED_FULL;
+	b->pad = 0;
+	for (__u32 i = 0; i < TW_TLS_NOTES; i++)
+		b->ts[i] = i < a->tls_n ? a->tls_ts[i] : 0;
+	/* the fd cache's identity, read by tw_capture_batched; without a
+	 * cache (task storage refused) the bind has no addresses */
+	tw_sock_describe(&b->sock, id);
+	tw_emit(b, sizeof(*b));
+	return 0;
+}
+
+/* The early copy of TLS plaintext: a send record with no socket yet
+ * (the bind names it), the bytes as tw_capture_record copies them. Global:
+ * verified once in each TLS uprobe program (tls.bpf.c), on a stack of its
+ * own that stays small (the uprobe's and this one's under 512 bytes). */
+__noinline __u64 tw_tls_copy(__u64 buf, __u32 len, __u32 sc, int fd)
+{
+	struct tw_io_event *e;
+	struct tw_copy *c;
+	__u32 zero = 0, base = sizeof(*e) + sizeof(struct tw_sock_info), want;
+
+	if (!(c = bpf_map_lookup_elem(&copy_state, &zero)) || !(e = tw_scratch_get()))
+		return 0;
+	tw_fill_hdr(&e->hdr, TW_EV_SOCK_SEND);
+	e->hdr.flags = TW_F_TLS_EARLY;
+	e->file_id = 0;
+	e->total_len = len;
+	e->fd = fd;
+	e->syscall = sc;
+	e->msg_index = 0;
+	e->batch_slot = 0;
+	__builtin_memset(e + 1, 0, sizeof(struct tw_sock_info));
+	want = tw_capture_window(e, base, len);
+	if (want <= TW_CAP_CHUNK)
+		tw_copy_one(e, base, want, buf, false);
+	else
+		tw_copy_chunks(c, e, base, want, buf, 0, 0);
+	return e->hdr.ts_boot_ns;
+}
+
 /*
- * Capture one write or send: what the fd is; for a send, the TLS
- * plaintext behind it (then only that is captured, by the caller) or its
- * send batch; for a file, its path; then the record. On return a->tail
- * says whether a file tail may start after it.
+ * Capture one write or send: what the fd is; for a send of TLS
+ * ciphertext, the bind of the plaintexts copied before it (and nothing
+ * else), or its send batch; for a file, its path; then the record. On
+ * return a->tail says whether a file tail may start after it.
  */
 __noinline int tw_capture(struct tw_io_args *a)
 {
@@ -169,8 +259,13 @@ __noinline int tw_capture(struct tw_io_args *a)
 		/* TLS ciphertext whose plaintext the caller captures next: the
 		 * ciphertext itself holds nothing to find, and is not copied */
 		tw_capture_take_tls(a, fc);
-		if (a->tls_n || tw_capture_batched(a, slot))
+		/* A TLS ciphertext send is never appended, but it seals the
+		 * socket's batch: the handshake's small sends are read before
+		 * the bind. (One inlined copy of the batch step for both.) */
+		if (tw_capture_batched(a, slot) && !a->tls_n)
 			return 0;
+		if (a->tls_n)
+			return tw_capture_bind(a, slot ? &slot->sock : NULL);
 	} else if (a->type == TW_EV_FILE_WRITE) {
 		if (tw_capture_path(a, slot))
 			tail = 0;

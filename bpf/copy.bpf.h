@@ -131,26 +131,29 @@ static __always_inline int tw_copy_one(struct tw_io_event *e, __u32 base, __u64 
 	return 0;
 }
 
-/* Everything else: @want bytes from @a's buffer or iovecs, chunk by chunk,
- * the data of each after @base bytes of header. */
+/* Everything else: @want bytes from the buffer @buf or the @iovcnt
+ * iovecs at @iov, chunk by chunk, the data of each after @base bytes of
+ * header. */
 static __always_inline int tw_copy_chunks(struct tw_copy *c, struct tw_io_event *e, __u32 base,
-					  __u32 want, const struct tw_io_args *a)
+					  __u32 want, __u64 buf, __u64 iov, __u64 iovcnt)
 {
 	struct tw_copy_ctx lctx;
 
 	c->base = base;
 	c->want = want;
-	c->uptr = a->buf;
-	c->seg_left = a->buf ? want : 0;
-	c->iov = a->iov;
-	c->iovcnt = a->iovcnt;
+	c->uptr = buf;
+	c->seg_left = buf ? want : 0;
+	c->iov = iov;
+	c->iovcnt = iovcnt;
 	c->iov_i = 0;
 	c->fill = 0;
 	c->chunk_off = 0;
 	c->sent = 0;
 	lctx.c = c;
 	lctx.e = e;
-	bpf_loop(TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
+	/* each step loads an iovec or copies up to the end of one iovec or
+	 * one chunk: at most two per iovec, one per chunk, and the last */
+	bpf_loop(2 * TW_IOV_MAX + TW_CAP_LIMIT / TW_CAP_CHUNK + 2, tw_copy_step, &lctx, 0);
 	return 0;
 }
 

@@ -47,6 +47,7 @@ struct {
 struct tw_tls_note {
 	__u64 buf;
 	__u64 ts;      /* bpf_ktime_get_ns() at the call's entry */
+	__u64 copy_ts; /* hdr.ts_boot_ns of the early copy in the ring */
 	__u32 len;
 	int fd;        /* the connection's fd when the library says (Go); else -1 */
 	__u16 syscall; /* the library function: enum tw_syscall */

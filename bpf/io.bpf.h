@@ -61,13 +61,8 @@ struct tw_io_args {
 	__u32 type;     /* TW_EV_FILE_WRITE or TW_EV_SOCK_SEND */
 	__u32 flags;    /* the record's first flags (TW_F_PATH_SENT) */
 	__u32 sealed;   /* slot + 1 of the send batch this send sealed, | TW_BATCH_SEALED_FULL */
-	__u32 tls_n;    /* out: TLS plaintexts behind this send, in tls[] */
-	struct {
-		__u64 buf;
-		__u32 len;
-		__u16 syscall;
-		__u16 pad;
-	} tls[TW_TLS_NOTES];
+	__u32 tls_n;    /* out: TLS plaintexts behind this send: their early copies' ts */
+	__u64 tls_ts[TW_TLS_NOTES];
 };
 
 static __always_inline struct pt_regs *tw_user_regs(void)
@@ -78,22 +73,18 @@ static __always_inline struct pt_regs *tw_user_regs(void)
 /* Capture one write or send (capture.bpf.c). */
 extern int tw_capture(struct tw_io_args *a);
 
-/* Capture a write or send; then open a file tail when it may start one,
- * and, when it carries TLS ciphertext, capture the plaintexts noted
- * behind it (bpf/tokenward.h "TLS plaintext notes"), each as a capture
- * of its own on the same socket. */
+/* Copy @len bytes of TLS plaintext at @buf, as the library call @sc got
+ * them, into the ring now (bpf/tokenward.h "TLS plaintext"); returns the
+ * copy's hdr.ts_boot_ns for the note. @fd: the connection's, or -1. */
+extern __u64 tw_tls_copy(__u64 buf, __u32 len, __u32 sc, int fd);
+
+/* Capture a write or send (a send of TLS ciphertext binds the plaintexts
+ * copied before it instead); then open a file tail when it may start one. */
 static __always_inline int tw_capture_io(struct tw_io_args *a)
 {
 	tw_capture(a);
 	if (a->tail)
 		tw_tail_claim(a->file, a->file_id, a->fd, a->syscall);
-	for (__u32 i = 0; i < TW_TLS_NOTES && i < a->tls_n; i++) {
-		struct tw_io_args p = {
-			.buf = a->tls[i].buf, .ret = a->tls[i].len, .fd = a->fd,
-			.syscall = a->tls[i].syscall,
-		};
-		tw_capture(&p);
-	}
 	return 0;
 }
 

@@ -73,6 +73,8 @@ static __always_inline int tw_tls_note(__u64 buf, long num, __u16 sc, int fd)
 	n = &fc->tls[(head + cnt) & (TW_TLS_NOTES - 1)];
 	n->buf = buf;
 	n->len = num > 0x7fffffff ? 0x7fffffff : (__u32)num;
+	/* the bytes now, before the caller can reuse the buffer */
+	n->copy_ts = tw_tls_copy(buf, n->len, sc, fd);
 	n->ts = now;
 	n->syscall = sc;
 	n->fd = fd;

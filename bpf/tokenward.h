@@ -14,8 +14,12 @@
 #define TW_EXEC_ARGS_MAX 16384 /* argv bytes kept per exec */
 #define TW_EXEC_ENV_MAX  16384 /* envp bytes kept per exec */
 #define TW_CAP_CHUNK     16384  /* content bytes per record; longer captures are chunked */
-#define TW_CAP_DEFAULT   65536  /* content bytes captured per write/send by default */
-#define TW_CAP_LIMIT     (1u << 20) /* largest --capture-bytes */
+#define TW_CAP_DEFAULT   (4u << 20)  /* content bytes captured per write/send by default */
+#define TW_CAP_LIMIT     (16u << 20) /* largest --capture-bytes */
+/* A capture longer than one chunk takes at most this share of the ring's
+ * free room, so as much stays free for other records: what it would take
+ * beyond that is cut (TW_DROP_CAP_RING), before the first chunk goes out. */
+#define TW_CAP_RING_SHARE_SHIFT 1 /* half of what is free */
 #define TW_SUN_PATH_MAX  108
 
 enum tw_event_type {
@@ -28,6 +32,7 @@ enum tw_event_type {
 	TW_EV_EXIT,        /* struct tw_exit_event: a whole process is gone */
 	TW_EV_FILE_TAIL,   /* struct tw_tail_event: a file is being appended to; read it back */
 	TW_EV_SOCK_BATCH,  /* struct tw_batch_event: a stream socket's small sends go to a slot */
+	TW_EV_TLS_BIND,    /* struct tw_tls_bind_event: TLS plaintexts copied earlier belong to a socket */
 };
 
 /* Which syscall produced an io event. */
@@ -60,6 +65,8 @@ enum tw_event_flags {
 	TW_F_PEER_ARG    = 1u << 7, /* io/connect: peer taken from the syscall's sockaddr */
 	TW_F_PAGE_CACHE  = 1u << 8, /* io: bytes read back from the file by userspace (file tail) */
 	TW_F_BATCHED     = 1u << 9, /* io: bytes taken from a send batch slot by userspace */
+	TW_F_TLS_EARLY   = 1u << 10, /* io: TLS plaintext copied at the library call; no socket
+				      * yet (fd, file_id, sock zero): a TW_EV_TLS_BIND names it */
 };
 
 /* Why an event was dropped or cut; indexes the per-CPU `drops` map. */
@@ -72,6 +79,7 @@ enum tw_drop_reason {
 	TW_DROP_CHUNK_LOST,       /* a later chunk of a capture lost (ring buffer full): capture cut */
 	TW_DROP_META_LOST,        /* a path, fork or exit record lost (ring buffer full) */
 	TW_DROP_TLS_UNSENT,       /* a TLS plaintext whose ciphertext the thread never sent in time */
+	TW_DROP_CAP_RING,         /* a long capture cut to leave the ring room for other records */
 	TW_DROP_MAX,
 };
 
@@ -281,23 +289,53 @@ struct tw_batch_event {
 };
 
 /*
- * TLS plaintext notes (bpf/tls.bpf.c, bpf/capture.bpf.c). A uprobe at the
- * entry of a TLS library's write function (SSL_write, SSL_write_ex,
- * gnutls_record_send) notes the plaintext's address, length and the time
+ * TLS plaintext (bpf/tls.bpf.c, bpf/capture.bpf.c). A uprobe at the entry
+ * of a TLS library's write function (SSL_write, SSL_write_ex,
+ * gnutls_record_send, Go's crypto/tls.(*Conn).Write) copies the plaintext
+ * into the ring right there, as a TW_EV_SOCK_SEND capture flagged
+ * TW_F_TLS_EARLY (chunked like any capture, up to the capture window): the
+ * bytes are the ones the caller passed, even when it reuses the buffer
+ * before the ciphertext goes out (node does). It also notes the copy
+ * (its hdr.ts_boot_ns), the time and the fd when the library says (Go)
  * in the calling thread's fd cache (task storage; at most TW_TLS_NOTES
- * pending, the oldest overwritten and counted). There is no return probe:
- * the thread's next send on a socket whose bytes begin with a TLS record
- * header (the ciphertext, whether sent inside the call, as OpenSSL's socket
- * BIO does, or just after it, as node's memory BIO and asyncio do) takes
- * every note younger than TW_TLS_NOTE_TTL_NS and captures each plaintext
- * as a send on that socket, so it carries the socket's peer and the SNI
- * seen on it; that ciphertext send is not captured itself. A note that no such send takes in time is counted
- * (TW_DROP_TLS_UNSENT) when the next note or send finds it. Go's
- * crypto/tls.(*Conn).Write notes the fd behind the connection object too,
- * read at entry; such a note is taken only by a send on that fd.
- * Only the owning thread reads or writes its notes.
+ * pending, the oldest overwritten and counted). There is no return probe.
+ *
+ * The thread's next send on a socket whose bytes begin with a TLS
+ * application_data record header (the ciphertext, whether sent inside the
+ * call, as OpenSSL's socket BIO does, or just after it, as node's memory
+ * BIO and asyncio do) takes every note younger than TW_TLS_NOTE_TTL_NS
+ * (and, for a note with an fd, only on that fd) and sends one
+ * TW_EV_TLS_BIND naming the copies and the socket: its fd, file id, peer,
+ * local address. That ciphertext send is not captured itself. A note no
+ * such send takes in time is counted (TW_DROP_TLS_UNSENT) when the next
+ * note or send finds it. The same buffer and length noted twice in a row
+ * within the TTL is one note and one copy (a wrapper calling the function
+ * it wraps; node retrying an SSL_write the handshake held back).
+ *
+ * Who owns what: only the owning thread reads or writes its notes, from
+ * those two points. Userspace (user/sensors/capture.c) holds each early
+ * copy, keyed by thread and ts_boot_ns, until its bind arrives, then
+ * delivers it as a send on that socket; a copy no bind names within a
+ * second of records is dropped and counted (tls_unbound), and a bind
+ * naming a copy it does not hold is counted (tls_bind_missed): the copy
+ * was lost to a full ring, counted there too.
  */
 #define TW_TLS_NOTES        4
 #define TW_TLS_NOTE_TTL_NS  (100 * 1000000ull)
+
+/* The socket a thread's early TLS copies went out on: hdr is the sending
+ * thread (hdr.pid matches the copies'), ts[] the copies' hdr.ts_boot_ns. */
+struct tw_tls_bind_event {
+	struct tw_hdr hdr;
+	unsigned long long file_id;   /* the socket's open file */
+	int fd;
+	unsigned short syscall;       /* the ciphertext send's enum tw_syscall */
+	unsigned short n;             /* copies named in ts[] */
+	unsigned int batch_slot;      /* slot + 1 when this send sealed a batch (its bytes,
+				       * the handshake's, come first), as in tw_io_event */
+	unsigned int pad;
+	unsigned long long ts[TW_TLS_NOTES];
+	struct tw_sock_info sock;
+};
 
 #endif /* TOKENWARD_H */

@@ -93,8 +93,8 @@ read -r ID27 TOK27 < <(register 27000) || { not_ok detect_bounds_register "regis
 read -r ID64 TOK64 < <(register 65535) || { not_ok detect_bounds_register "register failed"; exit 1; }
 read -r IDS TOKS < <(register 20000) || { not_ok detect_bounds_register "register failed"; exit 1; }
 
-# --- defaults: --capture-bytes 64K, --stream-tail 1K ----------------------
-tw_start --ledger "$LEDGER" --no-sweep || { not_ok detect_bounds_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+# --- --capture-bytes 64K (the default is 4M), --stream-tail 1K (default) --
+tw_start --ledger "$LEDGER" --no-sweep --capture-bytes 64K || { not_ok detect_bounds_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
 printf 'id_token=%s\n' "$TOK27" | put "$LEAKS/big27.log"
 managed live_large_jwt_27k_managed "$ID27" "$TOK27"
 

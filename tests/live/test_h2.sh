@@ -85,11 +85,60 @@ v=$(printf 'Authorization: Bearer %s\n' "$TOK" |
 [ "$v" = 2 ] && ok h2_tls_curl_was_http2 || not_ok h2_tls_curl_was_http2 "curl spoke HTTP/$v"
 verdict_h2 h2_tls_curl_wrong_destination_net_dest "$ID" net_dest revoke
 
-# node's http2 over TLS is not covered yet: the plaintext is read when
-# the thread next sends, and node has reused the buffer by then (issue 14
-# closing note). Its HTTP/1.1 is covered (test_tls_stacks.sh).
+# --- node's http2 over TLS (issue 14): node hands SSL_write buffers it
+# reuses before the ciphertext goes out, so the sensor copies the
+# plaintext at SSL_write's entry. node links its OpenSSL in: the first
+# run of node waits (on a FIFO) until the monitor has probed it.
+read -r ID TOK <<<"$(mint h2-tls-node)"
+mkfifo "$TW_TMP/node.in"
+node "$TW_ROOT/tests/progs/tls_node_h2_client.js" "$TLS_PORT" <"$TW_TMP/node.in" \
+  >"$TW_TMP/node.out" 2>&1 &
+NODE_PID=$!
+echo $NODE_PID >>"$TW_TMP/servers.pids"
+exec 8>"$TW_TMP/node.in"
+if tw_wait_status "any(p.endswith('/node') for p in s['sensors']['tls']['probed'])" >/dev/null; then
+  ok h2_tls_node_probed
+else
+  not_ok h2_tls_node_probed "node never probed"
+fi
+printf 'Authorization: Bearer %s\n' "$TOK" >&8; exec 8>&-
+wait $NODE_PID && ok h2_tls_node_request_done || not_ok h2_tls_node_request_done "$(tail -3 "$TW_TMP/node.out")"
+verdict_h2 h2_tls_node_wrong_destination_net_dest "$ID" net_dest revoke
+/bin/sh -c ': h2-node-barrier'
+if python3 - "$TW_TMP/events.jsonl" "$ID" <<'PY'; then ok h2_tls_node_judged_once; else not_ok h2_tls_node_judged_once "more than one verdict: a duplicate copy"; fi
+import json, sys
+n = sum(1 for l in open(sys.argv[1]) if '"verdict"' in l and json.loads(l).get("token_id") == sys.argv[2])
+sys.exit(0 if n == 1 else 1)
+PY
 
-if tw_wait_status "s['detection']['h2']['header_blocks'] >= 2 and s['detection']['h2']['errors'] == 0" >/dev/null; then
+# A plaintext whose ciphertext never goes out: python's SSLObjects, a
+# client and a server over memory BIOs in one process, handshake and all;
+# the client's SSL_write leaves its ciphertext in memory, never on a
+# socket. Its early copy is held, then dropped and counted: not
+# delivered, not kept.
+us() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sensors']['userspace'][sys.argv[2]])" "$TW_TMP/state/status.json" "$1"; }
+unb=$(us tls_unbound)
+python3 - "$TW_TMP/cert.pem" "$TW_TMP/key.pem" <<'PY'
+import ssl, sys
+cc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); cc.check_hostname = False; cc.verify_mode = ssl.CERT_NONE
+sc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sc.load_cert_chain(sys.argv[1], sys.argv[2])
+ci, co, si, so = (ssl.MemoryBIO() for _ in range(4))
+c = cc.wrap_bio(ci, co, server_hostname="h2.test"); s = sc.wrap_bio(si, so, server_side=True)
+for _ in range(10):
+    for o in (c, s):
+        try: o.do_handshake()
+        except ssl.SSLWantReadError: pass
+    si.write(co.read()); ci.write(so.read())
+c.write(b"GET / HTTP/1.1\r\nHost: h2.test\r\n\r\n")
+assert co.pending > 0
+PY
+if tw_wait_status "s['sensors']['userspace']['tls_unbound'] > $unb and s['sensors']['userspace']['tls_bound'] >= 2" >/dev/null; then
+  ok h2_tls_counters
+else
+  not_ok h2_tls_counters "$(grep -o '"tls_[a-z_]*":[^,]*' "$TW_TMP/state/status.json" | tr '\n' ' ')"
+fi
+
+if tw_wait_status "s['detection']['h2']['header_blocks'] >= 3 and s['detection']['h2']['errors'] == 0" >/dev/null; then
   ok h2_counted_in_status
 else
   not_ok h2_counted_in_status "$(grep -o '"h2":{[^}]*}' "$TW_TMP/state/status.json")"

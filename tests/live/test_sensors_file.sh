@@ -74,10 +74,11 @@ fi
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok file_clean_exit || not_ok file_clean_exit "exit status $TW_RC"
 
-# Default window (64 KiB): a marker inside it is found, one beyond it is
-# not, and the cut is flagged, counted, and shown by `tokenward status`.
+# A 64 KiB window (the default is 4 MiB: test_sensors_large.sh): a marker
+# inside it is found, one beyond it is not, and the cut is flagged,
+# counted, and shown by `tokenward status`.
 mv "$TW_TMP/events.jsonl" "$TW_TMP/events-1.jsonl"
-tw_start --trace-io --no-sweep --watch-literal "$marker" ||
+tw_start --trace-io --no-sweep --capture-bytes 64K --watch-literal "$marker" ||
   { not_ok file_start_default "monitor failed to start"; exit 1; }
 off=$(rand_between 4096 $((65536 - n)))
 info=$("$TW_IO" file write "$TW_TMP/leak-input/in64.out" 200000 "$off")

@@ -64,9 +64,22 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* $TW_MARKER, or the first line of the file $TW_MARKER_FILE names: a
+ * real token is kept out of the environment, which the exec sensor
+ * captures too. */
 static const char *get_marker(void)
 {
-	const char *m = getenv("TW_MARKER");
+	static char line[4096];
+	const char *m = getenv("TW_MARKER"), *path = getenv("TW_MARKER_FILE");
+	FILE *f;
+
+	if (path && (f = fopen(path, "r"))) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+		line[strcspn(line, "\n")] = 0;
+		return line;
+	}
 	return m ? m : "";
 }
 
@@ -87,11 +100,26 @@ static unsigned char *make_buf(size_t size, size_t off, const char *marker)
 	return b;
 }
 
+#define TW_IO_IOV_MAX 1024
+
 /* iovecs: [0, cut) [cut, cut+1) [cut+1, size), cut mid-marker; the middle
  * one-byte iovec makes the marker span three segments. */
 static int make_iov(struct iovec *iov, unsigned char *b, size_t size, size_t off, const char *m)
 {
 	size_t cut = off + strlen(m) / 2;
+	const char *many = getenv("TW_IO_IOVS");
+
+	if (many && atoi(many) > 3) {
+		/* TW_IO_IOVS=N (at most TW_IO_IOV_MAX): N equal iovecs, the last
+		 * taking the rest, so a marker deep in the buffer sits in a late
+		 * one */
+		int n = atoi(many) > TW_IO_IOV_MAX ? TW_IO_IOV_MAX : atoi(many);
+		size_t each = size / n;
+
+		for (int i = 0; i < n; i++)
+			iov[i] = (struct iovec){ b + i * each, i == n - 1 ? size - i * each : each };
+		return n;
+	}
 
 	iov[0] = (struct iovec){ b, cut };
 	iov[1] = (struct iovec){ b + cut, 1 };
@@ -115,7 +143,7 @@ static int do_file(int argc, char **argv)
 	const char *sc, *path, *marker;
 	size_t size, off;
 	unsigned char *b;
-	struct iovec iov[3];
+	struct iovec iov[TW_IO_IOV_MAX];
 	char real[4096];
 	ssize_t r = 0;
 	int fd;
@@ -286,7 +314,7 @@ static int do_sock(int argc, char **argv)
 	struct kind k;
 	size_t size, off;
 	unsigned char *b;
-	struct iovec iov[3];
+	struct iovec iov[TW_IO_IOV_MAX];
 	char ls[256], ps[256];
 	int s, c, connected;
 	ssize_t r = -1;

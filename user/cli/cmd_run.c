@@ -93,7 +93,7 @@ static const char run_help[] =
 	"  --ringbuf-size SIZE    ring buffer size, a power of two (default 16M)\n"
 	"  --wakeup-bytes N       wake the reader once N bytes are queued (default 64K)\n"
 	"  --poll-ms N            longest wait before queued records are read (default 5)\n"
-	"  --capture-bytes SIZE   content captured per write/send (default 64K, 1..1M)\n"
+	"  --capture-bytes SIZE   content captured per write/send (default 4M, at most 16M)\n"
 	"  --capture-pipes        capture writes to pipes, ttys and char devices too\n"
 	"  --no-path-cache        resolve the file path in the kernel on every write\n"
 	"  --stream-tail N        bytes of a stream's previous write searched with the\n"
@@ -189,7 +189,7 @@ static int parse_number_opt(int c, const char *arg, struct run_opts *o)
 		break;
 	case O_CAPTURE_BYTES:
 		if (bad || v < 1 || v > TW_CAP_LIMIT)
-			return cmd_usage_error("run", "--capture-bytes must be 1..1M: '%s'", arg);
+			return cmd_usage_error("run", "--capture-bytes must be 1..16M: '%s'", arg);
 		m->capture_bytes = v;
 		break;
 	case O_STREAM_TAIL:

@@ -22,11 +22,13 @@
 #include "lib/util.h"
 #include "lib/timeparse.h"
 #include "lib/yamldoc.h"
+#include "tokenward.h"
 #include "output/outputs_config.h"
 
 #define SECRET_MAX 4096
-#define CONFIG_CAPTURE_DEFAULT 65536     /* TW_CAP_DEFAULT */
-#define CONFIG_CAPTURE_LIMIT (1u << 20)  /* TW_CAP_LIMIT */
+/* the sensors' own bounds (bpf/tokenward.h), so that the two never drift */
+#define CONFIG_CAPTURE_DEFAULT TW_CAP_DEFAULT
+#define CONFIG_CAPTURE_LIMIT TW_CAP_LIMIT
 #define LIST_MAX 16
 #define CONFIG_ERRORS_MAX 8192
 

@@ -7,7 +7,7 @@
  *   ledger: /var/lib/tokenward/ledger.db
  *   rules_dirs: [/etc/tokenward/rules.d]
  *   ringbuf_size: 16M            # every key: docs/CONFIG.md
- *   capture_size: 64K
+ *   capture_size: 4M
  *   policy:                      # per verdict class: revoke | alert
  *     file_write: revoke
  *     unmanaged: alert
@@ -135,7 +135,7 @@ struct tw_config {
 	char **events;              /* --events paths, NULL-terminated; empty: the default pair */
 	char *cgroup;               /* watch only this cgroup; NULL: all */
 	uint64_t ringbuf_size;      /* power of two, 4K..2G */
-	uint64_t capture_size;      /* 1..1M: content bytes captured per write/send */
+	uint64_t capture_size;      /* 1..16M (TW_CAP_LIMIT): content bytes captured per write/send */
 	uint64_t wakeup_bytes;
 	uint64_t poll_ms;
 	uint64_t stream_tail;

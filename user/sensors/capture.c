@@ -16,6 +16,9 @@
 
 #define WAYS 4           /* set-associative caches: 4 slots per set */
 #define MAX_PENDING 32   /* chunked captures in flight at once */
+#define MAX_HELD 64      /* early TLS copies waiting for their bind */
+#define HELD_BYTES_MAX (16u << 20) /* ... and their bytes: any process can make them */
+#define TLS_HOLD_NS 1000000000ull /* of record time: well past TW_TLS_NOTE_TTL_NS */
 #define IO_HEAD_MAX (sizeof(struct tw_io_event) + sizeof(struct tw_sock_info))
 
 struct path_slot {
@@ -44,6 +47,15 @@ struct pending {
 	unsigned char head[IO_HEAD_MAX]; /* the first chunk's fixed part */
 };
 
+/* An early TLS copy (TW_F_TLS_EARLY), whole, waiting for its bind. */
+struct held {
+	int used;
+	int incomplete;
+	size_t len;
+	unsigned char *buf;
+	unsigned char head[IO_HEAD_MAX];
+};
+
 struct capture_ctx {
 	struct capture_opts opts;
 	capture_fn fn;
@@ -54,6 +66,9 @@ struct capture_ctx {
 	struct stream_slot *streams;
 	struct pending pend[MAX_PENDING];
 	int npending;
+	struct held held[MAX_HELD];
+	size_t held_bytes;
+	uint64_t newest_ns;  /* the latest record time seen: the clock of held copies */
 	unsigned char *work; /* carry + data */
 	size_t work_size;
 	size_t keep_hint;    /* set by the callback through capture_keep_tail() */
@@ -111,6 +126,8 @@ void capture_free(struct capture_ctx *cc)
 			free(cc->streams[i].tail);
 	for (int i = 0; i < MAX_PENDING; i++)
 		free(cc->pend[i].buf);
+	for (int i = 0; i < MAX_HELD; i++)
+		free(cc->held[i].buf);
 	free(cc->paths);
 	free(cc->streams);
 	free(cc->work);
@@ -223,6 +240,114 @@ static struct stream_slot *stream_get(struct capture_ctx *cc, const struct tw_io
 	return victim;
 }
 
+/* ---- early TLS copies, held until their bind ---- */
+
+static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
+		      const unsigned char *data, size_t len, int incomplete);
+static size_t io_head_len(const struct tw_io_event *e);
+
+static void held_drop(struct capture_ctx *cc, struct held *h)
+{
+	cc->held_bytes -= h->len;
+	free(h->buf);
+	h->buf = NULL;
+	h->used = 0;
+	cc->st.tls_unbound++;
+}
+
+/* Drop the copies older than TLS_HOLD_NS of record time (all: every one). */
+static void held_expire(struct capture_ctx *cc, int all)
+{
+	for (int i = 0; i < MAX_HELD; i++) {
+		struct held *h = &cc->held[i];
+		const struct tw_hdr *hd = (const void *)h->head;
+
+		if (h->used && (all || hd->ts_boot_ns + TLS_HOLD_NS < cc->newest_ns))
+			held_drop(cc, h);
+	}
+}
+
+/* The oldest held copy, or NULL; *freep: a free slot, when there is one. */
+static struct held *held_oldest(struct capture_ctx *cc, struct held **freep)
+{
+	struct held *oldest = NULL;
+
+	*freep = NULL;
+	for (int i = 0; i < MAX_HELD; i++) {
+		const struct tw_hdr *hd = (const void *)cc->held[i].head;
+
+		if (!cc->held[i].used)
+			*freep = &cc->held[i];
+		else if (!oldest || hd->ts_boot_ns < ((const struct tw_hdr *)oldest->head)->ts_boot_ns)
+			oldest = &cc->held[i];
+	}
+	return oldest;
+}
+
+/* Keep a whole early copy; the oldest give way when the table or its byte
+ * budget is full (each counted unbound). */
+static int held_put(struct capture_ctx *cc, const struct tw_io_event *e, const unsigned char *data,
+		    size_t len, int incomplete)
+{
+	struct held *h, *oldest;
+
+	if (len > HELD_BYTES_MAX)
+		len = HELD_BYTES_MAX, incomplete = 1;
+	while ((oldest = held_oldest(cc, &h)) && (!h || cc->held_bytes + len > HELD_BYTES_MAX))
+		held_drop(cc, oldest);
+	h->buf = malloc(len ? len : 1);
+	if (!h->buf) {
+		cc->st.tls_unbound++;
+		return 0;
+	}
+	memcpy(h->buf, data, len);
+	memcpy(h->head, e, io_head_len(e));
+	h->len = len;
+	cc->held_bytes += len;
+	h->incomplete = incomplete;
+	h->used = 1;
+	cc->st.tls_held++;
+	return 0;
+}
+
+/* A bind: each copy it names becomes a send on its socket, in order. */
+static int held_bind(struct capture_ctx *cc, const struct tw_tls_bind_event *b)
+{
+	unsigned char head[IO_HEAD_MAX];
+	struct tw_io_event *e = (struct tw_io_event *)head;
+	int r;
+
+	proctable_note_hdr(&b->hdr);
+	for (unsigned i = 0; i < b->n; i++) {
+		struct held *h = NULL;
+
+		for (int k = 0; k < MAX_HELD && !h; k++) {
+			const struct tw_hdr *hd = (const void *)cc->held[k].head;
+
+			if (cc->held[k].used && hd->pid == b->hdr.pid && hd->ts_boot_ns == b->ts[i])
+				h = &cc->held[k];
+		}
+		if (!h) {
+			cc->st.tls_bind_missed++;
+			continue;
+		}
+		memcpy(head, h->head, sizeof(head));
+		e->hdr.flags &= ~TW_F_TLS_EARLY;
+		e->fd = b->fd;
+		e->file_id = b->file_id;
+		memcpy(e + 1, &b->sock, sizeof(b->sock));
+		h->used = 0;
+		cc->held_bytes -= h->len;
+		cc->st.tls_bound++;
+		r = deliver_io(cc, e, h->buf, h->len, h->incomplete);
+		free(h->buf);
+		h->buf = NULL;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* ---- delivery ---- */
 
 static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
@@ -233,6 +358,8 @@ static int deliver_io(struct capture_ctx *cc, const struct tw_io_event *e,
 	char fdpath[4096];
 	int r;
 
+	if (e->hdr.type == TW_EV_SOCK_SEND && (e->hdr.flags & TW_F_TLS_EARLY))
+		return held_put(cc, e, data, len, incomplete);
 	c.kind = e->hdr.type == TW_EV_FILE_WRITE ? CAP_FILE_WRITE : CAP_SOCK_SEND;
 	c.hdr = &e->hdr;
 	c.proc = proctable_note_hdr(&e->hdr);
@@ -474,6 +601,7 @@ int capture_flush(struct capture_ctx *cc, int all)
 			p->progressed = 0;
 		}
 	}
+	held_expire(cc, all);
 	return 0;
 }
 
@@ -486,6 +614,8 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 		cc->st.bad_records++;
 		return 0;
 	}
+	if (h->ts_boot_ns > cc->newest_ns)
+		cc->newest_ns = h->ts_boot_ns;
 	switch (h->type) {
 	case TW_EV_EXEC:
 		return deliver_exec(cc, rec);
@@ -508,6 +638,8 @@ int capture_feed(struct capture_ctx *cc, const void *rec, size_t len)
 		proctable_note_exit(h, h->ts_boot_ns);
 		return 0;
 	case TW_EV_FILE_TAIL: /* scheduled by user/sensors/filetail.c; its bytes come back as writes */
+	case TW_EV_TLS_BIND:
+		return held_bind(cc, rec);
 	case TW_EV_SOCK_BATCH: /* scheduled by user/sensors/sockbatch.c; its bytes come back as sends */
 		proctable_note_hdr(h);
 		return 0;

@@ -12,6 +12,9 @@
  *  - each stream (a tgid's fd onto a file or a stream socket) keeps the
  *    tail of its previous write, handed back as the first `carry` bytes
  *    of data, so a token split across two write() calls is still whole;
+ *  - TLS plaintext copied at the library call arrives before the send
+ *    that names its socket: it is held (per thread, a bounded table) and
+ *    delivered as a send on that socket when the bind record comes;
  *  - exec records become two captures, argv and envp;
  *  - every record updates the process table (user/sensors/proctable.h).
  *
@@ -88,6 +91,13 @@ struct capture_stats {
 	uint64_t path_misses;  /* file paths not in the cache: read from /proc instead */
 	uint64_t carry_cut;    /* the consumer needed more carry than stream_tail holds: a
 				* token longer than that across the seam is not found whole */
+	/* TLS plaintext copied at the library call, held until its socket is
+	 * named (bpf/tokenward.h "TLS plaintext") */
+	uint64_t tls_held;        /* early copies taken in */
+	uint64_t tls_bound;       /* delivered as sends on the socket a bind named */
+	uint64_t tls_unbound;     /* dropped: no bind named them within TLS_HOLD_NS of records,
+				   * or the table was full (never sent, or the bind was lost) */
+	uint64_t tls_bind_missed; /* a bind named a copy not held (lost to a full ring) */
 };
 
 struct capture_ctx;

@@ -50,6 +50,12 @@ int event_validate(const void *rec, size_t len)
 		return len < sizeof(struct tw_tail_event) ? -EINVAL : 0;
 	case TW_EV_SOCK_BATCH:
 		return len < sizeof(struct tw_batch_event) ? -EINVAL : 0;
+	case TW_EV_TLS_BIND: {
+		const struct tw_tls_bind_event *e = rec;
+		if (len < sizeof(*e) || e->n > TW_TLS_NOTES)
+			return -EINVAL;
+		return 0;
+	}
 	case TW_EV_EXIT:
 		return len < sizeof(struct tw_exit_event) ? -EINVAL : 0;
 	default:

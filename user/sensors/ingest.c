@@ -30,6 +30,10 @@ static int on_record(void *vctx, const void *rec, size_t len)
 	if (h->type == TW_EV_SOCK_SEND && in->batch && len >= sizeof(struct tw_io_event) &&
 	    ((const struct tw_io_event *)rec)->batch_slot)
 		sockbatch_sealed(in->batch, ((const struct tw_io_event *)rec)->batch_slot, now_mono());
+	if (h->type == TW_EV_TLS_BIND && in->batch && len >= sizeof(struct tw_tls_bind_event) &&
+	    ((const struct tw_tls_bind_event *)rec)->batch_slot)
+		sockbatch_sealed(in->batch, ((const struct tw_tls_bind_event *)rec)->batch_slot,
+				 now_mono());
 	capture_feed(in->cap, rec, len);
 	if (h->type == TW_EV_FILE_TAIL && in->tail && len >= sizeof(struct tw_tail_event))
 		filetail_note(in->tail, rec, now_mono());

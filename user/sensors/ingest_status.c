@@ -41,6 +41,10 @@ static void fill_captures(struct ingest *in, cJSON *o)
 	add_num(us, "incomplete", cs.incomplete);
 	add_num(us, "path_misses", cs.path_misses);
 	add_num(us, "carry_cut", cs.carry_cut);
+	add_num(us, "tls_held", cs.tls_held);
+	add_num(us, "tls_bound", cs.tls_bound);
+	add_num(us, "tls_unbound", cs.tls_unbound);
+	add_num(us, "tls_bind_missed", cs.tls_bind_missed);
 	add_num(us, "processes", proctable_count());
 }
 

@@ -355,6 +355,7 @@ const char *monitor_drop_name(int reason)
 		[TW_DROP_CHUNK_LOST] = "chunk_lost",
 		[TW_DROP_META_LOST] = "meta_lost",
 		[TW_DROP_TLS_UNSENT] = "tls_unsent",
+		[TW_DROP_CAP_RING] = "capture_cut_ring_room",
 	};
 	return reason >= 0 && reason < TW_DROP_MAX && names[reason] ? names[reason] : "unknown";
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <yaml.h>
 #include "lib/config.h"
+#include "tokenward.h"
 
 static char dir[64];
 static char secret_path[128];
@@ -399,13 +400,13 @@ static void test_run_keys(void **state)
 
 	/* the defaults run used to hard-code, now the config's */
 	c = config_defaults();
-	assert_int_equal(c->capture_size, 65536);
+	assert_int_equal(c->capture_size, TW_CAP_DEFAULT);
 	assert_int_equal(c->poll_ms, 5);
 	assert_true(c->tls && c->sweep && c->file_tail && c->sock_batch && c->path_cache);
 	assert_null(c->rules_dirs[0]);
 	config_free(c);
 
-	expect_error("capture_size: 2M\n", 1, "1..1048576");
+	expect_error("capture_size: 17M\n", 1, "1..16777216");
 	expect_error("ringbuf_size: 2K\n", 1, "4096..");
 	expect_error("poll_ms: 0\n", 1, "1..1000");
 	expect_error("poll_ms: 5ms\n", 1, "not a whole number");

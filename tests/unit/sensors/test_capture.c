@@ -24,6 +24,7 @@ struct seen {
 		int truncated;
 		char path[256];
 		int has_path;
+		int fd, family, syscall;
 	} c[MAXCAP];
 };
 
@@ -39,6 +40,9 @@ static int record_capture(void *ctx, const struct capture *c)
 	s->c[s->n].carry = c->carry;
 	s->c[s->n].truncated = c->truncated;
 	s->c[s->n].has_path = c->path != NULL;
+	s->c[s->n].fd = c->fd;
+	s->c[s->n].family = c->family;
+	s->c[s->n].syscall = c->syscall;
 	if (c->path)
 		snprintf(s->c[s->n].path, sizeof(s->c[s->n].path), "%s", c->path);
 	s->n++;
@@ -283,6 +287,94 @@ static void test_malformed_records_refused(void **state)
 	capture_free(cc);
 }
 
+/* TLS plaintext copied at SSL_write (TW_F_TLS_EARLY, no socket) is held
+ * until the bind of its ciphertext send names the socket; a copy no bind
+ * names is dropped after a second of record time, counted; a bind naming
+ * a copy not held is counted. */
+static void test_tls_early_copy_held_until_bound(void **state)
+{
+	unsigned char buf[1024];
+	struct tw_tls_bind_event b;
+	struct capture_stats st;
+	struct seen s;
+	struct capture_ctx *cc = new_ctx(&s, 0);
+	(void)state;
+
+	capture_feed(cc, buf, io_rec(buf, TW_EV_SOCK_SEND, -1, 50, 0, 8, 0, "GET ", 4, TW_F_TLS_EARLY,
+				     0));
+	capture_feed(cc, buf, io_rec(buf, TW_EV_SOCK_SEND, -1, 50, 0, 8, 4, "/ok", 4,
+				     TW_F_TLS_EARLY | TW_F_LAST_CHUNK, 0));
+	assert_int_equal(s.n, 0); /* held: no socket yet */
+	memset(&b, 0, sizeof(b));
+	b.hdr.type = TW_EV_TLS_BIND;
+	b.hdr.pid = b.hdr.tgid = 4242;
+	b.hdr.ts_boot_ns = 70;
+	b.hdr.start_boot_ns = 1000;
+	b.fd = 7;
+	b.file_id = 99;
+	b.n = 1;
+	b.ts[0] = 50;
+	b.sock.family = AF_INET;
+	b.sock.sock_type = SOCK_STREAM;
+	capture_feed(cc, &b, sizeof(b));
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.c[0].kind, CAP_SOCK_SEND);
+	assert_int_equal(s.c[0].fd, 7);
+	assert_int_equal(s.c[0].family, AF_INET);
+	assert_int_equal(s.c[0].len, 8);
+	assert_memory_equal(s.c[0].data, "GET /ok", 8);
+	assert_false(s.c[0].truncated);
+
+	/* never bound: dropped once a second of records has passed */
+	capture_feed(cc, buf, io_rec(buf, TW_EV_SOCK_SEND, -1, 80, 0, 3, 0, "abc", 3,
+				     TW_F_TLS_EARLY | TW_F_LAST_CHUNK, 0));
+	capture_flush(cc, 0);
+	capture_get_stats(cc, &st);
+	assert_int_equal(st.tls_unbound, 0);
+	capture_feed(cc, buf, io_rec(buf, TW_EV_FILE_WRITE, 3, 80 + 2000000000ull, 5, 1, 0, "x", 1,
+				     TW_F_LAST_CHUNK, 0));
+	capture_flush(cc, 0);
+	/* a bind for a copy not held (lost in the ring) */
+	b.ts[0] = 60;
+	capture_feed(cc, &b, sizeof(b));
+	capture_get_stats(cc, &st);
+	assert_int_equal(st.tls_held, 2);
+	assert_int_equal(st.tls_bound, 1);
+	assert_int_equal(st.tls_unbound, 1);
+	assert_int_equal(st.tls_bind_missed, 1);
+	assert_int_equal(s.n, 2); /* the bound send and the file write, nothing else */
+	capture_free(cc);
+}
+
+/* Held copies are bounded in bytes too (16 MiB): any process can make
+ * them. Five 4 MiB copies never bound: the oldest gives way, counted. */
+static void test_tls_held_bytes_bounded(void **state)
+{
+	size_t big = 4u << 20, head = sizeof(struct tw_io_event) + sizeof(struct tw_sock_info);
+	unsigned char *buf = calloc(1, head + big);
+	struct capture_stats st;
+	struct seen s;
+	struct capture_ctx *cc = new_ctx(&s, 0);
+	(void)state;
+
+	assert_non_null(buf);
+	for (int i = 0; i < 5; i++) {
+		size_t n = io_rec(buf, TW_EV_SOCK_SEND, -1, 100 + i, 0, 4, 0, "abcd", 4,
+				  TW_F_TLS_EARLY | TW_F_LAST_CHUNK, 0);
+		struct tw_io_event *e = (void *)buf;
+
+		(void)n;
+		e->total_len = e->cap_len = e->data_len = big;
+		assert_int_equal(capture_feed(cc, buf, head + big), 0);
+	}
+	capture_get_stats(cc, &st);
+	assert_int_equal(st.tls_held, 5);
+	assert_int_equal(st.tls_unbound, 1);
+	assert_int_equal(s.n, 0);
+	capture_free(cc);
+	free(buf);
+}
+
 static void test_exec_gives_argv_and_env(void **state)
 {
 	unsigned char buf[512];
@@ -323,6 +415,8 @@ int main(void)
 		cmocka_unit_test(test_file_path_from_path_record),
 		cmocka_unit_test(test_malformed_records_refused),
 		cmocka_unit_test(test_exec_gives_argv_and_env),
+		cmocka_unit_test(test_tls_early_copy_held_until_bound),
+		cmocka_unit_test(test_tls_held_bytes_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
