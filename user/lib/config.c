@@ -251,23 +251,6 @@ struct config_loader {
 	struct tw_config *cfg;
 };
 
-static int fail(struct config_loader *ld, yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct config_loader *ld, yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	k = snprintf(ld->err, ld->errsz, "%s:%zu: ", ld->name, n ? n->start_mark.line + 1 : 1);
-	if (k < 0 || (size_t)k >= ld->errsz)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(ld->err + k, ld->errsz - k, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static yaml_node_t *node(struct config_loader *ld, int id)
 {
 	return yaml_document_get_node(&ld->doc, id);
@@ -326,7 +309,7 @@ static int note(struct config_loader *ld, yaml_node_t *n, const char *fmt, ...)
 	vsnprintf(key, sizeof(key), fmt, ap);
 	va_end(ap);
 	if (!(o = origin_slot(ld->cfg, key)))
-		return fail(ld, n, "out of memory");
+		return config_fail(ld, n, "out of memory");
 	o->line = n ? (int)n->start_mark.line + 1 : 1;
 	return 0;
 }
@@ -404,8 +387,8 @@ static int unknown_key(struct config_loader *ld, yaml_node_t *k, const char *whe
 	const char *key = scalar(k), *near = config_suggest(key, known);
 
 	if (near)
-		return fail(ld, k, "%sunknown key '%s'; did you mean '%s'?", where, key, near);
-	return fail(ld, k, "%sunknown key '%s'", where, key);
+		return config_fail(ld, k, "%sunknown key '%s'; did you mean '%s'?", where, key, near);
+	return config_fail(ld, k, "%sunknown key '%s'", where, key);
 }
 
 static const char *scalar(yaml_node_t *n)
@@ -417,9 +400,9 @@ static int want_scalar(struct config_loader *ld, yaml_node_t *v, const char *key
 {
 	*out = scalar(v);
 	if (!*out)
-		return fail(ld, v, "'%s' must be a single value", key);
+		return config_fail(ld, v, "'%s' must be a single value", key);
 	if (strlen(*out) != v->data.scalar.length)
-		return fail(ld, v, "'%s' contains a NUL byte", key);
+		return config_fail(ld, v, "'%s' contains a NUL byte", key);
 	return 0;
 }
 
@@ -431,10 +414,10 @@ static int want_string(struct config_loader *ld, yaml_node_t *v, const char *key
 	if (want_scalar(ld, v, key, &s))
 		return -1;
 	if (!*s)
-		return fail(ld, v, "'%s' must not be empty", key);
+		return config_fail(ld, v, "'%s' must not be empty", key);
 	copy = strdup(s);
 	if (!copy)
-		return fail(ld, v, "out of memory");
+		return config_fail(ld, v, "out of memory");
 	free(*dst);
 	*dst = copy;
 	return 0;
@@ -447,7 +430,7 @@ static int want_duration(struct config_loader *ld, yaml_node_t *v, const char *k
 	if (want_scalar(ld, v, key, &s))
 		return -1;
 	if (config_parse_duration_ms(s, dst))
-		return fail(ld, v, "'%s': '%s' is not a duration (e.g. 500ms, 5s, 2m)", key, s);
+		return config_fail(ld, v, "'%s': '%s' is not a duration (e.g. 500ms, 5s, 2m)", key, s);
 	return 0;
 }
 
@@ -462,7 +445,7 @@ static int want_bool(struct config_loader *ld, yaml_node_t *v, const char *key, 
 	else if (!strcmp(s, "false") || !strcmp(s, "no"))
 		*dst = false;
 	else
-		return fail(ld, v, "'%s' must be true or false, not '%s'", key, s);
+		return config_fail(ld, v, "'%s' must be true or false, not '%s'", key, s);
 	return 0;
 }
 
@@ -490,13 +473,13 @@ static int each_pair(struct config_loader *ld, yaml_node_t *map, const char *wha
 	int before = ld->nerrors;
 
 	if (!map || map->type != YAML_MAPPING_NODE)
-		return fail(ld, map, "%s must be a mapping of 'key: value'", what);
+		return config_fail(ld, map, "%s must be a mapping of 'key: value'", what);
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node(ld, p->key), *v = node(ld, p->value);
 
 		/* Duplicate keys were refused by yamldoc_load, in O(n log n). */
 		if (!scalar(k))
-			return fail(ld, k, "keys in %s must be plain words", what);
+			return config_fail(ld, k, "keys in %s must be plain words", what);
 		if (fn(ld, k, v, arg))
 			record_error(ld);
 	}
@@ -514,21 +497,21 @@ static int read_secret_file(struct config_loader *ld, yaml_node_t *at, struct tw
 	 * FIFO must not stall the load. */
 	fd = safefile_open_read(is->client_secret_file, SAFEFILE_NOFOLLOW, msg, sizeof(msg));
 	if (fd < 0)
-		return fail(ld, at, "issuer '%s': cannot open client_secret_file: %s", is->name, msg);
+		return config_fail(ld, at, "issuer '%s': cannot open client_secret_file: %s", is->name, msg);
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(ld, at, "issuer '%s': client_secret_file %s is not a regular file",
+		return config_fail(ld, at, "issuer '%s': client_secret_file %s is not a regular file",
 			    is->name, is->client_secret_file);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return fail(ld, at, "issuer '%s': client_secret_file %s has mode %04o; refusing it, "
+		return config_fail(ld, at, "issuer '%s': client_secret_file %s has mode %04o; refusing it, "
 			    "it must be readable by its owner only (chmod 600)",
 			    is->name, is->client_secret_file, st.st_mode & 07777);
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		close(fd);
-		return fail(ld, at, "issuer '%s': client_secret_file %s is owned by uid %u; "
+		return config_fail(ld, at, "issuer '%s': client_secret_file %s is owned by uid %u; "
 			    "it must belong to root or to this user", is->name,
 			    is->client_secret_file, st.st_uid);
 	}
@@ -536,18 +519,18 @@ static int read_secret_file(struct config_loader *ld, yaml_node_t *at, struct tw
 	close(fd);
 	if (n < 0 || n > SECRET_MAX) {
 		explicit_bzero(buf, sizeof(buf));
-		return fail(ld, at, "issuer '%s': client_secret_file %s: %s", is->name,
+		return config_fail(ld, at, "issuer '%s': client_secret_file %s: %s", is->name,
 			    is->client_secret_file, n < 0 ? strerror(errno) : "larger than 4 KiB");
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (n == 0)
-		return fail(ld, at, "issuer '%s': client_secret_file %s is empty", is->name,
+		return config_fail(ld, at, "issuer '%s': client_secret_file %s is empty", is->name,
 			    is->client_secret_file);
 	is->client_secret = malloc(n + 1);
 	if (!is->client_secret) {
 		explicit_bzero(buf, sizeof(buf));
-		return fail(ld, at, "out of memory");
+		return config_fail(ld, at, "out of memory");
 	}
 	memcpy(is->client_secret, buf, n);
 	is->client_secret[n] = 0;
@@ -569,7 +552,7 @@ static int issuer_key(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v, 
 				is->type = t;
 				return 0;
 			}
-		return fail(ld, v, "issuer '%s': unknown type '%s' (rfc7009, builtin, command, webhook)",
+		return config_fail(ld, v, "issuer '%s': unknown type '%s' (rfc7009, builtin, command, webhook)",
 			    is->name, s);
 	}
 	if (!strcmp(key, "revocation_endpoint"))
@@ -586,7 +569,7 @@ static int issuer_key(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v, 
 		else if (!strcmp(s, "client_secret_post"))
 			is->auth = AUTH_CLIENT_SECRET_POST;
 		else
-			return fail(ld, v, "issuer '%s': auth_method '%s' is not client_secret_basic "
+			return config_fail(ld, v, "issuer '%s': auth_method '%s' is not client_secret_basic "
 				    "or client_secret_post", is->name, s);
 		return 0;
 	}
@@ -605,19 +588,19 @@ static int issuer_key(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v, 
 		yaml_node_item_t *it;
 
 		if (!v || v->type != YAML_SEQUENCE_NODE)
-			return fail(ld, v, "issuer '%s': command must be a list: [program, arg, ...]",
+			return config_fail(ld, v, "issuer '%s': command must be a list: [program, arg, ...]",
 				    is->name);
 		n = v->data.sequence.items.top - v->data.sequence.items.start;
 		if (n == 0)
-			return fail(ld, v, "issuer '%s': command is empty", is->name);
+			return config_fail(ld, v, "issuer '%s': command is empty", is->name);
 		is->argv = calloc(n + 1, sizeof(char *));
 		if (!is->argv)
-			return fail(ld, v, "out of memory");
+			return config_fail(ld, v, "out of memory");
 		for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++)
 			if (want_string(ld, node(ld, *it), "command", &is->argv[i]))
 				return -1;
 		if (is->argv[0][0] != '/')
-			return fail(ld, v, "issuer '%s': command program must be an absolute path",
+			return config_fail(ld, v, "issuer '%s': command program must be an absolute path",
 				    is->name);
 		return 0;
 	}
@@ -640,29 +623,29 @@ static bool url_ok(const char *u)
 static int issuer_check(struct config_loader *ld, yaml_node_t *at, struct tw_issuer *is, bool type_seen)
 {
 	if (!type_seen)
-		return fail(ld, at, "issuer '%s': 'type' is required", is->name);
+		return config_fail(ld, at, "issuer '%s': 'type' is required", is->name);
 	switch (is->type) {
 	case ISSUER_RFC7009:
 		if (!is->revocation_endpoint || !is->client_id || !is->client_secret_file)
-			return fail(ld, at, "issuer '%s': rfc7009 needs revocation_endpoint, "
+			return config_fail(ld, at, "issuer '%s': rfc7009 needs revocation_endpoint, "
 				    "client_id and client_secret_file", is->name);
 		if (!url_ok(is->revocation_endpoint))
-			return fail(ld, at, "issuer '%s': revocation_endpoint must be an http(s) URL",
+			return config_fail(ld, at, "issuer '%s': revocation_endpoint must be an http(s) URL",
 				    is->name);
 		/* a command that only needs the ledger may be run by a user who
 		 * cannot read root's secret: it is neither read nor needed */
 		return (ld->flags & CONFIG_NO_SECRETS) ? 0 : read_secret_file(ld, at, is);
 	case ISSUER_BUILTIN:
 		if (!is->revocation_list)
-			return fail(ld, at, "issuer '%s': builtin needs revocation_list", is->name);
+			return config_fail(ld, at, "issuer '%s': builtin needs revocation_list", is->name);
 		return 0;
 	case ISSUER_COMMAND:
 		if (!is->argv)
-			return fail(ld, at, "issuer '%s': command type needs 'command'", is->name);
+			return config_fail(ld, at, "issuer '%s': command type needs 'command'", is->name);
 		return 0;
 	case ISSUER_WEBHOOK:
 		if (!is->url || !url_ok(is->url))
-			return fail(ld, at, "issuer '%s': webhook needs an http(s) url", is->name);
+			return config_fail(ld, at, "issuer '%s': webhook needs an http(s) url", is->name);
 		return 0;
 	}
 	return 0;
@@ -679,7 +662,7 @@ static int issuers_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t *
 	memset(is, 0, sizeof(*is));
 	is->name = strdup(scalar(k));
 	if (!is->name)
-		return fail(ld, k, "out of memory");
+		return config_fail(ld, k, "out of memory");
 	is->line = k->start_mark.line + 1;
 	is->timeout_ms = 5000;
 	if (note(ld, k, "issuers.%s", is->name))
@@ -703,9 +686,9 @@ static int policy_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v
 			"exec_env", "exec_argv", "net_dest", "foreign_process", "after_task",
 			"expired_use", "task_done", "unmanaged", NULL });
 
-		return near ? fail(ld, k, "policy: unknown verdict class '%s'; did you mean '%s'?",
+		return near ? config_fail(ld, k, "policy: unknown verdict class '%s'; did you mean '%s'?",
 				   scalar(k), near)
-			    : fail(ld, k, "policy: unknown verdict class '%s'", scalar(k));
+			    : config_fail(ld, k, "policy: unknown verdict class '%s'", scalar(k));
 	}
 	if (note(ld, v, "policy.%s", class_names[vc]))
 		return -1;
@@ -716,7 +699,7 @@ static int policy_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t *v
 	else if (!strcmp(s, "alert"))
 		ld->cfg->policy[vc] = POLICY_ALERT;
 	else
-		return fail(ld, v, "policy: '%s' must be revoke or alert, not '%s'", scalar(k), s);
+		return config_fail(ld, v, "policy: '%s' must be revoke or alert, not '%s'", scalar(k), s);
 	return 0;
 }
 
@@ -735,7 +718,7 @@ static int revocation_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_
 		if (want_scalar(ld, v, key, &s))
 			return -1;
 		if (util_parse_size(s, &n) || n < 1 || n > 64)
-			return fail(ld, v, "'workers' must be 1..64, not '%s'", s);
+			return config_fail(ld, v, "'workers' must be 1..64, not '%s'", s);
 		r->workers = n;
 		return 0;
 	}
@@ -753,7 +736,7 @@ static int revocation_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_
 		if (want_scalar(ld, v, key, &s))
 			return -1;
 		if (strcmp(s, "normal") && strcmp(s, "full"))
-			return fail(ld, v, "'synchronous' must be normal or full, not '%s'", s);
+			return config_fail(ld, v, "'synchronous' must be normal or full, not '%s'", s);
 		r->sync_full = !strcmp(s, "full");
 		return 0;
 	}
@@ -776,14 +759,14 @@ static int retention_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t
 		if (want_scalar(ld, v, key, &s))
 			return -1;
 		if (timeparse_age_s(s, &r->max_age_s))
-			return fail(ld, v, "retention: 'max_age': '%s' is not an age (e.g. 12h, 30d)", s);
+			return config_fail(ld, v, "retention: 'max_age': '%s' is not an age (e.g. 12h, 30d)", s);
 		return 0;
 	}
 	if (!strcmp(key, "max_size")) {
 		if (want_scalar(ld, v, key, &s))
 			return -1;
 		if (util_parse_size(s, &r->max_bytes))
-			return fail(ld, v, "retention: 'max_size': '%s' is not a size (e.g. 64M, 1G)", s);
+			return config_fail(ld, v, "retention: 'max_size': '%s' is not a size (e.g. 64M, 1G)", s);
 		return 0;
 	}
 	if (!strcmp(key, "parent_depth")) {
@@ -794,11 +777,11 @@ static int retention_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t
 			return -1;
 		d = strtoul(s, &end, 10);
 		if (!*s || *end || d > 64)
-			return fail(ld, v, "retention: 'parent_depth' must be 0..64");
+			return config_fail(ld, v, "retention: 'parent_depth' must be 0..64");
 		r->parent_depth = (unsigned)d;
 		return 0;
 	}
-	return fail(ld, k, "retention: unknown key '%s'", key);
+	return config_fail(ld, k, "retention: unknown key '%s'", key);
 }
 
 /* ---- the top level: one table, so that check, show and CONFIG.md agree */
@@ -869,11 +852,11 @@ static int want_list(struct config_loader *ld, yaml_node_t *v, const char *key, 
 	else if (v && v->type == YAML_SEQUENCE_NODE)
 		n = v->data.sequence.items.top - v->data.sequence.items.start;
 	else
-		return fail(ld, v, "'%s' must be a path or a list of paths", key);
+		return config_fail(ld, v, "'%s' must be a path or a list of paths", key);
 	if (n > LIST_MAX)
-		return fail(ld, v, "'%s': at most %d entries", key, LIST_MAX);
+		return config_fail(ld, v, "'%s': at most %d entries", key, LIST_MAX);
 	if (!(list = calloc(n + 1, sizeof(char *))))
-		return fail(ld, v, "out of memory");
+		return config_fail(ld, v, "out of memory");
 	if (v->type == YAML_SCALAR_NODE) {
 		if (want_string(ld, v, key, &list[0]))
 			goto bad;
@@ -897,9 +880,9 @@ static int check_dirs(struct config_loader *ld, yaml_node_t *v, char **dirs)
 
 	for (char **d = dirs; *d; d++) {
 		if (stat(*d, &st))
-			return fail(ld, v, "rules_dirs: %s: %s", *d, strerror(errno));
+			return config_fail(ld, v, "rules_dirs: %s: %s", *d, strerror(errno));
 		if (!S_ISDIR(st.st_mode))
-			return fail(ld, v, "rules_dirs: %s is not a directory", *d);
+			return config_fail(ld, v, "rules_dirs: %s is not a directory", *d);
 	}
 	return 0;
 }
@@ -926,13 +909,13 @@ static int top_value(struct config_loader *ld, const struct key_def *d, yaml_nod
 		if (want_scalar(ld, v, d->name, &s))
 			return -1;
 		if (util_parse_size(s, u) || (d->kind == K_NUM && strspn(s, "0123456789") != strlen(s)))
-			return fail(ld, v, "'%s': '%s' is not %s", d->name, s,
+			return config_fail(ld, v, "'%s': '%s' is not %s", d->name, s,
 				    d->kind == K_SIZE ? "a size (e.g. 4096, 64K, 16M)" : "a whole number");
 		if (*u < d->min || *u > d->max)
-			return fail(ld, v, "'%s' must be %llu..%llu, not '%s'", d->name,
+			return config_fail(ld, v, "'%s' must be %llu..%llu, not '%s'", d->name,
 				    (unsigned long long)d->min, (unsigned long long)d->max, s);
 		if (d->pow2 && (*u & (*u - 1)))
-			return fail(ld, v, "'%s' must be a power of two", d->name);
+			return config_fail(ld, v, "'%s' must be a power of two", d->name);
 		return 0;
 	case K_SECTION:
 		break;
@@ -946,13 +929,13 @@ static int issuers_value(struct config_loader *ld, yaml_node_t *k, yaml_node_t *
 	size_t n;
 
 	if (!v || v->type != YAML_MAPPING_NODE)
-		return fail(ld, v, "'issuers' must be a mapping of name: {type: ...}");
+		return config_fail(ld, v, "'issuers' must be a mapping of name: {type: ...}");
 	n = v->data.mapping.pairs.top - v->data.mapping.pairs.start;
 	if (c->issuers)
-		return fail(ld, k, "'issuers' given twice");
+		return config_fail(ld, k, "'issuers' given twice");
 	c->issuers = calloc(n ? n : 1, sizeof(*c->issuers));
 	if (!c->issuers)
-		return fail(ld, v, "out of memory");
+		return config_fail(ld, v, "out of memory");
 	return each_pair(ld, v, "'issuers'", issuers_entry, NULL);
 }
 
@@ -968,7 +951,7 @@ static int section_value(struct config_loader *ld, yaml_node_t *k, yaml_node_t *
 		}
 	for (size_t i = 0; reserved_sections[i]; i++)
 		if (!strcmp(reserved_sections[i], key))
-			return fail(ld, k, "'%s' is not supported by this build of tokenward "
+			return config_fail(ld, k, "'%s' is not supported by this build of tokenward "
 				    "(docs/CONFIG.md)", key);
 	return 1;
 }
@@ -1033,9 +1016,9 @@ static int load_doc(struct config_loader *ld, yaml_node_t *root)
 	if (each_pair(ld, root, "the top level", top_entry, NULL))
 		return -1;
 	if (r->backoff_max_ms < r->backoff_base_ms)
-		return fail(ld, NULL, "revocation: backoff_max is smaller than backoff_base");
+		return config_fail(ld, NULL, "revocation: backoff_max is smaller than backoff_base");
 	if (r->default_issuer && !config_issuer(ld->cfg, r->default_issuer))
-		return fail(ld, NULL, "revocation: default_issuer '%s' is not among the issuers",
+		return config_fail(ld, NULL, "revocation: default_issuer '%s' is not among the issuers",
 			    r->default_issuer);
 	return 0;
 }
