@@ -49,8 +49,11 @@ mkdir -p "$TW_TMP/badrules"
 printf 'rules:\n  - id: broken\n    pattern: "(unclosed"\n    keywords: [ab]\n    severity: low\n' >"$TW_TMP/badrules/bad.yaml"
 printf 'rules_dirs: %s/badrules\n' "$TW_TMP" >"$C"
 expect check_rules_dir_that_does_not_compile 2 "bad.yaml:3" "$TW" config check "$C"
-printf 'metrics:\n  listen: 127.0.0.1:9\n' >"$C"
-expect check_unsupported_section_named 2 "tw.yaml:1: 'metrics' is not supported by this build" "$TW" config check "$C"
+# the sections other modules parse name their errors by line too
+printf 'metrics:\n  lissen: 127.0.0.1:9\n' >"$C"
+expect check_metrics_section_unknown_key 2 "tw.yaml:2: metrics: unknown key 'lissen'" "$TW" config check "$C"
+printf 'retention:\n  max_ag: 7d\n' >"$C"
+expect check_retention_section_unknown_key 2 "tw.yaml:2: retention: unknown key 'max_ag'; did you mean 'max_age'" "$TW" config check "$C"
 
 # every error, each with its line, in one run
 printf 'pol_ms: 5\nringbuf_size: 3M\npolicy:\n  filewrite: alert\n' >"$C"

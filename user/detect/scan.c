@@ -39,7 +39,9 @@ struct stream {
 };
 
 struct jfind {
-	struct detect_match m;
+	struct detect_match m;  /* m.start/len rebased onto the piece (raw_start/raw_len) */
+	unsigned char *secret;  /* a view's decoded secret (m.len bytes), or NULL: in the piece */
+	size_t seq;             /* order of report, to keep it among equal starts */
 	size_t nl_before;      /* newlines in [lo, m.start) */
 	size_t last_nl;        /* index of the last newline in [lo, m.start), or NONE */
 };
@@ -121,9 +123,9 @@ static void notef(struct scanner *s, const char *path, int error, const char *fm
 static int collect(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct job *j = vctx;
-	(void)buf;
+	struct jfind *f;
 	(void)len;
-	if (m->start < j->lo || m->start >= j->hi)
+	if (m->raw_start < j->lo || m->raw_start >= j->hi)
 		return 0;
 	if (j->nf == j->capf) {
 		size_t cap = j->capf ? j->capf * 2 : 16;
@@ -133,8 +135,41 @@ static int collect(void *vctx, const struct detect_match *m, const unsigned char
 		j->f = nf;
 		j->capf = cap;
 	}
-	j->f[j->nf++].m = *m;
+	f = &j->f[j->nf];
+	f->m = *m;
+	f->secret = NULL;
+	f->seq = j->nf;
+	if (m->decoded) {
+		/* the view is gone after the callback: keep the secret (wiped
+		 * after its finding is emitted) */
+		if (!(f->secret = malloc(m->len ? m->len : 1)))
+			return -ENOMEM;
+		memcpy(f->secret, buf + m->start, m->len);
+	}
+	j->nf++;
 	return 0;
+}
+
+/* Findings from views come after the raw ones: put all in order of where
+ * their bytes are, for the line sweep and the output. */
+static int jfind_cmp(const void *a, const void *b)
+{
+	const struct jfind *x = a, *y = b;
+
+	if (x->m.raw_start != y->m.raw_start)
+		return x->m.raw_start < y->m.raw_start ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void jfind_clear(struct job *j)
+{
+	for (size_t i = 0; i < j->nf; i++) {
+		if (j->f[i].secret) {
+			explicit_bzero(j->f[i].secret, j->f[i].m.len);
+			free(j->f[i].secret);
+		}
+	}
+	j->nf = 0;
 }
 
 static void job_run(struct job *j, struct detector *d)
@@ -142,14 +177,16 @@ static void job_run(struct job *j, struct detector *d)
 	size_t pos = j->lo, nl = 0, last = NONE;
 	const unsigned char *p;
 
-	j->nf = 0;
+	jfind_clear(j);
 	j->err = detector_scan(d, j->buf, j->len, collect, j);
+	if (j->nf > 1)
+		qsort(j->f, j->nf, sizeof(*j->f), jfind_cmp);
 	/* Matches come in order of start, so one sweep gives each its line
 	 * and column: each byte is looked at once, however many findings
 	 * share a line (searching back to the piece's start for every one
 	 * made a long line of findings quadratic). */
 	for (size_t i = 0; i < j->nf; i++) {
-		size_t at = j->f[i].m.start;
+		size_t at = j->f[i].m.raw_start;
 		nl += scan_count_newlines(j->buf + pos, at - pos);
 		j->f[i].nl_before = nl;
 		p = memrchr(j->buf + pos, '\n', at - pos);
@@ -219,10 +256,11 @@ static void job_emit(struct scanner *s, struct job *j)
 		      (unsigned long long)(j->base + j->lo));
 	for (size_t i = 0; i < j->nf && !s->stop; i++) {
 		struct jfind *f = &j->f[i];
-		struct scan_finding sf = { .m = &f->m, .path = st->path, .secret = j->buf + f->m.start };
+		struct scan_finding sf = { .m = &f->m, .path = st->path,
+					   .secret = f->secret ? f->secret : j->buf + f->m.start };
 		uint64_t line_start = f->last_nl != NONE ? j->base + f->last_nl + 1 : (uint64_t)(st->last_nl + 1);
 
-		sf.offset = j->base + f->m.start;
+		sf.offset = j->base + f->m.raw_start;
 		sf.line = st->nl_base + f->nl_before + 1;
 		sf.column = sf.offset - line_start + 1;
 		s->st.findings++;
@@ -236,6 +274,7 @@ static void job_emit(struct scanner *s, struct job *j)
 	st->nl_base += j->nl_total;
 	if (j->last_nl != NONE)
 		st->last_nl = (int64_t)(j->base + j->last_nl);
+	jfind_clear(j); /* decoded secrets wiped */
 	stream_put(st);
 	j->st = NULL;
 }
@@ -737,6 +776,7 @@ void scanner_free(struct scanner *s)
 		pthread_join(s->threads[i], NULL);
 	for (unsigned i = 0; s->jobs && i < s->njobs; i++) {
 		free(s->jobs[i].buf);
+		jfind_clear(&s->jobs[i]);
 		free(s->jobs[i].f);
 	}
 	free(s->jobs);

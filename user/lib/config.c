@@ -781,7 +781,11 @@ static int retention_entry(struct config_loader *ld, yaml_node_t *k, yaml_node_t
 		r->parent_depth = (unsigned)d;
 		return 0;
 	}
-	return config_fail(ld, k, "retention: unknown key '%s'", key);
+	{
+		static const char *const known[] = { "max_age", "max_size", "parent_depth", NULL };
+
+		return unknown_key(ld, k, "retention: ", known);
+	}
 }
 
 /* ---- the top level: one table, so that check, show and CONFIG.md agree */
