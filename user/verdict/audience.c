@@ -257,6 +257,10 @@ static int parse_url(const char *s, const char *sep, struct audience *a, char *e
 		a->scheme[i] = tolower((unsigned char)c);
 	}
 	a->scheme[slen] = 0;
+	if (!strcmp(a->scheme, "unix")) { /* "unix:" in another case */
+		snprintf(err, errsz, "unix:// takes no host: write unix:/path or unix:///path");
+		return -EINVAL;
+	}
 	end = auth + strcspn(auth, "/?#");
 	alen = end - auth;
 	if (memchr(auth, '@', alen)) {
@@ -279,6 +283,28 @@ static int parse_url(const char *s, const char *sep, struct audience *a, char *e
 	return 0;
 }
 
+/* P follows "unix:". "unix:///p" (curl's and docker's spelling) is the
+ * path "/p". Any other "//" would name a host, which a socket has not:
+ * and the URL "UNIX://h:443" formats as "unix://h:443", so reading that
+ * text as a path would turn a network audience into a socket one. */
+static int parse_unix(const char *p, struct audience *a, char *err, size_t errsz)
+{
+	if (!strncmp(p, "//", 2)) {
+		if (p[2] != '/' || p[3] == 0) {
+			snprintf(err, errsz, "unix:// takes no host: write unix:/path or unix:///path");
+			return -EINVAL;
+		}
+		p += 2;
+	}
+	if (p[0] != '/' || strlen(p) >= AUDIENCE_PATH_MAX) {
+		snprintf(err, errsz, "unix: needs an absolute socket path under %d bytes", AUDIENCE_PATH_MAX);
+		return -EINVAL;
+	}
+	a->kind = AUD_UNIX;
+	strcpy(a->path, p);
+	return 0;
+}
+
 int audience_parse(const char *s, struct audience *a, char *err, size_t errsz)
 {
 	const char *sep;
@@ -298,15 +324,8 @@ int audience_parse(const char *s, struct audience *a, char *err, size_t errsz)
 	/* "unix:/path" is a socket; "unix:443" is the host "unix" with a
 	 * port, which is also how audience_format writes that host, so
 	 * every accepted audience reads back as itself. */
-	if (!strncmp(s, "unix:", 5) && !isdigit((unsigned char)s[5])) {
-		if (s[5] != '/' || n - 5 >= AUDIENCE_PATH_MAX) {
-			snprintf(err, errsz, "unix: needs an absolute socket path under %d bytes", AUDIENCE_PATH_MAX);
-			return -EINVAL;
-		}
-		a->kind = AUD_UNIX;
-		strcpy(a->path, s + 5);
-		return 0;
-	}
+	if (!strncmp(s, "unix:", 5) && !isdigit((unsigned char)s[5]))
+		return parse_unix(s + 5, a, err, errsz);
 	if ((sep = strstr(s, "://")))
 		return parse_url(s, sep, a, err, errsz);
 	return parse_authority(s, n, a, true, err, errsz);

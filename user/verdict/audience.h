@@ -9,7 +9,7 @@
  *   10.0.0.0/8[:443]  [2001:db8::/32][:443]  CIDR, any port unless one is given;
  *                                            host bits under the prefix are refused
  *                                            (10.1.2.3/8 is an error, not 10.0.0.0/8)
- *   unix:/run/agent.sock                     a Unix socket path ("unix:443" is the
+ *   unix:/run/agent.sock, unix:///run/a.sock a Unix socket path ("unix:443" is the
  *                                            host "unix" with a port)
  *
  * An IPv4-mapped IPv6 address or network (::ffff:203.0.113.7,

@@ -126,6 +126,7 @@ static void test_parse_forms(void **state)
 	canon("[2001:db8::/32]:443", "[2001:db8::/32]:443");
 	canon("[2001:db8::/32]", "2001:db8::/32");
 	canon("unix:/run/agent.sock", "unix:/run/agent.sock");
+	canon("unix:///run/agent.sock", "unix:/run/agent.sock");
 	canon("localhost:8080", "localhost:8080");
 }
 
@@ -143,6 +144,11 @@ static void test_parse_rejects(void **state)
 		"[2001:db8::1/32]:443", "[::ffff:10.1.2.3/104]:443",
 		/* "unix:" takes a socket path or, for the host "unix", a port */
 		"unix:x", "unix:3x",
+		/* "unix://" names no host: a socket path is "unix:/p" or
+		 * "unix:///p"; any case of the scheme, so that the canonical
+		 * "unix://h:443" can never be read back as a socket path
+		 * (found by fuzz_audience) */
+		"unix://0eft:443", "UNIX://0eft:443", "Unix://h.example", "unix://", "unix:///",
 	};
 	struct audience a;
 	char err[160];
