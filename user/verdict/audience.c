@@ -337,8 +337,9 @@ void audience_format(const struct audience *a, char *out, size_t outsz)
 	const char *scheme = a->scheme[0] ? a->scheme : NULL;
 
 	switch (a->kind) {
-	case AUD_UNIX:
-		snprintf(out, outsz, "unix:%s", a->path);
+	case AUD_UNIX: /* a path that starts "//" is written unix:////p, which
+			* parse_unix reads back as //p */
+		snprintf(out, outsz, "unix:%s%s", strncmp(a->path, "//", 2) ? "" : "//", a->path);
 		return;
 	case AUD_IP:
 		inet_ntop(a->family, a->addr, ip, sizeof(ip));

@@ -127,6 +127,8 @@ static void test_parse_forms(void **state)
 	canon("[2001:db8::/32]", "2001:db8::/32");
 	canon("unix:/run/agent.sock", "unix:/run/agent.sock");
 	canon("unix:///run/agent.sock", "unix:/run/agent.sock");
+	canon("unix:////aes@", "unix:////aes@"); /* the path //aes@ (fuzz_audience) */
+	canon("unix://///x", "unix://///x");
 	canon("localhost:8080", "localhost:8080");
 }
 
