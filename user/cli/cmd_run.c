@@ -50,7 +50,7 @@ struct run_opts {
 	const char *state_dir, *ready, *config_path, *ledger_path;
 	const char *rules[RUN_RULES_MAX + 1]; /* NULL-terminated */
 	const char *metrics;        /* --metrics ADDR:PORT */
-	int nrules, rules_flag, poll_ms, sweep;
+	int nrules, rules_flag, events_flag, poll_ms, sweep;
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
 
@@ -353,6 +353,7 @@ static int run_parse(int argc, char **argv, struct run *run)
 	if (optind < argc)
 		return cmd_extra_arg("run", argv[optind]);
 	o->rules_flag = o->nrules > 0;
+	o->events_flag = events_flag > 0;
 	if (o->nrules == 0)
 		for (char **d = run->cfg->rules_dirs; *d && o->nrules < RUN_RULES_MAX; d++)
 			o->rules[o->nrules++] = *d;
@@ -524,15 +525,33 @@ static void store_sample(struct run *run, int running, int force)
 
 /* ── open / loop / close ────────────────────────────────────────────── */
 
-/* The config's file and stdout outputs, when no --events was given. */
-static void run_config_sinks(struct run_opts *o, const struct tw_config *cfg)
+/* The event stream's sinks under cfg when no --events was given: the
+ * config's `events`, else its file and stdout outputs, else stdout and
+ * STATE_DIR/events.jsonl. The count; paths point into cfg and run. */
+static int config_sinks(struct run *run, const struct tw_config *cfg, const char **paths)
 {
-	for (size_t i = 0; cfg->outputs && i < cfg->outputs->n; i++) {
+	int n = 0;
+
+	for (char **e = cfg->events; *e && n < EVENTLOG_MAX_SINKS; e++)
+		paths[n++] = *e;
+	for (size_t i = 0; !cfg->events[0] && cfg->outputs && i < cfg->outputs->n; i++) {
 		const struct output_cfg *c = &cfg->outputs->v[i];
 
-		if ((c->type == OUTPUT_FILE || c->type == OUTPUT_STDOUT) && o->out.npaths < EVENTLOG_MAX_SINKS)
-			o->out.paths[o->out.npaths++] = c->type == OUTPUT_FILE ? c->path : "-";
+		if ((c->type == OUTPUT_FILE || c->type == OUTPUT_STDOUT) && n < EVENTLOG_MAX_SINKS)
+			paths[n++] = c->type == OUTPUT_FILE ? c->path : "-";
 	}
+	if (n == 0) {
+		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", run->o.state_dir);
+		paths[n++] = "-";
+		paths[n++] = run->default_events;
+	}
+	return n;
+}
+
+/* The metrics address: --metrics, else the config's. */
+static const char *metrics_listen(const struct run *run, const struct tw_config *cfg)
+{
+	return run->o.metrics ? run->o.metrics : cfg->outputs ? cfg->outputs->metrics_listen : NULL;
 }
 
 /* Syslog, webhooks and the metrics endpoint; a port in use or a syslog
@@ -540,7 +559,7 @@ static void run_config_sinks(struct run_opts *o, const struct tw_config *cfg)
 static int open_outputs(struct run *run, char *err, size_t errsz)
 {
 	const struct outputs_cfg *oc = run->cfg->outputs;
-	const char *listen = run->o.metrics ? run->o.metrics : oc ? oc->metrics_listen : NULL;
+	const char *listen = metrics_listen(run, run->cfg);
 
 	if (outputs_open(oc, listen, &run->outs, err, errsz))
 		return EXIT_USAGE;
@@ -583,13 +602,8 @@ static int open_base(struct run *run, char *err, size_t errsz)
 	/* one monitor per state directory: a second would race on its files */
 	if ((run->lock_fd = instlock_take(o->state_dir, err, errsz)) < 0)
 		return EXIT_USAGE;
-	if (o->out.npaths == 0)
-		run_config_sinks(o, run->cfg);
-	if (o->out.npaths == 0) {
-		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", o->state_dir);
-		o->out.paths[o->out.npaths++] = "-";
-		o->out.paths[o->out.npaths++] = run->default_events;
-	}
+	if (!o->events_flag)
+		o->out.npaths = config_sinks(run, run->cfg, o->out.paths);
 	o->out.boot_to_real = util_boot_to_realtime_offset();
 	if (eventlog_open(&o->out, &run->out, err, errsz))
 		return EXIT_USAGE;
@@ -691,6 +705,40 @@ static void reload_warn_restart(const struct tw_config *old, const struct tw_con
 			log_warn("SIGHUP: '%s' changed in the config; it takes effect at the next start", k[i].key);
 }
 
+/* The new config's event sinks opened beside the running ones; none
+ * (*out NULL) when --events fixed them. 0 or -1 with err. */
+static int reload_sinks_prepare(struct run *run, const struct tw_config *n, struct eventlog_next **out,
+				char *err, size_t errsz)
+{
+	const char *paths[EVENTLOG_MAX_SINKS];
+	int np;
+
+	*out = NULL;
+	if (run->o.events_flag)
+		return 0;
+	np = config_sinks(run, n, paths);
+	return eventlog_prepare(run->out, paths, np, out, err, errsz) ? -1 : 0;
+}
+
+/* The outputs of a reload that is going ahead: swapped in, said in the log. */
+static void reload_outputs(struct run *run, struct outputs_next *next)
+{
+	const char *was = outputs_metrics_address(run->outs);
+	char old_addr[96];
+	int changed = outputs_next_changed(next);
+
+	snprintf(old_addr, sizeof(old_addr), "%s", was ? was : "");
+	outputs_commit(run->outs, next);
+	if (!changed)
+		return;
+	log_info("SIGHUP: outputs rebuilt (replaced ones send on what they hold, then close)");
+	if (outputs_metrics_address(run->outs) && strcmp(old_addr, outputs_metrics_address(run->outs)))
+		log_info("metrics on http://%s/metrics", outputs_metrics_address(run->outs));
+	else if (!outputs_metrics_address(run->outs) && old_addr[0])
+		log_info("SIGHUP: metrics endpoint closed");
+	run_publish(run);  /* a new listener serves figures at once */
+}
+
 /* The config file again: loaded and checked whole first, so a bad file
  * changes nothing (the reason is logged); then the rules it names, then
  * the live keys (policy, poll_ms). 0 when the new config is in use. */
@@ -701,8 +749,22 @@ static int reload_config(struct run *run)
 	char err[8192] = "";
 	int nd = 0;
 
+	struct outputs_next *next = NULL;
+	struct eventlog_next *sinks = NULL;
+	struct outputs_cfg *t;
+
 	if (config_load(cmd_config_path(run->o.config_path), &n, err, sizeof(err))) {
 		log_error("SIGHUP: the new config was not loaded, the old one stays: %s", err);
+		return -1;
+	}
+	/* the new outputs opened beside the running ones: one that cannot
+	 * open (a port in use, a name that does not resolve) refuses the
+	 * whole config, as a bad file does */
+	if (outputs_prepare(run->outs, n->outputs, metrics_listen(run, n), &next, err, sizeof(err)) ||
+	    reload_sinks_prepare(run, n, &sinks, err, sizeof(err))) {
+		log_error("SIGHUP: the new outputs could not be opened, the old config stays: %s", err);
+		outputs_abort(next);
+		config_free(n);
 		return -1;
 	}
 	if (run->o.rules_flag)
@@ -714,10 +776,20 @@ static int reload_config(struct run *run)
 		dirs[nd] = NULL;
 	if (pipeline_reload_rules(run->pipe, dirs, err, sizeof(err))) {
 		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
+		outputs_abort(next);
+		eventlog_abort(sinks);
 		config_free(n);
 		return -1;
 	}
 	log_info("SIGHUP: rules reloaded");
+	reload_outputs(run, next);
+	if (sinks && eventlog_next_changed(sinks))
+		log_info("SIGHUP: event outputs changed to the new config's");
+	if (sinks)
+		eventlog_commit(run->out, sinks);
+	t = run->cfg->outputs;          /* the config in use names the outputs in use */
+	run->cfg->outputs = n->outputs;
+	n->outputs = t;
 	reload_warn_restart(run->cfg, n);
 	/* the revoker reads policy on this thread (revoker_submit): a plain copy */
 	memcpy(run->cfg->policy, n->policy, sizeof(n->policy));
@@ -765,6 +837,7 @@ static int run_loop(struct run *run)
 		}
 		pipeline_tick(run->pipe);
 		eventlog_flush(run->out);
+		outputs_pump(run->outs);
 		if (reload_requested)
 			run_reload(run);
 		now = util_now_ns(CLOCK_MONOTONIC);

@@ -25,7 +25,7 @@
  * that was full resumes once there is room.
  */
 struct sink {
-	const char *path;
+	char *path;           /* owned: the config it came from may be replaced by a reload */
 	int fd;
 	int regular;
 	char *buf;
@@ -45,6 +45,7 @@ struct eventlog {
 	size_t literal_max;
 	cJSON *exec_hits;    /* hits of the exec record being handled */
 	uint64_t lines;
+	uint64_t lost_closed; /* lines lost by sinks a reload closed */
 };
 
 static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
@@ -52,7 +53,10 @@ static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 	char msg[512];
 	struct stat st;
 
-	k->path = path;
+	if (!(k->path = strdup(path))) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
 	/* Never through a link, never into a file with other hard links;
 	 * /dev/null is fine. */
 	k->fd = strcmp(path, "-") ? safefile_open_append(path, SAFEFILE_DEVICE, 0600, msg, sizeof(msg))
@@ -64,6 +68,8 @@ static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 			snprintf(err, errsz, "cannot open events output: %s", msg);
 		else
 			snprintf(err, errsz, "cannot use standard output: %s", strerror(errno));
+		free(k->path);
+		k->path = NULL;
 		return r;
 	}
 	k->regular = !fstat(k->fd, &st) && S_ISREG(st.st_mode);
@@ -297,7 +303,7 @@ uint64_t eventlog_count(const struct eventlog *el)
 
 uint64_t eventlog_lost(const struct eventlog *el)
 {
-	uint64_t n = 0;
+	uint64_t n = el ? el->lost_closed : 0;
 
 	for (int i = 0; el && i < el->nsinks; i++)
 		n += el->sinks[i].lost;
@@ -320,12 +326,102 @@ int eventlog_reopen(struct eventlog *el)
 			failed++;
 			continue;
 		}
+		free(fresh.path);
 		close(k->fd);
 		k->fd = fresh.fd;
 		k->regular = fresh.regular;
 		k->broken = 0;
 	}
 	return failed ? -EIO : 0;
+}
+
+struct eventlog_next {
+	struct sink sinks[EVENTLOG_MAX_SINKS];
+	int keep[EVENTLOG_MAX_SINKS];   /* index of the running sink kept, or -1: opened here */
+	int n, changed;
+};
+
+static int find_sink(const struct eventlog *el, const struct eventlog_next *n, const char *path)
+{
+	for (int i = 0; i < el->nsinks; i++) {
+		int claimed = 0;
+
+		for (int k = 0; k < n->n; k++)
+			claimed |= n->keep[k] == i;
+		if (!claimed && !strcmp(el->sinks[i].path, path))
+			return i;
+	}
+	return -1;
+}
+
+int eventlog_prepare(const struct eventlog *el, const char *const *paths, int npaths,
+		     struct eventlog_next **out, char *err, size_t errsz)
+{
+	struct eventlog_next *n = calloc(1, sizeof(*n));
+	int r;
+
+	*out = NULL;
+	if (!n) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < npaths && i < EVENTLOG_MAX_SINKS; i++, n->n++) {
+		n->keep[i] = find_sink(el, n, paths[i]);
+		n->changed |= n->keep[i] != i;
+		if (n->keep[i] < 0 && (r = sink_open(&n->sinks[i], paths[i], err, errsz))) {
+			eventlog_abort(n);
+			return r;
+		}
+	}
+	n->changed |= n->n != el->nsinks;
+	*out = n;
+	return 0;
+}
+
+int eventlog_next_changed(const struct eventlog_next *n)
+{
+	return n->changed;
+}
+
+static void sink_close(struct eventlog *el, struct sink *k)
+{
+	if (el)
+		sink_flush(k);
+	if (k->fd >= 0)
+		close(k->fd);
+	if (el)
+		el->lost_closed += k->lost;
+	free(k->buf);
+	free(k->path);
+}
+
+void eventlog_commit(struct eventlog *el, struct eventlog_next *n)
+{
+	struct sink next[EVENTLOG_MAX_SINKS];
+	int kept[EVENTLOG_MAX_SINKS] = { 0 };
+
+	for (int i = 0; i < n->n; i++) {
+		if (n->keep[i] >= 0)
+			kept[n->keep[i]] = 1;
+		next[i] = n->keep[i] >= 0 ? el->sinks[n->keep[i]] : n->sinks[i];
+	}
+	/* a sink the new config drops gets what is due, then is closed */
+	for (int i = 0; i < el->nsinks; i++)
+		if (!kept[i])
+			sink_close(el, &el->sinks[i]);
+	memcpy(el->sinks, next, sizeof(next[0]) * n->n);
+	el->nsinks = n->n;
+	free(n);
+}
+
+void eventlog_abort(struct eventlog_next *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->n; i++)
+		if (n->keep[i] < 0 && n->sinks[i].path)
+			sink_close(NULL, &n->sinks[i]);
+	free(n);
 }
 
 void eventlog_flush(struct eventlog *el)
@@ -348,6 +444,7 @@ void eventlog_close(struct eventlog *el)
 				 (unsigned long long)k->lost);
 		close(k->fd);
 		free(k->buf);
+		free(k->path);
 	}
 	free(el);
 }

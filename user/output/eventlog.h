@@ -48,6 +48,18 @@ void eventlog_flush(struct eventlog *el);
 /* Open every file sink again by its path (after logrotate moved it); a
  * sink that cannot be opened keeps writing to its old file. */
 int eventlog_reopen(struct eventlog *el);
+/*
+ * A reload's new list of sinks: prepare opens the paths not open yet (a
+ * path already open keeps its sink); nothing running changes, and a path
+ * that cannot be opened is -errno with err. commit swaps the list in: a
+ * sink no longer listed is flushed and closed. abort undoes prepare.
+ */
+struct eventlog_next;
+int eventlog_prepare(const struct eventlog *el, const char *const *paths, int npaths,
+		     struct eventlog_next **out, char *err, size_t errsz);
+int eventlog_next_changed(const struct eventlog_next *n);
+void eventlog_commit(struct eventlog *el, struct eventlog_next *n);
+void eventlog_abort(struct eventlog_next *n);
 void eventlog_close(struct eventlog *el);
 
 #endif
