@@ -36,6 +36,7 @@ struct outputs {
 	int nretired;
 	uint64_t retired_failures; /* of outputs that were closed after a reload */
 	uint64_t rebuilds;        /* reloads that changed an output */
+	uint64_t delivery_max_ns; /* the longest one verdict's (or one pump's) sending held the loop */
 	struct verdict_pair pairs[OUTPUTS_MAX_PAIRS];
 	int npairs;
 	uint64_t other_pairs;     /* verdicts past OUTPUTS_MAX_PAIRS distinct pairs */
@@ -229,14 +230,27 @@ int outputs_next_changed(const struct outputs_next *n)
 	return n->changed;
 }
 
+/* What the loop spent handing one verdict (or one pump) to the outputs:
+ * the proof, in status.json, that delivery never holds it. */
+static void note_delivery(struct outputs *o, uint64_t t0)
+{
+	uint64_t d = util_now_ns(CLOCK_MONOTONIC) - t0;
+
+	if (d > o->delivery_max_ns)
+		o->delivery_max_ns = d;
+}
+
 void outputs_pump(struct outputs *o)
 {
 	uint64_t now;
 
 	if (!o)
 		return;
+	now = util_now_ns(CLOCK_MONOTONIC);
 	for (int i = 0; i < o->nsyslog; i++)
 		syslog_out_pump(o->syslog[i]);
+	if (o->nsyslog)
+		note_delivery(o, now);
 	if (!o->nretired)
 		return;
 	now = util_now_ns(CLOCK_MONOTONIC);
@@ -295,6 +309,7 @@ void outputs_verdict(struct outputs *o, const cJSON *v)
 {
 	const char *cls = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "class"));
 	const char *action = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "action"));
+	uint64_t t0;
 	char *line;
 
 	if (!o)
@@ -307,11 +322,13 @@ void outputs_verdict(struct outputs *o, const cJSON *v)
 		o->unencodable++;
 		return;
 	}
+	t0 = util_now_ns(CLOCK_MONOTONIC);
 	/* an exposure that is being revoked is a warning, the rest notices */
 	for (int i = 0; i < o->nsyslog; i++)
 		syslog_out_send(o->syslog[i], action && !strncmp(action, "revoke", 6) ? 4 : 5, "verdict", line);
 	for (int i = 0; i < o->nwebhook; i++)
 		webhook_out_push(o->webhook[i], line);
+	note_delivery(o, t0);
 	free(line);
 }
 
@@ -355,6 +372,7 @@ void outputs_status(void *vo, cJSON *sec)
 	cJSON_AddNumberToObject(sec, "unencodable", (double)o->unencodable);
 	cJSON_AddNumberToObject(sec, "rebuilds", (double)o->rebuilds);
 	cJSON_AddNumberToObject(sec, "retiring_now", (double)o->nretired);
+	cJSON_AddNumberToObject(sec, "delivery_max_ms", o->delivery_max_ns / 1e6);
 	if (o->metrics)
 		metrics_status(o->metrics, sec, cJSON_AddObjectToObject(sec, "metrics_refused"));
 }
