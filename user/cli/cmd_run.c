@@ -50,7 +50,7 @@ struct run_opts {
 	const char *state_dir, *ready, *config_path, *ledger_path;
 	const char *rules[RUN_RULES_MAX + 1]; /* NULL-terminated */
 	const char *metrics;        /* --metrics ADDR:PORT */
-	int nrules, rules_flag, events_flag, poll_ms, sweep;
+	int nrules, rules_flag, events_flag, rotation_flag, poll_ms, sweep;
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
 
@@ -98,6 +98,9 @@ static const char run_help[] =
 	"  --no-path-cache        resolve the file path in the kernel on every write\n"
 	"  --stream-tail N        bytes of a stream's previous write searched with the\n"
 	"                         next one, for tokens split across writes (default 1K, 0 off)\n"
+	"  --events-max-size SIZE rotate each events file before it passes SIZE, to\n"
+	"                         PATH.1 .. PATH.N (default 0: never; logrotate + SIGHUP works too)\n"
+	"  --events-keep N        rotated events files kept, 1..100 (default 5)\n"
 	"  --cgroup DIR           watch only processes in this cgroup v2 directory\n"
 	"  --no-sweep             do not read running processes' argv and environment\n"
 	"  --trace-io             also print file_write, sock_send, connect and sweep events\n"
@@ -126,7 +129,8 @@ static const char run_help[] =
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
-       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS };
+       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS,
+       O_EVENTS_MAX_SIZE, O_EVENTS_KEEP };
 
 static const struct option run_options[] = {
 	{ "events", required_argument, NULL, 'e' },
@@ -152,6 +156,8 @@ static const struct option run_options[] = {
 	{ "file-tail-ms", required_argument, NULL, O_FILE_TAIL_MS },
 	{ "no-sock-batch", no_argument, NULL, O_NO_SOCK_BATCH },
 	{ "sock-batch-ms", required_argument, NULL, O_SOCK_BATCH_MS },
+	{ "events-max-size", required_argument, NULL, O_EVENTS_MAX_SIZE },
+	{ "events-keep", required_argument, NULL, O_EVENTS_KEEP },
 	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "metrics-listen", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -201,6 +207,18 @@ static int parse_number_opt(int c, const char *arg, struct run_opts *o)
 		if (bad || v < 1 || v > 10000)
 			return cmd_usage_error("run", "--file-tail-ms must be 1..10000: '%s'", arg);
 		o->in.tail.delay_ms = v;
+		break;
+	case O_EVENTS_MAX_SIZE:
+		if (bad || v > (1ull << 40))
+			return cmd_usage_error("run", "--events-max-size must be a size up to 1T (0: never): '%s'", arg);
+		o->out.max_size = v;
+		o->rotation_flag = 1;
+		break;
+	case O_EVENTS_KEEP:
+		if (bad || v < 1 || v > 100)
+			return cmd_usage_error("run", "--events-keep must be 1..100: '%s'", arg);
+		o->out.keep = (int)v;
+		o->rotation_flag = 1;
 		break;
 	case O_SOCK_BATCH_MS:
 		if (bad || v < 1 || v > 10000)
@@ -275,6 +293,8 @@ static void run_from_config(const struct tw_config *c, struct run_opts *o)
 	o->poll_ms = c->poll_ms;
 	o->sweep = c->sweep;
 	o->out.trace_io = c->trace_io;
+	o->out.max_size = c->events_max_size;
+	o->out.keep = (int)c->events_keep;
 	o->state_dir = c->state_dir;
 	o->ledger_path = c->ledger_path;
 	for (char **e = c->events; *e && o->out.npaths < EVENTLOG_MAX_SINKS; e++)
@@ -293,6 +313,7 @@ static const char *flag_key(const char *flag)
 		{ "no-sock-batch", "sock_batch" }, { "sock-batch-ms", "sock_batch_ms" },
 		{ "no-tls", "tls" }, { "capture-pipes", "capture_pipes" },
 		{ "no-path-cache", "path_cache" }, { "no-sweep", "sweep" }, { "trace-io", "trace_io" },
+		{ "events-max-size", "events_max_size" }, { "events-keep", "events_keep" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -383,6 +404,8 @@ static int run_to_config(const struct run_opts *o, struct tw_config *c)
 	c->poll_ms = o->poll_ms;
 	c->sweep = o->sweep;
 	c->trace_io = o->out.trace_io;
+	c->events_max_size = o->out.max_size;
+	c->events_keep = (uint64_t)o->out.keep;
 	dirs = calloc(o->nrules + 1, sizeof(char *));
 	ev = calloc(o->out.npaths + 1, sizeof(char *));
 	if (!dirs || !ev) {
@@ -471,10 +494,14 @@ static void emit_verdict(void *vrun, cJSON *o)
 static void sensors_status(void *vrun, cJSON *o)
 {
 	struct run *run = vrun;
+	uint64_t rot, rotfail;
 
 	ingest_status_fill(run->in, o);
 	cJSON_AddNumberToObject(o, "events_written", (double)eventlog_count(run->out));
 	cJSON_AddNumberToObject(o, "events_lost", (double)eventlog_lost(run->out));
+	eventlog_rotation_status(run->out, &rot, &rotfail);
+	cJSON_AddNumberToObject(o, "events_rotations", (double)rot);
+	cJSON_AddNumberToObject(o, "events_rotate_failures", (double)rotfail);
 	cJSON_AddNumberToObject(o, "reloads", (double)run->reloads);
 	cJSON_AddNumberToObject(o, "config_reloads", (double)run->config_reloads);
 }
@@ -795,6 +822,8 @@ static int reload_config(struct run *run)
 	memcpy(run->cfg->policy, n->policy, sizeof(n->policy));
 	if (config_origin_of(run->cfg, "poll_ms", NULL) >= 0)
 		run->o.poll_ms = n->poll_ms;
+	if (!run->o.rotation_flag)
+		eventlog_set_rotation(run->out, n->events_max_size, (int)n->events_keep);
 	if (!run->o.rules_flag) {
 		char **t = run->cfg->rules_dirs;
 

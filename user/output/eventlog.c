@@ -35,6 +35,10 @@ struct sink {
 	uint64_t lost_warned; /* lost at the last warning */
 	uint64_t warned_ns;
 	int broken;           /* a pipe took part of a line: start with a newline */
+	uint64_t size;        /* a regular file's size, as far as we wrote it */
+	uint64_t max_size;    /* rotate before a write would pass it; 0: never */
+	int keep;             /* rotated files kept: PATH.1 .. PATH.keep */
+	uint64_t rotations, rotate_failures, retry_at;
 };
 
 struct eventlog {
@@ -46,6 +50,7 @@ struct eventlog {
 	cJSON *exec_hits;    /* hits of the exec record being handled */
 	uint64_t lines;
 	uint64_t lost_closed; /* lines lost by sinks a reload closed */
+	uint64_t rotations_closed, rotate_failures_closed;
 };
 
 static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
@@ -73,7 +78,43 @@ static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 		return r;
 	}
 	k->regular = !fstat(k->fd, &st) && S_ISREG(st.st_mode);
+	k->size = k->regular ? (uint64_t)st.st_size : 0;
 	return 0;
+}
+
+/*
+ * Size-based rotation, before a write that would take a regular file
+ * past max_size: PATH moves to PATH.1 (older ones up to PATH.keep,
+ * safefile_rotate: names only, never through a link) and a new PATH is
+ * opened the way every sink is. Called with whole lines in buf, so no
+ * line is split across two files and none is lost. A file that cannot
+ * be rotated is written on as it is (counted, warned once), and tried
+ * again after another max_size/4 bytes.
+ */
+static void sink_rotate_due(struct sink *k)
+{
+	struct sink fresh = { 0 };
+	char err[512];
+	int r;
+
+	if (!k->max_size || !k->regular || !k->size || k->size + k->len <= k->max_size ||
+	    k->size < k->retry_at)
+		return;
+	if ((r = safefile_rotate(k->path, k->keep, err, sizeof(err))) == 0)
+		r = sink_open(&fresh, k->path, err, sizeof(err));
+	if (r) {
+		if (!k->rotate_failures++)
+			log_warn("events output %s: cannot rotate: %s; writing on to the file as it is", k->path, err);
+		k->retry_at = k->size + k->max_size / 4;
+		return;
+	}
+	free(fresh.path);
+	close(k->fd);
+	k->fd = fresh.fd;
+	k->regular = fresh.regular;
+	k->size = fresh.size;
+	k->retry_at = 0;
+	k->rotations++;
 }
 
 int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *err, size_t errsz)
@@ -98,6 +139,8 @@ int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *er
 			return r;
 		}
 		el->nsinks++;
+		el->sinks[i].max_size = o->max_size;
+		el->sinks[i].keep = o->keep;
 	}
 	*out = el;
 	return 0;
@@ -123,11 +166,14 @@ static void sink_lose(struct sink *k, int e)
  * failed write began, so it holds only whole lines. */
 static void sink_flush(struct sink *k)
 {
-	off_t start = k->regular ? lseek(k->fd, 0, SEEK_END) : 0;
+	off_t start = 0;
 	size_t done = 0;
 
 	if (!k->len)
 		return;
+	sink_rotate_due(k);
+	if (k->regular)
+		start = lseek(k->fd, 0, SEEK_END);
 	if (k->broken && !k->regular) {
 		if (write(k->fd, "\n", 1) != 1) {
 			sink_lose(k, errno);
@@ -147,9 +193,11 @@ static void sink_flush(struct sink *k)
 		if (done && k->regular && start >= 0 && ftruncate(k->fd, start) == 0)
 			done = 0;
 		k->broken = done > 0;
+		k->size += done;
 		sink_lose(k, w < 0 ? errno : EIO);
 		return;
 	}
+	k->size += k->len;
 	k->len = 0;
 	k->lines = 0;
 }
@@ -330,6 +378,7 @@ int eventlog_reopen(struct eventlog *el)
 		close(k->fd);
 		k->fd = fresh.fd;
 		k->regular = fresh.regular;
+		k->size = fresh.size;
 		k->broken = 0;
 	}
 	return failed ? -EIO : 0;
@@ -372,6 +421,8 @@ int eventlog_prepare(const struct eventlog *el, const char *const *paths, int np
 			eventlog_abort(n);
 			return r;
 		}
+		n->sinks[i].max_size = el->o.max_size;
+		n->sinks[i].keep = el->o.keep;
 	}
 	n->changed |= n->n != el->nsinks;
 	*out = n;
@@ -389,8 +440,11 @@ static void sink_close(struct eventlog *el, struct sink *k)
 		sink_flush(k);
 	if (k->fd >= 0)
 		close(k->fd);
-	if (el)
+	if (el) {
 		el->lost_closed += k->lost;
+		el->rotations_closed += k->rotations;
+		el->rotate_failures_closed += k->rotate_failures;
+	}
 	free(k->buf);
 	free(k->path);
 }
@@ -422,6 +476,27 @@ void eventlog_abort(struct eventlog_next *n)
 		if (n->keep[i] < 0 && n->sinks[i].path)
 			sink_close(NULL, &n->sinks[i]);
 	free(n);
+}
+
+void eventlog_set_rotation(struct eventlog *el, uint64_t max_size, int keep)
+{
+	el->o.max_size = max_size;
+	el->o.keep = keep;
+	for (int i = 0; i < el->nsinks; i++) {
+		el->sinks[i].max_size = max_size;
+		el->sinks[i].keep = keep;
+		el->sinks[i].retry_at = 0;
+	}
+}
+
+void eventlog_rotation_status(const struct eventlog *el, uint64_t *rotations, uint64_t *failures)
+{
+	*rotations = el->rotations_closed;
+	*failures = el->rotate_failures_closed;
+	for (int i = 0; i < el->nsinks; i++) {
+		*rotations += el->sinks[i].rotations;
+		*failures += el->sinks[i].rotate_failures;
+	}
 }
 
 void eventlog_flush(struct eventlog *el)
