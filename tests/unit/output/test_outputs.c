@@ -88,6 +88,12 @@ static void test_config_errors(void **state)
 		{ "outputs:\n  - type: webhook\n    url: http://x\n    backoff_base: 2s\n    backoff_max: 1s\n",
 		  "t.yaml:2: outputs: backoff_max is smaller than backoff_base" },
 		{ "outputs:\n  - [syslog]\n", "t.yaml:2: each output must be a mapping" },
+		/* a key the type does not use would be read and ignored */
+		{ "outputs:\n  - type: syslog\n    batch: 5\n", "t.yaml:2: outputs: 'batch' is not a key of type syslog" },
+		{ "outputs:\n  - type: file\n    path: /x\n    queue: 5\n", "t.yaml:2: outputs: 'queue' is not a key of type file" },
+		{ "outputs:\n  - type: webhook\n    url: http://x\n    facility: daemon\n",
+		  "t.yaml:2: outputs: 'facility' is not a key of type webhook" },
+		{ "outputs:\n  - type: syslog\n    queue: 0\n", "t.yaml:3: 'queue' must be a number from 1 to 100000" },
 	};
 	(void)state;
 
