@@ -279,17 +279,22 @@ outputs:
     address: tcp://127.0.0.1:$ABSENT
     queue: 50
 YML
-: >"$TW_TMP/events.jsonl"
-tw_start --config "$TW_TMP/stall.yaml" --ledger "$LEDGER" --no-sweep --cgroup "$TW_CG" --metrics 127.0.0.1:0 ||
-  { not_ok outputs_stall_start "monitor failed"; exit 1; }
-MADDR=$(sed -n 's|.*metrics on http://\([0-9.:]*\)/metrics.*|\1|p' "$TW_TMP/stderr" | head -1)
+# the tokens are written before the monitor starts: only the copies below make verdicts
+# (5000 in 50 files of 100)
 NV=5000
 mkdir -p "$LEAKS/stall"
 python3 "$TW_ROOT/tests/cli/tokgen.py" ghp $NV >"$LEAKS/stall.tokens"
 split -l 100 "$LEAKS/stall.tokens" "$LEAKS/stall/part."
+: >"$TW_TMP/events.jsonl"
+tw_start --config "$TW_TMP/stall.yaml" --ledger "$LEDGER" --no-sweep --cgroup "$TW_CG" --metrics 127.0.0.1:0 ||
+  { not_ok outputs_stall_start "monitor failed"; exit 1; }
+MADDR=$(sed -n 's|.*metrics on http://\([0-9.:]*\)/metrics.*|\1|p' "$TW_TMP/stderr" | head -1)
 _all_alerts() { [ "$(grep -c '"class":"unmanaged"' "$TW_TMP/events.jsonl")" -ge $NV ]; }
 t0=$(date +%s.%N)
-for f in "$LEAKS"/stall/part.*; do cat "$f" >"$f.log"; done
+# (written with write(2): cat and cp would copy_file_range, which no sensor sees)
+python3 -c 'import glob, sys
+for f in sorted(glob.glob(sys.argv[1] + "/part.*")):
+    with open(f + ".log", "w") as out: out.write(open(f).read())' "$LEAKS/stall"
 if tw_poll _all_alerts; then
   ok outputs_stall_all_verdicts_made
   echo "# $NV verdicts in $(python3 -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$t0") s with both syslog receivers stalled (load $(cut -d' ' -f1 /proc/loadavg))"
