@@ -123,8 +123,9 @@ static const char run_help[] =
 	"  -h, --help             this text\n\n"
 	"Every flag but --config, --ready-file, --exit-after, --watch-literal and -v\n"
 	"has a config key (docs/CONFIG.md, `tokenward config show`); a flag wins.\n\n"
-	"Signals: SIGHUP reopens the --events files (logrotate) and loads the config\n"
-	"and the rules again, keeping the old ones if the new ones are bad; SIGUSR1\n"
+	"Signals: SIGHUP reopens the events files (logrotate) and loads the config\n"
+	"and the rules again, rebuilding changed outputs and the metrics listener;\n"
+	"a bad config, rule or output keeps everything as it was; SIGUSR1\n"
 	"writes status.json now; SIGINT and SIGTERM stop it after draining what was seen.\n";
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
@@ -747,13 +748,22 @@ static int reload_sinks_prepare(struct run *run, const struct tw_config *n, stru
 	return eventlog_prepare(run->out, paths, np, out, err, errsz) ? -1 : 0;
 }
 
-/* The outputs of a reload that is going ahead: swapped in, said in the log. */
-static void reload_outputs(struct run *run, struct outputs_next *next)
+/* The outputs and event sinks of a reload that is going ahead: swapped
+ * in, said in the log; the config in use then names the outputs in use. */
+static void reload_outputs(struct run *run, struct tw_config *n, struct outputs_next *next,
+			   struct eventlog_next *sinks)
 {
 	const char *was = outputs_metrics_address(run->outs);
+	struct outputs_cfg *t = run->cfg->outputs;
 	char old_addr[96];
 	int changed = outputs_next_changed(next);
 
+	if (sinks && eventlog_next_changed(sinks))
+		log_info("SIGHUP: event outputs changed to the new config's");
+	if (sinks)
+		eventlog_commit(run->out, sinks);
+	run->cfg->outputs = n->outputs;
+	n->outputs = t;
 	snprintf(old_addr, sizeof(old_addr), "%s", was ? was : "");
 	outputs_commit(run->outs, next);
 	if (!changed)
@@ -767,18 +777,18 @@ static void reload_outputs(struct run *run, struct outputs_next *next)
 }
 
 /* The config file again: loaded and checked whole first, so a bad file
- * changes nothing (the reason is logged); then the rules it names, then
- * the live keys (policy, poll_ms). 0 when the new config is in use. */
+ * changes nothing (the reason is logged); then its outputs opened beside
+ * the running ones, then the rules it names; then everything swapped in
+ * with the live keys (policy, poll_ms, rotation). 0 when the new config
+ * is in use. */
 static int reload_config(struct run *run)
 {
 	const char *dirs[RUN_RULES_MAX + 1];
 	struct tw_config *n = NULL;
 	char err[8192] = "";
 	int nd = 0;
-
 	struct outputs_next *next = NULL;
 	struct eventlog_next *sinks = NULL;
-	struct outputs_cfg *t;
 
 	if (config_load(cmd_config_path(run->o.config_path), &n, err, sizeof(err))) {
 		log_error("SIGHUP: the new config was not loaded, the old one stays: %s", err);
@@ -809,14 +819,7 @@ static int reload_config(struct run *run)
 		return -1;
 	}
 	log_info("SIGHUP: rules reloaded");
-	reload_outputs(run, next);
-	if (sinks && eventlog_next_changed(sinks))
-		log_info("SIGHUP: event outputs changed to the new config's");
-	if (sinks)
-		eventlog_commit(run->out, sinks);
-	t = run->cfg->outputs;          /* the config in use names the outputs in use */
-	run->cfg->outputs = n->outputs;
-	n->outputs = t;
+	reload_outputs(run, n, next, sinks);
 	reload_warn_restart(run->cfg, n);
 	/* the revoker reads policy on this thread (revoker_submit): a plain copy */
 	memcpy(run->cfg->policy, n->policy, sizeof(n->policy));
@@ -838,8 +841,9 @@ static int reload_config(struct run *run)
 }
 
 /* SIGHUP (logrotate, or an operator who changed the config or the rules):
- * the event files are opened again by path; the config and the rules are
- * loaded again and swapped in only if all of it loads and compiles.
+ * the event files are opened again by path; the config, its outputs and
+ * the rules are loaded (opened, compiled) again beside the running ones
+ * and swapped in only if all of it succeeds.
  * Nothing in flight is dropped: the loop thread does this between two
  * polls, and the ring buffer holds what arrives meanwhile. */
 static void run_reload(struct run *run)
