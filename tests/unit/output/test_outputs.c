@@ -341,7 +341,7 @@ static void test_syslog_tcp_stalled_never_blocks(void **state)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), small = 4096, afd = -1;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), small = 4096, afd = -1;
 	char addr[64], err[256], line[1024];
 	struct syslog_out *s;
 	uint64_t worst = 0, start;
