@@ -6,6 +6,7 @@
 # the room in its WAL) or counted as dropped, with a warning that names
 # the store; once space comes back the store resumes, and the report's
 # coverage shows the loss. Never a crash, a stall or a silent gap.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
