@@ -5,6 +5,7 @@
 # seen through Prometheus's own query API. Then the server's bounds (busy,
 # too large, timeout, not found) are counted, and a port in use is one
 # message and exit 2.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db

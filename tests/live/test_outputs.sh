@@ -5,6 +5,7 @@
 # loopback, one that refuses the first posts (the retry is shown), one
 # that refuses all with a queue of one (drops counted). Each verdict line
 # must arrive intact (the same JSON as the event stream's) and redacted.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db

@@ -2,6 +2,7 @@
 # The config file in a running monitor: run starts from it, SIGHUP loads it
 # again (a bad one is refused with its reason and the old one kept) while
 # events keep flowing, none lost; and one monitor per state directory.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
