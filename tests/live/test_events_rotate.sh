@@ -6,6 +6,7 @@
 # stream up to its last exec (none lost at a rotation), the rotations are
 # counted, and a symbolic link planted at PATH.2 is replaced, never
 # followed.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 CONF=$TW_TMP/tokenward.yaml
