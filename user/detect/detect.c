@@ -409,6 +409,12 @@ size_t detector_tail_need(const struct detector *d)
 	return d->last_len - d->open_from;
 }
 
+void detector_seam_open_at(struct detector *d, size_t from)
+{
+	if (from < d->open_from)
+		d->open_from = from;
+}
+
 void detector_stats(const struct detector *d, struct detect_stats *out)
 {
 	*out = d->st;

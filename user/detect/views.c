@@ -266,6 +266,78 @@ static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 	return r;
 }
 
+/* The trailing run of base64 bytes, if it looks like base64 (the finder's
+ * mix: both cases, one alphabet) and is not closed by padding. */
+static size_t open_base64(const unsigned char *buf, size_t len, size_t lo)
+{
+	size_t j = len;
+	int upper = 0, lower = 0, std = 0, url = 0;
+
+	while (j > lo && decode_b64_byte(buf[j - 1])) {
+		unsigned char c = buf[--j];
+		upper |= c >= 'A' && c <= 'Z';
+		lower |= c >= 'a' && c <= 'z';
+		std |= c == '+' || c == '/';
+		url |= c == '-' || c == '_';
+	}
+	if (len - j < DECODE_B64_MIN || !upper || !lower || (std && url))
+		return len; /* shorter runs are inside the raw carry anyway */
+	return j;
+}
+
+/* The trailing run of URL / attribute bytes, if it holds an escape opened
+ * by c ('%' or '&'). */
+static size_t open_attr(const unsigned char *buf, size_t len, size_t lo, int *pct, int *amp)
+{
+	size_t j = len;
+
+	*pct = *amp = 0;
+	while (j > lo && buf[j - 1] > 0x20 && buf[j - 1] != 0x7f && buf[j - 1] != '"' && buf[j - 1] != '\'' &&
+	       buf[j - 1] != '<' && buf[j - 1] != '>' && buf[j - 1] != '`') {
+		j--;
+		*pct |= buf[j] == '%';
+		*amp |= buf[j] == '&';
+	}
+	return j;
+}
+
+/* The JSON string the buffer ends in (from the last unescaped quote or
+ * newline), if it holds a backslash escape. */
+static size_t open_json(const unsigned char *buf, size_t len, size_t lo)
+{
+	size_t j = len;
+	int esc = 0;
+
+	while (j > lo && buf[j - 1] != '\n' && !(buf[j - 1] == '"' && (j < 2 || buf[j - 2] != '\\'))) {
+		j--;
+		esc |= buf[j] == '\\';
+	}
+	return esc ? j : len;
+}
+
+/*
+ * Where an encoded run still open at the end of the raw buffer begins: a
+ * stream's next capture must carry it whole for a token whose encoded
+ * bytes straddle the seam to be decoded (the raw carry is sized for raw
+ * tokens: an encoded one is 4/3 to 6 times as long). Looked for back to
+ * DECODE_REGION_MAX bytes, the longest region decoded in one piece; a run
+ * longer than that asks for all of it, and the capture layer's bound
+ * (--stream-tail) cuts it and counts the cut (carry_cut).
+ */
+static size_t open_run(const unsigned char *buf, size_t len)
+{
+	size_t lo = len > DECODE_REGION_MAX ? len - DECODE_REGION_MAX : 0, from = len, j;
+	int pct, amp;
+
+	if ((j = open_base64(buf, len, lo)) < from)
+		from = j;
+	if ((j = open_attr(buf, len, lo, &pct, &amp)) < from && (pct || amp))
+		from = j;
+	if ((j = open_json(buf, len, lo)) < from)
+		from = j;
+	return from;
+}
+
 int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
 	       size_t len, int cut, detect_fn fn, void *ctx)
 {
@@ -281,5 +353,7 @@ int views_scan(struct views *v, struct detector *d, struct detect_stats *st, con
 	v->budget = len * VIEWS_BUDGET_PER_BYTE + VIEWS_BUDGET_MIN;
 	if ((r = detector_scan_raw(d, buf, len, on_raw, v)))
 		return r;
+	if (!cut)
+		detector_seam_open_at(d, open_run(buf, len));
 	return level(v, buf, len, cut);
 }

@@ -43,4 +43,9 @@ int views_scan(struct views *v, struct detector *d, struct detect_stats *st, con
 int detector_scan_view(struct detector *d, const unsigned char *buf, size_t len, int cut, detect_fn fn,
 		       void *ctx);
 
+/* detect.c: a stream's next buffer must carry buf[from..] too (an encoded
+ * run open at the end of the raw buffer): lowers what detector_tail_need
+ * asks for, never raises it. */
+void detector_seam_open_at(struct detector *d, size_t from);
+
 #endif

@@ -447,6 +447,99 @@ static void test_redact_masks_encoded(void **state)
 	free(r);
 }
 
+/* ---- a stream's seam: an encoded run split between two buffers ---- */
+
+struct seamctx {
+	size_t carry;   /* findings wholly inside it were the first buffer's */
+	int hits;
+	const char *tok;
+};
+
+static int on_seam(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct seamctx *c = ctx;
+	(void)len;
+	if (m->raw_start + m->raw_len <= c->carry)
+		return 0;
+	if (m->len == strlen(c->tok) && !memcmp(buf + m->start, c->tok, m->len))
+		c->hits++;
+	return 0;
+}
+
+/* What the live monitor does with two writes on one stream: scan the
+ * first, keep detector_tail_need() of it (at most the capture layer's
+ * stream tail, 1 KiB by default), scan that carry and the second. The
+ * token must be found once, whichever side of the seam it is on. */
+static int split_hits(struct detector *d, const char *text, size_t cut, const char *tok)
+{
+	static unsigned char b[8192];
+	struct seamctx c = { 0, 0, tok };
+	size_t need, n = strlen(text);
+
+	assert_int_equal(detector_scan(d, text, cut, on_seam, &c), 0);
+	need = detector_tail_need(d);
+	if (need > cut)
+		need = cut;
+	if (need > 1024)
+		need = 1024;
+	memcpy(b, text + cut - need, need);
+	memcpy(b + need, text + cut, n - cut);
+	c.carry = need;
+	assert_int_equal(detector_scan(d, b, need + n - cut, on_seam, &c), 0);
+	return c.hits;
+}
+
+static void test_split_encoded_run(void **state)
+{
+	struct detector *d = newdet();
+	char twd[64], cred[1024], enc[2048], text[4096], pad[401];
+	const char *at;
+	(void)state;
+	tm_twd(twd);
+	for (int i = 0; i < 400; i++)
+		pad[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
+	pad[400] = 0;
+	for (int shape = 0; shape < 5; shape++) {
+		size_t o = 0;
+		switch (shape) {
+		case 0: /* \u-escaped in a JSON string: 6 bytes a character */
+			for (const char *p = twd; *p; p++)
+				o += (size_t)sprintf(enc + o, "\\u%04x", (unsigned char)*p);
+			snprintf(text, sizeof(text), "{\"msg\":\"%s\"}\n", enc);
+			break;
+		case 1: /* HTML entities */
+			for (const char *p = twd; *p; p++)
+				o += (size_t)sprintf(enc + o, "&#%d;", (unsigned char)*p);
+			snprintf(text, sizeof(text), "<a href=\"/x?t=%s\">x</a>\n", enc);
+			break;
+		case 2: /* base64 of an env file (no JSON: no "eyJ" keyword) */
+			snprintf(cred, sizeof(cred), "NOTE=%s\nAPI_TOKEN=%s\nMORE=%.100s\n", pad, twd, pad);
+			b64(cred, enc);
+			snprintf(text, sizeof(text), "data: %s\n", enc);
+			break;
+		case 3: /* the same, URL-safe and unpadded, at the end of a line without newline */
+			snprintf(cred, sizeof(cred), "NOTE=%s\nAPI_TOKEN=%s\n", pad, twd);
+			tm_b64url(cred, strlen(cred), enc);
+			snprintf(text, sizeof(text), "data=%s", enc);
+			break;
+		default: /* percent-encoding of the whole line */
+			snprintf(cred, sizeof(cred), "next=https://x.test/cb?token=%s", twd);
+			pct_all(cred, enc);
+			snprintf(text, sizeof(text), "GET /cb?r=%s HTTP/1.1\n", enc);
+			break;
+		}
+		at = strstr(text, enc);
+		assert_non_null(at);
+		/* every cut from well before the encoded run to its end */
+		for (size_t cut = (size_t)(at - text); cut <= (size_t)(at - text) + strlen(enc); cut += 7) {
+			if (split_hits(d, text, cut, twd) != 1)
+				fail_msg("shape %d cut at %zu of %zu: found %d times", shape, cut, strlen(text),
+					 split_hits(d, text, cut, twd));
+		}
+	}
+	detector_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_cut_buffer_view),
 		cmocka_unit_test(test_opaque_in_basic),
 		cmocka_unit_test(test_redact_masks_encoded),
+		cmocka_unit_test(test_split_encoded_run),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
