@@ -81,7 +81,7 @@ s.close()
 
 verdict_decoded decode_json_escaped_file_write "$ID_J" json file_write revoke
 verdict_decoded decode_percent_encoded_file_write "$ID_P" percent file_write revoke
-verdict_decoded decode_basic_header_net_dest "$ID_B" base64 net_dest revoke
+verdict_decoded decode_basic_header_net_dest "$ID_B" "base64>http-basic" net_dest revoke
 expect_status decode_json_escaped_revoked "$ID_J" revoked
 expect_status decode_basic_header_revoked "$ID_B" revoked
 

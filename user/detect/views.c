@@ -1,8 +1,10 @@
 /* Decoded views: decode, scan, decode again (see views.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "detect/decode.h"
 #include "detect/views.h"
 
@@ -10,6 +12,7 @@ struct frame {
 	size_t a;            /* the region's start in the buffer one level up */
 	const uint32_t *map; /* view offset -> offset in the region */
 	enum decode_kind k;
+	int basic;           /* base64 after "Basic " that decoded to user:password */
 	const unsigned char *up; /* the buffer one level up */
 	size_t uplen;
 };
@@ -115,10 +118,13 @@ static int on_view(void *ctx, const struct detect_match *m, const unsigned char 
 
 /* Every chain of up to VIEWS_DEPTH_MAX kinds, made once: a finding's
  * decoded string must outlive the scan (scan.c keeps findings). Index:
- * the kinds as digits 1..DECODE_NKINDS, innermost lowest. */
-#define NCHAINS 125 /* (DECODE_NKINDS + 1) ^ VIEWS_DEPTH_MAX */
-_Static_assert(DECODE_NKINDS == 4 && VIEWS_DEPTH_MAX == 3, "NCHAINS is (kinds + 1) ^ depth");
-static char chains[NCHAINS][VIEWS_DEPTH_MAX * 8];
+ * the kinds as digits 1..DECODE_NKINDS, and HTTP Basic's base64 as
+ * DECODE_NKINDS + 1 ("base64>http-basic": what revealed it), innermost
+ * lowest. */
+#define CHAIN_BASE (DECODE_NKINDS + 2)
+#define NCHAINS 216 /* CHAIN_BASE ^ VIEWS_DEPTH_MAX */
+_Static_assert(DECODE_NKINDS == 4 && VIEWS_DEPTH_MAX == 3, "NCHAINS is (kinds + 2) ^ depth");
+static char chains[NCHAINS][VIEWS_DEPTH_MAX * 18];
 static pthread_once_t chains_once = PTHREAD_ONCE_INIT;
 
 static void chains_init(void)
@@ -127,8 +133,8 @@ static void chains_init(void)
 		char *o = chains[i];
 		int x = i, d[VIEWS_DEPTH_MAX], nd = 0;
 		while (x && nd < VIEWS_DEPTH_MAX) {
-			d[nd++] = x % (DECODE_NKINDS + 1);
-			x /= DECODE_NKINDS + 1;
+			d[nd++] = x % CHAIN_BASE;
+			x /= CHAIN_BASE;
 		}
 		o[0] = 0;
 		for (int j = nd; j-- > 0;) {
@@ -136,7 +142,8 @@ static void chains_init(void)
 				continue;
 			if (o[0])
 				strcat(o, ">");
-			strcat(o, decode_name((enum decode_kind)(d[j] - 1)));
+			strcat(o, d[j] == DECODE_NKINDS + 1 ? "base64>http-basic"
+							       : decode_name((enum decode_kind)(d[j] - 1)));
 		}
 	}
 }
@@ -146,7 +153,7 @@ static void chain_set(struct views *v)
 	int idx = 0;
 
 	for (int j = 1; j <= v->depth; j++)
-		idx = idx * (DECODE_NKINDS + 1) + (int)v->fr[j].k + 1;
+		idx = idx * CHAIN_BASE + (v->fr[j].basic ? DECODE_NKINDS + 1 : (int)v->fr[j].k + 1);
 	v->chain = chains[idx];
 }
 
@@ -160,6 +167,21 @@ static int scratch(struct views *v, int i)
 }
 
 static int level(struct views *v, const unsigned char *buf, size_t len, int cut);
+
+/* An HTTP Basic credential: a base64 run right after "Basic " (any case,
+ * spaces or tabs) that decoded to user:password. */
+static int is_basic(const unsigned char *buf, size_t a, const unsigned char *dec, size_t n)
+{
+	size_t i = a;
+
+	while (i > 0 && (buf[i - 1] == ' ' || buf[i - 1] == '\t'))
+		i--;
+	if (i == a || i < 5 || strncasecmp((const char *)buf + i - 5, "basic", 5))
+		return 0;
+	if (i > 5 && (isalnum(buf[i - 6]) || buf[i - 6] == '_' || buf[i - 6] == '-'))
+		return 0;
+	return memchr(dec, ':', n) != NULL;
+}
 
 /* One region of buf decoded as k, scanned, and its own views followed. */
 static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
@@ -179,7 +201,7 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		v->st->views_rejected++;
 		return 0;
 	}
-	v->fr[i + 1] = (struct frame){ a, v->map[i], k, buf, len };
+	v->fr[i + 1] = (struct frame){ a, v->map[i], k, k == DECODE_BASE64 && is_basic(buf, a, v->out[i], n), buf, len };
 	v->depth++;
 	chain_set(v);
 	v->st->views++;
@@ -204,6 +226,12 @@ static int found_region(struct views *v, enum decode_kind k, const unsigned char
 	}
 	v->st->view_cut += (uint64_t)rcut;
 	*r = region(v, k, buf, len, a, b, cut && b == len);
+	/* A base64 run at the very start of a raw buffer may have begun
+	 * before it (a stream's carry cut at --stream-tail, a scan piece):
+	 * its quantum is unknown, so each of the other three is tried too
+	 * (a wrong one rarely looks like text; each costs budget). */
+	for (size_t s = 1; !*r && k == DECODE_BASE64 && !v->depth && !a && s < 4 && b - a > DECODE_B64_MIN; s++)
+		*r = region(v, k, buf, len, a + s, b, cut && b == len);
 	return 0;
 }
 
