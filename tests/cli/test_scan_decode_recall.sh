@@ -31,16 +31,16 @@ for c in 1K 64K; do
     || not_ok "recall_same_with_chunk_$c" "$(diff "$TW_TMP/one.norm" "$TW_TMP/c$c.norm" | cut -c1-30 | head -5)"
 done
 
-# one base64 run of ~100 KB (a blob), tokens at several places in it: the
+# one base64 run of ~430 KB (a blob), tokens at several places in it: the
 # piece boundaries of --chunk 16K fall inside the run
 python3 - "$D/leak-input-blob.log" "$TW_TMP/blob.expect" "$TW_ROOT/tests/cli" <<'PY'
 import base64, hashlib, os, secrets, sys
 sys.path.insert(0, sys.argv[3])
 import tokgen
-toks = [tokgen.KINDS["ghp"]() for _ in range(5)]
-body = "".join("NOTE%d=%s\nAPI_TOKEN_%d=%s\n" % (i, secrets.token_hex(6000), i, t) for i, t in enumerate(toks))
+toks = [tokgen.KINDS["ghp"]() for _ in range(8)]
+body = "".join("NOTE%d=%s\nAPI_TOKEN_%d=%s\n" % (i, secrets.token_hex(20000), i, t) for i, t in enumerate(toks))
 with open(sys.argv[1], "w") as f:
-    f.write("secret: " + base64.b64encode(body.encode()).decode() + "\n")
+    f.write("a secret: " + base64.b64encode(body.encode()).decode() + "\n")  # not on a 4-byte quantum of the file
 open(sys.argv[2], "w").write("\n".join(sorted(hashlib.sha256(t.encode()).hexdigest() for t in toks)) + "\n")
 PY
 shas() { python3 -c 'import json,sys; print("\n".join(sorted({o["sha256"] for o in map(json.loads, open(sys.argv[1])) if "sha256" in o})))' "$1"; }
@@ -48,6 +48,6 @@ for c in 4M 16K; do
   "$TW" scan --format json --threads 2 --chunk $c "$D/leak-input-blob.log" >"$TW_TMP/blob$c.json" 2>/dev/null
   shas "$TW_TMP/blob$c.json" >"$TW_TMP/blob$c.got"
   cmp -s "$TW_TMP/blob.expect" "$TW_TMP/blob$c.got" && ok "recall_long_base64_run_chunk_$c" \
-    || not_ok "recall_long_base64_run_chunk_$c" "found $(wc -l <"$TW_TMP/blob$c.got") of 5"
+    || not_ok "recall_long_base64_run_chunk_$c" "found $(wc -l <"$TW_TMP/blob$c.got") of 8"
 done
 tw_tmp_done

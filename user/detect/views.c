@@ -218,7 +218,7 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 /* A region found in buf: decoded and scanned, or at the depth bound
  * counted. 1: stop looking for more of this kind (the bound). */
 static int found_region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len,
-			size_t a, size_t b, int rcut, int cut, int *r)
+			size_t a, size_t b, int rcut, int cut, int unaligned, int *r)
 {
 	if (v->depth == VIEWS_DEPTH_MAX) {
 		v->st->view_depth++; /* more to decode, not followed */
@@ -227,10 +227,11 @@ static int found_region(struct views *v, enum decode_kind k, const unsigned char
 	v->st->view_cut += (uint64_t)rcut;
 	*r = region(v, k, buf, len, a, b, cut && b == len);
 	/* A base64 run at the very start of a raw buffer may have begun
-	 * before it (a stream's carry cut at --stream-tail, a scan piece):
-	 * its quantum is unknown, so each of the other three is tried too
-	 * (a wrong one rarely looks like text; each costs budget). */
-	for (size_t s = 1; !*r && k == DECODE_BASE64 && !v->depth && !a && s < 4 && b - a > DECODE_B64_MIN; s++)
+	 * before it (a stream's carry cut at --stream-tail, a scan piece),
+	 * and the pieces of such a run after a cut keep its quantum: unknown,
+	 * so each of the other three is tried too (a wrong one is not text,
+	 * rejected after 48 bytes; each costs budget). */
+	for (size_t s = 1; !*r && unaligned && s < 4 && b - a > DECODE_B64_MIN; s++)
 		*r = region(v, k, buf, len, a + s, b, cut && b == len);
 	return 0;
 }
@@ -266,16 +267,18 @@ static int same_one_up(const struct views *v, size_t a, size_t b)
  */
 static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 {
-	size_t end[DECODE_NKINDS] = { 0 }, a, b, from = 0;
+	size_t end[DECODE_NKINDS] = { 0 }, a, b, from = 0, cut_end = 0;
 	int rcut, r = 0, done = 0;
 
 	while (!r && decode_find(DECODE_BASE64, buf, len, from, &a, &b, &rcut)) {
+		int unaligned = !v->depth && a == cut_end; /* at 0, or a cut run's next piece */
 		from = b > from ? b : from + 1;
+		cut_end = rcut ? b : 0;
 		if (!rcut && same_one_up(v, a, b)) {
 			v->st->view_dups++;
 			continue;
 		}
-		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, &r))
+		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, unaligned, &r))
 			break;
 	}
 	for (size_t i = 0; !r && (i = decode_next_escape(buf, len, i)) < len; i++) {
@@ -288,7 +291,7 @@ static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 			continue;
 		}
 		end[k] = b > i ? b : i + 1;
-		if (found_region(v, k, buf, len, a, b, rcut, cut, &r))
+		if (found_region(v, k, buf, len, a, b, rcut, cut, 0, &r))
 			done |= 1 << k;
 	}
 	return r;
