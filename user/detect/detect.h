@@ -54,7 +54,8 @@ struct detect_match {
 	 * the encoded run that decodes to it. */
 	size_t raw_start, raw_len;
 	/* NULL for a raw finding; else the decodings that revealed it, applied
-	 * left to right: "percent", "json", "base64", "html", "base64>json".
+	 * left to right: "percent", "json", "base64", "html", "base64>json";
+	 * an HTTP Basic credential's base64 is "base64>http-basic".
 	 * Then the callback's buf is the decoded view, and start/len index
 	 * it (buf + start is the secret, as for a raw finding). */
 	const char *decoded;
