@@ -473,6 +473,43 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 	return looks_text(out, o) ? o : 0;
 }
 
+/* Printable ASCII (and tab, newline) among the bytes the run decodes to
+ * from r[s..], on its first 64 characters. */
+static int b64_score(const unsigned char *r, size_t n, size_t s)
+{
+	const signed char *val = b64_vals();
+	uint32_t acc = 0;
+	int bits = 0, score = 0;
+
+	for (size_t i = s; i < n && i < s + 64; i++) {
+		int v = val[r[i]];
+		if (v < 0)
+			break;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			unsigned char c = (unsigned char)(acc >> (bits -= 8));
+			score += (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t' || c == '\r';
+		}
+	}
+	return score;
+}
+
+size_t decode_b64_quantum(const unsigned char *r, size_t n)
+{
+	size_t best = 0;
+	int top = -1;
+
+	for (size_t s = 0; s < 4 && s < n; s++) {
+		int sc = b64_score(r, n, s);
+		if (sc > top) {
+			top = sc;
+			best = s;
+		}
+	}
+	return best;
+}
+
 size_t decode_run(enum decode_kind k, const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
 {
 	size_t o;

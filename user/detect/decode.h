@@ -58,6 +58,12 @@ enum decode_kind decode_escape_kind(unsigned char c);
 /* 1 for a byte of a base64 run (either alphabet, no padding). */
 int decode_b64_byte(unsigned char c);
 
+/* For a base64 run whose start is not known (it began before the buffer):
+ * the offset 0-3 in r at which its quanta most likely begin, judged by
+ * how much of what its first 64 characters decode to is printable text
+ * (a wrong quantum of text is mostly bytes >= 0x80 or control bytes). */
+size_t decode_b64_quantum(const unsigned char *r, size_t n);
+
 /*
  * Decode r[0..n) (n <= DECODE_REGION_MAX) into out (room for n bytes);
  * map[i] is the offset in r of the encoded bytes of out[i], map[len] = n

@@ -225,14 +225,13 @@ static int found_region(struct views *v, enum decode_kind k, const unsigned char
 		return 1;
 	}
 	v->st->view_cut += (uint64_t)rcut;
-	*r = region(v, k, buf, len, a, b, cut && b == len);
 	/* A base64 run at the very start of a raw buffer may have begun
 	 * before it (a stream's carry cut at --stream-tail, a scan piece),
-	 * and the pieces of such a run after a cut keep its quantum: unknown,
-	 * so each of the other three is tried too (a wrong one is not text,
-	 * rejected after 48 bytes; each costs budget). */
-	for (size_t s = 1; !*r && unaligned && s < 4 && b - a > DECODE_B64_MIN; s++)
-		*r = region(v, k, buf, len, a + s, b, cut && b == len);
+	 * and the pieces of such a run after a cut keep its quantum: where
+	 * its quanta begin is judged from what they decode to. */
+	if (unaligned)
+		a += decode_b64_quantum(buf + a, b - a);
+	*r = region(v, k, buf, len, a, b, cut && b == len);
 	return 0;
 }
 

@@ -143,6 +143,14 @@ static void test_decode_base64(void **state)
 	assert_memory_equal(out, "\x3f\xff\x3e", 3);
 	/* bytes that are not text: not a view */
 	assert_int_equal(dec(DECODE_BASE64, "AAECAwQFBgcICQoLDA0ODw", out, map), 0);
+	/* a run cut at any character: where its quanta begin, from what they decode to */
+	{
+		char txt[] = "The quick brown fox jumps over the lazy dog; NOTE=fine\nAPI_URL=https://x.test/\n";
+		char enc[160];
+		b64(txt, enc);
+		for (size_t s = 0; s < 8; s++)
+			assert_int_equal(decode_b64_quantum((const unsigned char *)enc + s, strlen(enc) - s), (4 - s % 4) % 4);
+	}
 }
 
 static void test_decode_html(void **state)
