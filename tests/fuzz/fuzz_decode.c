@@ -8,7 +8,8 @@
  *    non-decreasing, inside the region, and map[len] the region's length;
  *  - detector_scan with views: every finding's raw range inside the input,
  *    each view's with a chain; the bytes decoded within the budget (4x the
- *    input plus VIEWS_BUDGET_MIN), so no input makes decoding run away.
+ *    input plus VIEWS_BUDGET_MIN), so no input makes decoding run away;
+ *    and the stream carry it asks for (detector_tail_need) inside the input.
  */
 #include "detect/decode.h"
 #include "detect/detect.h"
@@ -82,6 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.size = size - 1;
 	detector_stats(det, &s0);
 	FUZZ_CHECK(detector_scan(det, data + 1, size - 1, on_match, &c) == 0, "scan failed");
+	/* the carry asked for (an encoded run open at the end included) is
+	 * inside the buffer */
+	FUZZ_CHECK(detector_tail_need(det) <= size - 1, "tail need %zu of %zu", detector_tail_need(det), size - 1);
 	detector_stats(det, &s1);
 	FUZZ_CHECK(s1.view_bytes - s0.view_bytes <= (size - 1) * VIEWS_BUDGET_PER_BYTE + VIEWS_BUDGET_MIN,
 		   "decoded %llu bytes from %zu", (unsigned long long)(s1.view_bytes - s0.view_bytes), size - 1);
