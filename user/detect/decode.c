@@ -255,10 +255,6 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 	return decode_find_from(k, p, n, from, from, a, b, cut);
 }
 
-enum decode_kind decode_escape_kind(unsigned char c)
-{
-	return c == '%' ? DECODE_PERCENT : c == '\\' ? DECODE_JSON : c == '&' ? DECODE_HTML : DECODE_NKINDS;
-}
 
 /* One pass for the three escape bytes instead of a memchr each: 16 bytes
  * at a time (SSE2 is in every x86-64). */
@@ -340,8 +336,9 @@ static unsigned long hex4(const unsigned char *p)
 /* One escape at r[i] ('\\'): its bytes into out, its length in r. */
 static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char *out, size_t *used)
 {
-	static const char from[] = "ntrbf\"\\/'", to[] = "\n\t\r\b\f\"\\/'";
-	const char *f;
+	/* the one-character escapes' values (json_escape_at said which) */
+	static const unsigned char one[256] = { ['n'] = '\n', ['t'] = '\t', ['r'] = '\r', ['b'] = '\b', ['f'] = '\f',
+						['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['\''] = '\'' };
 
 	if (!json_escape_at(r, n, i)) {
 		*used = 1;
@@ -367,9 +364,8 @@ static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char
 			cp = 0xfffd; /* a lone surrogate */
 		return utf8_put(cp, out);
 	}
-	f = strchr(from, r[i + 1]);
 	*used = 2;
-	out[0] = (unsigned char)to[f - from];
+	out[0] = one[r[i + 1]];
 	return 1;
 }
 
