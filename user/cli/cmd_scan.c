@@ -39,6 +39,7 @@ struct scan_ctx {
 	uint64_t findings;
 	struct ledger_cache *ledger;
 	pthread_mutex_t ledger_mu;
+	char *path_raw, *path_red;   /* the last finding's path, and as shown */
 };
 
 static const char scan_help[] =
@@ -105,11 +106,115 @@ static const char *sarif_level(int sev)
 	return sev >= SEV_HIGH ? "error" : sev == SEV_MEDIUM ? "warning" : "note";
 }
 
+/*
+ * JSON lines are written directly, not built as cJSON objects: on
+ * finding-dense hostile input (issue 13) a cJSON object per finding, with
+ * its allocations and its printf/sscanf round trip per number, cost ten
+ * times the detection. The bytes are the same as cJSON_PrintUnformatted's:
+ * keys in the same order, strings escaped the same way.
+ */
+static void json_str(FILE *f, const char *s)
+{
+	fputc_unlocked('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char ch = *p;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			fputc_unlocked(ch, f);
+			continue;
+		}
+		fputc_unlocked('\\', f);
+		switch (ch) {
+		case '"': fputc_unlocked('"', f); break;
+		case '\\': fputc_unlocked('\\', f); break;
+		case '\b': fputc_unlocked('b', f); break;
+		case '\f': fputc_unlocked('f', f); break;
+		case '\n': fputc_unlocked('n', f); break;
+		case '\r': fputc_unlocked('r', f); break;
+		case '\t': fputc_unlocked('t', f); break;
+		default: fprintf(f, "u%04x", ch); break;
+		}
+	}
+	fputc_unlocked('"', f);
+}
+
+static void json_u64(FILE *f, uint64_t v)
+{
+	char d[24];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		fputc_unlocked(d[--n], f);
+}
+
+/* ,"key":"value" and ,"key":N (key first: no comma) */
+static void json_kv_str(FILE *f, const char *key, const char *v, int first)
+{
+	fputs_unlocked(first ? "{\"" : ",\"", f);
+	fputs_unlocked(key, f);
+	fputs_unlocked("\":", f);
+	json_str(f, v);
+}
+
+static void json_kv_u64(FILE *f, const char *key, uint64_t v)
+{
+	fputs_unlocked(",\"", f);
+	fputs_unlocked(key, f);
+	fputs_unlocked("\":", f);
+	json_u64(f, v);
+}
+
+static void finding_json(FILE *out, const struct scan_finding *f, const char *path, const char *fp,
+			 const char *id, const char *red)
+{
+	const struct detect_match *m = f->m;
+
+	json_kv_str(out, "rule", m->rule_id, 1);
+	json_kv_str(out, "rule_name", m->rule_name, 0);
+	json_kv_str(out, "severity", rules_severity_name(m->severity), 0);
+	json_kv_str(out, "path", path, 0);
+	json_kv_u64(out, "line", f->line);
+	json_kv_u64(out, "column", f->column);
+	json_kv_u64(out, "offset", f->offset);
+	json_kv_u64(out, "length", m->len);
+	json_kv_str(out, "sha256", fp, 0);
+	fputs_unlocked(m->known ? ",\"managed\":true" : ",\"managed\":false", out);
+	if (m->known)
+		json_kv_str(out, "token_id", id, 0);
+	else
+		fputs_unlocked(",\"token_id\":null", out);
+	json_kv_str(out, "redacted", red, 0);
+	json_kv_str(out, "checksum", m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none", 0);
+	if (m->decoded) { /* offset/line/column are the encoded run's */
+		json_kv_str(out, "decoded", m->decoded, 0);
+		json_kv_u64(out, "encoded_length", m->raw_len);
+	}
+	fputs_unlocked("}\n", out);
+}
+
+/* A file name may hold a token too: every format shows it redacted. One
+ * file's findings share its name, so it is redacted once per file. */
+static const char *path_shown(struct scan_ctx *c, const char *path)
+{
+	if (c->path_raw && !strcmp(c->path_raw, path))
+		return c->path_red ? c->path_red : "?";
+	free(c->path_raw);
+	free(c->path_red);
+	c->path_raw = strdup(path);
+	c->path_red = redact_text(path, strlen(path));
+	return c->path_red ? c->path_red : "?";
+}
+
 static int on_finding(void *vctx, const struct scan_finding *f)
 {
 	struct scan_ctx *c = vctx;
 	const struct detect_match *m = f->m;
 	char fp[65], red[64], id[64] = "";
+	const char *p;
 
 	c->findings++;
 	sha256_to_hex(m->sha256, fp);
@@ -118,39 +223,19 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		ledger_id(c, m->sha256, id, sizeof(id));
 	if (m->known && !id[0])
 		snprintf(id, sizeof(id), "%lld", m->token_id);
-	/* A file name may hold a token too: every format shows it redacted. */
-	char *p = redact_text(f->path, strlen(f->path));
+	p = path_shown(c, f->path);
 	if (c->fmt == FMT_TEXT) {
-		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p ? p : "?",
+		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p,
 			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
 			m->known ? "managed " : "unmanaged", id, m->decoded ? " decoded:" : "",
 			m->decoded ? m->decoded : "");
-		free(p);
+		return 0;
+	}
+	if (c->fmt == FMT_JSON) {
+		finding_json(c->out, f, p, fp, id, red);
 		return 0;
 	}
 	cJSON *o = cJSON_CreateObject();
-	if (c->fmt == FMT_JSON) {
-		cJSON_AddStringToObject(o, "rule", m->rule_id);
-		cJSON_AddStringToObject(o, "rule_name", m->rule_name);
-		cJSON_AddStringToObject(o, "severity", rules_severity_name(m->severity));
-		cJSON_AddStringToObject(o, "path", p ? p : "?");
-		cJSON_AddNumberToObject(o, "line", (double)f->line);
-		cJSON_AddNumberToObject(o, "column", (double)f->column);
-		cJSON_AddNumberToObject(o, "offset", (double)f->offset);
-		cJSON_AddNumberToObject(o, "length", (double)m->len);
-		cJSON_AddStringToObject(o, "sha256", fp);
-		add_managed(o, m->known, id, red);
-		cJSON_AddStringToObject(o, "checksum",
-					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
-		if (m->decoded) { /* offset/line/column are the encoded run's */
-			cJSON_AddStringToObject(o, "decoded", m->decoded);
-			cJSON_AddNumberToObject(o, "encoded_length", (double)m->raw_len);
-		}
-		cmd_print_json(c->out, o, 0);
-		cJSON_Delete(o);
-		free(p);
-		return 0;
-	}
 	/* SARIF 2.1.0 result */
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s: %s (sha256:%s)%s%s", m->rule_name, red, fp,
@@ -159,8 +244,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddStringToObject(o, "level", sarif_level(m->severity));
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "message"), "text", msg);
 	cJSON *loc = cJSON_CreateObject(), *phys = cJSON_AddObjectToObject(loc, "physicalLocation");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", p ? p : "?");
-	free(p);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", p);
 	cJSON *region = cJSON_AddObjectToObject(phys, "region");
 	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
 	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
@@ -407,6 +491,8 @@ int cmd_scan(int argc, char **argv)
 	scanner_free(sc);
 	rules_free(rs);
 	cJSON_Delete(c.sarif_results);
+	free(c.path_raw);
+	free(c.path_red);
 	if (c.ledger) {
 		ledger_cache_close(c.ledger);
 		pthread_mutex_destroy(&c.ledger_mu);
