@@ -209,11 +209,22 @@ gens = {
   "opaque-43": lambda: " ".join(rb(43) for _ in range(200)) + " ",
   "custom-catastrophic": lambda: "".join("b" if i % 2000 == 1999 else "a" for i in range(20000)),
 }
-chunk = "".join(gens[name]() for _ in range(8)).encode()
+# Every token distinct (no chunk repeated): nothing to collapse, each
+# finding reported. Random bytes come from os.urandom, for speed.
+ub = lambda n: b64(os.urandom(n))
+distinct = {
+  "jwt-distinct-dense": lambda: " ".join("eyJhbGciOiJIUzI1NiJ9." + b64(b'{"a":"' + ub(6).encode() + b'"}') + "." + ub(6) for _ in range(20000)) + " ",
+}
+gen = distinct.get(name)
+chunk = None if gen else "".join(gens[name]() for _ in range(8)).encode()
 planted = []
 with open(path, "wb") as f:
     while f.tell() < size:
-        f.write(chunk * max(1, (8 << 20) // len(chunk)))
+        if gen:
+            while f.tell() < (len(planted) + 1) * (8 << 20) and f.tell() < size:
+                f.write(gen().encode())
+        else:
+            f.write(chunk * max(1, (8 << 20) // len(chunk)))
         t = tokgen.KINDS["ghp"]()
         planted.append(t)
         f.write((" " + t + " ").encode())
@@ -221,7 +232,7 @@ for t in planted:
     print(t)
 PY
 }
-ADV_NAMES="eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed jwt-valid-dense custom-catastrophic"
+ADV_NAMES="${ADV_NAMES:-eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed jwt-valid-dense jwt-distinct-dense custom-catastrophic}"
 mkdir -p "$W/adv" "$W/rules"
 printf 'rules:\n  - id: evil\n    name: catastrophic\n    pattern: %s\n    keywords: [aa]\n    severity: low\n    max_len: 4096\n' "'((?:a|aa)+)b\$'" >"$W/rules/evil.yaml"
 python3 "$root/tests/cli/tokgen.py" opaque | "$TW" ledger register --ledger "$W/adv/ledger.db" --issuer bench \

@@ -75,8 +75,34 @@ struct kwent {
 	unsigned char kw[64]; /* lower case */
 };
 
+/*
+ * Repeats within one buffer (issue 13: the same valid JWT packed
+ * densely, one keyword run over and over): a secret whose bytes the same
+ * rule found earlier in this buffer reuses that one's checks, hash and
+ * lookup, and with DETECT_COLLAPSE_REPEATS only its first
+ * DETECT_REPEATS_PER_BUFFER are reported, the rest counted
+ * (repeats_collapsed). The table is of fixed size: a secret that finds
+ * no slot is checked and reported as if there were none, so a full table
+ * costs speed, never a finding.
+ */
+#define MEMO_SIZE  4096       /* entries, a power of two */
+#define MEMO_PROBE 8
+#define MEMO_NONE  UINT32_MAX
+
+struct memo {
+	uint32_t gen, hash;   /* gen: the scan that filled it (d->memo_gen) */
+	unsigned rule;
+	uint32_t len;
+	size_t start;         /* the first one, in this scan's buffer */
+	int8_t cv, accepted, hashed, known;
+	uint32_t reported;
+	long long token_id;
+	unsigned char sha[32];
+};
+
 struct cand {
 	size_t start, len;
+	uint32_t memo;        /* its struct memo, or MEMO_NONE */
 	unsigned rule;        /* index into rules, or nrules for opaque */
 	int checksum_valid;
 	int generic;
@@ -117,6 +143,8 @@ struct detector {
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
+	struct memo *memo;        /* MEMO_SIZE entries; NULL: no memo */
+	uint32_t memo_gen;
 	int in_view;              /* scanning a decoded view of the last raw buffer */
 };
 
@@ -140,6 +168,7 @@ void detector_free(struct detector *d)
 	free(d->cands);
 	sha256_ctx_free(d->hash);
 	views_free(d->views);
+	free(d->memo);
 	free(d);
 }
 
@@ -359,6 +388,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	if (build_prefilter(d, err, errsz))
 		goto fail;
 	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
+	d->memo = calloc(MEMO_SIZE, sizeof(*d->memo)); /* NULL: every secret checked anew */
 	return d;
 fail:
 	detector_free(d);
@@ -426,6 +456,58 @@ static struct cand *cand_push(struct detector *d)
 	}
 	memset(&d->cands[d->ncands], 0, sizeof(struct cand));
 	return &d->cands[d->ncands++];
+}
+
+static uint32_t memo_hash(unsigned rule, const unsigned char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)rule << 32) ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9fb21c651e98df25ULL;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, s + i, n - i);
+	h = (h ^ w) * 0x9fb21c651e98df25ULL;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* This buffer's entry for rule's secret buf[start..+len): found (*fresh
+ * 0), or a new one (*fresh 1), or NULL when its slots are all taken. */
+static struct memo *memo_get(struct detector *d, unsigned rule, const unsigned char *buf, size_t start,
+			     size_t len, int *fresh)
+{
+	uint32_t h;
+
+	if (!d->memo || len > UINT32_MAX)
+		return NULL;
+	h = memo_hash(rule, buf + start, len);
+	for (unsigned k = 0; k < MEMO_PROBE; k++) {
+		struct memo *e = &d->memo[(h + k) & (MEMO_SIZE - 1)];
+
+		if (e->gen != d->memo_gen) {
+			*e = (struct memo){ .gen = d->memo_gen, .hash = h, .rule = rule, .len = (uint32_t)len,
+					    .start = start, .token_id = -1 };
+			*fresh = 1;
+			return e;
+		}
+		if (e->hash == h && e->rule == rule && e->len == len && !memcmp(buf + e->start, buf + start, len)) {
+			*fresh = 0;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* A new scan: every entry of the last one is stale. */
+static void memo_reset(struct detector *d)
+{
+	if (d->memo && ++d->memo_gen == 0) {
+		memset(d->memo, 0, MEMO_SIZE * sizeof(*d->memo));
+		d->memo_gen = 1;
+	}
 }
 
 /* The checks after the regex: is this capture a secret worth reporting? */
@@ -611,8 +693,9 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	struct drule *dr = &d->rules[ri];
 	const struct rule *r = dr->r;
 	struct search sr;
+	struct memo *e;
 	PCRE2_SIZE *ov;
-	int rc, cv;
+	int rc, cv, ok, fresh = 0;
 
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
@@ -656,13 +739,25 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	}
 	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
 		return 0;
-	if (!accept(d, r, buf + ov[2], ov[3] - ov[2], &cv)) {
+	e = memo_get(d, ri, buf, ov[2], ov[3] - ov[2], &fresh);
+	if (e && !fresh) {
+		ok = e->accepted;
+		cv = e->cv;
+	} else {
+		ok = accept(d, r, buf + ov[2], ov[3] - ov[2], &cv);
+		if (e) {
+			e->accepted = (int8_t)ok;
+			e->cv = (int8_t)cv;
+		}
+	}
+	if (!ok) {
 		d->st.rejected++;
 		return 0;
 	}
 	struct cand *c = cand_push(d);
 	if (!c)
 		return -ENOMEM;
+	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
 	c->start = ov[2];
 	c->len = ov[3] - ov[2];
 	c->rule = ri;
@@ -773,6 +868,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 				struct cand *c = cand_push(d);
 				if (!c)
 					return -ENOMEM;
+				c->memo = MEMO_NONE;
 				c->start = i;
 				c->len = n;
 				c->rule = (unsigned)d->nrules;
@@ -835,6 +931,36 @@ static void dedupe(struct detector *d)
 	free(drop);
 }
 
+/* The candidate's hash and lookup, once per distinct secret in the
+ * buffer. 1: a repeat past DETECT_REPEATS_PER_BUFFER, not to be reported
+ * (counted). */
+static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+{
+	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
+
+	if (!c->hashed && e && e->hashed) {
+		memcpy(c->sha, e->sha, 32);
+		c->known = e->known;
+		c->token_id = e->token_id;
+	} else if (!c->hashed) {
+		sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
+		if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
+			c->known = 1;
+		else
+			c->token_id = -1;
+		if (e) {
+			memcpy(e->sha, c->sha, 32);
+			e->known = (int8_t)c->known;
+			e->token_id = c->token_id;
+			e->hashed = 1;
+		}
+	}
+	if (!e || ++e->reported <= DETECT_REPEATS_PER_BUFFER || !(d->flags & DETECT_COLLAPSE_REPEATS))
+		return 0;
+	d->st.repeats_collapsed++;
+	return 1;
+}
+
 int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx)
 {
 	int rc;
@@ -851,6 +977,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	int rc;
 
 	d->ncands = 0;
+	memo_reset(d);
 	d->st.bytes += len;
 	d->last_len = len;
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
@@ -889,13 +1016,8 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		struct cand *c = &d->cands[i];
 		struct detect_match m = { 0 };
 
-		if (!c->hashed) {
-			sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
-			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
-				c->known = 1;
-			else
-				c->token_id = -1;
-		}
+		if (cand_hash(d, c, buf))
+			continue;
 		if (c->rule < d->nrules) {
 			const struct rule *r = d->rules[c->rule].r;
 			m.rule_id = r->id;

@@ -91,7 +91,17 @@ enum {
 	DETECT_NO_FILTERS = 2,
 	/* Scan the raw bytes only, no decoded views (views.h). */
 	DETECT_NO_VIEWS = 4,
+	/* Report a secret at most DETECT_REPEATS_PER_BUFFER times per
+	 * buffer (each decoded view is one); the rest are counted
+	 * (repeats_collapsed). For the scanner and the monitor, where
+	 * each report costs; never for redaction, which must hide every
+	 * copy. */
+	DETECT_COLLAPSE_REPEATS = 8,
 };
+
+/* With DETECT_COLLAPSE_REPEATS: the same rule's same secret (its bytes)
+ * reported this many times in one buffer is not reported again there. */
+#define DETECT_REPEATS_PER_BUFFER 8
 void detector_set_flags(struct detector *d, unsigned flags);
 
 /* Scan buf[0..len). Returns 0, the first non-zero callback value, or
@@ -154,6 +164,9 @@ struct detect_stats {
 	uint64_t skipped_hits;    /* loss: keyword hits not searched because of that */
 	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
 	uint64_t opaque_hashed;
+	uint64_t repeats_collapsed; /* loss (of places, not of secrets): findings of a secret
+				     * already reported DETECT_REPEATS_PER_BUFFER times in that
+				     * buffer, not reported (DETECT_COLLAPSE_REPEATS) */
 	/* decoded views (views.h) */
 	uint64_t views;           /* regions decoded and scanned */
 	uint64_t view_bytes;      /* bytes of decoded views scanned (not in bytes) */

@@ -695,7 +695,9 @@ struct scanner *scanner_new(const struct ruleset *rs, const struct scan_opts *o,
 		s->det[i] = detector_new(rs, err, errsz);
 		if (!s->det[i])
 			goto fail;
-		detector_set_flags(s->det[i], o->flags);
+		/* a secret repeated densely is reported a few times per piece,
+		 * the rest counted: each report costs a line of output */
+		detector_set_flags(s->det[i], o->flags | DETECT_COLLAPSE_REPEATS);
 	}
 	s->overlap = detector_overlap(s->det[0]);
 	s->bufcap = s->chunk + s->overlap;
