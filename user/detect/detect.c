@@ -149,6 +149,8 @@ struct detector {
 	struct views *views;      /* decoded views' scratch (views.h) */
 	struct memo *memo;        /* MEMO_SIZE entries; NULL: no memo */
 	uint32_t memo_gen;
+	size_t rep_lo, rep_hi;    /* the next raw scan's report region (detector_set_region) */
+	size_t cur_lo, cur_hi;    /* this raw scan's */
 	int in_view;              /* scanning a decoded view of the last raw buffer */
 };
 
@@ -395,6 +397,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		goto fail;
 	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
 	d->memo = calloc(MEMO_SIZE, sizeof(*d->memo)); /* NULL: every secret checked anew */
+	d->rep_hi = SIZE_MAX;
 	return d;
 fail:
 	detector_free(d);
@@ -424,6 +427,12 @@ void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const
 		free(d->lenmap);
 		d->lenmap = NULL;
 	}
+}
+
+void detector_set_region(struct detector *d, size_t lo, size_t hi)
+{
+	d->rep_lo = lo;
+	d->rep_hi = hi;
 }
 
 void detector_set_flags(struct detector *d, unsigned flags)
@@ -974,7 +983,10 @@ static int cand_hash(struct detector *d, struct cand *c, const unsigned char *bu
 			e->hashed = 1;
 		}
 	}
-	if (!e || ++e->reported <= DETECT_REPEATS_PER_BUFFER || !(d->flags & DETECT_COLLAPSE_REPEATS))
+	/* outside the caller's region: another buffer reports it, or has */
+	if (!e || (!d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi)))
+		return 0;
+	if (++e->reported <= DETECT_REPEATS_PER_BUFFER || !(d->flags & DETECT_COLLAPSE_REPEATS))
 		return 0;
 	d->st.repeats_collapsed++;
 	return 1;
@@ -997,6 +1009,12 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 
 	d->ncands = 0;
 	memo_reset(d);
+	if (!d->in_view) { /* the region holds for this scan only */
+		d->cur_lo = d->rep_lo;
+		d->cur_hi = d->rep_hi;
+		d->rep_lo = 0;
+		d->rep_hi = SIZE_MAX;
+	}
 	d->st.bytes += len;
 	d->last_len = len;
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;

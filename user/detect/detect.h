@@ -102,6 +102,16 @@ enum {
 /* With DETECT_COLLAPSE_REPEATS: the same rule's same secret (its bytes)
  * reported this many times in one buffer is not reported again there. */
 #define DETECT_REPEATS_PER_BUFFER 8
+
+/*
+ * For the next scan only: the caller keeps just the matches that start in
+ * [lo, hi) of the raw buffer (a piece's own region, a write after the
+ * carried tail; the rest another buffer reports). Matches outside it are
+ * passed on as always and neither count towards nor fall under
+ * DETECT_REPEATS_PER_BUFFER, so the first copies the caller keeps are
+ * reported and the count is of copies really left out. Default: all.
+ */
+void detector_set_region(struct detector *d, size_t lo, size_t hi);
 void detector_set_flags(struct detector *d, unsigned flags);
 
 /* Scan buf[0..len). Returns 0, the first non-zero callback value, or

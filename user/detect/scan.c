@@ -178,6 +178,7 @@ static void job_run(struct job *j, struct detector *d)
 	const unsigned char *p;
 
 	jfind_clear(j);
+	detector_set_region(d, j->lo, j->hi);
 	j->err = detector_scan(d, j->buf, j->len, collect, j);
 	if (j->nf > 1)
 		qsort(j->f, j->nf, sizeof(*j->f), jfind_cmp);
