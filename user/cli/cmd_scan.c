@@ -31,6 +31,12 @@
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF };
 
+/* The finding being written (see put_json_str). */
+struct line {
+	char *p;
+	size_t n, cap;
+};
+
 struct scan_ctx {
 	enum fmt fmt;
 	int quiet;
@@ -40,6 +46,7 @@ struct scan_ctx {
 	struct ledger_cache *ledger;
 	pthread_mutex_t ledger_mu;
 	char *path_raw, *path_red;   /* the last finding's path, and as shown */
+	struct line line;            /* the finding being written */
 };
 
 static const char scan_help[] =
@@ -107,38 +114,41 @@ static const char *sarif_level(int sev)
 }
 
 /*
- * JSON lines are written directly, not built as cJSON objects: on
- * finding-dense hostile input (issue 13) a cJSON object per finding, with
- * its allocations and its printf/sscanf round trip per number, cost ten
- * times the detection. The bytes are the same as cJSON_PrintUnformatted's:
- * keys in the same order, strings escaped the same way.
+ * Text and JSON lines are built in one buffer and written with one call,
+ * not as a cJSON object and printf: on finding-dense hostile input
+ * (issue 13) a cJSON object per finding, with its allocations and its
+ * printf/sscanf round trip per number, cost ten times the detection. The
+ * bytes are the same as cJSON_PrintUnformatted's: keys in the same
+ * order, strings escaped the same way.
  */
-static void json_str(FILE *f, const char *s)
+/* Room for need more bytes; 0, or -ENOMEM. */
+static int line_room(struct line *l, size_t need)
 {
-	fputc_unlocked('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		unsigned char ch = *p;
-
-		if (ch >= 0x20 && ch != '"' && ch != '\\') {
-			fputc_unlocked(ch, f);
-			continue;
-		}
-		fputc_unlocked('\\', f);
-		switch (ch) {
-		case '"': fputc_unlocked('"', f); break;
-		case '\\': fputc_unlocked('\\', f); break;
-		case '\b': fputc_unlocked('b', f); break;
-		case '\f': fputc_unlocked('f', f); break;
-		case '\n': fputc_unlocked('n', f); break;
-		case '\r': fputc_unlocked('r', f); break;
-		case '\t': fputc_unlocked('t', f); break;
-		default: fprintf(f, "u%04x", ch); break;
-		}
-	}
-	fputc_unlocked('"', f);
+	if (l->n + need <= l->cap)
+		return 0;
+	size_t cap = (l->n + need) * 2;
+	char *np = realloc(l->p, cap);
+	if (!np)
+		return -ENOMEM;
+	l->p = np;
+	l->cap = cap;
+	return 0;
 }
 
-static void json_u64(FILE *f, uint64_t v)
+/* Callers made room: line_room(l, line_bound(...)). */
+static void put(struct line *l, const char *s, size_t n)
+{
+	memcpy(l->p + l->n, s, n);
+	l->n += n;
+}
+#define PUT_LIT(l, s) put(l, s, sizeof(s) - 1)
+
+static void put_str(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void put_u64(struct line *l, uint64_t v)
 {
 	char d[24];
 	int n = 0;
@@ -148,52 +158,135 @@ static void json_u64(FILE *f, uint64_t v)
 		v /= 10;
 	} while (v);
 	while (n)
-		fputc_unlocked(d[--n], f);
+		l->p[l->n++] = d[--n];
 }
 
-/* ,"key":"value" and ,"key":N (key first: no comma) */
-static void json_kv_str(FILE *f, const char *key, const char *v, int first)
+/* For each byte, what follows the backslash that escapes it in JSON
+ * (cJSON's choices), 'u' for \u00XX, 0 for none. */
+static const unsigned char json_esc[256] = {
+	[0 ... 7] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u', ['\f'] = 'f', ['\r'] = 'r',
+	[14 ... 31] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+/* A JSON string as cJSON prints it: ", \ and control bytes escaped, the
+ * rest as is. At most 6 bytes per byte of s, plus 2. */
+static void put_json_str(struct line *l, const char *s)
 {
-	fputs_unlocked(first ? "{\"" : ",\"", f);
-	fputs_unlocked(key, f);
-	fputs_unlocked("\":", f);
-	json_str(f, v);
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *esc = json_esc, *q = (const unsigned char *)s;
+	char *o = l->p + l->n;
+
+	*o++ = '"';
+	for (; *q; q++) {
+		unsigned char e = esc[*q];
+
+		if (!e) {
+			*o++ = (char)*q;
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = (char)e;
+		if (e == 'u') {
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hx[*q >> 4];
+			*o++ = hx[*q & 15];
+		}
+	}
+	*o++ = '"';
+	l->n = (size_t)(o - l->p);
 }
 
-static void json_kv_u64(FILE *f, const char *key, uint64_t v)
+/* ,"key":"value" (the first without the comma, after the brace) */
+static void kv_str(struct line *l, const char *key, const char *v)
 {
-	fputs_unlocked(",\"", f);
-	fputs_unlocked(key, f);
-	fputs_unlocked("\":", f);
-	json_u64(f, v);
+	char open = l->n ? ',' : '{';
+
+	l->p[l->n++] = open;
+	l->p[l->n++] = '"';
+	put_str(l, key);
+	PUT_LIT(l, "\":");
+	put_json_str(l, v);
 }
 
-static void finding_json(FILE *out, const struct scan_finding *f, const char *path, const char *fp,
+static void kv_u64(struct line *l, const char *key, uint64_t v)
+{
+	PUT_LIT(l, ",\"");
+	put_str(l, key);
+	PUT_LIT(l, "\":");
+	put_u64(l, v);
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+/* An upper bound on a finding's line: every string escaped at its worst,
+ * and the fixed part. */
+static size_t line_bound(const struct detect_match *m, const char *path, const char *id, const char *red)
+{
+	return 6 * (slen(m->rule_id) + slen(m->rule_name) + slen(path) + slen(id) + slen(red) + slen(m->decoded)) +
+	       512;
+}
+
+static void finding_json(struct line *l, const struct scan_finding *f, const char *path, const char *fp,
 			 const char *id, const char *red)
 {
 	const struct detect_match *m = f->m;
 
-	json_kv_str(out, "rule", m->rule_id, 1);
-	json_kv_str(out, "rule_name", m->rule_name, 0);
-	json_kv_str(out, "severity", rules_severity_name(m->severity), 0);
-	json_kv_str(out, "path", path, 0);
-	json_kv_u64(out, "line", f->line);
-	json_kv_u64(out, "column", f->column);
-	json_kv_u64(out, "offset", f->offset);
-	json_kv_u64(out, "length", m->len);
-	json_kv_str(out, "sha256", fp, 0);
-	fputs_unlocked(m->known ? ",\"managed\":true" : ",\"managed\":false", out);
-	if (m->known)
-		json_kv_str(out, "token_id", id, 0);
-	else
-		fputs_unlocked(",\"token_id\":null", out);
-	json_kv_str(out, "redacted", red, 0);
-	json_kv_str(out, "checksum", m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none", 0);
-	if (m->decoded) { /* offset/line/column are the encoded run's */
-		json_kv_str(out, "decoded", m->decoded, 0);
-		json_kv_u64(out, "encoded_length", m->raw_len);
+	kv_str(l, "rule", m->rule_id);
+	kv_str(l, "rule_name", m->rule_name);
+	kv_str(l, "severity", rules_severity_name(m->severity));
+	kv_str(l, "path", path);
+	kv_u64(l, "line", f->line);
+	kv_u64(l, "column", f->column);
+	kv_u64(l, "offset", f->offset);
+	kv_u64(l, "length", m->len);
+	kv_str(l, "sha256", fp);
+	if (m->known) {
+		PUT_LIT(l, ",\"managed\":true");
+		kv_str(l, "token_id", id);
+	} else {
+		PUT_LIT(l, ",\"managed\":false,\"token_id\":null");
 	}
-	fputs_unlocked("}\n", out);
+	kv_str(l, "redacted", red);
+	kv_str(l, "checksum", m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
+	if (m->decoded) { /* offset/line/column are the encoded run's */
+		kv_str(l, "decoded", m->decoded);
+		kv_u64(l, "encoded_length", m->raw_len);
+	}
+	PUT_LIT(l, "}\n");
+}
+
+/* PATH:LINE:COL: RULE REDACTED sha256:HEX managed ID|unmanaged[ decoded:CHAIN] */
+static void finding_text(struct line *l, const struct scan_finding *f, const char *path, const char *fp,
+			 const char *id, const char *red)
+{
+	const struct detect_match *m = f->m;
+
+	put_str(l, path);
+	l->p[l->n++] = ':';
+	put_u64(l, f->line);
+	l->p[l->n++] = ':';
+	put_u64(l, f->column);
+	PUT_LIT(l, ": ");
+	put_str(l, m->rule_id);
+	l->p[l->n++] = ' ';
+	put_str(l, red);
+	PUT_LIT(l, " sha256:");
+	put(l, fp, 64);
+	if (m->known) {
+		PUT_LIT(l, " managed ");
+		put_str(l, id);
+	} else {
+		PUT_LIT(l, " unmanaged");
+	}
+	if (m->decoded) {
+		PUT_LIT(l, " decoded:");
+		put_str(l, m->decoded);
+	}
+	l->p[l->n++] = '\n';
 }
 
 /* A file name may hold a token too: every format shows it redacted. One
@@ -224,15 +317,15 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	if (m->known && !id[0])
 		snprintf(id, sizeof(id), "%lld", m->token_id);
 	p = path_shown(c, f->path);
-	if (c->fmt == FMT_TEXT) {
-		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p,
-			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
-			m->known ? "managed " : "unmanaged", id, m->decoded ? " decoded:" : "",
-			m->decoded ? m->decoded : "");
-		return 0;
-	}
-	if (c->fmt == FMT_JSON) {
-		finding_json(c->out, f, p, fp, id, red);
+	if (c->fmt != FMT_SARIF) {
+		c->line.n = 0;
+		if (line_room(&c->line, line_bound(m, p, id, red)))
+			return -ENOMEM;
+		if (c->fmt == FMT_JSON)
+			finding_json(&c->line, f, p, fp, id, red);
+		else
+			finding_text(&c->line, f, p, fp, id, red);
+		fwrite_unlocked(c->line.p, 1, c->line.n, c->out);
 		return 0;
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -465,6 +558,10 @@ int cmd_scan(int argc, char **argv)
 	for (int i = 0; i < npaths && !rc; i++)
 		rc = scanner_scan_path(sc, paths[i], on_finding, on_notice, &c);
 	scanner_stats(sc, &st);
+	if (rc < 0) { /* on_finding out of memory: the rest was not scanned */
+		fprintf(stderr, "tokenward scan: error: %s; scan stopped\n", strerror(-rc));
+		st.errors++;
+	}
 	if (c.fmt == FMT_SARIF)
 		sarif_print(&c, rs, &st.det);
 	coverage_print(&c, &st.det);
@@ -493,6 +590,7 @@ int cmd_scan(int argc, char **argv)
 	cJSON_Delete(c.sarif_results);
 	free(c.path_raw);
 	free(c.path_red);
+	free(c.line.p);
 	if (c.ledger) {
 		ledger_cache_close(c.ledger);
 		pthread_mutex_destroy(&c.ledger_mu);
