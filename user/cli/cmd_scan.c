@@ -47,6 +47,9 @@ struct scan_ctx {
 	pthread_mutex_t ledger_mu;
 	char *path_raw, *path_red;   /* the last finding's path, and as shown */
 	struct line line;            /* the finding being written */
+	struct line head;            /* its JSON up to the path (json_head) */
+	const char *head_rule;       /* whose head that is, for */
+	unsigned path_gen, head_gen; /* which path_shown() */
 };
 
 static const char scan_help[] =
@@ -197,26 +200,6 @@ static void put_json_str(struct line *l, const char *s)
 	l->n = (size_t)(o - l->p);
 }
 
-/* ,"key":"value" (the first without the comma, after the brace) */
-static void kv_str(struct line *l, const char *key, const char *v)
-{
-	char open = l->n ? ',' : '{';
-
-	l->p[l->n++] = open;
-	l->p[l->n++] = '"';
-	put_str(l, key);
-	PUT_LIT(l, "\":");
-	put_json_str(l, v);
-}
-
-static void kv_u64(struct line *l, const char *key, uint64_t v)
-{
-	PUT_LIT(l, ",\"");
-	put_str(l, key);
-	PUT_LIT(l, "\":");
-	put_u64(l, v);
-}
-
 static size_t slen(const char *s)
 {
 	return s ? strlen(s) : 0;
@@ -230,31 +213,66 @@ static size_t line_bound(const struct detect_match *m, const char *path, const c
 	       512;
 }
 
-static void finding_json(struct line *l, const struct scan_finding *f, const char *path, const char *fp,
-			 const char *id, const char *red)
+/* A finding's line up to its path: the same for every finding of one
+ * rule in one file, so built once for the pair and copied. */
+static int json_head(struct scan_ctx *c, const struct detect_match *m, const char *path)
+{
+	struct line *h = &c->head;
+
+	if (c->head_rule == m->rule_id && c->head_gen == c->path_gen)
+		return 0;
+	h->n = 0;
+	if (line_room(h, line_bound(m, path, "", "")))
+		return -ENOMEM;
+	PUT_LIT(h, "{\"rule\":");
+	put_json_str(h, m->rule_id);
+	PUT_LIT(h, ",\"rule_name\":");
+	put_json_str(h, m->rule_name);
+	PUT_LIT(h, ",\"severity\":");
+	put_json_str(h, rules_severity_name(m->severity));
+	PUT_LIT(h, ",\"path\":");
+	put_json_str(h, path);
+	c->head_rule = m->rule_id;
+	c->head_gen = c->path_gen;
+	return 0;
+}
+
+static void finding_json(struct scan_ctx *c, const struct scan_finding *f, const char *fp, const char *id,
+			 const char *red)
 {
 	const struct detect_match *m = f->m;
+	struct line *l = &c->line;
 
-	kv_str(l, "rule", m->rule_id);
-	kv_str(l, "rule_name", m->rule_name);
-	kv_str(l, "severity", rules_severity_name(m->severity));
-	kv_str(l, "path", path);
-	kv_u64(l, "line", f->line);
-	kv_u64(l, "column", f->column);
-	kv_u64(l, "offset", f->offset);
-	kv_u64(l, "length", m->len);
-	kv_str(l, "sha256", fp);
+	put(l, c->head.p, c->head.n);
+	PUT_LIT(l, ",\"line\":");
+	put_u64(l, f->line);
+	PUT_LIT(l, ",\"column\":");
+	put_u64(l, f->column);
+	PUT_LIT(l, ",\"offset\":");
+	put_u64(l, f->offset);
+	PUT_LIT(l, ",\"length\":");
+	put_u64(l, m->len);
+	PUT_LIT(l, ",\"sha256\":\"");
+	put(l, fp, 64);
 	if (m->known) {
-		PUT_LIT(l, ",\"managed\":true");
-		kv_str(l, "token_id", id);
+		PUT_LIT(l, "\",\"managed\":true,\"token_id\":");
+		put_json_str(l, id);
 	} else {
-		PUT_LIT(l, ",\"managed\":false,\"token_id\":null");
+		PUT_LIT(l, "\",\"managed\":false,\"token_id\":null");
 	}
-	kv_str(l, "redacted", red);
-	kv_str(l, "checksum", m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
+	PUT_LIT(l, ",\"redacted\":");
+	put_json_str(l, red);
+	if (m->checksum_valid > 0)
+		PUT_LIT(l, ",\"checksum\":\"valid\"");
+	else if (m->checksum_valid < 0)
+		PUT_LIT(l, ",\"checksum\":\"invalid\"");
+	else
+		PUT_LIT(l, ",\"checksum\":\"none\"");
 	if (m->decoded) { /* offset/line/column are the encoded run's */
-		kv_str(l, "decoded", m->decoded);
-		kv_u64(l, "encoded_length", m->raw_len);
+		PUT_LIT(l, ",\"decoded\":");
+		put_json_str(l, m->decoded);
+		PUT_LIT(l, ",\"encoded_length\":");
+		put_u64(l, m->raw_len);
 	}
 	PUT_LIT(l, "}\n");
 }
@@ -297,6 +315,7 @@ static const char *path_shown(struct scan_ctx *c, const char *path)
 		return c->path_red ? c->path_red : "?";
 	free(c->path_raw);
 	free(c->path_red);
+	c->path_gen++;
 	c->path_raw = strdup(path);
 	c->path_red = redact_text(path, strlen(path));
 	return c->path_red ? c->path_red : "?";
@@ -321,9 +340,11 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		c->line.n = 0;
 		if (line_room(&c->line, line_bound(m, p, id, red)))
 			return -ENOMEM;
-		if (c->fmt == FMT_JSON)
-			finding_json(&c->line, f, p, fp, id, red);
-		else
+		if (c->fmt == FMT_JSON) {
+			if (json_head(c, m, p))
+				return -ENOMEM;
+			finding_json(c, f, fp, id, red);
+		} else
 			finding_text(&c->line, f, p, fp, id, red);
 		fwrite_unlocked(c->line.p, 1, c->line.n, c->out);
 		return 0;
@@ -591,6 +612,7 @@ int cmd_scan(int argc, char **argv)
 	free(c.path_raw);
 	free(c.path_red);
 	free(c.line.p);
+	free(c.head.p);
 	if (c.ledger) {
 		ledger_cache_close(c.ledger);
 		pthread_mutex_destroy(&c.ledger_mu);

@@ -924,6 +924,16 @@ static int cand_cmp(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* Candidates mostly come in order (keyword order is start order for
+ * rules with before 0): checking is one pass, sorting n log n. */
+static int cands_sorted(const struct detector *d)
+{
+	for (size_t i = 1; i < d->ncands; i++)
+		if (cand_cmp(&d->cands[i - 1], &d->cands[i]) > 0)
+			return 0;
+	return 1;
+}
+
 /*
  * Drop a generic match that overlaps a specific one, and a second report
  * of the very same span. Two linear passes over the sorted candidates.
@@ -1047,7 +1057,8 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	}
 	if (!d->ncands)
 		return 0;
-	qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);
+	if (!cands_sorted(d))
+		qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);
 	dedupe(d);
 	for (size_t i = 0; i < d->ncands; i++) {
 		struct cand *c = &d->cands[i];
