@@ -90,11 +90,14 @@ struct kwent {
  * costs speed, never a finding.
  */
 #define MEMO_SIZE  4096       /* entries, a power of two */
-#define MEMO_PROBE 8
+#define MEMO_PROBE 8          /* a bucket: 8 tags, one cache line */
 #define MEMO_NONE  UINT32_MAX
 
+/* Each entry's tag, gen << 32 | hash, apart from the entry: a lookup
+ * reads one line of tags (distinct secrets, the worst case, miss in all
+ * of them) and an entry only where a tag matches. gen: the scan that
+ * filled it (d->memo_gen). */
 struct memo {
-	uint32_t gen, hash;   /* gen: the scan that filled it (d->memo_gen) */
 	unsigned rule;
 	uint32_t len;
 	size_t start;         /* the first one, in this scan's buffer */
@@ -148,6 +151,7 @@ struct detector {
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
 	struct memo *memo;        /* MEMO_SIZE entries; NULL: no memo */
+	uint64_t *memo_tag;       /* theirs */
 	uint32_t memo_gen;
 	size_t rep_lo, rep_hi;    /* the next raw scan's report region (detector_set_region) */
 	size_t cur_lo, cur_hi;    /* this raw scan's */
@@ -175,6 +179,7 @@ void detector_free(struct detector *d)
 	sha256_ctx_free(d->hash);
 	views_free(d->views);
 	free(d->memo);
+	free(d->memo_tag);
 	free(d);
 }
 
@@ -397,6 +402,14 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		goto fail;
 	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
 	d->memo = calloc(MEMO_SIZE, sizeof(*d->memo)); /* NULL: every secret checked anew */
+	if (posix_memalign((void **)&d->memo_tag, 64, MEMO_SIZE * sizeof(uint64_t)))
+		d->memo_tag = NULL;
+	if (!d->memo_tag) {
+		free(d->memo);
+		d->memo = NULL;
+	} else {
+		memset(d->memo_tag, 0, MEMO_SIZE * sizeof(uint64_t));
+	}
 	d->rep_hi = SIZE_MAX;
 	return d;
 fail:
@@ -494,21 +507,24 @@ static uint32_t memo_hash(unsigned rule, const unsigned char *s, size_t n)
 static struct memo *memo_get(struct detector *d, unsigned rule, const unsigned char *buf, size_t start,
 			     size_t len, int *fresh)
 {
-	uint32_t h;
+	uint64_t tag, gen = (uint64_t)d->memo_gen << 32;
+	size_t b;
 
 	if (!d->memo || len > UINT32_MAX)
 		return NULL;
-	h = memo_hash(rule, buf + start, len);
-	for (unsigned k = 0; k < MEMO_PROBE; k++) {
-		struct memo *e = &d->memo[(h + k) & (MEMO_SIZE - 1)];
+	tag = gen | memo_hash(rule, buf + start, len);
+	b = (size_t)(tag & (MEMO_SIZE - 1) & ~(size_t)(MEMO_PROBE - 1));
+	for (size_t k = b; k < b + MEMO_PROBE; k++) {
+		struct memo *e = &d->memo[k];
 
-		if (e->gen != d->memo_gen) {
-			*e = (struct memo){ .gen = d->memo_gen, .hash = h, .rule = rule, .len = (uint32_t)len,
-					    .start = start, .token_id = -1 };
+		if ((d->memo_tag[k] & ~0xffffffffULL) != gen) { /* stale: free */
+			d->memo_tag[k] = tag;
+			*e = (struct memo){ .rule = rule, .len = (uint32_t)len, .start = start, .token_id = -1 };
 			*fresh = 1;
 			return e;
 		}
-		if (e->hash == h && e->rule == rule && e->len == len && !memcmp(buf + e->start, buf + start, len)) {
+		if (d->memo_tag[k] == tag && e->rule == rule && e->len == len &&
+		    !memcmp(buf + e->start, buf + start, len)) {
 			*fresh = 0;
 			return e;
 		}
@@ -520,7 +536,7 @@ static struct memo *memo_get(struct detector *d, unsigned rule, const unsigned c
 static void memo_reset(struct detector *d)
 {
 	if (d->memo && ++d->memo_gen == 0) {
-		memset(d->memo, 0, MEMO_SIZE * sizeof(*d->memo));
+		memset(d->memo_tag, 0, MEMO_SIZE * sizeof(uint64_t));
 		d->memo_gen = 1;
 	}
 }
