@@ -13,7 +13,11 @@
  *   3. checksum (GitHub/npm/tokenward CRC32, JWT header), placeholder
  *      and entropy checks drop look-alikes;
  *   4. each surviving secret (the rule's capture group) is hashed with
- *      SHA-256 and, if a lookup is set, looked up (the ledger);
+ *      SHA-256 and, if a lookup is set, looked up (the ledger); a secret
+ *      whose bytes the same rule found before in this buffer reuses the
+ *      checks, hash and lookup of the first, and with
+ *      DETECT_COLLAPSE_REPEATS is reported at most
+ *      DETECT_REPEATS_PER_BUFFER times there (the rest counted);
  *   5. runs of base64url characters whose length is one of the
  *      registered opaque-token lengths are hashed and looked up too, and
  *      reported as rule "opaque" when known;
