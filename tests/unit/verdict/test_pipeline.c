@@ -51,6 +51,7 @@
 #include "detect/redact.h"
 #include "ledger/token.h"
 #include "lib/util.h"
+#include "output/promtext.h"
 #include "tokmint.h"
 
 static __thread int syncs;
@@ -510,6 +511,20 @@ static void test_repeats_judged_once_per_capture(void **state)
 	assert_int_equal(pipeline_capture(p, &c), 0);
 	assert_int_equal(detection_num(p, "findings"), 8 + 1 + 8);
 	assert_int_equal(detection_num(p, "repeats_collapsed"), 100 - 8 + 30 - 8);
+	{ /* and in the metrics, which render the status file */
+		cJSON *st = cJSON_CreateObject(), *det = cJSON_AddObjectToObject(st, "detection");
+		size_t mlen;
+		char *text;
+
+		pipeline_status_fill(p, det, NULL);
+		text = promtext_render(st, &mlen);
+		assert_non_null(text);
+		if (!strstr(text, "\ntokenward_detection_repeats_collapsed"))
+			fail_msg("no repeats_collapsed metric in:\n%.2000s", text);
+		assert_non_null(strstr(strstr(text, "\ntokenward_detection_repeats_collapsed"), " 114\n"));
+		free(text);
+		cJSON_Delete(st);
+	}
 	pipeline_close(p);
 	config_free(cfg);
 	explicit_bzero(tok, sizeof(tok));
