@@ -55,6 +55,7 @@ struct job {
 	int state;
 	struct jfind *f;
 	size_t nf, capf;
+	size_t nsecrets;       /* findings in f holding a decoded secret of their own */
 	size_t nl_total;       /* newlines in [lo, hi) */
 	size_t last_nl;        /* index of the last newline in [lo, hi), or NONE */
 	size_t nul_at;         /* index of a NUL in [lo, hi), or NONE */
@@ -144,6 +145,7 @@ static int collect(void *vctx, const struct detect_match *m, const unsigned char
 		 * after its finding is emitted) */
 		if (!(f->secret = malloc(m->len ? m->len : 1)))
 			return -ENOMEM;
+		j->nsecrets++;
 		memcpy(f->secret, buf + m->start, m->len);
 	}
 	j->nf++;
@@ -173,13 +175,16 @@ static int jfind_sorted(const struct job *j)
 
 static void jfind_clear(struct job *j)
 {
-	for (size_t i = 0; i < j->nf; i++) {
+	for (size_t i = 0; i < j->nf && j->nsecrets; i++) {
 		if (j->f[i].secret) {
 			explicit_bzero(j->f[i].secret, j->f[i].m.len);
 			free(j->f[i].secret);
+			j->f[i].secret = NULL;
+			j->nsecrets--; /* none left: stop looking */
 		}
 	}
 	j->nf = 0;
+	j->nsecrets = 0;
 }
 
 static void job_run(struct job *j, struct detector *d)
@@ -197,11 +202,12 @@ static void job_run(struct job *j, struct detector *d)
 	 * share a line (searching back to the piece's start for every one
 	 * made a long line of findings quadratic). */
 	for (size_t i = 0; i < j->nf; i++) {
-		size_t at = j->f[i].m.raw_start;
-		nl += scan_count_newlines(j->buf + pos, at - pos);
+		size_t at = j->f[i].m.raw_start, k = scan_count_newlines(j->buf + pos, at - pos);
+
+		nl += k;
 		j->f[i].nl_before = nl;
-		p = memrchr(j->buf + pos, '\n', at - pos);
-		if (p)
+		/* findings a few bytes apart mostly share a line: no search */
+		if (k && (p = memrchr(j->buf + pos, '\n', at - pos)))
 			last = (size_t)(p - j->buf);
 		j->f[i].last_nl = last;
 		pos = at;
