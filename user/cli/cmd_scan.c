@@ -405,7 +405,10 @@ static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
 	if (!detect_coverage_losses(ds))
 		return;
 	detect_coverage_text(ds, line, sizeof(line));
-	fprintf(stderr, "tokenward scan: coverage: %s; findings there may be missing\n", line);
+	/* collapsed repeats cost places, not secrets: say which it is */
+	fprintf(stderr, "tokenward scan: coverage: %s; %s\n", line,
+		detect_coverage_losses(ds) == ds->repeats_collapsed ? "every secret found was reported"
+								      : "findings there may be missing");
 	if (c->fmt != FMT_JSON)
 		return;
 	o = cJSON_CreateObject();
