@@ -212,7 +212,10 @@ gens = {
 # Every token distinct (no chunk repeated): nothing to collapse, each
 # finding reported. Random bytes come from os.urandom, for speed.
 ub = lambda n: b64(os.urandom(n))
+B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 distinct = {
+  # the densest findings the built-in rules give: 21 bytes each
+  "aws-distinct-dense": lambda: " ".join("AKIA" + "".join(B32[b & 31] for b in os.urandom(16)) for _ in range(20000)) + " ",
   "jwt-distinct-dense": lambda: " ".join("eyJhbGciOiJIUzI1NiJ9." + b64(b'{"a":"' + ub(6).encode() + b'"}') + "." + ub(6) for _ in range(20000)) + " ",
 }
 gen = distinct.get(name)
@@ -232,7 +235,7 @@ for t in planted:
     print(t)
 PY
 }
-ADV_NAMES="${ADV_NAMES:-eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed jwt-valid-dense jwt-distinct-dense custom-catastrophic}"
+ADV_NAMES="${ADV_NAMES:-eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed jwt-valid-dense jwt-distinct-dense aws-distinct-dense custom-catastrophic}"
 mkdir -p "$W/adv" "$W/rules"
 printf 'rules:\n  - id: evil\n    name: catastrophic\n    pattern: %s\n    keywords: [aa]\n    severity: low\n    max_len: 4096\n' "'((?:a|aa)+)b\$'" >"$W/rules/evil.yaml"
 python3 "$root/tests/cli/tokgen.py" opaque | "$TW" ledger register --ledger "$W/adv/ledger.db" --issuer bench \
@@ -350,7 +353,7 @@ file it maps.
 
 The same binary on one thread (\`--threads 1\`: the figure is per core) over inputs made to
 slow the built-in rules, $ADV_MB MiB each (one pattern repeated; a real GitHub token planted
-between spaces every 8 MiB; \`jwt-distinct-dense\` is 1.3 million distinct valid JWTs), beside
+between spaces every 8 MiB; \`jwt-distinct-dense\` is 1.3 million distinct valid JWTs, \`aws-distinct-dense\` 3.2 million distinct AWS key ids), beside
 the log corpus above. "Bounds met" is what the scan's coverage line counted: searches stopped
 at a PCRE2 limit, candidates longer than their rule's max_len, rules that sat out the rest of a
 piece, copies of a secret already reported 8 times in a piece (not listed). \`opaque-43\` runs with a ledger holding a
