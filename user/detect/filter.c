@@ -95,9 +95,11 @@ double detect_entropy(const unsigned char *s, size_t n)
 	pthread_once(&tables_once, tables_init);
 	if (n > CLOG_MAX)
 		return entropy_long(s, n);
-	for (size_t i = 0; i < n; i++)
-		if (!cnt[s[i]]++)
-			seen[ns++] = s[i];
+	/* branch-free: whether a byte is new is a coin toss in a secret */
+	for (size_t i = 0; i < n; i++) {
+		seen[ns] = s[i];
+		ns += !cnt[s[i]]++;
+	}
 	/* H = -sum p log p = log2(n) - (1/n) sum c log2 c */
 	for (unsigned j = 0; j < ns; j++) {
 		sum += clog_tab[cnt[seen[j]]];
