@@ -11,7 +11,7 @@ pkgs=(
   iproute2 procps util-linux python3
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
   golang-go gnutls-bin libgnutls28-dev
-  prometheus rsyslog systemd man-db groff-base
+  prometheus rsyslog logrotate systemd man-db groff-base
   chromium
 )
 

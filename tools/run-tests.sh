@@ -25,9 +25,10 @@
 # selftest proves that the audit finds a planted token. Each run starts by
 # clearing the last run's artefacts, registry and sanitizer logs.
 #
-# Order: unit, unit-asan; then cli, cli-asan and fuzz side by side (no
-# BPF, nothing shared; their output is printed once all three are done);
-# then live, alone; then the audit. The time line gives each tier's time
+# Order: unit, unit-asan; then cli, cli-asan, fuzz and the live tests of
+# lane "scoped" side by side (the first three load no BPF; the last watch
+# only their own cgroup; output printed once all are done); then the other
+# live tests, alone; then the audit. The time line gives each tier's time
 # and the wall time.
 #
 # Fuzzing: the libFuzzer targets (BUILD/fuzz/fuzz_*, the Makefile's
@@ -106,8 +107,17 @@ run_unit() { # DIR LABEL
   times+=("$label $((SECONDS - t0)) s")
 }
 
-run_scripts() { # KIND LABEL [TW_BIN]
-  local kind=$1 label=$2 bin=${3:-} script name log ok notok t env=()
+# A live test's lane: "scoped" when its header says "# lane: scoped",
+# a promise that every monitor it starts watches only its own cgroup
+# (tw_start holds it to that), so it sees nothing of tests that load no
+# BPF and can run beside them; "host" otherwise.
+lane_of() { if grep -q '^# lane: scoped$' "$1"; then echo scoped; else echo host; fi; }
+
+# run_scripts KIND LABEL [TW_BIN [LANE [CLAIMS]]]: LANE runs only that
+# lane's live tests; with CLAIMS (a directory) several workers share the
+# list, each test run by the worker whose mkdir CLAIMS/NAME won.
+run_scripts() {
+  local kind=$1 label=$2 bin=${3:-} lane=${4:-} claims=${5:-} script name log ok notok t env=()
   local t0=$SECONDS
   if [ "$kind" = live ] && [ "$(id -u)" -ne 0 ]; then
     echo "FAIL live: live tests load BPF programs and must run as root"
@@ -117,9 +127,12 @@ run_scripts() { # KIND LABEL [TW_BIN]
     [ -f "$script" ] || continue
     name=$(basename "$script" .sh)
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
+    [ -n "$lane" ] && [ "$(lane_of "$script")" != "$lane" ] && continue
+    [ -n "$claims" ] && { mkdir "$claims/$name" 2>/dev/null || continue; }
     log=$logs/$name.log
     [ "$label" = "$kind" ] || log=$logs/$label-$name.log
     env=(); [ -n "$bin" ] && { sanitizer_env "$label-$name"; env+=("TW_BIN=$bin"); }
+    [ "$kind" = live ] && env+=("TW_LANE=$(lane_of "$script")")
     t=$SECONDS
     env "${env[@]}" TW_BUILD="$build" TW_ROOT="$root" TW_LOGS="$logs" TW_TEST="$label/$name" \
       TW_ARTEFACTS="$art/$label/$name" timeout 600 bash "$script" >"$log" 2>&1
@@ -137,7 +150,7 @@ run_scripts() { # KIND LABEL [TW_BIN]
       echo "ok   $label/$name: $ok passed ($t s)"
     fi
   done
-  times+=("$label $((SECONDS - t0)) s")
+  times+=("$label${lane:+ $lane} $((SECONDS - t0)) s")
 }
 
 # The audit: the self-test first (a planted token must be found), then
@@ -205,8 +218,12 @@ run_fuzz() { # DIR: BUILD/fuzz
 # (appended to, one line per write): in a full run, the CLI tier, its
 # sanitized run and the fuzzers run side by side, each in a subshell that
 # leaves its output and counts in BUILD/test-logs/tier-LABEL.*, printed
-# in order once all are done. The live tier runs alone after them: its
-# monitors watch the whole host, and other tests' files would be theirs.
+# in order once all are done. The live tests whose monitors watch only
+# their own cgroup (lane "scoped") run beside them, one at a time: they
+# see nothing of the offline tiers but their CPU load, which the suite
+# must bear anyway; two workers share them. The other live tests (lane "host") run alone after
+# them: their monitors watch the whole host, and other tests' files would
+# be theirs. `--live` runs both lanes, one test at a time.
 tier_run() { # LABEL FUNCTION ARGS...: in a subshell, its counts to files
   local label=$1; shift
   (
@@ -228,8 +245,14 @@ offline=()
 { [ "$mode" = all ] || [ "$mode" = cli ]; } && offline+=(cli)
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] && offline+=(cli-asan)
 { [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && offline+=(fuzz)
+# Two workers share the scoped live tests (they cannot see each other
+# either); the claims directory is made afresh for each run.
+claims=$logs/live-claims
+rm -rf "$claims"; mkdir -p "$claims"
+[ "$mode" = all ] && offline+=(live-scoped-1 live-scoped-2)
 for t in "${offline[@]}"; do
   case $t in
+    live-scoped-*) tier_run "$t" run_scripts live live "" scoped "$claims" & ;;
     cli) tier_run cli run_scripts cli cli & ;;
     cli-asan) tier_run cli-asan run_scripts cli cli-asan "$build/asan/tokenward" & ;;
     fuzz) tier_run fuzz run_fuzz "$build/fuzz" & ;;
@@ -237,7 +260,8 @@ for t in "${offline[@]}"; do
 done
 wait
 for t in "${offline[@]}"; do tier_collect "$t"; done
-{ [ "$mode" = all ] || [ "$mode" = live ]; } && run_scripts live live
+[ "$mode" = all ] && run_scripts live live "" host
+[ "$mode" = live ] && run_scripts live live
 run_audit
 
 if [ ${#failures[@]} -gt 0 ]; then

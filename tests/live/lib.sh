@@ -112,6 +112,12 @@ tw_leave_cgroup() {
 
 # Start the monitor; events go to $TW_TMP/events.jsonl. Extra args pass through.
 tw_start() {
+  # A test of lane "scoped" runs beside other tiers' tests
+  # (tools/run-tests.sh): a monitor of the whole host would see theirs.
+  if [ "${TW_LANE:-}" = scoped ] && [[ " $* " != *" --cgroup "* ]]; then
+    echo "tw_start: this test is in lane scoped (its header), so its monitors take --cgroup"
+    return 1
+  fi
   rm -f "$TW_TMP/ready"
   "$TW" run --events "$TW_TMP/events.jsonl" --state-dir "$TW_TMP/state" \
       --ready-file "$TW_TMP/ready" "$@" >"$TW_TMP/stdout" 2>"$TW_TMP/stderr" &

@@ -13,6 +13,7 @@
 # cgroup (--cgroup): the test's own introspection calls send the tokens
 # to the provider too, and a monitor watching the whole host would rightly
 # revoke them as foreign_process sightings.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$TW_ROOT/tests/issuer/lib.sh"
 

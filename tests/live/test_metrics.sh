@@ -5,6 +5,7 @@
 # seen through Prometheus's own query API. Then the server's bounds (busy,
 # too large, timeout, not found) are counted, and a port in use is one
 # message and exit 2.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
@@ -124,3 +125,51 @@ fi
 "$TW" run --state-dir "$TW_TMP/state2" --events /dev/null --metrics "nope" --exit-after 1 2>"$TW_TMP/bad.err"
 rc=$?
 [ $rc -eq 2 ] && grep -q 'HOST:PORT' "$TW_TMP/bad.err" && ok metrics_bad_address_exit_2 || not_ok metrics_bad_address_exit_2 "rc $rc: $(cat "$TW_TMP/bad.err")"
+
+# --- SIGHUP moves the endpoint: a monitor started from a config
+# listening on PA is reloaded to PB; Prometheus (told about both) finds PA
+# down and PB up, and the verdict counter it reads on PB has kept its
+# count. Then a port in use (Prometheus's own) refuses the reload, with
+# the reason, and PB goes on serving.
+tw_stop
+PA=$(free_port); PB=$(free_port)
+cat >"$TW_TMP/prometheus.yml" <<YML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: tokenward
+    static_configs: [{targets: ["$ADDR", "127.0.0.1:$PA", "127.0.0.1:$PB"]}]
+YML
+kill -HUP "$PROM_PID"   # Prometheus reloads its config on SIGHUP
+printf 'metrics:\n  listen: 127.0.0.1:%s\n' "$PA" >"$TW_TMP/m.yaml"
+tw_start --config "$TW_TMP/m.yaml" --ledger "$LEDGER" --no-sweep --cgroup "$TW_CG" ||
+  { not_ok metrics_reload_start "monitor failed"; exit 1; }
+tw_poll value_is "up{instance=\"127.0.0.1:$PA\"}" 'v == 1' || { not_ok metrics_reload_scraped "PA never up"; exit 1; }
+tok=$("$TW" mint --ledger "$LEDGER" --task metrics-reload --aud http://127.0.0.1:9 2>"$TW_TMP/mint.err")
+tw_token_record "$tok"
+printf 'token=%s\n' "$tok" >"$LEAKS/leak-reload.txt"
+tw_poll value_is "sum(tokenward_verdicts_total{instance=\"127.0.0.1:$PA\",class=\"file_write\"})" 'v >= 1' ||
+  { not_ok metrics_reload_counted_before "no verdict on PA"; exit 1; }
+reloads() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sensors"]["reloads"])' "$TW_TMP/state/status.json"; }
+config_reloads() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sensors"]["config_reloads"])' "$TW_TMP/state/status.json"; }
+hup() { local n; n=$(tw_wait_status 'True' >/dev/null && reloads); kill -HUP "$TW_PID"; tw_wait_status "s['sensors']['reloads'] > $n" >/dev/null; }
+printf 'metrics:\n  listen: 127.0.0.1:%s\n' "$PB" >"$TW_TMP/m.yaml"
+hup
+grep -q "metrics on http://127.0.0.1:$PB/metrics" "$TW_TMP/stderr" && ok metrics_reload_new_address_logged ||
+  not_ok metrics_reload_new_address_logged "$(grep -E 'SIGHUP|metrics' "$TW_TMP/stderr" | tail -3)"
+if tw_poll value_is "up{instance=\"127.0.0.1:$PB\"}" 'v == 1' && tw_poll value_is "up{instance=\"127.0.0.1:$PA\"}" 'v == 0'; then
+  ok metrics_reload_moves_listener
+else
+  not_ok metrics_reload_moves_listener "PA up=$(query "up{instance=\"127.0.0.1:$PA\"}") PB up=$(query "up{instance=\"127.0.0.1:$PB\"}")"
+fi
+tw_poll value_is "sum(tokenward_verdicts_total{instance=\"127.0.0.1:$PB\",class=\"file_write\"})" 'v >= 1' &&
+  ok metrics_reload_counts_carried || not_ok metrics_reload_counts_carried "PB has $(query "sum(tokenward_verdicts_total{instance=\"127.0.0.1:$PB\"})")"
+before=$(config_reloads)
+printf 'metrics:\n  listen: 127.0.0.1:%s\n' "$PROM_PORT" >"$TW_TMP/m.yaml"
+hup
+if grep -q "SIGHUP: the new outputs could not be opened, the old config stays: metrics: cannot listen on 127.0.0.1:$PROM_PORT: Address already in use" "$TW_TMP/stderr" &&
+   [ "$(config_reloads)" -eq "$before" ] && curl -sf "http://127.0.0.1:$PB/metrics" | grep -q '^tokenward_sensors_records_total '; then
+  ok metrics_reload_port_in_use_refused_old_kept
+else
+  not_ok metrics_reload_port_in_use_refused_old_kept "$(grep SIGHUP "$TW_TMP/stderr" | tail -2)"
+fi
+tw_stop

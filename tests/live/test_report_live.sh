@@ -16,6 +16,7 @@
 # ledger, `status` after each run and the provider; the Markdown for the
 # same facts; the HTML in headless Chromium (text, screenshot, no network
 # request); every report for every raw token and its encodings.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$TW_ROOT/tests/issuer/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"

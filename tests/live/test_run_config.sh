@@ -2,6 +2,7 @@
 # The config file in a running monitor: run starts from it, SIGHUP loads it
 # again (a bad one is refused with its reason and the old one kept) while
 # events keep flowing, none lost; and one monitor per state directory.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
@@ -135,3 +136,108 @@ tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok config_clean_exit || not_ok config_clean_exit "exit $TW_RC"
 # the lock went with the process: a new run may start (the check only: --help-free start is not needed)
 if flock -n "$TW_TMP/state/run.lock" true; then ok lock_released_at_exit; else not_ok lock_released_at_exit "run.lock still held"; fi
+
+# --- logrotate (the real one) over the config's file outputs: no --events,
+# so the event stream goes where the config's `outputs:` say. logrotate
+# moves both files and sends SIGHUP from postrotate while execs keep
+# coming; every one is in the old file or the new one, and those after
+# the reload are in the new one.
+tw_logrotate_start() {
+  rm -f "$TW_TMP/ready"
+  "$TW" run --config "$CONF" --state-dir "$TW_TMP/state" --ready-file "$TW_TMP/ready" \
+    --no-sweep --no-tls --cgroup "$TW_CG" >"$TW_TMP/stdout" 2>"$TW_TMP/stderr" &
+  TW_PID=$!
+  tw_poll _tw_ready_or_gone && [ -e "$TW_TMP/ready" ]
+}
+command -v logrotate >/dev/null || { not_ok logrotate_present "logrotate is not installed (make deps)"; exit 1; }
+EV=$TW_TMP/events.jsonl
+OUT2=$TW_TMP/second.jsonl
+rm -f "$EV" "$OUT2"
+cat >"$CONF" <<Y
+ledger: $LEDGER
+outputs:
+  - type: file
+    path: $EV
+  - type: file
+    path: $OUT2
+Y
+tw_logrotate_start || { not_ok logrotate_monitor_start "$(tail -3 "$TW_TMP/stderr")"; exit 1; }
+cat >"$TW_TMP/logrotate.conf" <<L
+$EV $OUT2 {
+    rotate 2
+    nocompress
+    missingok
+    sharedscripts
+    postrotate
+        kill -HUP $TW_PID
+    endscript
+}
+L
+RUN=$(tw_marker)
+N=300
+( for i in $(seq 1 $N); do /bin/sh -c ": $RUN-$i-end"; done ) &
+FLOW=$!
+_some_markers() { grep -q "$RUN-" "$EV"; }
+tw_poll _some_markers || { not_ok logrotate_flow "no marker exec seen"; exit 1; }
+n=$(tw_wait_status 'True' >/dev/null && reloads)
+if logrotate -f -s "$TW_TMP/logrotate.state" "$TW_TMP/logrotate.conf" >"$TW_TMP/logrotate.out" 2>&1 &&
+   tw_wait_status "s['sensors']['reloads'] > $n" >/dev/null; then
+  ok logrotate_rotated_and_hupped
+else
+  not_ok logrotate_rotated_and_hupped "$(cat "$TW_TMP/logrotate.out")"
+fi
+wait "$FLOW"
+# after the reload: a second run of execs, all in the new files
+RUN2=$(tw_marker)
+( for i in $(seq 1 50); do /bin/sh -c ": $RUN2-$i-end"; done )
+count() { cat "$@" 2>/dev/null | grep -o "$MK-[0-9]*-end" | sort -u | wc -l; }
+_after_in_new() { MK=$RUN2; [ "$(count "$EV")" -ge 50 ] && [ "$(count "$OUT2")" -ge 50 ]; }
+if tw_poll _after_in_new; then ok logrotate_new_files_written; else MK=$RUN2; not_ok logrotate_new_files_written "$(count "$EV") and $(count "$OUT2") of 50 in the new files"; fi
+MK=$RUN
+if [ -s "$EV.1" ] && [ -s "$OUT2.1" ] && [ "$(count "$EV" "$EV.1")" -ge $N ] && [ "$(count "$OUT2" "$OUT2.1")" -ge $N ]; then
+  ok logrotate_no_event_lost
+else
+  not_ok logrotate_no_event_lost "$(count "$EV" "$EV.1") and $(count "$OUT2" "$OUT2.1") of $N across the rotation"
+fi
+st=$(stat -c %a "$EV" 2>/dev/null)
+[ "$st" = 600 ] && ok logrotate_new_file_private || not_ok logrotate_new_file_private "mode $st"
+
+# --- a reload that changes the file outputs: second.jsonl dropped,
+# third.jsonl added; a path that cannot be opened refuses the config.
+OUT3=$TW_TMP/third.jsonl
+cat >"$CONF" <<Y
+ledger: $LEDGER
+outputs:
+  - type: file
+    path: $EV
+  - type: file
+    path: $OUT3
+Y
+hup
+grep -q 'SIGHUP: event outputs changed' "$TW_TMP/stderr" && ok hup_file_outputs_changed_logged ||
+  not_ok hup_file_outputs_changed_logged "$(grep SIGHUP "$TW_TMP/stderr" | tail -3)"
+RUN3=$(tw_marker)
+/bin/sh -c ": $RUN3-1-end"
+_in_third() { grep -q "$RUN3-1-end" "$OUT3" 2>/dev/null && grep -q "$RUN3-1-end" "$EV"; }
+if tw_poll _in_third && ! grep -q "$RUN3" "$OUT2"; then
+  ok hup_file_outputs_follow_config
+else
+  not_ok hup_file_outputs_follow_config "third: $(grep -c "$RUN3" "$OUT3" 2>/dev/null), second: $(grep -c "$RUN3" "$OUT2")"
+fi
+cat >"$CONF" <<Y
+ledger: $LEDGER
+outputs:
+  - type: file
+    path: $TW_TMP/no-such-dir/x.jsonl
+Y
+before=$(config_reloads)
+hup
+grep -q "SIGHUP: the new outputs could not be opened, the old config stays: cannot open events output: .*no-such-dir/x.jsonl" "$TW_TMP/stderr" &&
+  [ "$(config_reloads)" -eq "$before" ] && ok hup_bad_file_output_refused ||
+  not_ok hup_bad_file_output_refused "$(grep SIGHUP "$TW_TMP/stderr" | tail -2)"
+RUN4=$(tw_marker)
+/bin/sh -c ": $RUN4-1-end"
+_in_both() { grep -q "$RUN4-1-end" "$OUT3" 2>/dev/null && grep -q "$RUN4-1-end" "$EV"; }
+tw_poll _in_both && ok hup_bad_file_output_old_kept || not_ok hup_bad_file_output_old_kept "the running outputs stopped"
+tw_stop
+[ "${TW_RC:-1}" -eq 0 ] && ok logrotate_clean_exit || not_ok logrotate_clean_exit "exit $TW_RC"

@@ -2,6 +2,7 @@
 # SIGHUP is what logrotate sends: it must not stop the monitor (it used
 # to: the default action), it reopens the event files by path, and it
 # loads the rules again, keeping the old ones when the new ones are bad.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 RULES=$TW_TMP/rules

@@ -6,6 +6,7 @@
 # takes, across a send that went through the ring), each send keeps its
 # own socket's peer even when sockets are recycled in the same kernel
 # memory, and a managed token sent a few bytes at a time is still revoked.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 

@@ -2,13 +2,15 @@
 # File-write sensor: every write syscall, markers deep in large buffers and
 # across iovecs and write() seams, path resolution, truncation, and
 # tokenward never capturing itself.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 
 marker=$(tw_marker)
 export TW_MARKER=$marker
 n=${#marker}
-tw_start --trace-io --no-sweep --capture-bytes 256K --watch-literal "$marker" ||
+tw_own_cgroup || { not_ok file_cgroup "$TW_CG"; exit 1; }
+tw_start --cgroup "$TW_CG" --trace-io --no-sweep --capture-bytes 256K --watch-literal "$marker" ||
   { not_ok file_start "monitor failed to start"; exit 1; }
 mkdir -p "$TW_TMP/leak-input/sub dir"   # the files written hold the marker on purpose
 
@@ -78,7 +80,7 @@ tw_stop
 # inside it is found, one beyond it is not, and the cut is flagged,
 # counted, and shown by `tokenward status`.
 mv "$TW_TMP/events.jsonl" "$TW_TMP/events-1.jsonl"
-tw_start --trace-io --no-sweep --capture-bytes 64K --watch-literal "$marker" ||
+tw_start --cgroup "$TW_CG" --trace-io --no-sweep --capture-bytes 64K --watch-literal "$marker" ||
   { not_ok file_start_default "monitor failed to start"; exit 1; }
 off=$(rand_between 4096 $((65536 - n)))
 info=$("$TW_IO" file write "$TW_TMP/leak-input/in64.out" 200000 "$off")

@@ -5,6 +5,7 @@
 # markers are found wherever they fall, a file gone or cut before it was
 # read back is counted and logged, and a managed token in a long log is
 # still revoked without ever appearing raw in our output.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 

@@ -4,6 +4,7 @@
 # warns, keeps running, and `tokenward status` shows the drops.
 # The monitor watches only a cgroup of its own, so other processes on the
 # host (other tests) cannot add to or take from the count.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 

@@ -5,6 +5,7 @@
 # replaced under the running monitor, and a full disk under an event sink.
 # Each ends in the detection still working and any loss counted and
 # visible: never a crash, a stall or a silent gap.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db

@@ -6,6 +6,7 @@
 # file write. Beyond the window the tail is cut, and the cut is counted
 # (the event says truncated, status counts capture_truncated): the token
 # there is not found, and that is not silent.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 

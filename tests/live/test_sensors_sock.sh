@@ -2,6 +2,7 @@
 # Socket sensors: every send syscall on TCP, UDP and Unix sockets over IPv4
 # and IPv6, markers deep in the buffer and across iovecs; local and peer
 # addresses; connect() with its destination.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sensors_lib.sh"
 
@@ -22,7 +23,8 @@ for mode in "sock unix-stream write 64 0" "connect unix-stream" "chat unix-strea
     not_ok "tw_io_unbound_unix_local_${mode%% *}" "want local \"unix:\": $info"
   fi
 done
-tw_start --trace-io --no-sweep --capture-bytes 256K --watch-literal "$marker" ||
+tw_own_cgroup || { not_ok sock_cgroup "$TW_CG"; exit 1; }
+tw_start --cgroup "$TW_CG" --trace-io --no-sweep --capture-bytes 256K --watch-literal "$marker" ||
   { not_ok sock_start "monitor failed to start"; exit 1; }
 
 declare -A fam=([tcp4]=inet [tcp6]=inet6 [udp4]=inet [udp6]=inet6 [unix-stream]=unix [unix-dgram]=unix)

@@ -5,6 +5,7 @@
 # revokes it; and with $NOTIFY_SOCKET set, as systemd sets it for
 # Type=notify, READY=1 arrives once the sensors are attached (the ready
 # file exists by then) and STOPPING=1 when it stops.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db

@@ -7,6 +7,7 @@
 # SNI, and revoked; the same kind of token to its audience is use and
 # nothing else. Then the bad input: a "libssl" without the functions, a
 # probed binary deleted and replaced, thousands of short-lived processes.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db

@@ -2,6 +2,7 @@
 # Every verdict class with the real sensors and real processes, and the
 # false-positive side of each: a delegate using its token as intended is
 # `use`, and a token-shaped string the ledger does not know is never managed.
+# lane: scoped
 . "$(dirname "$0")/lib.sh"
 
 LEDGER=$TW_TMP/ledger.db
@@ -10,7 +11,7 @@ mkdir -p "$LEAKS"
 AGENT_BIN=$PROGS/tw_agent
 TOKENS=()
 SINK_PIDS=()
-trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; tw_tmp_done' EXIT
+trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; tw_leave_cgroup; tw_tmp_done' EXIT
 
 # A TCP sink on loopback that reads and discards; prints its port.
 start_sink() {
@@ -32,7 +33,8 @@ AUD_PORT=$(start_sink aud)
 WRONG_PORT=$(start_sink wrong)
 AUD="http://127.0.0.1:$AUD_PORT"
 
-tw_start --ledger "$LEDGER" --no-sweep || { not_ok verdicts_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
+tw_own_cgroup || { not_ok verdicts_cgroup "$TW_CG"; exit 1; }
+tw_start --ledger "$LEDGER" --no-sweep --cgroup "$TW_CG" || { not_ok verdicts_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
 
 # The agent: commands on a pipe (pipes are not captured), replies on a file.
 mkfifo "$TW_TMP/agent.ctl"
@@ -212,7 +214,9 @@ verdict file_write_hostile_name "$EVIL_ID" file_write revoke
 # The report below reads the ledger: wait for the revocation to land in it.
 tw_poll ledger_has_event "$EVIL_ID" revoked
 
-agent quit; exec 7>&-
+# quit has no reply line: waiting for one would sit out the whole deadline.
+echo quit >&7; exec 7>&-
+wait "$AGENT" 2>/dev/null; AGENT=
 tw_stop
 
 # The exposure report, from the ledger and the run's event store.

@@ -50,7 +50,7 @@ struct run_opts {
 	const char *state_dir, *ready, *config_path, *ledger_path;
 	const char *rules[RUN_RULES_MAX + 1]; /* NULL-terminated */
 	const char *metrics;        /* --metrics ADDR:PORT */
-	int nrules, rules_flag, poll_ms, sweep;
+	int nrules, rules_flag, events_flag, rotation_flag, poll_ms, sweep;
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
 
@@ -98,6 +98,9 @@ static const char run_help[] =
 	"  --no-path-cache        resolve the file path in the kernel on every write\n"
 	"  --stream-tail N        bytes of a stream's previous write searched with the\n"
 	"                         next one, for tokens split across writes (default 1K, 0 off)\n"
+	"  --events-max-size SIZE rotate each events file before it passes SIZE, to\n"
+	"                         PATH.1 .. PATH.N (default 0: never; logrotate + SIGHUP works too)\n"
+	"  --events-keep N        rotated events files kept, 1..100 (default 5)\n"
 	"  --cgroup DIR           watch only processes in this cgroup v2 directory\n"
 	"  --no-sweep             do not read running processes' argv and environment\n"
 	"  --trace-io             also print file_write, sock_send, connect and sweep events\n"
@@ -120,13 +123,15 @@ static const char run_help[] =
 	"  -h, --help             this text\n\n"
 	"Every flag but --config, --ready-file, --exit-after, --watch-literal and -v\n"
 	"has a config key (docs/CONFIG.md, `tokenward config show`); a flag wins.\n\n"
-	"Signals: SIGHUP reopens the --events files (logrotate) and loads the config\n"
-	"and the rules again, keeping the old ones if the new ones are bad; SIGUSR1\n"
+	"Signals: SIGHUP reopens the events files (logrotate) and loads the config\n"
+	"and the rules again, rebuilding changed outputs and the metrics listener;\n"
+	"a bad config, rule or output keeps everything as it was; SIGUSR1\n"
 	"writes status.json now; SIGINT and SIGTERM stop it after draining what was seen.\n";
 
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
-       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS };
+       O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS,
+       O_EVENTS_MAX_SIZE, O_EVENTS_KEEP };
 
 static const struct option run_options[] = {
 	{ "events", required_argument, NULL, 'e' },
@@ -152,6 +157,8 @@ static const struct option run_options[] = {
 	{ "file-tail-ms", required_argument, NULL, O_FILE_TAIL_MS },
 	{ "no-sock-batch", no_argument, NULL, O_NO_SOCK_BATCH },
 	{ "sock-batch-ms", required_argument, NULL, O_SOCK_BATCH_MS },
+	{ "events-max-size", required_argument, NULL, O_EVENTS_MAX_SIZE },
+	{ "events-keep", required_argument, NULL, O_EVENTS_KEEP },
 	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "metrics-listen", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -201,6 +208,18 @@ static int parse_number_opt(int c, const char *arg, struct run_opts *o)
 		if (bad || v < 1 || v > 10000)
 			return cmd_usage_error("run", "--file-tail-ms must be 1..10000: '%s'", arg);
 		o->in.tail.delay_ms = v;
+		break;
+	case O_EVENTS_MAX_SIZE:
+		if (bad || v > (1ull << 40))
+			return cmd_usage_error("run", "--events-max-size must be a size up to 1T (0: never): '%s'", arg);
+		o->out.max_size = v;
+		o->rotation_flag = 1;
+		break;
+	case O_EVENTS_KEEP:
+		if (bad || v < 1 || v > 100)
+			return cmd_usage_error("run", "--events-keep must be 1..100: '%s'", arg);
+		o->out.keep = (int)v;
+		o->rotation_flag = 1;
 		break;
 	case O_SOCK_BATCH_MS:
 		if (bad || v < 1 || v > 10000)
@@ -275,6 +294,8 @@ static void run_from_config(const struct tw_config *c, struct run_opts *o)
 	o->poll_ms = c->poll_ms;
 	o->sweep = c->sweep;
 	o->out.trace_io = c->trace_io;
+	o->out.max_size = c->events_max_size;
+	o->out.keep = (int)c->events_keep;
 	o->state_dir = c->state_dir;
 	o->ledger_path = c->ledger_path;
 	for (char **e = c->events; *e && o->out.npaths < EVENTLOG_MAX_SINKS; e++)
@@ -293,6 +314,7 @@ static const char *flag_key(const char *flag)
 		{ "no-sock-batch", "sock_batch" }, { "sock-batch-ms", "sock_batch_ms" },
 		{ "no-tls", "tls" }, { "capture-pipes", "capture_pipes" },
 		{ "no-path-cache", "path_cache" }, { "no-sweep", "sweep" }, { "trace-io", "trace_io" },
+		{ "events-max-size", "events_max_size" }, { "events-keep", "events_keep" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -353,6 +375,7 @@ static int run_parse(int argc, char **argv, struct run *run)
 	if (optind < argc)
 		return cmd_extra_arg("run", argv[optind]);
 	o->rules_flag = o->nrules > 0;
+	o->events_flag = events_flag > 0;
 	if (o->nrules == 0)
 		for (char **d = run->cfg->rules_dirs; *d && o->nrules < RUN_RULES_MAX; d++)
 			o->rules[o->nrules++] = *d;
@@ -382,6 +405,8 @@ static int run_to_config(const struct run_opts *o, struct tw_config *c)
 	c->poll_ms = o->poll_ms;
 	c->sweep = o->sweep;
 	c->trace_io = o->out.trace_io;
+	c->events_max_size = o->out.max_size;
+	c->events_keep = (uint64_t)o->out.keep;
 	dirs = calloc(o->nrules + 1, sizeof(char *));
 	ev = calloc(o->out.npaths + 1, sizeof(char *));
 	if (!dirs || !ev) {
@@ -470,10 +495,14 @@ static void emit_verdict(void *vrun, cJSON *o)
 static void sensors_status(void *vrun, cJSON *o)
 {
 	struct run *run = vrun;
+	uint64_t rot, rotfail;
 
 	ingest_status_fill(run->in, o);
 	cJSON_AddNumberToObject(o, "events_written", (double)eventlog_count(run->out));
 	cJSON_AddNumberToObject(o, "events_lost", (double)eventlog_lost(run->out));
+	eventlog_rotation_status(run->out, &rot, &rotfail);
+	cJSON_AddNumberToObject(o, "events_rotations", (double)rot);
+	cJSON_AddNumberToObject(o, "events_rotate_failures", (double)rotfail);
 	cJSON_AddNumberToObject(o, "reloads", (double)run->reloads);
 	cJSON_AddNumberToObject(o, "config_reloads", (double)run->config_reloads);
 }
@@ -524,15 +553,33 @@ static void store_sample(struct run *run, int running, int force)
 
 /* ── open / loop / close ────────────────────────────────────────────── */
 
-/* The config's file and stdout outputs, when no --events was given. */
-static void run_config_sinks(struct run_opts *o, const struct tw_config *cfg)
+/* The event stream's sinks under cfg when no --events was given: the
+ * config's `events`, else its file and stdout outputs, else stdout and
+ * STATE_DIR/events.jsonl. The count; paths point into cfg and run. */
+static int config_sinks(struct run *run, const struct tw_config *cfg, const char **paths)
 {
-	for (size_t i = 0; cfg->outputs && i < cfg->outputs->n; i++) {
+	int n = 0;
+
+	for (char **e = cfg->events; *e && n < EVENTLOG_MAX_SINKS; e++)
+		paths[n++] = *e;
+	for (size_t i = 0; !cfg->events[0] && cfg->outputs && i < cfg->outputs->n; i++) {
 		const struct output_cfg *c = &cfg->outputs->v[i];
 
-		if ((c->type == OUTPUT_FILE || c->type == OUTPUT_STDOUT) && o->out.npaths < EVENTLOG_MAX_SINKS)
-			o->out.paths[o->out.npaths++] = c->type == OUTPUT_FILE ? c->path : "-";
+		if ((c->type == OUTPUT_FILE || c->type == OUTPUT_STDOUT) && n < EVENTLOG_MAX_SINKS)
+			paths[n++] = c->type == OUTPUT_FILE ? c->path : "-";
 	}
+	if (n == 0) {
+		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", run->o.state_dir);
+		paths[n++] = "-";
+		paths[n++] = run->default_events;
+	}
+	return n;
+}
+
+/* The metrics address: --metrics, else the config's. */
+static const char *metrics_listen(const struct run *run, const struct tw_config *cfg)
+{
+	return run->o.metrics ? run->o.metrics : cfg->outputs ? cfg->outputs->metrics_listen : NULL;
 }
 
 /* Syslog, webhooks and the metrics endpoint; a port in use or a syslog
@@ -540,7 +587,7 @@ static void run_config_sinks(struct run_opts *o, const struct tw_config *cfg)
 static int open_outputs(struct run *run, char *err, size_t errsz)
 {
 	const struct outputs_cfg *oc = run->cfg->outputs;
-	const char *listen = run->o.metrics ? run->o.metrics : oc ? oc->metrics_listen : NULL;
+	const char *listen = metrics_listen(run, run->cfg);
 
 	if (outputs_open(oc, listen, &run->outs, err, errsz))
 		return EXIT_USAGE;
@@ -583,13 +630,8 @@ static int open_base(struct run *run, char *err, size_t errsz)
 	/* one monitor per state directory: a second would race on its files */
 	if ((run->lock_fd = instlock_take(o->state_dir, err, errsz)) < 0)
 		return EXIT_USAGE;
-	if (o->out.npaths == 0)
-		run_config_sinks(o, run->cfg);
-	if (o->out.npaths == 0) {
-		snprintf(run->default_events, sizeof(run->default_events), "%s/events.jsonl", o->state_dir);
-		o->out.paths[o->out.npaths++] = "-";
-		o->out.paths[o->out.npaths++] = run->default_events;
-	}
+	if (!o->events_flag)
+		o->out.npaths = config_sinks(run, run->cfg, o->out.paths);
 	o->out.boot_to_real = util_boot_to_realtime_offset();
 	if (eventlog_open(&o->out, &run->out, err, errsz))
 		return EXIT_USAGE;
@@ -691,18 +733,75 @@ static void reload_warn_restart(const struct tw_config *old, const struct tw_con
 			log_warn("SIGHUP: '%s' changed in the config; it takes effect at the next start", k[i].key);
 }
 
+/* The new config's event sinks opened beside the running ones; none
+ * (*out NULL) when --events fixed them. 0 or -1 with err. */
+static int reload_sinks_prepare(struct run *run, const struct tw_config *n, struct eventlog_next **out,
+				char *err, size_t errsz)
+{
+	const char *paths[EVENTLOG_MAX_SINKS];
+	int np;
+
+	*out = NULL;
+	if (run->o.events_flag)
+		return 0;
+	np = config_sinks(run, n, paths);
+	return eventlog_prepare(run->out, paths, np, out, err, errsz) ? -1 : 0;
+}
+
+/* The outputs and event sinks of a reload that is going ahead: swapped
+ * in, said in the log; the config in use then names the outputs in use. */
+static void reload_outputs(struct run *run, struct tw_config *n, struct outputs_next *next,
+			   struct eventlog_next *sinks)
+{
+	const char *was = outputs_metrics_address(run->outs);
+	struct outputs_cfg *t = run->cfg->outputs;
+	char old_addr[96];
+	int changed = outputs_next_changed(next);
+
+	if (sinks && eventlog_next_changed(sinks))
+		log_info("SIGHUP: event outputs changed to the new config's");
+	if (sinks)
+		eventlog_commit(run->out, sinks);
+	run->cfg->outputs = n->outputs;
+	n->outputs = t;
+	snprintf(old_addr, sizeof(old_addr), "%s", was ? was : "");
+	outputs_commit(run->outs, next);
+	if (!changed)
+		return;
+	log_info("SIGHUP: outputs rebuilt (replaced ones send on what they hold, then close)");
+	if (outputs_metrics_address(run->outs) && strcmp(old_addr, outputs_metrics_address(run->outs)))
+		log_info("metrics on http://%s/metrics", outputs_metrics_address(run->outs));
+	else if (!outputs_metrics_address(run->outs) && old_addr[0])
+		log_info("SIGHUP: metrics endpoint closed");
+	run_publish(run);  /* a new listener serves figures at once */
+}
+
 /* The config file again: loaded and checked whole first, so a bad file
- * changes nothing (the reason is logged); then the rules it names, then
- * the live keys (policy, poll_ms). 0 when the new config is in use. */
+ * changes nothing (the reason is logged); then its outputs opened beside
+ * the running ones, then the rules it names; then everything swapped in
+ * with the live keys (policy, poll_ms, rotation). 0 when the new config
+ * is in use. */
 static int reload_config(struct run *run)
 {
 	const char *dirs[RUN_RULES_MAX + 1];
 	struct tw_config *n = NULL;
 	char err[8192] = "";
 	int nd = 0;
+	struct outputs_next *next = NULL;
+	struct eventlog_next *sinks = NULL;
 
 	if (config_load(cmd_config_path(run->o.config_path), &n, err, sizeof(err))) {
 		log_error("SIGHUP: the new config was not loaded, the old one stays: %s", err);
+		return -1;
+	}
+	/* the new outputs opened beside the running ones: one that cannot
+	 * open (a port in use, a name that does not resolve) refuses the
+	 * whole config, as a bad file does */
+	if (outputs_prepare(run->outs, n->outputs, metrics_listen(run, n), &next, err, sizeof(err)) ||
+	    reload_sinks_prepare(run, n, &sinks, err, sizeof(err))) {
+		log_error("SIGHUP: the new outputs could not be opened, the old config stays: %s", err);
+		outputs_abort(next);
+		config_free(n);
 		return -1;
 	}
 	if (run->o.rules_flag)
@@ -714,15 +813,20 @@ static int reload_config(struct run *run)
 		dirs[nd] = NULL;
 	if (pipeline_reload_rules(run->pipe, dirs, err, sizeof(err))) {
 		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
+		outputs_abort(next);
+		eventlog_abort(sinks);
 		config_free(n);
 		return -1;
 	}
 	log_info("SIGHUP: rules reloaded");
+	reload_outputs(run, n, next, sinks);
 	reload_warn_restart(run->cfg, n);
 	/* the revoker reads policy on this thread (revoker_submit): a plain copy */
 	memcpy(run->cfg->policy, n->policy, sizeof(n->policy));
 	if (config_origin_of(run->cfg, "poll_ms", NULL) >= 0)
 		run->o.poll_ms = n->poll_ms;
+	if (!run->o.rotation_flag)
+		eventlog_set_rotation(run->out, n->events_max_size, (int)n->events_keep);
 	if (!run->o.rules_flag) {
 		char **t = run->cfg->rules_dirs;
 
@@ -737,8 +841,9 @@ static int reload_config(struct run *run)
 }
 
 /* SIGHUP (logrotate, or an operator who changed the config or the rules):
- * the event files are opened again by path; the config and the rules are
- * loaded again and swapped in only if all of it loads and compiles.
+ * the event files are opened again by path; the config, its outputs and
+ * the rules are loaded (opened, compiled) again beside the running ones
+ * and swapped in only if all of it succeeds.
  * Nothing in flight is dropped: the loop thread does this between two
  * polls, and the ring buffer holds what arrives meanwhile. */
 static void run_reload(struct run *run)
@@ -765,6 +870,7 @@ static int run_loop(struct run *run)
 		}
 		pipeline_tick(run->pipe);
 		eventlog_flush(run->out);
+		outputs_pump(run->outs);
 		if (reload_requested)
 			run_reload(run);
 		now = util_now_ns(CLOCK_MONOTONIC);

@@ -132,6 +132,7 @@ struct tw_config *config_defaults(void)
 	c->stream_tail = 1024;
 	c->file_tail_ms = 2;
 	c->sock_batch_ms = 2;
+	c->events_keep = 5;
 	c->file_tail = c->sock_batch = c->tls = c->path_cache = c->sweep = true;
 	c->rules_dirs = calloc(1, sizeof(char *));
 	c->events = calloc(1, sizeof(char *));
@@ -807,6 +808,8 @@ static const struct key_def keys[] = {
 	{ "ledger", K_STR, F(ledger_path), 0, 0, "--ledger", 0 },
 	{ "rules_dirs", K_LIST, F(rules_dirs), 0, 0, "--rules", 0 },
 	{ "events", K_LIST, F(events), 0, 0, "--events", 0 },
+	{ "events_max_size", K_SIZE, F(events_max_size), 0, 1ull << 40, "--events-max-size", 0 },
+	{ "events_keep", K_NUM, F(events_keep), 1, 100, "--events-keep", 0 },
 	{ "cgroup", K_STR, F(cgroup), 0, 0, "--cgroup", 0 },
 	{ "ringbuf_size", K_SIZE, F(ringbuf_size), 4096, 1ull << 31, "--ringbuf-size", 1 },
 	{ "capture_size", K_SIZE, F(capture_size), 1, CONFIG_CAPTURE_LIMIT, "--capture-bytes", 0 },

@@ -141,6 +141,8 @@ struct tw_config {
 	uint64_t stream_tail;
 	uint64_t file_tail_ms;
 	uint64_t sock_batch_ms;
+	uint64_t events_max_size;   /* rotate event files past this; 0: never */
+	uint64_t events_keep;       /* rotated files kept, 1..100 */
 	bool file_tail, sock_batch, tls, capture_pipes, path_cache, sweep, trace_io;
 	struct config_origin *origins;
 	size_t norigins;

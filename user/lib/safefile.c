@@ -224,6 +224,34 @@ int safefile_open_append(const char *path, int flags, mode_t mode, char *err, si
 	return fd;
 }
 
+int safefile_rotate(const char *path, int keep, char *err, size_t errsz)
+{
+	char from[4096], to[4096];
+	struct stat st;
+
+	if (keep < 1 || keep > 100 || strlen(path) + 5 > sizeof(from)) {
+		util_seterr(err, errsz, "cannot rotate %s: bad name or count", path);
+		return -EINVAL;
+	}
+	if (lstat(path, &st))
+		return errno_fail(path, err, errsz);
+	if (!S_ISREG(st.st_mode)) {
+		util_seterr(err, errsz, "cannot rotate %s: it is %s, not a regular file", path,
+			    safefile_kind(st.st_mode));
+		return -EINVAL;
+	}
+	for (int i = keep - 1; i >= 1; i--) {
+		snprintf(from, sizeof(from), "%s.%d", path, i);
+		snprintf(to, sizeof(to), "%s.%d", path, i + 1);
+		if (rename(from, to) && errno != ENOENT)
+			return errno_fail(to, err, errsz);
+	}
+	snprintf(to, sizeof(to), "%s.1", path);
+	if (rename(path, to))
+		return errno_fail(to, err, errsz);
+	return 0;
+}
+
 FILE *safefile_fopen_append(const char *path, int flags, mode_t mode, char *err, size_t errsz)
 {
 	int fd = safefile_open_append(path, flags, mode, err, errsz);

@@ -55,6 +55,15 @@ int safefile_open_append(const char *path, int flags, mode_t mode, char *err, si
 /* The same as a stdio stream ("ae"). */
 FILE *safefile_fopen_append(const char *path, int flags, mode_t mode, char *err, size_t errsz);
 
+/* Size-based rotation of a file tokenward appends to (events.jsonl):
+ * PATH.(keep-1) becomes PATH.keep (the old PATH.keep is replaced),
+ * ..., PATH becomes PATH.1; the caller then opens PATH anew. Only names
+ * are moved, never through a link: rename() moves a symbolic link
+ * itself and replaces one at the target without following it, and PATH
+ * must be a regular file (lstat) or nothing is moved. A missing PATH.i
+ * is skipped. keep 1..100. 0 or -errno with err. */
+int safefile_rotate(const char *path, int keep, char *err, size_t errsz);
+
 /* Replacing a file as a whole: open a temporary file beside path, write
  * to t->fd, then commit (fsync unless SAFEFILE_NOSYNC, close, rename over
  * path) or abort (close, unlink). path may be absent or a regular file;

@@ -25,7 +25,7 @@
  * that was full resumes once there is room.
  */
 struct sink {
-	const char *path;
+	char *path;           /* owned: the config it came from may be replaced by a reload */
 	int fd;
 	int regular;
 	char *buf;
@@ -35,6 +35,10 @@ struct sink {
 	uint64_t lost_warned; /* lost at the last warning */
 	uint64_t warned_ns;
 	int broken;           /* a pipe took part of a line: start with a newline */
+	uint64_t size;        /* a regular file's size, as far as we wrote it */
+	uint64_t max_size;    /* rotate before a write would pass it; 0: never */
+	int keep;             /* rotated files kept: PATH.1 .. PATH.keep */
+	uint64_t rotations, rotate_failures, retry_at;
 };
 
 struct eventlog {
@@ -45,6 +49,8 @@ struct eventlog {
 	size_t literal_max;
 	cJSON *exec_hits;    /* hits of the exec record being handled */
 	uint64_t lines;
+	uint64_t lost_closed; /* lines lost by sinks a reload closed */
+	uint64_t rotations_closed, rotate_failures_closed;
 };
 
 static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
@@ -52,7 +58,10 @@ static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 	char msg[512];
 	struct stat st;
 
-	k->path = path;
+	if (!(k->path = strdup(path))) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
 	/* Never through a link, never into a file with other hard links;
 	 * /dev/null is fine. */
 	k->fd = strcmp(path, "-") ? safefile_open_append(path, SAFEFILE_DEVICE, 0600, msg, sizeof(msg))
@@ -64,10 +73,48 @@ static int sink_open(struct sink *k, const char *path, char *err, size_t errsz)
 			snprintf(err, errsz, "cannot open events output: %s", msg);
 		else
 			snprintf(err, errsz, "cannot use standard output: %s", strerror(errno));
+		free(k->path);
+		k->path = NULL;
 		return r;
 	}
 	k->regular = !fstat(k->fd, &st) && S_ISREG(st.st_mode);
+	k->size = k->regular ? (uint64_t)st.st_size : 0;
 	return 0;
+}
+
+/*
+ * Size-based rotation, before a write that would take a regular file
+ * past max_size: PATH moves to PATH.1 (older ones up to PATH.keep,
+ * safefile_rotate: names only, never through a link) and a new PATH is
+ * opened the way every sink is. Called with whole lines in buf, so no
+ * line is split across two files and none is lost. A file that cannot
+ * be rotated is written on as it is (counted, warned once), and tried
+ * again after another max_size/4 bytes.
+ */
+static void sink_rotate_due(struct sink *k)
+{
+	struct sink fresh = { 0 };
+	char err[512];
+	int r;
+
+	if (!k->max_size || !k->regular || !k->size || k->size + k->len <= k->max_size ||
+	    k->size < k->retry_at)
+		return;
+	if ((r = safefile_rotate(k->path, k->keep, err, sizeof(err))) == 0)
+		r = sink_open(&fresh, k->path, err, sizeof(err));
+	if (r) {
+		if (!k->rotate_failures++)
+			log_warn("events output %s: cannot rotate: %s; writing on to the file as it is", k->path, err);
+		k->retry_at = k->size + k->max_size / 4;
+		return;
+	}
+	free(fresh.path);
+	close(k->fd);
+	k->fd = fresh.fd;
+	k->regular = fresh.regular;
+	k->size = fresh.size;
+	k->retry_at = 0;
+	k->rotations++;
 }
 
 int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *err, size_t errsz)
@@ -92,6 +139,8 @@ int eventlog_open(const struct eventlog_opts *o, struct eventlog **out, char *er
 			return r;
 		}
 		el->nsinks++;
+		el->sinks[i].max_size = o->max_size;
+		el->sinks[i].keep = o->keep;
 	}
 	*out = el;
 	return 0;
@@ -117,11 +166,14 @@ static void sink_lose(struct sink *k, int e)
  * failed write began, so it holds only whole lines. */
 static void sink_flush(struct sink *k)
 {
-	off_t start = k->regular ? lseek(k->fd, 0, SEEK_END) : 0;
+	off_t start = 0;
 	size_t done = 0;
 
 	if (!k->len)
 		return;
+	sink_rotate_due(k);
+	if (k->regular)
+		start = lseek(k->fd, 0, SEEK_END);
 	if (k->broken && !k->regular) {
 		if (write(k->fd, "\n", 1) != 1) {
 			sink_lose(k, errno);
@@ -141,9 +193,11 @@ static void sink_flush(struct sink *k)
 		if (done && k->regular && start >= 0 && ftruncate(k->fd, start) == 0)
 			done = 0;
 		k->broken = done > 0;
+		k->size += done;
 		sink_lose(k, w < 0 ? errno : EIO);
 		return;
 	}
+	k->size += k->len;
 	k->len = 0;
 	k->lines = 0;
 }
@@ -297,7 +351,7 @@ uint64_t eventlog_count(const struct eventlog *el)
 
 uint64_t eventlog_lost(const struct eventlog *el)
 {
-	uint64_t n = 0;
+	uint64_t n = el ? el->lost_closed : 0;
 
 	for (int i = 0; el && i < el->nsinks; i++)
 		n += el->sinks[i].lost;
@@ -320,12 +374,129 @@ int eventlog_reopen(struct eventlog *el)
 			failed++;
 			continue;
 		}
+		free(fresh.path);
 		close(k->fd);
 		k->fd = fresh.fd;
 		k->regular = fresh.regular;
+		k->size = fresh.size;
 		k->broken = 0;
 	}
 	return failed ? -EIO : 0;
+}
+
+struct eventlog_next {
+	struct sink sinks[EVENTLOG_MAX_SINKS];
+	int keep[EVENTLOG_MAX_SINKS];   /* index of the running sink kept, or -1: opened here */
+	int n, changed;
+};
+
+static int find_sink(const struct eventlog *el, const struct eventlog_next *n, const char *path)
+{
+	for (int i = 0; i < el->nsinks; i++) {
+		int claimed = 0;
+
+		for (int k = 0; k < n->n; k++)
+			claimed |= n->keep[k] == i;
+		if (!claimed && !strcmp(el->sinks[i].path, path))
+			return i;
+	}
+	return -1;
+}
+
+int eventlog_prepare(const struct eventlog *el, const char *const *paths, int npaths,
+		     struct eventlog_next **out, char *err, size_t errsz)
+{
+	struct eventlog_next *n = calloc(1, sizeof(*n));
+	int r;
+
+	*out = NULL;
+	if (!n) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < npaths && i < EVENTLOG_MAX_SINKS; i++, n->n++) {
+		n->keep[i] = find_sink(el, n, paths[i]);
+		n->changed |= n->keep[i] != i;
+		if (n->keep[i] < 0 && (r = sink_open(&n->sinks[i], paths[i], err, errsz))) {
+			eventlog_abort(n);
+			return r;
+		}
+		n->sinks[i].max_size = el->o.max_size;
+		n->sinks[i].keep = el->o.keep;
+	}
+	n->changed |= n->n != el->nsinks;
+	*out = n;
+	return 0;
+}
+
+int eventlog_next_changed(const struct eventlog_next *n)
+{
+	return n->changed;
+}
+
+static void sink_close(struct eventlog *el, struct sink *k)
+{
+	if (el)
+		sink_flush(k);
+	if (k->fd >= 0)
+		close(k->fd);
+	if (el) {
+		el->lost_closed += k->lost;
+		el->rotations_closed += k->rotations;
+		el->rotate_failures_closed += k->rotate_failures;
+	}
+	free(k->buf);
+	free(k->path);
+}
+
+void eventlog_commit(struct eventlog *el, struct eventlog_next *n)
+{
+	struct sink next[EVENTLOG_MAX_SINKS];
+	int kept[EVENTLOG_MAX_SINKS] = { 0 };
+
+	for (int i = 0; i < n->n; i++) {
+		if (n->keep[i] >= 0)
+			kept[n->keep[i]] = 1;
+		next[i] = n->keep[i] >= 0 ? el->sinks[n->keep[i]] : n->sinks[i];
+	}
+	/* a sink the new config drops gets what is due, then is closed */
+	for (int i = 0; i < el->nsinks; i++)
+		if (!kept[i])
+			sink_close(el, &el->sinks[i]);
+	memcpy(el->sinks, next, sizeof(next[0]) * n->n);
+	el->nsinks = n->n;
+	free(n);
+}
+
+void eventlog_abort(struct eventlog_next *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->n; i++)
+		if (n->keep[i] < 0 && n->sinks[i].path)
+			sink_close(NULL, &n->sinks[i]);
+	free(n);
+}
+
+void eventlog_set_rotation(struct eventlog *el, uint64_t max_size, int keep)
+{
+	el->o.max_size = max_size;
+	el->o.keep = keep;
+	for (int i = 0; i < el->nsinks; i++) {
+		el->sinks[i].max_size = max_size;
+		el->sinks[i].keep = keep;
+		el->sinks[i].retry_at = 0;
+	}
+}
+
+void eventlog_rotation_status(const struct eventlog *el, uint64_t *rotations, uint64_t *failures)
+{
+	*rotations = el->rotations_closed;
+	*failures = el->rotate_failures_closed;
+	for (int i = 0; i < el->nsinks; i++) {
+		*rotations += el->sinks[i].rotations;
+		*failures += el->sinks[i].rotate_failures;
+	}
 }
 
 void eventlog_flush(struct eventlog *el)
@@ -348,6 +519,7 @@ void eventlog_close(struct eventlog *el)
 				 (unsigned long long)k->lost);
 		close(k->fd);
 		free(k->buf);
+		free(k->path);
 	}
 	free(el);
 }

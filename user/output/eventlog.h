@@ -27,6 +27,8 @@ struct eventlog_opts {
 	const char *literals[EVENTLOG_MAX_LITERALS];
 	int nliterals;
 	int64_t boot_to_real;                  /* CLOCK_BOOTTIME -> CLOCK_REALTIME */
+	uint64_t max_size;                     /* events_max_size: rotate regular files; 0 never */
+	int keep;                              /* events_keep: PATH.1 .. PATH.keep */
 };
 
 struct eventlog;
@@ -48,6 +50,25 @@ void eventlog_flush(struct eventlog *el);
 /* Open every file sink again by its path (after logrotate moved it); a
  * sink that cannot be opened keeps writing to its old file. */
 int eventlog_reopen(struct eventlog *el);
+/* Size-based rotation of the regular-file sinks (a reload may change it):
+ * before a flush would take a file past max_size it is moved to PATH.1
+ * (the older ones up to PATH.keep) and a new PATH is opened; whole lines
+ * only, none lost. */
+void eventlog_set_rotation(struct eventlog *el, uint64_t max_size, int keep);
+void eventlog_rotation_status(const struct eventlog *el, uint64_t *rotations, uint64_t *failures);
+
+/*
+ * A reload's new list of sinks: prepare opens the paths not open yet (a
+ * path already open keeps its sink); nothing running changes, and a path
+ * that cannot be opened is -errno with err. commit swaps the list in: a
+ * sink no longer listed is flushed and closed. abort undoes prepare.
+ */
+struct eventlog_next;
+int eventlog_prepare(const struct eventlog *el, const char *const *paths, int npaths,
+		     struct eventlog_next **out, char *err, size_t errsz);
+int eventlog_next_changed(const struct eventlog_next *n);
+void eventlog_commit(struct eventlog *el, struct eventlog_next *n);
+void eventlog_abort(struct eventlog_next *n);
 void eventlog_close(struct eventlog *el);
 
 #endif

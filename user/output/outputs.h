@@ -27,6 +27,31 @@ struct outputs;
 int outputs_open(const struct outputs_cfg *cfg, const char *metrics_listen, struct outputs **out,
 		 char *err, size_t errsz);
 
+/*
+ * A reload (SIGHUP): the new config's outputs and metrics address.
+ * prepare opens, beside the running set, every output that is new or
+ * whose settings changed (an output with the same settings is kept, its
+ * queue and connection with it; the same metrics spec keeps its
+ * listener). It changes nothing running: on failure (a port in use, an
+ * address that does not resolve) -1 and one message in err, and the
+ * running set goes on. commit then swaps the new set in (never fails):
+ * a replaced syslog output is sent on, from the loop, until its queue is
+ * empty (at most 5 s), a replaced webhook's own thread sends its queue
+ * on (one try per batch), and each is closed then; the old metrics
+ * listener is closed at once. abort closes what prepare opened.
+ */
+struct outputs_next;
+int outputs_prepare(const struct outputs *o, const struct outputs_cfg *cfg, const char *metrics_listen,
+		    struct outputs_next **out, char *err, size_t errsz);
+/* Whether the new set differs from the running one at all. */
+int outputs_next_changed(const struct outputs_next *n);
+void outputs_commit(struct outputs *o, struct outputs_next *n);
+void outputs_abort(struct outputs_next *n);
+
+/* Every loop pass: queued syslog messages out as far as the sockets take
+ * them now, and replaced outputs closed once drained. Never waits. */
+void outputs_pump(struct outputs *o);
+
 /* One verdict (the redacted verdict object): counted, and sent to each
  * syslog and webhook output. */
 void outputs_verdict(struct outputs *o, const cJSON *verdict);
@@ -41,7 +66,8 @@ void outputs_status(void *o, cJSON *section);
 /* The metrics endpoint's address, or NULL when there is none. */
 const char *outputs_metrics_address(const struct outputs *o);
 
-/* NULL-safe. */
+/* NULL-safe. The one place that waits: each syslog queue gets
+ * SYSLOG_CLOSE_FLUSH_MS, each webhook its close-time drain. */
 void outputs_close(struct outputs *o);
 
 #endif

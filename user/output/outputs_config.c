@@ -166,13 +166,38 @@ static int output_key(struct ctx *c, struct output_cfg *o, yaml_node_t *k, yaml_
 	return fail(c, k, "outputs: unknown key '%s'", key);
 }
 
+/* Keys that only some types use: one given to another type would be
+ * read and then ignored, so it is refused by name. */
+static const struct {
+	const char *key;
+	unsigned types;           /* 1 << enum output_type */
+} typed_keys[] = {
+	{ "facility", 1u << OUTPUT_SYSLOG },
+	{ "queue", 1u << OUTPUT_SYSLOG | 1u << OUTPUT_WEBHOOK },
+	{ "batch", 1u << OUTPUT_WEBHOOK },
+	{ "timeout", 1u << OUTPUT_WEBHOOK },
+	{ "backoff_base", 1u << OUTPUT_WEBHOOK },
+	{ "backoff_max", 1u << OUTPUT_WEBHOOK },
+};
+
+static unsigned typed_key_bit(const char *key)
+{
+	for (size_t i = 0; i < sizeof(typed_keys) / sizeof(typed_keys[0]); i++)
+		if (!strcmp(key, typed_keys[i].key))
+			return 1u << i;
+	return 0;
+}
+
 /* What each type needs, and nothing another type uses. */
-static int output_check(struct ctx *c, yaml_node_t *at, struct output_cfg *o, int type_seen)
+static int output_check(struct ctx *c, yaml_node_t *at, struct output_cfg *o, int type_seen, unsigned given)
 {
 	const char *t = type_names[o->type];
 
 	if (!type_seen)
 		return fail(c, at, "outputs: 'type' is required (file, stdout, syslog, webhook)");
+	for (size_t i = 0; i < sizeof(typed_keys) / sizeof(typed_keys[0]); i++)
+		if ((given & 1u << i) && !(typed_keys[i].types & 1u << o->type))
+			return fail(c, at, "outputs: '%s' is not a key of type %s", typed_keys[i].key, t);
 	if ((o->path != NULL) != (o->type == OUTPUT_FILE))
 		return fail(c, at, "outputs: %s", o->path ? "'path' is for type file only" : "type file needs 'path'");
 	if (o->address && o->type != OUTPUT_SYSLOG)
@@ -191,6 +216,7 @@ static int output_check(struct ctx *c, yaml_node_t *at, struct output_cfg *o, in
 static int output_entry(struct ctx *c, struct output_cfg *o, yaml_node_t *map)
 {
 	int type_seen = 0;
+	unsigned given = 0;
 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return fail(c, map, "each output must be a mapping, e.g. {type: syslog, address: /dev/log}");
@@ -205,10 +231,11 @@ static int output_entry(struct ctx *c, struct output_cfg *o, yaml_node_t *map)
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 
 		type_seen |= k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, "type");
+		given |= k && k->type == YAML_SCALAR_NODE ? typed_key_bit((char *)k->data.scalar.value) : 0;
 		if (output_key(c, o, k, yaml_document_get_node(c->doc, p->value)))
 			return -1;
 	}
-	return output_check(c, map, o, type_seen);
+	return output_check(c, map, o, type_seen, given);
 }
 
 static int outputs_section(struct ctx *c, struct outputs_cfg *oc, yaml_node_t *seq)

@@ -4,13 +4,15 @@
  *
  *   metrics:
  *     listen: 127.0.0.1:9464          # off when absent; --metrics overrides
- *   outputs:                          # a list; verdicts go to each
+ *   outputs:                          # a list; verdicts go to each; SIGHUP rebuilds what changed
  *     - type: file                    # the whole event stream, as --events
  *       path: /var/log/tokenward/events.jsonl
  *     - type: stdout                  # the whole event stream on stdout
  *     - type: syslog                  # verdict lines, RFC 5424
  *       address: /dev/log             # or unix:PATH, udp://HOST:PORT, tcp://HOST:PORT
  *       facility: daemon              # kern..local7 (default daemon)
+ *       queue: 1000                   # messages waiting for the server, 1..100000; more dropped
+ *                                     # (a key another type does not use is refused by name)
  *     - type: webhook                 # verdict lines as JSON arrays, POSTed
  *       url: https://siem.example/tokenward
  *       batch: 50                     # verdicts per POST, 1..1000

@@ -65,7 +65,7 @@ static const struct labeled {
 static const char gauges[] =
 	",running,ringbuf_bytes,wakeup_bytes,capture_bytes,cpus,processes,open_files,"
 	"files_probed,files_attached,open,ledger_tokens,ledger_open,pending,done,failed,"
-	"in_flight,workers,last_request_ms,oldest_pending_ms,queued_now,connections_open,";
+	"in_flight,workers,last_request_ms,oldest_pending_ms,queued_now,connections_open,retiring_now,delivery_max_ms,";
 
 static bool in_list(const char *list, const char *key)
 {

@@ -1,6 +1,7 @@
 /* Verdict lines to syslog, RFC 5424 (see syslog.h). */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,20 +9,34 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "lib/log.h"
 #include "lib/util.h"
 #include "output/syslog.h"
 
+/* One formatted message: the frame as it goes on the wire. */
+struct frame {
+	size_t len;
+	char b[];
+};
+
 struct syslog_out {
 	char *address;
 	int facility;
+	unsigned queue;           /* messages that may wait */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	int socktype;             /* SOCK_DGRAM or SOCK_STREAM */
 	int fd;                   /* -1: not connected */
-	uint64_t last_connect_ns;
+	int connecting;           /* a TCP connect in progress on fd */
+	uint64_t connect_started_ns, next_try_ns;
+	unsigned backoff_ms;
+	int down_warned;          /* "cannot connect" said since the last connect */
 	char host[256];
-	uint64_t sent, failed;
+	struct frame **q;         /* ring of queue slots */
+	size_t head, n, bytes;
+	size_t off;               /* bytes of q[head] already on a stream */
+	uint64_t sent, failed, dropped, connects;
 	char *buf;
 };
 
@@ -85,76 +100,209 @@ static int parse_address(struct syslog_out *s, const char *a, char *err, size_t 
 	return 0;
 }
 
-/* (Re)connect, at most once a second. 0 or -1. */
-static int syslog_connect(struct syslog_out *s)
+static void pop_head(struct syslog_out *s)
+{
+	s->bytes -= s->q[s->head]->len;
+	free(s->q[s->head]);
+	s->head = (s->head + 1) % s->queue;
+	s->n--;
+}
+
+static void conn_drop(struct syslog_out *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->connecting = 0;
+	/* a stream cut in the middle of a message has lost its framing: that
+	 * message is lost; the next connection starts with the next one */
+	if (s->off) {
+		s->off = 0;
+		s->failed++;
+		pop_head(s);
+	}
+}
+
+/* The connection failed (err): try again after the backoff, doubled. */
+static void conn_failed(struct syslog_out *s, int err)
 {
 	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
-	struct timeval tv = { 0, SYSLOG_SEND_TIMEOUT_MS * 1000 };
 
-	if (s->fd >= 0)
-		return 0;
-	if (s->last_connect_ns && now - s->last_connect_ns < 1000000000ull)
-		return -1;
-	s->last_connect_ns = now;
-	s->fd = socket(s->sa.ss_family, s->socktype | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
-		return -1;
-	/* connect() on a TCP socket honours SO_SNDTIMEO too */
-	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(s->fd, (struct sockaddr *)&s->sa, s->salen)) {
-		close(s->fd);
-		s->fd = -1;
-		return -1;
+	conn_drop(s);
+	if (!s->down_warned) {
+		log_warn("syslog %s: %s; %zu verdicts queued, retrying with backoff (dropped when %u are waiting)",
+			 s->address, strerror(err), s->n, s->queue);
+		s->down_warned = 1;
 	}
+	s->next_try_ns = now + (uint64_t)s->backoff_ms * 1000000ull;
+	s->backoff_ms = s->backoff_ms * 2 > SYSLOG_BACKOFF_MAX_MS ? SYSLOG_BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void conn_up(struct syslog_out *s)
+{
+	s->connecting = 0;
+	s->connects++;
+	s->backoff_ms = SYSLOG_BACKOFF_MIN_MS;
+	if (s->down_warned)
+		log_info("syslog %s: connected; sending the %zu queued verdicts", s->address, s->n);
+	s->down_warned = 0;
+}
+
+/* Start a connection when the backoff allows; never waits. 1 when fd is
+ * connected, 0 when not (yet). */
+static int conn_step(struct syslog_out *s)
+{
+	uint64_t now = util_now_ns(CLOCK_MONOTONIC);
+	int sndbuf = SYSLOG_SNDBUF, e = 0;
+	socklen_t el = sizeof(e);
+	struct pollfd pf;
+
+	if (s->fd >= 0 && !s->connecting)
+		return 1;
+	if (s->fd >= 0) {
+		pf = (struct pollfd){ .fd = s->fd, .events = POLLOUT };
+		if (poll(&pf, 1, 0) <= 0) {
+			if (now - s->connect_started_ns > SYSLOG_CONNECT_TIMEOUT_MS * 1000000ull)
+				conn_failed(s, ETIMEDOUT);
+			return 0;
+		}
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &el) || e) {
+			conn_failed(s, e ? e : errno);
+			return 0;
+		}
+		conn_up(s);
+		return 1;
+	}
+	if (now < s->next_try_ns)
+		return 0;
+	s->fd = socket(s->sa.ss_family, s->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		conn_failed(s, errno);
+		return 0;
+	}
+	/* our queue is the one counted: keep the kernel's small */
+	if (s->socktype == SOCK_STREAM)
+		setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	s->connect_started_ns = now;
+	if (connect(s->fd, (struct sockaddr *)&s->sa, s->salen) == 0) {
+		conn_up(s);
+		return 1;
+	}
+	if (errno == EINPROGRESS) {
+		s->connecting = 1;
+		return 0;
+	}
+	conn_failed(s, errno);
 	return 0;
 }
 
-int syslog_out_open(const char *address, int facility, struct syslog_out **out, char *err,
-		    size_t errsz)
+int syslog_out_open(const char *address, int facility, unsigned queue, struct syslog_out **out,
+		    char *err, size_t errsz)
 {
 	struct syslog_out *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
-	if (!s || !(s->address = strdup(address)) || !(s->buf = malloc(SYSLOG_MSG_MAX + 600))) {
-		if (s)
+	if (queue < 1)
+		queue = 1;
+	if (!s || !(s->address = strdup(address)) || !(s->buf = malloc(SYSLOG_MSG_MAX + 600)) ||
+	    !(s->q = calloc(queue, sizeof(*s->q)))) {
+		if (s) {
 			free(s->address);
+			free(s->buf);
+		}
 		free(s);
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
 	s->fd = -1;
 	s->facility = facility;
+	s->queue = queue;
+	s->backoff_ms = SYSLOG_BACKOFF_MIN_MS;
 	if (gethostname(s->host, sizeof(s->host) - 1) || !s->host[0])
 		strcpy(s->host, "-");
 	if (parse_address(s, address, err, errsz)) {
 		syslog_out_close(s);
 		return -1;
 	}
-	/* Not there yet (syslog starts later, a remote one is down): each
-	 * message tries again, and is counted while it fails. */
-	if (syslog_connect(s))
-		log_warn("syslog %s: cannot connect yet (%s); verdicts are counted as not sent until it answers",
-			 address, strerror(errno));
+	/* Not there yet (syslog starts later, a remote one is down): the
+	 * verdicts wait in the queue; conn_failed says so once. */
+	conn_step(s);
 	*out = s;
 	return 0;
 }
 
-int syslog_out_send(struct syslog_out *s, int severity, const char *msgid, const char *msg)
+int syslog_out_same(const struct syslog_out *s, const char *address, int facility, unsigned queue)
 {
-	char ts[40], *p;
-	size_t mlen = strlen(msg), n;
-	ssize_t w;
-	int hl;
+	return !strcmp(s->address, address) && s->facility == facility && s->queue == queue;
+}
 
-	if (mlen > SYSLOG_MSG_MAX || syslog_connect(s))
-		goto fail;
+/* The queue's head on the socket, as far as it takes it now. 1 sent
+ * whole, 0 the socket is full (try later), -1 the connection failed. */
+static int send_head(struct syslog_out *s)
+{
+	struct frame *f = s->q[s->head];
+	ssize_t w = send(s->fd, f->b + s->off, f->len - s->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+	int lost = 0;
+
+	if (w < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	/* a datagram too large for this socket never fits: lost, counted */
+	if (w < 0 && s->socktype == SOCK_DGRAM && errno == EMSGSIZE) {
+		lost = 1;
+		w = (ssize_t)f->len;
+	} else if (w < 0) {
+		conn_failed(s, errno);
+		return -1;
+	}
+	if ((s->off += (size_t)w) < f->len)
+		return 0;
+	s->off = 0;
+	if (lost)
+		s->failed++;
+	else
+		s->sent++;
+	pop_head(s);
+	return 1;
+}
+
+void syslog_out_pump(struct syslog_out *s)
+{
+	while (s->n && conn_step(s))
+		if (send_head(s) <= 0)
+			return;
+}
+
+void syslog_out_flush(struct syslog_out *s, unsigned ms)
+{
+	uint64_t end = util_now_ns(CLOCK_MONOTONIC) + ms * 1000000ull, now;
+
+	for (syslog_out_pump(s); s->n && (now = util_now_ns(CLOCK_MONOTONIC)) < end; syslog_out_pump(s)) {
+		struct pollfd pf = { .fd = s->fd, .events = POLLOUT };
+		int left = (int)((end - now) / 1000000ull) + 1;
+
+		/* not connected: wait for the backoff (bounded by what is left) */
+		if (s->fd < 0)
+			left = left < SYSLOG_BACKOFF_MIN_MS ? left : SYSLOG_BACKOFF_MIN_MS;
+		if (s->fd < 0 ? poll(NULL, 0, left) < 0 : poll(&pf, 1, left) < 0)
+			break;
+	}
+}
+
+/* The wire form: RFC 5424 header, the message, and for TCP "LEN " in
+ * front (octet counting). The header is under 600 bytes. */
+static struct frame *format(struct syslog_out *s, int severity, const char *msgid, const char *msg,
+			    size_t mlen)
+{
+	char ts[40], *p = s->buf + 16;
+	size_t n;
+	int hl;
+	struct frame *f;
+
 	util_rfc3339(util_now_ns(CLOCK_REALTIME), ts, sizeof(ts));
-	/* TCP: "LEN " in front (octet counting); the header is under 600 bytes */
-	p = s->buf + 16;
 	hl = snprintf(p, 584, "<%d>1 %s %s tokenward %d %s - ", s->facility * 8 + (severity & 7), ts,
 		      s->host, (int)getpid(), msgid);
 	if (hl < 0 || hl >= 584)
-		goto fail;
+		return NULL;
 	memcpy(p + hl, msg, mlen);
 	n = hl + mlen;
 	if (s->socktype == SOCK_STREAM) {
@@ -165,32 +313,56 @@ int syslog_out_send(struct syslog_out *s, int severity, const char *msgid, const
 		memcpy(p, len, ll);
 		n += ll;
 	}
-	w = send(s->fd, p, n, s->socktype == SOCK_DGRAM ? MSG_DONTWAIT | MSG_NOSIGNAL : MSG_NOSIGNAL);
-	if (w == (ssize_t)n) {
-		s->sent++;
-		return 0;
+	if (!(f = malloc(sizeof(*f) + n)))
+		return NULL;
+	f->len = n;
+	memcpy(f->b, p, n);
+	return f;
+}
+
+int syslog_out_send(struct syslog_out *s, int severity, const char *msgid, const char *msg)
+{
+	size_t mlen = strlen(msg);
+	struct frame *f;
+
+	if (mlen > SYSLOG_MSG_MAX || s->n == s->queue || s->bytes + mlen + 600 > SYSLOG_QUEUE_BYTES ||
+	    !(f = format(s, severity, msgid, msg, mlen))) {
+		s->dropped++;
+		return -1;
 	}
-	/* a stream cut mid-message has lost its framing; a datagram socket
-	 * whose server went away (ECONNREFUSED, ENOENT) is made again */
-	if (s->socktype == SOCK_STREAM || (w < 0 && errno != EAGAIN)) {
-		close(s->fd);
-		s->fd = -1;
-	}
-fail:
-	s->failed++;
-	return -1;
+	s->q[(s->head + s->n++) % s->queue] = f;
+	s->bytes += f->len;
+	syslog_out_pump(s);
+	return 0;
 }
 
 uint64_t syslog_out_sent(const struct syslog_out *s) { return s->sent; }
-uint64_t syslog_out_failed(const struct syslog_out *s) { return s->failed; }
+uint64_t syslog_out_failed(const struct syslog_out *s) { return s->failed + s->dropped; }
+size_t syslog_out_pending(const struct syslog_out *s) { return s->n; }
 const char *syslog_out_address(const struct syslog_out *s) { return s->address; }
+
+void syslog_out_status(const struct syslog_out *s, cJSON *o)
+{
+	cJSON_AddNumberToObject(o, "sent", (double)s->sent);
+	cJSON_AddNumberToObject(o, "failed", (double)s->failed);
+	cJSON_AddNumberToObject(o, "dropped", (double)s->dropped);
+	cJSON_AddNumberToObject(o, "queued_now", (double)s->n);
+	cJSON_AddBoolToObject(o, "connected", s->fd >= 0 && !s->connecting);
+	cJSON_AddNumberToObject(o, "connects", (double)s->connects);
+}
 
 void syslog_out_close(struct syslog_out *s)
 {
 	if (!s)
 		return;
+	if (s->n)
+		log_warn("syslog %s: %zu verdicts not sent at close", s->address, s->n);
+	s->dropped += s->n;
+	for (; s->n; s->n--, s->head = (s->head + 1) % s->queue)
+		free(s->q[s->head]);
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->q);
 	free(s->address);
 	free(s->buf);
 	free(s);

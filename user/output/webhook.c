@@ -13,7 +13,8 @@
 struct webhook_out {
 	struct output_cfg cfg;    /* url owned */
 	pthread_t th;
-	int started, stopping;
+	unsigned backoff_base_cfg; /* as configured (0 is run as 1 ms): for webhook_out_same */
+	int started, stopping, exited;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char **q;                 /* ring of queue slots */
@@ -149,6 +150,7 @@ static void *run(void *arg)
 	}
 	/* closing: what is still queued is not sent */
 	w->dropped += w->n;
+	w->exited = 1;
 	pthread_mutex_unlock(&w->mu);
 	curl_easy_cleanup(h);
 	return NULL;
@@ -170,6 +172,7 @@ int webhook_out_open(const struct output_cfg *cfg, struct webhook_out **out, cha
 	w->cfg.batch = cfg->batch;
 	w->cfg.queue = cfg->queue;
 	w->cfg.timeout_ms = cfg->timeout_ms;
+	w->backoff_base_cfg = cfg->backoff_base_ms;
 	w->cfg.backoff_base_ms = cfg->backoff_base_ms ? cfg->backoff_base_ms : 1;
 	w->cfg.backoff_max_ms = cfg->backoff_max_ms;
 	pthread_mutex_init(&w->mu, NULL);
@@ -223,15 +226,37 @@ unsigned long long webhook_out_failures(struct webhook_out *w)
 	return n;
 }
 
+int webhook_out_same(const struct webhook_out *w, const struct output_cfg *c)
+{
+	return !strcmp(w->cfg.url, c->url) && w->cfg.batch == c->batch && w->cfg.queue == c->queue &&
+	       w->cfg.timeout_ms == c->timeout_ms && w->backoff_base_cfg == c->backoff_base_ms &&
+	       w->cfg.backoff_max_ms == c->backoff_max_ms;
+}
+
+void webhook_out_stop(struct webhook_out *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int webhook_out_finished(struct webhook_out *w)
+{
+	int done;
+
+	pthread_mutex_lock(&w->mu);
+	done = !w->started || w->exited;
+	pthread_mutex_unlock(&w->mu);
+	return done;
+}
+
 void webhook_out_close(struct webhook_out *w)
 {
 	if (!w)
 		return;
 	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->stopping = 1;
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
+		webhook_out_stop(w);
 		pthread_join(w->th, NULL);
 	}
 	for (size_t i = 0; i < w->n; i++)

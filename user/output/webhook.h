@@ -29,7 +29,18 @@ void webhook_out_status(struct webhook_out *w, cJSON *o);
 /* failures so far: failed POSTs plus dropped verdicts */
 unsigned long long webhook_out_failures(struct webhook_out *w);
 
-/* NULL-safe. */
+/* The same url, batch, queue, timeout and backoff: a reload keeps it. */
+int webhook_out_same(const struct webhook_out *w, const struct output_cfg *c);
+
+/* Tell the thread to finish (send on what is queued, one try per batch,
+ * until the first refusal) without waiting for it: a reload that
+ * replaces this output retires it so, and the loop never waits on a POST. */
+void webhook_out_stop(struct webhook_out *w);
+
+/* 1 once the thread has finished: webhook_out_close is then immediate. */
+int webhook_out_finished(struct webhook_out *w);
+
+/* NULL-safe. Stops the thread and waits for it. */
 void webhook_out_close(struct webhook_out *w);
 
 #endif

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -85,6 +88,12 @@ static void test_config_errors(void **state)
 		{ "outputs:\n  - type: webhook\n    url: http://x\n    backoff_base: 2s\n    backoff_max: 1s\n",
 		  "t.yaml:2: outputs: backoff_max is smaller than backoff_base" },
 		{ "outputs:\n  - [syslog]\n", "t.yaml:2: each output must be a mapping" },
+		/* a key the type does not use would be read and ignored */
+		{ "outputs:\n  - type: syslog\n    batch: 5\n", "t.yaml:2: outputs: 'batch' is not a key of type syslog" },
+		{ "outputs:\n  - type: file\n    path: /x\n    queue: 5\n", "t.yaml:2: outputs: 'queue' is not a key of type file" },
+		{ "outputs:\n  - type: webhook\n    url: http://x\n    facility: daemon\n",
+		  "t.yaml:2: outputs: 'facility' is not a key of type webhook" },
+		{ "outputs:\n  - type: syslog\n    queue: 0\n", "t.yaml:3: 'queue' must be a number from 1 to 100000" },
 	};
 	(void)state;
 
@@ -237,7 +246,7 @@ static void test_syslog_format(void **state)
 	strcpy(un.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
-	assert_int_equal(syslog_out_open(path, 16 + 3, &s, err, sizeof(err)), 0);
+	assert_int_equal(syslog_out_open(path, 16 + 3, 2, &s, err, sizeof(err)), 0);
 	assert_int_equal(syslog_out_send(s, 4, "verdict", line), 0);
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
 	assert_true(n > 0);
@@ -248,12 +257,27 @@ static void test_syslog_format(void **state)
 	assert_non_null(strstr(buf, " verdict - {"));
 	assert_string_equal(strstr(buf, " verdict - ") + 11, line);
 	assert_int_equal(syslog_out_sent(s), 1);
-	/* the server goes away: the send fails and is counted */
+	/* the server goes away: messages wait in the queue (never the
+	 * caller), and once it is full the next is dropped, counted */
 	close(fd);
 	unlink(path);
+	assert_int_equal(syslog_out_send(s, 5, "verdict", line), 0);
+	assert_int_equal(syslog_out_send(s, 5, "verdict", line), 0);
+	assert_int_equal(syslog_out_pending(s), 2);
+	assert_int_equal(syslog_out_failed(s), 0);
 	assert_int_equal(syslog_out_send(s, 5, "verdict", line), -1);
 	assert_int_equal(syslog_out_failed(s), 1);
+	/* it comes back: the queue goes out once the backoff allows */
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	syslog_out_flush(s, 5000);
+	assert_int_equal(syslog_out_pending(s), 0);
+	assert_int_equal(syslog_out_sent(s), 3);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
 	syslog_out_close(s);
+	close(fd);
+	unlink(path);
 	rmdir(dir);
 }
 
@@ -269,7 +293,7 @@ static void test_syslog_bad_address(void **state)
 		char err[256] = "";
 		struct syslog_out *s = NULL;
 
-		if (!syslog_out_open(bad[i], 3, &s, err, sizeof(err)))
+		if (!syslog_out_open(bad[i], 3, 10, &s, err, sizeof(err)))
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_null(s);
 		assert_true(err[0]);
@@ -302,6 +326,216 @@ static void test_verdict_counts(void **state)
 	cJSON_Delete(sec);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP receiver that accepts and never reads: no send may wait for it.
+ * The old output waited up to 200 ms per message once the socket's
+ * buffer was full (4 MiB by autotuning here, so 5000 lines of 1 KiB). */
+static void test_syslog_tcp_stalled_never_blocks(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), small = 4096, afd = -1;
+	char addr[64], err[256], line[1024];
+	struct syslog_out *s;
+	uint64_t worst = 0, start;
+	cJSON *st = cJSON_CreateObject();
+	(void)state;
+
+	setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &sl);
+	snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
+	memset(line, 'v', sizeof(line) - 1);
+	line[sizeof(line) - 1] = 0;
+	assert_int_equal(syslog_out_open(addr, 3, 100, &s, err, sizeof(err)), 0);
+	start = mono_ms();
+	for (int i = 0; i < 6000; i++) {
+		uint64_t t0 = mono_ms(), d;
+
+		syslog_out_send(s, 5, "verdict", line);
+		syslog_out_pump(s);
+		if (afd < 0)
+			afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);  /* never read */
+		if ((d = mono_ms() - t0) > worst)
+			worst = d;
+	}
+	/* a loaded machine may stall a call for its own reasons; 200 ms per
+	 * message for 1000 messages would be minutes */
+	assert_true(mono_ms() - start < 20000);
+	assert_true(worst < 150);
+	syslog_out_status(s, st);
+	assert_true(cJSON_GetObjectItem(st, "dropped")->valuedouble > 1000);
+	assert_true(cJSON_GetObjectItem(st, "queued_now")->valuedouble <= 100);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "connected")));
+	assert_int_equal(syslog_out_failed(s), (uint64_t)cJSON_GetObjectItem(st, "dropped")->valuedouble);
+	syslog_out_close(s);
+	cJSON_Delete(st);
+	if (afd >= 0)
+		close(afd);
+	close(lfd);
+}
+
+/* An absent TCP receiver (nothing listens): queued, reconnected with
+ * backoff, delivered once it listens; the caller never waits. */
+static void test_syslog_tcp_absent_then_back(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1, afd;
+	char addr[64], err[256], buf[4096];
+	struct syslog_out *s;
+	ssize_t n;
+	(void)state;
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &sl);
+	snprintf(addr, sizeof(addr), "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
+	/* bound, not listening: a connect is refused */
+	assert_int_equal(syslog_out_open(addr, 3, 5, &s, err, sizeof(err)), 0);
+	for (int i = 0; i < 7; i++)
+		syslog_out_send(s, 5, "verdict", "{\"n\":1}");
+	assert_int_equal(syslog_out_pending(s), 5);
+	assert_int_equal(syslog_out_failed(s), 2);
+	assert_int_equal(listen(lfd, 4), 0);
+	syslog_out_flush(s, 10000);
+	assert_int_equal(syslog_out_pending(s), 0);
+	assert_int_equal(syslog_out_sent(s), 5);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	n = recv(afd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = 0;
+	/* octet counting: "LEN <PRI>1 ..." */
+	assert_non_null(strstr(buf, " verdict - {\"n\":1}"));
+	syslog_out_close(s);
+	close(afd);
+	close(lfd);
+}
+
+static int dgram_server(const char *path)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	strcpy(un.sun_path, path);
+	unlink(path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	return fd;
+}
+
+static struct outputs_cfg *syslog_cfg(const char *a, const char *b, const char *listen)
+{
+	struct outputs_cfg *oc = calloc(1, sizeof(*oc));
+	const char *v[2] = { a, b };
+
+	for (int i = 0; i < 2; i++)
+		if (v[i])
+			oc->v[oc->n++] = (struct output_cfg){ .type = OUTPUT_SYSLOG, .address = strdup(v[i]),
+							      .facility = 3, .queue = 10, .line = 1 };
+	oc->metrics_listen = listen ? strdup(listen) : NULL;
+	return oc;
+}
+
+static double sec_num(cJSON *sec, const char *out, const char *key)
+{
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(sec, out), key)->valuedouble;
+}
+
+/* A reload: an unchanged output is kept (its counts with it), a new one
+ * opened, a dropped one retired after it sent what it held; a new output
+ * that cannot open refuses the whole set and leaves the running one. */
+static void test_outputs_reload(void **state)
+{
+	char dir[] = "/tmp/tw-reload.XXXXXX", pa[128], pb[128], buf[4096], err[256];
+	struct outputs *o;
+	struct outputs_next *n;
+	struct outputs_cfg *c1, *c2, *c3;
+	cJSON *v = cJSON_Parse("{\"class\":\"file_write\",\"action\":\"revoke\"}"), *sec;
+	int fa, fb;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(pa, sizeof(pa), "%s/a", dir);
+	snprintf(pb, sizeof(pb), "%s/b", dir);
+	fa = dgram_server(pa);
+	fb = dgram_server(pb);
+	c1 = syslog_cfg(pa, NULL, "127.0.0.1:0");
+	assert_int_equal(outputs_open(c1, c1->metrics_listen, &o, err, sizeof(err)), 0);
+	outputs_verdict(o, v);
+	assert_true(recv(fa, buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	const char *maddr = strdup(outputs_metrics_address(o));
+
+	/* the same output first, a new one second, the same metrics spec */
+	c2 = syslog_cfg(pa, pb, "127.0.0.1:0");
+	assert_int_equal(outputs_prepare(o, c2, c2->metrics_listen, &n, err, sizeof(err)), 0);
+	assert_true(outputs_next_changed(n));
+	outputs_commit(o, n);
+	assert_string_equal(outputs_metrics_address(o), maddr);   /* listener kept */
+	outputs_verdict(o, v);
+	assert_true(recv(fa, buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	assert_true(recv(fb, buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	sec = cJSON_CreateObject();
+	outputs_status(o, sec);
+	assert_int_equal((int)sec_num(sec, "syslog0", "sent"), 2);      /* kept: counts carry on */
+	assert_int_equal((int)sec_num(sec, "syslog1", "sent"), 1);
+	assert_int_equal((int)cJSON_GetObjectItem(sec, "rebuilds")->valuedouble, 1);
+	cJSON_Delete(sec);
+
+	/* a metrics address in use (the running listener's): refused, nothing changes */
+	c3 = syslog_cfg(pb, NULL, maddr);
+	assert_int_equal(outputs_prepare(o, c3, c3->metrics_listen, &n, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "in use"));
+	assert_string_equal(outputs_metrics_address(o), maddr);
+	outputs_verdict(o, v);
+	assert_true(recv(fa, buf, sizeof(buf), MSG_DONTWAIT) > 0);
+
+	/* a is dropped while its server is away: what it holds waits, and
+	 * goes out (the retired output pumped) once the server is back */
+	close(fa);
+	unlink(pa);
+	outputs_verdict(o, v);                      /* queued in a */
+	assert_true(recv(fb, buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	free(c3->metrics_listen);
+	c3->metrics_listen = NULL;
+	assert_int_equal(outputs_prepare(o, c3, NULL, &n, err, sizeof(err)), 0);
+	outputs_commit(o, n);
+	assert_null(outputs_metrics_address(o));
+	fa = dgram_server(pa);
+	for (uint64_t end = mono_ms() + 10000; mono_ms() < end;) {
+		outputs_pump(o);
+		if (recv(fa, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			break;
+		usleep(10000);
+	}
+	sec = cJSON_CreateObject();
+	outputs_pump(o);
+	outputs_status(o, sec);
+	assert_int_equal((int)cJSON_GetObjectItem(sec, "retiring_now")->valuedouble, 0);
+	assert_int_equal((int)sec_num(sec, "failures", "replaced"), 0);
+	assert_int_equal((int)sec_num(sec, "syslog0", "sent"), 3);       /* b, now the first */
+	cJSON_Delete(sec);
+	outputs_close(o);
+	outputs_config_free(c1);
+	outputs_config_free(c2);
+	outputs_config_free(c3);
+	free((char *)maddr);
+	cJSON_Delete(v);
+	close(fa);
+	close(fb);
+	unlink(pa);
+	unlink(pb);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +548,9 @@ int main(void)
 		cmocka_unit_test(test_promtext_escapes),
 		cmocka_unit_test(test_syslog_format),
 		cmocka_unit_test(test_syslog_bad_address),
+		cmocka_unit_test(test_syslog_tcp_stalled_never_blocks),
+		cmocka_unit_test(test_syslog_tcp_absent_then_back),
+		cmocka_unit_test(test_outputs_reload),
 		cmocka_unit_test(test_verdict_counts),
 	};
 
