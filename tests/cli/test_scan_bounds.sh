@@ -124,7 +124,43 @@ expect_json scan_hostile_finds_planted "$TW_TMP/hostile.json" "[o['sha256'] for 
 # No search gave up: the bound met is the 200 KB run of "eyJ", a JWT
 # header longer than the rule's 64 KiB (said, as it should be); being
 # base64-shaped too, it is decoded in 64 KiB pieces (said as well).
-expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[{k: v for k, v in o['coverage'].items() if k != 'encoded_runs_cut'} for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0, 'decode_budget_hits': 0, 'decode_depth_hits': 0}]"
+expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[{k: v for k, v in o['coverage'].items() if k != 'encoded_runs_cut'} for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0, 'decode_budget_hits': 0, 'decode_depth_hits': 0, 'repeats_collapsed': 0}]"
+
+# --- one secret repeated densely: a few reports per piece, the rest counted
+# (issue 13 defect 9: 1.8 million findings of the same JWTs in 64 MiB).
+# A managed token in the middle of the collapsed copies, and a distinct
+# JWT after them, are still reported.
+jwt=$($GEN jwt); jwt2=$($GEN jwt); mtok=$($GEN ghp)
+printf '%s\n%s\n%s\n' "$jwt" "$jwt2" "$mtok" >>"$TOKENS"
+printf '%s' "$mtok" | "$TW" ledger register --issuer ext --task repeats --aud https://api.test --ttl 600 \
+  >"$TW_TMP/reg.out" 2>"$TW_TMP/reg.err"
+mid=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/reg.out" "$TW_TMP/reg.err" | head -1 | cut -d: -f2)
+python3 - "$D/repeats.log" "$jwt" "$mtok" "$jwt2" <<'PY'
+import sys
+path, j, m, j2 = sys.argv[1:]
+with open(path, "w") as f:
+    f.write((j + " ") * 2500 + m + " " + (j + " ") * 2500 + j2 + "\n")
+PY
+"$TW" scan --ledger "$TOKENWARD_LEDGER" --format json "$D/repeats.log" >"$TW_TMP/rep.json" 2>"$TW_TMP/rep.err"
+expect_json scan_repeats_collapsed_counted "$TW_TMP/rep.json" \
+  "[o['sha256'] for o in f if 'sha256' in o] == ['$(sha "$jwt")'] * 8 + ['$(sha "$mtok")', '$(sha "$jwt2")'] and f[-1]['coverage']['repeats_collapsed'] == 4992 and f[-1]['coverage']['complete'] is False"
+expect_json scan_repeats_managed_token_seen "$TW_TMP/rep.json" \
+  "[(o['managed'], o['token_id']) for o in f if o.get('sha256') == '$(sha "$mtok")'] == [(True, '$mid')]"
+grep -q "coverage: 4992 repeats of a secret already reported 8 times in the same buffer not listed; every secret found was reported" "$TW_TMP/rep.err" \
+  && ok scan_repeats_said_on_stderr || not_ok scan_repeats_said_on_stderr "$(head -c 300 "$TW_TMP/rep.err")"
+# In 64 KiB pieces each piece reports the first copies in its own region
+# (detector_set_region); the managed token and the last JWT are still
+# there, and every copy is either reported or counted, exactly once.
+"$TW" scan --ledger "$TOKENWARD_LEDGER" --chunk 64K --format json "$D/repeats.log" >"$TW_TMP/rep64.json" 2>/dev/null
+expect_json scan_repeats_collapsed_per_piece "$TW_TMP/rep64.json" \
+  "len([o for o in f if o.get('sha256') == '$(sha "$jwt")']) >= 8 * 10 and [o['managed'] for o in f if o.get('sha256') == '$(sha "$mtok")'] == [True] and [o['sha256'] for o in f if 'sha256' in o][-1] == '$(sha "$jwt2")' and f[-1]['coverage']['repeats_collapsed'] == 5000 - len([o for o in f if o.get('sha256') == '$(sha "$jwt")'])"
+"$TW" scan --format sarif "$D/repeats.log" >"$TW_TMP/rep.sarif" 2>/dev/null
+python3 -c "
+import json, sys
+inv = json.load(open(sys.argv[1]))['runs'][0]['invocations'][0]
+assert inv['properties']['coverage']['repeats_collapsed'] == 4992
+assert 'repeats of a secret' in inv['toolExecutionNotifications'][0]['message']['text']
+" "$TW_TMP/rep.sarif" && ok scan_repeats_in_sarif || not_ok scan_repeats_in_sarif "$(head -c 300 "$TW_TMP/rep.sarif")"
 
 # --- an ordinary file: no coverage line at all ---------------------------
 printf 'nothing to see here\nuser=alice eyJhbGciOiJub25lIn0 ok\n' >"$D/plain.log"

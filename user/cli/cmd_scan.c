@@ -31,6 +31,12 @@
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF };
 
+/* The finding being written (see put_json_str). */
+struct line {
+	char *p;
+	size_t n, cap;
+};
+
 struct scan_ctx {
 	enum fmt fmt;
 	int quiet;
@@ -39,6 +45,11 @@ struct scan_ctx {
 	uint64_t findings;
 	struct ledger_cache *ledger;
 	pthread_mutex_t ledger_mu;
+	char *path_raw, *path_red;   /* the last finding's path, and as shown */
+	struct line line;            /* the finding being written */
+	struct line head;            /* its JSON up to the path (json_head) */
+	const char *head_rule;       /* whose head that is, for */
+	unsigned path_gen, head_gen; /* which path_shown() */
 };
 
 static const char scan_help[] =
@@ -105,11 +116,226 @@ static const char *sarif_level(int sev)
 	return sev >= SEV_HIGH ? "error" : sev == SEV_MEDIUM ? "warning" : "note";
 }
 
+/*
+ * Text and JSON lines are built in one buffer and written with one call,
+ * not as a cJSON object and printf: on finding-dense hostile input
+ * (issue 13) a cJSON object per finding, with its allocations and its
+ * printf/sscanf round trip per number, cost ten times the detection. The
+ * bytes are the same as cJSON_PrintUnformatted's: keys in the same
+ * order, strings escaped the same way.
+ */
+/* Room for need more bytes; 0, or -ENOMEM. */
+static int line_room(struct line *l, size_t need)
+{
+	if (l->n + need <= l->cap)
+		return 0;
+	size_t cap = (l->n + need) * 2;
+	char *np = realloc(l->p, cap);
+	if (!np)
+		return -ENOMEM;
+	l->p = np;
+	l->cap = cap;
+	return 0;
+}
+
+/* Callers made room: line_room(l, line_bound(...)). */
+static void put(struct line *l, const char *s, size_t n)
+{
+	memcpy(l->p + l->n, s, n);
+	l->n += n;
+}
+#define PUT_LIT(l, s) put(l, s, sizeof(s) - 1)
+
+static void put_str(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void put_u64(struct line *l, uint64_t v)
+{
+	static const char d2[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				 "8081828384858687888990919293949596979899";
+	char d[24];
+	int n = (int)sizeof(d);
+
+	/* two digits a step: four numbers a line, a million lines */
+	for (; v >= 100; v /= 100) {
+		n -= 2;
+		memcpy(d + n, d2 + 2 * (v % 100), 2);
+	}
+	if (v >= 10) {
+		n -= 2;
+		memcpy(d + n, d2 + 2 * v, 2);
+	} else {
+		d[--n] = (char)('0' + v);
+	}
+	put(l, d + n, sizeof(d) - (size_t)n);
+}
+
+/* For each byte, what follows the backslash that escapes it in JSON
+ * (cJSON's choices), 'u' for \u00XX, 0 for none. */
+static const unsigned char json_esc[256] = {
+	[0 ... 7] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [11] = 'u', ['\f'] = 'f', ['\r'] = 'r',
+	[14 ... 31] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+/* A JSON string as cJSON prints it: ", \ and control bytes escaped, the
+ * rest as is. At most 6 bytes per byte of s, plus 2. */
+static void put_json_str(struct line *l, const char *s)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *esc = json_esc, *q = (const unsigned char *)s;
+	char *o = l->p + l->n;
+
+	*o++ = '"';
+	for (; *q; q++) {
+		unsigned char e = esc[*q];
+
+		if (!e) {
+			*o++ = (char)*q;
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = (char)e;
+		if (e == 'u') {
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hx[*q >> 4];
+			*o++ = hx[*q & 15];
+		}
+	}
+	*o++ = '"';
+	l->n = (size_t)(o - l->p);
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+/* An upper bound on a finding's line: every string escaped at its worst,
+ * and the fixed part. */
+static size_t line_bound(const struct detect_match *m, const char *path, const char *id, const char *red)
+{
+	return 6 * (slen(m->rule_id) + slen(m->rule_name) + slen(path) + slen(id) + slen(red) + slen(m->decoded)) +
+	       512;
+}
+
+/* A finding's line up to its path: the same for every finding of one
+ * rule in one file, so built once for the pair and copied. */
+static int json_head(struct scan_ctx *c, const struct detect_match *m, const char *path)
+{
+	struct line *h = &c->head;
+
+	if (c->head_rule == m->rule_id && c->head_gen == c->path_gen)
+		return 0;
+	h->n = 0;
+	if (line_room(h, line_bound(m, path, "", "")))
+		return -ENOMEM;
+	PUT_LIT(h, "{\"rule\":");
+	put_json_str(h, m->rule_id);
+	PUT_LIT(h, ",\"rule_name\":");
+	put_json_str(h, m->rule_name);
+	PUT_LIT(h, ",\"severity\":");
+	put_json_str(h, rules_severity_name(m->severity));
+	PUT_LIT(h, ",\"path\":");
+	put_json_str(h, path);
+	c->head_rule = m->rule_id;
+	c->head_gen = c->path_gen;
+	return 0;
+}
+
+static void finding_json(struct scan_ctx *c, const struct scan_finding *f, const char *fp, const char *id,
+			 const char *red)
+{
+	const struct detect_match *m = f->m;
+	struct line *l = &c->line;
+
+	put(l, c->head.p, c->head.n);
+	PUT_LIT(l, ",\"line\":");
+	put_u64(l, f->line);
+	PUT_LIT(l, ",\"column\":");
+	put_u64(l, f->column);
+	PUT_LIT(l, ",\"offset\":");
+	put_u64(l, f->offset);
+	PUT_LIT(l, ",\"length\":");
+	put_u64(l, m->len);
+	PUT_LIT(l, ",\"sha256\":\"");
+	put(l, fp, 64);
+	if (m->known) {
+		PUT_LIT(l, "\",\"managed\":true,\"token_id\":");
+		put_json_str(l, id);
+	} else {
+		PUT_LIT(l, "\",\"managed\":false,\"token_id\":null");
+	}
+	PUT_LIT(l, ",\"redacted\":");
+	put_json_str(l, red);
+	if (m->checksum_valid > 0)
+		PUT_LIT(l, ",\"checksum\":\"valid\"");
+	else if (m->checksum_valid < 0)
+		PUT_LIT(l, ",\"checksum\":\"invalid\"");
+	else
+		PUT_LIT(l, ",\"checksum\":\"none\"");
+	if (m->decoded) { /* offset/line/column are the encoded run's */
+		PUT_LIT(l, ",\"decoded\":");
+		put_json_str(l, m->decoded);
+		PUT_LIT(l, ",\"encoded_length\":");
+		put_u64(l, m->raw_len);
+	}
+	PUT_LIT(l, "}\n");
+}
+
+/* PATH:LINE:COL: RULE REDACTED sha256:HEX managed ID|unmanaged[ decoded:CHAIN] */
+static void finding_text(struct line *l, const struct scan_finding *f, const char *path, const char *fp,
+			 const char *id, const char *red)
+{
+	const struct detect_match *m = f->m;
+
+	put_str(l, path);
+	l->p[l->n++] = ':';
+	put_u64(l, f->line);
+	l->p[l->n++] = ':';
+	put_u64(l, f->column);
+	PUT_LIT(l, ": ");
+	put_str(l, m->rule_id);
+	l->p[l->n++] = ' ';
+	put_str(l, red);
+	PUT_LIT(l, " sha256:");
+	put(l, fp, 64);
+	if (m->known) {
+		PUT_LIT(l, " managed ");
+		put_str(l, id);
+	} else {
+		PUT_LIT(l, " unmanaged");
+	}
+	if (m->decoded) {
+		PUT_LIT(l, " decoded:");
+		put_str(l, m->decoded);
+	}
+	l->p[l->n++] = '\n';
+}
+
+/* A file name may hold a token too: every format shows it redacted. One
+ * file's findings share its name, so it is redacted once per file. */
+static const char *path_shown(struct scan_ctx *c, const char *path)
+{
+	if (c->path_raw && !strcmp(c->path_raw, path))
+		return c->path_red ? c->path_red : "?";
+	free(c->path_raw);
+	free(c->path_red);
+	c->path_gen++;
+	c->path_raw = strdup(path);
+	c->path_red = redact_text(path, strlen(path));
+	return c->path_red ? c->path_red : "?";
+}
+
 static int on_finding(void *vctx, const struct scan_finding *f)
 {
 	struct scan_ctx *c = vctx;
 	const struct detect_match *m = f->m;
 	char fp[65], red[64], id[64] = "";
+	const char *p;
 
 	c->findings++;
 	sha256_to_hex(m->sha256, fp);
@@ -118,39 +344,21 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 		ledger_id(c, m->sha256, id, sizeof(id));
 	if (m->known && !id[0])
 		snprintf(id, sizeof(id), "%lld", m->token_id);
-	/* A file name may hold a token too: every format shows it redacted. */
-	char *p = redact_text(f->path, strlen(f->path));
-	if (c->fmt == FMT_TEXT) {
-		fprintf(c->out, "%s:%llu:%llu: %s %s sha256:%s %s%s%s%s\n", p ? p : "?",
-			(unsigned long long)f->line, (unsigned long long)f->column, m->rule_id, red, fp,
-			m->known ? "managed " : "unmanaged", id, m->decoded ? " decoded:" : "",
-			m->decoded ? m->decoded : "");
-		free(p);
+	p = path_shown(c, f->path);
+	if (c->fmt != FMT_SARIF) {
+		c->line.n = 0;
+		if (line_room(&c->line, line_bound(m, p, id, red)))
+			return -ENOMEM;
+		if (c->fmt == FMT_JSON) {
+			if (json_head(c, m, p))
+				return -ENOMEM;
+			finding_json(c, f, fp, id, red);
+		} else
+			finding_text(&c->line, f, p, fp, id, red);
+		fwrite_unlocked(c->line.p, 1, c->line.n, c->out);
 		return 0;
 	}
 	cJSON *o = cJSON_CreateObject();
-	if (c->fmt == FMT_JSON) {
-		cJSON_AddStringToObject(o, "rule", m->rule_id);
-		cJSON_AddStringToObject(o, "rule_name", m->rule_name);
-		cJSON_AddStringToObject(o, "severity", rules_severity_name(m->severity));
-		cJSON_AddStringToObject(o, "path", p ? p : "?");
-		cJSON_AddNumberToObject(o, "line", (double)f->line);
-		cJSON_AddNumberToObject(o, "column", (double)f->column);
-		cJSON_AddNumberToObject(o, "offset", (double)f->offset);
-		cJSON_AddNumberToObject(o, "length", (double)m->len);
-		cJSON_AddStringToObject(o, "sha256", fp);
-		add_managed(o, m->known, id, red);
-		cJSON_AddStringToObject(o, "checksum",
-					m->checksum_valid > 0 ? "valid" : m->checksum_valid < 0 ? "invalid" : "none");
-		if (m->decoded) { /* offset/line/column are the encoded run's */
-			cJSON_AddStringToObject(o, "decoded", m->decoded);
-			cJSON_AddNumberToObject(o, "encoded_length", (double)m->raw_len);
-		}
-		cmd_print_json(c->out, o, 0);
-		cJSON_Delete(o);
-		free(p);
-		return 0;
-	}
 	/* SARIF 2.1.0 result */
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s: %s (sha256:%s)%s%s", m->rule_name, red, fp,
@@ -159,8 +367,7 @@ static int on_finding(void *vctx, const struct scan_finding *f)
 	cJSON_AddStringToObject(o, "level", sarif_level(m->severity));
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "message"), "text", msg);
 	cJSON *loc = cJSON_CreateObject(), *phys = cJSON_AddObjectToObject(loc, "physicalLocation");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", p ? p : "?");
-	free(p);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(phys, "artifactLocation"), "uri", p);
 	cJSON *region = cJSON_AddObjectToObject(phys, "region");
 	cJSON_AddNumberToObject(region, "startLine", (double)f->line);
 	cJSON_AddNumberToObject(region, "startColumn", (double)f->column);
@@ -198,7 +405,10 @@ static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
 	if (!detect_coverage_losses(ds))
 		return;
 	detect_coverage_text(ds, line, sizeof(line));
-	fprintf(stderr, "tokenward scan: coverage: %s; findings there may be missing\n", line);
+	/* collapsed repeats cost places, not secrets: say which it is */
+	fprintf(stderr, "tokenward scan: coverage: %s; %s\n", line,
+		detect_coverage_losses(ds) == ds->repeats_collapsed ? "every secret found was reported"
+								      : "findings there may be missing");
 	if (c->fmt != FMT_JSON)
 		return;
 	o = cJSON_CreateObject();
@@ -267,6 +477,9 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* stdout's buffer: static, as it must outlive every write to stdout */
+static char outbuf[256 << 10];
 
 int cmd_scan(int argc, char **argv)
 {
@@ -377,10 +590,19 @@ int cmd_scan(int argc, char **argv)
 	}
 	if (c.fmt == FMT_SARIF)
 		c.sarif_results = cJSON_CreateArray();
+	/* A finding-dense input writes several times its size: one write per
+	 * 256 KiB, not per 4 KiB page (stdio's default for a file). A
+	 * terminal keeps its line buffering. */
+	if (!isatty(fileno(c.out)))
+		setvbuf(c.out, outbuf, _IOFBF, sizeof(outbuf)); /* glibc ignores a size without a buffer */
 	t0 = now_s();
 	for (int i = 0; i < npaths && !rc; i++)
 		rc = scanner_scan_path(sc, paths[i], on_finding, on_notice, &c);
 	scanner_stats(sc, &st);
+	if (rc < 0) { /* on_finding out of memory: the rest was not scanned */
+		fprintf(stderr, "tokenward scan: error: %s; scan stopped\n", strerror(-rc));
+		st.errors++;
+	}
 	if (c.fmt == FMT_SARIF)
 		sarif_print(&c, rs, &st.det);
 	coverage_print(&c, &st.det);
@@ -407,6 +629,10 @@ int cmd_scan(int argc, char **argv)
 	scanner_free(sc);
 	rules_free(rs);
 	cJSON_Delete(c.sarif_results);
+	free(c.path_raw);
+	free(c.path_red);
+	free(c.line.p);
+	free(c.head.p);
 	if (c.ledger) {
 		ledger_cache_close(c.ledger);
 		pthread_mutex_destroy(&c.ledger_mu);

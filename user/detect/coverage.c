@@ -19,6 +19,7 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 	acc->skipped_hits += x->skipped_hits;
 	acc->rejected += x->rejected;
 	acc->opaque_hashed += x->opaque_hashed;
+	acc->repeats_collapsed += x->repeats_collapsed;
 	acc->views += x->views;
 	acc->view_bytes += x->view_bytes;
 	acc->view_findings += x->view_findings;
@@ -32,7 +33,7 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 uint64_t detect_coverage_losses(const struct detect_stats *st)
 {
 	return st->limit_hits + st->too_long + st->cut_short + st->rules_suspended + st->skipped_hits +
-	       st->view_cut + st->view_budget + st->view_depth;
+	       st->view_cut + st->view_budget + st->view_depth + st->repeats_collapsed;
 }
 
 void detect_coverage_json(const struct detect_stats *st, cJSON *o)
@@ -46,6 +47,8 @@ void detect_coverage_json(const struct detect_stats *st, cJSON *o)
 	cJSON_AddNumberToObject(o, "encoded_runs_cut", (double)st->view_cut);
 	cJSON_AddNumberToObject(o, "decode_budget_hits", (double)st->view_budget);
 	cJSON_AddNumberToObject(o, "decode_depth_hits", (double)st->view_depth);
+	/* places, not secrets: each of these secrets was reported in that buffer */
+	cJSON_AddNumberToObject(o, "repeats_collapsed", (double)st->repeats_collapsed);
 }
 
 void detect_views_json(const struct detect_stats *st, cJSON *o)
@@ -99,6 +102,12 @@ int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
 	}
 	if (cs) {
 		PUT("%s%llu candidate%s cut short where a capture was cut", sep, cs, cs == 1 ? "" : "s");
+		sep = ", ";
+	}
+	if (st->repeats_collapsed) {
+		PUT("%s%llu repeat%s of a secret already reported %d times in the same buffer not listed", sep,
+		    (unsigned long long)st->repeats_collapsed, st->repeats_collapsed == 1 ? "" : "s",
+		    DETECT_REPEATS_PER_BUFFER);
 		sep = ", ";
 	}
 	if (rs)

@@ -21,7 +21,8 @@ uint64_t detect_coverage_losses(const struct detect_stats *st);
 
 /* Add regex_limit_hits, matches_too_long, matches_cut_short,
  * rules_suspended, keyword_hits_skipped and the decoded views' bounds
- * (encoded_runs_cut, decode_budget_hits, decode_depth_hits) to o. */
+ * (encoded_runs_cut, decode_budget_hits, decode_depth_hits) and
+ * repeats_collapsed to o. */
 void detect_coverage_json(const struct detect_stats *st, cJSON *o);
 
 /* The decoded views' work (not losses) as o's "decoded_views" object:

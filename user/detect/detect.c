@@ -64,6 +64,10 @@ struct drule {
 struct runcur {
 	const unsigned char *set;  /* the class (struct rule run_set) */
 	size_t from, to;           /* this scan: [from, to) are bytes of the class */
+	/* the class as one byte per value: keyword-dense text reads every
+	 * byte of its runs once per class, and a load is cheaper there than
+	 * the bitmap's shift and test */
+	unsigned char in[256];
 };
 #define MAX_RUN_CLASSES 16
 
@@ -75,8 +79,37 @@ struct kwent {
 	unsigned char kw[64]; /* lower case */
 };
 
+/*
+ * Repeats within one buffer (issue 13: the same valid JWT packed
+ * densely, one keyword run over and over): a secret whose bytes the same
+ * rule found earlier in this buffer reuses that one's checks, hash and
+ * lookup, and with DETECT_COLLAPSE_REPEATS only its first
+ * DETECT_REPEATS_PER_BUFFER are reported, the rest counted
+ * (repeats_collapsed). The table is of fixed size: a secret that finds
+ * no slot is checked and reported as if there were none, so a full table
+ * costs speed, never a finding.
+ */
+#define MEMO_SIZE  4096       /* entries, a power of two */
+#define MEMO_PROBE 8          /* a bucket: 8 tags, one cache line */
+#define MEMO_NONE  UINT32_MAX
+
+/* Each entry's tag, gen << 32 | hash, apart from the entry: a lookup
+ * reads one line of tags (distinct secrets, the worst case, miss in all
+ * of them) and an entry only where a tag matches. gen: the scan that
+ * filled it (d->memo_gen). */
+struct memo {
+	unsigned rule;
+	uint32_t len;
+	size_t start;         /* the first one, in this scan's buffer */
+	int8_t cv, accepted, hashed, known;
+	uint32_t reported;
+	long long token_id;
+	unsigned char sha[32];
+};
+
 struct cand {
 	size_t start, len;
+	uint32_t memo;        /* its struct memo, or MEMO_NONE */
 	unsigned rule;        /* index into rules, or nrules for opaque */
 	int checksum_valid;
 	int generic;
@@ -117,6 +150,11 @@ struct detector {
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
+	struct memo *memo;        /* MEMO_SIZE entries; NULL: no memo */
+	uint64_t *memo_tag;       /* theirs */
+	uint32_t memo_gen;
+	size_t rep_lo, rep_hi;    /* the next raw scan's report region (detector_set_region) */
+	size_t cur_lo, cur_hi;    /* this raw scan's */
 	int in_view;              /* scanning a decoded view of the last raw buffer */
 };
 
@@ -140,6 +178,8 @@ void detector_free(struct detector *d)
 	free(d->cands);
 	sha256_ctx_free(d->hash);
 	views_free(d->views);
+	free(d->memo);
+	free(d->memo_tag);
 	free(d);
 }
 
@@ -285,6 +325,8 @@ static struct runcur *run_class(struct detector *d, const struct rule *r)
 	if (d->nruns == MAX_RUN_CLASSES)
 		return NULL;
 	d->runs[d->nruns].set = r->run_set;
+	for (int c = 0; c < 256; c++)
+		d->runs[d->nruns].in[c] = (unsigned char)rules_in_run(r, (unsigned char)c);
 	return &d->runs[d->nruns++];
 }
 
@@ -359,6 +401,16 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 	if (build_prefilter(d, err, errsz))
 		goto fail;
 	d->hash = sha256_ctx_new(); /* NULL: the slower one-shot digest */
+	d->memo = calloc(MEMO_SIZE, sizeof(*d->memo)); /* NULL: every secret checked anew */
+	if (posix_memalign((void **)&d->memo_tag, 64, MEMO_SIZE * sizeof(uint64_t)))
+		d->memo_tag = NULL;
+	if (!d->memo_tag) {
+		free(d->memo);
+		d->memo = NULL;
+	} else {
+		memset(d->memo_tag, 0, MEMO_SIZE * sizeof(uint64_t));
+	}
+	d->rep_hi = SIZE_MAX;
 	return d;
 fail:
 	detector_free(d);
@@ -388,6 +440,12 @@ void detector_set_known(struct detector *d, detect_known_fn fn, void *ctx, const
 		free(d->lenmap);
 		d->lenmap = NULL;
 	}
+}
+
+void detector_set_region(struct detector *d, size_t lo, size_t hi)
+{
+	d->rep_lo = lo;
+	d->rep_hi = hi;
 }
 
 void detector_set_flags(struct detector *d, unsigned flags)
@@ -432,6 +490,61 @@ static struct cand *cand_push(struct detector *d)
 	}
 	memset(&d->cands[d->ncands], 0, sizeof(struct cand));
 	return &d->cands[d->ncands++];
+}
+
+static uint32_t memo_hash(unsigned rule, const unsigned char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)rule << 32) ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9fb21c651e98df25ULL;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, s + i, n - i);
+	h = (h ^ w) * 0x9fb21c651e98df25ULL;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* This buffer's entry for rule's secret buf[start..+len): found (*fresh
+ * 0), or a new one (*fresh 1), or NULL when its slots are all taken. */
+static struct memo *memo_get(struct detector *d, unsigned rule, const unsigned char *buf, size_t start,
+			     size_t len, int *fresh)
+{
+	uint64_t tag, gen = (uint64_t)d->memo_gen << 32;
+	size_t b;
+
+	if (!d->memo || len > UINT32_MAX)
+		return NULL;
+	tag = gen | memo_hash(rule, buf + start, len);
+	b = (size_t)(tag & (MEMO_SIZE - 1) & ~(size_t)(MEMO_PROBE - 1));
+	for (size_t k = b; k < b + MEMO_PROBE; k++) {
+		struct memo *e = &d->memo[k];
+
+		if ((d->memo_tag[k] & ~0xffffffffULL) != gen) { /* stale: free */
+			d->memo_tag[k] = tag;
+			*e = (struct memo){ .rule = rule, .len = (uint32_t)len, .start = start, .token_id = -1 };
+			*fresh = 1;
+			return e;
+		}
+		if (d->memo_tag[k] == tag && e->rule == rule && e->len == len &&
+		    !memcmp(buf + e->start, buf + start, len)) {
+			*fresh = 0;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* A new scan: every entry of the last one is stale. */
+static void memo_reset(struct detector *d)
+{
+	if (d->memo && ++d->memo_gen == 0) {
+		memset(d->memo_tag, 0, MEMO_SIZE * sizeof(uint64_t));
+		d->memo_gen = 1;
+	}
 }
 
 /* The checks after the regex: is this capture a secret worth reporting? */
@@ -506,7 +619,21 @@ static void seam_check(struct detector *d, struct drule *dr, int dense, const un
  * search every 5 bytes. Hits come in order, so the class's cursor moves
  * forward; a shorter keyword's run may begin a few bytes before it.
  */
-static inline int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
+/* Move the class's run end forward to the first byte not in it, or limit.
+ * Four bytes a step: a run of a hostile page is long. */
+static inline void run_extend(struct runcur *rc, const unsigned char *buf, size_t limit)
+{
+	const unsigned char *in = rc->in;
+	size_t t = rc->to;
+
+	while (t + 4 <= limit && in[buf[t]] & in[buf[t + 1]] & in[buf[t + 2]] & in[buf[t + 3]])
+		t += 4;
+	while (t < limit && in[buf[t]])
+		t++;
+	rc->to = t;
+}
+
+static inline __attribute__((always_inline)) int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
 {
 	const struct rule *r = dr->r;
 	struct runcur *rc = dr->run;
@@ -518,14 +645,13 @@ static inline int run_gate(struct drule *dr, const unsigned char *buf, size_t le
 	if (!rc)
 		return 0;
 	if (p < rc->from)
-		while (rc->from > p && rules_in_run(r, buf[rc->from - 1]))
+		while (rc->from > p && rc->in[buf[rc->from - 1]])
 			rc->from--;
 	if (p < rc->from || p > rc->to)
 		rc->from = rc->to = p;
 	if (limit > len)
 		limit = len;
-	while (rc->to < limit && rules_in_run(r, buf[rc->to]))
-		rc->to++;
+	run_extend(rc, buf, limit);
 	if (rc->to - kpos > r->max_len) {
 		/* nor does any later start whose run goes on that far */
 		if (rc->to - r->max_len > dr->scan_pos)
@@ -617,8 +743,9 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	struct drule *dr = &d->rules[ri];
 	const struct rule *r = dr->r;
 	struct search sr;
+	struct memo *e;
 	PCRE2_SIZE *ov;
-	int rc, cv;
+	int rc, cv, ok, fresh = 0;
 
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
@@ -662,13 +789,25 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	}
 	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
 		return 0;
-	if (!accept(d, r, buf + ov[2], ov[3] - ov[2], &cv)) {
+	e = memo_get(d, ri, buf, ov[2], ov[3] - ov[2], &fresh);
+	if (e && !fresh) {
+		ok = e->accepted;
+		cv = e->cv;
+	} else {
+		ok = accept(d, r, buf + ov[2], ov[3] - ov[2], &cv);
+		if (e) {
+			e->accepted = (int8_t)ok;
+			e->cv = (int8_t)cv;
+		}
+	}
+	if (!ok) {
 		d->st.rejected++;
 		return 0;
 	}
 	struct cand *c = cand_push(d);
 	if (!c)
 		return -ENOMEM;
+	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
 	c->start = ov[2];
 	c->len = ov[3] - ov[2];
 	c->rule = ri;
@@ -779,6 +918,7 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 				struct cand *c = cand_push(d);
 				if (!c)
 					return -ENOMEM;
+				c->memo = MEMO_NONE;
 				c->start = i;
 				c->len = n;
 				c->rule = (unsigned)d->nrules;
@@ -804,6 +944,16 @@ static int cand_cmp(const void *a, const void *b)
 	if (x->len != y->len)
 		return x->len > y->len ? -1 : 1;
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+/* Candidates mostly come in order (keyword order is start order for
+ * rules with before 0): checking is one pass, sorting n log n. */
+static int cands_sorted(const struct detector *d)
+{
+	for (size_t i = 1; i < d->ncands; i++)
+		if (cand_cmp(&d->cands[i - 1], &d->cands[i]) > 0)
+			return 0;
+	return 1;
 }
 
 /*
@@ -841,6 +991,39 @@ static void dedupe(struct detector *d)
 	free(drop);
 }
 
+/* The candidate's hash and lookup, once per distinct secret in the
+ * buffer. 1: a repeat past DETECT_REPEATS_PER_BUFFER, not to be reported
+ * (counted). */
+static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+{
+	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
+
+	if (!c->hashed && e && e->hashed) {
+		memcpy(c->sha, e->sha, 32);
+		c->known = e->known;
+		c->token_id = e->token_id;
+	} else if (!c->hashed) {
+		sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
+		if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
+			c->known = 1;
+		else
+			c->token_id = -1;
+		if (e) {
+			memcpy(e->sha, c->sha, 32);
+			e->known = (int8_t)c->known;
+			e->token_id = c->token_id;
+			e->hashed = 1;
+		}
+	}
+	/* outside the caller's region: another buffer reports it, or has */
+	if (!e || (!d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi)))
+		return 0;
+	if (++e->reported <= DETECT_REPEATS_PER_BUFFER || !(d->flags & DETECT_COLLAPSE_REPEATS))
+		return 0;
+	d->st.repeats_collapsed++;
+	return 1;
+}
+
 int detector_scan_cut(struct detector *d, const void *buf, size_t len, detect_fn fn, void *ctx)
 {
 	int rc;
@@ -857,6 +1040,13 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	int rc;
 
 	d->ncands = 0;
+	memo_reset(d);
+	if (!d->in_view) { /* the region holds for this scan only */
+		d->cur_lo = d->rep_lo;
+		d->cur_hi = d->rep_hi;
+		d->rep_lo = 0;
+		d->rep_hi = SIZE_MAX;
+	}
 	d->st.bytes += len;
 	d->last_len = len;
 	d->open_from = len > d->seam_min ? len - d->seam_min : 0;
@@ -889,19 +1079,15 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	}
 	if (!d->ncands)
 		return 0;
-	qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);
+	if (!cands_sorted(d))
+		qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);
 	dedupe(d);
 	for (size_t i = 0; i < d->ncands; i++) {
 		struct cand *c = &d->cands[i];
 		struct detect_match m = { 0 };
 
-		if (!c->hashed) {
-			sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
-			if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
-				c->known = 1;
-			else
-				c->token_id = -1;
-		}
+		if (cand_hash(d, c, buf))
+			continue;
 		if (c->rule < d->nrules) {
 			const struct rule *r = d->rules[c->rule].r;
 			m.rule_id = r->id;

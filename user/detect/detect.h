@@ -13,7 +13,11 @@
  *   3. checksum (GitHub/npm/tokenward CRC32, JWT header), placeholder
  *      and entropy checks drop look-alikes;
  *   4. each surviving secret (the rule's capture group) is hashed with
- *      SHA-256 and, if a lookup is set, looked up (the ledger);
+ *      SHA-256 and, if a lookup is set, looked up (the ledger); a secret
+ *      whose bytes the same rule found before in this buffer reuses the
+ *      checks, hash and lookup of the first, and with
+ *      DETECT_COLLAPSE_REPEATS is reported at most
+ *      DETECT_REPEATS_PER_BUFFER times there (the rest counted);
  *   5. runs of base64url characters whose length is one of the
  *      registered opaque-token lengths are hashed and looked up too, and
  *      reported as rule "opaque" when known;
@@ -92,7 +96,27 @@ enum {
 	DETECT_NO_FILTERS = 2,
 	/* Scan the raw bytes only, no decoded views (views.h). */
 	DETECT_NO_VIEWS = 4,
+	/* Report a secret at most DETECT_REPEATS_PER_BUFFER times per
+	 * buffer (each decoded view is one); the rest are counted
+	 * (repeats_collapsed). For the scanner and the monitor, where
+	 * each report costs; never for redaction, which must hide every
+	 * copy. */
+	DETECT_COLLAPSE_REPEATS = 8,
 };
+
+/* With DETECT_COLLAPSE_REPEATS: the same rule's same secret (its bytes)
+ * reported this many times in one buffer is not reported again there. */
+#define DETECT_REPEATS_PER_BUFFER 8
+
+/*
+ * For the next scan only: the caller keeps just the matches that start in
+ * [lo, hi) of the raw buffer (a piece's own region, a write after the
+ * carried tail; the rest another buffer reports). Matches outside it are
+ * passed on as always and neither count towards nor fall under
+ * DETECT_REPEATS_PER_BUFFER, so the first copies the caller keeps are
+ * reported and the count is of copies really left out. Default: all.
+ */
+void detector_set_region(struct detector *d, size_t lo, size_t hi);
 void detector_set_flags(struct detector *d, unsigned flags);
 
 /* Scan buf[0..len). Returns 0, the first non-zero callback value, or
@@ -155,6 +179,9 @@ struct detect_stats {
 	uint64_t skipped_hits;    /* loss: keyword hits not searched because of that */
 	uint64_t rejected;        /* regex matched, checksum/placeholder/entropy said no */
 	uint64_t opaque_hashed;
+	uint64_t repeats_collapsed; /* loss (of places, not of secrets): findings of a secret
+				     * already reported DETECT_REPEATS_PER_BUFFER times in that
+				     * buffer, not reported (DETECT_COLLAPSE_REPEATS) */
 	/* decoded views (views.h) */
 	uint64_t views;           /* regions decoded and scanned */
 	uint64_t view_bytes;      /* bytes of decoded views scanned (not in bytes) */

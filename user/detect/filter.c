@@ -37,6 +37,12 @@ static const struct marker {
 #define NMARKERS (sizeof(markers) / sizeof(markers[0]))
 
 static uint32_t by_first[256];   /* bit i: markers[i] starts with this byte (lower case) */
+/* Does a marker start with these two bytes (lower case), or is one byte
+ * long and this its byte? Most bytes of a random secret start a marker
+ * ("e", "k", "t", "1" ...); few pairs do, and a secret every twenty bytes
+ * is what a dense hostile input is made of. */
+static uint8_t pair_start[65536 / 8];
+static uint8_t one_byte[256];
 static unsigned char lower_tab[256];
 static double clog_tab[CLOG_MAX + 1]; /* c * log2(c) */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -50,6 +56,15 @@ static void tables_init(void)
 	/* a marker's first byte in either case */
 	for (int c = 'A'; c <= 'Z'; c++)
 		by_first[c] = by_first[c + 32];
+	for (size_t i = 0; i < NMARKERS; i++) {
+		unsigned a = (unsigned char)markers[i].s[0], b = (unsigned char)markers[i].s[1];
+
+		if (markers[i].len == 1) {
+			one_byte[a] = 1;
+			continue;
+		}
+		pair_start[(a | b << 8) >> 3] |= (uint8_t)(1u << (b << 8 | a) % 8);
+	}
 	for (unsigned c = 1; c <= CLOG_MAX; c++)
 		clog_tab[c] = c * log2((double)c);
 }
@@ -80,9 +95,11 @@ double detect_entropy(const unsigned char *s, size_t n)
 	pthread_once(&tables_once, tables_init);
 	if (n > CLOG_MAX)
 		return entropy_long(s, n);
-	for (size_t i = 0; i < n; i++)
-		if (!cnt[s[i]]++)
-			seen[ns++] = s[i];
+	/* branch-free: whether a byte is new is a coin toss in a secret */
+	for (size_t i = 0; i < n; i++) {
+		seen[ns] = s[i];
+		ns += !cnt[s[i]]++;
+	}
 	/* H = -sum p log p = log2(n) - (1/n) sum c log2 c */
 	for (unsigned j = 0; j < ns; j++) {
 		sum += clog_tab[cnt[seen[j]]];
@@ -137,11 +154,14 @@ int detect_is_placeholder(const unsigned char *s, size_t n)
 	pthread_once(&tables_once, tables_init);
 	for (size_t i = 0; i < m; i++) {
 		unsigned char c = lower(s[i]);
+		unsigned pair = c | (unsigned)(i + 1 < m ? lower(s[i + 1]) : 0) << 8;
 
 		/* the same character eight times: "aaaaaaaa", "--------" */
 		run = c == prev ? run + 1 : 1;
 		prev = c;
-		if (run >= 8 || (by_first[s[i]] && marker_at(s, m, i)))
+		if (run >= 8)
+			return 1;
+		if ((one_byte[c] || pair_start[pair >> 3] >> (pair & 7) & 1) && marker_at(s, m, i))
 			return 1;
 	}
 	return 0;

@@ -55,6 +55,7 @@ struct job {
 	int state;
 	struct jfind *f;
 	size_t nf, capf;
+	size_t nsecrets;       /* findings in f holding a decoded secret of their own */
 	size_t nl_total;       /* newlines in [lo, hi) */
 	size_t last_nl;        /* index of the last newline in [lo, hi), or NONE */
 	size_t nul_at;         /* index of a NUL in [lo, hi), or NONE */
@@ -144,6 +145,7 @@ static int collect(void *vctx, const struct detect_match *m, const unsigned char
 		 * after its finding is emitted) */
 		if (!(f->secret = malloc(m->len ? m->len : 1)))
 			return -ENOMEM;
+		j->nsecrets++;
 		memcpy(f->secret, buf + m->start, m->len);
 	}
 	j->nf++;
@@ -161,15 +163,28 @@ static int jfind_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Without findings from views they come in order already: a pass over
+ * them is cheaper than sorting a hundred thousand. */
+static int jfind_sorted(const struct job *j)
+{
+	for (size_t i = 1; i < j->nf; i++)
+		if (jfind_cmp(&j->f[i - 1], &j->f[i]) > 0)
+			return 0;
+	return 1;
+}
+
 static void jfind_clear(struct job *j)
 {
-	for (size_t i = 0; i < j->nf; i++) {
+	for (size_t i = 0; i < j->nf && j->nsecrets; i++) {
 		if (j->f[i].secret) {
 			explicit_bzero(j->f[i].secret, j->f[i].m.len);
 			free(j->f[i].secret);
+			j->f[i].secret = NULL;
+			j->nsecrets--; /* none left: stop looking */
 		}
 	}
 	j->nf = 0;
+	j->nsecrets = 0;
 }
 
 static void job_run(struct job *j, struct detector *d)
@@ -178,19 +193,21 @@ static void job_run(struct job *j, struct detector *d)
 	const unsigned char *p;
 
 	jfind_clear(j);
+	detector_set_region(d, j->lo, j->hi);
 	j->err = detector_scan(d, j->buf, j->len, collect, j);
-	if (j->nf > 1)
+	if (j->nf > 1 && !jfind_sorted(j))
 		qsort(j->f, j->nf, sizeof(*j->f), jfind_cmp);
 	/* Matches come in order of start, so one sweep gives each its line
 	 * and column: each byte is looked at once, however many findings
 	 * share a line (searching back to the piece's start for every one
 	 * made a long line of findings quadratic). */
 	for (size_t i = 0; i < j->nf; i++) {
-		size_t at = j->f[i].m.raw_start;
-		nl += scan_count_newlines(j->buf + pos, at - pos);
+		size_t at = j->f[i].m.raw_start, k = scan_count_newlines(j->buf + pos, at - pos);
+
+		nl += k;
 		j->f[i].nl_before = nl;
-		p = memrchr(j->buf + pos, '\n', at - pos);
-		if (p)
+		/* findings a few bytes apart mostly share a line: no search */
+		if (k && (p = memrchr(j->buf + pos, '\n', at - pos)))
 			last = (size_t)(p - j->buf);
 		j->f[i].last_nl = last;
 		pos = at;
@@ -695,7 +712,9 @@ struct scanner *scanner_new(const struct ruleset *rs, const struct scan_opts *o,
 		s->det[i] = detector_new(rs, err, errsz);
 		if (!s->det[i])
 			goto fail;
-		detector_set_flags(s->det[i], o->flags);
+		/* a secret repeated densely is reported a few times per piece,
+		 * the rest counted: each report costs a line of output */
+		detector_set_flags(s->det[i], o->flags | DETECT_COLLAPSE_REPEATS);
 	}
 	s->overlap = detector_overlap(s->det[0]);
 	s->bufcap = s->chunk + s->overlap;

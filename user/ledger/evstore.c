@@ -200,7 +200,9 @@ static const struct { const char *section, *sub, *key; int loss; } counter_keys[
 	{ "detection", NULL, "regex_limit_hits", 0 },
 	{ "detection", NULL, "matches_too_long", 0 },
 	{ "detection", NULL, "matches_cut_short", 0 },
+	{ "detection", NULL, "rules_suspended", 0 },
 	{ "detection", NULL, "keyword_hits_skipped", 0 },
+	{ "detection", NULL, "repeats_collapsed", 0 },
 };
 
 static cJSON *counters_from_status(const cJSON *status)

@@ -542,6 +542,9 @@ int pipeline_capture(struct pipeline *p, const struct capture *c)
 	p->captures++;
 	p->bytes += c->len - c->carry;
 	sc.si = stream_learn(p, c);
+	/* the carried tail was judged with the write before: its copies of
+	 * a repeated secret do not use up this write's reports */
+	detector_set_region(p->det, c->carry, c->len);
 	/* a cut capture's last token may be cut too: counted, not judged */
 	r = c->truncated ? detector_scan_cut(p->det, c->data, c->len, on_match, &sc)
 			 : detector_scan(p->det, c->data, c->len, on_match, &sc);
@@ -817,6 +820,10 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 		r = -EINVAL;
 		goto fail;
 	}
+	/* each report is a verdict, an event and maybe a revocation: a
+	 * secret repeated in one capture is judged a few times, the rest
+	 * counted (detection.repeats_collapsed) */
+	detector_set_flags(p->det, DETECT_COLLAPSE_REPEATS);
 	if ((r = ledger_attach(p, err, errsz)))
 		goto fail;
 	p->ledger_checked_ns = util_now_ns(CLOCK_MONOTONIC);
@@ -851,6 +858,7 @@ int pipeline_reload_rules(struct pipeline *p, const char *const *rules_dirs, cha
 		rules_free(rules);
 		return -EINVAL;
 	}
+	detector_set_flags(det, DETECT_COLLAPSE_REPEATS);
 	detector_free(p->det);
 	rules_free(p->rules);
 	p->det = det;

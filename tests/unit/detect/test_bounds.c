@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include "detect/coverage.h"
 #include "detect/detect.h"
+#include "detect/redact.h"
 #include "detect/rules.h"
 #include "detect/scan.h"
 #include "tokmint.h"
@@ -677,6 +678,171 @@ static void test_adversarial_finds_planted(void **state)
 	detector_free(d);
 }
 
+/* Issue 13 defect 9: the same valid JWT packed densely made every copy
+ * a finding (1.8 million in 64 MiB), each checked, hashed and printed.
+ * With DETECT_COLLAPSE_REPEATS a secret is reported its first
+ * DETECT_REPEATS_PER_BUFFER times in a buffer and the rest are counted;
+ * a managed token among the copies, and distinct tokens after them, are
+ * still reported, with their own hash. */
+static void test_repeats_collapsed_counted(void **state)
+{
+	enum { COPIES = 1000 };
+	struct detector *d = newdet(rs);
+	char jwt[512], ghp[48], other[512];
+	size_t jl, cap = COPIES * 600 + 4096, n = 0, at_ghp = 0, at_other = 0;
+	char *text = malloc(cap);
+	unsigned char jsha[32], osha[32];
+	struct known1 k;
+	struct detect_stats st;
+	struct found *f;
+	size_t njwt = 0, nghp = 0, nother = 0;
+	(void)state;
+
+	assert_non_null(text);
+	tm_jwt(jwt, "JWT", 1);
+	tm_jwt(other, "JWT", 1);
+	tm_github(ghp, "ghp_");
+	jl = strlen(jwt);
+	sha(jwt, jl, jsha);
+	sha(other, strlen(other), osha);
+	sha(ghp, strlen(ghp), k.sha);
+	for (int i = 0; i < COPIES; i++) {
+		memcpy(text + n, jwt, jl);
+		n += jl;
+		text[n++] = ' ';
+		if (i == COPIES / 2) { /* deep in the collapsed copies */
+			at_ghp = n;
+			n += (size_t)sprintf(text + n, "%s ", ghp);
+		}
+	}
+	at_other = n;
+	n += (size_t)sprintf(text + n, "%s\n", other);
+	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_set_known(d, known_cb, &k, NULL, 0);
+	f = scan(d, text, n);
+	for (size_t i = 0; i < f->n; i++) {
+		const struct detect_match *m = &f->m[i];
+		if (m->len == jl && !memcmp(m->sha256, jsha, 32)) {
+			/* the first copies, in order, each with its own place */
+			assert_int_equal(m->start, njwt * (jl + 1));
+			assert_int_equal(m->checksum_valid, 1);
+			assert_int_equal(m->known, 0);
+			njwt++;
+		} else if (!memcmp(m->sha256, k.sha, 32)) {
+			assert_int_equal(m->start, at_ghp);
+			assert_int_equal(m->known, 1);
+			assert_int_equal(m->token_id, 42);
+			nghp++;
+		} else if (!memcmp(m->sha256, osha, 32)) {
+			assert_int_equal(m->start, at_other);
+			nother++;
+		} else {
+			fail_msg("finding %zu: a hash that is none of the planted tokens'", i);
+		}
+	}
+	assert_int_equal(njwt, DETECT_REPEATS_PER_BUFFER);
+	assert_int_equal(nghp, 1);
+	assert_int_equal(nother, 1);
+	detector_stats(d, &st);
+	assert_int_equal(st.repeats_collapsed, COPIES - DETECT_REPEATS_PER_BUFFER);
+	assert_true(detect_coverage_losses(&st) >= st.repeats_collapsed);
+
+	/* A second buffer starts over: its first copies are reported again. */
+	f = scan(d, text, n);
+	assert_int_equal(f->n, DETECT_REPEATS_PER_BUFFER + 2);
+
+	/* A region (a piece's own bytes): the copies before it are passed on
+	 * and do not count; the first 8 inside it are reported. */
+	detector_set_region(d, 4 * (jl + 1), n);
+	f = scan(d, text, n);
+	assert_int_equal(f->n, 4 + DETECT_REPEATS_PER_BUFFER + 2);
+	assert_int_equal(f->m[4 + DETECT_REPEATS_PER_BUFFER - 1].start, (4 + DETECT_REPEATS_PER_BUFFER - 1) * (jl + 1));
+	/* for that scan only */
+	f = scan(d, text, n);
+	assert_int_equal(f->n, DETECT_REPEATS_PER_BUFFER + 2);
+
+	/* Without the flag (redaction, rules test) every copy is reported,
+	 * each with the right hash: the memo saves work, never a finding. */
+	detector_set_flags(d, 0);
+	f = scan(d, text, n);
+	assert_int_equal(f->n, COPIES + 2);
+	for (size_t i = 0; i < f->n; i++)
+		if (f->m[i].start != at_ghp && f->m[i].start != at_other)
+			assert_memory_equal(f->m[i].sha256, jsha, 32);
+	detector_stats(d, &st);
+	assert_int_equal(st.repeats_collapsed, 4 * (COPIES - DETECT_REPEATS_PER_BUFFER) - 4);
+	free(text);
+	detector_free(d);
+}
+
+/* More distinct secrets than the memo has slots, each twice, and a
+ * look-alike with a bad checksum repeated: every real one reported
+ * twice with its own hash, the look-alike never (its rejection is
+ * remembered, not turned into an acceptance). */
+static void test_memo_full_loses_nothing(void **state)
+{
+	enum { NTOK = 6000 };
+	struct detector *d = newdet(rs);
+	static char toks[NTOK][48];
+	char bad[48];
+	size_t cap = NTOK * 2 * 48 + 64 * 48, n = 0;
+	char *text = malloc(cap);
+	struct detect_stats st0, st;
+	struct found *f;
+	(void)state;
+
+	assert_non_null(text);
+	tm_github(bad, "ghp_");
+	bad[39] = bad[39] == 'A' ? 'B' : 'A'; /* the CRC no longer matches */
+	for (int i = 0; i < NTOK; i++)
+		tm_github(toks[i], "ghp_");
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < NTOK; i++) {
+			n += (size_t)sprintf(text + n, "%s ", toks[i]);
+			if (i % 200 == 0)
+				n += (size_t)sprintf(text + n, "%s ", bad);
+		}
+	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_stats(d, &st0);
+	f = scan(d, text, n);
+	assert_int_equal(f->n, 2 * NTOK);
+	for (size_t i = 0; i < f->n; i++) {
+		unsigned char want[32];
+		size_t t = i % NTOK;
+		assert_int_equal(f->m[i].len, 40);
+		assert_memory_equal(text + f->m[i].start, toks[t], 40);
+		sha(toks[t], 40, want);
+		assert_memory_equal(f->m[i].sha256, want, 32);
+		assert_int_equal(f->m[i].checksum_valid, 1);
+	}
+	detector_stats(d, &st);
+	assert_int_equal(st.repeats_collapsed, st0.repeats_collapsed);
+	assert_int_equal(st.rejected - st0.rejected, 2 * (NTOK / 200));
+	free(text);
+	detector_free(d);
+}
+
+/* Redaction hides every copy, however many: it never collapses. */
+static void test_redaction_hides_every_repeat(void **state)
+{
+	char jwt[512], *text, *out;
+	size_t jl, n = 0;
+	(void)state;
+
+	tm_jwt(jwt, "JWT", 1);
+	jl = strlen(jwt);
+	text = malloc(50 * (jl + 1) + 1);
+	assert_non_null(text);
+	for (int i = 0; i < 50; i++)
+		n += (size_t)sprintf(text + n, "%s ", jwt);
+	out = redact_text(text, n);
+	assert_non_null(out);
+	assert_null(strstr(out, jwt));
+	assert_null(strstr(out, strchr(jwt, '.') + 1)); /* nor its payload and signature */
+	free(out);
+	free(text);
+}
+
 /* Line numbers come from a word-at-a-time newline count: it must agree
  * with counting byte by byte at every density, length and alignment. */
 static void test_newline_count_exact(void **state)
@@ -715,6 +881,9 @@ int main(void)
 		cmocka_unit_test(test_catastrophic_custom_rule_bounded),
 		cmocka_unit_test(test_limits_counted),
 		cmocka_unit_test(test_adversarial_finds_planted),
+		cmocka_unit_test(test_repeats_collapsed_counted),
+		cmocka_unit_test(test_memo_full_loses_nothing),
+		cmocka_unit_test(test_redaction_hides_every_repeat),
 		cmocka_unit_test(test_newline_count_exact),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,7 +74,7 @@ static void test_writer_keeps_everything(void **state)
 	char err[256];
 	cJSON *parents = cJSON_CreateArray(), *status = cJSON_Parse(
 		"{\"sensors\":{\"drops\":{\"ringbuf_full\":7,\"capture_truncated\":2},\"events_lost\":1},"
-		"\"detection\":{\"regex_limit_hits\":3}}");
+		"\"detection\":{\"regex_limit_hits\":3,\"rules_suspended\":4,\"repeats_collapsed\":992}}");
 	(void)state;
 
 	assert_int_equal(evstore_open(path, &ret, &s, err, sizeof(err)), 0);
@@ -99,6 +99,9 @@ static void test_writer_keeps_everything(void **state)
 	assert_int_equal(q("SELECT json_extract(counters, '$.lost.events_lost') FROM counters"), 1);
 	assert_int_equal(q("SELECT json_extract(counters, '$.cut.capture_truncated') FROM counters"), 2);
 	assert_int_equal(q("SELECT json_extract(counters, '$.cut.regex_limit_hits') FROM counters"), 3);
+	/* the detector's bounds (issue 13 defect 9): shown in reports' coverage */
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.rules_suspended') FROM counters"), 4);
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.repeats_collapsed') FROM counters"), 992);
 	assert_int_equal(q("SELECT run_ns FROM counters"), 123);
 	/* NULL-safe, and a NULL store takes nothing */
 	evstore_add_verdict(NULL, verdict("x", NULL, "use", NULL), NULL);

@@ -51,6 +51,8 @@
 #include "detect/redact.h"
 #include "ledger/token.h"
 #include "lib/util.h"
+#include "output/promtext.h"
+#include "tokmint.h"
 
 static __thread int syncs;
 
@@ -428,6 +430,108 @@ static void test_unconfigured_issuer_says_failed(void **state)
 	assert_int_equal(o.status, LEDGER_ACTIVE);
 }
 
+/* detection.N from the status file's "detection" section. */
+static double detection_num(struct pipeline *p, const char *key)
+{
+	cJSON *det = cJSON_CreateObject(), *v;
+	double n;
+
+	pipeline_status_fill(p, det, NULL);
+	v = cJSON_GetObjectItemCaseSensitive(det, key);
+	assert_true(cJSON_IsNumber(v));
+	n = v->valuedouble;
+	cJSON_Delete(det);
+	return n;
+}
+
+/* Issue 13 defect 9: one write holding the same JWT a hundred times was a
+ * hundred sightings, each judged. Now a secret is judged for its first 8
+ * copies in a capture and the rest are counted (detection.repeats_
+ * collapsed); a managed token among the copies is still judged (revoke).
+ * The tail carried from the write before is not this write's: its copies
+ * use up none of the 8 and are not counted. */
+static void test_repeats_judged_once_per_capture(void **state)
+{
+	char db[128], list[128], err[512], tok[TOKEN_LEN + 1], jwt[512], *data;
+	unsigned char tsha[32];
+	struct tw_config *cfg;
+	struct pipeline *p;
+	struct sink s = { 0 };
+	struct tw_hdr hdr = { 0 };
+	struct capture c = { 0 };
+	size_t n = 0, jl, carry = 0;
+
+	(void)state;
+	snprintf(db, sizeof(db), "%s/repeats.db", dir);
+	snprintf(list, sizeof(list), "%s/repeats.list", dir);
+	assert_int_equal(config_load_string("revocation:\n  synchronous: normal\n", "t.yaml", &cfg, err,
+					    sizeof(err)), 0);
+	assert_int_equal(config_ensure_builtin(cfg, LEDGER_BUILTIN_ISSUER, list), 0);
+	ledger_with_token(db, "repeats", tok, tsha);
+	tm_jwt(jwt, "JWT", 1);
+	jl = strlen(jwt);
+	data = malloc(130 * (jl + 1) + TOKEN_LEN + 2);
+	assert_non_null(data);
+	for (int i = 0; i < 100; i++) {
+		n += (size_t)sprintf(data + n, "%s ", jwt);
+		if (i == 50)
+			n += (size_t)sprintf(data + n, "%s ", tok);
+	}
+	struct pipeline_opts po = { .cfg = cfg, .ledger_path = db, .emit = emit, .emit_ctx = &s,
+				    .boot_to_real = util_boot_to_realtime_offset() };
+	assert_int_equal(pipeline_open(&po, &p, err, sizeof(err)), 0);
+	hdr.type = TW_EV_FILE_WRITE;
+	hdr.ts_boot_ns = util_now_ns(CLOCK_BOOTTIME);
+	hdr.pid = hdr.tgid = 4244;
+	hdr.ppid = 1;
+	c.kind = CAP_FILE_WRITE;
+	c.hdr = &hdr;
+	c.fd = 3;
+	c.path = "/tmp/agent.log";
+	c.data = (const unsigned char *)data;
+	c.len = c.total_len = n;
+	assert_int_equal(pipeline_capture(p, &c), 0);
+	pipeline_tick(p);
+	assert_string_equal(s.action, "revoke"); /* the managed token, deep in the copies */
+	assert_int_equal(detection_num(p, "findings"), 8 + 1);
+	assert_int_equal(detection_num(p, "repeats_collapsed"), 100 - 8);
+
+	/* The next write on the stream: 20 copies carried from this one, then
+	 * 30 of its own. */
+	n = 0;
+	for (int i = 0; i < 50; i++) {
+		if (i == 20)
+			carry = n;
+		n += (size_t)sprintf(data + n, "%s ", jwt);
+	}
+	c.data = (const unsigned char *)data;
+	c.len = n;
+	c.carry = carry;
+	c.total_len = n - carry;
+	assert_int_equal(pipeline_capture(p, &c), 0);
+	assert_int_equal(detection_num(p, "findings"), 8 + 1 + 8);
+	assert_int_equal(detection_num(p, "repeats_collapsed"), 100 - 8 + 30 - 8);
+	{ /* and in the metrics, which render the status file */
+		cJSON *st = cJSON_CreateObject(), *det = cJSON_AddObjectToObject(st, "detection");
+		size_t mlen;
+		char *text;
+
+		pipeline_status_fill(p, det, NULL);
+		text = promtext_render(st, &mlen);
+		assert_non_null(text);
+		if (!strstr(text, "\ntokenward_detection_repeats_collapsed"))
+			fail_msg("no repeats_collapsed metric in:\n%.2000s", text);
+		assert_non_null(strstr(strstr(text, "\ntokenward_detection_repeats_collapsed"), " 114\n"));
+		free(text);
+		cJSON_Delete(st);
+	}
+	pipeline_close(p);
+	config_free(cfg);
+	explicit_bzero(tok, sizeof(tok));
+	explicit_bzero(data, n);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_every_opaque_length_looked_for),
 		cmocka_unit_test(test_replaced_ledger_followed),
 		cmocka_unit_test(test_unconfigured_issuer_says_failed),
+		cmocka_unit_test(test_repeats_judged_once_per_capture),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
