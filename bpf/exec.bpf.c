@@ -55,8 +55,10 @@ int tw_exec(struct trace_event_raw_sched_process_exec *ctx)
 	if (tw_tls_first_on) {
 		struct tw_file_key k;
 
-		if (!tw_file_known(BPF_CORE_READ(exe, f_inode), &k))
+		if (!tw_file_known(BPF_CORE_READ(exe, f_inode), &k)) {
 			tw_unsettle(bpf_get_current_pid_tgid() >> 32, bpf_ktime_get_ns());
+			tw_map_new(&k); /* its probes race its first SSL_write */
+		}
 	}
 	e->path_len = tw_read_path(&exe->f_path, e->data, &e->hdr.flags);
 	if (e->hdr.flags & TW_F_PATH_TRUNC)

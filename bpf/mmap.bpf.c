@@ -7,7 +7,8 @@
  * /proc/PID/maps for userspace to read and the fd is still open. (The
  * kernel maps an executable itself at exec: exec.bpf.c looks at that
  * one.) A file userspace has examined costs one hash lookup; any other
- * marks the process unsettled and wakes userspace with a TW_EV_MAP_NEW.
+ * marks the process unsettled and wakes userspace with a TW_EV_MAP_NEW
+ * on the tls_ctl ring.
  * (fexit of vm_mmap_pgoff would see both, but this kernel has neither
  * fentry nor kprobes: tracepoints only.)
  */
@@ -21,7 +22,7 @@ SEC("tp/syscalls/sys_exit_mmap")
 int tw_mmap_exec(struct trace_event_raw_sys_exit *ctx)
 {
 	struct task_struct *task;
-	struct tw_map_event e;
+	struct tw_file_key k;
 	struct pt_regs *regs;
 	struct file *file;
 
@@ -33,12 +34,10 @@ int tw_mmap_exec(struct trace_event_raw_sys_exit *ctx)
 	    (PT_REGS_PARM4_SYSCALL(regs) & TW_MAP_ANONYMOUS) || !tw_wanted_task(task))
 		return 0;
 	file = tw_fd_file((int)PT_REGS_PARM5_SYSCALL(regs));
-	if (!file || tw_file_known(BPF_CORE_READ(file, f_inode), &e.file))
+	if (!file || tw_file_known(BPF_CORE_READ(file, f_inode), &k))
 		return 0;
 	tw_unsettle(task->tgid, bpf_ktime_get_ns());
-	tw_fill_hdr(&e.hdr, TW_EV_MAP_NEW);
-	/* at once: the process is on its way to its first SSL_write */
-	tw_emit_flags(&e, sizeof(e), TW_DROP_META_LOST, true);
+	tw_map_new(&k); /* at once: the process is on its way to its first SSL_write */
 	return 0;
 }
 

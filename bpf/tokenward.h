@@ -33,8 +33,9 @@ enum tw_event_type {
 	TW_EV_FILE_TAIL,   /* struct tw_tail_event: a file is being appended to; read it back */
 	TW_EV_SOCK_BATCH,  /* struct tw_batch_event: a stream socket's small sends go to a slot */
 	TW_EV_TLS_BIND,    /* struct tw_tls_bind_event: TLS plaintexts copied earlier belong to a socket */
-	TW_EV_MAP_NEW,     /* struct tw_map_event: a process mapped executable a file userspace has
-			    * not examined for TLS functions (monitor.c takes it; never ingested) */
+	TW_EV_MAP_NEW,     /* struct tw_map_event: a process mapped executable (or exec'd) a file
+			    * userspace has not examined for TLS functions; on the tls_ctl ring,
+			    * taken by monitor.c, never ingested */
 };
 
 /* Which syscall produced an io event. */

@@ -29,6 +29,14 @@ struct {
 	__type(value, struct tw_unsettled);
 } tls_unsettled SEC(".maps") __weak;
 
+/* TW_EV_MAP_NEW records, apart from the events ring: userspace drains
+ * this one between any two records of the other, so a new library's
+ * maps read does not wait behind a backlog of captures. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 10);
+} tls_ctl SEC(".maps") __weak;
+
 /* Entries in tls_unsettled; 0 lets every send skip the lookup. */
 __u64 tw_unsettled_n __weak = 0;
 
@@ -59,6 +67,19 @@ static __always_inline bool tw_file_known(struct inode *ino, struct tw_file_key 
 	k->dev = BPF_CORE_READ(ino, i_sb, s_dev);
 	k->ino = BPF_CORE_READ(ino, i_ino);
 	return bpf_map_lookup_elem(&tls_known, k) != NULL;
+}
+
+/* Tell userspace at once: @tgid maps the file @k, never examined. A lost
+ * one is counted; the process stays unsettled and its exec's reads
+ * follow. */
+static __always_inline void tw_map_new(const struct tw_file_key *k)
+{
+	struct tw_map_event e;
+
+	tw_fill_hdr(&e.hdr, TW_EV_MAP_NEW);
+	e.file = *k;
+	if (bpf_ringbuf_output(&tls_ctl, &e, sizeof(e), BPF_RB_FORCE_WAKEUP))
+		tw_count_drop(TW_DROP_META_LOST);
 }
 
 static __always_inline void tw_unsettled_forget(__u32 tgid)

@@ -32,7 +32,8 @@ struct monitor {
 	int ncpus;
 	uint64_t ringbuf_bytes;
 	struct tlsattach *tls;       /* NULL with --no-tls */
-	struct bpf_link *mmap_link;  /* new executable mappings; NULL: not on this kernel */
+	struct bpf_link *mmap_link;  /* new executable mappings; NULL: not followed */
+	struct ring_buffer *ctl;     /* their records (tls_ctl), drained between any two others */
 	struct tw_tail_slot *tail;  /* the kernel's tail_slots, mapped; NULL when off */
 	size_t tail_bytes;
 	struct tw_batch_slot *batch; /* the kernel's batch_slots, mapped; NULL when off */
@@ -200,18 +201,29 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 	return 0;
 }
 
+/* The TLS sensor's control ring (bpf/unsettled.bpf.h): a file mapped
+ * executable, or exec'd, that was never examined. Its maps are read now. */
+static int on_ctl(void *ctx, void *data, size_t len)
+{
+	struct monitor *m = ctx;
+
+	if (len >= sizeof(struct tw_map_event)) log_info("DBG ctl pid %u lag %.3f ms", ((const struct tw_hdr *)data)->tgid, (util_now_ns(CLOCK_BOOTTIME) - ((const struct tw_hdr *)data)->ts_boot_ns)/1e6);
+	if (len >= sizeof(struct tw_map_event) && ((const struct tw_hdr *)data)->type == TW_EV_MAP_NEW)
+		tlsattach_mapped(m->tls, ((const struct tw_hdr *)data)->tgid,
+				 util_now_ns(CLOCK_MONOTONIC));
+	return 0;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct monitor *m = ctx;
 
+	/* before each record: a new library waits behind no backlog (reading
+	 * the ring's positions, no syscall, when it is empty) */
+	if (m->ctl)
+		ring_buffer__consume(m->ctl);
 	if (len < sizeof(struct tw_hdr))
 		return 0;
-	/* a file mapped executable that was never examined: read the maps now */
-	if (((const struct tw_hdr *)data)->type == TW_EV_MAP_NEW) {
-		tlsattach_mapped(m->tls, ((const struct tw_hdr *)data)->tgid,
-				 util_now_ns(CLOCK_MONOTONIC));
-		return 0;
-	}
 	/* a new program: perhaps a TLS library or TLS stack not probed yet */
 	if (m->tls && ((const struct tw_hdr *)data)->type == TW_EV_EXEC)
 		tlsattach_exec(m->tls, ((const struct tw_hdr *)data)->tgid,
@@ -338,6 +350,17 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 		snprintf(err, errsz, "opening the ring buffer failed: %s", strerror(-r));
 		goto fail;
 	}
+	/* The control ring twice: in the poll's epoll set, so an idle monitor
+	 * wakes for it, and alone, for on_record to drain mid-batch. One
+	 * thread, and libbpf reads the shared consumer position afresh on
+	 * each pass, so the two never take the same record. */
+	if (m->tls && ((r = ring_buffer__add(m->rb, bpf_map__fd(m->skel->maps.tls_ctl), on_ctl, m)) ||
+		       !(m->ctl = ring_buffer__new(bpf_map__fd(m->skel->maps.tls_ctl), on_ctl, m,
+						   NULL)))) {
+		r = r ? r : -errno;
+		snprintf(err, errsz, "opening the TLS control ring failed: %s", strerror(-r));
+		goto fail;
+	}
 	*out = m;
 	return 0;
 fail:
@@ -431,6 +454,7 @@ void monitor_close(struct monitor *m)
 	if (!m)
 		return;
 	bpf_link__destroy(m->mmap_link);
+	ring_buffer__free(m->ctl);
 	ring_buffer__free(m->rb);
 	if (m->tail)
 		munmap(m->tail, m->tail_bytes);

@@ -194,7 +194,7 @@ static void file_examine(struct tlsattach *t, struct file_ent *e, int fd, const 
 	e->path = strdup(path);
 	t->st.probed++;
 	t->st.attached++;
-	log_info("TLS: probing %s in %s", names, path);
+	log_info("TLS: probing %s in %s [DBG mono %.3f]", names, path, util_now_ns(CLOCK_MONOTONIC)/1e6);
 }
 
 /* Open what process @pid maps at [lo, hi) from @path: the mapped inode
@@ -370,16 +370,11 @@ static void enqueue(struct tlsattach *t, int stage, uint32_t tgid, uint64_t due)
 
 void tlsattach_mapped(struct tlsattach *t, uint32_t tgid, uint64_t now_ns)
 {
-	unsigned n;
-
 	if (!t)
 		return;
 	t->st.map_records++;
-	n = t->qlen[0];
-	/* a loader maps several new files in a row: one read after them all */
-	if (n && t->q[0][(t->qhead[0] + n - 1) % QUEUE_CAP].tgid == tgid)
-		return;
-	enqueue(t, 0, tgid, now_ns);
+	if (budget_take(t, now_ns))
+		scan_maps(t, tgid);
 }
 
 void tlsattach_set_hooks(struct tlsattach *t, tlsattach_known_fn known, tlsattach_settle_fn settle)
@@ -398,6 +393,7 @@ void tlsattach_exec(struct tlsattach *t, uint32_t tgid, uint64_t now_ns)
 {
 	if (!t)
 		return;
+	log_info("DBG exec record pid %u mono %.3f", tgid, now_ns/1e6);
 	for (int s = 0; s < STAGES; s++)
 		enqueue(t, s, tgid, now_ns + stage_delay_ns[s]);
 }

@@ -72,8 +72,9 @@ struct tlsattach;
 struct tlsattach *tlsattach_new(const struct tlsattach_opts *o, tlsattach_attach_fn attach,
 				tlsattach_detach_fn detach, void *ctx);
 void tlsattach_set_hooks(struct tlsattach *t, tlsattach_known_fn known, tlsattach_settle_fn settle);
-/* The kernel saw @tgid map executable a file not examined yet: its maps
- * are read at the next tlsattach_run (one read for a burst of these). */
+/* The kernel saw @tgid map executable a file not examined yet (or exec
+ * one): its maps are read now, within the budget, before the rest of the
+ * ring is handled: the process is on its way to its first TLS write. */
 void tlsattach_mapped(struct tlsattach *t, uint32_t tgid, uint64_t now_ns);
 /* A file at a fixed path, mapped or not yet (the system libssl). */
 void tlsattach_path(struct tlsattach *t, const char *path);
