@@ -15,7 +15,7 @@ static int drop_is_loss(int reason)
 {
 	return reason == TW_DROP_RINGBUF_FULL || reason == TW_DROP_CHUNK_LOST ||
 	       reason == TW_DROP_META_LOST || reason == TW_DROP_READ_FAIL ||
-	       reason == TW_DROP_TLS_UNSENT;
+	       reason == TW_DROP_TLS_UNSENT || reason == TW_DROP_TLS_UNPROBED;
 }
 
 static void add_num(cJSON *o, const char *name, uint64_t v)

@@ -207,7 +207,6 @@ static int on_ctl(void *ctx, void *data, size_t len)
 {
 	struct monitor *m = ctx;
 
-	if (len >= sizeof(struct tw_map_event)) log_info("DBG ctl pid %u lag %.3f ms", ((const struct tw_hdr *)data)->tgid, (util_now_ns(CLOCK_BOOTTIME) - ((const struct tw_hdr *)data)->ts_boot_ns)/1e6);
 	if (len >= sizeof(struct tw_map_event) && ((const struct tw_hdr *)data)->type == TW_EV_MAP_NEW)
 		tlsattach_mapped(m->tls, ((const struct tw_hdr *)data)->tgid,
 				 util_now_ns(CLOCK_MONOTONIC));

@@ -194,7 +194,7 @@ static void file_examine(struct tlsattach *t, struct file_ent *e, int fd, const 
 	e->path = strdup(path);
 	t->st.probed++;
 	t->st.attached++;
-	log_info("TLS: probing %s in %s [DBG mono %.3f]", names, path, util_now_ns(CLOCK_MONOTONIC)/1e6);
+	log_info("TLS: probing %s in %s", names, path);
 }
 
 /* Open what process @pid maps at [lo, hi) from @path: the mapped inode
@@ -393,7 +393,6 @@ void tlsattach_exec(struct tlsattach *t, uint32_t tgid, uint64_t now_ns)
 {
 	if (!t)
 		return;
-	log_info("DBG exec record pid %u mono %.3f", tgid, now_ns/1e6);
 	for (int s = 0; s < STAGES; s++)
 		enqueue(t, s, tgid, now_ns + stage_delay_ns[s]);
 }
