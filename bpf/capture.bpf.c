@@ -165,7 +165,8 @@ static __always_inline void tw_capture_unprobed(const struct tw_io_args *a)
 	struct tw_unsettled *u;
 	__u32 tgid;
 
-	if (!tw_unsettled_n || a->ret < TW_TLS_UNPROBED_MIN)
+	if (!tw_unsettled_n || a->ret < TW_TLS_UNPROBED_MIN || a->ret == TW_TLS13_FINISHED_256 ||
+	    a->ret == TW_TLS13_FINISHED_384)
 		return;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!(u = bpf_map_lookup_elem(&tls_unsettled, &tgid)))

@@ -362,8 +362,14 @@ struct tw_tls_bind_event {
 #define TW_TLS_UNSETTLED_MAX 16384
 #define TW_TLS_KNOWN_MAX     16384
 /* A TLS 1.3 record of 1 plaintext byte is 23 bytes, an encrypted alert
- * (close_notify) 24: neither can hold a token. */
+ * (close_notify) 24: neither can hold a token. A TLS 1.3 client's Finished
+ * is a record of type 23 too: 58 bytes (SHA-256 suites) or 74 (SHA-384),
+ * sent alone by a stack without the middlebox-compatible CCS before it
+ * (GnuTLS): a send of exactly that size is not counted either (it could
+ * hold 36 or 52 bytes of plaintext). */
 #define TW_TLS_UNPROBED_MIN  40
+#define TW_TLS13_FINISHED_256 58
+#define TW_TLS13_FINISHED_384 74
 
 struct tw_file_key {
 	unsigned long long dev; /* the kernel's dev_t: major << 20 | minor */
