@@ -51,7 +51,7 @@ GOCACHE=$TW_TMP/go/cache GOPATH=$TW_TMP/go/path GOPROXY=off GOFLAGS= GO111MODULE
 LIB=$(ldd "$(command -v curl)" | awk '/libssl\.so/ {print $3}')
 
 marker=$(tw_marker)
-tw_start --no-sweep --trace-io --watch-literal "$marker" --cgroup "$TW_CG" ||
+tw_start --no-sweep --trace-io --watch-literal "$marker" --cgroup "$TW_CG" --metrics 127.0.0.1:0 ||
   { not_ok tls_first_run_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
 tw_wait_status "any(p.endswith('/libssl.so.3') for p in s['sensors']['tls']['probed'])" >/dev/null ||
   { not_ok tls_first_run_start "system libssl not probed"; exit 1; }
@@ -118,14 +118,29 @@ trials() {
   echo "$got $counted $silent"
 }
 
+COUNTED=0
 for kind in curl python3 go node; do
   [ "$kind" = go ] && [ ! -x "$GOBIN" ] && continue
   n=$TRIALS; [ "$kind" = node ] && n=$(( (TRIALS + 1) / 2 ))
   read -r got counted silent < <(trials "$kind" 1 "$n")
+  COUNTED=$((COUNTED + counted))
   echo "# first run of a fresh $kind file: caught $got, counted $counted, silent $silent of $n"
   [ "$silent" -eq 0 ] && ok "tls_first_run_${kind}_caught_or_counted" ||
     not_ok "tls_first_run_${kind}_caught_or_counted" "$silent of $n trials missed silently (caught $got, counted $counted)"
 done
+
+# The count reaches the metrics endpoint too, as a loss cause.
+ADDR=$(sed -n 's|.*metrics on http://\([0-9.:]*\)/metrics.*|\1|p' "$TW_TMP/stderr" | head -1)
+_metric_has() {
+  local v
+  v=$(curl -sf "http://$ADDR/metrics" | sed -n 's/^tokenward_sensors_drops_total{cause="tls_unprobed"} //p')
+  [ -n "$v" ] && [ "${v%.*}" -ge "$COUNTED" ]
+}
+if [ -n "$ADDR" ] && tw_poll _metric_has; then
+  ok tls_first_run_counted_in_metrics
+else
+  not_ok tls_first_run_counted_in_metrics "want >= $COUNTED: $(curl -sf "http://$ADDR/metrics" | grep tls_unprobed)"
+fi
 
 # The control: the same clients on files already probed are captured, and
 # nothing is counted as unprobed.
