@@ -150,10 +150,6 @@ static __always_inline bool tw_tls_record_start(const struct tw_io_args *a)
 	return h[0] == 0x17 && h[1] == 3 && h[2] <= 4;
 }
 
-/* A send of TLS ciphertext takes the plaintexts the thread noted
- * (bpf/tokenward.h "TLS plaintext"); tw_capture_bind names their copies
- * next. Notes that cannot belong to this send (too old, or for another
- * fd) are counted. */
 /* A send with no note pending, by a process whose new mappings userspace
  * has not read yet (bpf/tokenward.h "The first run of a TLS library new
  * to the monitor"): if it is TLS application data that could hold a
@@ -181,6 +177,11 @@ static __always_inline void tw_capture_unprobed(const struct tw_io_args *a)
 	tw_count_drop(TW_DROP_TLS_UNPROBED);
 }
 
+/* A send of TLS ciphertext takes the plaintexts the thread noted
+ * (bpf/tokenward.h "TLS plaintext"); tw_capture_bind names their copies
+ * next. Notes that cannot belong to this send (too old, or for another
+ * fd) are counted. With no note pending, the send may be a first run's
+ * (tw_capture_unprobed). */
 static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_fd_cache *fc)
 {
 	__u64 now;
