@@ -16,6 +16,7 @@
 #include "sock.bpf.h"
 #include "sockbatch.bpf.h"
 #include "copy.bpf.h"
+#include "unsettled.bpf.h"
 
 /*
  * How much of a @want-byte capture, in chunks of TW_CAP_CHUNK after @base
@@ -149,16 +150,50 @@ static __always_inline bool tw_tls_record_start(const struct tw_io_args *a)
 	return h[0] == 0x17 && h[1] == 3 && h[2] <= 4;
 }
 
+/* A send with no note pending, by a process whose new mappings userspace
+ * has not read yet (bpf/tokenward.h "The first run of a TLS library new
+ * to the monitor"): if it is TLS application data that could hold a
+ * token, its plaintext went through a library perhaps not probed yet,
+ * and the miss is counted. A quiet host pays one load: no process is
+ * unsettled. */
+static __always_inline void tw_capture_unprobed(const struct tw_io_args *a)
+{
+	struct tw_unsettled *u;
+	__u32 tgid;
+
+	if (!tw_unsettled_n || a->ret < TW_TLS_UNPROBED_MIN || a->ret == TW_TLS13_FINISHED_256 ||
+	    a->ret == TW_TLS13_FINISHED_384)
+		return;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!(u = bpf_map_lookup_elem(&tls_unsettled, &tgid)))
+		return;
+	if (u->grace_until && bpf_ktime_get_ns() > u->grace_until) {
+		tw_unsettled_forget(tgid); /* settled, and the last straggler's time is over */
+		return;
+	}
+	if (!tw_tls_record_start(a))
+		return;
+	__sync_fetch_and_add(&u->unseen, 1);
+	tw_count_drop(TW_DROP_TLS_UNPROBED);
+}
+
 /* A send of TLS ciphertext takes the plaintexts the thread noted
  * (bpf/tokenward.h "TLS plaintext"); tw_capture_bind names their copies
  * next. Notes that cannot belong to this send (too old, or for another
- * fd) are counted. */
+ * fd) are counted. With no note pending, the send may be a first run's
+ * (tw_capture_unprobed). */
 static __always_inline void tw_capture_take_tls(struct tw_io_args *a, struct tw_fd_cache *fc)
 {
 	__u64 now;
 	__u32 k = 0;
 
-	if (!fc || !fc->tls_n || a->syscall >= TW_SC_TLS_FIRST || !tw_tls_record_start(a))
+	if (!fc || a->syscall >= TW_SC_TLS_FIRST)
+		return;
+	if (!fc->tls_n) {
+		tw_capture_unprobed(a);
+		return;
+	}
+	if (!tw_tls_record_start(a))
 		return;
 	now = bpf_ktime_get_ns();
 	for (__u32 i = 0; i < TW_TLS_NOTES; i++) {

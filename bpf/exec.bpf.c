@@ -6,6 +6,7 @@
  */
 #include "common.bpf.h"
 #include "path.bpf.h"
+#include "unsettled.bpf.h"
 
 static __always_inline __u32 tw_read_user_block(char *dst, __u64 start, __u64 end,
 						__u32 max, __u32 *full_len,
@@ -47,6 +48,18 @@ int tw_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	mm = BPF_CORE_READ(task, mm);
 	exe = BPF_CORE_READ(mm, exe_file);
+	/* An executable never examined (a new Go program, a copy of node):
+	 * unsettled until userspace, woken by this record, has read its maps
+	 * (bpf/tokenward.h "The first run of a TLS library new to the
+	 * monitor"). The kernel mapped it itself, so mmap.bpf.c saw nothing. */
+	if (tw_tls_first_on) {
+		struct tw_file_key k;
+
+		if (!tw_file_known(BPF_CORE_READ(exe, f_inode), &k)) {
+			tw_unsettle(bpf_get_current_pid_tgid() >> 32, bpf_ktime_get_ns());
+			tw_map_new(&k); /* its probes race its first SSL_write */
+		}
+	}
 	e->path_len = tw_read_path(&exe->f_path, e->data, &e->hdr.flags);
 	if (e->hdr.flags & TW_F_PATH_TRUNC)
 		tw_count_drop(TW_DROP_PATH_TRUNC);

@@ -5,7 +5,7 @@
  * (exe changes) comes from exec.bpf.c. Threads are not processes here:
  * only clones that start a new thread group, and exits that end one.
  */
-#include "common.bpf.h"
+#include "unsettled.bpf.h"
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tw_fork, struct task_struct *parent, struct task_struct *child)
@@ -27,7 +27,10 @@ int BPF_PROG(tw_exit, struct task_struct *p, bool group_dead)
 {
 	struct tw_exit_event e;
 
-	if (!group_dead || !tw_wanted())
+	if (!group_dead)
+		return 0;
+	tw_unsettled_forget(p->tgid); /* whatever the cgroup: it may have moved */
+	if (!tw_wanted())
 		return 0;
 	tw_fill_hdr(&e.hdr, TW_EV_EXIT);
 	e.exit_code = p->exit_code;

@@ -33,6 +33,9 @@ enum tw_event_type {
 	TW_EV_FILE_TAIL,   /* struct tw_tail_event: a file is being appended to; read it back */
 	TW_EV_SOCK_BATCH,  /* struct tw_batch_event: a stream socket's small sends go to a slot */
 	TW_EV_TLS_BIND,    /* struct tw_tls_bind_event: TLS plaintexts copied earlier belong to a socket */
+	TW_EV_MAP_NEW,     /* struct tw_map_event: a process mapped executable (or exec'd) a file
+			    * userspace has not examined for TLS functions; on the tls_ctl ring,
+			    * taken by monitor.c, never ingested */
 };
 
 /* Which syscall produced an io event. */
@@ -80,6 +83,9 @@ enum tw_drop_reason {
 	TW_DROP_META_LOST,        /* a path, fork or exit record lost (ring buffer full) */
 	TW_DROP_TLS_UNSENT,       /* a TLS plaintext whose ciphertext the thread never sent in time */
 	TW_DROP_CAP_RING,         /* a long capture cut to leave the ring room for other records */
+	TW_DROP_TLS_UNPROBED,     /* a TLS application-data record sent, no plaintext noted, by a process
+				   * whose new executable mappings userspace had not yet read: its TLS
+				   * library may not have been probed yet (a first run's miss) */
 	TW_DROP_MAX,
 };
 
@@ -336,6 +342,50 @@ struct tw_tls_bind_event {
 	unsigned int pad;
 	unsigned long long ts[TW_TLS_NOTES];
 	struct tw_sock_info sock;
+};
+
+/*
+ * The first run of a TLS library new to the monitor (bpf/mmap.bpf.c,
+ * user/sensors/tlsattach.c). Userspace puts every file it has examined for
+ * TLS functions into tls_known (kernel dev_t and inode). An executable
+ * mapping of any other file marks its process unsettled (tls_unsettled,
+ * by tgid) and sends a TW_EV_MAP_NEW, at which userspace reads the
+ * process's maps at once and attaches. When a read found every mapping
+ * examined, userspace settles the process: grace_until = now + the note
+ * TTL (an SSL_write entered just before its probe went in is still sent
+ * within it); after that the entry is deleted by the next send that
+ * finds it or by the exit. A send by an unsettled process, with no note
+ * pending, that starts a TLS application-data record of at least
+ * TW_TLS_UNPROBED_MIN bytes is counted (TW_DROP_TLS_UNPROBED, and unseen):
+ * its plaintext may have gone through a library not yet probed.
+ */
+#define TW_TLS_UNSETTLED_MAX 16384
+#define TW_TLS_KNOWN_MAX     16384
+/* A TLS 1.3 record of 1 plaintext byte is 23 bytes, an encrypted alert
+ * (close_notify) 24: neither can hold a token. A TLS 1.3 client's Finished
+ * is a record of type 23 too: 58 bytes (SHA-256 suites) or 74 (SHA-384),
+ * sent alone by a stack without the middlebox-compatible CCS before it
+ * (GnuTLS): a send of exactly that size is not counted either (it could
+ * hold 36 or 52 bytes of plaintext). */
+#define TW_TLS_UNPROBED_MIN  40
+#define TW_TLS13_FINISHED_256 58
+#define TW_TLS13_FINISHED_384 74
+
+struct tw_file_key {
+	unsigned long long dev; /* the kernel's dev_t: major << 20 | minor */
+	unsigned long long ino;
+};
+
+struct tw_unsettled {
+	unsigned long long flag_ts;     /* bpf_ktime_get_ns() of the last unknown mapping */
+	unsigned long long grace_until; /* 0: unsettled; else settled, counted until then */
+	unsigned long long unseen;      /* TLS records counted for this process */
+	unsigned long long reported;    /* unseen as userspace last reported it */
+};
+
+struct tw_map_event {
+	struct tw_hdr hdr;
+	struct tw_file_key file;
 };
 
 #endif /* TOKENWARD_H */

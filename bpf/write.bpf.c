@@ -7,6 +7,7 @@
  * use. sendmsg and sendmmsg are in send.bpf.c.
  */
 #include "io.bpf.h"
+#include "unsettled.bpf.h"
 #include "fd.bpf.h"
 #include "sock.bpf.h"
 #include "filetail.bpf.h"
@@ -62,6 +63,12 @@ static __always_inline int tw_write_batch(struct task_struct *task, struct file 
 	fc = bpf_task_storage_get(&fd_cache, task, 0, 0);
 	if (fc && fc->tls_n)
 		return 0; /* perhaps TLS ciphertext: its plaintext is captured with it */
+	if (tw_unsettled_n) {
+		__u32 tgid = task->tgid;
+
+		if (bpf_map_lookup_elem(&tls_unsettled, &tgid))
+			return 0; /* perhaps TLS through a library not probed yet: counted there */
+	}
 	s = tw_batch_slot(ino->i_ino, task->tgid, &tag, &idx);
 	if (!s)
 		return 0;

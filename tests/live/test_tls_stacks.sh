@@ -220,17 +220,35 @@ if [ -x "$GOBIN" ]; then
   hold gone2 "$TW_TMP/gone/tls_go_gone" "$PORT"
   tls "any(p.endswith('/tls_go_gone') for p in t['probed'])"; release "Authorization: Bearer $TOK"
   verdict_is tls_replaced_binary_probed_anew "$ID" net_dest revoke tls_go_gone
+
+  # Replaced while it runs, as a package upgrade does (a new file renamed
+  # over the path): the running process keeps its probes and is captured;
+  # once it has exited, the old file's probes are dropped cleanly, and the
+  # new file is probed at its first run.
+  dropped0=$(tls_now files_dropped)
+  read -r ID TOK < <(mint "127.0.0.1:1")
+  hold gone3 "$TW_TMP/gone/tls_go_gone" "$PORT"
+  tls "any(p.endswith('/tls_go_gone') for p in t['probed'])"
+  cp "$GOBIN" "$TW_TMP/gone/.tls_go_gone.new" && mv -f "$TW_TMP/gone/.tls_go_gone.new" "$TW_TMP/gone/tls_go_gone"
+  release "Authorization: Bearer $TOK"
+  verdict_is tls_replaced_while_running_still_captured "$ID" net_dest revoke tls_go_gone
+  if tls "t['files_dropped'] > $dropped0" && kill -0 "$TW_PID" 2>/dev/null; then
+    ok tls_replaced_while_running_dropped_after_exit
+  else
+    not_ok tls_replaced_while_running_dropped_after_exit "$(grep 'TLS' "$TW_TMP/stderr" | tail -3)"
+  fi
 fi
 
 # Thousands of short-lived processes that map libssl: each exec costs a
-# bounded, counted maps read or a counted skip, never a file examined again.
-ex0=$(tls_now files_examined); acc0=$(python3 -c "import json; t=json.load(open('$TW_TMP/state/status.json'))['sensors']['tls']; print(t['maps_scans']+t['scans_skipped']+t['vanished'])")
+# bounded, counted maps read or a counted skip, never a file examined again,
+# and the kernel sends no new-file record for a file already examined.
+ex0=$(tls_now files_examined); mr0=$(tls_now map_records); acc0=$(python3 -c "import json; t=json.load(open('$TW_TMP/state/status.json'))['sensors']['tls']; print(t['maps_scans']+t['scans_skipped']+t['vanished'])")
 N=2000
 for _ in $(seq $N); do "$PROGS/tls_client" 2>/dev/null; done
-if tls "t['maps_scans'] + t['scans_skipped'] + t['vanished'] >= $acc0 + 4 * $N and t['files_examined'] <= $ex0 + 10"; then
+if tls "t['maps_scans'] + t['scans_skipped'] + t['vanished'] >= $acc0 + 4 * $N and t['files_examined'] <= $ex0 + 10 and t['map_records'] <= $mr0 + 10"; then
   ok tls_short_lived_processes_bounded
 else
-  not_ok tls_short_lived_processes_bounded "$(python3 -c "import json; print(json.load(open('$TW_TMP/state/status.json'))['sensors']['tls'])")"
+  not_ok tls_short_lived_processes_bounded "before: reads $acc0, examined $ex0, map records $mr0; now $(python3 -c "import json; t=json.load(open('$TW_TMP/state/status.json'))['sensors']['tls']; t.pop('probed'); print(t)")"
 fi
 python3 -c "import json; t=json.load(open('$TW_TMP/state/status.json'))['sensors']['tls']; t.pop('probed'); print('# sensors.tls:', t)"
 

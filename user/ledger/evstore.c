@@ -191,6 +191,7 @@ static const struct { const char *section, *sub, *key; int loss; } counter_keys[
 	{ "sensors", "drops", "chunk_lost", 1 },
 	{ "sensors", "drops", "meta_lost", 1 },
 	{ "sensors", "drops", "tls_unsent", 1 },
+	{ "sensors", "drops", "tls_unprobed", 1 },
 	{ "sensors", NULL, "events_lost", 1 },
 	{ "detection", NULL, "history_not_recorded", 1 },
 	{ "events_store", NULL, "dropped", 1 },

@@ -15,7 +15,7 @@ static int drop_is_loss(int reason)
 {
 	return reason == TW_DROP_RINGBUF_FULL || reason == TW_DROP_CHUNK_LOST ||
 	       reason == TW_DROP_META_LOST || reason == TW_DROP_READ_FAIL ||
-	       reason == TW_DROP_TLS_UNSENT;
+	       reason == TW_DROP_TLS_UNSENT || reason == TW_DROP_TLS_UNPROBED;
 }
 
 static void add_num(cJSON *o, const char *name, uint64_t v)
@@ -137,6 +137,9 @@ static void fill_tls(struct ingest *in, cJSON *o)
 	add_num(t, "mappings", s.mappings);
 	add_num(t, "mappings_known", s.known);
 	add_num(t, "table_full", s.table_full);
+	add_num(t, "map_records", s.map_records);
+	add_num(t, "settled", s.settled);
+	add_num(t, "unprobed_processes", s.unprobed_procs);
 }
 
 void ingest_status_fill(struct ingest *in, cJSON *o)

@@ -15,11 +15,14 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <sys/sysmacros.h>
 #include "tokenward.skel.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sensors/monitor.h"
 #include "sensors/tlsattach.h"
+
+static char libbpf_last[512]; /* libbpf's last message, for errors */
 
 struct monitor {
 	struct tw_bpf *skel;
@@ -29,6 +32,8 @@ struct monitor {
 	int ncpus;
 	uint64_t ringbuf_bytes;
 	struct tlsattach *tls;       /* NULL with --no-tls */
+	struct bpf_link *mmap_link;  /* new executable mappings; NULL: not followed */
+	struct ring_buffer *ctl;     /* their records (tls_ctl), drained between any two others */
 	struct tw_tail_slot *tail;  /* the kernel's tail_slots, mapped; NULL when off */
 	size_t tail_bytes;
 	struct tw_batch_slot *batch; /* the kernel's batch_slots, mapped; NULL when off */
@@ -91,6 +96,56 @@ static int tls_attach(void *ctx, const char *path, const struct tlself_result *r
 	return 0;
 }
 
+/* tlsattach.c examined a file: its mappings stop unsettling processes
+ * (bpf/unsettled.bpf.h). The kernel keys it by its own dev_t. */
+static void tls_known(void *ctx, uint64_t dev, uint64_t ino, int known)
+{
+	struct monitor *m = ctx;
+	struct tw_file_key k = { .dev = ((uint64_t)major(dev) << 20) | minor(dev), .ino = ino };
+	uint8_t one = 1;
+	int fd = bpf_map__fd(m->skel->maps.tls_known);
+
+	if (known)
+		bpf_map_update_elem(fd, &k, &one, BPF_ANY); /* full: its mappings keep waking us */
+	else
+		bpf_map_delete_elem(fd, &k);
+}
+
+/* A maps read of @tgid found everything examined: from a note's lifetime
+ * on, its TLS sends are no longer counted as unprobed, unless a mapping
+ * came after the read began. Returns what it sent unseen, new since the
+ * last settle. (A mapping between this lookup and update is settled too
+ * early; its own record's read settles it again, within the grace.) */
+static uint64_t tls_settle(void *ctx, uint32_t tgid, uint64_t scan_ns)
+{
+	struct monitor *m = ctx;
+	int fd = bpf_map__fd(m->skel->maps.tls_unsettled);
+	struct tw_unsettled u;
+	uint64_t unseen;
+
+	if (bpf_map_lookup_elem(fd, &tgid, &u) || u.flag_ts > scan_ns)
+		return 0;
+	unseen = u.unseen - u.reported;
+	u.reported = u.unseen;
+	if (!u.grace_until)
+		u.grace_until = util_now_ns(CLOCK_MONOTONIC) + TW_TLS_NOTE_TTL_NS;
+	bpf_map_update_elem(fd, &tgid, &u, BPF_EXIST);
+	return unseen;
+}
+
+/* New executable mappings (bpf/mmap.bpf.c, exec.bpf.c): the first run
+ * of a TLS library new to the monitor is read at once, or counted. */
+static void attach_mmap_hook(struct monitor *m)
+{
+	/* the files examined so far go in first, or each would wake us */
+	tlsattach_set_hooks(m->tls, tls_known, tls_settle);
+	if ((m->mmap_link = bpf_program__attach(m->skel->progs.tw_mmap_exec)))
+		return;
+	tlsattach_set_hooks(m->tls, NULL, NULL);
+	log_warn("TLS: new executable mappings cannot be followed (%s): the first run of a "
+		 "TLS library new to the monitor is read only at its exec and after", libbpf_last);
+}
+
 /*
  * The TLS plaintext sensor: probes on every file that defines a TLS write
  * function, at start (system paths, then every process's maps) and then as
@@ -111,6 +166,8 @@ static int open_tls(struct monitor *m, char *err, size_t errsz)
 	for (size_t i = 0; i < sizeof(tls_lib_paths) / sizeof(tls_lib_paths[0]); i++)
 		tlsattach_path(m->tls, tls_lib_paths[i]);
 	tlsattach_sweep(m->tls, now);
+	/* after the sweep: what it examined is known before the hook fires */
+	attach_mmap_hook(m);
 	tlsattach_get_stats(m->tls, &st);
 	if (!st.probed)
 		log_warn("TLS plaintext capture: no TLS library found yet; probes follow as "
@@ -127,7 +184,6 @@ const struct tlsattach *monitor_tls(const struct monitor *m)
 }
 
 static int libbpf_verbose;
-static char libbpf_last[512];
 
 /* Keep libbpf's last line for the error message; print all only when asked. */
 static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -145,10 +201,26 @@ static int libbpf_print(enum libbpf_print_level lvl, const char *fmt, va_list ap
 	return 0;
 }
 
+/* The TLS sensor's control ring (bpf/unsettled.bpf.h): a file mapped
+ * executable, or exec'd, that was never examined. Its maps are read now. */
+static int on_ctl(void *ctx, void *data, size_t len)
+{
+	struct monitor *m = ctx;
+
+	if (len >= sizeof(struct tw_map_event) && ((const struct tw_hdr *)data)->type == TW_EV_MAP_NEW)
+		tlsattach_mapped(m->tls, ((const struct tw_hdr *)data)->tgid,
+				 util_now_ns(CLOCK_MONOTONIC));
+	return 0;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct monitor *m = ctx;
 
+	/* before each record: a new library waits behind no backlog (reading
+	 * the ring's positions, no syscall, when it is empty) */
+	if (m->ctl)
+		ring_buffer__consume(m->ctl);
 	if (len < sizeof(struct tw_hdr))
 		return 0;
 	/* a new program: perhaps a TLS library or TLS stack not probed yet */
@@ -227,6 +299,10 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	bpf_program__set_autoattach(m->skel->progs.tw_ssl_write_ex, false);
 	bpf_program__set_autoattach(m->skel->progs.tw_gnutls_send, false);
 	bpf_program__set_autoattach(m->skel->progs.tw_go_tls_write, false);
+	/* attached by open_tls(), after the sweep; loaded only where it can be */
+	bpf_program__set_autoattach(m->skel->progs.tw_mmap_exec, false);
+	bpf_program__set_autoload(m->skel->progs.tw_mmap_exec, !opts->no_tls);
+	m->skel->rodata->tw_tls_first_on = !opts->no_tls;
 	if ((r = tw_bpf__load(m->skel))) {
 		snprintf(err, errsz, "loading the BPF sensors failed: %s (%s)%s",
 			 strerror(-r), libbpf_last, opts->verbose ? "" : "; -v shows libbpf's log");
@@ -271,6 +347,17 @@ int monitor_open(const struct monitor_opts *opts, monitor_event_fn fn, void *ctx
 	if (!m->rb) {
 		r = -errno;
 		snprintf(err, errsz, "opening the ring buffer failed: %s", strerror(-r));
+		goto fail;
+	}
+	/* The control ring twice: in the poll's epoll set, so an idle monitor
+	 * wakes for it, and alone, for on_record to drain mid-batch. One
+	 * thread, and libbpf reads the shared consumer position afresh on
+	 * each pass, so the two never take the same record. */
+	if (m->tls && ((r = ring_buffer__add(m->rb, bpf_map__fd(m->skel->maps.tls_ctl), on_ctl, m)) ||
+		       !(m->ctl = ring_buffer__new(bpf_map__fd(m->skel->maps.tls_ctl), on_ctl, m,
+						   NULL)))) {
+		r = r ? r : -errno;
+		snprintf(err, errsz, "opening the TLS control ring failed: %s", strerror(-r));
 		goto fail;
 	}
 	*out = m;
@@ -356,6 +443,7 @@ const char *monitor_drop_name(int reason)
 		[TW_DROP_META_LOST] = "meta_lost",
 		[TW_DROP_TLS_UNSENT] = "tls_unsent",
 		[TW_DROP_CAP_RING] = "capture_cut_ring_room",
+		[TW_DROP_TLS_UNPROBED] = "tls_unprobed",
 	};
 	return reason >= 0 && reason < TW_DROP_MAX && names[reason] ? names[reason] : "unknown";
 }
@@ -364,6 +452,8 @@ void monitor_close(struct monitor *m)
 {
 	if (!m)
 		return;
+	bpf_link__destroy(m->mmap_link);
+	ring_buffer__free(m->ctl);
 	ring_buffer__free(m->rb);
 	if (m->tail)
 		munmap(m->tail, m->tail_bytes);

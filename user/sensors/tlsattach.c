@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include "lib/log.h"
+#include "lib/util.h"
 #include "sensors/tlsattach.h"
 
 #define NS_MS 1000000ull
@@ -45,6 +47,8 @@ struct tlsattach {
 	struct tlsattach_opts o;
 	tlsattach_attach_fn attach;
 	tlsattach_detach_fn detach;
+	tlsattach_known_fn known;   /* optional */
+	tlsattach_settle_fn settle; /* optional */
 	void *ctx;
 	struct file_ent *ents;
 	unsigned nents;        /* entries in use, F_FREE ones below included */
@@ -121,8 +125,11 @@ static void file_forget(struct tlsattach *t, struct file_ent *e)
 	int32_t id = (int32_t)(e - t->ents) + 1;
 
 	for (unsigned i = 0; i < t->nslots; i++)
-		if (t->slots[i].ent == id)
+		if (t->slots[i].ent == id) {
 			t->slots[i].ent = -1;
+			if (t->known)
+				t->known(t->ctx, t->slots[i].dev, t->slots[i].ino, 0);
+		}
 	free(e->path);
 	memset(e, 0, sizeof(*e));
 }
@@ -210,9 +217,22 @@ static int open_mapped(struct tlsattach *t, uint32_t pid, const char *range, con
 	return open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 }
 
-/* One executable mapping of a file: known (one lookup), or examined now. */
-static void see_mapping(struct tlsattach *t, uint32_t pid, const char *range, uint64_t dev,
-			uint64_t ino, const char *path)
+/* Tell the kernel side that @e, under the maps key and its own, needs
+ * nothing more: its mappings no longer unsettle a process. */
+static void file_known(struct tlsattach *t, struct file_ent *e, uint64_t dev, uint64_t ino)
+{
+	if (!t->known)
+		return;
+	t->known(t->ctx, dev, ino, 1);
+	if (e->rino && (e->rdev != dev || e->rino != ino))
+		t->known(t->ctx, e->rdev, e->rino, 1);
+}
+
+/* One executable mapping of a file: known (one lookup), or examined now.
+ * 1 when the file has been examined (probed where it could be), 0 when
+ * it could not be (the table full, the process gone). */
+static int see_mapping(struct tlsattach *t, uint32_t pid, const char *range, uint64_t dev,
+		       uint64_t ino, const char *path)
 {
 	struct file_ent *e, *same;
 	struct stat sb;
@@ -221,25 +241,26 @@ static void see_mapping(struct tlsattach *t, uint32_t pid, const char *range, ui
 	t->st.mappings++;
 	if (file_lookup(t, dev, ino)) {
 		t->st.known++;
-		return;
+		return 1;
 	}
 	if (!(e = file_new(t, dev, ino))) {
 		t->st.table_full++;
-		return;
+		return 0;
 	}
 	e->witness = pid;
 	fd = open_mapped(t, pid, range, path);
 	if (fd < 0 && (errno == ENOENT || errno == ESRCH)) {
 		t->st.vanished++; /* the process exited meanwhile: the next one tells */
 		file_forget(t, e);
-		return;
+		return 0;
 	}
 	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
 		t->st.failed++;
 		e->state = F_FAILED;
 		if (fd >= 0)
 			close(fd);
-		return;
+		file_known(t, e, dev, ino);
+		return 1;
 	}
 	/* the same file under another key (overlayfs shows its own inode) */
 	if ((same = file_lookup(t, sb.st_dev, sb.st_ino)) && same != e) {
@@ -247,16 +268,38 @@ static void see_mapping(struct tlsattach *t, uint32_t pid, const char *range, ui
 		file_forget(t, e);
 		file_index(t, same, dev, ino);
 		close(fd);
-		return;
+		file_known(t, same, dev, ino);
+		return 1;
 	}
 	e->rdev = sb.st_dev;
 	e->rino = sb.st_ino;
 	file_index(t, e, sb.st_dev, sb.st_ino);
 	file_examine(t, e, fd, path);
 	close(fd);
+	/* only now: a mapping of it meanwhile still unsettled its process */
+	file_known(t, e, dev, ino);
+	return 1;
 }
 
 /* ---- processes ---------------------------------------------------------- */
+
+/* Every mapping of @pid read at @scan_ns was examined: the kernel side
+ * stops counting its TLS sends as unprobed, and says how many it counted
+ * (one line for the first few such processes; all are counted). */
+static void settle(struct tlsattach *t, uint32_t pid, uint64_t scan_ns)
+{
+	uint64_t unseen;
+
+	t->st.settled++;
+	if (!t->settle || !(unseen = t->settle(t->ctx, pid, scan_ns)))
+		return;
+	if (++t->st.unprobed_procs <= 20)
+		log_warn("TLS: process %u sent %llu TLS record%s before its TLS library was probed "
+			 "(its first run): that plaintext was not seen%s", pid,
+			 (unsigned long long)unseen, unseen == 1 ? "" : "s",
+			 t->st.unprobed_procs == 20 ? "; further ones are only counted "
+						       "(sensors.drops.tls_unprobed)" : "");
+}
 
 /* Every executable file mapping in /proc/PID/maps. */
 static void scan_maps(struct tlsattach *t, uint32_t pid)
@@ -265,8 +308,9 @@ static void scan_maps(struct tlsattach *t, uint32_t pid)
 	size_t cap = 0;
 	unsigned maj, min;
 	unsigned long ino;
+	uint64_t scan_ns;
+	int n, all = 1;
 	FILE *f;
-	int n;
 
 	snprintf(p, sizeof(p), "%s/%u/maps", t->o.procdir, pid);
 	if (!(f = fopen(p, "re"))) {
@@ -274,6 +318,7 @@ static void scan_maps(struct tlsattach *t, uint32_t pid)
 		return;
 	}
 	t->st.scans++;
+	scan_ns = util_now_ns(CLOCK_MONOTONIC);
 	while (getline(&line, &cap, f) > 0) {
 		char *path;
 
@@ -285,10 +330,12 @@ static void scan_maps(struct tlsattach *t, uint32_t pid)
 		path[strcspn(path, "\n")] = 0;
 		if (path[0] != '/')
 			continue;
-		see_mapping(t, pid, range, makedev(maj, min), ino, path);
+		all &= see_mapping(t, pid, range, makedev(maj, min), ino, path);
 	}
 	free(line);
 	fclose(f);
+	if (all)
+		settle(t, pid, scan_ns);
 }
 
 /* One maps read, if the budget allows: 1 when read or tried. */
@@ -319,6 +366,27 @@ static void enqueue(struct tlsattach *t, int stage, uint32_t tgid, uint64_t due)
 	r = &t->q[stage][(t->qhead[stage] + t->qlen[stage]++) % QUEUE_CAP];
 	r->tgid = tgid;
 	r->due = due;
+}
+
+void tlsattach_mapped(struct tlsattach *t, uint32_t tgid, uint64_t now_ns)
+{
+	if (!t)
+		return;
+	t->st.map_records++;
+	if (budget_take(t, now_ns))
+		scan_maps(t, tgid);
+}
+
+void tlsattach_set_hooks(struct tlsattach *t, tlsattach_known_fn known, tlsattach_settle_fn settle)
+{
+	if (!t)
+		return;
+	t->known = known;
+	t->settle = settle;
+	/* what is examined already (the start's files) */
+	for (unsigned i = 0; known && i < t->nslots; i++)
+		if (t->slots[i].ent > 0)
+			known(t->ctx, t->slots[i].dev, t->slots[i].ino, 1);
 }
 
 void tlsattach_exec(struct tlsattach *t, uint32_t tgid, uint64_t now_ns)
@@ -403,7 +471,7 @@ void tlsattach_path(struct tlsattach *t, const char *path)
 	struct stat sb;
 
 	if (t && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-		see_mapping(t, 0, NULL, sb.st_dev, sb.st_ino, path);
+		(void)see_mapping(t, 0, NULL, sb.st_dev, sb.st_ino, path);
 }
 
 void tlsattach_sweep(struct tlsattach *t, uint64_t now_ns)

@@ -47,6 +47,9 @@ struct tlsattach_stats {
 	uint64_t failed;        /* files that could not be opened or probed */
 	uint64_t dropped;       /* probed files gone (deleted, replaced): detached */
 	uint64_t table_full;    /* mappings not examined: max_files reached */
+	uint64_t map_records;   /* new executable mappings the kernel told of (TW_EV_MAP_NEW) */
+	uint64_t settled;       /* maps reads that found every mapping examined */
+	uint64_t unprobed_procs;/* processes that sent TLS before their library was probed */
 };
 
 /* Attach the probes for the file at @path (a /proc/self/fd link) whose
@@ -56,10 +59,23 @@ typedef int (*tlsattach_attach_fn)(void *ctx, const char *path, const struct tls
 				   void **handle);
 typedef void (*tlsattach_detach_fn)(void *ctx, void *handle);
 
+/* Optional (tlsattach_set_hooks): the file with key @dev, @ino (as in
+ * /proc/PID/maps) has been examined (@known 1) or forgotten (0). */
+typedef void (*tlsattach_known_fn)(void *ctx, uint64_t dev, uint64_t ino, int known);
+/* Optional: a maps read of @tgid begun at @scan_ns found every executable
+ * mapping examined (and attached where it could be). Returns how many TLS
+ * records the process sent before that, unseen (0: none, or unknown). */
+typedef uint64_t (*tlsattach_settle_fn)(void *ctx, uint32_t tgid, uint64_t scan_ns);
+
 struct tlsattach;
 
 struct tlsattach *tlsattach_new(const struct tlsattach_opts *o, tlsattach_attach_fn attach,
 				tlsattach_detach_fn detach, void *ctx);
+void tlsattach_set_hooks(struct tlsattach *t, tlsattach_known_fn known, tlsattach_settle_fn settle);
+/* The kernel saw @tgid map executable a file not examined yet (or exec
+ * one): its maps are read now, within the budget, before the rest of the
+ * ring is handled: the process is on its way to its first TLS write. */
+void tlsattach_mapped(struct tlsattach *t, uint32_t tgid, uint64_t now_ns);
 /* A file at a fixed path, mapped or not yet (the system libssl). */
 void tlsattach_path(struct tlsattach *t, const char *path);
 /* Every process in procdir, now. */

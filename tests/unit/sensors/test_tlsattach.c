@@ -2,7 +2,9 @@
  * examined and probed once however many processes map it, a file named
  * like a TLS library without its functions is warned about once, the
  * maps-read budget is kept and counted, a failed attach is not retried,
- * and a probed file that is gone is detached. */
+ * a probed file that is gone is detached, and the first-run hooks: the
+ * kernel told of each file only once it is examined, a process settled
+ * only when every mapping was, a burst of new-file records bounded. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -42,6 +44,31 @@ static void fake_detach(void *ctx, void *h)
 	(void)ctx;
 	assert_ptr_equal(h, &attaches);
 	detaches++;
+}
+
+/* The first-run hooks (tlsattach_set_hooks): what the kernel side was told. */
+static int known_adds, known_dels, settles;
+static uint32_t settled_pid;
+static uint64_t settle_unseen; /* what the fake kernel says the process sent unseen */
+
+static void fake_known(void *ctx, uint64_t dev, uint64_t ino, int known)
+{
+	(void)ctx;
+	assert_true(ino != 0);
+	(void)dev;
+	if (known)
+		known_adds++;
+	else
+		known_dels++;
+}
+
+static uint64_t fake_settle(void *ctx, uint32_t tgid, uint64_t scan_ns)
+{
+	(void)ctx;
+	assert_true(scan_ns > 0);
+	settles++;
+	settled_pid = tgid;
+	return settle_unseen;
 }
 
 static void run(const char *cmd)
@@ -99,6 +126,9 @@ static int setup(void **state)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/lib %s/proc", root, root);
 	run(cmd);
 	attaches = detaches = attach_err = 0;
+	known_adds = known_dels = settles = 0;
+	settled_pid = 0;
+	settle_unseen = 0;
 	return 0;
 }
 
@@ -111,17 +141,22 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct tlsattach *open_fake(unsigned scans_per_sec)
+static struct tlsattach *open_fake_opts(unsigned scans_per_sec, unsigned max_files)
 {
 	char procdir[128];
 	static char keep[128];
 
-	struct tlsattach_opts o = { .scans_per_sec = scans_per_sec };
+	struct tlsattach_opts o = { .scans_per_sec = scans_per_sec, .max_files = max_files };
 
 	snprintf(procdir, sizeof(procdir), "%s/proc", root);
 	memcpy(keep, procdir, sizeof(keep));
 	o.procdir = keep;
 	return tlsattach_new(&o, fake_attach, fake_detach, NULL);
+}
+
+static struct tlsattach *open_fake(unsigned scans_per_sec)
+{
+	return open_fake_opts(scans_per_sec, 0);
 }
 
 static void test_once_per_file(void **state)
@@ -237,6 +272,94 @@ static void test_gone_file_detached(void **state)
 	assert_int_equal(detaches, 2);
 }
 
+/* The kernel side learns of the files examined at start when the hooks
+ * go in, of a new one only once it is examined (and probed), and of a
+ * forgotten one; a process whose every mapping is examined is settled,
+ * and what it sent unseen before is counted. */
+static void test_first_run_hooks(void **state)
+{
+	static const char *const sys[] = { "libc.so", NULL };
+	static const char *const both[] = { "libc.so", "libfake.so", NULL };
+	const uint64_t s = 1000000000ull;
+	struct tlsattach_stats st;
+	struct tlsattach *t;
+	char cmd[256];
+	(void)state;
+	make_file("libc.so", 0);
+	make_file("libfake.so", 1);
+	make_proc(11, sys);
+	assert_non_null(t = open_fake(0));
+	tlsattach_sweep(t, 1 * s);
+	assert_int_equal(known_adds, 0); /* no hooks yet */
+	tlsattach_set_hooks(t, fake_known, fake_settle);
+	assert_int_equal(known_adds, 1); /* libc.so, examined at start */
+	/* pid 12 maps a new library: the kernel's record reads it now */
+	make_proc(12, both);
+	settle_unseen = 1; /* it sent one TLS record before its probe went in */
+	tlsattach_mapped(t, 12, 2 * s);
+	tlsattach_get_stats(t, &st);
+	assert_int_equal(attaches, 1);
+	assert_int_equal(known_adds, 2);
+	assert_int_equal(settles, 1);
+	assert_int_equal(settled_pid, 12);
+	assert_int_equal(st.map_records, 1);
+	assert_int_equal(st.settled, 2); /* the sweep's read of 11, and this one */
+	assert_int_equal(st.unprobed_procs, 1);
+	/* gone: its probes go, and the kernel forgets it */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/proc/12 %s/lib/libfake.so", root, root);
+	run(cmd);
+	tlsattach_run(t, 4 * s);
+	assert_int_equal(detaches, 1);
+	assert_true(known_dels >= 1);
+	tlsattach_free(t);
+}
+
+/* A mapping that could not be examined (the file table full) leaves its
+ * process unsettled: its TLS sends go on being counted. */
+static void test_unexamined_mapping_not_settled(void **state)
+{
+	static const char *const two[] = { "liba.so", "libfake.so", NULL };
+	struct tlsattach_stats st;
+	struct tlsattach *t;
+	(void)state;
+	make_file("liba.so", 0);
+	make_file("libfake.so", 1);
+	make_proc(13, two);
+	assert_non_null(t = open_fake_opts(0, 1));
+	tlsattach_set_hooks(t, fake_known, fake_settle);
+	tlsattach_mapped(t, 13, 1);
+	tlsattach_get_stats(t, &st);
+	assert_int_equal(st.table_full, 1);
+	assert_int_equal(settles, 0);
+	assert_int_equal(st.settled, 0);
+	tlsattach_free(t);
+}
+
+/* Thousands of new-file records (short-lived processes, each mapping a
+ * file not examined yet): the maps reads stay within the budget, the
+ * rest counted, and the file is examined once. */
+static void test_mapped_burst_within_budget(void **state)
+{
+	static const char *const lib[] = { "libfake.so", NULL };
+	const uint64_t ms = 1000000;
+	struct tlsattach_stats st;
+	struct tlsattach *t;
+	(void)state;
+	make_file("libfake.so", 1);
+	make_proc(14, lib);
+	assert_non_null(t = open_fake(50));
+	tlsattach_set_hooks(t, fake_known, fake_settle);
+	for (unsigned i = 0; i < 5000; i++)
+		tlsattach_mapped(t, 14, 1000 * ms);
+	tlsattach_get_stats(t, &st);
+	assert_int_equal(st.map_records, 5000);
+	assert_true(st.scans <= 50);
+	assert_int_equal(st.scans + st.scans_skipped, 5000);
+	assert_int_equal(st.examined, 1);
+	assert_int_equal(attaches, 1);
+	tlsattach_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +367,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_rescans_within_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_attach_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_file_detached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_run_hooks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unexamined_mapping_not_settled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_burst_within_budget, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
