@@ -73,8 +73,10 @@ static void test_writer_keeps_everything(void **state)
 	struct evstore_stats st;
 	char err[256];
 	cJSON *parents = cJSON_CreateArray(), *status = cJSON_Parse(
-		"{\"sensors\":{\"drops\":{\"ringbuf_full\":7,\"capture_truncated\":2},\"events_lost\":1},"
-		"\"detection\":{\"regex_limit_hits\":3,\"rules_suspended\":4,\"repeats_collapsed\":992}}");
+		"{\"sensors\":{\"drops\":{\"ringbuf_full\":7,\"capture_truncated\":2,\"capture_cut_ring_room\":6},"
+		"\"events_lost\":1,\"userspace\":{\"carry_cut\":8}},"
+		"\"detection\":{\"regex_limit_hits\":3,\"rules_suspended\":4,\"repeats_collapsed\":992,"
+		"\"encoded_runs_cut\":11,\"decode_budget_hits\":12,\"decode_depth_hits\":13}}");
 	(void)state;
 
 	assert_int_equal(evstore_open(path, &ret, &s, err, sizeof(err)), 0);
@@ -102,6 +104,13 @@ static void test_writer_keeps_everything(void **state)
 	/* the detector's bounds (issue 13 defect 9): shown in reports' coverage */
 	assert_int_equal(q("SELECT json_extract(counters, '$.cut.rules_suspended') FROM counters"), 4);
 	assert_int_equal(q("SELECT json_extract(counters, '$.cut.repeats_collapsed') FROM counters"), 992);
+	/* the decoders' bounds (issue 12), a long capture cut for ring room and
+	 * a stream carry cut short: every bound hit reaches the coverage */
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.encoded_runs_cut') FROM counters"), 11);
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.decode_budget_hits') FROM counters"), 12);
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.decode_depth_hits') FROM counters"), 13);
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.capture_cut_ring_room') FROM counters"), 6);
+	assert_int_equal(q("SELECT json_extract(counters, '$.cut.carry_cut') FROM counters"), 8);
 	assert_int_equal(q("SELECT run_ns FROM counters"), 123);
 	/* NULL-safe, and a NULL store takes nothing */
 	evstore_add_verdict(NULL, verdict("x", NULL, "use", NULL), NULL);
