@@ -23,7 +23,56 @@ trap 'tw_stop; tw_leave_cgroup; tw_tmp_done' EXIT
 
 # tw_tmp_done: the EXIT trap's last step: TW_TMP is removed, or kept for
 # the audit when it lives under TW_ARTEFACTS.
-tw_tmp_done() { [ -n "${TW_ARTEFACTS:-}" ] || rm -rf "$TW_TMP"; }
+tw_tmp_done() {
+  local p
+  for p in "${TW_SINK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${TW_ARTEFACTS:-}" ] || rm -rf "$TW_TMP"
+}
+
+# tw_sink NAME: a TCP sink on 127.0.0.1 that reads each connection to its
+# end (or 5 s of silence) and discards it; sets TW_SINK_PORT. Call it
+# plainly, not in $(...): a subshell would lose the sink's pid, and the
+# sink would outlive the test (tw_tmp_done kills every sink).
+TW_SINK_PIDS=()
+tw_sink() {
+  python3 -u -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1])
+while True:
+    c, _ = s.accept(); c.settimeout(5)
+    try:
+        while c.recv(65536): pass
+    except OSError: pass
+    c.close()' >"$TW_TMP/sink.$1" &
+  TW_SINK_PIDS+=($!)
+  tw_poll test -s "$TW_TMP/sink.$1" || { echo "tw_sink: the sink $1 did not start" >&2; return 1; }
+  TW_SINK_PORT=$(head -1 "$TW_TMP/sink.$1")
+}
+
+# tw_mint LEDGER AUD TASK [OPTS...]: mints a token; prints "ID TOKEN". The
+# token is remembered (TOKENS, for a test's own leak check) and recorded
+# for the suite's redaction audit.
+tw_mint() {
+  local ledger=$1 aud=$2 task=$3 tok id
+  shift 3
+  tok=$("$TW" mint --ledger "$ledger" --task "$task" --aud "$aud" "$@" 2>"$TW_TMP/mint.err") || return 1
+  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
+  TOKENS+=("$tok"); tw_token_record "$tok"
+  echo "$id $tok"
+}
+
+# tw_ledger_status LEDGER ID: the token's status in the ledger, printed.
+tw_ledger_status() {
+  "$TW" ledger show "$2" --json --ledger "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'
+}
+# tw_expect_status NAME LEDGER ID STATUS: waits until the ledger shows
+# STATUS for ID (the monitor marks it after queueing the revocation).
+_tw_status_is() { [ "$(tw_ledger_status "$1" "$2")" = "$3" ]; }
+tw_expect_status() {
+  tw_poll _tw_status_is "$2" "$3" "$4" && { ok "$1"; return; }
+  not_ok "$1" "ledger status of $3 is $(tw_ledger_status "$2" "$3"), want $4"
+}
 
 # tw_token_record TOKEN...: every secret a test mints or receives (from
 # `tokenward mint`, an issuer, its own generator) is recorded in the
@@ -34,15 +83,23 @@ tw_tmp_done() { [ -n "${TW_ARTEFACTS:-}" ] || rm -rf "$TW_TMP"; }
 # in no argv. tests/cli/tokgen.py and tests/unit/tokmint.h record what they
 # mint themselves, the same way.
 tw_token_record() {
-  [ -n "${TW_TOKENS:-}" ] || return 0
   local t i c hex LC_ALL=C
   for t in "$@"; do
     [ -n "$t" ] || continue
     hex=
     for ((i = ${#t} - 1; i >= 0; i--)); do printf -v c '%02x' "'${t:i:1}"; hex+=$c; done
-    (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$hex" >>"$TW_TOKENS")
+    [ -z "${TW_TOKENS:-}" ] ||
+      (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$hex" >>"$TW_TOKENS")
+    (umask 077; printf '%s\n' "$hex" >>"$TW_TMP/tokens.rev")
   done
   return 0
+}
+# tw_minted: every token this test recorded, one a line. A test's own
+# leak check loops over these: a TOKENS array filled inside $(mint ...)
+# is filled in a subshell, and its parent's copy stays empty.
+tw_minted() {
+  [ -f "$TW_TMP/tokens.rev" ] || return 0
+  python3 -c 'import sys; [print(bytes.fromhex(l.strip())[::-1].decode()) for l in open(sys.argv[1]) if l.strip()]' "$TW_TMP/tokens.rev"
 }
 
 ok()     { echo "ok $1"; }

@@ -19,34 +19,12 @@ LEDGER=$TW_TMP/ledger.db
 LEAKS=$TW_TMP/leak-input     # the log files hold tokens on purpose
 mkdir -p "$LEAKS"
 TOKENS=()
-SINK_PIDS=()
-trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; tw_stop; tw_tmp_done' EXIT
+trap 'tw_stop; tw_tmp_done' EXIT
 
-start_sink() { # a TCP sink on loopback that reads and discards; prints its port
-  python3 -u -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1])
-while True:
-    c, _ = s.accept(); c.settimeout(5)
-    try:
-        while c.recv(65536): pass
-    except OSError: pass
-    c.close()' >"$TW_TMP/sink.$1" &
-  SINK_PIDS+=($!)
-  tw_poll test -s "$TW_TMP/sink.$1"
-  head -1 "$TW_TMP/sink.$1"
-}
-AUD_PORT=$(start_sink aud)
-WRONG_PORT=$(start_sink wrong)
+tw_sink aud && AUD_PORT=$TW_SINK_PORT || exit 1
+tw_sink wrong && WRONG_PORT=$TW_SINK_PORT || exit 1
 
-mint() { # TASK: prints "ID TOKEN"
-  local tok id
-  tok=$("$TW" mint --ledger "$LEDGER" --task "$1" --aud "http://127.0.0.1:$AUD_PORT" 2>"$TW_TMP/mint.err") || return 1
-  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok"); tw_token_record "$tok"
-  echo "$id $tok"
-}
+mint() { tw_mint "$LEDGER" "http://127.0.0.1:$AUD_PORT" "$1"; } # TASK: prints "ID TOKEN"
 verdict_decoded() { # NAME ID CHAIN CLASS ACTION
   local ev got
   if ev=$(tw_wait_event "e.get('event')=='verdict' and e.get('token_id')=='$2'"); then
@@ -56,12 +34,8 @@ verdict_decoded() { # NAME ID CHAIN CLASS ACTION
     not_ok "$1" "no verdict for $2"
   fi
 }
-status_of() { "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
-expect_status() { # NAME ID STATUS
-  _status_is() { [ "$(status_of "$1")" = "$2" ]; }
-  tw_poll _status_is "$2" "$3" && { ok "$1"; return; }
-  not_ok "$1" "ledger status of $2 is $(status_of "$2"), want $3"
-}
+status_of() { tw_ledger_status "$LEDGER" "$1"; }
+expect_status() { tw_expect_status "$1" "$LEDGER" "$2" "$3"; } # NAME ID STATUS
 
 tw_start --ledger "$LEDGER" --no-sweep || { not_ok split_start "monitor failed: $(cat "$TW_TMP/stderr")"; exit 1; }
 
@@ -176,7 +150,7 @@ tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok split_clean_exit || not_ok split_clean_exit "exit $TW_RC"
 # No output holds a token: raw or percent-encoded.
 leaked=""
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   for f in "$t" "$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$t")"; do
     grep -rqF --exclude-dir=leak-input -- "$f" "$TW_TMP" && leaked="$leaked $(grep -rlF --exclude-dir=leak-input -- "$f" "$TW_TMP" | head -2)"
   done

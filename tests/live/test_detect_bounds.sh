@@ -132,7 +132,7 @@ tw_stop
 
 # --- no raw token in what the monitor wrote --------------------------------
 leak=
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   f=$(grep -rlF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null | head -1)
   [ -n "$f" ] && { leak=$f; break; }
 done

@@ -235,7 +235,7 @@ tw_stop
 
 # No raw token anywhere but the file it was deliberately leaked into.
 leak_found=
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   for f in "$TW_TMP"/events.jsonl "$TW_TMP"/stdout "$TW_TMP"/stderr "$LEDGER" "$LEDGER"-wal "$LEDGER"-shm \
            "$TW_TMP"/state/* "$TW_TMP"/status.json "$TW_TMP"/status.txt "$TW_TMP"/show.txt \
            "$TW_TMP"/register.err "$TW_TMP"/agent.err "$TW_TMP"/oidc.log "$TW_TMP"/listen.log \

@@ -157,5 +157,5 @@ fi
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok h2_clean_exit || not_ok h2_clean_exit "exit $TW_RC"
 leaked=0
-for t in "${TOKENS[@]}"; do grep -rqF -- "$t" "$TW_TMP" && leaked=1; done
+for t in $(tw_minted); do grep -rqF -- "$t" "$TW_TMP" && leaked=1; done
 [ $leaked -eq 0 ] && ok h2_no_token_in_output || not_ok h2_no_token_in_output "a raw token in the monitor's output"

@@ -161,7 +161,7 @@ alive ledger_replaced_monitor_alive
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok hostile_clean_exit || not_ok hostile_clean_exit "exit $TW_RC"
 leaked=0
-for t in "${TOKENS[@]}"; do
-  grep -rqF -- "$t" "$TW_TMP" --exclude-dir=leak-input 2>/dev/null && leaked=1
+for t in $(tw_minted); do
+  grep -rqF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null && leaked=1
 done
 [ $leaked -eq 0 ] && ok hostile_no_token_in_output || not_ok hostile_no_token_in_output "a raw token in the monitor's output"

@@ -158,5 +158,5 @@ tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok large_clean_exit || not_ok large_clean_exit "exit status $TW_RC"
 tw_assert_no_leak large_marker_never_printed "$marker" "$TW_TMP"/events*.jsonl "$TW_TMP/stderr" "$TW_TMP/state"
 leaked=0
-for t in "${TOKENS[@]}"; do grep -rqF -- "$t" "$TW_TMP"/events*.jsonl "$TW_TMP/stderr" "$TW_TMP/state" && leaked=1; done
+for t in $(tw_minted); do grep -rqF -- "$t" "$TW_TMP"/events*.jsonl "$TW_TMP/stderr" "$TW_TMP/state" && leaked=1; done
 [ $leaked -eq 0 ] && ok large_no_token_in_output || not_ok large_no_token_in_output "a raw token in the monitor's output"

@@ -81,7 +81,7 @@ elif tw_wait_status "s['events_store']['dropped'] >= 1" >/dev/null; then
   ok store_full_loss_counted
   _coverage_shows() {
     "$TW" report --ledger "$LEDGER" --state-dir "$STATE" --since 1h --format json 2>>"$TW_TMP/report.err" |
-      python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["coverage"]["lost"]["store_dropped"] >= 1 else 1)'
+      python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["coverage"]["lost"].get("store_dropped", 0) >= 1 else 1)'
   }
   if tw_poll _coverage_shows; then ok store_full_loss_in_report; else not_ok store_full_loss_in_report "the report's coverage has no store_dropped"; fi
 else
@@ -93,7 +93,7 @@ alive store_full_monitor_alive_after
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok store_full_clean_exit || not_ok store_full_clean_exit "exit $TW_RC"
 leaked=0
-for t in "${TOKENS[@]}"; do
-  grep -rqF -- "$t" "$TW_TMP" "$STATE" --exclude-dir=leak-input 2>/dev/null && leaked=1
+for t in $(tw_minted); do
+  grep -rqF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null && leaked=1
 done
 [ $leaked -eq 0 ] && ok store_full_no_token_in_output || not_ok store_full_no_token_in_output "a raw token in the monitor's output"

@@ -94,7 +94,7 @@ verdict tls_bearer_elsewhere_is_net_dest "$ID" net_dest revoke
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok tls_clean_exit || not_ok tls_clean_exit "exit $TW_RC"
 leaked=""
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   f=$(grep -rlF -- "$t" "$TW_TMP" 2>/dev/null | head -3)
   [ -n "$f" ] && leaked="$leaked $f"
 done

@@ -255,7 +255,7 @@ python3 -c "import json; t=json.load(open('$TW_TMP/state/status.json'))['sensors
 tw_stop
 [ "${TW_RC:-1}" -eq 0 ] && ok tls_stacks_clean_exit || not_ok tls_stacks_clean_exit "exit $TW_RC"
 leaked=""
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   f=$(grep -rlF -- "$t" "$TW_TMP" 2>/dev/null | head -3)
   [ -n "$f" ] && leaked="$leaked $f"
 done

@@ -10,27 +10,11 @@ LEAKS=$TW_TMP/leak-input     # files this test leaks tokens into on purpose
 mkdir -p "$LEAKS"
 AGENT_BIN=$PROGS/tw_agent
 TOKENS=()
-SINK_PIDS=()
-trap 'for p in "${SINK_PIDS[@]}"; do kill $p 2>/dev/null; done; [ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; tw_leave_cgroup; tw_tmp_done' EXIT
+trap '[ -n "${AGENT:-}" ] && kill $AGENT 2>/dev/null; tw_stop; tw_leave_cgroup; tw_tmp_done' EXIT
 
-# A TCP sink on loopback that reads and discards; prints its port.
-start_sink() {
-  python3 -u -c '
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1])
-while True:
-    c, _ = s.accept(); c.settimeout(2)
-    try: c.recv(65536)
-    except OSError: pass
-    c.close()' >"$TW_TMP/sink.$1" &
-  SINK_PIDS+=($!)
-  tw_poll test -s "$TW_TMP/sink.$1"
-  head -1 "$TW_TMP/sink.$1"
-}
 
-AUD_PORT=$(start_sink aud)
-WRONG_PORT=$(start_sink wrong)
+tw_sink aud && AUD_PORT=$TW_SINK_PORT || exit 1
+tw_sink wrong && WRONG_PORT=$TW_SINK_PORT || exit 1
 AUD="http://127.0.0.1:$AUD_PORT"
 
 tw_own_cgroup || { not_ok verdicts_cgroup "$TW_CG"; exit 1; }
@@ -51,14 +35,7 @@ _agent_replied() { [ "$(grep -c '' "$TW_TMP/agent.out")" -gt "$1" ]; }
 
 # mint TASK [OPTS...]: prints "ID TOKEN"; every token is remembered for the leak check.
 # The audience is $AUD unless MINT_AUD names another.
-mint() {
-  local task=$1; shift
-  local tok id
-  tok=$("$TW" mint --ledger "$LEDGER" --task "$task" --aud "${MINT_AUD:-$AUD}" "$@" 2>"$TW_TMP/mint.err") || return 1
-  id=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/mint.err" | head -1)
-  TOKENS+=("$tok"); tw_token_record "$tok"
-  echo "$id $tok"
-}
+mint() { local task=$1; shift; tw_mint "$LEDGER" "${MINT_AUD:-$AUD}" "$task" "$@"; }
 
 # verdict NAME ID CLASS ACTION: wait for the verdict on token ID.
 verdict() {
@@ -74,14 +51,10 @@ verdict() {
   fi
 }
 
-status_of() { "$TW" ledger show "$1" --json --ledger "$LEDGER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+status_of() { tw_ledger_status "$LEDGER" "$1"; }
 
 # Wait until the ledger shows STATUS for ID (the monitor marks it after queueing).
-expect_status() { # NAME ID STATUS
-  _status_is() { [ "$(status_of "$1")" = "$2" ]; }
-  tw_poll _status_is "$2" "$3" && { ok "$1"; return; }
-  not_ok "$1" "ledger status of $2 is $(status_of "$2"), want $3"
-}
+expect_status() { tw_expect_status "$1" "$LEDGER" "$2" "$3"; } # NAME ID STATUS
 
 # ledger_has_event ID EVENT: the token's ledger history holds EVENT.
 ledger_has_event() {
@@ -245,7 +218,7 @@ grep -q "$EVIL_ID" "$TW_TMP/report.md" && ok report_markdown || not_ok report_ma
 
 # No raw token anywhere but the files leaked into on purpose.
 leaked=""
-for t in "${TOKENS[@]}"; do
+for t in $(tw_minted); do
   f=$(grep -rlF --exclude-dir=leak-input -- "$t" "$TW_TMP" 2>/dev/null | head -3)
   [ -n "$f" ] && leaked="$leaked $f"
 done
