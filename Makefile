@@ -150,8 +150,8 @@ $(BUILD)/bench/floor.bpf.o: tools/bench/floor.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
 
-$(BUILD)/bench/floor: tools/bench/floor.c $(BUILD)/bench/floor.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench $< -o $@ $(LDLIBS)
+$(BUILD)/bench/floor: tools/bench/floor.c $(BUILD)/bench/floor.skel.h $(LIB)
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< $(LIB) -o $@ $(LDLIBS)
 
 $(BUILD)/bench/logwriter $(BUILD)/bench/forkexec: $(BUILD)/bench/%: tools/bench/%.c
 	@mkdir -p $(@D)

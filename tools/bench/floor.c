@@ -7,15 +7,24 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "floor.skel.h"
+#include "sensors/sysprep.h"
 
 static volatile sig_atomic_t stop;
 static void on_sig(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv)
 {
-	struct floor_bpf *skel = floor_bpf__open();
+	struct floor_bpf *skel;
+	char err[256];
 	FILE *f;
 
+	/* The same preconditions as tokenward run: on a fresh machine tracefs
+	 * is not mounted, and the tracepoints cannot attach without it. */
+	if (sysprep_run(err, sizeof(err))) {
+		fprintf(stderr, "floor: %s\n", err);
+		return 1;
+	}
+	skel = floor_bpf__open();
 	if (skel)
 		bpf_program__set_autoattach(skel->progs.f_tls, false);
 	if (!skel || floor_bpf__load(skel) || floor_bpf__attach(skel)) {
