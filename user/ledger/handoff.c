@@ -82,13 +82,13 @@ static const char *drain_detail(int r)
 
 int handoff_drain_each(struct handoff *p, struct ledger *l, handoff_drained_fn fn, void *ctx)
 {
-	sqlite3 *db = ledger_sqlite(l);
 	sqlite3_stmt *st = NULL;
 	struct { int64_t seq; char id[LEDGER_ID_LEN + 1]; char reason[32]; } req[32];
 	int n = 0;
 
-	if (!p || !p->rev || sqlite3_prepare_v2(db, "SELECT seq, token_id, reason FROM revoke_requests "
-				  "WHERE state = 'pending' ORDER BY seq LIMIT 32", -1, &st, NULL) != SQLITE_OK)
+	if (!p || !p->rev || !(st = ledger_stmt_kept(l, LEDGER_KEPT_PENDING_REQUESTS,
+						       "SELECT seq, token_id, reason FROM revoke_requests "
+						       "WHERE state = 'pending' ORDER BY seq LIMIT 32")))
 		return 0;
 	while (n < 32 && sqlite3_step(st) == SQLITE_ROW) {
 		req[n].seq = sqlite3_column_int64(st, 0);
@@ -96,7 +96,7 @@ int handoff_drain_each(struct handoff *p, struct ledger *l, handoff_drained_fn f
 		db_col_copy(st, 2, req[n].reason, sizeof(req[n].reason));
 		n++;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 
 	for (int i = 0; i < n; i++) {
 		struct ledger_token *t = NULL;

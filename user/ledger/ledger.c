@@ -34,6 +34,7 @@ struct ledger {
 	char err[512];
 	ledger_revoke_hook_fn hook;
 	void *hook_ctx;
+	sqlite3_stmt *kept[LEDGER_NKEPT]; /* ledger_stmt_kept() */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -387,6 +388,9 @@ void ledger_close(struct ledger *l)
 {
 	if (!l)
 		return;
+	/* sqlite3_close() refuses a connection with statements left open. */
+	for (int i = 0; i < LEDGER_NKEPT; i++)
+		sqlite3_finalize(l->kept[i]);
 	sqlite3_close(l->db);
 	free(l->path);
 	free(l);
@@ -400,6 +404,17 @@ const char *ledger_path(const struct ledger *l)
 const char *ledger_errmsg(const struct ledger *l)
 {
 	return l->err;
+}
+
+sqlite3_stmt *ledger_stmt_kept(struct ledger *l, enum ledger_kept slot, const char *sql)
+{
+	if ((unsigned)slot >= LEDGER_NKEPT)
+		return NULL;
+	if (!l->kept[slot] &&
+	    sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->kept[slot], NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_reset(l->kept[slot]);
+	return l->kept[slot];
 }
 
 sqlite3 *ledger_sqlite(struct ledger *l)
@@ -1194,7 +1209,13 @@ out:
 
 static int data_version(struct ledger_cache *c, int64_t *v)
 {
-	return check(c->l, db_query_int64(c->l->db, "PRAGMA data_version", v), "polling for changes");
+	sqlite3_stmt *st = ledger_stmt_kept(c->l, LEDGER_KEPT_DATA_VERSION, "PRAGMA data_version");
+	int r = st ? sqlite3_step(st) : sqlite3_errcode(c->l->db);
+
+	*v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (st)
+		sqlite3_reset(st); /* ends the read transaction: the next step sees new commits */
+	return check(c->l, r == SQLITE_ROW ? SQLITE_OK : r, "polling for changes");
 }
 
 int ledger_cache_open(const char *path, int flags, struct ledger_cache **out, char *err, size_t errsz)

@@ -608,6 +608,37 @@ static void test_killed_writer_leaves_whole_entries(void **state)
 	sqlite3_close(db);
 }
 
+/* The monitor's per-tick statements are prepared once and handed back
+ * reset: a statement left mid-way would pin its snapshot and hide other
+ * connections' commits from every later poll. */
+static void test_kept_statements(void **state)
+{
+	(void)state;
+	struct ledger *l = open_rw();
+	struct ledger *other = open_rw();
+	struct ledger_token a;
+	char ta[TOKEN_LEN + 1];
+	const char *sql = "SELECT count(*) FROM tokens";
+	sqlite3_stmt *st = ledger_stmt_kept(l, LEDGER_KEPT_DATA_VERSION, sql);
+
+	assert_non_null(st);
+	assert_ptr_equal(ledger_stmt_kept(l, LEDGER_KEPT_DATA_VERSION, sql), st); /* prepared once */
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), 0);
+	/* left mid-way, then fetched again: reset, so it sees the new row */
+	make_token(&a, ta, "t", "x");
+	assert_int_equal(ledger_add(other, &a, NULL, 0), 0);
+	st = ledger_stmt_kept(l, LEDGER_KEPT_DATA_VERSION, sql);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), 1);
+	assert_null(ledger_stmt_kept(l, LEDGER_NKEPT, sql));
+	assert_null(ledger_stmt_kept(l, LEDGER_KEPT_PENDING_REQUESTS, "SELEC nothing"));
+	/* ledger_close() finalizes what it kept: no statement is left open */
+	assert_non_null(sqlite3_next_stmt(ledger_sqlite(l), NULL));
+	ledger_close(other);
+	ledger_close(l); /* ASan reports the leak if a statement survives */
+}
+
 static void test_cache_sees_new_entries_fast(void **state)
 {
 	struct ledger_cache *c;
@@ -748,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_refuses_links_and_open_dirs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_fails_cleanly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer_leaves_whole_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_sees_new_entries_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_cross_process_latency, setup, teardown),
