@@ -141,7 +141,7 @@ test-live: all $(PROG_BINS)
 # Benchmarks: peers side by side in one run; results go to docs/BENCHMARKS.md.
 # The sensor benchmark's floor: empty programs on the same hooks, built
 # apart from bpf/ so they are never linked into tokenward.
-BENCH_BINS := $(BUILD)/bench/floor $(BUILD)/bench/logwriter $(BUILD)/bench/forkexec
+BENCH_BINS := $(BUILD)/bench/floor $(BUILD)/bench/logwriter $(BUILD)/bench/forkexec $(BUILD)/bench/bulk
 
 $(BUILD)/bench/floor.bpf.o: tools/bench/floor.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
@@ -153,7 +153,7 @@ $(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
 $(BUILD)/bench/floor: tools/bench/floor.c $(BUILD)/bench/floor.skel.h $(LIB)
 	$(CC) $(CFLAGS) -I$(BUILD)/bench $< $(LIB) -o $@ $(LDLIBS)
 
-$(BUILD)/bench/logwriter $(BUILD)/bench/forkexec: $(BUILD)/bench/%: tools/bench/%.c
+$(BUILD)/bench/logwriter $(BUILD)/bench/forkexec $(BUILD)/bench/bulk: $(BUILD)/bench/%: tools/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@
 

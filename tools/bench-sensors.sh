@@ -2,7 +2,8 @@
 # Sensor overhead, side by side in one run: no monitor, the floor (empty BPF
 # programs on the same hooks), and tokenward capturing content, on three
 # workloads: redis-benchmark over loopback, a 200-byte-line write() loop,
-# and a fork+exec loop. Rounds alternate the order of the modes; the
+# a fork+exec loop, and bulk I/O: 1 MiB write()s to a file and 1 MiB
+# send()s over loopback TCP (tools/bench/bulk.c). Rounds alternate the order of the modes; the
 # table reports medians and ratios. Results: stdout and BUILD/bench-sensors.md
 # (raw samples in BUILD/bench-sensors.tsv).
 #
@@ -16,7 +17,7 @@
 # send batches and file tails every 8 ms instead of 2), tw-wake-1m
 # (wake the reader once 1 MiB is queued instead of 64 KiB), tw-wake-each (wake the reader on every
 # record), tw-no-path-cache (resolve the path on every write), tw-4k
-# (capture 4 KiB per write), tw-pipes (capture pipes and ttys too),
+# (capture 4 KiB per write), tw-64k and tw-256k (64 or 256 KiB per write/send), tw-pipes (capture pipes and ttys too),
 # tw-ref (the tokenward binary at $REF_TW, e.g. a build of an older commit,
 # to measure one change side by side with its predecessor), none-again (a
 # second no-monitor sample in each round: the A/A spread, i.e. how much
@@ -30,6 +31,8 @@ rounds=${ROUNDS:-5}
 modes=(${BENCH_MODES:-none floor tokenward})
 log_lines=${LOG_LINES:-300000}
 forks=${FORKS:-1000}
+bulk_file_n=${BULK_FILE_N:-512}  # MiB written per sample, 1 MiB a write()
+bulk_send_n=${BULK_SEND_N:-1024} # MiB sent per sample, 1 MiB a send()
 redis_n=${REDIS_N:-100000}
 tmp=$(mktemp -d /tmp/tw-bench.XXXXXX)
 results=$tmp/results.tsv
@@ -58,6 +61,8 @@ start_mode() {
     tw-no-path-cache) args=(--no-path-cache) ;;
     tw-pipes) args=(--capture-pipes) ;;
     tw-4k) args=(--capture-bytes 4096) ;;
+    tw-64k) args=(--capture-bytes 64K) ;;
+    tw-256k) args=(--capture-bytes 256K) ;;
     tw-ref) ;;
     tw-no-tail) args=(--no-file-tail) ;;
     tw-no-carry) args=(--stream-tail 0) ;;
@@ -77,14 +82,20 @@ start_mode() {
   echo "bench-sensors: $mode did not start" >&2; cat "$tmp/tw-$mode.log" >&2; exit 1
 }
 
-stop_mode() {
+stop_mode() { # MODE WORKLOAD ROUND
   [ -n "$mon_pid" ] || return 0
   kill -TERM "$mon_pid"; wait "$mon_pid" 2>/dev/null || true; mon_pid=
+  # What the monitor could not see in this sample (records lost, captures
+  # cut): a monitor that drops is cheaper than one that keeps up.
+  local st=$tmp/state-$1/status.json
+  [ -r "$st" ] && python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sensors"]; print(sys.argv[2], sys.argv[3], sys.argv[4], s.get("lost_total", 0), s.get("cut_total", 0), s["file_tail"].get("lost_bytes", 0) + s["sock_batch"].get("lost_bytes", 0), sep="\t")' \
+    "$st" "$2" "$1" "$3" >>"$tmp/lost.tsv" 2>/dev/null
+  rm -f "$st"
 }
 
 # The log file lives on a private tmpfs: on a shared machine, other jobs'
 # disk writeback otherwise dominates the variance of a 0.3 s loop.
-mkdir -p "$tmp/fs" && mount -t tmpfs -o size=512m tw-bench "$tmp/fs"
+mkdir -p "$tmp/fs" && mount -t tmpfs -o size=1g tw-bench "$tmp/fs"
 
 port=$((20000 + RANDOM % 20000))
 redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
@@ -110,6 +121,39 @@ reader_mark() {
   echo "$ticks $cs"
 }
 
+# Bulk data outruns the reader: the workload ends long before the monitor
+# has searched it (file tails read the page cache back later; sends wait in
+# the ring). Wait until the monitor's bytes searched stop growing, and
+# record how long that took and how much of the workload it searched.
+catch_up() { # WORKLOAD MODE ROUND
+  [ -n "$mon_pid" ] && [ "$2" != floor ] || return 0
+  # Settled: under 1 MiB more searched in 0.3 s (other jobs' writes on a
+  # shared host keep the count moving a little forever); at most 30 s.
+  python3 - "$tmp/state-$2/status.json" "$mon_pid" "$1" "$2" "$3" >>"$tmp/catchup.tsv" <<'PY'
+import json, os, signal, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+def scanned():
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.1)
+    try:
+        return json.load(open(path))["detection"]["bytes_scanned"]
+    except (OSError, ValueError, KeyError):
+        return 0
+t0 = time.monotonic(); last = scanned(); settled_at = None
+while time.monotonic() - t0 < 30:
+    b = scanned()
+    if b - last < (1 << 20) // 3:
+        settled_at = settled_at or time.monotonic()
+        if time.monotonic() - settled_at >= 0.3:
+            break
+    else:
+        settled_at = None
+    last = b
+done = (settled_at or time.monotonic()) - t0
+print(*sys.argv[3:6], f"{done:.2f}", last, sep="\t")
+PY
+}
+
 run_workload() { # WORKLOAD MODE ROUND
   local w=$1 mode=$2 round=$3 v foreign c=0 before after steal0
   # Other monitors on the host (other test runs) tax every mode, and one
@@ -130,10 +174,13 @@ run_workload() { # WORKLOAD MODE ROUND
                python3 -c 'import csv,sys; r=[float(x[1]) for x in csv.reader(sys.stdin) if x and x[0] in ("SET","GET")]; print(sum(r)/len(r))') ;;
     logwriter) v=$("$build/bench/logwriter" "$tmp/fs/app.log" "$log_lines") ;;
     forkexec) v=$("$build/bench/forkexec" "$forks") ;;
+    bulkfile) v=$("$build/bench/bulk" file "$tmp/fs/bulk.bin" "$bulk_file_n") ;;
+    bulksend) v=$("$build/bench/bulk" send "$bulk_send_n") ;;
   esac
   after=$(reader_mark)
   printf '%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" \
     "$(( ($(steal_mark) - steal0) * 1000 / $(getconf CLK_TCK) ))" >>"$tmp/steal.tsv"
+  case $w in bulk*) catch_up "$w" "$mode" "$round" ;; esac
   printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" "$v" "$c" >>"$results"
   set -- $before $after
   [ "$1" != - ] && printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$mode" "$round" \
@@ -148,11 +195,11 @@ for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) -eq 0 ]; then
     order=(); for ((i=${#modes[@]}-1; i>=0; i--)); do order+=("${modes[$i]}"); done
   fi
-  for w in ${WORKLOADS:-redis logwriter forkexec}; do
+  for w in ${WORKLOADS:-redis logwriter forkexec bulkfile bulksend}; do
     for mode in "${order[@]}"; do
       start_mode "$mode"
       run_workload "$w" "$mode" "$round"
-      stop_mode
+      stop_mode "$mode" "$w" "$round"
     done
   done
   echo "round $round/$rounds done" >&2
@@ -168,11 +215,30 @@ if [ -s "$tmp/contended" ]; then
   echo "note: $(wc -l <"$tmp/contended") samples ran while other BPF tracepoint programs were loaded" >&2
 fi
 
-touch "$tmp/reader.tsv" "$tmp/steal.tsv"
-python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" "$tmp/reader.tsv" "$tmp/steal.tsv" <<'PY' | tee "$build/bench-sensors.md"
+touch "$tmp/reader.tsv" "$tmp/steal.tsv" "$tmp/lost.tsv" "$tmp/catchup.tsv"
+# How far behind the bulk workloads the monitor finished, and how much of
+# them it searched (medians over rounds; the rest was cut and counted).
+python3 - "$tmp/catchup.tsv" "$bulk_file_n" "$bulk_send_n" <<'PY' >&2
 import statistics, sys
 from collections import defaultdict
-path, modes, rounds, lines, forks, rn, reader_path, steal_path = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
+rows = defaultdict(list)
+for line in open(sys.argv[1]):
+    w, m, r, t, b = line.split("\t")
+    rows[(w, m)].append((float(t), int(b)))
+size = {"bulkfile": int(sys.argv[2]) << 20, "bulksend": int(sys.argv[3]) << 20}
+for (w, m), v in sorted(rows.items()):
+    t = statistics.median(x[0] for x in v); b = statistics.median(x[1] for x in v)
+    print(f"note: {w} {m}: searched {b / size[w] * 100:.0f}% of the workload's bytes, "
+          f"done {max(t, 0):.2f} s after it (medians)")
+PY
+# Loss per workload and mode, summed over rounds.
+awk -F'\t' '$4 + $5 + $6 > 0 {k = $1 " " $2; l[k] += $4; c[k] += $5; b[k] += $6}
+  END {for (k in l) printf "note: %s: %d records lost, %d captures cut, %d bytes of tails lost over all rounds\n", k, l[k], c[k], b[k]}' \
+  "$tmp/lost.tsv" >&2
+python3 - "$results" "${modes[*]}" "$rounds" "$log_lines" "$forks" "$redis_n" "$tmp/reader.tsv" "$tmp/steal.tsv" "$bulk_file_n" "$bulk_send_n" <<'PY' | tee "$build/bench-sensors.md"
+import statistics, sys
+from collections import defaultdict
+path, modes, rounds, lines, forks, rn, reader_path, steal_path, bfn, bsn = sys.argv[1], sys.argv[2].split(), *sys.argv[3:]
 data = defaultdict(list)
 quiet = defaultdict(list)
 for row in open(path):
@@ -192,7 +258,9 @@ for w in {k[0] for k in data}:
         used[w] = "all (contended)"
 wl = [("redis", f"redis-benchmark SET+GET, -n {rn} -c 20 (req/s, higher is better)", True),
       ("logwriter", f"write() loop, {lines} lines of 200 B to a tmpfs file (s)", False),
-      ("forkexec", f"fork+exec /bin/true x {forks} (s)", False)]
+      ("forkexec", f"fork+exec /bin/true x {forks} (s)", False),
+      ("bulkfile", f"write() of 1 MiB x {bfn} to a tmpfs file (s)", False),
+      ("bulksend", f"send() of 1 MiB x {bsn} over loopback TCP (s)", False)]
 print(f"| workload | " + " | ".join(modes) + " |")
 print("|---|" + "---|" * len(modes))
 for w, desc, higher in wl:
@@ -212,12 +280,15 @@ for w, desc, higher in wl:
 print()
 print(f"Medians of {rounds} rounds; overhead in parentheses is the cost relative to no monitor")
 print("(slowdown for times, lost throughput for req/s).")
-if "floor" in modes and "tokenward" in modes and data[("logwriter", "none")]:
-    b = statistics.median(data[("logwriter", "none")])
-    f = statistics.median(data[("logwriter", "floor")]) / b - 1
-    t = statistics.median(data[("logwriter", "tokenward")]) / b - 1
-    print(f"Log writer: floor overhead {f*100:+.1f}%, tokenward {t*100:+.1f}%, "
-          f"ratio tokenward/floor {t/f:.2f}x" if f > 0 else "floor overhead not measurable")
+for w, name in (("logwriter", "Log writer"), ("bulkfile", "Bulk file writes")):
+    if "floor" not in modes or "tokenward" not in modes or not data[(w, "none")]:
+        continue
+    b = statistics.median(data[(w, "none")])
+    f = statistics.median(data[(w, "floor")]) / b - 1
+    t = statistics.median(data[(w, "tokenward")]) / b - 1
+    print(f"{name}: floor overhead {f*100:+.1f}%, tokenward {t*100:+.1f}%, "
+          f"ratio tokenward/floor {t/f:.2f}x" if f > 0 else f"{name}: floor overhead not measurable "
+          f"(floor {f*100:+.1f}%, tokenward {t*100:+.1f}%)")
 # The spread: each round's overhead against that round's no-monitor sample
 # (rounds pair the modes), so a reader sees how much one run can move.
 rows = defaultdict(list)
