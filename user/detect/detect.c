@@ -31,6 +31,7 @@
 #include <string.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include "detect/bigram.h"
 #include "detect/checksum.h"
 #include "detect/detect.h"
 #include "detect/views.h"
@@ -127,6 +128,7 @@ struct detector {
 	struct kwent *kws;
 	size_t nkws;
 	uint16_t *bigram;     /* (b0 | b1 << 8) -> 1 + group, 0 none */
+	struct bigram_filter bgf; /* where bigram[] is not 0, searched fast */
 	uint32_t *grp_start;  /* kws of group g: [grp_start[g], grp_start[g+1]) */
 	int32_t *grp_rule;    /* the one rule all of group g's keywords belong to, or -1 */
 	size_t ngroups;
@@ -313,6 +315,10 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 		unsigned g = group_of[d->kws[i].kw[0] | d->kws[i].kw[1] << 8];
 		bigram_set(d->bigram, d->kws[i].kw[0], d->kws[i].kw[1], (uint16_t)g);
 	}
+	bigram_filter_init(&d->bgf);
+	for (size_t i = 0; i < d->nkws; i++)
+		bigram_filter_add(&d->bgf, d->kws[i].kw, d->kws[i].len);
+	bigram_filter_finish(&d->bgf, 1);
 	free(group_of);
 	return 0;
 }
@@ -848,12 +854,14 @@ static int prefilter_pass(struct detector *d, const unsigned char *buf, size_t l
 	int rc;
 
 	for (; i < fast_end; i++) {
-		unsigned g = bg[buf[i] | buf[i + 1] << 8];
 		const struct kwent *e, *end;
+		unsigned g;
 		uint64_t x;
 
-		if (__builtin_expect(!g, 1))
-			continue;
+		/* buf[fast_end + 1] exists: fast_end is len - 7 */
+		if ((i = bigram_filter_next(&d->bgf, buf, i, fast_end)) >= fast_end)
+			break;
+		g = bg[buf[i] | buf[i + 1] << 8];
 		/* a one-rule group whose rule has searched past i: nothing to do */
 		if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
 			continue;
