@@ -350,6 +350,43 @@ static void test_find_base64_matches_definition(void **state)
 	}
 }
 
+/* A percent or entity region is the whole run of URL / attribute bytes
+ * around its escape (found sixteen bytes a step): on random text of
+ * every stop byte, high bytes and escapes, each region found is such a
+ * run, maximal, and holds an escape. */
+static int ref_attr(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`';
+}
+
+static void test_attr_region_is_maximal_run(void **state)
+{
+	static const unsigned char pick[] = "aZ09%%%41&amp;=?/.-_ \"'<>`\x7f\x80\xff\x20\x09\x21\x7e";
+	unsigned char buf[700];
+	unsigned seed = 99;
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 20 + (size_t)round % 680, a, b, at = 0;
+		int cut;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			unsigned r = seed >> 9;
+			/* long runs of attr bytes, now and then a stop byte */
+			buf[i] = r % 9 ? (unsigned char)"abcXYZ019%41&;=/"[r % 16] : pick[r % (sizeof(pick) - 1)];
+		}
+		for (int k = DECODE_PERCENT; k <= DECODE_HTML; k += DECODE_HTML - DECODE_PERCENT) {
+			for (at = 0; at < n && decode_find((enum decode_kind)k, buf, n, at, &a, &b, &cut); at = b > at ? b : at + 1) {
+				assert_true(a >= at && a < b && b <= n);
+				for (size_t i = a; i < b; i++)
+					assert_true(ref_attr(buf[i]));
+				assert_true(b == n || !ref_attr(buf[b]));
+				assert_true(a == at || !ref_attr(buf[a - 1]));
+				assert_non_null(memchr(buf + a, k == DECODE_PERCENT ? '%' : '&', b - a));
+			}
+		}
+	}
+}
+
 /* ---- the detector's views ---- */
 
 static void expect_one(struct found *f, const char *tok, const char *chain)
@@ -730,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_find_regions),
 		cmocka_unit_test(test_find_base64_matches_definition),
 		cmocka_unit_test(test_find_base64_same_as_sampling),
+		cmocka_unit_test(test_attr_region_is_maximal_run),
 		cmocka_unit_test(test_views_each_encoding),
 		cmocka_unit_test(test_views_nesting_and_depth),
 		cmocka_unit_test(test_no_second_report),
