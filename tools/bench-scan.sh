@@ -8,7 +8,9 @@
 # Results replace the "Scan" section of docs/BENCHMARKS.md.
 #   tools/bench-scan.sh [BUILD_DIR]   env: SIZE_MB (default 1100), ROUNDS (3),
 #     ADV_MB (64), REF_TW (another tokenward binary, e.g. main's, measured
-#     beside this one on the hostile inputs), ADV_ONLY=1 (skip the tool race)
+#     beside this one on the hostile inputs), ADV_ONLY=1 (skip the tool race),
+#     PROD (1: also race on the production-like corpus, tools/bench/prod-race.sh;
+#     0: not), PROD_ONLY=1 (only that), PROD_MB (1024), PROD_RGU_MB (32)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -18,10 +20,13 @@ ROUNDS=${ROUNDS:-3}
 ADV_MB=${ADV_MB:-64}
 REF_TW=${REF_TW:-}
 ADV_ONLY=${ADV_ONLY:-}
+PROD=${PROD:-1}
+PROD_ONLY=${PROD_ONLY:-}
 W=$(mktemp -d /tmp/tw-bench-scan.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 for t in rg grep /usr/bin/time python3; do command -v "$t" >/dev/null || { echo "bench-scan: missing $t (make deps)" >&2; exit 2; }; done
 
+if [ -z "$PROD_ONLY" ]; then
 echo "generating ${SIZE_MB} MiB under $W ..." >&2
 python3 - "$W" "$SIZE_MB" "$root/tests/cli" <<'PY'
 import os, random, sys
@@ -66,6 +71,7 @@ with open(os.path.join(w, "corpus.log"), "wb") as f:
 PY
 size=$(stat -c %s "$W/corpus.log")
 nplant=$(wc -l <"$W/planted.txt"); ndecoy=$(wc -l <"$W/decoys.txt")
+fi
 
 # The rule pack's patterns in ripgrep's (Rust regex) syntax: no lookaround,
 # so \b stands in for the rules' (?<![..]) guards. One alternation, since
@@ -88,6 +94,12 @@ PATS=(
  '(?i:\bauthorization["'"'"']?\s*[:=]\s*["'"'"']?\s*bearer\s+[A-Za-z0-9._~+/-]{6,}=*)'
 )
 PAT=$(IFS='|'; echo "${PATS[*]}")
+
+# The production-like corpus (its own block of docs/BENCHMARKS.md).
+if [ "$PROD" = 1 ] || [ -n "$PROD_ONLY" ]; then
+  PAT=$PAT ROUNDS=$ROUNDS "$root/tools/bench/prod-race.sh" "$build"
+fi
+[ -z "$PROD_ONLY" ] || exit 0
 
 run() { # NAME OUT CMD... -> appends "NAME seconds maxrss_kb" to $W/times
   local name=$1 out=$2; shift 2

@@ -19,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include "detect/coverage.h"
 #include "detect/scan.h"
 #include "lib/safefile.h"
@@ -85,6 +88,23 @@ size_t scan_count_newlines(const unsigned char *p, size_t n)
 {
 	size_t c = 0, i = 0;
 
+#ifdef __SSE2__
+	/* Sixteen bytes a step: each '\n' adds one to its byte lane (a
+	 * compare gives -1, subtracted), the lanes summed by psadbw before any
+	 * can pass 255. Every x86-64 has SSE2; the word-at-a-time loop
+	 * below cost 4-5% of a scan of JSON logs. */
+	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+
+	while (i + 16 <= n) {
+		__m128i acc = zero, sum;
+		size_t end = n - i > 255 * 16 ? i + 255 * 16 : n - ((n - i) & 15);
+
+		for (; i < end; i += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+		sum = _mm_sad_epu8(acc, zero);
+		c += (size_t)_mm_cvtsi128_si64(sum) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+	}
+#endif
 	/* Eight bytes at a time: a byte of x is zero exactly where p had '\n';
 	 * t's top bit is clear in exactly those bytes. The set bits are
 	 * counted with a multiply: the baseline x86-64 has no popcount

@@ -201,6 +201,192 @@ static void test_find_regions(void **state)
 	assert_false(find(DECODE_BASE64, "dXNlcjpwYXNzd29yZA==", 0, &a, &b)); /* shorter than DECODE_B64_MIN */
 }
 
+/* The finder as it was before runs were found sixteen bytes a step
+ * (sampling a byte every DECODE_B64_MIN): the new one must give the same
+ * regions, in the same order. */
+static int ref_cls(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? 1 | 8 : c >= 'a' && c <= 'z' ? 1 | 16 : c >= '0' && c <= '9' ? 1
+	       : c == '+' || c == '/' ? 2 : c == '-' || c == '_' ? 4 : 0;
+}
+
+static int ref_find_base64(const unsigned char *p, size_t n, size_t from, size_t *a, size_t *b, int *cut)
+{
+	size_t i = from + DECODE_B64_MIN - 1;
+
+	*cut = 0;
+	while (i < n) {
+		if (!ref_cls(p[i])) {
+			i += DECODE_B64_MIN;
+			continue;
+		}
+		size_t s = i, e = i + 1, hi;
+		unsigned mix = (unsigned)ref_cls(p[i]);
+		while (s > from && ref_cls(p[s - 1]) && i - s < DECODE_REGION_MAX / 2)
+			mix |= (unsigned)ref_cls(p[--s]);
+		hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
+		while (e < hi && ref_cls(p[e]))
+			mix |= (unsigned)ref_cls(p[e++]);
+		if (e - s >= DECODE_B64_MIN && (mix & 24) == 24 && (mix & 6) != 6) {
+			*cut = e == hi && hi < n && ref_cls(p[hi]);
+			if (*cut)
+				e = s + ((e - s) & ~(size_t)3);
+			for (int k = 0; k < 2 && e < n && !*cut && p[e] == '='; k++)
+				e++;
+			*a = s;
+			*b = e;
+			return 1;
+		}
+		i = e + DECODE_B64_MIN;
+	}
+	return 0;
+}
+
+/* Random text of words, hex and base64 ids, punctuation and runs of every
+ * length around DECODE_B64_MIN, at every alignment: all regions, both
+ * finders, from every start a region search can have. */
+static void test_find_base64_same_as_sampling(void **state)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_";
+	static const char other[] = " \n\t\".:,;=%&\\{}[]()<>\x80\xff";
+	unsigned char buf[3000];
+	unsigned seed = 12345;
+	(void)state;
+	for (int round = 0; round < 1200; round++) {
+		size_t n = 0, lim = 40 + (size_t)(round * 7 % 2900);
+		while (n < lim) {
+			seed = seed * 1103515245 + 12345;
+			unsigned r = seed >> 8, len = 1 + r % (r & 1 ? 60 : 20), kind = (r >> 8) % 4;
+			for (unsigned k = 0; k < len && n < lim; k++) {
+				seed = seed * 1103515245 + 12345;
+				unsigned c = seed >> 10;
+				buf[n++] = (unsigned char)(kind == 0 ? "0123456789abcdef"[c % 16]
+							   : kind == 1 ? "abcdefghijklmnopqrstuvwxyz"[c % 26]
+							   : alpha[c % (kind == 2 ? 64 : 66)]);
+			}
+			if (n < lim)
+				buf[n++] = (unsigned char)other[(r >> 12) % (sizeof(other) - 1)];
+			if (n < lim && (r >> 20) % 5 == 0)
+				buf[n++] = '=';
+		}
+		for (size_t from = 0; from < n; from += 1 + (size_t)round % 17) {
+			size_t a1 = 0, b1 = 0, a2 = 0, b2 = 0, at = from;
+			int c1 = 0, c2 = 0, r1, r2;
+			do {
+				r1 = decode_find(DECODE_BASE64, buf, n, at, &a1, &b1, &c1);
+				r2 = ref_find_base64(buf, n, at, &a2, &b2, &c2);
+				assert_int_equal(r1, r2);
+				if (r1) {
+					assert_int_equal(a1, a2);
+					assert_int_equal(b1, b2);
+					assert_int_equal(c1, c2);
+					at = b1 > at ? b1 : at + 1;
+				}
+			} while (r1 && at < n);
+		}
+	}
+}
+
+/* The base64 finder's definition, byte by byte: the first maximal run
+ * of base64 bytes at or after from, at least DECODE_B64_MIN long, with
+ * both cases and one alphabet; up to two '=' after it. */
+static int b64_ref(const unsigned char *p, size_t n, size_t from, size_t *a, size_t *b)
+{
+	for (size_t s = from; s < n;) {
+		size_t e = s;
+		int up = 0, lo = 0, std = 0, url = 0;
+		while (e < n && decode_b64_byte(p[e])) {
+			up |= p[e] >= 'A' && p[e] <= 'Z';
+			lo |= p[e] >= 'a' && p[e] <= 'z';
+			std |= p[e] == '+' || p[e] == '/';
+			url |= p[e] == '-' || p[e] == '_';
+			e++;
+		}
+		if (e - s >= DECODE_B64_MIN && up && lo && !(std && url)) {
+			for (int k = 0; k < 2 && e < n && p[e] == '='; k++)
+				e++;
+			*a = s;
+			*b = e;
+			return 1;
+		}
+		s = e + 1;
+	}
+	return 0;
+}
+
+/* The finder (sampled, 16 bytes a step where it can) gives the same
+ * regions as the definition, on random runs of every length around the
+ * 16-byte steps and the sample stride, from every start. */
+static void test_find_base64_matches_definition(void **state)
+{
+	/* hex, standard, URL-safe, both alphabets with spaces; separators */
+	static const char *const alpha[] = { "0123456789abcdef", "AZaz09Qq+/", "AZaz09Qq-_", "AZaz09+/-_ " };
+	static const char sep[] = " .=\n\"";
+	unsigned char buf[600];
+	unsigned seed = 12;
+	(void)state;
+	for (int round = 0; round < 4000; round++) {
+		size_t n = 0, want = 40 + (size_t)(round % 560);
+		while (n < want) {
+			/* a run of base64 bytes (mostly one alphabet), then a separator */
+			size_t len = (seed = seed * 1103515245u + 12345u) >> 16 & 63;
+			int kind = (int)(seed >> 8 & 3);
+			for (size_t k = 0; k < len && n < want; k++) {
+				seed = seed * 1103515245u + 12345u;
+				unsigned r = seed >> 16;
+				buf[n++] = (unsigned char)alpha[kind][r % strlen(alpha[kind])];
+			}
+			if (n < want)
+				buf[n++] = (unsigned char)sep[(seed >> 20) % (sizeof(sep) - 1)];
+		}
+		for (size_t from = 0; from < n; from += 1 + (size_t)(round & 7)) {
+			size_t a, b, ra, rb;
+			int cut, got = decode_find(DECODE_BASE64, buf, n, from, &a, &b, &cut);
+			int ref = b64_ref(buf, n, from, &ra, &rb);
+			if (got != ref || (got && (a != ra || b != rb)))
+				fail_msg("round %d from %zu of %zu: finder %d [%zu, %zu), definition %d [%zu, %zu)", round,
+					 from, n, got, got ? a : 0, got ? b : 0, ref, ref ? ra : 0, ref ? rb : 0);
+		}
+	}
+}
+
+/* A percent or entity region is the whole run of URL / attribute bytes
+ * around its escape (found sixteen bytes a step): on random text of
+ * every stop byte, high bytes and escapes, each region found is such a
+ * run, maximal, and holds an escape. */
+static int ref_attr(unsigned char c)
+{
+	return c > 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`';
+}
+
+static void test_attr_region_is_maximal_run(void **state)
+{
+	static const unsigned char pick[] = "aZ09%%%41&amp;=?/.-_ \"'<>`\x7f\x80\xff\x20\x09\x21\x7e";
+	unsigned char buf[700];
+	unsigned seed = 99;
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 20 + (size_t)round % 680, a, b, at = 0;
+		int cut;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245 + 12345;
+			unsigned r = seed >> 9;
+			/* long runs of attr bytes, now and then a stop byte */
+			buf[i] = r % 9 ? (unsigned char)"abcXYZ019%41&;=/"[r % 16] : pick[r % (sizeof(pick) - 1)];
+		}
+		for (int k = DECODE_PERCENT; k <= DECODE_HTML; k += DECODE_HTML - DECODE_PERCENT) {
+			for (at = 0; at < n && decode_find((enum decode_kind)k, buf, n, at, &a, &b, &cut); at = b > at ? b : at + 1) {
+				assert_true(a >= at && a < b && b <= n);
+				for (size_t i = a; i < b; i++)
+					assert_true(ref_attr(buf[i]));
+				assert_true(b == n || !ref_attr(buf[b]));
+				assert_true(a == at || !ref_attr(buf[a - 1]));
+				assert_non_null(memchr(buf + a, k == DECODE_PERCENT ? '%' : '&', b - a));
+			}
+		}
+	}
+}
+
 /* ---- the detector's views ---- */
 
 static void expect_one(struct found *f, const char *tok, const char *chain)
@@ -579,6 +765,9 @@ int main(void)
 		cmocka_unit_test(test_decode_base64),
 		cmocka_unit_test(test_decode_html),
 		cmocka_unit_test(test_find_regions),
+		cmocka_unit_test(test_find_base64_matches_definition),
+		cmocka_unit_test(test_find_base64_same_as_sampling),
+		cmocka_unit_test(test_attr_region_is_maximal_run),
 		cmocka_unit_test(test_views_each_encoding),
 		cmocka_unit_test(test_views_nesting_and_depth),
 		cmocka_unit_test(test_no_second_report),
