@@ -313,20 +313,20 @@ def out(label):
             n += 1
             shas.add(o["sha256"])
     return n, shas, cov
-hdr = "| input | MiB/s, 1 thread | MiB/s per CPU-second |" + (" before (REF_TW), MiB/s |" if ref else "") + " findings | planted found | bounds met (limit hits / too long / suspended / repeats collapsed) |"
+hdr = "| input | MiB/s, 1 thread | MiB/s per CPU-second |" + (" before (REF_TW): MiB/s per CPU-second |" if ref else "") + " findings | planted found | bounds met (limit hits / too long / suspended / repeats collapsed / findings capped) |"
 print(hdr)
 print("| --- | ---: | ---: |" + (" ---: |" if ref else "") + " ---: | --- | --- |")
 def row(name, label, nbytes, planted):
     w, c = figures(label + "/tw", nbytes)
     nf, got, cov = out(label + "/tw")
     found = "%d of %d" % (sum(h(t) in got for t in planted), len(planted)) if planted else "-"
-    b = "%d / %d / %d / %d" % (cov["regex_limit_hits"], cov["matches_too_long"], cov["rules_suspended"], cov.get("repeats_collapsed", 0)) if cov else "none"
+    b = "%d / %d / %d / %d / %d" % (cov["regex_limit_hits"], cov["matches_too_long"], cov["rules_suspended"], cov.get("repeats_collapsed", 0), cov.get("findings_capped", 0)) if cov else "none"
     refc = ""
     if ref and label + "/ref" in timeouts:
         refc = " < %.2f (not done in %d s) |" % (nbytes / timeouts[label + "/ref"] / 2**20, timeouts[label + "/ref"])
     elif ref:
-        rw, _ = figures(label + "/ref", nbytes)
-        refc = " %.1f |" % rw
+        _, rcpu = figures(label + "/ref", nbytes)
+        refc = " %.0f |" % rcpu
     print("| %s | %.0f | %.0f |%s %d | %s | %s |" % (name, w, c, refc, nf, found, b))
 row("**service logs** (the corpus above)", "normal", size, [])
 for n in names:

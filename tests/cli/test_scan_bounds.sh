@@ -124,7 +124,7 @@ expect_json scan_hostile_finds_planted "$TW_TMP/hostile.json" "[o['sha256'] for 
 # No search gave up: the bound met is the 200 KB run of "eyJ", a JWT
 # header longer than the rule's 64 KiB (said, as it should be); being
 # base64-shaped too, it is decoded in 64 KiB pieces (said as well).
-expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[{k: v for k, v in o['coverage'].items() if k != 'encoded_runs_cut'} for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0, 'decode_budget_hits': 0, 'decode_depth_hits': 0, 'repeats_collapsed': 0}]"
+expect_json scan_hostile_no_search_lost "$TW_TMP/hostile.json" "[{k: v for k, v in o['coverage'].items() if k != 'encoded_runs_cut'} for o in f if 'coverage' in o] == [{'complete': False, 'regex_limit_hits': 0, 'matches_too_long': 1, 'matches_cut_short': 0, 'rules_suspended': 0, 'keyword_hits_skipped': 0, 'decode_budget_hits': 0, 'decode_depth_hits': 0, 'repeats_collapsed': 0, 'findings_capped': 0}]"
 
 # --- one secret repeated densely: a few reports per piece, the rest counted
 # (issue 13 defect 9: 1.8 million findings of the same JWTs in 64 MiB).
@@ -161,6 +161,55 @@ inv = json.load(open(sys.argv[1]))['runs'][0]['invocations'][0]
 assert inv['properties']['coverage']['repeats_collapsed'] == 4992
 assert 'repeats of a secret' in inv['toolExecutionNotifications'][0]['message']['text']
 " "$TW_TMP/rep.sarif" && ok scan_repeats_in_sarif || not_ok scan_repeats_in_sarif "$(head -c 300 "$TW_TMP/rep.sarif")"
+
+# --- a flood of distinct tokens (issue 13 defect 9) -----------------------
+# 1500 distinct GitHub tokens in one piece, a managed one among the last:
+# the first 1000 unmanaged are listed, the managed one is, the JWT of
+# another rule after them is, and the rest are counted (findings_capped)
+# on stderr, in JSON and in SARIF; --flood-cap moves or lifts the bound.
+python3 - "$D/flood.log" "$D/flood.toks" "$TW_ROOT/tests/cli" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[3])
+import tokgen
+toks = [tokgen.KINDS["ghp"]() for _ in range(1500)]
+jwt = tokgen.KINDS["jwt"]()
+open(sys.argv[2], "w").write("\n".join(toks + [jwt]) + "\n")
+with open(sys.argv[1], "w") as f:
+    for i in range(0, 1500, 10):
+        f.write("ts=%d level=info keys " % i + " ".join(toks[i:i + 10]) + "\n")
+    f.write("auth " + jwt + "\n")
+PY
+cat "$D/flood.toks" >>"$TOKENS"
+ftok=$(sed -n 1301p "$D/flood.toks"); fjwt=$(sed -n 1501p "$D/flood.toks")
+printf '%s' "$ftok" | "$TW" ledger register --issuer ext --task flood --aud https://api.test --ttl 600 \
+  >"$TW_TMP/freg.out" 2>"$TW_TMP/freg.err"
+fid=$(grep -o 'tk-[0-9a-f]*' "$TW_TMP/freg.out" "$TW_TMP/freg.err" | head -1 | cut -d: -f2)
+"$TW" scan --ledger "$TOKENWARD_LEDGER" --format json "$D/flood.log" >"$TW_TMP/flood.json" 2>"$TW_TMP/flood.err"
+first=$(head -1000 "$D/flood.toks" | while read -r t; do sha "$t"; done | tr '\n' ' ')
+expect_json scan_flood_capped_counted "$TW_TMP/flood.json" \
+  "[o['sha256'] for o in f if 'sha256' in o] == '$first'.split() + ['$(sha "$ftok")', '$(sha "$fjwt")'] and f[-1]['coverage']['findings_capped'] == 499 and f[-1]['coverage']['repeats_collapsed'] == 0 and f[-1]['coverage']['complete'] is False"
+expect_json scan_flood_managed_token_listed "$TW_TMP/flood.json" \
+  "[(o['managed'], o['token_id']) for o in f if o.get('sha256') == '$(sha "$ftok")'] == [(True, '$fid')]"
+grep -q "coverage: 499 unmanaged findings of a flood not listed" "$TW_TMP/flood.err" && grep -q "warning: a flood of findings: 499 unmanaged secrets were counted, not listed; --flood-cap 0 lists every one" "$TW_TMP/flood.err" \
+  && ok scan_flood_said_on_stderr || not_ok scan_flood_said_on_stderr "$(head -c 400 "$TW_TMP/flood.err")"
+"$TW" scan --flood-cap 0 --format json "$D/flood.log" >"$TW_TMP/flood0.json" 2>"$TW_TMP/flood0.err"
+expect_json scan_flood_cap_off_lists_all "$TW_TMP/flood0.json" \
+  "len([o for o in f if 'sha256' in o]) == 1501 and not [o for o in f if 'coverage' in o]"
+"$TW" scan --flood-cap 10 "$D/flood.log" >"$TW_TMP/flood10.txt" 2>"$TW_TMP/flood10.err"
+[ "$(grep -c 'sha256:' "$TW_TMP/flood10.txt")" -eq 11 ] && grep -q "coverage: 1490 unmanaged findings of a flood" "$TW_TMP/flood10.err" \
+  && ok scan_flood_cap_set_text || not_ok scan_flood_cap_set_text "$(wc -l <"$TW_TMP/flood10.txt") lines: $(head -c 300 "$TW_TMP/flood10.err")"
+"$TW" scan --format sarif "$D/flood.log" >"$TW_TMP/flood.sarif" 2>/dev/null
+python3 -c "
+import json, sys
+run = json.load(open(sys.argv[1]))['runs'][0]
+inv = run['invocations'][0]
+assert len(run['results']) == 1001, len(run['results'])
+assert inv['properties']['coverage']['findings_capped'] == 500
+assert 'of a flood not listed' in inv['toolExecutionNotifications'][0]['message']['text']
+" "$TW_TMP/flood.sarif" && ok scan_flood_in_sarif || not_ok scan_flood_in_sarif "$(head -c 300 "$TW_TMP/flood.sarif")"
+"$TW" scan --flood-cap -1 "$D/flood.log" >/dev/null 2>"$TW_TMP/fbad.err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--flood-cap must be" "$TW_TMP/fbad.err" && ok scan_flood_cap_bad_value \
+  || not_ok scan_flood_cap_bad_value "exit $rc: $(head -c 200 "$TW_TMP/fbad.err")"
 
 # --- an ordinary file: no coverage line at all ---------------------------
 printf 'nothing to see here\nuser=alice eyJhbGciOiJub25lIn0 ok\n' >"$D/plain.log"

@@ -72,6 +72,9 @@ static const char scan_help[] =
 	"  --binary         scan files that look binary (NUL in the first 8 KiB)\n"
 	"  --threads N      scanning threads (default: one per CPU)\n"
 	"  --chunk SIZE     bytes per piece (default 4M)\n"
+	"  --flood-cap N    list at most N distinct unmanaged secrets of one rule per\n"
+	"                   piece, count the rest (default 1000; 0: list every one);\n"
+	"                   managed tokens are always listed\n"
 	"  --stats          print bytes, time and throughput to stderr\n"
 	"  -q, --quiet      do not report skipped files on stderr\n"
 	"  -h, --help       this text\n";
@@ -399,7 +402,7 @@ static void on_notice(void *vctx, const char *path, int error, const char *msg)
  * and in the output itself (a JSON line; SARIF's invocation). */
 static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
 {
-	char line[512];
+	char line[1024];
 	cJSON *o;
 
 	if (!detect_coverage_losses(ds))
@@ -409,6 +412,10 @@ static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
 	fprintf(stderr, "tokenward scan: coverage: %s; %s\n", line,
 		detect_coverage_losses(ds) == ds->repeats_collapsed ? "every secret found was reported"
 								      : "findings there may be missing");
+	/* a flood that is summarised says so, and how to see all of it */
+	if (ds->findings_capped)
+		fprintf(stderr, "tokenward scan: warning: a flood of findings: %llu unmanaged secrets were counted, "
+			"not listed; --flood-cap 0 lists every one\n", (unsigned long long)ds->findings_capped);
 	if (c->fmt != FMT_JSON)
 		return;
 	o = cJSON_CreateObject();
@@ -422,7 +429,7 @@ static void coverage_print(struct scan_ctx *c, const struct detect_stats *ds)
 static void sarif_invocation(cJSON *run, const struct detect_stats *ds)
 {
 	cJSON *inv = cJSON_CreateObject(), *props;
-	char line[512];
+	char line[1024];
 
 	cJSON_AddBoolToObject(inv, "executionSuccessful", 1);
 	if (detect_coverage_losses(ds)) {
@@ -492,6 +499,7 @@ int cmd_scan(int argc, char **argv)
 		{ "binary", no_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "chunk", required_argument, NULL, 'c' },
+		{ "flood-cap", required_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -547,6 +555,14 @@ int cmd_scan(int argc, char **argv)
 			if (util_parse_size(optarg, &v) || v < 1024 || v > (1u << 30))
 				return cmd_usage_error("scan", "--chunk must be a size from 1K to 1G");
 			so.chunk = v;
+			break;
+		}
+		case 'F': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || *optarg == '-' || v > 100000000ULL)
+				return cmd_usage_error("scan", "--flood-cap must be 0 to 100000000");
+			so.flood_cap = v ? (size_t)v : SCAN_FLOOD_CAP_OFF;
 			break;
 		}
 		case 'S': stats = 1; break;

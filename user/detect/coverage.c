@@ -20,6 +20,7 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 	acc->rejected += x->rejected;
 	acc->opaque_hashed += x->opaque_hashed;
 	acc->repeats_collapsed += x->repeats_collapsed;
+	acc->findings_capped += x->findings_capped;
 	acc->views += x->views;
 	acc->view_bytes += x->view_bytes;
 	acc->view_findings += x->view_findings;
@@ -33,7 +34,8 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 uint64_t detect_coverage_losses(const struct detect_stats *st)
 {
 	return st->limit_hits + st->too_long + st->cut_short + st->rules_suspended + st->skipped_hits +
-	       st->view_cut + st->view_budget + st->view_depth + st->repeats_collapsed;
+	       st->view_cut + st->view_budget + st->view_depth + st->repeats_collapsed +
+	       st->findings_capped;
 }
 
 void detect_coverage_json(const struct detect_stats *st, cJSON *o)
@@ -49,6 +51,8 @@ void detect_coverage_json(const struct detect_stats *st, cJSON *o)
 	cJSON_AddNumberToObject(o, "decode_depth_hits", (double)st->view_depth);
 	/* places, not secrets: each of these secrets was reported in that buffer */
 	cJSON_AddNumberToObject(o, "repeats_collapsed", (double)st->repeats_collapsed);
+	/* secrets, not places: these were not reported at all */
+	cJSON_AddNumberToObject(o, "findings_capped", (double)st->findings_capped);
 }
 
 void detect_views_json(const struct detect_stats *st, cJSON *o)
@@ -108,6 +112,13 @@ int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)
 		PUT("%s%llu repeat%s of a secret already reported %d times in the same buffer not listed", sep,
 		    (unsigned long long)st->repeats_collapsed, st->repeats_collapsed == 1 ? "" : "s",
 		    DETECT_REPEATS_PER_BUFFER);
+		sep = ", ";
+	}
+	if (st->findings_capped) {
+		PUT("%s%llu unmanaged finding%s of a flood not listed (a rule past the flood bound of distinct "
+		    "secrets in one buffer, %d unless set; managed tokens are always listed)", sep,
+		    (unsigned long long)st->findings_capped, st->findings_capped == 1 ? "" : "s",
+		    DETECT_FLOOD_CAP_DEFAULT);
 		sep = ", ";
 	}
 	if (rs)

@@ -22,7 +22,7 @@ uint64_t detect_coverage_losses(const struct detect_stats *st);
 /* Add regex_limit_hits, matches_too_long, matches_cut_short,
  * rules_suspended, keyword_hits_skipped and the decoded views' bounds
  * (encoded_runs_cut, decode_budget_hits, decode_depth_hits) and
- * repeats_collapsed to o. */
+ * repeats_collapsed and findings_capped to o. */
 void detect_coverage_json(const struct detect_stats *st, cJSON *o);
 
 /* The decoded views' work (not losses) as o's "decoded_views" object:

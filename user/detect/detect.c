@@ -58,6 +58,8 @@ struct drule {
 	unsigned limit_hits;  /* in this scan; at DETECT_LIMIT_HITS_PER_RULE it sits out */
 	size_t last_miss;     /* the last keyword hit whose search found nothing, or NONE_POS */
 	struct runcur *run;   /* its run class's cursor, or NULL */
+	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
+				* its views, for the flood bound */
 };
 
 /* Rules with the same run class share one cursor: each byte of a run is
@@ -103,6 +105,7 @@ struct memo {
 	uint32_t len;
 	size_t start;         /* the first one, in this scan's buffer */
 	int8_t cv, accepted, hashed, known;
+	int8_t capped;        /* past the flood bound: every copy counted, none reported */
 	uint32_t reported;
 	long long token_id;
 	unsigned char sha[32];
@@ -141,6 +144,7 @@ struct detector {
 	uint8_t *lenmap;      /* lengths registered for opaque tokens */
 	unsigned max_opaque;
 	unsigned flags;
+	size_t flood_cap;     /* detector_set_flood_cap; 0 off */
 	size_t overlap;
 	size_t seam_min;      /* bytes a stream must always carry: a keyword cut at the
 			       * seam, the rule's lead-in before it, and context */
@@ -417,6 +421,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		memset(d->memo_tag, 0, MEMO_SIZE * sizeof(uint64_t));
 	}
 	d->rep_hi = SIZE_MAX;
+	d->flood_cap = DETECT_FLOOD_CAP_DEFAULT;
 	return d;
 fail:
 	detector_free(d);
@@ -457,6 +462,11 @@ void detector_set_region(struct detector *d, size_t lo, size_t hi)
 void detector_set_flags(struct detector *d, unsigned flags)
 {
 	d->flags = flags;
+}
+
+void detector_set_flood_cap(struct detector *d, size_t cap)
+{
+	d->flood_cap = cap;
 }
 
 size_t detector_overlap(const struct detector *d)
@@ -566,7 +576,7 @@ static int accept(struct detector *d, const struct rule *r, const unsigned char 
 		return 1;
 	/* entropy first: the cheaper test, and what repetitive hostile
 	 * look-alikes fail */
-	if (r->min_entropy > 0 && detect_entropy(s, n) < r->min_entropy)
+	if (r->min_entropy > 0 && detect_entropy_below(s, n, r->min_entropy))
 		return 0;
 	return !detect_is_placeholder(s, n);
 }
@@ -999,13 +1009,50 @@ static void dedupe(struct detector *d)
 	free(drop);
 }
 
-/* The candidate's hash and lookup, once per distinct secret in the
- * buffer. 1: a repeat past DETECT_REPEATS_PER_BUFFER, not to be reported
- * (counted). */
-static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+/*
+ * The flood bound for an unmanaged candidate of rule ri in the report
+ * region (e: its memo entry, or NULL). A secret already reported here is
+ * a repeat, left to the repeat rule; a new one is reported while its
+ * rule has reported fewer than flood_cap distinct ones in this buffer,
+ * else counted, and so is every later copy of it. 1: not to be reported.
+ */
+static int flood_capped(struct detector *d, unsigned ri, struct memo *e)
 {
-	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
+	struct drule *dr = &d->rules[ri];
 
+	if (e && e->capped) {
+		d->st.findings_capped++;
+		return 1;
+	}
+	if (e && e->reported)
+		return 0;
+	if (dr->flood_reported < d->flood_cap) {
+		dr->flood_reported++;
+		return 0;
+	}
+	if (e)
+		e->capped = 1;
+	d->st.findings_capped++;
+	return 1;
+}
+
+static int flood_on(const struct detector *d)
+{
+	return d->flood_cap && (d->flags & DETECT_COLLAPSE_REPEATS);
+}
+
+int detector_flood_view(struct detector *d, const struct detect_match *m, size_t raw_pos)
+{
+	if (!flood_on(d) || m->known || raw_pos < d->cur_lo || raw_pos >= d->cur_hi)
+		return 0;
+	for (unsigned ri = 0; ri < d->nrules; ri++)
+		if (d->rules[ri].r->id == m->rule_id)
+			return flood_capped(d, ri, NULL);
+	return 0; /* opaque: known, never here */
+}
+
+static void cand_lookup(struct detector *d, struct cand *c, struct memo *e, const unsigned char *buf)
+{
 	if (!c->hashed && e && e->hashed) {
 		memcpy(c->sha, e->sha, 32);
 		c->known = e->known;
@@ -1023,8 +1070,30 @@ static int cand_hash(struct detector *d, struct cand *c, const unsigned char *bu
 			e->hashed = 1;
 		}
 	}
+}
+
+/* The candidate's hash and lookup, once per distinct secret in the
+ * buffer. 1: not to be reported, and counted: a repeat past
+ * DETECT_REPEATS_PER_BUFFER, or past the flood bound. */
+static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+{
+	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
 	/* outside the caller's region: another buffer reports it, or has */
-	if (!e || (!d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi)))
+	int outside = !d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi);
+	/* a view's findings meet the bound in views.c, where their raw
+	 * place is known (detector_flood_view) */
+	int flood = !outside && !d->in_view && c->rule < d->nrules && flood_on(d);
+
+	/* Without a lookup nothing can be managed, and a finding past the
+	 * bound needs no hash: a flood then costs no SHA-256 a copy. */
+	if (flood && !d->known && flood_capped(d, c->rule, e))
+		return 1;
+	cand_lookup(d, c, e, buf);
+	if (outside)
+		return 0;
+	if (flood && d->known && !c->known && flood_capped(d, c->rule, e))
+		return 1;
+	if (!e)
 		return 0;
 	if (++e->reported <= DETECT_REPEATS_PER_BUFFER || !(d->flags & DETECT_COLLAPSE_REPEATS))
 		return 0;
@@ -1063,8 +1132,10 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		/* a decoded view is part of its raw buffer: a rule that sat out
 		 * the buffer sits out its views too (views cannot multiply a
 		 * catastrophic pattern's cost) */
-		if (!d->in_view)
+		if (!d->in_view) {
 			d->rules[i].limit_hits = 0;
+			d->rules[i].flood_reported = 0;
+		}
 		d->rules[i].last_miss = NONE_POS;
 	}
 	for (size_t i = 0; i < d->nruns; i++)

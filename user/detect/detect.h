@@ -109,6 +109,24 @@ enum {
 #define DETECT_REPEATS_PER_BUFFER 8
 
 /*
+ * The flood bound, also with DETECT_COLLAPSE_REPEATS (issue 13): once
+ * this many distinct unmanaged secrets of one rule were reported in one
+ * buffer (a scan piece's own region with its decoded views; a capture),
+ * the rest of that rule's unmanaged findings there are counted
+ * (findings_capped), not reported. Every finding is still hashed and
+ * looked up first where a lookup is set: a managed token is always
+ * reported. Other rules are not affected, so a flood of one family
+ * hides no token of another. A thousand distinct secrets of one family
+ * in 4 MiB is a dump or an attack, not a log; real logs stay orders of
+ * magnitude below (docs/RULES.md).
+ */
+#define DETECT_FLOOD_CAP_DEFAULT 1000
+
+/* The flood bound per rule per buffer; 0 turns it off. Default
+ * DETECT_FLOOD_CAP_DEFAULT. */
+void detector_set_flood_cap(struct detector *d, size_t cap);
+
+/*
  * For the next scan only: the caller keeps just the matches that start in
  * [lo, hi) of the raw buffer (a piece's own region, a write after the
  * carried tail; the rest another buffer reports). Matches outside it are
@@ -182,6 +200,8 @@ struct detect_stats {
 	uint64_t repeats_collapsed; /* loss (of places, not of secrets): findings of a secret
 				     * already reported DETECT_REPEATS_PER_BUFFER times in that
 				     * buffer, not reported (DETECT_COLLAPSE_REPEATS) */
+	uint64_t findings_capped; /* loss: unmanaged findings of a rule past the flood bound in
+				   * one buffer (detector_set_flood_cap), counted, not reported */
 	/* decoded views (views.h) */
 	uint64_t views;           /* regions decoded and scanned */
 	uint64_t view_bytes;      /* bytes of decoded views scanned (not in bytes) */
@@ -199,6 +219,9 @@ void detector_free(struct detector *d);
 
 /* Shared checks, also used by redaction and tests. */
 double detect_entropy(const unsigned char *s, size_t n);
+/* detect_entropy(s, n) < min, the same answer, faster (the detector's
+ * per-match check). */
+int detect_entropy_below(const unsigned char *s, size_t n, double min);
 /* True for documentation placeholders: xxxx, EXAMPLE, your-token-here... */
 int detect_is_placeholder(const unsigned char *s, size_t n);
 

@@ -735,6 +735,8 @@ struct scanner *scanner_new(const struct ruleset *rs, const struct scan_opts *o,
 		/* a secret repeated densely is reported a few times per piece,
 		 * the rest counted: each report costs a line of output */
 		detector_set_flags(s->det[i], o->flags | DETECT_COLLAPSE_REPEATS);
+		if (o->flood_cap)
+			detector_set_flood_cap(s->det[i], o->flood_cap == SCAN_FLOOD_CAP_OFF ? 0 : o->flood_cap);
 	}
 	s->overlap = detector_overlap(s->det[0]);
 	s->bufcap = s->chunk + s->overlap;

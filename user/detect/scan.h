@@ -34,7 +34,10 @@ struct scan_opts {
 	size_t chunk;       /* bytes per piece; 0 = 4 MiB */
 	int binary;         /* also scan files that look binary */
 	unsigned flags;     /* detector_set_flags() */
+	size_t flood_cap;   /* detector_set_flood_cap() per piece; 0 = DETECT_FLOOD_CAP_DEFAULT,
+			     * SCAN_FLOOD_CAP_OFF = every finding listed */
 };
+#define SCAN_FLOOD_CAP_OFF SIZE_MAX
 
 struct scan_stats {
 	uint64_t files, bytes, findings, skipped, errors;

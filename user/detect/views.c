@@ -108,7 +108,11 @@ static int on_view(void *ctx, const struct detect_match *m, const unsigned char 
 		v->st->view_dups++;
 		return 0;
 	}
+	/* remembered even when past the flood bound: a deeper view's copy
+	 * of it is the same finding, not one more to count */
 	remember(v, m->sha256, a, b);
+	if (detector_flood_view(v->d, m, a))
+		return 0;
 	v->st->view_findings++;
 	x.raw_start = a;
 	x.raw_len = b - a;

@@ -48,4 +48,10 @@ int detector_scan_view(struct detector *d, const unsigned char *buf, size_t len,
  * asks for, never raises it. */
 void detector_seam_open_at(struct detector *d, size_t from);
 
+/* detect.c: the flood bound (detector_set_flood_cap) for a finding of a
+ * decoded view whose encoded bytes start at raw_pos of the raw buffer:
+ * 1 when it is past the bound (counted, not to be reported), else 0. A
+ * view's findings share their raw buffer's count. */
+int detector_flood_view(struct detector *d, const struct detect_match *m, size_t raw_pos);
+
 #endif

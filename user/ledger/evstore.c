@@ -204,6 +204,7 @@ static const struct { const char *section, *sub, *key; int loss; } counter_keys[
 	{ "detection", NULL, "rules_suspended", 0 },
 	{ "detection", NULL, "keyword_hits_skipped", 0 },
 	{ "detection", NULL, "repeats_collapsed", 0 },
+	{ "detection", NULL, "findings_capped", 0 },
 	{ "detection", NULL, "encoded_runs_cut", 0 },
 	{ "detection", NULL, "decode_budget_hits", 0 },
 	{ "detection", NULL, "decode_depth_hits", 0 },

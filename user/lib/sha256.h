@@ -14,10 +14,11 @@
 /* The digest of p[0..n). */
 void sha256_digest(const void *p, size_t n, unsigned char out[SHA256_LEN]);
 
-/* A hasher kept for many short digests (one per thread): a fresh context
- * per digest costs ~4x the hash of a 43-byte token, and the detector
- * hashes every candidate. NULL when out of memory; sha256_ctx_digest
- * with NULL falls back to sha256_digest. */
+/* A hasher kept for many short digests (one per thread; the detector
+ * hashes every candidate). With OpenSSL 3's low-level digest it holds
+ * nothing and sha256_ctx_digest is sha256_digest; with EVP only, a kept
+ * context saves the fetch per digest. NULL when out of memory;
+ * sha256_ctx_digest with NULL falls back to sha256_digest. */
 struct sha256_ctx;
 struct sha256_ctx *sha256_ctx_new(void);
 void sha256_ctx_digest(struct sha256_ctx *c, const void *p, size_t n, unsigned char out[SHA256_LEN]);

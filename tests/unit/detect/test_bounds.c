@@ -392,7 +392,8 @@ static void test_findings_on_one_long_line(void **state)
 	char path[] = "/tmp/tw-test-lines-XXXXXX", tok[48];
 	size_t n = 3000, o = 0, cap = n * 45 + 64;
 	char *text = malloc(cap);
-	struct scan_opts so = { .threads = 2, .chunk = 16384 };
+	/* every finding listed: 3000 distinct tokens are past the flood bound */
+	struct scan_opts so = { .threads = 2, .chunk = 16384, .flood_cap = SCAN_FLOOD_CAP_OFF };
 	struct scanner *sc;
 	char err[256];
 	int fd;
@@ -803,6 +804,7 @@ static void test_memo_full_loses_nothing(void **state)
 				n += (size_t)sprintf(text + n, "%s ", bad);
 		}
 	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_set_flood_cap(d, 0); /* the memo's bound alone, not the flood's */
 	detector_stats(d, &st0);
 	f = scan(d, text, n);
 	assert_int_equal(f->n, 2 * NTOK);
@@ -873,6 +875,107 @@ static void test_newline_count_exact(void **state)
 			assert_int_equal(scan_count_newlines(nl + off, n), n);
 }
 
+/* Issue 13 defect 9: a flood of distinct tokens (a finding every 21
+ * bytes) made the scan write 15 times its input. Past the flood bound a
+ * rule's unmanaged findings in a buffer are counted, not reported: the
+ * bound triggers at N, counts exactly the rest (a later copy of a capped
+ * secret too), never drops a managed token, and leaves other rules alone. */
+static void test_flood_capped_counted(void **state)
+{
+	enum { DISTINCT = 200, CAP = 50, MANAGED_AT = 150, REPEAT_OF = 120 };
+	struct detector *d = newdet(rs);
+	char toks[DISTINCT][48], jwt[512];
+	size_t cap = DISTINCT * 48 + 1024, n = 0, at_managed = 0;
+	char *text = malloc(cap);
+	struct known1 k;
+	struct detect_stats st;
+	struct found *f;
+	(void)state;
+
+	assert_non_null(text);
+	for (int i = 0; i < DISTINCT; i++) {
+		tm_github(toks[i], "ghp_");
+		if (i == MANAGED_AT)
+			at_managed = n;
+		n += (size_t)sprintf(text + n, "%s ", toks[i]);
+	}
+	n += (size_t)sprintf(text + n, "%s ", toks[REPEAT_OF]); /* a copy of a capped one */
+	tm_jwt(jwt, "JWT", 1);
+	n += (size_t)sprintf(text + n, "%s\n", jwt);  /* another rule: not capped */
+	sha(toks[MANAGED_AT], strlen(toks[MANAGED_AT]), k.sha);
+	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_set_flood_cap(d, CAP);
+	for (int lookup = 1; lookup >= 0; lookup--) {
+		uint64_t before;
+
+		/* with a lookup every finding is hashed; without, capped ones are not */
+		detector_set_known(d, lookup ? known_cb : NULL, &k, NULL, 0);
+		detector_stats(d, &st);
+		before = st.findings_capped;
+		f = scan(d, text, n);
+		detector_stats(d, &st);
+		/* the first CAP tokens, the managed one (with a lookup), the JWT */
+		assert_int_equal(f->n, CAP + lookup + 1);
+		for (int i = 0; i < CAP; i++) {
+			unsigned char h[32];
+			sha(toks[i], strlen(toks[i]), h);
+			assert_memory_equal(f->m[i].sha256, h, 32);
+			assert_int_equal(f->m[i].known, 0);
+		}
+		if (lookup) {
+			assert_int_equal(f->m[CAP].start, at_managed);
+			assert_int_equal(f->m[CAP].known, 1);
+			assert_int_equal(f->m[CAP].token_id, 42);
+		}
+		assert_int_equal(f->m[f->n - 1].len, strlen(jwt));
+		/* the rest: DISTINCT - CAP tokens (less the managed one) and the copy */
+		assert_int_equal(st.findings_capped - before, DISTINCT - CAP - lookup + 1);
+		assert_true(detect_coverage_losses(&st) >= st.findings_capped);
+	}
+	{
+		char line[1024];
+		detect_coverage_text(&st, line, sizeof(line));
+		assert_non_null(strstr(line, "of a flood not listed"));
+	}
+
+	/* A second buffer starts its count over. */
+	f = scan(d, text, n);
+	assert_int_equal(f->n, CAP + 1);
+
+	/* The bound off, or redaction's flags: every finding reported. */
+	detector_set_flood_cap(d, 0);
+	f = scan(d, text, n);
+	assert_int_equal(f->n, DISTINCT + 2);
+	detector_set_flood_cap(d, CAP);
+	detector_set_flags(d, DETECT_KEEP_INVALID | DETECT_NO_FILTERS);
+	detector_stats(d, &st);
+	{
+		uint64_t before = st.findings_capped;
+		f = scan(d, text, n);
+		detector_stats(d, &st);
+		assert_int_equal(f->n, DISTINCT + 2);
+		assert_int_equal(st.findings_capped, before);
+	}
+
+	/* A region (a piece's own bytes): what lies before it neither counts
+	 * towards the bound nor is counted as capped. */
+	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_stats(d, &st);
+	{
+		uint64_t before = st.findings_capped;
+		size_t lo = 0;
+		for (int i = 0; i < 10; i++)
+			lo += strlen(toks[i]) + 1;
+		detector_set_region(d, lo, n);
+		f = scan(d, text, n);
+		detector_stats(d, &st);
+		assert_int_equal(f->n, 10 + CAP + 1);
+		assert_int_equal(st.findings_capped - before, DISTINCT - 10 - CAP + 1);
+	}
+	detector_free(d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_adversarial_finds_planted),
 		cmocka_unit_test(test_repeats_collapsed_counted),
 		cmocka_unit_test(test_memo_full_loses_nothing),
+		cmocka_unit_test(test_flood_capped_counted),
 		cmocka_unit_test(test_redaction_hides_every_repeat),
 		cmocka_unit_test(test_newline_count_exact),
 	};

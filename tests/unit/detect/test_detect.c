@@ -1,5 +1,6 @@
 /* Tests for user/detect/detect.c: findings, validation, dedupe, opaque lookups,
  * hostile input, and the streaming contract of detector_overlap(). */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -161,6 +163,71 @@ static void test_placeholder_word_inside_random_secret(void **state)
 	assert_true(detect_is_placeholder((const unsigned char *)"insertTokenHere", 15));
 	assert_true(detect_is_placeholder((const unsigned char *)"sk_example_123", 14));
 	detector_free(d);
+}
+
+/* The placeholder rule, said the slow and obvious way (filter.c's
+ * markers and their word rule): the table-driven test must agree with
+ * it on every string. */
+static int ref_word_char(unsigned char c)
+{
+	c = (unsigned char)tolower(c);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int ref_placeholder(const unsigned char *s, size_t n)
+{
+	static const struct { const char *s; int word; } mk[] = {
+		{ "example", 1 }, { "your", 1 }, { "placeholder", 1 }, { "redacted", 1 }, { "changeme", 1 },
+		{ "dummy", 1 }, { "insert", 1 }, { "token_here", 1 }, { "token-here", 1 }, { "key_here", 1 },
+		{ "key-here", 1 }, { "xxxx", 0 }, { "<", 0 }, { ">", 0 }, { "${", 0 }, { "{{", 0 },
+		{ "****", 0 }, { "....", 0 }, { "0000000", 0 }, { "1234567", 0 },
+	};
+	size_t m = n < 255 ? n : 255;
+
+	for (size_t i = 0; i + 8 <= m; i++) {
+		size_t k = 1;
+		while (k < 8 && tolower(s[i + k]) == tolower(s[i]))
+			k++;
+		if (k == 8)
+			return 1;
+	}
+	for (size_t j = 0; j < sizeof(mk) / sizeof(mk[0]); j++) {
+		size_t l = strlen(mk[j].s);
+		for (size_t i = 0; i + l <= m; i++) {
+			if (strncasecmp((const char *)s + i, mk[j].s, l))
+				continue;
+			if (!mk[j].word || i == 0 || !ref_word_char(s[i - 1]) || i + l >= m || !ref_word_char(s[i + l]))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Strings from an alphabet thick with markers' letters, separators and
+ * repeats, of every length to 300 (past the 255-byte window): the
+ * placeholder test gives the reference's answer on each. */
+static void test_placeholder_agrees_with_reference(void **state)
+{
+	static const char alpha[] = "exampleYOURdummyINSERTtokenKEYhere_-<>${*.0123456789xXaAqZ";
+	unsigned char buf[300];
+	uint64_t x = 88172645463325252ULL;
+	unsigned yes = 0;
+
+	(void)state;
+	for (int t = 0; t < 200000; t++) {
+		size_t n = (size_t)(t % 300) + 1;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* a third of the strings repeat their last byte often */
+			buf[i] = (t % 3 == 0 && i && x % 3 == 0) ? buf[i - 1] : (unsigned char)alpha[x % (sizeof(alpha) - 1)];
+		}
+		int want = ref_placeholder(buf, n);
+		if (detect_is_placeholder(buf, n) != want)
+			fail_msg("string %d (%zu bytes): placeholder test says %d, reference %d", t, n, !want, want);
+		yes += (unsigned)want;
+	}
+	/* both answers were exercised */
+	assert_true(yes > 1000 && yes < 199000);
 }
 
 static void test_specific_rule_wins_over_bearer(void **state)
@@ -535,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_streaming_contract),
 		cmocka_unit_test(test_tail_need_bridges_small_writes),
 		cmocka_unit_test(test_placeholder_word_inside_random_secret),
+		cmocka_unit_test(test_placeholder_agrees_with_reference),
 		cmocka_unit_test(test_entropy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <openssl/evp.h>
 #include "lib/sha256.h"
 
 /* FIPS 180-2 appendix B.1 */
@@ -77,6 +80,52 @@ static void test_from_hex_rejects(void **state)
 	assert_int_equal(sha256_from_hex(bad, sha), -EINVAL);
 }
 
+/* The digest is libcrypto's, whichever of its interfaces sha256.c uses:
+ * it agrees with EVP's one-shot digest at every length around the block
+ * and padding edges (55, 56, 64 bytes) and on a long input. */
+static void test_digest_agrees_with_evp(void **state)
+{
+	size_t big = 1u << 20;
+	unsigned char *buf = malloc(big), a[SHA256_LEN], b[SHA256_LEN];
+	unsigned int len;
+
+	(void)state;
+	assert_non_null(buf);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	for (size_t n = 0; n <= 300; n++) {
+		len = SHA256_LEN;
+		assert_int_equal(EVP_Digest(buf, n, b, &len, EVP_sha256(), NULL), 1);
+		sha256_digest(buf, n, a);
+		assert_memory_equal(a, b, SHA256_LEN);
+	}
+	len = SHA256_LEN;
+	assert_int_equal(EVP_Digest(buf, big, b, &len, EVP_sha256(), NULL), 1);
+	sha256_digest(buf, big, a);
+	assert_memory_equal(a, b, SHA256_LEN);
+	free(buf);
+}
+
+/* Every byte value prints as its two lower-case hex digits. */
+static void test_to_hex_every_byte(void **state)
+{
+	unsigned char sha[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1], want[8];
+
+	(void)state;
+	for (int base = 0; base < 256; base += SHA256_LEN) {
+		for (int i = 0; i < SHA256_LEN; i++)
+			sha[i] = (unsigned char)(base + i);
+		memset(hex, '?', sizeof(hex));
+		sha256_to_hex(sha, hex);
+		assert_int_equal(hex[SHA256_HEX_LEN], 0);
+		for (int i = 0; i < SHA256_LEN; i++) {
+			snprintf(want, sizeof(want), "%02x", (unsigned)(base + i) & 0xff);
+			assert_memory_equal(hex + 2 * i, want, 2);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -84,6 +133,8 @@ int main(void)
 		cmocka_unit_test(test_kept_context_agrees),
 		cmocka_unit_test(test_from_hex_round_trip),
 		cmocka_unit_test(test_from_hex_rejects),
+		cmocka_unit_test(test_digest_agrees_with_evp),
+		cmocka_unit_test(test_to_hex_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
