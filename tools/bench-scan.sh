@@ -389,16 +389,5 @@ SEC
 )
 doc=$root/docs/BENCHMARKS.md
 [ -f "$doc" ] || printf '# Benchmarks\n\nEach section is written by its `make bench-*` target.\n' >"$doc"
-python3 - "$doc" "$section" <<'PY'
-import re, sys
-p, sec = sys.argv[1], sys.argv[2].strip() + "\n"
-s = open(p).read()
-begin, end = "<!-- bench-scan:begin -->", "<!-- bench-scan:end -->"
-block = f"{begin}\n{sec}{end}\n"
-if begin in s:
-    s = re.sub(re.escape(begin) + ".*?" + re.escape(end) + "\n?", lambda m: block, s, flags=re.S)
-else:
-    s = s.rstrip("\n") + "\n\n" + block
-open(p, "w").write(s)
-PY
+printf '%s\n' "$section" | python3 "$root/tools/bench/docblock.py" "$doc" bench-scan
 echo "wrote the Scan section of docs/BENCHMARKS.md" >&2

@@ -122,19 +122,6 @@ $forms
 Command: \`flock /work/bench.lock make bench-scan\` (env PROD=0 skips this corpus, PROD_ONLY=1 runs only it; PROD_MB, ROUNDS, PROD_RGU_MB).
 SEC
 )
-python3 - "$root/docs/BENCHMARKS.md" "$section" <<'PY'
-import re, sys
-p, sec = sys.argv[1], sys.argv[2].strip() + "\n"
-s = open(p).read()
-begin, end = "<!-- bench-scan-prod:begin -->", "<!-- bench-scan-prod:end -->"
-block = f"{begin}\n{sec}{end}\n"
-if begin in s:
-    s = re.sub(re.escape(begin) + ".*?" + re.escape(end) + "\n?", lambda m: block, s, flags=re.S)
-elif "<!-- bench-scan:end -->\n" in s:
-    s = s.replace("<!-- bench-scan:end -->\n", "<!-- bench-scan:end -->\n\n" + block, 1)
-else:
-    s = s.rstrip("\n") + "\n\n" + block
-open(p, "w").write(s)
-PY
+printf '%s\n' "$section" | python3 "$root/tools/bench/docblock.py" "$root/docs/BENCHMARKS.md" bench-scan-prod bench-scan
 echo "prod: wrote the production-like corpus block of docs/BENCHMARKS.md" >&2
 [ $ok = 1 ] || { echo "prod: tokenward's findings are not the planted tokens (above)" >&2; exit 1; }
