@@ -8,6 +8,13 @@ static unsigned char fold(unsigned char c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+/* c (folded) and its upper case: the two bytes a keyword's c may be. */
+static void variants(unsigned char c, unsigned char v[2])
+{
+	v[0] = c;
+	v[1] = c >= 'a' && c <= 'z' ? c - 32 : c;
+}
+
 void bigram_filter_init(struct bigram_filter *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -32,8 +39,9 @@ static unsigned char bucket_bit(struct bigram_filter *f, unsigned char a, unsign
 /* Every case variant of c is admitted at position pos for bucket bit. */
 static void admit(struct bigram_filter *f, int pos, unsigned char c, unsigned char bit)
 {
-	unsigned char v[2] = { c, c >= 'a' && c <= 'z' ? c - 32 : c };
+	unsigned char v[2];
 
+	variants(c, v);
 	for (int i = 0; i < 2; i++) {
 		f->lo[pos][v[i] & 15] |= bit;
 		f->hi[pos][v[i] >> 4] |= bit;
@@ -42,10 +50,10 @@ static void admit(struct bigram_filter *f, int pos, unsigned char c, unsigned ch
 
 void bigram_filter_add(struct bigram_filter *f, const unsigned char *kw, size_t len)
 {
-	unsigned char a = fold(kw[0]), b = fold(kw[1]), bit = bucket_bit(f, a, b);
-	unsigned char av[2] = { a, a >= 'a' && a <= 'z' ? a - 32 : a };
-	unsigned char bv[2] = { b, b >= 'a' && b <= 'z' ? b - 32 : b };
+	unsigned char a = fold(kw[0]), b = fold(kw[1]), bit = bucket_bit(f, a, b), av[2], bv[2];
 
+	variants(a, av);
+	variants(b, bv);
 	for (int i = 0; i < 2; i++)
 		for (int j = 0; j < 2; j++) {
 			unsigned k = av[i] | bv[j] << 8;

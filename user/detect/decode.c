@@ -238,17 +238,19 @@ static size_t b64_run_end(const unsigned char *p, size_t e, size_t hi, unsigned 
 
 	for (; e + 16 <= hi; e += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
-		unsigned inv = ~b64_mask16(p + e) & 0xffff;
-		unsigned keep = inv ? (1u << __builtin_ctz(inv)) - 1 : 0xffff; /* the run's bytes here */
-		unsigned up = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, up_lo), w26)) & keep;
-		unsigned lo = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, lo_lo), w26)) & keep;
-		unsigned dg = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, d_lo), w10)) & keep;
+		unsigned up = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, up_lo), w26));
+		unsigned lo = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, lo_lo), w26));
+		unsigned dg = (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, d_lo), w10));
 		unsigned st = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')),
-								       _mm_cmpeq_epi8(v, _mm_set1_epi8('/')))) & keep;
+								       _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))));
 		unsigned ur = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
-								       _mm_cmpeq_epi8(v, _mm_set1_epi8('_')))) & keep;
+								       _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+		/* the classes' union is the base64 bytes: the run ends at the first other */
+		unsigned inv = ~(up | lo | dg | st | ur) & 0xffff;
+		unsigned keep = inv ? (1u << __builtin_ctz(inv)) - 1 : 0xffff; /* the run's bytes here */
 
-		*mix |= (up ? 1 | 8u : 0) | (lo ? 1 | 16u : 0) | (dg ? 1u : 0) | (st ? 2u : 0) | (ur ? 4u : 0);
+		*mix |= (up & keep ? 1 | 8u : 0) | (lo & keep ? 1 | 16u : 0) | (dg & keep ? 1u : 0) |
+			(st & keep ? 2u : 0) | (ur & keep ? 4u : 0);
 		if (inv)
 			return e + (size_t)__builtin_ctz(inv);
 	}
