@@ -80,6 +80,18 @@ sanitizer_check() {
   return $found
 }
 
+# child_cpu: CPU seconds (user + system, rounded) of this
+# shell's finished children so far; a script's cost is the difference.
+# Wall time says what waited; CPU time says what to make cheaper.
+# `times` runs in this shell (into a file): in a subshell it would count
+# the subshell's children only. Sets cpu.
+child_cpu() {
+  local f=$logs/.times.$BASHPID   # this shell's pid, not the $(...)'s
+  times >"$f"
+  cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } printf "%.0f", s }' "$f")
+  rm -f "$f"
+}
+
 run_unit() { # DIR LABEL
   local dir=$1 label=$2 bin name log p f env=()
   local t0=$SECONDS
@@ -117,7 +129,7 @@ lane_of() { if grep -q '^# lane: scoped$' "$1"; then echo scoped; else echo host
 # lane's live tests; with CLAIMS (a directory) several workers share the
 # list, each test run by the worker whose mkdir CLAIMS/NAME won.
 run_scripts() {
-  local kind=$1 label=$2 bin=${3:-} lane=${4:-} claims=${5:-} script name log ok notok t env=()
+  local kind=$1 label=$2 bin=${3:-} lane=${4:-} claims=${5:-} script name log ok notok t c cpu env=()
   local t0=$SECONDS
   if [ "$kind" = live ] && [ "$(id -u)" -ne 0 ]; then
     echo "FAIL live: live tests load BPF programs and must run as root"
@@ -133,10 +145,10 @@ run_scripts() {
     [ "$label" = "$kind" ] || log=$logs/$label-$name.log
     env=(); [ -n "$bin" ] && { sanitizer_env "$label-$name"; env+=("TW_BIN=$bin"); }
     [ "$kind" = live ] && env+=("TW_LANE=$(lane_of "$script")")
-    t=$SECONDS
+    t=$SECONDS; child_cpu; c=$cpu
     env "${env[@]}" TW_BUILD="$build" TW_ROOT="$root" TW_LOGS="$logs" TW_TEST="$label/$name" \
       TW_ARTEFACTS="$art/$label/$name" timeout 600 bash "$script" >"$log" 2>&1
-    rc=$? t=$((SECONDS - t))
+    rc=$? t=$((SECONDS - t)); child_cpu; t="$t s, $((cpu - c)) s CPU"
     ok=$(grep -c '^ok ' "$log")
     notok=$(grep -c '^not ok ' "$log")
     if [ "$ok" -eq 0 ] && [ "$notok" -eq 0 ]; then notok=1; echo "not ok $name: exited $rc without reporting" >>"$log"; fi
@@ -145,9 +157,9 @@ run_scripts() {
     passed=$((passed + ok)); failed=$((failed + notok))
     if [ "$notok" -gt 0 ]; then
       failures+=("$label/$name (log: $log)")
-      echo "FAIL $label/$name: $ok passed, $notok failed ($t s)"; grep '^not ok' "$log" | sed 's/^/    /'
+      echo "FAIL $label/$name: $ok passed, $notok failed ($t)"; grep '^not ok' "$log" | sed 's/^/    /'
     else
-      echo "ok   $label/$name: $ok passed ($t s)"
+      echo "ok   $label/$name: $ok passed ($t)"
     fi
   done
   times+=("$label${lane:+ $lane} $((SECONDS - t0)) s")
