@@ -51,6 +51,8 @@ struct run_opts {
 	const char *rules[RUN_RULES_MAX + 1]; /* NULL-terminated */
 	const char *metrics;        /* --metrics ADDR:PORT */
 	int nrules, rules_flag, events_flag, rotation_flag, poll_ms, sweep;
+	uint64_t flood_cap;        /* pipeline_set_flood_cap() */
+	int flood_cap_flag;        /* --flood-cap given: a reload keeps it */
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns; 0: run until a signal */
 };
 
@@ -101,6 +103,9 @@ static const char run_help[] =
 	"  --events-max-size SIZE rotate each events file before it passes SIZE, to\n"
 	"                         PATH.1 .. PATH.N (default 0: never; logrotate + SIGHUP works too)\n"
 	"  --events-keep N        rotated events files kept, 1..100 (default 5)\n"
+	"  --flood-cap N          list at most N distinct unmanaged secrets of one rule\n"
+	"                         per capture, count the rest (default 1000; 0: every one);\n"
+	"                         managed tokens are always judged\n"
 	"  --cgroup DIR           watch only processes in this cgroup v2 directory\n"
 	"  --no-sweep             do not read running processes' argv and environment\n"
 	"  --trace-io             also print file_write, sock_send, connect and sweep events\n"
@@ -131,7 +136,7 @@ static const char run_help[] =
 enum { O_CAPTURE_BYTES = 256, O_CAPTURE_PIPES, O_NO_PATH_CACHE, O_STREAM_TAIL, O_CGROUP,
        O_NO_SWEEP, O_TRACE_IO, O_WATCH_LITERAL, O_CONFIG, O_LEDGER, O_RULES, O_NO_TLS,
        O_NO_FILE_TAIL, O_FILE_TAIL_MS, O_NO_SOCK_BATCH, O_SOCK_BATCH_MS, O_METRICS,
-       O_EVENTS_MAX_SIZE, O_EVENTS_KEEP };
+       O_EVENTS_MAX_SIZE, O_EVENTS_KEEP, O_FLOOD_CAP };
 
 static const struct option run_options[] = {
 	{ "events", required_argument, NULL, 'e' },
@@ -159,6 +164,7 @@ static const struct option run_options[] = {
 	{ "sock-batch-ms", required_argument, NULL, O_SOCK_BATCH_MS },
 	{ "events-max-size", required_argument, NULL, O_EVENTS_MAX_SIZE },
 	{ "events-keep", required_argument, NULL, O_EVENTS_KEEP },
+	{ "flood-cap", required_argument, NULL, O_FLOOD_CAP },
 	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "metrics-listen", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -220,6 +226,12 @@ static int parse_number_opt(int c, const char *arg, struct run_opts *o)
 			return cmd_usage_error("run", "--events-keep must be 1..100: '%s'", arg);
 		o->out.keep = (int)v;
 		o->rotation_flag = 1;
+		break;
+	case O_FLOOD_CAP:
+		if (bad || v > CONFIG_FLOOD_CAP_MAX || strspn(arg, "0123456789") != strlen(arg))
+			return cmd_usage_error("run", "--flood-cap must be 0 to 100000000: '%s'", arg);
+		o->flood_cap = v;
+		o->flood_cap_flag = 1;
 		break;
 	case O_SOCK_BATCH_MS:
 		if (bad || v < 1 || v > 10000)
@@ -292,6 +304,7 @@ static void run_from_config(const struct tw_config *c, struct run_opts *o)
 	o->in.tail.delay_ms = c->file_tail_ms;
 	o->in.batch.delay_ms = c->sock_batch_ms;
 	o->poll_ms = c->poll_ms;
+	o->flood_cap = c->flood_cap;
 	o->sweep = c->sweep;
 	o->out.trace_io = c->trace_io;
 	o->out.max_size = c->events_max_size;
@@ -315,6 +328,7 @@ static const char *flag_key(const char *flag)
 		{ "no-tls", "tls" }, { "capture-pipes", "capture_pipes" },
 		{ "no-path-cache", "path_cache" }, { "no-sweep", "sweep" }, { "trace-io", "trace_io" },
 		{ "events-max-size", "events_max_size" }, { "events-keep", "events_keep" },
+		{ "flood-cap", "flood_cap" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -403,6 +417,7 @@ static int run_to_config(const struct run_opts *o, struct tw_config *c)
 	c->file_tail_ms = o->in.tail.delay_ms;
 	c->sock_batch_ms = o->in.batch.delay_ms;
 	c->poll_ms = o->poll_ms;
+	c->flood_cap = o->flood_cap;
 	c->sweep = o->sweep;
 	c->trace_io = o->out.trace_io;
 	c->events_max_size = o->out.max_size;
@@ -645,6 +660,7 @@ static int open_pipeline(struct run *run, char *err, size_t errsz)
 		.cfg = run->cfg, .ledger_path = run->o.ledger_path, .rules_dirs = run->o.rules,
 		.boot_to_real = run->o.out.boot_to_real,
 		.emit = emit_verdict, .emit_ctx = run, .store = run->store,
+		.flood_cap = (size_t)run->o.flood_cap,
 	};
 
 	handoff_revocation_list(run->o.ledger_path, list, sizeof(list));
@@ -811,6 +827,10 @@ static int reload_config(struct run *run)
 			dirs[nd++] = *d;
 	if (!run->o.rules_flag)
 		dirs[nd] = NULL;
+	if (!run->o.flood_cap_flag) {   /* a flag wins over the file */
+		run->o.flood_cap = n->flood_cap;
+		pipeline_set_flood_cap(run->pipe, (size_t)n->flood_cap);
+	}
 	if (pipeline_reload_rules(run->pipe, dirs, err, sizeof(err))) {
 		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
 		outputs_abort(next);

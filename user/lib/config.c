@@ -133,6 +133,7 @@ struct tw_config *config_defaults(void)
 	c->file_tail_ms = 2;
 	c->sock_batch_ms = 2;
 	c->events_keep = 5;
+	c->flood_cap = CONFIG_FLOOD_CAP_DEFAULT;
 	c->file_tail = c->sock_batch = c->tls = c->path_cache = c->sweep = true;
 	c->rules_dirs = calloc(1, sizeof(char *));
 	c->events = calloc(1, sizeof(char *));
@@ -811,6 +812,7 @@ static const struct key_def keys[] = {
 	{ "events_max_size", K_SIZE, F(events_max_size), 0, 1ull << 40, "--events-max-size", 0 },
 	{ "events_keep", K_NUM, F(events_keep), 1, 100, "--events-keep", 0 },
 	{ "cgroup", K_STR, F(cgroup), 0, 0, "--cgroup", 0 },
+	{ "flood_cap", K_NUM, F(flood_cap), 0, CONFIG_FLOOD_CAP_MAX, "--flood-cap", 0 },
 	{ "ringbuf_size", K_SIZE, F(ringbuf_size), 4096, 1ull << 31, "--ringbuf-size", 1 },
 	{ "capture_size", K_SIZE, F(capture_size), 1, CONFIG_CAPTURE_LIMIT, "--capture-bytes", 0 },
 	{ "wakeup_bytes", K_SIZE, F(wakeup_bytes), 0, UINT32_MAX, "--wakeup-bytes", 0 },

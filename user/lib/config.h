@@ -143,6 +143,9 @@ struct tw_config {
 	uint64_t sock_batch_ms;
 	uint64_t events_max_size;   /* rotate event files past this; 0: never */
 	uint64_t events_keep;       /* rotated files kept, 1..100 */
+	uint64_t flood_cap;         /* distinct unmanaged secrets of one rule listed per
+				     * capture, the rest counted (detector_set_flood_cap);
+				     * 0: list every one */
 	bool file_tail, sock_batch, tls, capture_pipes, path_cache, sweep, trace_io;
 	struct config_origin *origins;
 	size_t norigins;
@@ -160,6 +163,10 @@ struct tw_config {
  * else the embedded defaults. An explicit path must exist. On error
  * returns -1 with "FILE:LINE: what" in err; *out is untouched.
  */
+/* detect.h's DETECT_FLOOD_CAP_DEFAULT (the pipeline checks they agree) */
+#define CONFIG_FLOOD_CAP_DEFAULT 1000
+#define CONFIG_FLOOD_CAP_MAX 100000000
+
 int config_load(const char *path, struct tw_config **out, char *err, size_t errsz);
 
 /* The same, with flags. CONFIG_NO_SECRETS: issuers' secret files are not

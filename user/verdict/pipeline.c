@@ -57,6 +57,7 @@ struct pipeline {
 
 	struct ruleset *rules;
 	struct detector *det;
+	size_t flood_cap;             /* for every detector built here */
 	struct ledger *ledger;        /* loop thread: status changes, request drain */
 	struct ledger_cache *cache;
 	struct revoker *rev;
@@ -807,6 +808,7 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	p->emit = o->emit;
 	p->emit_ctx = o->emit_ctx;
 	p->store = o->store;
+	p->flood_cap = o->flood_cap;
 	if (!(p->ledger_path = strdup(o->ledger_path))) {
 		r = -ENOMEM;
 		goto fail;
@@ -824,6 +826,7 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 	 * secret repeated in one capture is judged a few times, the rest
 	 * counted (detection.repeats_collapsed) */
 	detector_set_flags(p->det, DETECT_COLLAPSE_REPEATS);
+	detector_set_flood_cap(p->det, p->flood_cap);
 	if ((r = ledger_attach(p, err, errsz)))
 		goto fail;
 	p->ledger_checked_ns = util_now_ns(CLOCK_MONOTONIC);
@@ -859,12 +862,21 @@ int pipeline_reload_rules(struct pipeline *p, const char *const *rules_dirs, cha
 		return -EINVAL;
 	}
 	detector_set_flags(det, DETECT_COLLAPSE_REPEATS);
+	detector_set_flood_cap(det, p->flood_cap);
 	detector_free(p->det);
 	rules_free(p->rules);
 	p->det = det;
 	p->rules = rules;
 	refresh_known(p);
 	return 0;
+}
+
+_Static_assert(CONFIG_FLOOD_CAP_DEFAULT == DETECT_FLOOD_CAP_DEFAULT, "one default flood bound");
+
+void pipeline_set_flood_cap(struct pipeline *p, size_t cap)
+{
+	p->flood_cap = cap;
+	detector_set_flood_cap(p->det, cap);
 }
 
 void pipeline_close(struct pipeline *p)

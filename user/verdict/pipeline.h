@@ -30,6 +30,7 @@ struct pipeline_opts {
 	pipeline_emit_fn emit;
 	void *emit_ctx;
 	struct evstore *store;         /* every verdict is also kept here; NULL: not kept */
+	size_t flood_cap;              /* detector_set_flood_cap(); 0: list every finding */
 };
 
 struct pipeline;
@@ -38,6 +39,8 @@ int pipeline_open(const struct pipeline_opts *o, struct pipeline **out, char *er
 /* Rules again (built-in, then each of rules_dirs): swapped in whole when
  * they all load and compile; on failure the rules in use stay and err says why. */
 int pipeline_reload_rules(struct pipeline *p, const char *const *rules_dirs, char *err, size_t errsz);
+/* The flood bound (config key flood_cap), now and for every reload. */
+void pipeline_set_flood_cap(struct pipeline *p, size_t cap);
 
 
 /* Search one capture; emits a verdict per token found. */
