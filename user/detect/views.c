@@ -202,6 +202,8 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 	if ((r = scratch(v, i)))
 		return r;
 	if (!(n = decode_run(k, buf + a, b - a, v->out[i], v->map[i]))) {
+		/* a base64 run given up on after its first 48 bytes */
+		explicit_bzero(v->out[i], b - a < 64 ? b - a : 64);
 		v->st->views_rejected++;
 		return 0;
 	}
@@ -213,7 +215,9 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 	r = detector_scan_view(v->d, v->out[i], n, cut, on_view, v);
 	if (!r)
 		r = level(v, v->out[i], n, cut);
-	explicit_bzero(v->out[i], n);
+	/* the decoders copy 16 bytes a step: up to the region's length was
+	 * written, not only the view's */
+	explicit_bzero(v->out[i], b - a);
 	v->depth--;
 	chain_set(v);
 	return r;
