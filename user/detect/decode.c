@@ -435,28 +435,6 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 }
 
 
-/* One pass for the three escape bytes instead of a memchr each: 16 bytes
- * at a time (SSE2 is in every x86-64). */
-size_t decode_next_escape(const unsigned char *p, size_t n, size_t from)
-{
-	size_t i = from;
-#ifdef __SSE2__
-	const __m128i pc = _mm_set1_epi8('%'), bs = _mm_set1_epi8('\\'), am = _mm_set1_epi8('&');
-
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-		int m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, pc), _mm_cmpeq_epi8(v, bs)),
-						       _mm_cmpeq_epi8(v, am)));
-		if (m)
-			return i + (size_t)__builtin_ctz((unsigned)m);
-	}
-#endif
-	for (; i < n; i++)
-		if (p[i] == '%' || p[i] == '\\' || p[i] == '&')
-			return i;
-	return n;
-}
-
 /* ---- decoders ---- */
 
 /* UTF-8 of cp into out; its length (1-4). */
