@@ -30,6 +30,22 @@ static int attr_byte(unsigned char c)
 	return c > 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`';
 }
 
+#ifdef __SSE2__
+/* Bit k set where p[k] (k < 16) is not an attr byte. */
+static inline unsigned attr_stops16(const unsigned char *p)
+{
+	const __m128i sp = _mm_set1_epi8(0x21);
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	/* c >= 0x21 unsigned: max(c, 0x21) == c */
+	__m128i ok = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v);
+	__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')), _mm_cmpeq_epi8(v, _mm_set1_epi8('`'))));
+
+	bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))));
+	return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, ok)) ^ 0xffff;
+}
+#endif
+
 /* The first byte at or after e (before hi) that is not an attr byte, or
  * hi. Sixteen bytes a step where they fit: a query string's region runs
  * to the end of its URL, a hundred bytes and more per line of an access
@@ -37,18 +53,8 @@ static int attr_byte(unsigned char c)
 static size_t attr_end(const unsigned char *p, size_t e, size_t hi)
 {
 #ifdef __SSE2__
-	const __m128i sp = _mm_set1_epi8(0x21);
-
 	for (; e + 16 <= hi; e += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
-		/* c >= 0x21 unsigned: max(c, 0x21) == c */
-		__m128i ok = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v);
-		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
-					   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')), _mm_cmpeq_epi8(v, _mm_set1_epi8('`'))));
-		unsigned m;
-
-		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))));
-		m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, ok)) ^ 0xffff; /* bit set: not an attr byte */
+		unsigned m = attr_stops16(p + e);
 		if (m)
 			return e + (size_t)__builtin_ctz(m);
 	}
@@ -58,17 +64,32 @@ static size_t attr_end(const unsigned char *p, size_t e, size_t hi)
 	return e;
 }
 
+/* The start of the run of attr bytes that ends at s, not before lo: the
+ * same sixteen bytes a step, backwards (a URL's path and query before its
+ * first %XX were a third of a scan's finder time, byte by byte). */
+static size_t attr_start(const unsigned char *p, size_t lo, size_t s)
+{
+#ifdef __SSE2__
+	for (; s - lo >= 16; s -= 16) {
+		unsigned m = attr_stops16(p + s - 16);
+		if (m)
+			return s - 16 + (size_t)(32 - __builtin_clz(m));
+	}
+#endif
+	while (s > lo && attr_byte(p[s - 1]))
+		s--;
+	return s;
+}
+
 /* The run of attr bytes around p[i], not before from: [*a, *b). */
 static void attr_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
 			int *cut)
 {
 	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
-	size_t s = i, e = i + 1, hi;
+	size_t s = attr_start(p, lo, i), e, hi;
 
-	while (s > lo && attr_byte(p[s - 1]))
-		s--;
 	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
-	e = attr_end(p, e, hi);
+	e = attr_end(p, i + 1, hi);
 	*cut = e == hi && hi < n && attr_byte(p[hi]);
 	*a = s;
 	*b = e;
@@ -107,21 +128,72 @@ static int json_escape_at(const unsigned char *p, size_t n, size_t i)
 	return 0;
 }
 
-/* The JSON string around an escape: from the quote before it (or the
- * line's start) to the unescaped quote after it (or the line's end). */
+/* The last byte in p[lo..s) that is a or b, or SIZE_MAX; sixteen bytes a
+ * step back. */
+static size_t last_of2(const unsigned char *p, size_t lo, size_t s, unsigned char a, unsigned char b)
+{
+#ifdef __SSE2__
+	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b);
+
+	for (; s - lo >= 16; s -= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + s - 16));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)));
+		if (m)
+			return s - 16 + (size_t)(31 - __builtin_clz(m));
+	}
+#endif
+	for (; s > lo; s--)
+		if (p[s - 1] == a || p[s - 1] == b)
+			return s - 1;
+	return SIZE_MAX;
+}
+
+/* The first byte in p[e..hi) that is a, b or c, or hi; sixteen bytes a step. */
+static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned char a, unsigned char b, unsigned char c)
+{
+#ifdef __SSE2__
+	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b), cv = _mm_set1_epi8((char)c);
+
+	for (; e + 16 <= hi; e += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)), _mm_cmpeq_epi8(v, cv)));
+		if (m)
+			return e + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; e < hi; e++)
+		if (p[e] == a || p[e] == b || p[e] == c)
+			return e;
+	return hi;
+}
+
+/*
+ * The JSON string around an escape: from the quote before it (or the
+ * line's start) to the unescaped quote after it (or the line's end).
+ * Both walks jump from quote to quote (last_of2, first_of3): a string's
+ * text between them is not looked at byte by byte.
+ */
 static void json_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
 			int *cut)
 {
 	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
-	size_t s = i, e = i, hi;
+	size_t s = i, e = i, hi, q;
 
-	while (s > lo && p[s - 1] != '\n' && !(p[s - 1] == '"' && (s < 2 || p[s - 2] != '\\')))
-		s--;
+	/* back to a newline or a quote not escaped by the byte before it */
+	while ((q = last_of2(p, lo, s, '\n', '"')) != SIZE_MAX) {
+		s = q;
+		if (p[q] == '\n' || q < 1 || p[q - 1] != '\\') {
+			s = q + 1;
+			break;
+		}
+	}
+	if (q == SIZE_MAX)
+		s = lo;
 	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
-	while (e < hi && p[e] != '"' && p[e] != '\n')
-		e += p[e] == '\\' && e + 1 < hi ? 2 : 1;
-	if (e > hi)
-		e = hi;
+	/* on to a quote or newline; a backslash takes the byte after it along */
+	while ((e = first_of3(p, e, hi, '"', '\n', '\\')) < hi && p[e] == '\\')
+		e += e + 1 < hi ? 2 : 1;
 	*cut = e == hi && hi < n && p[hi] != '"' && p[hi] != '\n';
 	*a = s;
 	*b = e;
@@ -244,59 +316,78 @@ static int b64_try(const unsigned char *p, size_t n, size_t s, size_t *next, siz
 }
 
 /*
- * Bit k of the result set where p[k] (k < 64) is a base64 byte. With
- * AVX2, 32 bytes by two nibble lookups (pshufb): a byte is base64 when
- * the bits of its low and its high nibble's entries meet (bit 0: + - /,
- * bit 1: digits, bit 2: A-O a-o, bit 3: P-Z p-z, bit 4: _). Else 16
- * bytes by range compares (letters folded with 0x20, which makes no
- * other byte a lower-case letter).
+ * Bit k of *any set where p[k] (k < 64) is a base64 byte, of *up where
+ * it is an upper-case letter. With AVX2, 32 bytes by two nibble lookups
+ * (pshufb): a byte's class is where the bits of its low and its high
+ * nibble's entries meet (bit 0: + /, bit 1: digits, bits 2-3: A-O P-Z,
+ * bit 4: _, bits 5-6: a-o p-z, bit 7: -). Else 16 bytes by range
+ * compares (letters folded with 0x20, which makes no other byte a
+ * lower-case letter).
  */
-static const unsigned char b64_nib_lo[16] = { 2 | 8, 2 | 4 | 8, 2 | 4 | 8, 2 | 4 | 8, 2 | 4 | 8, 2 | 4 | 8, 2 | 4 | 8,
-					      2 | 4 | 8, 2 | 4 | 8, 2 | 4 | 8, 4 | 8, 1 | 4, 4, 1 | 4, 4, 1 | 4 | 16 };
-static const unsigned char b64_nib_hi[16] = { 0, 0, 1, 2, 4, 8 | 16, 4, 8 };
+static const unsigned char b64_nib_lo[16] = {
+	2 | 8 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	4 | 8 | 32 | 64, 1 | 4 | 32, 4 | 32, 128 | 4 | 32, 4 | 32, 1 | 4 | 16 | 32,
+};
+static const unsigned char b64_nib_hi[16] = { 0, 0, 1 | 128, 2, 4, 8 | 16, 32, 64 };
 
-__attribute__((target("avx2"))) static uint64_t b64_any64_avx2(const unsigned char *p)
+__attribute__((target("avx2"))) static void b64_masks64_avx2(const unsigned char *p, uint64_t *any, uint64_t *up)
 {
 	const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_lo));
 	const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_hi));
-	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-	uint64_t m = 0;
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256(), upper = _mm256_set1_epi8(4 | 8);
+	uint64_t m = 0, u = 0;
 
 	for (int h = 1; h >= 0; h--) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
 		/* a byte >= 0x80 has its high bit set: pshufb gives 0 for it */
-		__m256i l = _mm256_shuffle_epi8(lo_t, v);
-		__m256i hh = _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
-		__m256i no = _mm256_cmpeq_epi8(_mm256_and_si256(l, hh), zero);
+		__m256i c = _mm256_and_si256(_mm256_shuffle_epi8(lo_t, v),
+					     _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
 
-		m = m << 32 | (uint32_t)~_mm256_movemask_epi8(no);
+		m = m << 32 | (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, zero));
+		u = u << 32 | (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(c, upper), zero));
 	}
-	return m;
+	*any = m;
+	*up = u;
 }
 
-static uint64_t b64_any64(const unsigned char *p, int avx2)
+static void b64_masks64(const unsigned char *p, int avx2, uint64_t *any, uint64_t *up)
 {
-	uint64_t m = 0;
+	uint64_t m = 0, u = 0;
 
-	if (avx2)
-		return b64_any64_avx2(p);
+	if (avx2) {
+		b64_masks64_avx2(p, any, up);
+		return;
+	}
 #ifdef __SSE2__
 	for (int q = 3; q >= 0; q--) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * q));
 		__m128i f = _mm_or_si128(v, _mm_set1_epi8(0x20));
 		/* c in [lo, lo + w) as one signed compare: c - lo - 128 < w - 128 */
 		__m128i let = _mm_cmplt_epi8(_mm_add_epi8(f, _mm_set1_epi8((char)(-'a' - 128))), _mm_set1_epi8(26 - 128));
+		__m128i upc = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'A' - 128))), _mm_set1_epi8(26 - 128));
 		__m128i dig = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'0' - 128))), _mm_set1_epi8(10 - 128));
 		__m128i pun = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))),
 					   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')), _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
 
 		m = m << 16 | (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(let, dig), pun));
+		u = u << 16 | (unsigned)_mm_movemask_epi8(upc);
 	}
 #else
-	for (int k = 63; k >= 0; k--)
+	for (int k = 63; k >= 0; k--) {
 		m = m << 1 | (uint64_t)decode_b64_byte(p[k]);
+		u = u << 1 | (uint64_t)(p[k] >= 'A' && p[k] <= 'Z');
+	}
 #endif
-	return m;
+	*any = m;
+	*up = u;
+}
+
+static int use_avx2 = -1;
+
+void decode_set_simd(int on)
+{
+	use_avx2 = on && __builtin_cpu_supports("avx2");
 }
 
 /* Bit k set where x[k .. k + DECODE_B64_MIN) are all set (within x). */
@@ -310,48 +401,72 @@ static inline uint64_t runs24(uint64_t x)
 	return x & x >> 8; /* 24 */
 }
 
+/* Bits [lo, hi) of a 64-bit word, hi <= 64. */
+static inline uint64_t bits_range(unsigned lo, unsigned hi)
+{
+	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
 /*
  * The first maximal run of base64 bytes at or after from (counted from
  * from), DECODE_B64_MIN or more long, whose mix is worth decoding
  * (b64_mix_ok); a run longer than DECODE_REGION_MAX is judged and
- * returned in pieces of that length. 64 bytes a step by one class mask
- * (b64_any64): a run of DECODE_B64_MIN is the run going on from the step
- * before with the step's leading bytes, or one inside the step (runs24);
- * only such a run is measured and its mix taken (b64_try). On logs most
- * base64 bytes are in words and ids shorter than that.
+ * returned in pieces of that length. 64 bytes a step by class masks
+ * (b64_masks64): a run of DECODE_B64_MIN is the run going on from the
+ * step before with the step's leading bytes, or one inside the step
+ * (runs24). Such a run that ends within the step with no upper-case
+ * letter (the 32- and 64-character hex ids of logs) is passed over
+ * there; the others are measured and their mix taken (b64_try).
  */
 static int find_base64(const unsigned char *p, size_t n, size_t from, size_t *a, size_t *b, int *cut)
 {
-	static int avx2 = -1;
 	size_t i = from, carry = 0, s; /* carry: base64 bytes just before i, counted from from */
+	int carry_up = 0;              /* an upper-case letter among them */
 
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") != 0;
-	while (i + 64 <= n) {
-		uint64_t m = b64_any64(p + i, avx2), y;
-		size_t lead = ~m ? (size_t)__builtin_ctzll(~m) : 64;
+	if (use_avx2 < 0)
+		decode_set_simd(1);
+	while (i < n) {
+		uint64_t m, u, y;
+		unsigned lead, off, end;
 
+		if (i + 64 <= n) {
+			b64_masks64(p + i, use_avx2, &m, &u);
+		} else {
+			/* the last bytes (most of a short view), padded with
+			 * zeros, which are not base64 */
+			unsigned char t[64] = { 0 };
+			memcpy(t, p + i, n - i);
+			b64_masks64(t, use_avx2, &m, &u);
+		}
+		lead = ~m ? (unsigned)__builtin_ctzll(~m) : 64;
 		if (carry + lead >= DECODE_B64_MIN) {
 			s = i - carry;
+			off = 0;
 		} else if ((y = runs24(m & (m + 1)))) { /* the leading run cleared */
-			s = i + (size_t)__builtin_ctzll(y);
+			off = (unsigned)__builtin_ctzll(y);
+			s = i + off;
+			carry_up = 0;
 		} else {
+			if (i + 64 >= n)
+				return 0;
 			carry = (size_t)__builtin_clzll(~m); /* m has a 0: lead < 64 */
+			carry_up = carry && u >> (64 - carry) != 0;
 			i += 64;
+			continue;
+		}
+		/* where the run ends, if within this step (at a byte that is
+		 * not base64, or at n) */
+		y = ~(m >> off);
+		end = y ? off + (unsigned)__builtin_ctzll(y) : 64;
+		if (end < 64 && !carry_up && !(u & bits_range(off, end))) {
+			i += end; /* no upper case: not base64 worth decoding */
+			carry = 0;
 			continue;
 		}
 		if (b64_try(p, n, s, &i, a, b, cut))
 			return 1;
 		carry = 0;
-	}
-	for (s = i - carry; i < n;) {
-		if (!decode_b64_byte(p[i++])) {
-			s = i;
-		} else if (i - s >= DECODE_B64_MIN) {
-			if (b64_try(p, n, s, &i, a, b, cut))
-				return 1;
-			s = i;
-		}
+		carry_up = 0;
 	}
 	return 0;
 }
