@@ -168,6 +168,11 @@ static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned ch
 	return hi;
 }
 
+size_t decode_next_opener(const unsigned char *p, size_t n)
+{
+	return first_of3(p, 0, n, '%', '\\', '&');
+}
+
 /*
  * The JSON string around an escape: from the quote before it (or the
  * line's start) to the unescaped quote after it (or the line's end).

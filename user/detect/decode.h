@@ -51,6 +51,10 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
 		     size_t *a, size_t *b, int *cut);
 
+/* The first byte of p[0..n) that may open an escape ('%', '\\', '&'),
+ * or n. */
+size_t decode_next_opener(const unsigned char *p, size_t n);
+
 /* Tests: 0 finds base64 runs without AVX2 even where the CPU has it (the
  * SSE2 path), 1 with it where it has it (the default). */
 void decode_set_simd(int on);

@@ -285,6 +285,9 @@ static int level_escapes(struct views *v, const unsigned char *buf, size_t len, 
 	size_t end[DECODE_NKINDS] = { 0 }, next[DECODE_NKINDS], a, b;
 	int rcut, r = 0;
 
+	/* most views hold no escape at all: one pass says so, not three */
+	if (decode_next_opener(buf, len) == len)
+		return 0;
 	for (size_t j = 0; j < 3; j++)
 		next[kinds[j]] = next_opener(kinds[j], buf, len, 0);
 	while (!r) {
