@@ -1,8 +1,6 @@
 /* Decoders for the detector's decoded views (see decode.h). */
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+#include <immintrin.h>
 #include "detect/decode.h"
 
 static const char *const names[DECODE_NKINDS] = { "percent", "json", "base64", "html" };
@@ -12,12 +10,17 @@ const char *decode_name(enum decode_kind k)
 	return (unsigned)k < DECODE_NKINDS ? names[k] : "?";
 }
 
-static int hexval(unsigned char c)
+/* Hex digits' values plus one, 0 for other bytes: a lookup, not two
+ * range tests and a fold, per digit of every %XX and \uXXXX decoded. */
+static const unsigned char hex1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static inline int hexval(unsigned char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return (int)hex1[c] - 1;
 }
 
 /* Bytes that may sit in a URL or an HTML attribute value: a region of
@@ -27,6 +30,22 @@ static int attr_byte(unsigned char c)
 	return c > 0x20 && c != 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`';
 }
 
+#ifdef __SSE2__
+/* Bit k set where p[k] (k < 16) is not an attr byte. */
+static inline unsigned attr_stops16(const unsigned char *p)
+{
+	const __m128i sp = _mm_set1_epi8(0x21);
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	/* c >= 0x21 unsigned: max(c, 0x21) == c */
+	__m128i ok = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v);
+	__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')), _mm_cmpeq_epi8(v, _mm_set1_epi8('`'))));
+
+	bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))));
+	return (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, ok)) ^ 0xffff;
+}
+#endif
+
 /* The first byte at or after e (before hi) that is not an attr byte, or
  * hi. Sixteen bytes a step where they fit: a query string's region runs
  * to the end of its URL, a hundred bytes and more per line of an access
@@ -34,18 +53,8 @@ static int attr_byte(unsigned char c)
 static size_t attr_end(const unsigned char *p, size_t e, size_t hi)
 {
 #ifdef __SSE2__
-	const __m128i sp = _mm_set1_epi8(0x21);
-
 	for (; e + 16 <= hi; e += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
-		/* c >= 0x21 unsigned: max(c, 0x21) == c */
-		__m128i ok = _mm_cmpeq_epi8(_mm_max_epu8(v, sp), v);
-		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)), _mm_cmpeq_epi8(v, _mm_set1_epi8('"'))),
-					   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')), _mm_cmpeq_epi8(v, _mm_set1_epi8('`'))));
-		unsigned m;
-
-		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))));
-		m = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(bad, ok)) ^ 0xffff; /* bit set: not an attr byte */
+		unsigned m = attr_stops16(p + e);
 		if (m)
 			return e + (size_t)__builtin_ctz(m);
 	}
@@ -55,17 +64,32 @@ static size_t attr_end(const unsigned char *p, size_t e, size_t hi)
 	return e;
 }
 
+/* The start of the run of attr bytes that ends at s, not before lo: the
+ * same sixteen bytes a step, backwards (a URL's path and query before its
+ * first %XX were a third of a scan's finder time, byte by byte). */
+static size_t attr_start(const unsigned char *p, size_t lo, size_t s)
+{
+#ifdef __SSE2__
+	for (; s - lo >= 16; s -= 16) {
+		unsigned m = attr_stops16(p + s - 16);
+		if (m)
+			return s - 16 + (size_t)(32 - __builtin_clz(m));
+	}
+#endif
+	while (s > lo && attr_byte(p[s - 1]))
+		s--;
+	return s;
+}
+
 /* The run of attr bytes around p[i], not before from: [*a, *b). */
 static void attr_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
 			int *cut)
 {
 	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
-	size_t s = i, e = i + 1, hi;
+	size_t s = attr_start(p, lo, i), e, hi;
 
-	while (s > lo && attr_byte(p[s - 1]))
-		s--;
 	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
-	e = attr_end(p, e, hi);
+	e = attr_end(p, i + 1, hi);
 	*cut = e == hi && hi < n && attr_byte(p[hi]);
 	*a = s;
 	*b = e;
@@ -104,21 +128,77 @@ static int json_escape_at(const unsigned char *p, size_t n, size_t i)
 	return 0;
 }
 
-/* The JSON string around an escape: from the quote before it (or the
- * line's start) to the unescaped quote after it (or the line's end). */
+/* The last byte in p[lo..s) that is a or b, or SIZE_MAX; sixteen bytes a
+ * step back. */
+static size_t last_of2(const unsigned char *p, size_t lo, size_t s, unsigned char a, unsigned char b)
+{
+#ifdef __SSE2__
+	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b);
+
+	for (; s - lo >= 16; s -= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + s - 16));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)));
+		if (m)
+			return s - 16 + (size_t)(31 - __builtin_clz(m));
+	}
+#endif
+	for (; s > lo; s--)
+		if (p[s - 1] == a || p[s - 1] == b)
+			return s - 1;
+	return SIZE_MAX;
+}
+
+/* The first byte in p[e..hi) that is a, b or c, or hi; sixteen bytes a step. */
+static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned char a, unsigned char b, unsigned char c)
+{
+#ifdef __SSE2__
+	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b), cv = _mm_set1_epi8((char)c);
+
+	for (; e + 16 <= hi; e += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)), _mm_cmpeq_epi8(v, cv)));
+		if (m)
+			return e + (size_t)__builtin_ctz(m);
+	}
+#endif
+	for (; e < hi; e++)
+		if (p[e] == a || p[e] == b || p[e] == c)
+			return e;
+	return hi;
+}
+
+size_t decode_next_opener(const unsigned char *p, size_t n)
+{
+	return first_of3(p, 0, n, '%', '\\', '&');
+}
+
+/*
+ * The JSON string around an escape: from the quote before it (or the
+ * line's start) to the unescaped quote after it (or the line's end).
+ * Both walks jump from quote to quote (last_of2, first_of3): a string's
+ * text between them is not looked at byte by byte.
+ */
 static void json_region(const unsigned char *p, size_t n, size_t from, size_t i, size_t *a, size_t *b,
 			int *cut)
 {
 	size_t lo = i - from > DECODE_REGION_MAX / 2 ? i - DECODE_REGION_MAX / 2 : from;
-	size_t s = i, e = i, hi;
+	size_t s = i, e = i, hi, q;
 
-	while (s > lo && p[s - 1] != '\n' && !(p[s - 1] == '"' && (s < 2 || p[s - 2] != '\\')))
-		s--;
+	/* back to a newline or a quote not escaped by the byte before it */
+	while ((q = last_of2(p, lo, s, '\n', '"')) != SIZE_MAX) {
+		s = q;
+		if (p[q] == '\n' || q < 1 || p[q - 1] != '\\') {
+			s = q + 1;
+			break;
+		}
+	}
+	if (q == SIZE_MAX)
+		s = lo;
 	hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
-	while (e < hi && p[e] != '"' && p[e] != '\n')
-		e += p[e] == '\\' && e + 1 < hi ? 2 : 1;
-	if (e > hi)
-		e = hi;
+	/* on to a quote or newline; a backslash takes the byte after it along */
+	while ((e = first_of3(p, e, hi, '"', '\n', '\\')) < hi && p[e] == '\\')
+		e += e + 1 < hi ? 2 : 1;
 	*cut = e == hi && hi < n && p[hi] != '"' && p[hi] != '\n';
 	*a = s;
 	*b = e;
@@ -170,64 +250,19 @@ int decode_b64_byte(unsigned char c)
 	return b64_class()[c] != 0;
 }
 
-#ifdef __SSE2__
-/* Bit k set where p[k] (k < 16) is a base64 byte: letters (folded with
- * 0x20, which makes no other byte a lower-case letter), digits, + / - _. */
-static inline unsigned b64_mask16(const unsigned char *p)
+/* A run's class mix (b64_class's bits) worth decoding: both cases, one
+ * alphabet. Hex ids, UUIDs and words lack a case; a path with both '/'
+ * and '-' is not base64. */
+static inline int b64_mix_ok(unsigned mix)
 {
-	__m128i v = _mm_loadu_si128((const __m128i *)p);
-	__m128i f = _mm_or_si128(v, _mm_set1_epi8(0x20));
-	/* c in [lo, lo + w) as one signed compare: c - lo - 128 < w - 128 */
-	__m128i let = _mm_cmplt_epi8(_mm_add_epi8(f, _mm_set1_epi8((char)(-'a' - 128))), _mm_set1_epi8(26 - 128));
-	__m128i dig = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'0' - 128))), _mm_set1_epi8(10 - 128));
-	__m128i pun = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))),
-				   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')), _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
-
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(let, dig), pun));
-}
-#endif
-
-/*
- * The first j >= min such that p[j - DECODE_B64_MIN + 1 .. j] are all
- * base64 bytes at or after start, or n: where a run long enough to be
- * decoded is first seen. Sixteen bytes a step: on logs most bytes are in
- * words and ids shorter than that, which sampling a byte every
- * DECODE_B64_MIN walked whole (a fifth of a scan's time on JSON logs).
- */
-static size_t b64_window(const unsigned char *p, size_t n, size_t start, size_t min)
-{
-	const unsigned char *cls = b64_class();
-	size_t i = start, run = 0; /* base64 bytes just before i, counted from start */
-
-	if (min >= n)
-		return n;
-#ifdef __SSE2__
-	for (; i + 16 <= n; i += 16) {
-		unsigned inv = ~b64_mask16(p + i) & 0xffff;
-		size_t lead = inv ? (size_t)__builtin_ctz(inv) : 16; /* the run going on from before i */
-
-		if (run + lead >= DECODE_B64_MIN) {
-			if (i + DECODE_B64_MIN - 1 - run >= min)
-				return i + DECODE_B64_MIN - 1 - run;
-			break; /* min is further on (a cut run goes on): by bytes */
-		}
-		run = inv ? 15 - (size_t)(31 - __builtin_clz(inv)) : run + 16;
-	}
-#endif
-	for (; i < n; i++) {
-		run = cls[p[i]] ? run + 1 : 0;
-		if (run >= DECODE_B64_MIN && i >= min)
-			return i;
-	}
-	return n;
+	return (mix & 24) == 24 && (mix & 6) != 6;
 }
 
 /*
  * The end of the run of base64 bytes from p[e] on (not past hi), its
  * classes ORed into *mix (b64_class's bits). Sixteen bytes a step where
  * they fit: hex ids of 32 and 64 characters are measured whole and then
- * rejected for their case, and walking them byte by byte was a tenth of
- * a scan of JSON logs.
+ * rejected for their case.
  */
 static size_t b64_run_end(const unsigned char *p, size_t e, size_t hi, unsigned *mix)
 {
@@ -261,34 +296,182 @@ static size_t b64_run_end(const unsigned char *p, size_t e, size_t hi, unsigned 
 }
 
 /*
- * Runs of DECODE_B64_MIN or more, in order: b64_window says where each is
- * first seen (shorter runs are never decoded). A run must mix upper and
- * lower case (hex ids, UUIDs and words do not) and keep to one alphabet
- * (a path with both '/' and '-' is not base64).
+ * A run of DECODE_B64_MIN base64 bytes or more starts at s: measured to
+ * its end, or to its piece's end DECODE_REGION_MAX on. 1 with the region
+ * when its mix is worth decoding; else 0 and *next, where the search goes
+ * on (the run's end, or its piece's end where it goes on: the rest is a
+ * run of its own).
+ */
+static int b64_try(const unsigned char *p, size_t n, size_t s, size_t *next, size_t *a, size_t *b, int *cut)
+{
+	size_t hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n, e;
+	unsigned mix = 0;
+
+	e = b64_run_end(p, s, hi, &mix);
+	if (e - s >= DECODE_B64_MIN && b64_mix_ok(mix)) {
+		*cut = e == hi && hi < n && decode_b64_byte(p[hi]);
+		for (int k = 0; k < 2 && e < n && !*cut && p[e] == '='; k++)
+			e++;
+		*a = s;
+		*b = e;
+		return 1;
+	}
+	*next = e;
+	return 0;
+}
+
+/*
+ * Bit k of *any set where p[k] (k < 64) is a base64 byte, of *up where
+ * it is an upper-case letter. With AVX2, 32 bytes by two nibble lookups
+ * (pshufb): a byte's class is where the bits of its low and its high
+ * nibble's entries meet (bit 0: + /, bit 1: digits, bits 2-3: A-O P-Z,
+ * bit 4: _, bits 5-6: a-o p-z, bit 7: -). Else 16 bytes by range
+ * compares (letters folded with 0x20, which makes no other byte a
+ * lower-case letter).
+ */
+static const unsigned char b64_nib_lo[16] = {
+	2 | 8 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	4 | 8 | 32 | 64, 1 | 4 | 32, 4 | 32, 128 | 4 | 32, 4 | 32, 1 | 4 | 16 | 32,
+};
+static const unsigned char b64_nib_hi[16] = { 0, 0, 1 | 128, 2, 4, 8 | 16, 32, 64 };
+
+__attribute__((target("avx2"))) static void b64_masks64_avx2(const unsigned char *p, uint64_t *any, uint64_t *up)
+{
+	const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_lo));
+	const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_hi));
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256(), upper = _mm256_set1_epi8(4 | 8);
+	uint64_t m = 0, u = 0;
+
+	for (int h = 1; h >= 0; h--) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
+		/* a byte >= 0x80 has its high bit set: pshufb gives 0 for it */
+		__m256i c = _mm256_and_si256(_mm256_shuffle_epi8(lo_t, v),
+					     _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
+
+		m = m << 32 | (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, zero));
+		u = u << 32 | (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(c, upper), zero));
+	}
+	*any = m;
+	*up = u;
+}
+
+static void b64_masks64(const unsigned char *p, int avx2, uint64_t *any, uint64_t *up)
+{
+	uint64_t m = 0, u = 0;
+
+	if (avx2) {
+		b64_masks64_avx2(p, any, up);
+		return;
+	}
+#ifdef __SSE2__
+	for (int q = 3; q >= 0; q--) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * q));
+		__m128i f = _mm_or_si128(v, _mm_set1_epi8(0x20));
+		/* c in [lo, lo + w) as one signed compare: c - lo - 128 < w - 128 */
+		__m128i let = _mm_cmplt_epi8(_mm_add_epi8(f, _mm_set1_epi8((char)(-'a' - 128))), _mm_set1_epi8(26 - 128));
+		__m128i upc = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'A' - 128))), _mm_set1_epi8(26 - 128));
+		__m128i dig = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'0' - 128))), _mm_set1_epi8(10 - 128));
+		__m128i pun = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))),
+					   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')), _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+
+		m = m << 16 | (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(let, dig), pun));
+		u = u << 16 | (unsigned)_mm_movemask_epi8(upc);
+	}
+#else
+	for (int k = 63; k >= 0; k--) {
+		m = m << 1 | (uint64_t)decode_b64_byte(p[k]);
+		u = u << 1 | (uint64_t)(p[k] >= 'A' && p[k] <= 'Z');
+	}
+#endif
+	*any = m;
+	*up = u;
+}
+
+static int use_avx2 = -1;
+
+void decode_set_simd(int on)
+{
+	use_avx2 = on && __builtin_cpu_supports("avx2");
+}
+
+/* Bit k set where x[k .. k + DECODE_B64_MIN) are all set (within x). */
+static inline uint64_t runs24(uint64_t x)
+{
+	_Static_assert(DECODE_B64_MIN == 24, "runs24 finds runs of 24");
+	x &= x >> 1;  /* 2 */
+	x &= x >> 2;  /* 4 */
+	x &= x >> 4;  /* 8 */
+	x &= x >> 8;  /* 16 */
+	return x & x >> 8; /* 24 */
+}
+
+/* Bits [lo, hi) of a 64-bit word, hi <= 64. */
+static inline uint64_t bits_range(unsigned lo, unsigned hi)
+{
+	return (hi >= 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+/*
+ * The first maximal run of base64 bytes at or after from (counted from
+ * from), DECODE_B64_MIN or more long, whose mix is worth decoding
+ * (b64_mix_ok); a run longer than DECODE_REGION_MAX is judged and
+ * returned in pieces of that length. 64 bytes a step by class masks
+ * (b64_masks64): a run of DECODE_B64_MIN is the run going on from the
+ * step before with the step's leading bytes, or one inside the step
+ * (runs24). Such a run that ends within the step with no upper-case
+ * letter (the 32- and 64-character hex ids of logs) is passed over
+ * there; the others are measured and their mix taken (b64_try).
  */
 static int find_base64(const unsigned char *p, size_t n, size_t from, size_t *a, size_t *b, int *cut)
 {
-	const unsigned char *cls = b64_class();
-	size_t i = b64_window(p, n, from, from + DECODE_B64_MIN - 1);
+	size_t i = from, carry = 0, s; /* carry: base64 bytes just before i, counted from from */
+	int carry_up = 0;              /* an upper-case letter among them */
 
+	if (use_avx2 < 0)
+		decode_set_simd(1);
 	while (i < n) {
-		size_t s = i, e = i + 1, hi;
-		unsigned mix = cls[p[i]];
-		while (s > from && cls[p[s - 1]] && i - s < DECODE_REGION_MAX / 2)
-			mix |= cls[p[--s]];
-		hi = n - s > DECODE_REGION_MAX ? s + DECODE_REGION_MAX : n;
-		e = b64_run_end(p, e, hi, &mix);
-		if (e - s >= DECODE_B64_MIN && (mix & 24) == 24 && (mix & 6) != 6) {
-			*cut = e == hi && hi < n && cls[p[hi]];
-			if (*cut)
-				e = s + ((e - s) & ~(size_t)3); /* the rest starts on a quantum */
-			for (int k = 0; k < 2 && e < n && !*cut && p[e] == '='; k++)
-				e++;
-			*a = s;
-			*b = e;
-			return 1;
+		uint64_t m, u, y;
+		unsigned lead, off, end;
+
+		if (i + 64 <= n) {
+			b64_masks64(p + i, use_avx2, &m, &u);
+		} else {
+			/* the last bytes (most of a short view), padded with
+			 * zeros, which are not base64 */
+			unsigned char t[64] = { 0 };
+			memcpy(t, p + i, n - i);
+			b64_masks64(t, use_avx2, &m, &u);
 		}
-		i = b64_window(p, n, e, e + DECODE_B64_MIN);
+		lead = ~m ? (unsigned)__builtin_ctzll(~m) : 64;
+		if (carry + lead >= DECODE_B64_MIN) {
+			s = i - carry;
+			off = 0;
+		} else if ((y = runs24(m & (m + 1)))) { /* the leading run cleared */
+			off = (unsigned)__builtin_ctzll(y);
+			s = i + off;
+			carry_up = 0;
+		} else {
+			if (i + 64 >= n)
+				return 0;
+			carry = (size_t)__builtin_clzll(~m); /* m has a 0: lead < 64 */
+			carry_up = carry && u >> (64 - carry) != 0;
+			i += 64;
+			continue;
+		}
+		/* where the run ends, if within this step (at a byte that is
+		 * not base64, or at n) */
+		y = ~(m >> off);
+		end = y ? off + (unsigned)__builtin_ctzll(y) : 64;
+		if (end < 64 && !carry_up && !(u & bits_range(off, end))) {
+			i += end; /* no upper case: not base64 worth decoding */
+			carry = 0;
+			continue;
+		}
+		if (b64_try(p, n, s, &i, a, b, cut))
+			return 1;
+		carry = 0;
+		carry_up = 0;
 	}
 	return 0;
 }
@@ -372,28 +555,6 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 }
 
 
-/* One pass for the three escape bytes instead of a memchr each: 16 bytes
- * at a time (SSE2 is in every x86-64). */
-size_t decode_next_escape(const unsigned char *p, size_t n, size_t from)
-{
-	size_t i = from;
-#ifdef __SSE2__
-	const __m128i pc = _mm_set1_epi8('%'), bs = _mm_set1_epi8('\\'), am = _mm_set1_epi8('&');
-
-	for (; i + 16 <= n; i += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-		int m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, pc), _mm_cmpeq_epi8(v, bs)),
-						       _mm_cmpeq_epi8(v, am)));
-		if (m)
-			return i + (size_t)__builtin_ctz((unsigned)m);
-	}
-#endif
-	for (; i < n; i++)
-		if (p[i] == '%' || p[i] == '\\' || p[i] == '&')
-			return i;
-	return n;
-}
-
 /* ---- decoders ---- */
 
 /* UTF-8 of cp into out; its length (1-4). */
@@ -428,14 +589,59 @@ static void map_fill(uint32_t *map, size_t o, size_t k, size_t i)
 		map[o++] = (uint32_t)i;
 }
 
+/*
+ * The literal bytes before the next c in r[i..n), copied to out + o with
+ * their map entries, sixteen a step: the regions decoded are mostly text
+ * between escapes (a JSON string with one \n, a URL between its %XX),
+ * and a byte-by-byte copy with its map store was most of decode_run.
+ * Returns how many were copied (then r[i + that] is c, or the end is
+ * near). Writes up to 16 bytes of out and 16 entries of map past o, all
+ * within the region's length: a decoded region is never longer than
+ * what it decodes (o <= i), and i + 16 <= n here.
+ */
+static size_t copy_literal(const unsigned char *r, size_t n, size_t i, unsigned char c, unsigned char *out,
+			   uint32_t *map, size_t o)
+{
+	size_t k = 0;
+#ifdef __SSE2__
+	const __m128i cv = _mm_set1_epi8((char)c), four = _mm_set1_epi32(4);
+
+	while (i + k + 16 <= n) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(r + i + k));
+		__m128i at = _mm_add_epi32(_mm_set1_epi32((int)(i + k)), _mm_setr_epi32(0, 1, 2, 3));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cv));
+
+		_mm_storeu_si128((__m128i *)(out + o + k), v);
+		for (int q = 0; q < 4; q++, at = _mm_add_epi32(at, four))
+			_mm_storeu_si128((__m128i *)(map + o + k) + q, at);
+		if (m)
+			return k + (size_t)__builtin_ctz(m);
+		k += 16;
+	}
+#endif
+	while (i + k < n && r[i + k] != c) {
+		map[o + k] = (uint32_t)(i + k);
+		out[o + k] = r[i + k];
+		k++;
+	}
+	return k;
+}
+
 static size_t run_percent(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < n;) {
+		size_t k = copy_literal(r, n, i, '%', out, map, o);
+		int hi, lo;
+
+		i += k;
+		o += k;
+		if (i >= n)
+			break;
 		map[o] = (uint32_t)i;
-		if (r[i] == '%' && i + 2 < n && hexval(r[i + 1]) >= 0 && hexval(r[i + 2]) >= 0) {
-			out[o++] = (unsigned char)(hexval(r[i + 1]) << 4 | hexval(r[i + 2]));
+		if (r[i] == '%' && i + 2 < n && (hi = hexval(r[i + 1])) >= 0 && (lo = hexval(r[i + 2])) >= 0) {
+			out[o++] = (unsigned char)(hi << 4 | lo);
 			i += 3;
 		} else {
 			out[o++] = r[i++];
@@ -490,7 +696,12 @@ static size_t run_json(const unsigned char *r, size_t n, unsigned char *out, uin
 	size_t o = 0, used;
 
 	for (size_t i = 0; i < n; i += used) {
-		size_t k;
+		size_t k = copy_literal(r, n, i, '\\', out, map, o);
+
+		i += k;
+		o += k;
+		if (i >= n)
+			break;
 		if (r[i] != '\\') {
 			map[o] = (uint32_t)i;
 			out[o++] = r[i];
@@ -510,7 +721,13 @@ static size_t run_html(const unsigned char *r, size_t n, unsigned char *out, uin
 	unsigned long cp;
 
 	for (size_t i = 0; i < n;) {
-		size_t l = r[i] == '&' ? entity_at(r, n, i, &cp) : 0, k;
+		size_t k = copy_literal(r, n, i, '&', out, map, o), l;
+
+		i += k;
+		o += k;
+		if (i >= n)
+			break;
+		l = r[i] == '&' ? entity_at(r, n, i, &cp) : 0;
 		if (!l) {
 			map[o] = (uint32_t)i;
 			out[o++] = r[i++];
@@ -541,21 +758,47 @@ static const signed char *b64_vals(void)
 	return t;
 }
 
-/* Text, as far as a token is concerned: a few control bytes at most
- * (random bytes have one in eight below 0x20; UTF-8 is let through). */
-static int looks_text(const unsigned char *s, size_t n)
+/* Bytes that text has few of: control bytes other than tab, newline and
+ * carriage return, and DEL (random bytes have one in eight of them). */
+static size_t bad_bytes(const unsigned char *s, size_t n)
 {
-	size_t bad = 0;
+	size_t bad = 0, i = 0;
+#ifdef __SSE2__
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+	const __m128i tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
 
-	for (size_t i = 0; i < n; i++)
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+		__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v); /* v <= 0x1f */
+		__m128i ok = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl)), _mm_cmpeq_epi8(v, cr));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(ok, ctl), _mm_cmpeq_epi8(v, del)));
+
+		for (; m; m &= m - 1) /* no popcnt in the baseline ISA: a few bits at most */
+			bad++;
+	}
+#endif
+	for (; i < n; i++)
 		bad += (s[i] < 0x20 && s[i] != '\n' && s[i] != '\r' && s[i] != '\t') || s[i] == 0x7f;
-	return bad * 32 <= n;
+	return bad;
 }
 
+/* Text, as far as a token is concerned: a few control bytes at most
+ * (UTF-8 is let through). */
+static int looks_text(const unsigned char *s, size_t n)
+{
+	return bad_bytes(s, n) * 32 <= n;
+}
+
+/*
+ * Four characters, three bytes a step (the bytes of quantum q map to its
+ * sextets 4q, 4q+1, 4q+2: byte k starts in sextet k); the last partial
+ * quantum byte by byte. A character outside both alphabets ends it: not
+ * a view (the finder never gives one; a caller may).
+ */
 static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
 {
 	const signed char *val = b64_vals();
-	size_t m = n, o = 0;
+	size_t m = n, o = 0, i = 0;
 	uint32_t acc = 0;
 	int bits = 0;
 
@@ -563,7 +806,25 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 		m--;
 	if (m % 4 == 1)
 		m--; /* a lone sextet holds no byte */
-	for (size_t i = 0; i < m; i++) {
+	for (; i + 4 <= m; i += 4) {
+		int32_t a = val[r[i]], b = val[r[i + 1]], c = val[r[i + 2]], d = val[r[i + 3]];
+		uint32_t q = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+
+		if ((a | b | c | d) < 0)
+			return 0;
+		out[o] = (unsigned char)(q >> 16);
+		out[o + 1] = (unsigned char)(q >> 8);
+		out[o + 2] = (unsigned char)q;
+		map[o] = (uint32_t)i;
+		map[o + 1] = (uint32_t)i + 1;
+		map[o + 2] = (uint32_t)i + 2;
+		o += 3;
+		/* random bytes show themselves early: a long run that is not
+		 * text costs 48 bytes of decoding, not the run */
+		if (o == 48 && !looks_text(out, o))
+			return 0;
+	}
+	for (; i < m; i++) {
 		int v = val[r[i]];
 		if (v < 0)
 			return 0;
@@ -571,14 +832,8 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
-			/* byte k of a quantum starts in sextet k of it: the one
-			 * before this (the sextet that completes it) */
 			map[o] = (uint32_t)(i - 1);
 			out[o++] = (unsigned char)(acc >> bits);
-			/* random bytes show themselves early: a long run that is
-			 * not text costs 48 bytes of decoding, not the run */
-			if (o == 48 && !looks_text(out, o))
-				return 0;
 		}
 	}
 	map[o] = (uint32_t)n;

@@ -51,13 +51,14 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
 		     size_t *a, size_t *b, int *cut);
 
-/* The next byte at or after from that may open an escape ('%', '\\',
- * '&'), or n; and which kind it opens (DECODE_NKINDS for none). */
-size_t decode_next_escape(const unsigned char *p, size_t n, size_t from);
-static inline enum decode_kind decode_escape_kind(unsigned char c)
-{
-	return c == '%' ? DECODE_PERCENT : c == '\\' ? DECODE_JSON : c == '&' ? DECODE_HTML : DECODE_NKINDS;
-}
+/* The first byte of p[0..n) that may open an escape ('%', '\\', '&'),
+ * or n. */
+size_t decode_next_opener(const unsigned char *p, size_t n);
+
+/* Tests: 0 finds base64 runs without AVX2 even where the CPU has it (the
+ * SSE2 path), 1 with it where it has it (the default). */
+void decode_set_simd(int on);
+
 /* 1 for a byte of a base64 run (either alphabet, no padding). */
 int decode_b64_byte(unsigned char c);
 

@@ -202,6 +202,8 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 	if ((r = scratch(v, i)))
 		return r;
 	if (!(n = decode_run(k, buf + a, b - a, v->out[i], v->map[i]))) {
+		/* a base64 run given up on after its first 48 bytes */
+		explicit_bzero(v->out[i], b - a < 64 ? b - a : 64);
 		v->st->views_rejected++;
 		return 0;
 	}
@@ -213,7 +215,9 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 	r = detector_scan_view(v->d, v->out[i], n, cut, on_view, v);
 	if (!r)
 		r = level(v, v->out[i], n, cut);
-	explicit_bzero(v->out[i], n);
+	/* the decoders copy 16 bytes a step: up to the region's length was
+	 * written, not only the view's */
+	explicit_bzero(v->out[i], b - a);
 	v->depth--;
 	chain_set(v);
 	return r;
@@ -261,17 +265,60 @@ static int same_one_up(const struct views *v, size_t a, size_t b)
 	return (pa == 0 || !decode_b64_byte(f->up[pa - 1])) && (pb >= f->uplen || !decode_b64_byte(f->up[pb]));
 }
 
+/* The next byte at or after from that opens an escape of kind k, or len. */
+static size_t next_opener(enum decode_kind k, const unsigned char *buf, size_t len, size_t from)
+{
+	static const unsigned char opener[DECODE_NKINDS] = { [DECODE_PERCENT] = '%', [DECODE_JSON] = '\\',
+							     [DECODE_HTML] = '&' };
+	const unsigned char *q = from < len ? memchr(buf + from, opener[k], len - from) : NULL;
+
+	return q ? (size_t)(q - buf) : len;
+}
+
+/* The escape kinds' regions, in the order of the bytes that open them:
+ * each kind's next opener is looked for from the end of its last region
+ * (memchr), so the openers inside a region of their own kind (a URL's
+ * twenty %XX, a JSON string's \/) are never visited one by one. */
+static int level_escapes(struct views *v, const unsigned char *buf, size_t len, int cut)
+{
+	static const enum decode_kind kinds[] = { DECODE_PERCENT, DECODE_JSON, DECODE_HTML };
+	size_t end[DECODE_NKINDS] = { 0 }, next[DECODE_NKINDS], a, b;
+	int rcut, r = 0;
+
+	/* most views hold no escape at all: one pass says so, not three */
+	if (decode_next_opener(buf, len) == len)
+		return 0;
+	for (size_t j = 0; j < 3; j++)
+		next[kinds[j]] = next_opener(kinds[j], buf, len, 0);
+	while (!r) {
+		enum decode_kind k = kinds[0];
+		size_t i;
+
+		for (size_t j = 1; j < 3; j++)
+			if (next[kinds[j]] < next[k])
+				k = kinds[j];
+		if ((i = next[k]) >= len)
+			break;
+		if (!decode_find_from(k, buf, len, end[k], i, &a, &b, &rcut)) {
+			next[k] = len; /* none of this kind from here on */
+			continue;
+		}
+		end[k] = b > i ? b : i + 1;
+		next[k] = found_region(v, k, buf, len, a, b, rcut, cut, 0, &r) ? len : next_opener(k, buf, len, end[k]);
+	}
+	return r;
+}
+
 /*
- * Every region of every kind in buf (the view at v->depth). The escape
- * kinds share one pass over the bytes that open them ('%', '\\', '&');
- * a region of a kind starts no earlier than the end of that kind's last
- * one, so each byte is in at most one region per kind. Base64 runs have
- * their own sampling pass.
+ * Every region of every kind in buf (the view at v->depth). A region of
+ * a kind starts no earlier than the end of that kind's last one, so each
+ * byte is in at most one region per kind. Base64 runs first, then the
+ * escape kinds (level_escapes).
  */
 static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 {
-	size_t end[DECODE_NKINDS] = { 0 }, a, b, from = 0, cut_end = 0;
-	int rcut, r = 0, done = 0;
+	size_t a, b, from = 0, cut_end = 0;
+	int rcut, r = 0;
 
 	while (!r && decode_find(DECODE_BASE64, buf, len, from, &a, &b, &rcut)) {
 		int unaligned = !v->depth && a == cut_end; /* at 0, or a cut run's next piece */
@@ -284,20 +331,7 @@ static int level(struct views *v, const unsigned char *buf, size_t len, int cut)
 		if (found_region(v, DECODE_BASE64, buf, len, a, b, rcut, cut, unaligned, &r))
 			break;
 	}
-	for (size_t i = 0; !r && (i = decode_next_escape(buf, len, i)) < len; i++) {
-		enum decode_kind k = decode_escape_kind(buf[i]);
-
-		if (done & 1 << k || i < end[k])
-			continue;
-		if (!decode_find_from(k, buf, len, end[k], i, &a, &b, &rcut)) {
-			done |= 1 << k; /* none of this kind from here on */
-			continue;
-		}
-		end[k] = b > i ? b : i + 1;
-		if (found_region(v, k, buf, len, a, b, rcut, cut, 0, &r))
-			done |= 1 << k;
-	}
-	return r;
+	return r ? r : level_escapes(v, buf, len, cut);
 }
 
 /* The trailing run of base64 bytes, if it looks like base64 (the finder's

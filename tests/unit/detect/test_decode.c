@@ -252,7 +252,8 @@ static void test_find_base64_same_as_sampling(void **state)
 	unsigned char buf[3000];
 	unsigned seed = 12345;
 	(void)state;
-	for (int round = 0; round < 1200; round++) {
+	for (int round = 0; round < 2400; round++) {
+		decode_set_simd(round & 1);
 		size_t n = 0, lim = 40 + (size_t)(round * 7 % 2900);
 		while (n < lim) {
 			seed = seed * 1103515245 + 12345;
@@ -285,6 +286,7 @@ static void test_find_base64_same_as_sampling(void **state)
 			} while (r1 && at < n);
 		}
 	}
+	decode_set_simd(1);
 }
 
 /* The base64 finder's definition, byte by byte: the first maximal run
@@ -325,7 +327,8 @@ static void test_find_base64_matches_definition(void **state)
 	unsigned char buf[600];
 	unsigned seed = 12;
 	(void)state;
-	for (int round = 0; round < 4000; round++) {
+	for (int round = 0; round < 8000; round++) {
+		decode_set_simd(round & 1); /* the SSE2 path and, where the CPU has it, AVX2 */
 		size_t n = 0, want = 40 + (size_t)(round % 560);
 		while (n < want) {
 			/* a run of base64 bytes (mostly one alphabet), then a separator */
@@ -348,6 +351,7 @@ static void test_find_base64_matches_definition(void **state)
 					 from, n, got, got ? a : 0, got ? b : 0, ref, ref ? ra : 0, ref ? rb : 0);
 		}
 	}
+	decode_set_simd(1);
 }
 
 /* A percent or entity region is the whole run of URL / attribute bytes
@@ -383,6 +387,235 @@ static void test_attr_region_is_maximal_run(void **state)
 				assert_true(a == at || !ref_attr(buf[a - 1]));
 				assert_non_null(memchr(buf + a, k == DECODE_PERCENT ? '%' : '&', b - a));
 			}
+		}
+	}
+}
+
+
+/* A run longer than DECODE_REGION_MAX is judged and returned in pieces
+ * of that length: a piece worth decoding is cut (the next starts where
+ * it ends), one that is not (all lower case) is passed over and the rest
+ * of the run is a run of its own. */
+static void test_find_base64_long_runs(void **state)
+{
+	const size_t M = DECODE_REGION_MAX, n = 2 * M + 5000;
+	unsigned char *p = malloc(n + 1);
+	size_t a, b;
+	int cut;
+	(void)state;
+	assert_non_null(p);
+	for (int simd = 0; simd < 2; simd++) {
+		decode_set_simd(simd);
+		for (size_t i = 0; i < n; i++)
+			p[i] = (unsigned char)"aB3x"[i % 4];
+		p[n] = 0;
+		assert_true(decode_find(DECODE_BASE64, p, n, 0, &a, &b, &cut));
+		assert_true(a == 0 && b == M && cut);
+		assert_true(decode_find(DECODE_BASE64, p, n, b, &a, &b, &cut));
+		assert_true(a == M && b == 2 * M && cut);
+		assert_true(decode_find(DECODE_BASE64, p, n, b, &a, &b, &cut));
+		assert_true(a == 2 * M && b == n && !cut);
+		/* the first piece all lower case: passed over, the rest found */
+		memset(p, 'a', M + 7);
+		assert_true(decode_find(DECODE_BASE64, p, n, 0, &a, &b, &cut));
+		assert_int_equal(a, M);
+		assert_int_equal(b, 2 * M);
+		assert_true(cut);
+	}
+	decode_set_simd(1);
+	free(p);
+}
+
+/* The decoders against their plain definitions, byte by byte, out and
+ * map, on random text dense with escapes (valid and not) at every
+ * alignment around the 16-byte copies. */
+static int ref_hex(unsigned char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static size_t ref_percent(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		map[o] = (uint32_t)i;
+		if (r[i] == '%' && i + 2 < n && ref_hex(r[i + 1]) >= 0 && ref_hex(r[i + 2]) >= 0) {
+			out[o++] = (unsigned char)(ref_hex(r[i + 1]) * 16 + ref_hex(r[i + 2]));
+			i += 3;
+		} else {
+			out[o++] = r[i++];
+		}
+	}
+	map[o] = (uint32_t)n;
+	return o;
+}
+
+/* JSON: the one-character escapes and \u00XX (the alphabet makes no
+ * other \u, and no \x). */
+static size_t ref_json(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	static const char one[] = "n\nt\tr\rb\bf\f\"\"\\\\//''";
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		const char *e = NULL;
+		map[o] = (uint32_t)i;
+		for (size_t k = 0; r[i] == '\\' && i + 1 < n && k < sizeof(one) - 1; k += 2)
+			if (one[k] == (char)r[i + 1])
+				e = one + k;
+		if (e) {
+			out[o++] = (unsigned char)e[1];
+			i += 2;
+		} else if (r[i] == '\\' && i + 5 < n && r[i + 1] == 'u' && r[i + 2] == '0' && r[i + 3] == '0' &&
+			   ref_hex(r[i + 4]) >= 0 && ref_hex(r[i + 5]) >= 0) {
+			unsigned cp = (unsigned)(ref_hex(r[i + 4]) * 16 + ref_hex(r[i + 5]));
+			if (cp >= 0x80) { /* two bytes of UTF-8, both from the escape */
+				out[o++] = (unsigned char)(0xc0 | cp >> 6);
+				map[o] = (uint32_t)i;
+				cp = 0x80 | (cp & 0x3f);
+			}
+			out[o++] = (unsigned char)cp;
+			i += 6;
+		} else {
+			out[o++] = r[i++];
+		}
+	}
+	map[o] = (uint32_t)n;
+	return o;
+}
+
+/* HTML: &amp; and &#NN; (decimal, ASCII) only, as the alphabet makes them. */
+static size_t ref_html(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		map[o] = (uint32_t)i;
+		if (r[i] == '&' && i + 4 < n && !memcmp(r + i, "&amp;", 5)) {
+			out[o++] = '&';
+			i += 5;
+		} else if (r[i] == '&' && i + 4 < n && r[i + 1] == '#' && r[i + 2] >= '1' && r[i + 2] <= '9' &&
+			   r[i + 3] >= '0' && r[i + 3] <= '9' && r[i + 4] == ';') {
+			out[o++] = (unsigned char)((r[i + 2] - '0') * 10 + r[i + 3] - '0');
+			i += 5;
+		} else {
+			out[o++] = r[i++];
+		}
+	}
+	map[o] = (uint32_t)n;
+	return o;
+}
+
+static void test_decoders_match_definition(void **state)
+{
+	static const char *const pieces[] = { "%3D", "%2f", "%zz", "%4", "\\n", "\\\"", "\\\\", "\\/", "\\u0041",
+					      "\\u00", "\\q", "&amp;", "&#61;", "&#6", "&am", "a", "Zz", "0123456789",
+					      "the quick brown fox ", "%", "\\", "&", "=", "/" };
+	unsigned char in[400], out[400], rout[400];
+	uint32_t map[401], rmap[401];
+	unsigned seed = 7;
+	(void)state;
+	for (int round = 0; round < 6000; round++) {
+		size_t n = 0, want = (size_t)round % 380;
+		while (n < want) {
+			const char *pc;
+			seed = seed * 1103515245u + 12345u;
+			pc = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			/* mostly text: the long literal spans the copies take 16 at a time */
+			if ((seed >> 8) % 4)
+				pc = (seed >> 12) & 1 ? "abcdefghij" : "ABCDEFGHIJKLMNOPQRSTU";
+			for (; *pc && n < want; pc++)
+				in[n++] = (unsigned char)*pc;
+		}
+		for (int k = 0; k < 3; k++) {
+			enum decode_kind kind = k == 0 ? DECODE_PERCENT : k == 1 ? DECODE_JSON : DECODE_HTML;
+			size_t got = decode_run(kind, in, n, out, map);
+			size_t ref = k == 0 ? ref_percent(in, n, rout, rmap) : k == 1 ? ref_json(in, n, rout, rmap)
+										: ref_html(in, n, rout, rmap);
+			if (got != ref || memcmp(out, rout, ref) || memcmp(map, rmap, (ref + 1) * sizeof(map[0])))
+				fail_msg("round %d kind %s: %zu bytes, definition %zu", round, decode_name(kind), got, ref);
+		}
+	}
+}
+
+/* base64 against a bit-at-a-time decoder, every length and padding. */
+static void test_decode_base64_matches_definition(void **state)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char txt[300], enc[420];
+	unsigned char out[420];
+	uint32_t map[421];
+	unsigned seed = 3;
+	(void)state;
+	for (size_t len = 0; len < 300; len++) {
+		size_t n, got;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			txt[i] = (char)(' ' + (seed >> 16) % 95);
+		}
+		txt[len] = 0;
+		b64(txt, enc);
+		n = strlen(enc);
+		for (int strip = 0; strip < 3; strip++) {
+			size_t m = n, o = 0;
+			uint32_t acc = 0;
+			int bits = 0;
+			unsigned char rout[420];
+			uint32_t rmap[421];
+			for (int k = 0; k < strip && m && enc[m - 1] == '='; k++)
+				m--; /* unpadded too */
+			got = decode_run(DECODE_BASE64, (const unsigned char *)enc, m, out, map);
+			for (size_t i = 0; i < m && enc[i] != '='; i++) {
+				acc = acc << 6 | (uint32_t)(strchr(alpha, enc[i]) - alpha);
+				if ((bits += 6) >= 8) {
+					bits -= 8;
+					rmap[o] = (uint32_t)(i - 1);
+					rout[o++] = (unsigned char)(acc >> bits);
+				}
+			}
+			rmap[o] = (uint32_t)m;
+			assert_int_equal(got, len ? o : 0);
+			assert_int_equal(o, len);
+			if (!len)
+				continue; /* nothing decoded, nothing mapped */
+			assert_memory_equal(out, rout, o);
+			assert_memory_equal(map, rmap, (o + 1) * sizeof(map[0]));
+		}
+	}
+}
+
+/* A JSON region is the string around its escape: back to an unescaped
+ * quote or a newline, on to the next quote or newline not taken by a
+ * backslash; checked against those walks byte by byte on random text of
+ * quotes, backslashes, newlines and letters. */
+static void test_json_region_matches_walk(void **state)
+{
+	unsigned char buf[500];
+	unsigned seed = 5;
+	(void)state;
+	for (int round = 0; round < 4000; round++) {
+		size_t n = 10 + (size_t)round % 490, a, b, at;
+		int cut;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 12;
+			buf[i] = (unsigned char)(r % 23 == 0 ? '"' : r % 29 == 0 ? '\\' : r % 97 == 0 ? '\n' : "nt/u0abcXYZ "[r % 12]);
+		}
+		for (at = 0; at < n && decode_find(DECODE_JSON, buf, n, at, &a, &b, &cut); at = b > at ? b : at + 1) {
+			const unsigned char *q = memchr(buf + at, '\\', n - at);
+			size_t i, s, e;
+			assert_non_null(q);
+			/* the first backslash at or after at that is an escape */
+			for (i = (size_t)(q - buf); i + 1 < n; i++)
+				if (buf[i] == '\\' && ((strchr("nt\"\\/'rbf", buf[i + 1]) && buf[i + 1]) ||
+						       (buf[i + 1] == 'u' && i + 5 < n && ref_hex(buf[i + 2]) >= 0 &&
+							ref_hex(buf[i + 3]) >= 0 && ref_hex(buf[i + 4]) >= 0 &&
+							ref_hex(buf[i + 5]) >= 0)))
+					break;
+			for (s = i; s > at && buf[s - 1] != '\n' && !(buf[s - 1] == '"' && (s < 2 || buf[s - 2] != '\\')); s--)
+				;
+			for (e = i; e < n && buf[e] != '"' && buf[e] != '\n';)
+				e += buf[e] == '\\' && e + 1 < n ? 2 : 1;
+			if (a != s || b != e)
+				fail_msg("round %d at %zu i %zu: region [%zu, %zu), walks [%zu, %zu)", round, at, i, a, b, s, e);
 		}
 	}
 }
@@ -768,6 +1001,10 @@ int main(void)
 		cmocka_unit_test(test_find_base64_matches_definition),
 		cmocka_unit_test(test_find_base64_same_as_sampling),
 		cmocka_unit_test(test_attr_region_is_maximal_run),
+		cmocka_unit_test(test_find_base64_long_runs),
+		cmocka_unit_test(test_decoders_match_definition),
+		cmocka_unit_test(test_decode_base64_matches_definition),
+		cmocka_unit_test(test_json_region_matches_walk),
 		cmocka_unit_test(test_views_each_encoding),
 		cmocka_unit_test(test_views_nesting_and_depth),
 		cmocka_unit_test(test_no_second_report),
