@@ -36,6 +36,7 @@
 #include "detect/detect.h"
 #include "detect/views.h"
 #include "detect/opaque.h"
+#include "detect/shape.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -58,6 +59,8 @@ struct drule {
 	unsigned limit_hits;  /* in this scan; at DETECT_LIMIT_HITS_PER_RULE it sits out */
 	size_t last_miss;     /* the last keyword hit whose search found nothing, or NONE_POS */
 	struct runcur *run;   /* its run class's cursor, or NULL */
+	struct shape *shape;  /* matched natively where the whole window is in the buffer
+			       * (shape.h), or NULL: PCRE2 always */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
 				* its views, for the flood bound */
 };
@@ -171,6 +174,7 @@ void detector_free(struct detector *d)
 	for (size_t i = 0; i < d->nrules; i++) {
 		pcre2_code_free(d->rules[i].re);
 		pcre2_code_free(d->rules[i].re_dense);
+		free(d->rules[i].shape);
 	}
 	free(d->rules);
 	free(d->kws);
@@ -359,6 +363,26 @@ static int rule_compile(const struct rule *r, uint32_t opts, pcre2_code **out, i
 	return 0;
 }
 
+/*
+ * A rule matched natively (shape.h): its pattern has a shape, its search
+ * starts only at its keyword (before 0), and a match with the byte after
+ * it fits in the window PCRE2 would be given (max_len + CTX_SLACK), so
+ * that both read the same bytes and PCRE2 could never have reached the
+ * window's end (hard partial). *out NULL when not; -1 out of memory.
+ */
+static int rule_shape(const struct rule *r, struct shape **out)
+{
+	struct shape s;
+
+	*out = NULL;
+	if (r->before || shape_parse(r->pattern, &s) || s.max_extent + 1 > (size_t)r->max_len + CTX_SLACK)
+		return 0;
+	if (!(*out = malloc(sizeof(s))))
+		return -1;
+	memcpy(*out, &s, sizeof(s));
+	return 0;
+}
+
 struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 {
 	struct detector *d = calloc(1, sizeof(*d));
@@ -391,6 +415,10 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		if (r->run && !(dr->run = run_class(d, r))) {
 			util_seterr(err, errsz, "%s:%u: rule '%s': more than %d distinct run classes",
 				    r->file, r->line, r->id, MAX_RUN_CLASSES);
+			goto fail;
+		}
+		if (rule_shape(r, &dr->shape)) {
+			util_seterr(err, errsz, "out of memory");
 			goto fail;
 		}
 		if (r->max_len + r->before > maxspan)
@@ -751,18 +779,91 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 	}
 }
 
+/* A match of rule ri at buf[m0..m1) with capture [c0, c1): checked,
+ * and a candidate when it passes. */
+static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf, size_t kpos, size_t m0, size_t m1,
+		      size_t c0, size_t c1)
+{
+	struct drule *dr = &d->rules[ri];
+	const struct rule *r = dr->r;
+	struct memo *e;
+	int cv, ok, fresh = 0;
+
+	/* Never let a search restart inside what it just covered. */
+	dr->scan_pos = m1 > kpos ? m1 : kpos + 1;
+	/* Longer than the rule allows (it ended in the window's context
+	 * slack): a token cut there would have a hash that matches nothing.
+	 * Said, not reported. */
+	if (m1 - m0 > r->max_len) {
+		d->st.too_long++;
+		return 0;
+	}
+	if (c0 == PCRE2_UNSET || c1 <= c0)
+		return 0;
+	e = memo_get(d, ri, buf, c0, c1 - c0, &fresh);
+	if (e && !fresh) {
+		ok = e->accepted;
+		cv = e->cv;
+	} else {
+		ok = accept(d, r, buf + c0, c1 - c0, &cv);
+		if (e) {
+			e->accepted = (int8_t)ok;
+			e->cv = (int8_t)cv;
+		}
+	}
+	if (!ok) {
+		d->st.rejected++;
+		return 0;
+	}
+	struct cand *c = cand_push(d);
+	if (!c)
+		return -ENOMEM;
+	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
+	c->start = c0;
+	c->len = c1 - c0;
+	c->rule = ri;
+	c->checksum_valid = cv;
+	c->generic = r->generic;
+	c->token_id = -1;
+	return 0;
+}
+
+/*
+ * A rule with a shape, away from the buffer's end and not in a cut
+ * buffer: matched natively at its keyword, with the window PCRE2 would
+ * get, so with PCRE2's answer (shape.h) and no call. 1: done (rc set);
+ * 0: not here, search with PCRE2.
+ */
+static int try_shape(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos, int *rc)
+{
+	struct drule *dr = &d->rules[ri];
+	size_t we = kpos + dr->r->max_len + CTX_SLACK, mend;
+
+	if (!dr->shape || d->cut || we >= len)
+		return 0;
+	d->st.shape_calls++;
+	if (!shape_match(dr->shape, buf, we, kpos, &mend)) {
+		dr->last_miss = kpos;
+		dr->scan_pos = kpos + 1;
+		*rc = 0;
+		return 1;
+	}
+	*rc = rule_found(d, ri, buf, kpos, kpos, mend, kpos, mend);
+	return 1;
+}
+
 /* A keyword of rule ri ends at buf[kpos..]: a match of the rule that
  * starts at most `before` ahead of it and is at most max_len long. */
 static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, const unsigned char *buf,
 					      size_t len, size_t kpos)
 {
 	struct drule *dr = &d->rules[ri];
-	const struct rule *r = dr->r;
 	struct search sr;
-	struct memo *e;
 	PCRE2_SIZE *ov;
-	int rc, cv, ok, fresh = 0;
+	int rc;
 
+	if (try_shape(d, ri, buf, len, kpos, &rc))
+		return rc;
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
 	if (rc == PCRE2_ERROR_PARTIAL) {
@@ -790,47 +891,12 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 		dr->scan_pos = kpos + 1;
 		return 0;
 	}
-	ov = pcre2_get_ovector_pointer(d->md);
 	/* A match that reaches the end of the buffer may go on in the next. */
 	if (sr.we == len && ov[1] + CTX_SLACK > len)
 		seam_open(d, ov[0]);
-	/* Never let a search restart inside what it just covered. */
-	dr->scan_pos = ov[1] > kpos ? ov[1] : kpos + 1;
-	/* Longer than the rule allows (it ended in the window's context
-	 * slack): a token cut there would have a hash that matches nothing.
-	 * Said, not reported. */
-	if (ov[1] - ov[0] > r->max_len) {
-		d->st.too_long++;
-		return 0;
-	}
-	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
-		return 0;
-	e = memo_get(d, ri, buf, ov[2], ov[3] - ov[2], &fresh);
-	if (e && !fresh) {
-		ok = e->accepted;
-		cv = e->cv;
-	} else {
-		ok = accept(d, r, buf + ov[2], ov[3] - ov[2], &cv);
-		if (e) {
-			e->accepted = (int8_t)ok;
-			e->cv = (int8_t)cv;
-		}
-	}
-	if (!ok) {
-		d->st.rejected++;
-		return 0;
-	}
-	struct cand *c = cand_push(d);
-	if (!c)
-		return -ENOMEM;
-	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
-	c->start = ov[2];
-	c->len = ov[3] - ov[2];
-	c->rule = ri;
-	c->checksum_valid = cv;
-	c->generic = r->generic;
-	c->token_id = -1;
-	return 0;
+	if (rc < 2)
+		return rule_found(d, ri, buf, kpos, ov[0], ov[1], PCRE2_UNSET, PCRE2_UNSET);
+	return rule_found(d, ri, buf, kpos, ov[0], ov[1], ov[2], ov[3]);
 }
 
 /* The cheap reasons not to search, inline; then try_rule. */
@@ -846,6 +912,10 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 		d->st.skipped_hits++;
 		return 0;
 	}
+	/* a shape's lead (\b, a look-behind) is one byte before the
+	 * keyword: most hits of keyword-dense text fail it */
+	if (dr->shape && !shape_lead_ok(dr->shape, buf, len, i))
+		return 0;
 	if (run_gate(dr, buf, len, i, i + e->len))
 		return 0;
 	return try_rule(d, e->rule, buf, len, i);

@@ -186,6 +186,7 @@ struct detect_stats {
 	uint64_t bytes;
 	uint64_t keyword_hits;
 	uint64_t regex_calls;
+	uint64_t shape_calls;     /* matches tried natively instead (shape.h) */
 	uint64_t limit_hits;      /* loss: a search stopped at a PCRE2 match, depth or heap
 				   * limit, or out of JIT stack; treated as no match */
 	uint64_t too_long;        /* loss: a match longer than its rule's max_len (a token
