@@ -114,16 +114,35 @@ struct memo {
 	unsigned char sha[32];
 };
 
+/*
+ * A match kept for reporting. Small on purpose: a dense hostile input
+ * gives 200 000 of them in a 4 MiB piece, passed over four times
+ * (order check, two dedupe passes, the report loop); at 88 bytes each,
+ * with the hash in it, those passes ran from memory, not cache. The hash
+ * and lookup are made in the report loop (struct found), or kept in the
+ * memo entry, or for an opaque token (hashed to be found at all) in
+ * d->opq.
+ */
 struct cand {
-	size_t start, len;
-	uint32_t memo;        /* its struct memo, or MEMO_NONE */
-	unsigned rule;        /* index into rules, or nrules for opaque */
-	int checksum_valid;
-	int generic;
+	size_t start;
+	uint32_t len;
+	uint32_t memo;        /* its struct memo, or MEMO_NONE; opaque: its d->opq index */
+	uint32_t rule;        /* index into rules, or nrules for opaque */
+	int8_t checksum_valid;
+	uint8_t generic;
+};
+
+/* An opaque candidate's hash and lookup, made when it was found. */
+struct opq {
+	unsigned char sha[32];
+	long long token_id;
+};
+
+/* A candidate's hash and lookup, for the report. */
+struct found {
+	unsigned char sha[32];
 	int known;
 	long long token_id;
-	unsigned char sha[32];
-	int hashed;
 };
 
 struct detector {
@@ -156,6 +175,8 @@ struct detector {
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
+	struct opq *opq;
+	size_t nopq, capopq;
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
@@ -186,6 +207,7 @@ void detector_free(struct detector *d)
 	pcre2_jit_stack_free(d->jstack);
 	free(d->lenmap);
 	free(d->cands);
+	free(d->opq);
 	sha256_ctx_free(d->hash);
 	views_free(d->views);
 	free(d->memo);
@@ -532,7 +554,6 @@ static struct cand *cand_push(struct detector *d)
 		d->cands = nc;
 		d->capcands = cap;
 	}
-	memset(&d->cands[d->ncands], 0, sizeof(struct cand));
 	return &d->cands[d->ncands++];
 }
 
@@ -820,11 +841,10 @@ static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf,
 		return -ENOMEM;
 	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
 	c->start = c0;
-	c->len = c1 - c0;
+	c->len = (uint32_t)(c1 - c0);
 	c->rule = ri;
-	c->checksum_valid = cv;
-	c->generic = r->generic;
-	c->token_id = -1;
+	c->checksum_valid = (int8_t)cv;
+	c->generic = (uint8_t)r->generic;
 	return 0;
 }
 
@@ -981,6 +1001,28 @@ static const unsigned char *b64u_class(void)
 	return t;
 }
 
+/* A known opaque token at buf[start..+n): a candidate, its hash kept. */
+static int opaque_push(struct detector *d, size_t start, size_t n, const unsigned char sha[32], long long id)
+{
+	struct cand *c;
+
+	if (d->nopq == d->capopq) {
+		size_t cap = d->capopq ? d->capopq * 2 : 16;
+		struct opq *no = realloc(d->opq, cap * sizeof(*no));
+		if (!no)
+			return -1;
+		d->opq = no;
+		d->capopq = cap;
+	}
+	if (!(c = cand_push(d)))
+		return -1;
+	memcpy(d->opq[d->nopq].sha, sha, 32);
+	d->opq[d->nopq].token_id = id;
+	*c = (struct cand){ .start = start, .len = (uint32_t)n, .memo = (uint32_t)d->nopq++,
+			    .rule = (uint32_t)d->nrules };
+	return 0;
+}
+
 /* Runs of exactly a registered length, bounded by non-base64url bytes. */
 static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
@@ -1003,17 +1045,8 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			sha256_ctx_digest(d->hash, buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
-				struct cand *c = cand_push(d);
-				if (!c)
+				if (opaque_push(d, i, n, sha, id))
 					return -ENOMEM;
-				c->memo = MEMO_NONE;
-				c->start = i;
-				c->len = n;
-				c->rule = (unsigned)d->nrules;
-				c->known = 1;
-				c->token_id = id;
-				memcpy(c->sha, sha, 32);
-				c->hashed = 1;
 			}
 		}
 		i = j;
@@ -1121,22 +1154,28 @@ int detector_flood_view(struct detector *d, const struct detect_match *m, size_t
 	return 0; /* opaque: known, never here */
 }
 
-static void cand_lookup(struct detector *d, struct cand *c, struct memo *e, const unsigned char *buf)
+static void cand_lookup(struct detector *d, const struct cand *c, struct memo *e, const unsigned char *buf,
+			struct found *f)
 {
-	if (!c->hashed && e && e->hashed) {
-		memcpy(c->sha, e->sha, 32);
-		c->known = e->known;
-		c->token_id = e->token_id;
-	} else if (!c->hashed) {
-		sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
-		if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
-			c->known = 1;
+	if (c->rule == d->nrules) { /* opaque: hashed to be found */
+		memcpy(f->sha, d->opq[c->memo].sha, 32);
+		f->known = 1;
+		f->token_id = d->opq[c->memo].token_id;
+	} else if (e && e->hashed) {
+		memcpy(f->sha, e->sha, 32);
+		f->known = e->known;
+		f->token_id = e->token_id;
+	} else {
+		f->known = 0;
+		sha256_ctx_digest(d->hash, buf + c->start, c->len, f->sha);
+		if (d->known && d->known(d->known_ctx, f->sha, &f->token_id) == 1)
+			f->known = 1;
 		else
-			c->token_id = -1;
+			f->token_id = -1;
 		if (e) {
-			memcpy(e->sha, c->sha, 32);
-			e->known = (int8_t)c->known;
-			e->token_id = c->token_id;
+			memcpy(e->sha, f->sha, 32);
+			e->known = (int8_t)f->known;
+			e->token_id = f->token_id;
 			e->hashed = 1;
 		}
 	}
@@ -1145,9 +1184,9 @@ static void cand_lookup(struct detector *d, struct cand *c, struct memo *e, cons
 /* The candidate's hash and lookup, once per distinct secret in the
  * buffer. 1: not to be reported, and counted: a repeat past
  * DETECT_REPEATS_PER_BUFFER, or past the flood bound. */
-static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+static int cand_hash(struct detector *d, const struct cand *c, const unsigned char *buf, struct found *f)
 {
-	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
+	struct memo *e = c->rule < d->nrules && c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
 	/* outside the caller's region: another buffer reports it, or has */
 	int outside = !d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi);
 	/* a view's findings meet the bound in views.c, where their raw
@@ -1158,10 +1197,10 @@ static int cand_hash(struct detector *d, struct cand *c, const unsigned char *bu
 	 * bound needs no hash: a flood then costs no SHA-256 a copy. */
 	if (flood && !d->known && flood_capped(d, c->rule, e))
 		return 1;
-	cand_lookup(d, c, e, buf);
+	cand_lookup(d, c, e, buf, f);
 	if (outside)
 		return 0;
-	if (flood && d->known && !c->known && flood_capped(d, c->rule, e))
+	if (flood && d->known && !f->known && flood_capped(d, c->rule, e))
 		return 1;
 	if (!e)
 		return 0;
@@ -1187,6 +1226,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	int rc;
 
 	d->ncands = 0;
+	d->nopq = 0;
 	memo_reset(d);
 	if (!d->in_view) { /* the region holds for this scan only */
 		d->cur_lo = d->rep_lo;
@@ -1234,8 +1274,9 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	for (size_t i = 0; i < d->ncands; i++) {
 		struct cand *c = &d->cands[i];
 		struct detect_match m = { 0 };
+		struct found f;
 
-		if (cand_hash(d, c, buf))
+		if (cand_hash(d, c, buf, &f))
 			continue;
 		if (c->rule < d->nrules) {
 			const struct rule *r = d->rules[c->rule].r;
@@ -1249,10 +1290,10 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		}
 		m.start = c->start;
 		m.len = c->len;
-		memcpy(m.sha256, c->sha, 32);
+		memcpy(m.sha256, f.sha, 32);
 		m.checksum_valid = c->checksum_valid;
-		m.known = c->known;
-		m.token_id = c->known ? c->token_id : -1;
+		m.known = f.known;
+		m.token_id = f.known ? f.token_id : -1;
 		m.raw_start = c->start;
 		m.raw_len = c->len;
 		rc = fn(ctx, &m, buf, len);
