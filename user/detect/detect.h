@@ -225,5 +225,7 @@ double detect_entropy(const unsigned char *s, size_t n);
 int detect_entropy_below(const unsigned char *s, size_t n, double min);
 /* True for documentation placeholders: xxxx, EXAMPLE, your-token-here... */
 int detect_is_placeholder(const unsigned char *s, size_t n);
+/* The same, byte by byte whatever the CPU (tests compare the two). */
+int detect_is_placeholder_scalar(const unsigned char *s, size_t n);
 
 #endif
