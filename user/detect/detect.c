@@ -63,6 +63,8 @@ struct drule {
 			       * (shape.h), or NULL: PCRE2 always */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
 				* its views, for the flood bound */
+	size_t flood_kept;    /* without a lookup: distinct secrets kept in this raw buffer's
+			       * region, for the flood bound decided at the match (flood_early) */
 };
 
 /* Rules with the same run class share one cursor: each byte of a run is
@@ -800,6 +802,27 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 	}
 }
 
+/*
+ * The flood bound decided where a match is found, not in the report
+ * loop: without a lookup (no ledger) no finding can be managed, so once
+ * a rule has kept flood_cap distinct secrets in this raw buffer's
+ * region, each new one there is counted (findings_capped) and costs no
+ * checksum, placeholder or entropy check, no candidate and no report
+ * pass; its later copies are counted too. A dense flood (3 million AWS
+ * key ids in 64 MiB) spent most of its time on checks of findings it
+ * was never going to list. What is reported is what the report loop's
+ * bound would report: the first flood_cap distinct secrets of the rule
+ * that pass the checks, and their repeats. What is counted differs:
+ * a look-alike past the bound is counted capped, not rejected. Not for
+ * a generic rule (dedupe may drop its matches) nor in a decoded view
+ * (views.c bounds those by their raw place).
+ */
+static int flood_on(const struct detector *d);
+static int flood_early(const struct detector *d, const struct drule *dr, size_t c0)
+{
+	return !d->known && flood_on(d) && !d->in_view && !dr->r->generic && c0 >= d->cur_lo && c0 < d->cur_hi;
+}
+
 /* A match of rule ri at buf[m0..m1) with capture [c0, c1): checked,
  * and a candidate when it passes. */
 static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf, size_t kpos, size_t m0, size_t m1,
@@ -808,7 +831,7 @@ static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf,
 	struct drule *dr = &d->rules[ri];
 	const struct rule *r = dr->r;
 	struct memo *e;
-	int cv, ok, fresh = 0;
+	int cv, ok, fresh = 0, early;
 
 	/* Never let a search restart inside what it just covered. */
 	dr->scan_pos = m1 > kpos ? m1 : kpos + 1;
@@ -822,6 +845,18 @@ static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf,
 	if (c0 == PCRE2_UNSET || c1 <= c0)
 		return 0;
 	e = memo_get(d, ri, buf, c0, c1 - c0, &fresh);
+	early = flood_early(d, dr, c0);
+	if (early && e && !fresh && e->capped) {
+		d->st.findings_capped++;
+		return 0;
+	}
+	if (early && (!e || fresh) && dr->flood_kept >= d->flood_cap) {
+		/* past the bound: counted, not checked (see flood_early) */
+		if (e)
+			e->capped = 1;
+		d->st.findings_capped++;
+		return 0;
+	}
 	if (e && !fresh) {
 		ok = e->accepted;
 		cv = e->cv;
@@ -836,6 +871,8 @@ static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf,
 		d->st.rejected++;
 		return 0;
 	}
+	if (early && (!e || fresh))
+		dr->flood_kept++;
 	struct cand *c = cand_push(d);
 	if (!c)
 		return -ENOMEM;
@@ -1245,6 +1282,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		if (!d->in_view) {
 			d->rules[i].limit_hits = 0;
 			d->rules[i].flood_reported = 0;
+			d->rules[i].flood_kept = 0;
 		}
 		d->rules[i].last_miss = NONE_POS;
 	}
