@@ -969,11 +969,13 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 		d->st.skipped_hits++;
 		return 0;
 	}
-	/* a shape's lead (\b, a look-behind) is one byte before the
-	 * keyword: most hits of keyword-dense text fail it */
-	if (dr->shape && !shape_lead_ok(dr->shape, buf, len, i))
-		return 0;
+	/* the run gate first: a run too long moves the rule's cursor past
+	 * the rest of its hits ("twd_" repeated); then a shape's lead (\b,
+	 * a look-behind: one byte before the keyword), which most hits of
+	 * keyword-dense text fail */
 	if (run_gate(dr, buf, len, i, i + e->len))
+		return 0;
+	if (dr->shape && !shape_lead_ok(dr->shape, buf, len, i))
 		return 0;
 	return try_rule(d, e->rule, buf, len, i);
 }
