@@ -36,6 +36,7 @@
 #include "detect/detect.h"
 #include "detect/views.h"
 #include "detect/opaque.h"
+#include "detect/shape.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -58,8 +59,12 @@ struct drule {
 	unsigned limit_hits;  /* in this scan; at DETECT_LIMIT_HITS_PER_RULE it sits out */
 	size_t last_miss;     /* the last keyword hit whose search found nothing, or NONE_POS */
 	struct runcur *run;   /* its run class's cursor, or NULL */
+	struct shape *shape;  /* matched natively where the whole window is in the buffer
+			       * (shape.h), or NULL: PCRE2 always */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
 				* its views, for the flood bound */
+	size_t flood_kept;    /* without a lookup: distinct secrets kept in this raw buffer's
+			       * region, for the flood bound decided at the match (flood_early) */
 };
 
 /* Rules with the same run class share one cursor: each byte of a run is
@@ -111,16 +116,35 @@ struct memo {
 	unsigned char sha[32];
 };
 
+/*
+ * A match kept for reporting. Small on purpose: a dense hostile input
+ * gives 200 000 of them in a 4 MiB piece, passed over four times
+ * (order check, two dedupe passes, the report loop); at 88 bytes each,
+ * with the hash in it, those passes ran from memory, not cache. The hash
+ * and lookup are made in the report loop (struct found), or kept in the
+ * memo entry, or for an opaque token (hashed to be found at all) in
+ * d->opq.
+ */
 struct cand {
-	size_t start, len;
-	uint32_t memo;        /* its struct memo, or MEMO_NONE */
-	unsigned rule;        /* index into rules, or nrules for opaque */
-	int checksum_valid;
-	int generic;
+	size_t start;
+	uint32_t len;
+	uint32_t memo;        /* its struct memo, or MEMO_NONE; opaque: its d->opq index */
+	uint32_t rule;        /* index into rules, or nrules for opaque */
+	int8_t checksum_valid;
+	uint8_t generic;
+};
+
+/* An opaque candidate's hash and lookup, made when it was found. */
+struct opq {
+	unsigned char sha[32];
+	long long token_id;
+};
+
+/* A candidate's hash and lookup, for the report. */
+struct found {
+	unsigned char sha[32];
 	int known;
 	long long token_id;
-	unsigned char sha[32];
-	int hashed;
 };
 
 struct detector {
@@ -153,6 +177,8 @@ struct detector {
 	size_t last_len;
 	struct cand *cands;
 	size_t ncands, capcands;
+	struct opq *opq;
+	size_t nopq, capopq;
 	struct sha256_ctx *hash;  /* kept: a fresh context per candidate costs 4x the hash */
 	struct detect_stats st;
 	struct views *views;      /* decoded views' scratch (views.h) */
@@ -171,6 +197,7 @@ void detector_free(struct detector *d)
 	for (size_t i = 0; i < d->nrules; i++) {
 		pcre2_code_free(d->rules[i].re);
 		pcre2_code_free(d->rules[i].re_dense);
+		free(d->rules[i].shape);
 	}
 	free(d->rules);
 	free(d->kws);
@@ -182,6 +209,7 @@ void detector_free(struct detector *d)
 	pcre2_jit_stack_free(d->jstack);
 	free(d->lenmap);
 	free(d->cands);
+	free(d->opq);
 	sha256_ctx_free(d->hash);
 	views_free(d->views);
 	free(d->memo);
@@ -359,6 +387,26 @@ static int rule_compile(const struct rule *r, uint32_t opts, pcre2_code **out, i
 	return 0;
 }
 
+/*
+ * A rule matched natively (shape.h): its pattern has a shape, its search
+ * starts only at its keyword (before 0), and a match with the byte after
+ * it fits in the window PCRE2 would be given (max_len + CTX_SLACK), so
+ * that both read the same bytes and PCRE2 could never have reached the
+ * window's end (hard partial). *out NULL when not; -1 out of memory.
+ */
+static int rule_shape(const struct rule *r, struct shape **out)
+{
+	struct shape s;
+
+	*out = NULL;
+	if (r->before || shape_parse(r->pattern, &s) || s.max_extent + 1 > (size_t)r->max_len + CTX_SLACK)
+		return 0;
+	if (!(*out = malloc(sizeof(s))))
+		return -1;
+	memcpy(*out, &s, sizeof(s));
+	return 0;
+}
+
 struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 {
 	struct detector *d = calloc(1, sizeof(*d));
@@ -391,6 +439,10 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 		if (r->run && !(dr->run = run_class(d, r))) {
 			util_seterr(err, errsz, "%s:%u: rule '%s': more than %d distinct run classes",
 				    r->file, r->line, r->id, MAX_RUN_CLASSES);
+			goto fail;
+		}
+		if (rule_shape(r, &dr->shape)) {
+			util_seterr(err, errsz, "out of memory");
 			goto fail;
 		}
 		if (r->max_len + r->before > maxspan)
@@ -504,7 +556,6 @@ static struct cand *cand_push(struct detector *d)
 		d->cands = nc;
 		d->capcands = cap;
 	}
-	memset(&d->cands[d->ncands], 0, sizeof(struct cand));
 	return &d->cands[d->ncands++];
 }
 
@@ -751,18 +802,125 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 	}
 }
 
+/*
+ * The flood bound decided where a match is found, not in the report
+ * loop: without a lookup (no ledger) no finding can be managed, so once
+ * a rule has kept flood_cap distinct secrets in this raw buffer's
+ * region, each new one there is counted (findings_capped) and costs no
+ * checksum, placeholder or entropy check, no candidate and no report
+ * pass; its later copies are counted too. A dense flood (3 million AWS
+ * key ids in 64 MiB) spent most of its time on checks of findings it
+ * was never going to list. What is reported is what the report loop's
+ * bound would report: the first flood_cap distinct secrets of the rule
+ * that pass the checks, and their repeats. What is counted differs:
+ * a look-alike past the bound is counted capped, not rejected. Not for
+ * a generic rule (dedupe may drop its matches) nor in a decoded view
+ * (views.c bounds those by their raw place).
+ */
+static int flood_on(const struct detector *d);
+static int flood_early(const struct detector *d, const struct drule *dr, size_t c0)
+{
+	return !d->known && flood_on(d) && !d->in_view && !dr->r->generic && c0 >= d->cur_lo && c0 < d->cur_hi;
+}
+
+/* A match of rule ri at buf[m0..m1) with capture [c0, c1): checked,
+ * and a candidate when it passes. */
+static int rule_found(struct detector *d, unsigned ri, const unsigned char *buf, size_t kpos, size_t m0, size_t m1,
+		      size_t c0, size_t c1)
+{
+	struct drule *dr = &d->rules[ri];
+	const struct rule *r = dr->r;
+	struct memo *e;
+	int cv, ok, fresh = 0, early;
+
+	/* Never let a search restart inside what it just covered. */
+	dr->scan_pos = m1 > kpos ? m1 : kpos + 1;
+	/* Longer than the rule allows (it ended in the window's context
+	 * slack): a token cut there would have a hash that matches nothing.
+	 * Said, not reported. */
+	if (m1 - m0 > r->max_len) {
+		d->st.too_long++;
+		return 0;
+	}
+	if (c0 == PCRE2_UNSET || c1 <= c0)
+		return 0;
+	e = memo_get(d, ri, buf, c0, c1 - c0, &fresh);
+	early = flood_early(d, dr, c0);
+	if (early && e && !fresh && e->capped) {
+		d->st.findings_capped++;
+		return 0;
+	}
+	if (early && (!e || fresh) && dr->flood_kept >= d->flood_cap) {
+		/* past the bound: counted, not checked (see flood_early) */
+		if (e)
+			e->capped = 1;
+		d->st.findings_capped++;
+		return 0;
+	}
+	if (e && !fresh) {
+		ok = e->accepted;
+		cv = e->cv;
+	} else {
+		ok = accept(d, r, buf + c0, c1 - c0, &cv);
+		if (e) {
+			e->accepted = (int8_t)ok;
+			e->cv = (int8_t)cv;
+		}
+	}
+	if (!ok) {
+		d->st.rejected++;
+		return 0;
+	}
+	if (early && (!e || fresh))
+		dr->flood_kept++;
+	struct cand *c = cand_push(d);
+	if (!c)
+		return -ENOMEM;
+	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
+	c->start = c0;
+	c->len = (uint32_t)(c1 - c0);
+	c->rule = ri;
+	c->checksum_valid = (int8_t)cv;
+	c->generic = (uint8_t)r->generic;
+	return 0;
+}
+
+/*
+ * A rule with a shape, away from the buffer's end and not in a cut
+ * buffer: matched natively at its keyword, with the window PCRE2 would
+ * get, so with PCRE2's answer (shape.h) and no call. 1: done (rc set);
+ * 0: not here, search with PCRE2.
+ */
+static int try_shape(struct detector *d, unsigned ri, const unsigned char *buf, size_t len, size_t kpos, int *rc)
+{
+	struct drule *dr = &d->rules[ri];
+	size_t we = kpos + dr->r->max_len + CTX_SLACK, mend;
+
+	if (!dr->shape || d->cut || we >= len)
+		return 0;
+	d->st.shape_calls++;
+	if (!shape_match(dr->shape, buf, we, kpos, &mend)) {
+		dr->last_miss = kpos;
+		dr->scan_pos = kpos + 1;
+		*rc = 0;
+		return 1;
+	}
+	*rc = rule_found(d, ri, buf, kpos, kpos, mend, kpos, mend);
+	return 1;
+}
+
 /* A keyword of rule ri ends at buf[kpos..]: a match of the rule that
  * starts at most `before` ahead of it and is at most max_len long. */
 static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, const unsigned char *buf,
 					      size_t len, size_t kpos)
 {
 	struct drule *dr = &d->rules[ri];
-	const struct rule *r = dr->r;
 	struct search sr;
-	struct memo *e;
 	PCRE2_SIZE *ov;
-	int rc, cv, ok, fresh = 0;
+	int rc;
 
+	if (try_shape(d, ri, buf, len, kpos, &rc))
+		return rc;
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
 	ov = pcre2_get_ovector_pointer(d->md);
 	if (rc == PCRE2_ERROR_PARTIAL) {
@@ -790,47 +948,12 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 		dr->scan_pos = kpos + 1;
 		return 0;
 	}
-	ov = pcre2_get_ovector_pointer(d->md);
 	/* A match that reaches the end of the buffer may go on in the next. */
 	if (sr.we == len && ov[1] + CTX_SLACK > len)
 		seam_open(d, ov[0]);
-	/* Never let a search restart inside what it just covered. */
-	dr->scan_pos = ov[1] > kpos ? ov[1] : kpos + 1;
-	/* Longer than the rule allows (it ended in the window's context
-	 * slack): a token cut there would have a hash that matches nothing.
-	 * Said, not reported. */
-	if (ov[1] - ov[0] > r->max_len) {
-		d->st.too_long++;
-		return 0;
-	}
-	if (rc < 2 || ov[2] == PCRE2_UNSET || ov[3] <= ov[2])
-		return 0;
-	e = memo_get(d, ri, buf, ov[2], ov[3] - ov[2], &fresh);
-	if (e && !fresh) {
-		ok = e->accepted;
-		cv = e->cv;
-	} else {
-		ok = accept(d, r, buf + ov[2], ov[3] - ov[2], &cv);
-		if (e) {
-			e->accepted = (int8_t)ok;
-			e->cv = (int8_t)cv;
-		}
-	}
-	if (!ok) {
-		d->st.rejected++;
-		return 0;
-	}
-	struct cand *c = cand_push(d);
-	if (!c)
-		return -ENOMEM;
-	c->memo = e ? (uint32_t)(e - d->memo) : MEMO_NONE;
-	c->start = ov[2];
-	c->len = ov[3] - ov[2];
-	c->rule = ri;
-	c->checksum_valid = cv;
-	c->generic = r->generic;
-	c->token_id = -1;
-	return 0;
+	if (rc < 2)
+		return rule_found(d, ri, buf, kpos, ov[0], ov[1], PCRE2_UNSET, PCRE2_UNSET);
+	return rule_found(d, ri, buf, kpos, ov[0], ov[1], ov[2], ov[3]);
 }
 
 /* The cheap reasons not to search, inline; then try_rule. */
@@ -846,7 +969,13 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 		d->st.skipped_hits++;
 		return 0;
 	}
+	/* the run gate first: a run too long moves the rule's cursor past
+	 * the rest of its hits ("twd_" repeated); then a shape's lead (\b,
+	 * a look-behind: one byte before the keyword), which most hits of
+	 * keyword-dense text fail */
 	if (run_gate(dr, buf, len, i, i + e->len))
+		return 0;
+	if (dr->shape && !shape_lead_ok(dr->shape, buf, len, i))
 		return 0;
 	return try_rule(d, e->rule, buf, len, i);
 }
@@ -911,6 +1040,28 @@ static const unsigned char *b64u_class(void)
 	return t;
 }
 
+/* A known opaque token at buf[start..+n): a candidate, its hash kept. */
+static int opaque_push(struct detector *d, size_t start, size_t n, const unsigned char sha[32], long long id)
+{
+	struct cand *c;
+
+	if (d->nopq == d->capopq) {
+		size_t cap = d->capopq ? d->capopq * 2 : 16;
+		struct opq *no = realloc(d->opq, cap * sizeof(*no));
+		if (!no)
+			return -1;
+		d->opq = no;
+		d->capopq = cap;
+	}
+	if (!(c = cand_push(d)))
+		return -1;
+	memcpy(d->opq[d->nopq].sha, sha, 32);
+	d->opq[d->nopq].token_id = id;
+	*c = (struct cand){ .start = start, .len = (uint32_t)n, .memo = (uint32_t)d->nopq++,
+			    .rule = (uint32_t)d->nrules };
+	return 0;
+}
+
 /* Runs of exactly a registered length, bounded by non-base64url bytes. */
 static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
@@ -933,17 +1084,8 @@ static int opaque_pass(struct detector *d, const unsigned char *buf, size_t len)
 			sha256_ctx_digest(d->hash, buf + i, n, sha);
 			d->st.opaque_hashed++;
 			if (d->known(d->known_ctx, sha, &id) == 1) {
-				struct cand *c = cand_push(d);
-				if (!c)
+				if (opaque_push(d, i, n, sha, id))
 					return -ENOMEM;
-				c->memo = MEMO_NONE;
-				c->start = i;
-				c->len = n;
-				c->rule = (unsigned)d->nrules;
-				c->known = 1;
-				c->token_id = id;
-				memcpy(c->sha, sha, 32);
-				c->hashed = 1;
 			}
 		}
 		i = j;
@@ -1051,22 +1193,28 @@ int detector_flood_view(struct detector *d, const struct detect_match *m, size_t
 	return 0; /* opaque: known, never here */
 }
 
-static void cand_lookup(struct detector *d, struct cand *c, struct memo *e, const unsigned char *buf)
+static void cand_lookup(struct detector *d, const struct cand *c, struct memo *e, const unsigned char *buf,
+			struct found *f)
 {
-	if (!c->hashed && e && e->hashed) {
-		memcpy(c->sha, e->sha, 32);
-		c->known = e->known;
-		c->token_id = e->token_id;
-	} else if (!c->hashed) {
-		sha256_ctx_digest(d->hash, buf + c->start, c->len, c->sha);
-		if (d->known && d->known(d->known_ctx, c->sha, &c->token_id) == 1)
-			c->known = 1;
+	if (c->rule == d->nrules) { /* opaque: hashed to be found */
+		memcpy(f->sha, d->opq[c->memo].sha, 32);
+		f->known = 1;
+		f->token_id = d->opq[c->memo].token_id;
+	} else if (e && e->hashed) {
+		memcpy(f->sha, e->sha, 32);
+		f->known = e->known;
+		f->token_id = e->token_id;
+	} else {
+		f->known = 0;
+		sha256_ctx_digest(d->hash, buf + c->start, c->len, f->sha);
+		if (d->known && d->known(d->known_ctx, f->sha, &f->token_id) == 1)
+			f->known = 1;
 		else
-			c->token_id = -1;
+			f->token_id = -1;
 		if (e) {
-			memcpy(e->sha, c->sha, 32);
-			e->known = (int8_t)c->known;
-			e->token_id = c->token_id;
+			memcpy(e->sha, f->sha, 32);
+			e->known = (int8_t)f->known;
+			e->token_id = f->token_id;
 			e->hashed = 1;
 		}
 	}
@@ -1075,9 +1223,9 @@ static void cand_lookup(struct detector *d, struct cand *c, struct memo *e, cons
 /* The candidate's hash and lookup, once per distinct secret in the
  * buffer. 1: not to be reported, and counted: a repeat past
  * DETECT_REPEATS_PER_BUFFER, or past the flood bound. */
-static int cand_hash(struct detector *d, struct cand *c, const unsigned char *buf)
+static int cand_hash(struct detector *d, const struct cand *c, const unsigned char *buf, struct found *f)
 {
-	struct memo *e = c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
+	struct memo *e = c->rule < d->nrules && c->memo != MEMO_NONE ? &d->memo[c->memo] : NULL;
 	/* outside the caller's region: another buffer reports it, or has */
 	int outside = !d->in_view && (c->start < d->cur_lo || c->start >= d->cur_hi);
 	/* a view's findings meet the bound in views.c, where their raw
@@ -1088,10 +1236,10 @@ static int cand_hash(struct detector *d, struct cand *c, const unsigned char *bu
 	 * bound needs no hash: a flood then costs no SHA-256 a copy. */
 	if (flood && !d->known && flood_capped(d, c->rule, e))
 		return 1;
-	cand_lookup(d, c, e, buf);
+	cand_lookup(d, c, e, buf, f);
 	if (outside)
 		return 0;
-	if (flood && d->known && !c->known && flood_capped(d, c->rule, e))
+	if (flood && d->known && !f->known && flood_capped(d, c->rule, e))
 		return 1;
 	if (!e)
 		return 0;
@@ -1117,6 +1265,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	int rc;
 
 	d->ncands = 0;
+	d->nopq = 0;
 	memo_reset(d);
 	if (!d->in_view) { /* the region holds for this scan only */
 		d->cur_lo = d->rep_lo;
@@ -1135,6 +1284,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		if (!d->in_view) {
 			d->rules[i].limit_hits = 0;
 			d->rules[i].flood_reported = 0;
+			d->rules[i].flood_kept = 0;
 		}
 		d->rules[i].last_miss = NONE_POS;
 	}
@@ -1164,8 +1314,9 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	for (size_t i = 0; i < d->ncands; i++) {
 		struct cand *c = &d->cands[i];
 		struct detect_match m = { 0 };
+		struct found f;
 
-		if (cand_hash(d, c, buf))
+		if (cand_hash(d, c, buf, &f))
 			continue;
 		if (c->rule < d->nrules) {
 			const struct rule *r = d->rules[c->rule].r;
@@ -1179,10 +1330,10 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 		}
 		m.start = c->start;
 		m.len = c->len;
-		memcpy(m.sha256, c->sha, 32);
+		memcpy(m.sha256, f.sha, 32);
 		m.checksum_valid = c->checksum_valid;
-		m.known = c->known;
-		m.token_id = c->known ? c->token_id : -1;
+		m.known = f.known;
+		m.token_id = f.known ? f.token_id : -1;
 		m.raw_start = c->start;
 		m.raw_len = c->len;
 		rc = fn(ctx, &m, buf, len);

@@ -186,6 +186,7 @@ struct detect_stats {
 	uint64_t bytes;
 	uint64_t keyword_hits;
 	uint64_t regex_calls;
+	uint64_t shape_calls;     /* matches tried natively instead (shape.h) */
 	uint64_t limit_hits;      /* loss: a search stopped at a PCRE2 match, depth or heap
 				   * limit, or out of JIT stack; treated as no match */
 	uint64_t too_long;        /* loss: a match longer than its rule's max_len (a token
@@ -224,5 +225,7 @@ double detect_entropy(const unsigned char *s, size_t n);
 int detect_entropy_below(const unsigned char *s, size_t n, double min);
 /* True for documentation placeholders: xxxx, EXAMPLE, your-token-here... */
 int detect_is_placeholder(const unsigned char *s, size_t n);
+/* The same, byte by byte whatever the CPU (tests compare the two). */
+int detect_is_placeholder_scalar(const unsigned char *s, size_t n);
 
 #endif

@@ -976,6 +976,67 @@ static void test_flood_capped_counted(void **state)
 	free(text);
 }
 
+/*
+ * Without a lookup the flood bound is decided where a match is found
+ * (detect.c flood_early): past it a new secret is counted, not checked.
+ * What is reported must stay what the report loop's bound reports: the
+ * first CAP distinct secrets that pass their checks (a decoy before the
+ * bound is rejected and does not count towards it), and copies of a
+ * reported one after the bound (repeats, not a flood). A decoy past the
+ * bound is counted capped, not rejected: its check was not made.
+ */
+static void test_flood_bound_at_the_match(void **state)
+{
+	enum { DISTINCT = 120, CAP = 40, DECOY_AT = 10, COPIES = 3 };
+	struct detector *d = newdet(rs);
+	char toks[DISTINCT][48], decoy[48], decoy2[48];
+	size_t cap = (DISTINCT + COPIES + 5) * 48, n = 0;
+	char *text = malloc(cap);
+	struct detect_stats st0, st;
+	struct found *f;
+	(void)state;
+
+	assert_non_null(text);
+	tm_github(decoy, "ghp_");
+	decoy[strlen(decoy) - 1] = decoy[strlen(decoy) - 1] == 'A' ? 'B' : 'A'; /* its CRC fails */
+	tm_github(decoy2, "ghp_");
+	decoy2[strlen(decoy2) - 1] = decoy2[strlen(decoy2) - 1] == 'A' ? 'B' : 'A';
+	for (int i = 0; i < DISTINCT; i++) {
+		tm_github(toks[i], "ghp_");
+		if (i == DECOY_AT)
+			n += (size_t)sprintf(text + n, "%s ", decoy);
+		n += (size_t)sprintf(text + n, "%s ", toks[i]);
+	}
+	for (int c = 0; c < COPIES; c++) /* copies of a reported secret, past the bound */
+		n += (size_t)sprintf(text + n, "%s ", toks[3]);
+	n += (size_t)sprintf(text + n, "%s ", decoy);  /* the decoy again, past it */
+	n += (size_t)sprintf(text + n, "%s\n", decoy2); /* a new decoy past it */
+	detector_set_flags(d, DETECT_COLLAPSE_REPEATS);
+	detector_set_flood_cap(d, CAP);
+	detector_set_known(d, NULL, NULL, NULL, 0);
+	detector_stats(d, &st0);
+	f = scan(d, text, n);
+	detector_stats(d, &st);
+	assert_int_equal(f->n, CAP + COPIES);
+	for (int i = 0; i < CAP; i++) {
+		unsigned char h[32];
+		sha(toks[i], strlen(toks[i]), h);
+		assert_memory_equal(f->m[i].sha256, h, 32);
+	}
+	for (int c = 0; c < COPIES; c++) {
+		unsigned char h[32];
+		sha(toks[3], strlen(toks[3]), h);
+		assert_memory_equal(f->m[CAP + c].sha256, h, 32);
+	}
+	/* the decoy before the bound was checked (rejected), and its copy
+	 * past it is rejected again, from the memo; the new decoy past the
+	 * bound was not checked: counted with the capped */
+	assert_int_equal(st.rejected - st0.rejected, 2);
+	assert_int_equal(st.findings_capped - st0.findings_capped, DISTINCT - CAP + 1);
+	detector_free(d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -994,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_repeats_collapsed_counted),
 		cmocka_unit_test(test_memo_full_loses_nothing),
 		cmocka_unit_test(test_flood_capped_counted),
+		cmocka_unit_test(test_flood_bound_at_the_match),
 		cmocka_unit_test(test_redaction_hides_every_repeat),
 		cmocka_unit_test(test_newline_count_exact),
 	};

@@ -1,0 +1,201 @@
+/* Tests for user/detect/shape.c: the native matcher says what PCRE2 says.
+ * Every built-in rule with a shape, and patterns made to exercise the
+ * parts (alternatives one a prefix of another, greedy repeats giving way,
+ * \b beside '-', a cut subject), are matched both ways at every position
+ * of random and edge inputs; the answer and the capture must agree. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include "detect/rules.h"
+#include "detect/shape.h"
+
+/* What the matcher is compared with: PCRE2, anchored at pos, subject buf[0..end). */
+static int pcre_at(pcre2_code *re, pcre2_match_data *md, const unsigned char *buf, size_t end, size_t pos,
+		   size_t *mend)
+{
+	int rc = pcre2_match(re, buf, end, pos, PCRE2_ANCHORED, md, NULL);
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	assert_true(rc >= 2);
+	assert_int_equal(ov[0], pos);
+	assert_int_equal(ov[2], pos); /* the capture is the whole match */
+	assert_int_equal(ov[3], ov[1]);
+	*mend = ov[1];
+	return 1;
+}
+
+/* One item's bytes, near what it accepts: a literal, now and then with
+ * a byte's case flipped; a run of the set near the repeat's bounds, now
+ * and then with a byte from outside it. */
+static size_t put_item(unsigned char *buf, size_t i, size_t len, const struct shape_item *it)
+{
+	if (it->kind == SHAPE_LITS) {
+		unsigned a = (unsigned)rand() % it->nalts;
+		for (unsigned c = 0; c < it->alen[a] && i < len; c++)
+			buf[i++] = it->alt[a][c] ^ (rand() % 16 == 0 ? 0x20 : 0);
+		return i;
+	}
+	size_t n = it->n + (size_t)(rand() % (int)(it->m - it->n + 1));
+	if (rand() % 4 == 0) /* just past either bound */
+		n = rand() % 2 ? it->m + 1 : it->n - (it->n > 0);
+	for (size_t c = 0; c < n && i < len; c++) {
+		unsigned b;
+		do
+			b = (unsigned)rand() % 128;
+		while (!it->in[b] && rand() % 256);
+		buf[i++] = (unsigned char)b;
+	}
+	return i;
+}
+
+/* Bytes a hostile input is made of: whole near-matches of the shape,
+ * single items, and the edges (space, '-', '_', '.', 0xff, any byte). */
+static void fill(unsigned char *buf, size_t len, const struct shape *s, unsigned seed)
+{
+	static const char edge[] = " -_.\xff";
+
+	srand(seed);
+	for (size_t i = 0; i < len;) {
+		switch (rand() % 5) {
+		case 0:
+			buf[i++] = (unsigned char)edge[rand() % 5];
+			break;
+		case 1:
+			buf[i++] = (unsigned char)(rand() % 256);
+			break;
+		case 2:
+			i = put_item(buf, i, len, &s->items[(size_t)rand() % s->nitems]);
+			break;
+		default:
+			for (size_t k = 0; k < s->nitems; k++)
+				i = put_item(buf, i, len, &s->items[k]);
+			if (i < len && rand() % 2)
+				buf[i++] = (unsigned char)edge[rand() % 5];
+		}
+	}
+}
+
+/* Every position of many inputs, the whole subject and cut ones; returns
+ * how many matches were seen (so a test can insist on some). */
+static size_t compare(const char *pattern, unsigned rounds)
+{
+	struct shape *s = malloc(sizeof(*s));
+	pcre2_code *re;
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	int ec;
+	PCRE2_SIZE off;
+	size_t matches = 0;
+	unsigned char buf[1200];
+
+	assert_non_null(s);
+	assert_int_equal(shape_parse(pattern, s), 0);
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &ec, &off, NULL);
+	assert_non_null(re);
+	for (unsigned seed = 1; seed <= rounds; seed++) {
+		size_t len = 1 + seed % sizeof(buf);
+		fill(buf, len, s, seed);
+		for (size_t cut = 0; cut < 40 && cut < len; cut += 1 + (size_t)rand() % 17)
+			for (size_t pos = 0, end = len - cut; pos <= end; pos++) {
+				size_t want = 0, got = 0;
+				int w = pcre_at(re, md, buf, end, pos, &want);
+				int g = shape_match(s, buf, end, pos, &got);
+
+				if (w != g || want != got)
+					fail_msg("%s: seed %u end %zu pos %zu: pcre2 %d..%zu, shape %d..%zu", pattern, seed, end,
+						 pos, w, want, g, got);
+				matches += (size_t)w;
+				assert_true(!w || want - pos <= s->max_extent);
+			}
+	}
+	pcre2_code_free(re);
+	pcre2_match_data_free(md);
+	free(s);
+	return matches;
+}
+
+/* Which built-in rules are shapes: a rule that stops being one would
+ * quietly cost a PCRE2 call a keyword again. */
+static void test_builtin_rules_agree(void **state)
+{
+	static const char *const shaped[] = { "anthropic", "aws-access-key-id", "github-classic",
+					      "github-fine-grained", "gitlab-pat", "google-api-key", "npm",
+					      "openai", "openai-legacy", "slack", "stripe", "tokenward" };
+	struct ruleset *rs;
+	char err[256];
+	size_t nshaped = 0;
+
+	(void)state;
+	assert_int_equal(rules_load_builtin(&rs, err, sizeof(err)), 0);
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		const struct rule *r = rules_get(rs, i);
+		struct shape s;
+		int want = 0;
+
+		for (size_t k = 0; k < sizeof(shaped) / sizeof(shaped[0]); k++)
+			want |= !strcmp(r->id, shaped[k]);
+		if (shape_parse(r->pattern, &s)) {
+			assert_false(want);
+			continue;
+		}
+		assert_true(want);
+		nshaped++;
+		assert_true(s.max_extent <= r->max_len);
+		size_t nm = compare(r->pattern, 600);
+		print_message("%s: %zu matches\n", r->id, nm);
+		if (nm < 50)
+			fail_msg("%s: too few matches to compare", r->id);
+	}
+	assert_int_equal(nshaped, sizeof(shaped) / sizeof(shaped[0]));
+	rules_free(rs);
+}
+
+static void test_parts_agree(void **state)
+{
+	static const char *const pats[] = {
+		"\\b((?:sk|sk-x)-[a-z-]{2,6})\\b",       /* a prefix alternative; greedy with \b and '-' */
+		"(?<![a-z])((?:ab|a)[a-c]{0,4})\\b",     /* alternatives that overlap the repeat */
+		"\\b(-[a-z]{1,3})\\b",                   /* \b before a non-word byte */
+		"((?:x|xy|xyz)[yz]{1,2})(?![z])",        /* giving way to satisfy the look-ahead */
+		"\\b(a[0-9]{2}-[a-z_-]{3,5}+)(?![a-z])", /* possessive: no giving way */
+		"(q[a-c][0-9]{3})",                      /* no edges at all */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (compare(pats[i], 400) < 50)
+			fail_msg("%s: too few matches to compare", pats[i]);
+}
+
+/* Anything outside the grammar stays with PCRE2. */
+static void test_not_shapes(void **state)
+{
+	static const char *const pats[] = {
+		"(?i)\\b(x[a-z]{3})", "\\b(a+)\\b", "(a|b)", "\\b([^a]{3})", "\\b(x[a-z]{3,}+)",
+		"\\b([a-z]{2,3}[0-9])", "\\b(\\d{3})", "(x)(y)", "x(y)", "(y)z", "\\b(a[b-]c])",
+		"((?:ab)?c)", "(a[a-z]{2,3}?)", "([z-a])", "()", "\\b(a{2})", "(a.b)",
+	};
+	struct shape s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		if (!shape_parse(pats[i], &s))
+			fail_msg("'%s' parsed as a shape", pats[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_builtin_rules_agree),
+		cmocka_unit_test(test_parts_agree),
+		cmocka_unit_test(test_not_shapes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

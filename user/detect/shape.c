@@ -1,0 +1,287 @@
+/* Fixed-shape rules matched without PCRE2: see shape.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "detect/shape.h"
+
+/* The bytes a shape may name outside a set: none is a metacharacter. */
+static int plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* PCRE2's \w with its default tables (no UCP, no locale). */
+static int is_word(unsigned char c)
+{
+	return plain(c) && c != '-';
+}
+
+/* "[...]" at *p: its bytes into in[]. */
+static int parse_set(const char **p, unsigned char in[256])
+{
+	const char *s = *p + 1;
+
+	memset(in, 0, 256);
+	if (*s == ']')
+		return -1;
+	while (*s && *s != ']') {
+		unsigned char a = (unsigned char)*s;
+
+		if (!plain(a))
+			return -1;
+		if (a != '-' && s[1] == '-' && s[2] && s[2] != ']') {
+			unsigned char b = (unsigned char)s[2];
+			if (!plain(b) || b == '-' || b < a)
+				return -1;
+			for (unsigned c = a; c <= b; c++)
+				in[c] = 1;
+			s += 3;
+			continue;
+		}
+		/* a '-' counts as itself only first or last */
+		if (a == '-' && s != *p + 1 && s[1] != ']')
+			return -1;
+		in[a] = 1;
+		s++;
+	}
+	if (*s != ']')
+		return -1;
+	*p = s + 1;
+	return 0;
+}
+
+static int parse_num(const char **p, unsigned *out)
+{
+	char *e;
+	unsigned long v;
+
+	if (**p < '0' || **p > '9')
+		return -1;
+	v = strtoul(*p, &e, 10);
+	if (v > 65535)
+		return -1;
+	*out = (unsigned)v;
+	*p = e;
+	return 0;
+}
+
+/* The quantifier after a set, if any: {N}, {N,M}, {N,M}+. */
+static int parse_quant(const char **p, struct shape_item *it)
+{
+	const char *s = *p;
+
+	it->n = it->m = 1;
+	if (*s == '?' || *s == '*' || *s == '+')
+		return -1;
+	if (*s != '{')
+		return 0;
+	s++;
+	if (parse_num(&s, &it->n))
+		return -1;
+	it->m = it->n;
+	if (*s == ',') {
+		s++;
+		if (parse_num(&s, &it->m) || it->m < it->n)
+			return -1;
+	}
+	if (*s++ != '}')
+		return -1;
+	if (*s == '+') {
+		it->possessive = 1;
+		s++;
+	}
+	if (*s == '?' || *s == '*' || *s == '+' || *s == '{')
+		return -1;
+	*p = s;
+	return 0;
+}
+
+/* "(?:LIT|LIT...)" at *p. */
+static int parse_alts(const char **p, struct shape_item *it)
+{
+	const char *s = *p + 3;
+
+	it->kind = SHAPE_LITS;
+	for (;;) {
+		unsigned n = 0;
+
+		if (it->nalts == SHAPE_ALTS)
+			return -1;
+		while (plain((unsigned char)*s)) {
+			if (n == SHAPE_LIT)
+				return -1;
+			it->alt[it->nalts][n++] = (unsigned char)*s++;
+		}
+		if (!n)
+			return -1;
+		it->alen[it->nalts++] = (unsigned char)n;
+		if (*s == ')')
+			break;
+		if (*s++ != '|')
+			return -1;
+	}
+	*p = s + 1;
+	return 0;
+}
+
+static int parse_item(const char **p, struct shape *out)
+{
+	struct shape_item *it;
+
+	if (out->nitems == SHAPE_ITEMS)
+		return -1;
+	it = &out->items[out->nitems];
+	memset(it, 0, sizeof(*it));
+	if (!strncmp(*p, "(?:", 3)) {
+		if (parse_alts(p, it))
+			return -1;
+	} else if (**p == '[') {
+		it->kind = SHAPE_CLASS;
+		if (parse_set(p, it->in) || parse_quant(p, it))
+			return -1;
+	} else if (plain((unsigned char)**p)) {
+		struct shape_item *prev = out->nitems ? it - 1 : NULL;
+
+		/* a run of literal bytes is one item */
+		if (prev && prev->kind == SHAPE_LITS && prev->nalts == 1 && prev->alen[0] < SHAPE_LIT &&
+		    !strchr("?*+{", (*p)[1])) {
+			prev->alt[0][prev->alen[0]++] = (unsigned char)*(*p)++;
+			return 0;
+		}
+		it->kind = SHAPE_LITS;
+		it->nalts = 1;
+		it->alen[0] = 1;
+		it->alt[0][0] = (unsigned char)*(*p)++;
+	} else {
+		return -1;
+	}
+	/* a quantifier on a literal or a group is not a shape */
+	if (it->kind == SHAPE_LITS && (**p == '?' || **p == '*' || **p == '+' || **p == '{'))
+		return -1;
+	out->nitems++;
+	return 0;
+}
+
+/* LEAD or TRAIL at *p: \b, or a negative look (behind or ahead) at one set. */
+static int parse_edge(const char **p, const char *look, int *kind, unsigned char in[256])
+{
+	size_t n = strlen(look);
+
+	*kind = SHAPE_NONE;
+	if (!strncmp(*p, "\\b", 2)) {
+		*kind = SHAPE_WORD_EDGE;
+		*p += 2;
+		return 0;
+	}
+	if (strncmp(*p, look, n))
+		return 0;
+	*p += n;
+	if (**p != '[' || parse_set(p, in) || *(*p)++ != ')')
+		return -1;
+	*kind = SHAPE_NOT_SET;
+	return 0;
+}
+
+static size_t item_max(const struct shape_item *it)
+{
+	size_t m = 0;
+
+	if (it->kind == SHAPE_CLASS)
+		return it->m;
+	for (unsigned a = 0; a < it->nalts; a++)
+		if (it->alen[a] > m)
+			m = it->alen[a];
+	return m;
+}
+
+int shape_parse(const char *pattern, struct shape *out)
+{
+	const char *p = pattern;
+
+	memset(out, 0, sizeof(*out));
+	if (parse_edge(&p, "(?<!", &out->lead, out->lead_in) || *p++ != '(' || *p == '?')
+		return -1;
+	while (*p && *p != ')')
+		if (parse_item(&p, out))
+			return -1;
+	if (*p++ != ')' || !out->nitems)
+		return -1;
+	if (parse_edge(&p, "(?!", &out->trail, out->trail_in) || *p)
+		return -1;
+	/* only the last item may vary: the rest never need to give way */
+	for (size_t i = 0; i + 1 < out->nitems; i++)
+		if (out->items[i].kind == SHAPE_CLASS && out->items[i].n != out->items[i].m)
+			return -1;
+	for (size_t i = 0; i < out->nitems; i++)
+		out->max_extent += item_max(&out->items[i]);
+	return 0;
+}
+
+static int word_at(const unsigned char *buf, size_t end, size_t i)
+{
+	return i < end && is_word(buf[i]);
+}
+
+static int edge_ok(int kind, const unsigned char in[256], const unsigned char *buf, size_t end, size_t pos,
+		   int behind)
+{
+	if (kind == SHAPE_WORD_EDGE)
+		return (pos > 0 && word_at(buf, end, pos - 1)) != word_at(buf, end, pos);
+	if (kind == SHAPE_NOT_SET) {
+		if (behind)
+			return pos == 0 || pos > end || !in[buf[pos - 1]];
+		return pos >= end || !in[buf[pos]];
+	}
+	return 1;
+}
+
+int shape_lead_ok(const struct shape *s, const unsigned char *buf, size_t end, size_t pos)
+{
+	return edge_ok(s->lead, s->lead_in, buf, end, pos, 1);
+}
+
+static int trail_ok(const struct shape *s, const unsigned char *buf, size_t end, size_t pos)
+{
+	return edge_ok(s->trail, s->trail_in, buf, end, pos, 0);
+}
+
+/* Items k.. from p, backtracking as PCRE2 does: alternatives in order,
+ * then a greedy last repeat from its longest down. */
+static int match_from(const struct shape *s, size_t k, const unsigned char *buf, size_t end, size_t p,
+		      size_t *mend)
+{
+	const struct shape_item *it;
+
+	if (k == s->nitems) {
+		if (!trail_ok(s, buf, end, p))
+			return 0;
+		*mend = p;
+		return 1;
+	}
+	it = &s->items[k];
+	if (it->kind == SHAPE_LITS) {
+		for (unsigned a = 0; a < it->nalts; a++)
+			if (p + it->alen[a] <= end && !memcmp(buf + p, it->alt[a], it->alen[a]) &&
+			    match_from(s, k + 1, buf, end, p + it->alen[a], mend))
+				return 1;
+		return 0;
+	}
+	size_t got = 0;
+
+	while (got < it->m && p + got < end && it->in[buf[p + got]])
+		got++;
+	if (got < it->n)
+		return 0;
+	if (it->n == it->m || it->possessive)
+		return match_from(s, k + 1, buf, end, p + got, mend);
+	for (size_t j = got + 1; j-- > it->n;)
+		if (match_from(s, k + 1, buf, end, p + j, mend))
+			return 1;
+	return 0;
+}
+
+int shape_match(const struct shape *s, const unsigned char *buf, size_t end, size_t pos, size_t *mend)
+{
+	if (pos > end || !shape_lead_ok(s, buf, end, pos))
+		return 0;
+	return match_from(s, 0, buf, end, pos, mend);
+}
