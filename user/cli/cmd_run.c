@@ -827,10 +827,6 @@ static int reload_config(struct run *run)
 			dirs[nd++] = *d;
 	if (!run->o.rules_flag)
 		dirs[nd] = NULL;
-	if (!run->o.flood_cap_flag) {   /* a flag wins over the file */
-		run->o.flood_cap = n->flood_cap;
-		pipeline_set_flood_cap(run->pipe, (size_t)n->flood_cap);
-	}
 	if (pipeline_reload_rules(run->pipe, dirs, err, sizeof(err))) {
 		log_error("SIGHUP: the new rules were not loaded, the old ones stay: %s", err);
 		outputs_abort(next);
@@ -839,6 +835,10 @@ static int reload_config(struct run *run)
 		return -1;
 	}
 	log_info("SIGHUP: rules reloaded");
+	if (!run->o.flood_cap_flag) {   /* a flag wins over the file; only a config in use changes it */
+		run->o.flood_cap = n->flood_cap;
+		pipeline_set_flood_cap(run->pipe, (size_t)n->flood_cap);
+	}
 	reload_outputs(run, n, next, sinks);
 	reload_warn_restart(run->cfg, n);
 	/* the revoker reads policy on this thread (revoker_submit): a plain copy */
