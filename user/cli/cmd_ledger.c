@@ -517,164 +517,205 @@ int cli_parse_spec(const char *cmd, int argc, char **argv, const char *allowed, 
 	return -1;
 }
 
+/* The token from standard input: one printable word, never from argv. */
+static int register_read_token(const char *cmd, char **tok, size_t *n)
+{
+	int r;
+
+	if (isatty(STDIN_FILENO))
+		return cmd_usage_error(cmd, "pipe the token on standard input");
+	if ((r = read_stdin_token(tok, n)))
+		return cmd_usage_error(cmd, r == -E2BIG ? "standard input is larger than a token (64 KiB)"
+							: "cannot read standard input");
+	if (*n == 0)
+		return cmd_usage_error(cmd, "standard input is empty: pipe the token in");
+	for (size_t i = 0; i < *n; i++)
+		if ((unsigned char)(*tok)[i] <= ' ' || (unsigned char)(*tok)[i] >= 0x7f)
+			return cmd_usage_error(cmd, "standard input must hold exactly one token "
+					       "(printable, no spaces)");
+	return 0;
+}
+
+/* twd_, JWT (its claims parsed and redacted) or opaque, which must be
+ * findable: a registered token that is never seen is worse than a refusal. */
+static int register_classify(const char *cmd, const char *tok, size_t n, struct ledger_token *t,
+			     struct jwt_claims *jc)
+{
+	char err[512];
+
+	if (token_validate(tok, n)) {
+		t->format = LEDGER_FMT_TWD;
+	} else if (jwt_looks_like(tok, n)) {
+		t->format = LEDGER_FMT_JWT;
+		if (jwt_parse(tok, n, jc, err, sizeof(err)))
+			return cmd_usage_error(cmd, "%s", err);
+		if (claims_redact(jc))
+			return cmd_usage_error(cmd, "out of memory");
+	} else {
+		t->format = LEDGER_FMT_OPAQUE;
+		if (detect_opaque_check(tok, n, err, sizeof(err)))
+			return cmd_usage_error(cmd, "standard input is not a token tokenward can find "
+					       "(not a twd_ token or a JWT, and %s)", err);
+	}
+	return 0;
+}
+
+/* Audience: the flags, else the JWT's aud claims that name a destination. */
+static int register_audience(const char *cmd, struct cli_spec *s, const struct jwt_claims *jc,
+			     struct ledger_token *t)
+{
+	char err[512];
+
+	if (s->naud == 0) {
+		for (size_t i = 0; i < jc->naud && s->naud < CLI_AUD_MAX; i++) {
+			struct audience a;
+			if (!freetext_holds_secret(jc->aud[i], strlen(jc->aud[i]), NULL) &&
+			    !audience_parse(jc->aud[i], &a, err, sizeof(err)))
+				s->aud[s->naud++] = jc->aud[i];
+			else
+				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
+					cmd, cmd_safe_arg(jc->aud[i], err, sizeof(err)));
+		}
+		if (s->naud == 0)
+			return cmd_usage_error(cmd, "no audience: give --aud%s",
+					       jc->naud ? " (no JWT aud claim names a destination)" : "");
+	}
+	return cli_fill_audience(cmd, s->aud, s->naud, t) ? EXIT_USAGE : 0;
+}
+
+/* Expiry: --exp or --ttl, and never later than the JWT's own exp. */
+static int register_expiry(const char *cmd, const struct cli_spec *s, const struct jwt_claims *jc,
+			   struct ledger_token *t, int64_t now)
+{
+	char err[512];
+
+	t->expires_at = s->exp ? s->exp : s->ttl ? now + s->ttl : 0;
+	if (jc->exp && (!t->expires_at || jc->exp < t->expires_at))
+		t->expires_at = jc->exp;
+	if (!t->expires_at)
+		return cmd_usage_error(cmd, "no expiry: give --exp or --ttl");
+	if (token_check_expiry(t->expires_at, now, err, sizeof(err)))
+		return cmd_usage_error(cmd, "%s%s", err, jc->exp && t->expires_at == jc->exp && t->expires_at > now
+				       ? " (the JWT's exp claim): give a nearer --exp or --ttl" : "");
+	return 0;
+}
+
+/* The record's fields, borrowed from the spec and the claims (released
+ * with NULLs before cli_token_release), and the token's hash. */
+static void register_fill(struct ledger_token *t, const struct cli_spec *s, const struct jwt_claims *jc,
+			  const char *tok, size_t n, int64_t now)
+{
+	t->issuer = (char *)s->issuer;
+	t->task = (char *)s->task;
+	t->scope = (char *)(s->scope ? s->scope : jc->scope);
+	t->subject = (char *)(s->subject ? s->subject : jc->sub);
+	t->jti = jc->jti;
+	t->client_id = jc->client_id;
+	t->actor = jc->actor;
+	t->issued_at = jc->iat && jc->iat <= now ? jc->iat : now;
+	t->status = LEDGER_ACTIVE;
+	t->length = n;
+	sha256_digest(tok, n, t->sha);
+	sha256_to_hex(t->sha, t->sha256);
+	redact_short(tok, n, t->redacted, sizeof(t->redacted));
+}
+
+/* The sealed copy revocation needs, under the ledger's seal key. */
+static int register_seal(const char *cmd, const char *ledger, const char *seal_key_arg, const char *tok,
+			 size_t n, const struct ledger_token *t, unsigned char **sealed, size_t *sealed_len)
+{
+	char err[512], keypath[4096];
+	struct seal_key key;
+	int r;
+
+	if (seal_key_arg)
+		snprintf(keypath, sizeof(keypath), "%s", seal_key_arg);
+	else
+		seal_key_default_path(ledger, keypath, sizeof(keypath));
+	if (seal_key_load(keypath, 1, &key, err, sizeof(err)))
+		return cli_ledger_error(cmd, err);
+	*sealed = malloc(n + SEAL_OVERHEAD);
+	r = *sealed ? seal_encrypt(&key, t->sha256, 64, tok, n, *sealed, sealed_len) : -ENOMEM;
+	seal_key_wipe(&key);
+	return r ? cli_ledger_error(cmd, "cannot seal the token") : 0;
+}
+
+/* The JWT's delegation claims, kept in the token's history. */
+static void register_claims_history(struct ledger *l, const struct ledger_token *t, const struct jwt_claims *jc)
+{
+	cJSON *d;
+	char *dj;
+
+	if (!jc->actor_chain && !jc->at_jwt)
+		return;
+	d = cJSON_CreateObject();
+	if (jc->actor_chain)
+		cJSON_AddStringToObject(d, "act_chain", jc->actor_chain);
+	cJSON_AddBoolToObject(d, "at_jwt", jc->at_jwt);
+	if (jc->iss)
+		cJSON_AddStringToObject(d, "iss", jc->iss);
+	dj = cJSON_PrintUnformatted(d);
+	cJSON_Delete(d);
+	ledger_history_add(l, t->id, "claims", dj);
+	free(dj);
+}
+
+/* The record written: 0, 1 when the token is already there, else 2. */
+static int register_store(const char *cmd, const struct cli_spec *s, struct ledger_token *t,
+			  const struct jwt_claims *jc, const unsigned char *sealed, size_t sealed_len)
+{
+	struct ledger *l = NULL;
+	char err[512];
+	int r, rc;
+
+	if (ledger_open(s->ledger, LEDGER_OPEN_CREATE, &l, err, sizeof(err)))
+		return cli_ledger_error(cmd, err);
+	if ((rc = cli_refuse_known_values(cmd, l, s)))
+		goto out;
+	if ((r = ledger_add(l, t, sealed, sealed_len))) {
+		rc = r == -EEXIST ? 1 : EXIT_USAGE;
+		cmd_error(cmd, "%s", ledger_errmsg(l));
+		goto out;
+	}
+	register_claims_history(l, t, jc);
+	printf("%s\n", t->id);
+	/* The task passed freetext_holds_secret(): shown as `ledger list` shows it. */
+	fprintf(stderr, "tokenward %s: recorded %s (%s, sha256:%.12s) for task %s\n", cmd, t->id,
+		t->redacted, t->sha256, t->task ? t->task : "-");
+out:
+	ledger_close(l);
+	return rc;
+}
+
 static int ledger_register(int argc, char **argv)
 {
 	const char *cmd = "ledger register", *seal_key_arg = NULL;
 	struct ledger_token t = { 0 };
 	struct jwt_claims jc = { 0 };
-	struct seal_key key;
-	struct ledger *l = NULL;
 	struct cli_spec s;
 	unsigned char *sealed = NULL;
 	size_t n = 0, sealed_len = 0;
-	char *tok = NULL, err[512], keypath[4096];
+	char *tok = NULL;
 	int64_t now = time(NULL);
-	int no_seal = 0, r, rc = EXIT_USAGE;
+	int no_seal = 0, rc;
 
-	if ((r = cli_refuse_token_argv(cmd, argc, argv)))
-		return r;
-	if ((r = cli_parse_spec(cmd, argc, argv, "taSTEuiXCPILNK", register_help, &s, &no_seal, &seal_key_arg)) >= 0)
-		return r;
+	if ((rc = cli_refuse_token_argv(cmd, argc, argv)))
+		return rc;
+	if ((rc = cli_parse_spec(cmd, argc, argv, "taSTEuiXCPILNK", register_help, &s, &no_seal, &seal_key_arg)) >= 0)
+		return rc;
 	if (!s.issuer || !*s.issuer)
 		return cmd_usage_error(cmd, "--issuer is required");
 	if (!strcmp(s.issuer, LEDGER_BUILTIN_ISSUER))
 		return cmd_usage_error(cmd, "issuer '%s' is reserved for tokens from 'tokenward mint'",
 				       LEDGER_BUILTIN_ISSUER);
-	if (isatty(STDIN_FILENO))
-		return cmd_usage_error(cmd, "pipe the token on standard input");
-	if ((r = read_stdin_token(&tok, &n)))
-		return cmd_usage_error(cmd, r == -E2BIG ? "standard input is larger than a token (64 KiB)"
-							: "cannot read standard input");
-	if (n == 0) {
-		rc = cmd_usage_error(cmd, "standard input is empty: pipe the token in");
+	if ((rc = register_read_token(cmd, &tok, &n)) || (rc = register_classify(cmd, tok, n, &t, &jc)) ||
+	    (rc = register_audience(cmd, &s, &jc, &t)) || (rc = register_expiry(cmd, &s, &jc, &t, now)) ||
+	    (rc = cli_fill_delegate(cmd, &s, &t) ? EXIT_USAGE : 0))
 		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f) {
-			rc = cmd_usage_error(cmd, "standard input must hold exactly one token "
-					     "(printable, no spaces)");
-			goto out;
-		}
-
-	if (token_validate(tok, n)) {
-		t.format = LEDGER_FMT_TWD;
-	} else if (jwt_looks_like(tok, n)) {
-		t.format = LEDGER_FMT_JWT;
-		if (jwt_parse(tok, n, &jc, err, sizeof(err))) {
-			rc = cmd_usage_error(cmd, "%s", err);
-			goto out;
-		}
-		if (claims_redact(&jc)) {
-			rc = cmd_usage_error(cmd, "out of memory");
-			goto out;
-		}
-	} else {
-		/* Refuse what the detector could never find: a registered token
-		 * that is never seen is worse than a refusal. */
-		t.format = LEDGER_FMT_OPAQUE;
-		if (detect_opaque_check(tok, n, err, sizeof(err))) {
-			rc = cmd_usage_error(cmd, "standard input is not a token tokenward can find "
-					     "(not a twd_ token or a JWT, and %s)", err);
-			goto out;
-		}
-	}
-
-	/* Audience: flags, else the JWT's aud claims that name a destination. */
-	if (s.naud == 0) {
-		for (size_t i = 0; i < jc.naud && s.naud < CLI_AUD_MAX; i++) {
-			struct audience a;
-			if (!freetext_holds_secret(jc.aud[i], strlen(jc.aud[i]), NULL) &&
-			    !audience_parse(jc.aud[i], &a, err, sizeof(err)))
-				s.aud[s.naud++] = jc.aud[i];
-			else
-				fprintf(stderr, "tokenward %s: JWT aud '%s' is not a network audience; ignored\n",
-					cmd, cmd_safe_arg(jc.aud[i], err, sizeof(err)));
-		}
-		if (s.naud == 0) {
-			rc = cmd_usage_error(cmd, "no audience: give --aud%s", jc.naud ? " (no JWT aud claim names a destination)" : "");
-			goto out;
-		}
-	}
-	if ((r = cli_fill_audience(cmd, s.aud, s.naud, &t)))
+	register_fill(&t, &s, &jc, tok, n, now);
+	if (!no_seal && (rc = register_seal(cmd, s.ledger, seal_key_arg, tok, n, &t, &sealed, &sealed_len)))
 		goto out;
-
-	t.expires_at = s.exp ? s.exp : s.ttl ? now + s.ttl : 0;
-	if (jc.exp && (!t.expires_at || jc.exp < t.expires_at))
-		t.expires_at = jc.exp;
-	if (!t.expires_at) {
-		rc = cmd_usage_error(cmd, "no expiry: give --exp or --ttl");
-		goto out;
-	}
-	if (token_check_expiry(t.expires_at, now, err, sizeof(err))) {
-		rc = cmd_usage_error(cmd, "%s%s", err, jc.exp && t.expires_at == jc.exp && t.expires_at > now
-				     ? " (the JWT's exp claim): give a nearer --exp or --ttl" : "");
-		goto out;
-	}
-	if ((r = cli_fill_delegate(cmd, &s, &t)))
-		goto out;
-
-	t.issuer = (char *)s.issuer;
-	t.task = (char *)s.task;
-	t.scope = (char *)(s.scope ? s.scope : jc.scope);
-	t.subject = (char *)(s.subject ? s.subject : jc.sub);
-	t.jti = jc.jti;
-	t.client_id = jc.client_id;
-	t.actor = jc.actor;
-	t.issued_at = jc.iat && jc.iat <= now ? jc.iat : now;
-	t.status = LEDGER_ACTIVE;
-	t.length = n;
-	sha256_digest(tok, n, t.sha);
-	sha256_to_hex(t.sha, t.sha256);
-	redact_short(tok, n, t.redacted, sizeof(t.redacted));
-
-	if (!no_seal) {
-		if (seal_key_arg)
-			snprintf(keypath, sizeof(keypath), "%s", seal_key_arg);
-		else
-			seal_key_default_path(s.ledger, keypath, sizeof(keypath));
-		if (seal_key_load(keypath, 1, &key, err, sizeof(err))) {
-			rc = cli_ledger_error(cmd, err);
-			goto out;
-		}
-		sealed = malloc(n + SEAL_OVERHEAD);
-		r = sealed ? seal_encrypt(&key, t.sha256, 64, tok, n, sealed, &sealed_len) : -ENOMEM;
-		seal_key_wipe(&key);
-		if (r) {
-			rc = cli_ledger_error(cmd, "cannot seal the token");
-			goto out;
-		}
-	}
-
-	if ((r = ledger_open(s.ledger, LEDGER_OPEN_CREATE, &l, err, sizeof(err)))) {
-		rc = cli_ledger_error(cmd, err);
-		goto out;
-	}
-	if ((rc = cli_refuse_known_values(cmd, l, &s)))
-		goto out;
-	rc = EXIT_USAGE;
-	if ((r = ledger_add(l, &t, sealed, sealed_len))) {
-		rc = r == -EEXIST ? 1 : EXIT_USAGE;
-		cmd_error(cmd, "%s", ledger_errmsg(l));
-		goto out;
-	}
-	if (jc.actor_chain || jc.at_jwt) {
-		cJSON *d = cJSON_CreateObject();
-		char *dj;
-		if (jc.actor_chain)
-			cJSON_AddStringToObject(d, "act_chain", jc.actor_chain);
-		cJSON_AddBoolToObject(d, "at_jwt", jc.at_jwt);
-		if (jc.iss)
-			cJSON_AddStringToObject(d, "iss", jc.iss);
-		dj = cJSON_PrintUnformatted(d);
-		cJSON_Delete(d);
-		ledger_history_add(l, t.id, "claims", dj);
-		free(dj);
-	}
-	printf("%s\n", t.id);
-	/* The task passed freetext_holds_secret(): shown as `ledger list` shows it. */
-	fprintf(stderr, "tokenward %s: recorded %s (%s, sha256:%.12s) for task %s\n", cmd, t.id,
-		t.redacted, t.sha256, t.task ? t.task : "-");
-	rc = 0;
+	rc = register_store(cmd, &s, &t, &jc, sealed, sealed_len);
 out:
 	if (tok) {
 		explicit_bzero(tok, n);
@@ -684,7 +725,6 @@ out:
 	t.issuer = t.task = t.scope = t.subject = t.jti = t.client_id = t.actor = NULL;
 	cli_token_release(&t);
 	jwt_claims_free(&jc);
-	ledger_close(l);
 	return rc;
 }
 

@@ -37,7 +37,16 @@ static const char report_help[] =
 	"                    PATH once complete (a failed write keeps the old one)\n"
 	"  -h, --help        this text\n";
 
-int cmd_report(int argc, char **argv)
+/* What the command line asked for. */
+struct report_args {
+	const char *path, *output, *state_dir, *config_path, *events, *since, *until;
+	struct report_filter filter;
+	enum report_format fmt;
+	char evpath[4096];
+};
+
+/* The options: -1 to go on, else the exit code (help, a usage error). */
+static int report_parse_args(int argc, char **argv, struct report_args *a)
 {
 	static const struct option opts[] = {
 		{ "ledger", required_argument, NULL, 'L' },
@@ -55,110 +64,121 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *path = NULL, *output = NULL, *state_dir = NULL, *config_path = NULL;
-	const char *events = NULL, *since = "24h", *until = NULL;
-	char evpath[4096];
-	sqlite3 *ev = NULL;
-	int64_t now = (int64_t)util_now_ns(CLOCK_REALTIME);
-	struct report_filter filter = { 0 };
-	enum report_format fmt = REPORT_MARKDOWN;
-	struct ledger *l = NULL;
-	cJSON *r = NULL;
-	struct safefile_tmp tmp = { .fd = -1 };
-	FILE *out = stdout;
-	char err[1024];
-	int c, rc;
+	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'L': path = optarg; break;
-		case 't': filter.task = optarg; break;
-		case 'T': filter.token_id = optarg; break;
-		case 'a': filter.all = 1; break;
-		case 'S': state_dir = optarg; break;
-		case 'c': config_path = optarg; break;
-		case 'E': events = optarg; break;
-		case 's': since = optarg; break;
-		case 'u': until = optarg; break;
+		case 'L': a->path = optarg; break;
+		case 't': a->filter.task = optarg; break;
+		case 'T': a->filter.token_id = optarg; break;
+		case 'a': a->filter.all = 1; break;
+		case 'S': a->state_dir = optarg; break;
+		case 'c': a->config_path = optarg; break;
+		case 'E': a->events = optarg; break;
+		case 's': a->since = optarg; break;
+		case 'u': a->until = optarg; break;
 		case 'n': {
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (!*optarg || *end || n < 1 || n > 10000)
 				return cmd_usage_error("report", "--top must be 1..10000");
-			filter.top_n = (int)n;
+			a->filter.top_n = (int)n;
 			break;
 		}
 		case 'f':
-			if (report_parse_format(optarg, &fmt))
+			if (report_parse_format(optarg, &a->fmt))
 				return cmd_usage_error("report", "--format must be json, md or html");
 			break;
-		case 'o': output = optarg; break;
+		case 'o': a->output = optarg; break;
 		case 'h': fputs(report_help, stdout); return 0;
 		default: return cmd_opt_error("report", argv, c);
 		}
 	}
 	if (optind < argc)
 		return cmd_extra_arg("report", argv[optind]);
+	return -1;
+}
+
+/* The defaults (from --config's file when given), the time window and the
+ * event store's path. 0, or the exit code. */
+static int report_resolve(struct report_args *a, int64_t now)
+{
 	/* --config here is `tokenward --config FILE report`: every default
 	 * (ledger, state_dir) then comes from that one file */
-	if (config_path && setenv(CONFIG_ENV, config_path, 1))
+	if (a->config_path && setenv(CONFIG_ENV, a->config_path, 1))
 		return cmd_usage_error("report", "cannot use --config: %s", strerror(errno));
-	if (!path && !(path = cmd_default_ledger("report")))
+	if (!a->path && !(a->path = cmd_default_ledger("report")))
 		return EXIT_USAGE;
-	if (timeparse_point(since, now, &filter.since_ns))
+	if (timeparse_point(a->since, now, &a->filter.since_ns))
 		return cmd_usage_error("report", "--since: not RFC 3339 or an age (2h, 7d)");
-	filter.until_ns = now;
-	if (until && timeparse_point(until, now, &filter.until_ns))
+	a->filter.until_ns = now;
+	if (a->until && timeparse_point(a->until, now, &a->filter.until_ns))
 		return cmd_usage_error("report", "--until: not RFC 3339 or an age (2h, 7d)");
-	if (filter.until_ns < filter.since_ns)
+	if (a->filter.until_ns < a->filter.since_ns)
 		return cmd_usage_error("report", "the window ends (--until) before it starts (--since)");
 	/* The store is where the monitor keeps it: the config's state_dir. */
-	if (!events && !state_dir && !(state_dir = cmd_default_state_dir("report")))
+	if (!a->events && !a->state_dir && !(a->state_dir = cmd_default_state_dir("report")))
 		return EXIT_USAGE;
-	if (!events) {
-		snprintf(evpath, sizeof(evpath), "%s/%s", state_dir, EVSTORE_FILE);
-		events = evpath;
+	if (!a->events) {
+		snprintf(a->evpath, sizeof(a->evpath), "%s/%s", a->state_dir, EVSTORE_FILE);
+		a->events = a->evpath;
 	}
-	if ((rc = ledger_open(path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err)))) {
+	return 0;
+}
+
+/* The report's document, from the ledger and the event store. No store (a
+ * monitor never ran here): the report says so and takes the sightings
+ * from the ledger's history. 0, or the exit code. */
+static int report_collect(const struct report_args *a, cJSON **r)
+{
+	const struct report_filter *f = &a->filter;
+	struct ledger *l = NULL;
+	sqlite3 *ev = NULL;
+	char err[1024];
+	int rc;
+
+	if (ledger_open(a->path, LEDGER_OPEN_RDONLY, &l, err, sizeof(err))) {
 		cmd_error("report", "%s", err);
 		return EXIT_USAGE;
 	}
-	/* No store (a monitor never ran here): the report says so and takes
-	 * the sightings from the ledger's history. */
-	if ((rc = evstore_open_reader(events, &ev, err, sizeof(err))) && rc != -ENOENT) {
+	if ((rc = evstore_open_reader(a->events, &ev, err, sizeof(err))) && rc != -ENOENT) {
 		cmd_error("report", "%s", err);
 		ledger_close(l);
 		return EXIT_USAGE;
 	}
-	rc = report_build(l, ev, &filter, &r);
+	rc = report_build(l, ev, f, r);
 	sqlite3_close(ev);
-	if (rc) {
-		if (rc == -ENOENT)
-			cmd_error("report", "no token%s%s%s%s%s in ledger %s", filter.token_id ? " " : "",
-				  filter.token_id ? filter.token_id : "", filter.task ? " of task '" : "",
-				  filter.task ? filter.task : "", filter.task ? "'" : "", path);
-		else
-			cmd_error("report", "reading %s failed: %s", path, ledger_errmsg(l));
-		ledger_close(l);
-		return rc == -ENOENT ? EXIT_USAGE : 1;
-	}
+	if (rc == -ENOENT)
+		cmd_error("report", "no token%s%s%s%s%s in ledger %s", f->token_id ? " " : "",
+			  f->token_id ? f->token_id : "", f->task ? " of task '" : "", f->task ? f->task : "",
+			  f->task ? "'" : "", a->path);
+	else if (rc)
+		cmd_error("report", "reading %s failed: %s", a->path, ledger_errmsg(l));
 	ledger_close(l);
-	/* -o: a new file beside the old one, renamed over it once complete, so
-	 * a failed write (a full disk) never leaves half a report in place of
-	 * the previous one; never written through a link. */
+	return !rc ? 0 : rc == -ENOENT ? EXIT_USAGE : 1;
+}
+
+/* Rendered to stdout, or with -o to a new file beside the old one, renamed
+ * over it once complete, so a failed write (a full disk) never leaves half
+ * a report in place of the previous one; never written through a link. */
+static int report_write(const cJSON *r, enum report_format fmt, const char *output)
+{
+	struct safefile_tmp tmp = { .fd = -1 };
+	FILE *out = stdout;
+	char err[1024];
+	int rc;
+
 	if (output && (safefile_tmp_open(&tmp, output, 0644, err, sizeof(err)) ||
 		       !(out = safefile_tmp_stream(&tmp)))) {
 		if (tmp.fd >= 0)
 			snprintf(err, sizeof(err), "%s: %s", output, strerror(errno));
 		cmd_error("report", "%s", err);
 		safefile_tmp_abort(&tmp);
-		cJSON_Delete(r);
 		return EXIT_USAGE;
 	}
 	rc = report_render(r, fmt, out);
-	cJSON_Delete(r);
 	if (output && rc) {
 		snprintf(err, sizeof(err), "%s: %s; the previous file, if any, is left as it was", output,
 			 strerror(-rc));
@@ -174,4 +194,20 @@ int cmd_report(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_args a = { .since = "24h", .fmt = REPORT_MARKDOWN };
+	cJSON *r = NULL;
+	int rc;
+
+	if ((rc = report_parse_args(argc, argv, &a)) >= 0)
+		return rc;
+	if ((rc = report_resolve(&a, (int64_t)util_now_ns(CLOCK_REALTIME))) ||
+	    (rc = report_collect(&a, &r)))
+		return rc;
+	rc = report_write(r, a.fmt, a.output);
+	cJSON_Delete(r);
+	return rc;
 }

@@ -228,7 +228,23 @@ out:
 	return rc;
 }
 
-int cmd_revoke_queue(int argc, char **argv)
+/* The subcommands: whether each writes, and its argument (0 none,
+ * 1 optional, 2 required). */
+static const struct rq_cmd {
+	const char *name;
+	int writes, arg;
+} rq_cmds[] = {
+	{ "status", 0, 0 }, { "list", 0, 0 }, { "history", 0, 1 }, { "retry", 1, 2 }, { "serve", 1, 0 },
+};
+
+struct rq_args {
+	const char *cfg_path, *db, *ready, *arg;
+	const struct rq_cmd *cmd;
+	uint64_t deadline;
+};
+
+/* The options and the subcommand: -1 to go on, else the exit code. */
+static int rq_parse_args(int argc, char **argv, struct rq_args *a)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -239,25 +255,21 @@ int cmd_revoke_queue(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *cfg_path = NULL, *db = NULL, *ready = NULL, *sub, *arg = NULL;
-	struct tw_config *cfg = NULL;
-	struct revoker *r = NULL;
-	struct sigaction sa = { 0 };
-	uint64_t v, deadline = 0;
-	char err[512];
-	int c, rc = 0;
+	const char *sub;
+	uint64_t v;
+	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cfg_path = optarg; break;
-		case 'd': db = optarg; break;
-		case 'r': ready = optarg; break;
+		case 'c': a->cfg_path = optarg; break;
+		case 'd': a->db = optarg; break;
+		case 'r': a->ready = optarg; break;
 		case 'x':
 			if (util_parse_size(optarg, &v) || v < 1)
 				return cmd_usage_error("revoke-queue", "bad --exit-after '%s'", optarg);
-			deadline = util_now_ns(CLOCK_MONOTONIC) + v * 1000000000ull;
+			a->deadline = util_now_ns(CLOCK_MONOTONIC) + v * 1000000000ull;
 			break;
 		case 'v': log_threshold = LOG_DEBUG; break;
 		case 'h': fputs(revoke_help, stdout); return 0;
@@ -268,67 +280,90 @@ int cmd_revoke_queue(int argc, char **argv)
 		return cmd_usage_error("revoke-queue", "missing command (status, list, history, retry, serve)");
 	sub = argv[optind++];
 	if (optind < argc)
-		arg = argv[optind++];
+		a->arg = argv[optind++];
 	if (optind < argc)
 		return cmd_extra_arg("revoke-queue", argv[optind]);
-	if (strcmp(sub, "status") && strcmp(sub, "list") && strcmp(sub, "history") &&
-	    strcmp(sub, "retry") && strcmp(sub, "serve"))
+	for (size_t i = 0; i < sizeof(rq_cmds) / sizeof(rq_cmds[0]); i++)
+		if (!strcmp(sub, rq_cmds[i].name))
+			a->cmd = &rq_cmds[i];
+	if (!a->cmd)
 		return cmd_usage_error("revoke-queue", "unknown command '%s'", sub);
-	if ((!strcmp(sub, "retry") && !arg) ||
-	    (arg && strcmp(sub, "retry") && strcmp(sub, "history")))
-		return cmd_usage_error("revoke-queue", "'%s' %s", sub, arg ? "takes no argument" : "needs JOB or all");
+	if ((a->cmd->arg == 2 && !a->arg) || (a->arg && !a->cmd->arg))
+		return cmd_usage_error("revoke-queue", "'%s' %s", sub, a->arg ? "takes no argument" : "needs JOB or all");
+	return -1;
+}
 
-	if (config_load(cmd_config_path(cfg_path), &cfg, err, sizeof(err))) {
+static int rq_retry(struct revoker *r, const char *arg)
+{
+	char *end;
+	long long id = strcmp(arg, "all") ? strtoll(arg, &end, 10) : 0;
+	int n;
+
+	if (strcmp(arg, "all") && (*end || id <= 0))
+		return cmd_usage_error("revoke-queue", "retry needs a job number or 'all', not '%s'", arg);
+	if ((n = revoker_retry(r, id)) < 0) {
+		log_error("retry failed: %s", strerror(-n));
+		return 1;
+	}
+	printf("%d job%s re-armed\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static int rq_serve(struct revoker *r, const struct rq_args *a)
+{
+	struct sigaction sa = { 0 };
+
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return serve(r, a->ready, a->deadline);
+}
+
+/* One subcommand on an open queue. */
+static int rq_run(struct revoker *r, const struct rq_args *a)
+{
+	const char *name = a->cmd->name;
+	cJSON *o;
+
+	if (!strcmp(name, "retry"))
+		return rq_retry(r, a->arg);
+	if (!strcmp(name, "serve"))
+		return rq_serve(r, a);
+	if (!strcmp(name, "status")) {
+		o = cJSON_CreateObject();
+		revoker_stats(r, o);
+		print_json(o);
+	} else {
+		o = !strcmp(name, "list") ? revoker_list_jobs(r) : revoker_history(r, a->arg);
+		print_lines(o);
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+int cmd_revoke_queue(int argc, char **argv)
+{
+	struct rq_args a = { 0 };
+	struct tw_config *cfg = NULL;
+	struct revoker *r = NULL;
+	char err[512];
+	int rc;
+
+	if ((rc = rq_parse_args(argc, argv, &a)) >= 0)
+		return rc;
+	if (config_load(cmd_config_path(a.cfg_path), &cfg, err, sizeof(err))) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
 	/* status, list and history only read: they create and change nothing. */
-	if ((strcmp(sub, "status") && strcmp(sub, "list") && strcmp(sub, "history")
-	     ? revoker_open : revoker_open_readonly)(cfg, db ? db : cfg->ledger_path, &r, err, sizeof(err))) {
+	if ((a.cmd->writes ? revoker_open : revoker_open_readonly)(cfg, a.db ? a.db : cfg->ledger_path, &r, err,
+								    sizeof(err))) {
 		log_error("%s", err);
 		config_free(cfg);
 		return EXIT_USAGE;
 	}
-
-	if (!strcmp(sub, "status")) {
-		cJSON *o = cJSON_CreateObject();
-
-		revoker_stats(r, o);
-		print_json(o);
-		cJSON_Delete(o);
-	} else if (!strcmp(sub, "list")) {
-		cJSON *a = revoker_list_jobs(r);
-
-		print_lines(a);
-		cJSON_Delete(a);
-	} else if (!strcmp(sub, "history")) {
-		cJSON *a = revoker_history(r, arg);
-
-		print_lines(a);
-		cJSON_Delete(a);
-	} else if (!strcmp(sub, "retry")) {
-		char *end;
-		long long id = strcmp(arg, "all") ? strtoll(arg, &end, 10) : 0;
-
-		if (strcmp(arg, "all") && (*end || id <= 0)) {
-			rc = cmd_usage_error("revoke-queue", "retry needs a job number or 'all', not '%s'", arg);
-		} else {
-			int n = revoker_retry(r, id);
-
-			if (n < 0) {
-				log_error("retry failed: %s", strerror(-n));
-				rc = 1;
-			} else {
-				printf("%d job%s re-armed\n", n, n == 1 ? "" : "s");
-			}
-		}
-	} else {
-		sa.sa_handler = on_signal;
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		signal(SIGPIPE, SIG_IGN);
-		rc = serve(r, ready, deadline);
-	}
+	rc = rq_run(r, &a);
 	revoker_close(r);
 	config_free(cfg);
 	return rc;

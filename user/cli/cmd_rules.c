@@ -216,27 +216,24 @@ static int family_positive(cJSON *const *objs, size_t nobj, const struct family 
 	return 0;
 }
 
-static int rules_corpus(struct ruleset *rs, const char *path, int json)
-{
-	char err[512];
-	struct detector *dv = detector_new(rs, err, sizeof(err)), *dn = detector_new(rs, err, sizeof(err));
-	struct famstat st[NFAM] = { 0 };
-	int other_n = 0, other_flag = 0, lineno = 0, rc = EXIT_USAGE;
-	cJSON **objs = NULL;
-	size_t nobj = 0, capobj = 0;
-	char *line = NULL;
-	size_t linecap = 0;
-	ssize_t got;
-	FILE *f = NULL;
+/* The corpus's tally: per family, and the other rules' examples. */
+struct corpus_tally {
+	struct famstat st[NFAM];
+	int other_n, other_flag;
+};
 
-	if (!dv || !dn) {
-		cmd_error("rules", "%s", err);
-		goto out;
-	}
-	detector_set_flags(dn, DETECT_KEEP_INVALID);
+/* Every line of path as a JSON object with an id. 0, or -1 (reported). */
+static int corpus_read(const char *path, cJSON ***objs, size_t *nobj)
+{
+	char err[512], *line = NULL;
+	size_t linecap = 0, capobj = 0;
+	int lineno = 0, rc = -1;
+	ssize_t got;
+	FILE *f;
+
 	if (!(f = safefile_fopen_read(path, 0, err, sizeof(err)))) {
 		fprintf(stderr, "tokenward rules: %s\n", err);
-		goto out;
+		return -1;
 	}
 	while ((got = getline(&line, &linecap, f)) > 0) {
 		cJSON *o = cJSON_ParseWithLength(line, (size_t)got);
@@ -246,99 +243,136 @@ static int rules_corpus(struct ruleset *rs, const char *path, int json)
 			cJSON_Delete(o);
 			goto out;
 		}
-		if (nobj == capobj) {
-			capobj = capobj ? capobj * 2 : 256;
-			cJSON **no = realloc(objs, capobj * sizeof(*no));
+		if (*nobj == capobj) {
+			cJSON **no = realloc(*objs, (capobj = capobj ? capobj * 2 : 256) * sizeof(*no));
 			if (!no) {
 				cJSON_Delete(o);
 				goto out;
 			}
-			objs = no;
+			*objs = no;
 		}
-		objs[nobj++] = o;
+		(*objs)[(*nobj)++] = o;
 	}
-	for (size_t i = 0; i < nobj; i++) {
-		const char *id = cJSON_GetObjectItem(objs[i], "id")->valuestring;
-		const struct family *fam = NULL;
-		size_t fi;
-		cJSON *e;
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
 
-		for (fi = 0; fi < NFAM; fi++)
-			if (in_list(families[fi].np, id)) {
-				fam = &families[fi];
-				break;
-			}
-		cJSON_ArrayForEach(e, cJSON_GetObjectItem(objs[i], "examples")) {
-			if (!cJSON_IsString(e))
-				continue;
-			struct famhit hv = { .f = fam }, hn = { .f = fam };
-			detector_scan(dv, e->valuestring, strlen(e->valuestring), fam_cb, &hv);
-			detector_scan(dn, e->valuestring, strlen(e->valuestring), fam_cb, &hn);
-			if (fam) {
-				st[fi].n++;
-				st[fi].strict += hv.hit;
-				st[fi].loose += hn.hit;
-			} else {
-				other_n++;
-				other_flag += hv.any;
-			}
+/* One Nosey Parker rule's examples, scanned with (dv) and without (dn)
+ * checksum validation, counted for its family or as another rule's. */
+static void corpus_tally_one(struct corpus_tally *t, cJSON *const *objs, size_t nobj, size_t i,
+			     struct detector *dv, struct detector *dn)
+{
+	const char *id = cJSON_GetObjectItem(objs[i], "id")->valuestring;
+	const struct family *fam = NULL;
+	size_t fi;
+	cJSON *e;
+
+	for (fi = 0; fi < NFAM; fi++)
+		if (in_list(families[fi].np, id)) {
+			fam = &families[fi];
+			break;
 		}
-		if (!fam)
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(objs[i], "examples")) {
+		if (!cJSON_IsString(e))
 			continue;
-		/* A negative of one Nosey Parker rule may be a positive of a
-		 * sibling (xoxb is not xoxp); only true negatives of the family count. */
-		cJSON_ArrayForEach(e, cJSON_GetObjectItem(objs[i], "negative_examples")) {
-			if (!cJSON_IsString(e) || family_positive(objs, nobj, fam, e->valuestring))
-				continue;
-			struct famhit hv = { .f = fam };
-			detector_scan(dv, e->valuestring, strlen(e->valuestring), fam_cb, &hv);
-			st[fi].neg++;
-			st[fi].negflag += hv.hit;
+		struct famhit hv = { .f = fam }, hn = { .f = fam };
+		detector_scan(dv, e->valuestring, strlen(e->valuestring), fam_cb, &hv);
+		detector_scan(dn, e->valuestring, strlen(e->valuestring), fam_cb, &hn);
+		if (fam) {
+			t->st[fi].n++;
+			t->st[fi].strict += hv.hit;
+			t->st[fi].loose += hn.hit;
+		} else {
+			t->other_n++;
+			t->other_flag += hv.any;
 		}
 	}
+	if (!fam)
+		return;
+	/* A negative of one Nosey Parker rule may be a positive of a
+	 * sibling (xoxb is not xoxp); only true negatives of the family count. */
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(objs[i], "negative_examples")) {
+		if (!cJSON_IsString(e) || family_positive(objs, nobj, fam, e->valuestring))
+			continue;
+		struct famhit hv = { .f = fam };
+		detector_scan(dv, e->valuestring, strlen(e->valuestring), fam_cb, &hv);
+		t->st[fi].neg++;
+		t->st[fi].negflag += hv.hit;
+	}
+}
 
-	int tn = 0, ts = 0, tl = 0;
-	if (json) {
-		cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "families");
-		for (size_t i = 0; i < NFAM; i++) {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "family", families[i].name);
-			cJSON_AddNumberToObject(o, "examples", st[i].n);
-			cJSON_AddNumberToObject(o, "found_validated", st[i].strict);
-			cJSON_AddNumberToObject(o, "found_unvalidated", st[i].loose);
-			cJSON_AddNumberToObject(o, "negatives", st[i].neg);
-			cJSON_AddNumberToObject(o, "negatives_flagged", st[i].negflag);
-			cJSON_AddItemToArray(arr, o);
-		}
-		cJSON_AddNumberToObject(out, "other_examples", other_n);
-		cJSON_AddNumberToObject(out, "other_examples_flagged", other_flag);
-		cmd_print_json(stdout, out, 0);
-		cJSON_Delete(out);
-	} else {
-		printf("| family | Nosey Parker rules | examples | recall, checksum validated | recall, no checksum validation | negatives flagged |\n");
-		printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
-		for (size_t i = 0; i < NFAM; i++) {
-			printf("| %s | %s | %d | %d/%d (%.0f%%) | %d/%d (%.0f%%) | %d/%d |\n", families[i].name,
-			       families[i].np, st[i].n, st[i].strict, st[i].n,
-			       st[i].n ? 100.0 * st[i].strict / st[i].n : 0, st[i].loose, st[i].n,
-			       st[i].n ? 100.0 * st[i].loose / st[i].n : 0, st[i].negflag, st[i].neg);
-			tn += st[i].n;
-			ts += st[i].strict;
-			tl += st[i].loose;
-		}
-		printf("| **all** | | %d | %d/%d (%.0f%%) | %d/%d (%.0f%%) | |\n", tn, ts, tn,
-		       tn ? 100.0 * ts / tn : 0, tl, tn, tn ? 100.0 * tl / tn : 0);
-		printf("\nExamples of the corpus's other rules (kinds of secret tokenward does not target): "
-		       "%d of %d strings gave some finding.\n", other_flag, other_n);
+static void corpus_print_json(const struct corpus_tally *t)
+{
+	cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "families");
+
+	for (size_t i = 0; i < NFAM; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "family", families[i].name);
+		cJSON_AddNumberToObject(o, "examples", t->st[i].n);
+		cJSON_AddNumberToObject(o, "found_validated", t->st[i].strict);
+		cJSON_AddNumberToObject(o, "found_unvalidated", t->st[i].loose);
+		cJSON_AddNumberToObject(o, "negatives", t->st[i].neg);
+		cJSON_AddNumberToObject(o, "negatives_flagged", t->st[i].negflag);
+		cJSON_AddItemToArray(arr, o);
 	}
+	cJSON_AddNumberToObject(out, "other_examples", t->other_n);
+	cJSON_AddNumberToObject(out, "other_examples_flagged", t->other_flag);
+	cmd_print_json(stdout, out, 0);
+	cJSON_Delete(out);
+}
+
+static void corpus_print_table(const struct corpus_tally *t)
+{
+	const struct famstat *st = t->st;
+	int tn = 0, ts = 0, tl = 0;
+
+	printf("| family | Nosey Parker rules | examples | recall, checksum validated | recall, no checksum validation | negatives flagged |\n");
+	printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
+	for (size_t i = 0; i < NFAM; i++) {
+		printf("| %s | %s | %d | %d/%d (%.0f%%) | %d/%d (%.0f%%) | %d/%d |\n", families[i].name,
+		       families[i].np, st[i].n, st[i].strict, st[i].n,
+		       st[i].n ? 100.0 * st[i].strict / st[i].n : 0, st[i].loose, st[i].n,
+		       st[i].n ? 100.0 * st[i].loose / st[i].n : 0, st[i].negflag, st[i].neg);
+		tn += st[i].n;
+		ts += st[i].strict;
+		tl += st[i].loose;
+	}
+	printf("| **all** | | %d | %d/%d (%.0f%%) | %d/%d (%.0f%%) | |\n", tn, ts, tn,
+	       tn ? 100.0 * ts / tn : 0, tl, tn, tn ? 100.0 * tl / tn : 0);
+	printf("\nExamples of the corpus's other rules (kinds of secret tokenward does not target): "
+	       "%d of %d strings gave some finding.\n", t->other_flag, t->other_n);
+}
+
+static int rules_corpus(struct ruleset *rs, const char *path, int json)
+{
+	char err[512];
+	struct detector *dv = detector_new(rs, err, sizeof(err)), *dn = detector_new(rs, err, sizeof(err));
+	struct corpus_tally t = { 0 };
+	cJSON **objs = NULL;
+	size_t nobj = 0;
+	int rc = EXIT_USAGE;
+
+	if (!dv || !dn) {
+		cmd_error("rules", "%s", err);
+		goto out;
+	}
+	detector_set_flags(dn, DETECT_KEEP_INVALID);
+	if (corpus_read(path, &objs, &nobj))
+		goto out;
+	for (size_t i = 0; i < nobj; i++)
+		corpus_tally_one(&t, objs, nobj, i, dv, dn);
+	if (json)
+		corpus_print_json(&t);
+	else
+		corpus_print_table(&t);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nobj; i++)
 		cJSON_Delete(objs[i]);
 	free(objs);
-	free(line);
-	if (f)
-		fclose(f);
 	detector_free(dv);
 	detector_free(dn);
 	return rc;

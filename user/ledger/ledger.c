@@ -474,25 +474,19 @@ static int history_insert(struct ledger *l, const char *id, int64_t at, const ch
 	return check(l, db_step_done(st), "recording history");
 }
 
-int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, size_t sealed_len)
+/* The same bounds as registration, for any caller: a record without its
+ * essentials, a token the detector cannot find, an expiry beyond what is
+ * recorded, an audience that does not parse. The audience comes back as
+ * the JSON the row stores. */
+static int token_check(struct ledger *l, const struct ledger_token *t, char **aud)
 {
-	static const char sql[] =
-		"INSERT INTO tokens(sha256, id, redacted, length, format, issuer, subject,"
-		" delegate_kind, delegate, delegate_pid, delegate_start_ns, delegate_cgroup_id,"
-		" audience, scope, task, issued_at, expires_at, status, completed_ns, revoked_ns,"
-		" inherit, jti, client_id, actor, sealed, created_ns)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	struct audience_list parsed;
-	sqlite3_stmt *st = NULL;
-	char *aud = NULL, detail[256];
-	int r, i = 1;
+	char detail[256];
 
 	if (!t->issuer || !*t->issuer || !t->length || !t->expires_at) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: token without issuer, length or expiry", l->path);
 		return -EINVAL;
 	}
-	/* The same bounds as registration, for any caller: a token the
-	 * detector cannot find, or an expiry beyond what is recorded. */
 	if (t->format == LEDGER_FMT_OPAQUE &&
 	    (t->length < DETECT_OPAQUE_MIN_LEN || t->length > DETECT_MAX_OPAQUE_LEN)) {
 		snprintf(l->err, sizeof(l->err), "ledger %s: an opaque token of %u characters could never "
@@ -508,20 +502,17 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 		snprintf(l->err, sizeof(l->err), "ledger %s: bad audience: %s", l->path, detail);
 		return -EINVAL;
 	}
-	aud = audience_json(&parsed);
+	*aud = audience_json(&parsed);
 	audience_list_free(&parsed);
-	if (!aud)
-		return -ENOMEM;
-	sha256_to_hex(t->sha, t->sha256);
-	if (!t->id[0] && new_id(t->id)) {
-		snprintf(l->err, sizeof(l->err), "cannot read the kernel CSPRNG");
-		free(aud);
-		return -EIO;
-	}
-	if ((r = begin(l, "recording a token")))
-		goto out;
-	if ((r = prepare(l, sql, &st, "recording a token")))
-		goto undo;
+	return *aud ? 0 : -ENOMEM;
+}
+
+/* The row's columns, in the order of ledger_add's INSERT. */
+static void token_bind(sqlite3_stmt *st, const struct ledger_token *t, const char *aud, const void *sealed,
+		       size_t sealed_len)
+{
+	int i = 1;
+
 	db_bind_text(st, i++, t->sha256);
 	db_bind_text(st, i++, t->id);
 	db_bind_text(st, i++, t->redacted);
@@ -551,6 +542,33 @@ int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, siz
 	else
 		sqlite3_bind_null(st, i++);
 	sqlite3_bind_int64(st, i++, now_ns());
+}
+
+int ledger_add(struct ledger *l, struct ledger_token *t, const void *sealed, size_t sealed_len)
+{
+	static const char sql[] =
+		"INSERT INTO tokens(sha256, id, redacted, length, format, issuer, subject,"
+		" delegate_kind, delegate, delegate_pid, delegate_start_ns, delegate_cgroup_id,"
+		" audience, scope, task, issued_at, expires_at, status, completed_ns, revoked_ns,"
+		" inherit, jti, client_id, actor, sealed, created_ns)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *st = NULL;
+	char *aud = NULL, detail[256];
+	int r;
+
+	if ((r = token_check(l, t, &aud)))
+		return r;
+	sha256_to_hex(t->sha, t->sha256);
+	if (!t->id[0] && new_id(t->id)) {
+		snprintf(l->err, sizeof(l->err), "cannot read the kernel CSPRNG");
+		free(aud);
+		return -EIO;
+	}
+	if ((r = begin(l, "recording a token")))
+		goto out;
+	if ((r = prepare(l, sql, &st, "recording a token")))
+		goto undo;
+	token_bind(st, t, aud, sealed, sealed_len);
 	if ((r = check(l, db_step_done(st), "recording a token"))) {
 		if (r == -EEXIST)
 			snprintf(l->err, sizeof(l->err), "ledger %s: this token is already recorded", l->path);

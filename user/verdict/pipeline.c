@@ -351,12 +351,103 @@ static void store_verdict(struct pipeline *p, const cJSON *o, const struct proc_
 	evstore_add_verdict(p->store, copy, parents);
 }
 
+/* The ledger's entry for a found token, or NULL: not ours, unless the
+ * ledger file was just replaced under us. Found tokens are rare and a
+ * refresh that finds nothing new costs a few microseconds: refreshing
+ * here means a token minted, completed or revoked a moment ago is judged
+ * by its current entry. */
+static const struct ledger_token *token_lookup(struct pipeline *p, const unsigned char sha[32])
+{
+	const struct ledger_token *t;
+
+	if (p->cache && ledger_cache_refresh(p->cache) > 0)
+		refresh_known(p);
+	t = ledger_cache_lookup(p->cache, sha);
+	if (!t && ledger_watch(p, util_now_ns(CLOCK_MONOTONIC), LEDGER_MISS_WATCH_NS))
+		t = ledger_cache_lookup(p->cache, sha);
+	return t;
+}
+
+/* Who, where and when: the sighting correlate() judges. ctr (65 bytes)
+ * holds the container id it points at. */
+static void sighting_fill(const struct scan_ctx *sc, struct sighting *s, char *ctr)
+{
+	const struct pipeline *p = sc->p;
+	const struct capture *c = sc->c;
+	const struct proc_info *pi = c->proc;
+
+	s->kind = sighting_kind_of(c->kind);
+	s->proc.tgid = c->hdr->tgid;
+	s->proc.tid = c->hdr->pid;
+	s->proc.ppid = pi ? pi->ppid : c->hdr->ppid;
+	s->proc.uid = c->hdr->uid;
+	s->proc.comm = pi ? pi->comm : NULL;
+	s->proc.exe = (c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV) ? c->path : (pi ? pi->exe : NULL);
+	s->proc.cgroup_id = c->hdr->cgroup_id;
+	/* the path makes --delegate-cgroup a subtree, and names the container */
+	s->proc.cgroup_path = cgcache_path(p->cg, c->hdr->cgroup_id, c->hdr->tgid);
+	s->proc.container_runtime = cgroup_container(s->proc.cgroup_path, ctr, 65);
+	/* the short id (12 hex) that docker ps, podman and crictl show and
+	 * accept: the full 64 hex is shaped like a secret, and redacted as one */
+	ctr[12] = 0;
+	s->proc.container_id = s->proc.container_runtime ? ctr : NULL;
+	s->proc.start_boot_ns = c->hdr->start_boot_ns;
+	s->time_ns = (int64_t)c->hdr->ts_boot_ns + p->boot_to_real;
+	if (c->kind == CAP_FILE_WRITE)
+		s->path = c->path;
+	if (c->kind == CAP_SOCK_SEND) {
+		s->dest = (const struct sockaddr *)&c->peer;
+		s->destlen = sizeof(c->peer);
+		if (sc->si) {
+			s->sni = sc->si->sni[0] ? sc->si->sni : NULL;
+			s->http_host = sc->si->host[0] ? sc->si->host : NULL;
+		}
+	}
+	s->is_descendant = is_descendant;
+	s->has_ancestor_exe = has_ancestor_exe;
+	s->ctx = sc->p;
+}
+
+/* A managed exposure queued at its issuer first: this is the latency that
+ * matters. The verdict's action says what became of it. */
+static void revoke_submit(struct pipeline *p, const struct ledger_token *t, const struct verdict *v, cJSON *o,
+			  const unsigned char *tok, size_t toklen)
+{
+	char *vj = cJSON_PrintUnformatted(o);
+	struct revoke_request req = {
+		.token_id = t->id,
+		.token_sha256 = t->sha256,
+		.issuer = t->issuer,
+		.verdict_class = verdict_class_str(v->cls),
+		.verdict_json = vj,
+		.token = tok,
+		.token_len = toklen,
+	};
+	int r = p->rev ? revoker_submit(p->rev, &req) : -ENOTCONN;
+
+	free(vj);
+	if (r == REVOKE_ALERT_ONLY) {
+		cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("alert"));
+	} else if (r < 0 || r == REVOKE_FAILED) {
+		/* REVOKE_FAILED: kept as a failed job (the revoker said so
+		 * loudly), re-armed once the issuer is configured. */
+		cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("revoke_failed"));
+		if (r < 0)
+			log_error("token %s (sha256:%.12s): revocation could not be queued: %s", t->id, t->sha256,
+				  strerror(-r));
+	} else {
+		if (r == REVOKE_QUEUED)
+			p->submitted++;
+		else
+			p->dup_skipped++;
+		defer_ledger_revoke(p, t, verdict_class_str(v->cls));
+	}
+}
+
 static int on_match(void *vctx, const struct detect_match *m, const unsigned char *buf, size_t len)
 {
 	struct scan_ctx *sc = vctx;
 	struct pipeline *p = sc->p;
-	const struct capture *c = sc->c;
-	const struct proc_info *pi = c->proc;
 	const struct ledger_token *t;
 	struct sighting s = { 0 };
 	struct verdict v;
@@ -367,55 +458,16 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	(void)len;
 	/* Wholly inside the previous write's tail: reported with that write
 	 * (a token from a decoded view: where its encoded bytes are). */
-	if (!sc->view && m->raw_start + m->raw_len <= c->carry)
+	if (!sc->view && m->raw_start + m->raw_len <= sc->c->carry)
 		return 0;
 	p->findings++;
-	/* Found tokens are rare and a refresh that finds nothing new costs a
-	 * few microseconds: refreshing here means a token minted, completed
-	 * or revoked a moment ago is judged by its current entry. */
-	if (p->cache && ledger_cache_refresh(p->cache) > 0)
-		refresh_known(p);
-	t = ledger_cache_lookup(p->cache, m->sha256);
-	/* Not ours: unless the ledger file was just replaced under us. */
-	if (!t && ledger_watch(p, util_now_ns(CLOCK_MONOTONIC), LEDGER_MISS_WATCH_NS))
-		t = ledger_cache_lookup(p->cache, m->sha256);
+	t = token_lookup(p, m->sha256);
 	sha256_to_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
-
-	s.kind = sighting_kind_of(c->kind);
-	s.proc.tgid = c->hdr->tgid;
-	s.proc.tid = c->hdr->pid;
-	s.proc.ppid = pi ? pi->ppid : c->hdr->ppid;
-	s.proc.uid = c->hdr->uid;
-	s.proc.comm = pi ? pi->comm : NULL;
-	s.proc.exe = (c->kind == CAP_EXEC_ARGV || c->kind == CAP_EXEC_ENV) ? c->path
-		     : (pi ? pi->exe : NULL);
-	s.proc.cgroup_id = c->hdr->cgroup_id;
-	/* the path makes --delegate-cgroup a subtree, and names the container */
-	s.proc.cgroup_path = cgcache_path(p->cg, c->hdr->cgroup_id, c->hdr->tgid);
-	s.proc.container_runtime = cgroup_container(s.proc.cgroup_path, ctr, sizeof(ctr));
-	/* the short id (12 hex) that docker ps, podman and crictl show and
-	 * accept: the full 64 hex is shaped like a secret, and redacted as one */
-	ctr[12] = 0;
-	s.proc.container_id = s.proc.container_runtime ? ctr : NULL;
-	s.proc.start_boot_ns = c->hdr->start_boot_ns;
-	s.time_ns = (int64_t)c->hdr->ts_boot_ns + p->boot_to_real;
-	if (c->kind == CAP_FILE_WRITE)
-		s.path = c->path;
-	if (c->kind == CAP_SOCK_SEND) {
-		s.dest = (const struct sockaddr *)&c->peer;
-		s.destlen = sizeof(c->peer);
-		if (sc->si) {
-			s.sni = sc->si->sni[0] ? sc->si->sni : NULL;
-			s.http_host = sc->si->host[0] ? sc->si->host : NULL;
-		}
-	}
+	sighting_fill(sc, &s, ctr);
 	s.rule = m->rule_id;
 	s.sha256 = sha;
 	s.redacted = shortf;
-	s.is_descendant = is_descendant;
-	s.has_ancestor_exe = has_ancestor_exe;
-	s.ctx = p;
 
 	correlate(&s, t, &v);
 	action = correlate_action(&v, t, s.time_ns);
@@ -425,7 +477,6 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 		p->unmanaged++;
 	if (v.exposure)
 		p->exposures++;
-
 	if (!t && unmanaged_repeat(p, m->sha256, s.kind, s.proc.exe, s.time_ns)) {
 		p->unmanaged_suppressed++;
 		return 0;
@@ -439,42 +490,12 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 			 sc->view && m->decoded ? ">" : "", m->decoded ? m->decoded : "");
 		cJSON_AddStringToObject(o, "decoded", chain);
 	}
-	if (t && !strcmp(action, "revoke")) {
-		/* Queue at the issuer first: this is the latency that matters. */
-		char *vj = cJSON_PrintUnformatted(o);
-		struct revoke_request req = {
-			.token_id = t->id,
-			.token_sha256 = t->sha256,
-			.issuer = t->issuer,
-			.verdict_class = verdict_class_str(v.cls),
-			.verdict_json = vj,
-			.token = buf + m->start,
-			.token_len = m->len,
-		};
-		int r = p->rev ? revoker_submit(p->rev, &req) : -ENOTCONN;
-
-		free(vj);
-		if (r == REVOKE_ALERT_ONLY) {
-			cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("alert"));
-		} else if (r < 0 || r == REVOKE_FAILED) {
-			/* REVOKE_FAILED: kept as a failed job (the revoker said
-			 * so loudly), re-armed once the issuer is configured. */
-			cJSON_ReplaceItemInObject(o, "action", cJSON_CreateString("revoke_failed"));
-			if (r < 0)
-				log_error("token %s (sha256:%.12s): revocation could not be queued: %s",
-					  t->id, t->sha256, strerror(-r));
-		} else {
-			if (r == REVOKE_QUEUED)
-				p->submitted++;
-			else
-				p->dup_skipped++;
-			defer_ledger_revoke(p, t, verdict_class_str(v.cls));
-		}
-	}
+	if (t && !strcmp(action, "revoke"))
+		revoke_submit(p, t, &v, o, buf + m->start, m->len);
 	if (t)
 		history_defer(p, t->id, o);
 	if (p->store)
-		store_verdict(p, o, pi);
+		store_verdict(p, o, sc->c->proc);
 	p->emit(p->emit_ctx, o);
 	return 0;
 }
