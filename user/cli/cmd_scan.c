@@ -488,7 +488,80 @@ static double now_s(void)
 /* stdout's buffer: static, as it must outlive every write to stdout */
 static char outbuf[256 << 10];
 
-int cmd_scan(int argc, char **argv)
+/* What the command line asked for, apart from the output's (scan_ctx). */
+struct scan_args {
+	struct scan_opts so;
+	char *dirs[MAX_RULE_DIRS];
+	size_t ndirs;
+	const char *ledger_path;
+	int stats;
+	char **paths;
+	int npaths;
+};
+
+/* A number option: 0, or -1 when optarg is not lo..hi. */
+static int scan_number(const char *optarg, unsigned long long lo, unsigned long long hi, unsigned long long *v)
+{
+	char *end;
+
+	if (!*optarg || *optarg == '-')
+		return -1;
+	*v = strtoull(optarg, &end, 10);
+	return *end || *v < lo || *v > hi ? -1 : 0;
+}
+
+/* One option: -1 to go on, else the exit code. */
+static int scan_opt(int opt, char **argv, struct scan_args *a, struct scan_ctx *c)
+{
+	unsigned long long n;
+	uint64_t v;
+
+	switch (opt) {
+	case 'f':
+		if (!strcmp(optarg, "text"))
+			c->fmt = FMT_TEXT;
+		else if (!strcmp(optarg, "json"))
+			c->fmt = FMT_JSON;
+		else if (!strcmp(optarg, "sarif"))
+			c->fmt = FMT_SARIF;
+		else
+			return cmd_usage_error("scan", "--format must be text, json or sarif");
+		return -1;
+	case 'r':
+		if (a->ndirs == MAX_RULE_DIRS)
+			return cmd_usage_error("scan", "too many --rules");
+		a->dirs[a->ndirs++] = optarg;
+		return -1;
+	case 'L': a->ledger_path = optarg; return -1;
+	case 'N': a->so.flags |= DETECT_KEEP_INVALID; return -1;
+	case 'D': a->so.flags |= DETECT_NO_VIEWS; return -1;
+	case 'b': a->so.binary = 1; return -1;
+	case 't':
+		if (scan_number(optarg, 1, 64, &n))
+			return cmd_usage_error("scan", "--threads must be 1 to 64");
+		a->so.threads = (unsigned)n;
+		return -1;
+	case 'c':
+		if (util_parse_size(optarg, &v) || v < 1024 || v > (1u << 30))
+			return cmd_usage_error("scan", "--chunk must be a size from 1K to 1G");
+		a->so.chunk = v;
+		return -1;
+	case 'F':
+		if (scan_number(optarg, 0, 100000000ULL, &n))
+			return cmd_usage_error("scan", "--flood-cap must be 0 to 100000000");
+		a->so.flood_cap = n ? (size_t)n : SCAN_FLOOD_CAP_OFF;
+		return -1;
+	case 'S': a->stats = 1; return -1;
+	case 'q': c->quiet = 1; return -1;
+	case 'h': fputs(scan_help, stdout); return 0;
+	default: return cmd_opt_error("scan", argv, opt);
+	}
+}
+
+/* The options, the paths (standard input without any) and the rule
+ * directories (the config's rules_dirs without --rules, as the
+ * monitor's): -1 to go on, else the exit code. */
+static int scan_parse_args(int argc, char **argv, struct scan_args *a, struct scan_ctx *c)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
@@ -505,155 +578,134 @@ int cmd_scan(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct scan_ctx c = { .fmt = FMT_TEXT, .out = stdout };
-	struct scan_opts so = { 0 };
-	struct scan_stats st;
-	char *dirs[MAX_RULE_DIRS], err[1024];
-	size_t ndirs = 0;
-	const char *ledger_path = NULL;
-	int stats = 0, opt, rc = 0;
-	struct ruleset *rs;
-	struct scanner *sc;
-	char *stdin_only[] = { "-" };
-	char **paths;
-	int npaths;
-	double t0;
+	static char *stdin_only[] = { "-" };
+	int opt, r;
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'f':
-			if (!strcmp(optarg, "text"))
-				c.fmt = FMT_TEXT;
-			else if (!strcmp(optarg, "json"))
-				c.fmt = FMT_JSON;
-			else if (!strcmp(optarg, "sarif"))
-				c.fmt = FMT_SARIF;
-			else
-				return cmd_usage_error("scan", "--format must be text, json or sarif");
-			break;
-		case 'r':
-			if (ndirs == MAX_RULE_DIRS)
-				return cmd_usage_error("scan", "too many --rules");
-			dirs[ndirs++] = optarg;
-			break;
-		case 'L': ledger_path = optarg; break;
-		case 'N': so.flags |= DETECT_KEEP_INVALID; break;
-		case 'D': so.flags |= DETECT_NO_VIEWS; break;
-		case 'b': so.binary = 1; break;
-		case 't': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 64)
-				return cmd_usage_error("scan", "--threads must be 1 to 64");
-			so.threads = (unsigned)v;
-			break;
-		}
-		case 'c': {
-			uint64_t v;
-			if (util_parse_size(optarg, &v) || v < 1024 || v > (1u << 30))
-				return cmd_usage_error("scan", "--chunk must be a size from 1K to 1G");
-			so.chunk = v;
-			break;
-		}
-		case 'F': {
-			char *end;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (*end || !*optarg || *optarg == '-' || v > 100000000ULL)
-				return cmd_usage_error("scan", "--flood-cap must be 0 to 100000000");
-			so.flood_cap = v ? (size_t)v : SCAN_FLOOD_CAP_OFF;
-			break;
-		}
-		case 'S': stats = 1; break;
-		case 'q': c.quiet = 1; break;
-		case 'h': fputs(scan_help, stdout); return 0;
-		default: return cmd_opt_error("scan", argv, opt);
-		}
-	}
-	paths = optind < argc ? argv + optind : stdin_only;
-	npaths = optind < argc ? argc - optind : 1;
-	if (ndirs == 0) { /* the config's rules_dirs, as the monitor's */
+	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1)
+		if ((r = scan_opt(opt, argv, a, c)) >= 0)
+			return r;
+	a->paths = optind < argc ? argv + optind : stdin_only;
+	a->npaths = optind < argc ? argc - optind : 1;
+	if (a->ndirs == 0) {
 		char *const *cd = cmd_default_rules_dirs("scan");
 
 		if (!cd)
 			return EXIT_USAGE;
-		for (; *cd && ndirs < MAX_RULE_DIRS; cd++)
-			dirs[ndirs++] = *cd;
+		for (; *cd && a->ndirs < MAX_RULE_DIRS; cd++)
+			a->dirs[a->ndirs++] = *cd;
 	}
-	if (rules_load_with_dirs(&rs, dirs, ndirs, err, sizeof(err))) {
-		cmd_error("scan", "%s", err);
-		return EXIT_USAGE;
-	}
-	sc = scanner_new(rs, &so, err, sizeof(err));
-	if (!sc) {
-		cmd_error("scan", "%s", err);
-		rules_free(rs);
-		return EXIT_USAGE;
-	}
-	if (ledger_path) {
-		size_t nlen;
-		const uint32_t *lens;
-		if (ledger_cache_open(ledger_path, LEDGER_OPEN_RDONLY, &c.ledger, err, sizeof(err))) {
-			cmd_error("scan", "%s", err);
-			scanner_free(sc);
-			rules_free(rs);
-			return EXIT_USAGE;
-		}
-		pthread_mutex_init(&c.ledger_mu, NULL);
-		lens = ledger_cache_lengths(c.ledger, &nlen);
-		scanner_set_known(sc, ledger_known, &c, lens, nlen); /* every length */
-	}
-	if (c.fmt == FMT_SARIF)
-		c.sarif_results = cJSON_CreateArray();
+	return -1;
+}
+
+/* The rules, the scanner and (--ledger) the ledger it looks findings up
+ * in, every registered length included. 0, or the exit code. */
+static int scan_open(struct scan_args *a, struct scan_ctx *c, struct ruleset **rs, struct scanner **sc)
+{
+	char err[1024];
+	size_t nlen;
+	const uint32_t *lens;
+
+	if (rules_load_with_dirs(rs, a->dirs, a->ndirs, err, sizeof(err)))
+		goto fail;
+	if (!(*sc = scanner_new(*rs, &a->so, err, sizeof(err))))
+		goto fail;
+	if (!a->ledger_path)
+		return 0;
+	if (ledger_cache_open(a->ledger_path, LEDGER_OPEN_RDONLY, &c->ledger, err, sizeof(err)))
+		goto fail;
+	pthread_mutex_init(&c->ledger_mu, NULL);
+	lens = ledger_cache_lengths(c->ledger, &nlen);
+	scanner_set_known(*sc, ledger_known, c, lens, nlen);
+	return 0;
+fail:
+	cmd_error("scan", "%s", err);
+	return EXIT_USAGE;
+}
+
+static void scan_print_stats(const struct scan_stats *st, double dt)
+{
+	const struct detect_stats *d = &st->det;
+
+	fprintf(stderr, "tokenward scan: %llu files, %llu bytes, %llu findings, %llu skipped, %llu errors, "
+		"%.3f s, %.1f MiB/s; %llu regex limit hits, %llu too long, %llu rule suspensions, "
+		"%llu keyword hits skipped\n", (unsigned long long)st->files, (unsigned long long)st->bytes,
+		(unsigned long long)st->findings, (unsigned long long)st->skipped,
+		(unsigned long long)st->errors, dt, dt > 0 ? st->bytes / dt / (1 << 20) : 0,
+		(unsigned long long)d->limit_hits, (unsigned long long)d->too_long,
+		(unsigned long long)d->rules_suspended, (unsigned long long)d->skipped_hits);
+	fprintf(stderr, "tokenward scan: decoded views: %llu views, %llu bytes, %llu findings, "
+		"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits\n",
+		(unsigned long long)d->views, (unsigned long long)d->view_bytes,
+		(unsigned long long)d->view_findings, (unsigned long long)d->view_dups,
+		(unsigned long long)d->view_cut, (unsigned long long)d->view_budget,
+		(unsigned long long)d->view_depth);
+}
+
+/* Every path scanned and the findings written; the closing coverage (and
+ * SARIF's whole document) after them. Errors are counted in st. */
+static void scan_run(struct scan_ctx *c, const struct scan_args *a, struct scanner *sc, const struct ruleset *rs,
+		     struct scan_stats *st)
+{
+	double t0 = now_s();
+	int rc = 0;
+
+	if (c->fmt == FMT_SARIF)
+		c->sarif_results = cJSON_CreateArray();
 	/* A finding-dense input writes several times its size: one write per
 	 * 256 KiB, not per 4 KiB page (stdio's default for a file). A
 	 * terminal keeps its line buffering. */
-	if (!isatty(fileno(c.out)))
-		setvbuf(c.out, outbuf, _IOFBF, sizeof(outbuf)); /* glibc ignores a size without a buffer */
-	t0 = now_s();
-	for (int i = 0; i < npaths && !rc; i++)
-		rc = scanner_scan_path(sc, paths[i], on_finding, on_notice, &c);
-	scanner_stats(sc, &st);
+	if (!isatty(fileno(c->out)))
+		setvbuf(c->out, outbuf, _IOFBF, sizeof(outbuf)); /* glibc ignores a size without a buffer */
+	for (int i = 0; i < a->npaths && !rc; i++)
+		rc = scanner_scan_path(sc, a->paths[i], on_finding, on_notice, c);
+	scanner_stats(sc, st);
 	if (rc < 0) { /* on_finding out of memory: the rest was not scanned */
 		fprintf(stderr, "tokenward scan: error: %s; scan stopped\n", strerror(-rc));
-		st.errors++;
+		st->errors++;
 	}
-	if (c.fmt == FMT_SARIF)
-		sarif_print(&c, rs, &st.det);
-	coverage_print(&c, &st.det);
-	if (fflush(c.out) || ferror(c.out)) {
+	if (c->fmt == FMT_SARIF)
+		sarif_print(c, rs, &st->det);
+	coverage_print(c, &st->det);
+	if (fflush(c->out) || ferror(c->out)) {
 		fprintf(stderr, "tokenward scan: writing output: %s\n", strerror(errno));
-		st.errors++;
+		st->errors++;
 	}
-	if (stats) {
-		double dt = now_s() - t0;
-		fprintf(stderr, "tokenward scan: %llu files, %llu bytes, %llu findings, %llu skipped, %llu errors, "
-			"%.3f s, %.1f MiB/s; %llu regex limit hits, %llu too long, %llu rule suspensions, "
-			"%llu keyword hits skipped\n", (unsigned long long)st.files, (unsigned long long)st.bytes,
-			(unsigned long long)st.findings, (unsigned long long)st.skipped,
-			(unsigned long long)st.errors, dt, dt > 0 ? st.bytes / dt / (1 << 20) : 0,
-			(unsigned long long)st.det.limit_hits, (unsigned long long)st.det.too_long,
-			(unsigned long long)st.det.rules_suspended, (unsigned long long)st.det.skipped_hits);
-		fprintf(stderr, "tokenward scan: decoded views: %llu views, %llu bytes, %llu findings, "
-			"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits\n",
-			(unsigned long long)st.det.views, (unsigned long long)st.det.view_bytes,
-			(unsigned long long)st.det.view_findings, (unsigned long long)st.det.view_dups,
-			(unsigned long long)st.det.view_cut, (unsigned long long)st.det.view_budget,
-			(unsigned long long)st.det.view_depth);
+	if (a->stats)
+		scan_print_stats(st, now_s() - t0);
+}
+
+static void scan_ctx_release(struct scan_ctx *c)
+{
+	cJSON_Delete(c->sarif_results);
+	free(c->path_raw);
+	free(c->path_red);
+	free(c->line.p);
+	free(c->head.p);
+	if (c->ledger) {
+		ledger_cache_close(c->ledger);
+		pthread_mutex_destroy(&c->ledger_mu);
+	}
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct scan_ctx c = { .fmt = FMT_TEXT, .out = stdout };
+	struct scan_args a = { 0 };
+	struct scan_stats st = { 0 };
+	struct ruleset *rs = NULL;
+	struct scanner *sc = NULL;
+	int rc;
+
+	if ((rc = scan_parse_args(argc, argv, &a, &c)) >= 0)
+		return rc;
+	if (!(rc = scan_open(&a, &c, &rs, &sc))) {
+		scan_run(&c, &a, sc, rs, &st);
+		rc = c.findings ? 1 : st.errors ? EXIT_USAGE : 0;
 	}
 	scanner_free(sc);
 	rules_free(rs);
-	cJSON_Delete(c.sarif_results);
-	free(c.path_raw);
-	free(c.path_red);
-	free(c.line.p);
-	free(c.head.p);
-	if (c.ledger) {
-		ledger_cache_close(c.ledger);
-		pthread_mutex_destroy(&c.ledger_mu);
-	}
-	if (c.findings)
-		return 1;
-	return st.errors ? EXIT_USAGE : 0;
+	scan_ctx_release(&c);
+	return rc;
 }
