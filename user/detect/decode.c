@@ -554,6 +554,22 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 	return decode_find_from(k, p, n, from, from, a, b, cut);
 }
 
+/* Where decode_find would find a region of an escape kind: at a '%'
+ * followed by two hex digits, a '\\' opening a JSON escape, an '&'
+ * opening an entity (the finders' own tests, one pass for the three). */
+int decode_holds_escape(const unsigned char *p, size_t n)
+{
+	unsigned long cp;
+
+	for (size_t i = decode_next_opener(p, n); i < n; i = i + 1 + decode_next_opener(p + i + 1, n - i - 1)) {
+		if (p[i] == '%' ? i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0
+		    : p[i] == '\\' ? json_escape_at(p, n, i)
+				   : i + 3 < n && entity_at(p, n, i, &cp) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 
 /* ---- decoders ---- */
 

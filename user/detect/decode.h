@@ -51,6 +51,10 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
 		     size_t *a, size_t *b, int *cut);
 
+/* 1 when p[0..n) holds an escape that decode_find would open a region
+ * of percent, JSON or HTML at; 0 when none of them finds one. */
+int decode_holds_escape(const unsigned char *p, size_t n);
+
 /* The first byte of p[0..n) that may open an escape ('%', '\\', '&'),
  * or n. */
 size_t decode_next_opener(const unsigned char *p, size_t n);

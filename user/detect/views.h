@@ -54,4 +54,9 @@ void detector_seam_open_at(struct detector *d, size_t from);
  * view's findings share their raw buffer's count. */
 int detector_flood_view(struct detector *d, const struct detect_match *m, size_t raw_pos);
 
+/* detect.c: 1 when no rule can match in buf[0..len) because it holds
+ * none of the rules' keywords (ASCII case-insensitive) and no opaque
+ * lengths are registered; 0 when a match may be there. */
+int detector_keyword_free(const struct detector *d, const unsigned char *buf, size_t len);
+
 #endif
