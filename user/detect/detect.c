@@ -1412,3 +1412,16 @@ int detector_keyword_free(const struct detector *d, const unsigned char *buf, si
 	}
 	return 1;
 }
+
+/* The bytes that occur in some keyword, either case: out[c] 1 for them. */
+void detector_keyword_bytes(const struct detector *d, unsigned char out[256])
+{
+	memset(out, 0, 256);
+	for (size_t k = 0; k < d->nkws; k++)
+		for (unsigned c = 0; c < d->kws[k].len; c++) {
+			unsigned char x = d->kws[k].kw[c];
+			out[x] = 1;
+			if (x >= 'a' && x <= 'z')
+				out[x - 32] = 1;
+		}
+}

@@ -32,6 +32,8 @@ struct views {
 	size_t nfound;
 	size_t budget;
 	struct detector *d;
+	unsigned char cls[256];                /* raw_inert's byte classes, for d */
+	int cls_ready;
 	struct detect_stats *st;
 	detect_fn fn;
 	void *ctx;
@@ -222,6 +224,43 @@ static int view_inert(const struct views *v, const struct frame *f, const unsign
 	return 1;
 }
 
+/* The byte classes of decode_inert's walk for this detector's keywords. */
+static const unsigned char *inert_classes(struct views *v)
+{
+	unsigned char kw[256];
+
+	if (v->cls_ready)
+		return v->cls;
+	detector_keyword_bytes(v->d, kw);
+	decode_inert_classes(kw, v->cls);
+	v->cls_ready = 1;
+	return v->cls;
+}
+
+/*
+ * view_inert's answer for the region buf[a..b) of kind k, read from the
+ * raw bytes without decoding them (conservative: 0 also where the view
+ * would be inert). Its view would be inert when:
+ *  - the raw bytes hold no keyword (detector_keyword_free) and no escape
+ *    decodes to a keyword byte (decode_inert): every escape gives at
+ *    least one byte, so a keyword in the view would be literal bytes with
+ *    no escape between them, in the raw bytes too;
+ *  - and decode_inert says the view holds nothing to decode further.
+ */
+static int raw_inert(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b)
+{
+	return detector_keyword_free(v->d, buf + a, b - a) && decode_inert(k, buf, len, a, b, inert_classes(v));
+}
+
+/* Tests: 0 scans every view, 1 skips inert ones found by view_inert
+ * only, 2 (the default) raw_inert first, then view_inert. */
+static int skip_mode = 2;
+
+void views_set_skip(int mode)
+{
+	skip_mode = mode;
+}
+
 /* One region of buf decoded as k, scanned, and its own views followed. */
 static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
 		  int cut)
@@ -234,6 +273,10 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		return 0;
 	}
 	v->budget -= b - a;
+	if (k != DECODE_BASE64 && skip_mode == 2 && raw_inert(v, k, buf, len, a, b)) {
+		v->st->views_skipped++;
+		return 0;
+	}
 	if ((r = scratch(v, i)))
 		return r;
 	if (!(n = decode_run(k, buf + a, b - a, v->out[i], v->map[i]))) {
@@ -243,7 +286,7 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		return 0;
 	}
 	v->fr[i + 1] = (struct frame){ a, v->map[i], k, k == DECODE_BASE64 && is_basic(buf, a, v->out[i], n), buf, len };
-	if (k != DECODE_BASE64 && view_inert(v, &v->fr[i + 1], v->out[i], n)) {
+	if (k != DECODE_BASE64 && skip_mode && view_inert(v, &v->fr[i + 1], v->out[i], n)) {
 		v->st->views_skipped++;
 		explicit_bzero(v->out[i], b - a);
 		return 0;

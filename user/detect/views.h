@@ -37,6 +37,11 @@ void views_free(struct views *v);
 int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
 	       size_t len, int cut, detect_fn fn, void *ctx);
 
+/* Tests: 0 scans every view; 1 skips a view that can give nothing
+ * (views_skipped) once decoded; 2, the default, also before decoding,
+ * from its raw bytes where they say so. */
+void views_set_skip(int mode);
+
 /* detect.c: scan one decoded view as a buffer of its own, leaving the
  * stream state of the raw buffer (detector_tail_need) as it was; its
  * bytes count in view_bytes, not bytes. */
@@ -58,5 +63,9 @@ int detector_flood_view(struct detector *d, const struct detect_match *m, size_t
  * none of the rules' keywords (ASCII case-insensitive) and no opaque
  * lengths are registered; 0 when a match may be there. */
 int detector_keyword_free(const struct detector *d, const unsigned char *buf, size_t len);
+
+/* detect.c: out[c] is 1 for each byte c that occurs in a keyword (either
+ * case), else 0. */
+void detector_keyword_bytes(const struct detector *d, unsigned char out[256]);
 
 #endif
