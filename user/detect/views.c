@@ -189,41 +189,6 @@ static int is_basic(const unsigned char *buf, size_t a, const unsigned char *dec
 	return memchr(dec, ':', n) != NULL;
 }
 
-static int frame_same_up(const struct frame *f, size_t a, size_t b);
-
-/*
- * A view of an escape kind that can give nothing: scanning it and its
- * own views would report no finding and count nothing, so it is not
- * scanned (counted: views_skipped). Most percent and JSON regions are a
- * URL's query or a JSON string's text. Why each test:
- *  - no keyword in the view (detector_keyword_free: every rule match
- *    starts at one; with opaque lengths registered it always says no):
- *    the view's own scan finds nothing;
- *  - no escape of any kind in it (decode_holds_escape): level_escapes
- *    finds no region in it;
- *  - every base64 region its finder gives is a plain copy of the bytes
- *    one level up, bounded there the same way (frame_same_up), and not
- *    cut: level passes each over as already decoded. A run that an
- *    escape joined or bounded differently (a %2F inside it, a %20 before
- *    it: raw's run there holds the escape's hex digits) is decoded.
- * The decoding budget was spent on the region as before, and nothing in
- * it would have spent more, so the regions after it are as before.
- */
-static int view_inert(const struct views *v, const struct frame *f, const unsigned char *out, size_t n)
-{
-	size_t a, b, from = 0;
-	int rcut;
-
-	if (decode_holds_escape(out, n) || !detector_keyword_free(v->d, out, n))
-		return 0;
-	while (decode_find(DECODE_BASE64, out, n, from, &a, &b, &rcut)) {
-		if (rcut || !frame_same_up(f, a, b))
-			return 0;
-		from = b > from ? b : from + 1;
-	}
-	return 1;
-}
-
 /* The byte classes of decode_inert's walk for this detector's keywords. */
 static const unsigned char *inert_classes(struct views *v)
 {
@@ -238,27 +203,34 @@ static const unsigned char *inert_classes(struct views *v)
 }
 
 /*
- * view_inert's answer for the region buf[a..b) of kind k, read from the
- * raw bytes without decoding them (conservative: 0 also where the view
- * would be inert). Its view would be inert when:
- *  - the raw bytes hold no keyword (detector_keyword_free) and no escape
- *    decodes to a keyword byte (decode_inert): every escape gives at
- *    least one byte, so a keyword in the view would be literal bytes with
- *    no escape between them, in the raw bytes too;
- *  - and decode_inert says the view holds nothing to decode further.
+ * A region of an escape kind whose view can give nothing: scanning the
+ * view and following its own views would report no finding and count
+ * nothing (views.h), so it is neither decoded nor scanned, only counted
+ * (views_skipped). Most percent and JSON regions are a URL's query or a
+ * JSON string's text. Told from the raw bytes, conservatively:
+ *  - no keyword in them (detector_keyword_free: every rule match starts
+ *    at one; with opaque lengths registered it always says "may"), and
+ *    no escape decodes to a keyword byte (decode_inert): every escape
+ *    gives at least one byte, so a keyword in the view would be literal
+ *    bytes with no escape between them, in the raw bytes too;
+ *  - the view holds no escape of any kind, and every base64 run level
+ *    would find in it is a plain copy it passes over (same_one_up):
+ *    decode_inert, which says why each byte matters.
+ * The decoding budget is spent on the region as before, and nothing in
+ * its view would have spent more: the regions after it fare as before.
  */
 static int raw_inert(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b)
 {
 	return detector_keyword_free(v->d, buf + a, b - a) && decode_inert(k, buf, len, a, b, inert_classes(v));
 }
 
-/* Tests: 0 scans every view, 1 skips inert ones found by view_inert
- * only, 2 (the default) raw_inert first, then view_inert. */
-static int skip_mode = 2;
+/* Tests: 0 decodes and scans every region, 1 (the default) skips the
+ * inert ones. */
+static int skip_on = 1;
 
-void views_set_skip(int mode)
+void views_set_skip(int on)
 {
-	skip_mode = mode;
+	skip_on = on;
 }
 
 /* One region of buf decoded as k, scanned, and its own views followed. */
@@ -273,7 +245,7 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		return 0;
 	}
 	v->budget -= b - a;
-	if (k != DECODE_BASE64 && skip_mode == 2 && raw_inert(v, k, buf, len, a, b)) {
+	if (k != DECODE_BASE64 && skip_on && raw_inert(v, k, buf, len, a, b)) {
 		v->st->views_skipped++;
 		return 0;
 	}
@@ -286,11 +258,6 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		return 0;
 	}
 	v->fr[i + 1] = (struct frame){ a, v->map[i], k, k == DECODE_BASE64 && is_basic(buf, a, v->out[i], n), buf, len };
-	if (k != DECODE_BASE64 && skip_mode && view_inert(v, &v->fr[i + 1], v->out[i], n)) {
-		v->st->views_skipped++;
-		explicit_bzero(v->out[i], b - a);
-		return 0;
-	}
 	v->depth++;
 	chain_set(v);
 	v->st->views++;
@@ -332,11 +299,12 @@ static int found_region(struct views *v, enum decode_kind k, const unsigned char
  * string's id, copied into the JSON view unchanged, is not decoded twice).
  * A run the decoding changed or joined differently (the seam case) is new.
  */
-static int frame_same_up(const struct frame *f, size_t a, size_t b)
+static int same_one_up(const struct views *v, size_t a, size_t b)
 {
+	const struct frame *f = &v->fr[v->depth];
 	size_t pa, pb;
 
-	if (f->k == DECODE_BASE64)
+	if (!v->depth || f->k == DECODE_BASE64)
 		return 0;
 	pa = f->map[a];
 	pb = f->map[b];
@@ -345,11 +313,6 @@ static int frame_same_up(const struct frame *f, size_t a, size_t b)
 	pa += f->a;
 	pb += f->a;
 	return (pa == 0 || !decode_b64_byte(f->up[pa - 1])) && (pb >= f->uplen || !decode_b64_byte(f->up[pb]));
-}
-
-static int same_one_up(const struct views *v, size_t a, size_t b)
-{
-	return v->depth && frame_same_up(&v->fr[v->depth], a, b);
 }
 
 /* The next byte at or after from that opens an escape of kind k, or len. */

@@ -37,10 +37,9 @@ void views_free(struct views *v);
 int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
 	       size_t len, int cut, detect_fn fn, void *ctx);
 
-/* Tests: 0 scans every view; 1 skips a view that can give nothing
- * (views_skipped) once decoded; 2, the default, also before decoding,
- * from its raw bytes where they say so. */
-void views_set_skip(int mode);
+/* Tests: 0 decodes and scans every region; 1, the default, skips a
+ * region of an escape kind whose view can give nothing (views_skipped). */
+void views_set_skip(int on);
 
 /* detect.c: scan one decoded view as a buffer of its own, leaving the
  * stream state of the raw buffer (detector_tail_need) as it was; its

@@ -868,7 +868,7 @@ static uint64_t skipped(struct detector *d)
 }
 
 /* An escape region whose view holds no keyword and nothing to decode
- * further: skipped and counted, in both modes; scanned with the skip off. */
+ * further: skipped and counted; scanned with the skip off. */
 static void test_inert_skipped_counted(void **state)
 {
 	struct detector *d = newdet();
@@ -877,19 +877,16 @@ static void test_inert_skipped_counted(void **state)
 	struct detect_stats st;
 	uint64_t views0;
 	(void)state;
-	for (int mode = 1; mode <= 2; mode++) {
-		views_set_skip(mode);
-		uint64_t s0 = skipped(d);
-		assert_int_equal(scan(d, text)->n, 0);
-		assert_int_equal(skipped(d) - s0, 3); /* the URL, the two JSON strings */
-	}
+	uint64_t s0 = skipped(d);
+	assert_int_equal(scan(d, text)->n, 0);
+	assert_int_equal(skipped(d) - s0, 3); /* the URL, the two JSON strings */
 	views_set_skip(0);
 	detector_stats(d, &st);
 	views0 = st.views;
 	assert_int_equal(scan(d, text)->n, 0);
 	detector_stats(d, &st);
 	assert_int_equal(st.views - views0, 3);
-	views_set_skip(2);
+	views_set_skip(1);
 	detector_free(d);
 }
 
@@ -910,7 +907,7 @@ static void test_inert_not_skipped(void **state)
 	memcpy(aws, "AKIA", 4);
 	tm_chars(aws + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
 	tm_record(aws);
-	for (int mode = 0; mode <= 2; mode++) {
+	for (int mode = 0; mode <= 1; mode++) {
 		views_set_skip(mode);
 		/* a keyword across an escape: gh%70_ is ghp_ decoded */
 		snprintf(text, sizeof(text), "GET /?t=gh%%70%s&x=1 HTTP/1.1\n", ghp + 3);
@@ -947,7 +944,7 @@ static void test_inert_not_skipped(void **state)
 	tm_record(tok);
 	EVP_Digest(tok, 43, k.sha, &l, EVP_sha256(), NULL);
 	detector_set_known(d, known_cb, &k, lens, 1);
-	for (int mode = 1; mode <= 2; mode++) {
+	for (int mode = 0; mode <= 1; mode++) {
 		views_set_skip(mode);
 		snprintf(text, sizeof(text), "GET /?x=%%20%s HTTP/1.1\n", tok);
 		s0 = skipped(d);
@@ -960,7 +957,7 @@ static void test_inert_not_skipped(void **state)
 		scan(d, "GET /search?q=cart%20checkout HTTP/1.1\n");
 		assert_int_equal(skipped(d), s0);
 	}
-	views_set_skip(2);
+	views_set_skip(1);
 	detector_free(d);
 }
 
@@ -987,7 +984,7 @@ static void test_inert_region_edges(void **state)
 	n += (size_t)sprintf(text + n, "%s \\t\"}\n", run);
 	views_set_skip(0);
 	scan(d0, text);
-	views_set_skip(2);
+	views_set_skip(1);
 	scan(d1, text);
 	detector_stats(d0, &s0);
 	detector_stats(d1, &s1);
@@ -1001,8 +998,8 @@ static void test_inert_region_edges(void **state)
 }
 
 /* Random text dense in escapes, keywords, base64, tokens and their
- * pieces: with the skip on (both ways) the findings and every counter
- * but the views' own are those of the scan that skips nothing. */
+ * pieces: with the skip on, the findings and every counter but the
+ * views' own are those of the scan that skips nothing. */
 static void frag(char *o, size_t *n, size_t cap, const char *ghp, const char *cred64)
 {
 	static const char *const pieces[] = {
@@ -1064,20 +1061,18 @@ static void test_inert_same_findings(void **state)
 		while (n < want)
 			frag(buf, &n, (1 << 16) - 1, ghp, cred64);
 		buf[n] = 0;
-		for (int mode = 1; mode <= 2; mode++) {
-			views_set_skip(0);
-			memset(&f0, 0, sizeof(f0));
-			assert_int_equal(detector_scan(d0, buf, n, collect_all, &f0), 0);
-			views_set_skip(mode);
-			memset(&f1, 0, sizeof(f1));
-			assert_int_equal(detector_scan(d1, buf, n, collect_all, &f1), 0);
-			assert_int_equal(f0.n, f1.n);
-			for (size_t i = 0; i < f0.n; i++)
-				assert_string_equal(f0.line[i], f1.line[i]);
-			total += f0.n;
-		}
+		views_set_skip(0);
+		memset(&f0, 0, sizeof(f0));
+		assert_int_equal(detector_scan(d0, buf, n, collect_all, &f0), 0);
+		views_set_skip(1);
+		memset(&f1, 0, sizeof(f1));
+		assert_int_equal(detector_scan(d1, buf, n, collect_all, &f1), 0);
+		assert_int_equal(f0.n, f1.n);
+		for (size_t i = 0; i < f0.n; i++)
+			assert_string_equal(f0.line[i], f1.line[i]);
+		total += f0.n;
 	}
-	views_set_skip(2);
+	views_set_skip(1);
 	detector_stats(d0, &s0);
 	detector_stats(d1, &s1);
 	/* the work the skip leaves out, and nothing else */
