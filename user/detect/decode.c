@@ -653,22 +653,20 @@ static int run_close(const struct walk *w, int eq)
 /* One byte an escape decoded to: 1 when it may take part in something (a
  * keyword, a further escape, a base64 run raw does not have). after: the
  * escape's last raw byte, against which a run starting next is bounded raw. */
-static int inert_decoded(const unsigned char *cls, struct walk *w, unsigned char c, unsigned char after)
+static inline int inert_decoded(const unsigned char *cls, struct walk *w, unsigned char c, unsigned char after)
 {
-	if (cls[c] & (C_KW | C_STOP))
-		return 1;
-	w->semi |= cls[c] & C_SEMI;
-	w->amp |= cls[c] & C_AMP;
-	if (cls[c] & C_B64) {
-		w->len++;
-		w->plain = 0; /* an escape's byte inside: raw has no such run */
-		return 0;
-	}
-	if (run_close(w, cls[c] & C_EQ))
-		return 1;
-	w->len = 0;
-	w->plain = !(cls[after] & C_B64);
-	return 0;
+	unsigned k = cls[c], b64 = k & C_B64;
+	/* without branches on the byte's class: an escape's byte is base64
+	 * or not about as often as not (%2F, %3A, \/ ...) */
+	int bad = (k & (C_KW | C_STOP)) != 0 || (!b64 && run_close(w, k & C_EQ));
+
+	w->semi |= k & C_SEMI;
+	w->amp |= k & C_AMP;
+	w->len = b64 ? w->len + 1 : 0;
+	/* a base64 byte from an escape: raw has no such run; after one that
+	 * is not, the next run is bounded raw by the escape's last byte */
+	w->plain = !b64 && !(cls[after] & C_B64);
+	return bad;
 }
 
 /* Bit masks over up to 16 literal bytes. */
@@ -750,8 +748,15 @@ int decode_inert(enum decode_kind k, const unsigned char *buf, size_t len, size_
 		unsigned char dec[4];
 		size_t used, nd;
 		struct lit16 m;
-		unsigned l, rest;
+		unsigned l, rest, hi, lo;
 
+		if (k == DECODE_PERCENT && r[i] == '%' && i + 2 < n && (hi = hex1[r[i + 1]]) && (lo = hex1[r[i + 2]])) {
+			/* the common escape, its byte kept in a register */
+			if (inert_decoded(cls, &w, (unsigned char)((hi - 1) << 4 | (lo - 1)), r[i + 2]))
+				return 0;
+			i += 3;
+			continue;
+		}
 		if (r[i] == op && (used = escape_at(k, r, n, i, dec, &nd))) {
 			for (size_t j = 0; j < nd; j++)
 				if (inert_decoded(cls, &w, dec[j], r[i + used - 1]))
