@@ -487,6 +487,10 @@ static const struct entity entities[] = {
 	{ "period", 6, '.' }, { "quest", 5, '?' }, { "comma", 5, ',' }, { "semi", 4, ';' },
 };
 
+/* The first letters of the names in entities[] (keep in step). */
+static const unsigned char entity_first[256] = { ['a'] = 1, ['l'] = 1, ['g'] = 1, ['q'] = 1, ['n'] = 1, ['e'] = 1,
+						 ['s'] = 1, ['c'] = 1, ['p'] = 1, ['h'] = 1 };
+
 /* The entity at p[i] ('&'): its length with the ';' and the code point
  * (a named one's byte), or 0. */
 static size_t entity_at(const unsigned char *p, size_t n, size_t i, unsigned long *cp)
@@ -504,8 +508,8 @@ static size_t entity_at(const unsigned char *p, size_t n, size_t i, unsigned lon
 		return j + 1 - i;
 	}
 	/* a query string's "&page=" costs a byte compare per name, not a
-	 * memcmp call */
-	if (j >= n)
+	 * memcmp call; "&filter=", "&x=" (no name starts so) not even that */
+	if (j >= n || !entity_first[p[j]])
 		return 0;
 	for (size_t e = 0; e < sizeof(entities) / sizeof(entities[0]); e++) {
 		size_t l = entities[e].len;

@@ -221,7 +221,9 @@ static const unsigned char *inert_classes(struct views *v)
  */
 static int raw_inert(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b)
 {
-	return detector_keyword_free(v->d, buf + a, b - a) && decode_inert(k, buf, len, a, b, inert_classes(v));
+	/* the walk first: where it says no (an escape's keyword byte, a run
+	 * raw does not hold) the keyword search is not needed */
+	return decode_inert(k, buf, len, a, b, inert_classes(v)) && detector_keyword_free(v->d, buf + a, b - a);
 }
 
 /* Tests: 0 decodes and scans every region, 1 (the default) skips the

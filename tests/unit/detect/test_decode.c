@@ -163,6 +163,9 @@ static void test_decode_html(void **state)
 	assert_int_equal(map[2], 6);
 	dec(DECODE_HTML, "&#233;", out, map);
 	assert_string_equal(out, "\xc3\xa9");
+	/* every named entity the decoder knows (entity_at's first-letter table) */
+	dec(DECODE_HTML, "&equals;&sol;&colon;&plus;&percnt;&num;&lowbar;&hyphen;&period;&quest;&comma;&semi;", out, map);
+	assert_string_equal(out, "=/:+%#_-.?,;");
 }
 
 /* ---- finders ---- */
