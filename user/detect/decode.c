@@ -610,6 +610,11 @@ static inline size_t escape_at(enum decode_kind k, const unsigned char *r, size_
 	}
 }
 
+/* The one-character JSON escapes' values (json_escape_at says which:
+ * exactly the bytes with a value here). */
+static const unsigned char json_one_char[256] = { ['n'] = '\n', ['t'] = '\t', ['r'] = '\r', ['b'] = '\b', ['f'] = '\f',
+						  ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['\''] = '\'' };
+
 /* ---- decode_inert ---- */
 
 enum { C_B64 = 1, C_EQ = 2, C_SEMI = 4, C_AMP = 8, C_STOP = 16, C_KW = 32 };
@@ -761,6 +766,12 @@ int decode_inert(enum decode_kind k, const unsigned char *buf, size_t len, size_
 			i += 3;
 			continue;
 		}
+		if (k == DECODE_JSON && r[i] == '\\' && i + 1 < n && (hi = json_one_char[r[i + 1]])) {
+			if (inert_decoded(cls, &w, (unsigned char)hi, r[i + 1]))
+				return 0;
+			i += 2;
+			continue;
+		}
 		if (r[i] == op && (used = escape_at(k, r, n, i, dec, &nd))) {
 			for (size_t j = 0; j < nd; j++)
 				if (inert_decoded(cls, &w, dec[j], r[i + used - 1]))
@@ -892,10 +903,6 @@ static unsigned long hex4(const unsigned char *p)
 /* One escape at r[i] ('\\'): its bytes into out, its length in r. */
 static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char *out, size_t *used)
 {
-	/* the one-character escapes' values (json_escape_at said which) */
-	static const unsigned char one[256] = { ['n'] = '\n', ['t'] = '\t', ['r'] = '\r', ['b'] = '\b', ['f'] = '\f',
-						['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['\''] = '\'' };
-
 	if (!json_escape_at(r, n, i)) {
 		*used = 1;
 		out[0] = r[i];
@@ -921,7 +928,7 @@ static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char
 		return utf8_put(cp, out);
 	}
 	*used = 2;
-	out[0] = one[r[i + 1]];
+	out[0] = json_one_char[r[i + 1]];
 	return 1;
 }
 
