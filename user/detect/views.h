@@ -14,7 +14,10 @@
  * the encoded bytes decoded per scan are at most VIEWS_BUDGET_PER_BYTE
  * times the buffer plus VIEWS_BUDGET_MIN (view_budget: regions skipped);
  * a view that is VIEWS_DEPTH_MAX decodings deep is scanned but not
- * decoded again (view_depth). Private to user/detect/.
+ * decoded again (view_depth). A percent, JSON or HTML region whose view
+ * can give nothing (views.c raw_inert) is neither decoded nor scanned,
+ * only counted (views_skipped): the findings and every other counter are
+ * those of a scan that decodes it. Private to user/detect/.
  */
 #ifndef TW_VIEWS_H
 #define TW_VIEWS_H
