@@ -636,11 +636,12 @@ static void scan_print_stats(const struct scan_stats *st, double dt)
 		(unsigned long long)d->limit_hits, (unsigned long long)d->too_long,
 		(unsigned long long)d->rules_suspended, (unsigned long long)d->skipped_hits);
 	fprintf(stderr, "tokenward scan: decoded views: %llu views, %llu bytes, %llu findings, "
-		"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits\n",
+		"%llu duplicates dropped, %llu runs cut, %llu budget hits, %llu depth hits, "
+		"%llu skipped (nothing to find)\n",
 		(unsigned long long)d->views, (unsigned long long)d->view_bytes,
 		(unsigned long long)d->view_findings, (unsigned long long)d->view_dups,
 		(unsigned long long)d->view_cut, (unsigned long long)d->view_budget,
-		(unsigned long long)d->view_depth);
+		(unsigned long long)d->view_depth, (unsigned long long)d->views_skipped);
 }
 
 /* Every path scanned and the findings written; the closing coverage (and

@@ -29,6 +29,7 @@ void detect_stats_add(struct detect_stats *acc, const struct detect_stats *x)
 	acc->view_cut += x->view_cut;
 	acc->view_budget += x->view_budget;
 	acc->view_depth += x->view_depth;
+	acc->views_skipped += x->views_skipped;
 }
 
 uint64_t detect_coverage_losses(const struct detect_stats *st)
@@ -64,6 +65,7 @@ void detect_views_json(const struct detect_stats *st, cJSON *o)
 	cJSON_AddNumberToObject(v, "findings", (double)st->view_findings);
 	cJSON_AddNumberToObject(v, "duplicates_dropped", (double)st->view_dups);
 	cJSON_AddNumberToObject(v, "base64_not_text", (double)st->views_rejected);
+	cJSON_AddNumberToObject(v, "skipped_nothing_to_find", (double)st->views_skipped);
 }
 
 int detect_coverage_text(const struct detect_stats *st, char *out, size_t outsz)

@@ -487,6 +487,10 @@ static const struct entity entities[] = {
 	{ "period", 6, '.' }, { "quest", 5, '?' }, { "comma", 5, ',' }, { "semi", 4, ';' },
 };
 
+/* The first letters of the names in entities[] (keep in step). */
+static const unsigned char entity_first[256] = { ['a'] = 1, ['l'] = 1, ['g'] = 1, ['q'] = 1, ['n'] = 1, ['e'] = 1,
+						 ['s'] = 1, ['c'] = 1, ['p'] = 1, ['h'] = 1 };
+
 /* The entity at p[i] ('&'): its length with the ';' and the code point
  * (a named one's byte), or 0. */
 static size_t entity_at(const unsigned char *p, size_t n, size_t i, unsigned long *cp)
@@ -504,8 +508,8 @@ static size_t entity_at(const unsigned char *p, size_t n, size_t i, unsigned lon
 		return j + 1 - i;
 	}
 	/* a query string's "&page=" costs a byte compare per name, not a
-	 * memcmp call */
-	if (j >= n)
+	 * memcmp call; "&filter=", "&x=" (no name starts so) not even that */
+	if (j >= n || !entity_first[p[j]])
 		return 0;
 	for (size_t e = 0; e < sizeof(entities) / sizeof(entities[0]); e++) {
 		size_t l = entities[e].len;
@@ -552,6 +556,247 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 		size_t *a, size_t *b, int *cut)
 {
 	return decode_find_from(k, p, n, from, from, a, b, cut);
+}
+
+/* Where decode_find would find a region of an escape kind: at a '%'
+ * followed by two hex digits, a '\\' opening a JSON escape, an '&'
+ * opening an entity (the finders' own tests, one pass for the three). */
+int decode_holds_escape(const unsigned char *p, size_t n)
+{
+	unsigned long cp;
+
+	for (size_t i = decode_next_opener(p, n); i < n; i = i + 1 + decode_next_opener(p + i + 1, n - i - 1)) {
+		if (p[i] == '%' ? i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0
+		    : p[i] == '\\' ? json_escape_at(p, n, i)
+				   : i + 3 < n && entity_at(p, n, i, &cp) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+
+static size_t utf8_put(unsigned long cp, unsigned char *out);
+static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char *out, size_t *used);
+
+/* The one escape of kind k at r[i] inside a region r[0..n), as decode_run
+ * decodes it: its bytes into out (*olen, 1-4) and its length in r; 0 when
+ * r[i] opens none (then decode_run copies r[i] as it is). */
+static inline size_t escape_at(enum decode_kind k, const unsigned char *r, size_t n, size_t i, unsigned char out[4],
+			       size_t *olen)
+{
+	unsigned long cp;
+	size_t used = 0;
+	int hi, lo;
+
+	switch (k) {
+	case DECODE_PERCENT:
+		if (r[i] != '%' || i + 2 >= n || (hi = hexval(r[i + 1])) < 0 || (lo = hexval(r[i + 2])) < 0)
+			return 0;
+		out[0] = (unsigned char)(hi << 4 | lo);
+		*olen = 1;
+		return 3;
+	case DECODE_JSON:
+		if (r[i] != '\\' || !json_escape_at(r, n, i))
+			return 0;
+		*olen = json_one(r, n, i, out, &used);
+		return used;
+	case DECODE_HTML:
+		if (r[i] != '&' || !(used = entity_at(r, n, i, &cp)))
+			return 0;
+		*olen = utf8_put(cp, out);
+		return used;
+	default:
+		return 0;
+	}
+}
+
+/* The one-character JSON escapes' values (json_escape_at says which:
+ * exactly the bytes with a value here). */
+static const unsigned char json_one_char[256] = { ['n'] = '\n', ['t'] = '\t', ['r'] = '\r', ['b'] = '\b', ['f'] = '\f',
+						  ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['\''] = '\'' };
+
+/* ---- decode_inert ---- */
+
+enum { C_B64 = 1, C_EQ = 2, C_SEMI = 4, C_AMP = 8, C_STOP = 16, C_KW = 32 };
+
+void decode_inert_classes(const unsigned char kw[256], unsigned char cls[256])
+{
+	for (int c = 0; c < 256; c++)
+		cls[c] = (unsigned char)((decode_b64_byte((unsigned char)c) ? C_B64 : 0) | (c == '=' ? C_EQ : 0) |
+					  (c == ';' ? C_SEMI : 0) | (c == '&' ? C_AMP : 0) |
+					  (c == '%' || c == '\\' ? C_STOP : 0) | (kw[c] ? C_KW : 0));
+}
+
+/*
+ * The walk of decode_inert (decode.h) over a region's raw bytes: the
+ * literal bytes between escapes sixteen a step, each escape decoded on
+ * its own as decode_run would (escape_at), not copied. What it looks for
+ * in the view:
+ *  - a '%' or '\\' (one the decoder leaves as it is, or one decoded): a
+ *    further escape may start there; a ';' and an '&' both (an entity
+ *    needs both); an escape's byte that is a keyword byte (cls);
+ *  - a run of DECODE_B64_MIN or more base64 bytes that is not a plain
+ *    copy: an escape's byte in it, or just after an escape whose last
+ *    raw byte is base64 (the %20 of "%20AAAA...": raw's run holds "20"),
+ *    or against a base64 byte past the region's ends, or followed by an
+ *    '=' (padding that level would count in): level decodes such a run
+ *    again, where it passes a plain copy over (views.c same_one_up).
+ */
+/* raw_inert's walk: the base64 run the view is in (its length so far,
+ * and whether it is a plain copy of raw bytes, frame_same_up), and
+ * whether the view holds a ';' and an '&'. */
+struct walk {
+	size_t len;
+	int plain;
+	unsigned semi, amp;
+};
+
+/* The run ends at a byte that is not base64 (eq: an '='): 1 when level
+ * could have decoded it (24 bytes or more, and not a plain copy bounded
+ * the same way, or followed by padding). */
+static int run_close(const struct walk *w, int eq)
+{
+	return w->len >= DECODE_B64_MIN && (!w->plain || eq);
+}
+
+/* One byte an escape decoded to: 1 when it may take part in something (a
+ * keyword, a further escape, a base64 run raw does not have). after: the
+ * escape's last raw byte, against which a run starting next is bounded raw. */
+static inline int inert_decoded(const unsigned char *cls, struct walk *w, unsigned char c, unsigned char after)
+{
+	unsigned k = cls[c], b64 = k & C_B64;
+	/* without branches on the byte's class: an escape's byte is base64
+	 * or not about as often as not (%2F, %3A, \/ ...) */
+	int bad = (k & (C_KW | C_STOP)) != 0 || (!b64 && run_close(w, k & C_EQ));
+
+	w->semi |= k & C_SEMI;
+	w->amp |= k & C_AMP;
+	w->len = b64 ? w->len + 1 : 0;
+	/* a base64 byte from an escape: raw has no such run; after one that
+	 * is not, the next run is bounded raw by the escape's last byte */
+	w->plain = !b64 && !(cls[after] & C_B64);
+	return bad;
+}
+
+/* Bit masks over up to 16 literal bytes. */
+struct lit16 {
+	unsigned b64, stop, semi, amp, eq, op;
+};
+
+static void lit16_scalar(const unsigned char *cls, const unsigned char *p, size_t n, unsigned char op, struct lit16 *m)
+{
+	*m = (struct lit16){ 0 };
+	for (size_t j = 0; j < n && j < 16; j++) {
+		unsigned bit = 1u << j, c = cls[p[j]];
+		m->b64 |= c & C_B64 ? bit : 0;
+		m->stop |= c & C_STOP ? bit : 0;
+		m->semi |= c & C_SEMI ? bit : 0;
+		m->amp |= c & C_AMP ? bit : 0;
+		m->eq |= c & C_EQ ? bit : 0;
+		m->op |= p[j] == op ? bit : 0;
+	}
+}
+
+#ifdef __SSE2__
+/* The same for 16 bytes that are all there, by compares (the base64
+ * bytes as b64_run_end finds them). */
+static void lit16_sse2(const unsigned char *p, unsigned char op, struct lit16 *m)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)p);
+	const __m128i f = _mm_or_si128(v, _mm_set1_epi8(0x20)); /* letters folded: no other byte becomes a-z */
+	__m128i let = _mm_cmplt_epi8(_mm_add_epi8(f, _mm_set1_epi8((char)(-'a' - 128))), _mm_set1_epi8(26 - 128));
+	__m128i dg = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(-'0' - 128))), _mm_set1_epi8(10 - 128));
+	__m128i sym = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('/'))),
+				   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')), _mm_cmpeq_epi8(v, _mm_set1_epi8('_'))));
+#define MASK(x) ((unsigned)_mm_movemask_epi8(x))
+	m->b64 = MASK(_mm_or_si128(_mm_or_si128(let, dg), sym));
+	m->stop = MASK(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+	m->semi = MASK(_mm_cmpeq_epi8(v, _mm_set1_epi8(';')));
+	m->amp = MASK(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+	m->eq = MASK(_mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+	m->op = MASK(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)op)));
+#undef MASK
+}
+#endif
+
+/* The literal bytes r[i..i+l) (l <= 16; m their masks) in the walk: 1
+ * when one may take part in something. Runs inside them, between two
+ * bytes that are not base64, are shorter than 16 and plain: only the
+ * run going on from before and the one going on after count. */
+static int inert_literal(struct walk *w, const struct lit16 *m, unsigned l)
+{
+	unsigned all = l == 16 ? 0xffffu : (1u << l) - 1, b = m->b64 & all, lead, last;
+
+	if (m->stop & all)
+		return 1;
+	w->semi |= m->semi & all;
+	w->amp |= m->amp & all;
+	if (b == all) {
+		w->len += l;
+		return 0;
+	}
+	lead = (unsigned)__builtin_ctz(~b);
+	w->len += lead;
+	if (run_close(w, m->eq >> lead & 1))
+		return 1;
+	last = 31 - (unsigned)__builtin_clz(~b & all);
+	w->len = l - 1 - last;
+	w->plain = 1;
+	return 0;
+}
+
+int decode_inert(enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b, const unsigned char cls[256])
+{
+	static const unsigned char opener[DECODE_NKINDS] = { [DECODE_PERCENT] = '%', [DECODE_JSON] = '\\',
+							     [DECODE_HTML] = '&' };
+	const unsigned char *r = buf + a, op = opener[k];
+	struct walk w = { 0, a == 0 || !(cls[buf[a - 1]] & C_B64), 0, 0 };
+	size_t n = b - a;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char dec[4];
+		size_t used, nd;
+		struct lit16 m;
+		unsigned l, rest, hi, lo;
+
+		if (k == DECODE_PERCENT && r[i] == '%' && i + 2 < n && (hi = hex1[r[i + 1]]) && (lo = hex1[r[i + 2]])) {
+			/* the common escape, its byte kept in a register */
+			if (inert_decoded(cls, &w, (unsigned char)((hi - 1) << 4 | (lo - 1)), r[i + 2]))
+				return 0;
+			i += 3;
+			continue;
+		}
+		if (k == DECODE_JSON && r[i] == '\\' && i + 1 < n && (hi = json_one_char[r[i + 1]])) {
+			if (inert_decoded(cls, &w, (unsigned char)hi, r[i + 1]))
+				return 0;
+			i += 2;
+			continue;
+		}
+		if (r[i] == op && (used = escape_at(k, r, n, i, dec, &nd))) {
+			for (size_t j = 0; j < nd; j++)
+				if (inert_decoded(cls, &w, dec[j], r[i + used - 1]))
+					return 0;
+			i += used;
+			continue;
+		}
+#ifdef __SSE2__
+		if (a + i + 16 <= len) /* past the region's end: masked off below */
+			lit16_sse2(r + i, op, &m);
+		else
+#endif
+			lit16_scalar(cls, r + i, n - i, op, &m);
+		/* up to the next opener; r[i] itself is literal (a '%' or '\\'
+		 * that opens nothing stops the walk: it stays in the view) */
+		rest = n - i < 16 ? (unsigned)(n - i) : 16;
+		m.op &= ~1u & (rest == 16 ? 0xffffu : (1u << rest) - 1);
+		l = m.op ? (unsigned)__builtin_ctz(m.op) : rest;
+		if (inert_literal(&w, &m, l))
+			return 0;
+		i += l;
+	}
+	if (w.len >= DECODE_B64_MIN && (!w.plain || (b < len && (cls[buf[b]] & C_B64))))
+		return 0;
+	return !(w.semi && w.amp);
 }
 
 
@@ -658,10 +903,6 @@ static unsigned long hex4(const unsigned char *p)
 /* One escape at r[i] ('\\'): its bytes into out, its length in r. */
 static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char *out, size_t *used)
 {
-	/* the one-character escapes' values (json_escape_at said which) */
-	static const unsigned char one[256] = { ['n'] = '\n', ['t'] = '\t', ['r'] = '\r', ['b'] = '\b', ['f'] = '\f',
-						['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['\''] = '\'' };
-
 	if (!json_escape_at(r, n, i)) {
 		*used = 1;
 		out[0] = r[i];
@@ -687,7 +928,7 @@ static size_t json_one(const unsigned char *r, size_t n, size_t i, unsigned char
 		return utf8_put(cp, out);
 	}
 	*used = 2;
-	out[0] = one[r[i + 1]];
+	out[0] = json_one_char[r[i + 1]];
 	return 1;
 }
 

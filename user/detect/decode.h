@@ -51,6 +51,25 @@ int decode_find(enum decode_kind k, const unsigned char *p, size_t n, size_t fro
 int decode_find_from(enum decode_kind k, const unsigned char *p, size_t n, size_t lo, size_t from,
 		     size_t *a, size_t *b, int *cut);
 
+/* 1 when p[0..n) holds an escape that decode_find would open a region
+ * of percent, JSON or HTML at; 0 when none of them finds one. */
+int decode_holds_escape(const unsigned char *p, size_t n);
+
+/*
+ * Would the view of the region buf[a..b) of kind k (percent, JSON, HTML)
+ * hold nothing level (views.c) could decode further, no escape's byte in
+ * the class C_KW of cls, and no base64 run it would decode that the raw
+ * bytes do not hold bounded the same way? 1 when so, from the raw bytes
+ * without decoding them; 0 also where it cannot tell. cls: from
+ * decode_inert_classes. Reads buf[0..len) around the region (its bounds).
+ */
+int decode_inert(enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
+		 const unsigned char cls[256]);
+
+/* decode_inert's byte classes, kw[c] 1 for the bytes of the detector's
+ * keywords. */
+void decode_inert_classes(const unsigned char kw[256], unsigned char cls[256]);
+
 /* The first byte of p[0..n) that may open an escape ('%', '\\', '&'),
  * or n. */
 size_t decode_next_opener(const unsigned char *p, size_t n);

@@ -1369,3 +1369,59 @@ int detector_scan_view(struct detector *d, const unsigned char *buf, size_t len,
 	d->st.bytes = bytes;
 	return rc;
 }
+
+/*
+ * ---- For decoded views (views.h): can a view hold a keyword? ----
+ *
+ * Every rule match starts from a keyword the prefilter found in the
+ * scanned bytes (a rule without keywords does not load), so a view
+ * without one gives no rule finding. Opaque tokens are found by length,
+ * not keyword: with registered lengths the answer is always "may".
+ * The same test as prefilter_pass's, without its per-rule cursors.
+ */
+int detector_keyword_free(const struct detector *d, const unsigned char *buf, size_t len)
+{
+	const uint16_t *bg = d->bigram;
+	size_t i = 0, fast_end = len >= 8 ? len - 7 : 0;
+
+	if (d->lenmap && d->known)
+		return 0;
+	for (; i < fast_end; i++) {
+		const struct kwent *e, *end;
+		unsigned g;
+		uint64_t x;
+
+		/* buf[fast_end + 1] exists: fast_end is len - 7 */
+		if ((i = bigram_filter_next(&d->bgf, buf, i, fast_end)) >= fast_end)
+			break;
+		g = bg[buf[i] | buf[i + 1] << 8];
+		memcpy(&x, buf + i, 8);
+		end = d->kws + d->grp_start[g];
+		for (e = d->kws + d->grp_start[g - 1]; e < end; e++)
+			if (((x | e->fold) & e->mask) == e->word && (e->len <= 8 || kw_at(d, e, buf, len, i, x)))
+				return 0;
+	}
+	for (; i + 1 < len; i++) {
+		unsigned g = bg[buf[i] | buf[i + 1] << 8];
+
+		if (!g)
+			continue;
+		for (uint32_t k = d->grp_start[g - 1]; k < d->grp_start[g]; k++)
+			if (kw_at(d, &d->kws[k], buf, len, i, 0))
+				return 0;
+	}
+	return 1;
+}
+
+/* The bytes that occur in some keyword, either case: out[c] 1 for them. */
+void detector_keyword_bytes(const struct detector *d, unsigned char out[256])
+{
+	memset(out, 0, 256);
+	for (size_t k = 0; k < d->nkws; k++)
+		for (unsigned c = 0; c < d->kws[k].len; c++) {
+			unsigned char x = d->kws[k].kw[c];
+			out[x] = 1;
+			if (x >= 'a' && x <= 'z')
+				out[x - 32] = 1;
+		}
+}

@@ -213,6 +213,8 @@ struct detect_stats {
 				   * (a token across a piece seam is lost) */
 	uint64_t view_budget;     /* loss: regions not decoded, the scan's decoding budget spent */
 	uint64_t view_depth;      /* loss: views VIEWS_DEPTH_MAX deep that held more to decode */
+	uint64_t views_skipped;   /* escape regions decoded but not scanned: their view held no
+				   * keyword and nothing more to decode (views.c view_inert) */
 };
 void detector_stats(const struct detector *d, struct detect_stats *out);
 

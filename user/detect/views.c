@@ -32,6 +32,8 @@ struct views {
 	size_t nfound;
 	size_t budget;
 	struct detector *d;
+	unsigned char cls[256];                /* raw_inert's byte classes, for d */
+	int cls_ready;
 	struct detect_stats *st;
 	detect_fn fn;
 	void *ctx;
@@ -187,6 +189,52 @@ static int is_basic(const unsigned char *buf, size_t a, const unsigned char *dec
 	return memchr(dec, ':', n) != NULL;
 }
 
+/* The byte classes of decode_inert's walk for this detector's keywords. */
+static const unsigned char *inert_classes(struct views *v)
+{
+	unsigned char kw[256];
+
+	if (v->cls_ready)
+		return v->cls;
+	detector_keyword_bytes(v->d, kw);
+	decode_inert_classes(kw, v->cls);
+	v->cls_ready = 1;
+	return v->cls;
+}
+
+/*
+ * A region of an escape kind whose view can give nothing: scanning the
+ * view and following its own views would report no finding and count
+ * nothing (views.h), so it is neither decoded nor scanned, only counted
+ * (views_skipped). Most percent and JSON regions are a URL's query or a
+ * JSON string's text. Told from the raw bytes, conservatively:
+ *  - no keyword in them (detector_keyword_free: every rule match starts
+ *    at one; with opaque lengths registered it always says "may"), and
+ *    no escape decodes to a keyword byte (decode_inert): every escape
+ *    gives at least one byte, so a keyword in the view would be literal
+ *    bytes with no escape between them, in the raw bytes too;
+ *  - the view holds no escape of any kind, and every base64 run level
+ *    would find in it is a plain copy it passes over (same_one_up):
+ *    decode_inert, which says why each byte matters.
+ * The decoding budget is spent on the region as before, and nothing in
+ * its view would have spent more: the regions after it fare as before.
+ */
+static int raw_inert(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b)
+{
+	/* the walk first: where it says no (an escape's keyword byte, a run
+	 * raw does not hold) the keyword search is not needed */
+	return decode_inert(k, buf, len, a, b, inert_classes(v)) && detector_keyword_free(v->d, buf + a, b - a);
+}
+
+/* Tests: 0 decodes and scans every region, 1 (the default) skips the
+ * inert ones. */
+static int skip_on = 1;
+
+void views_set_skip(int on)
+{
+	skip_on = on;
+}
+
 /* One region of buf decoded as k, scanned, and its own views followed. */
 static int region(struct views *v, enum decode_kind k, const unsigned char *buf, size_t len, size_t a, size_t b,
 		  int cut)
@@ -199,6 +247,10 @@ static int region(struct views *v, enum decode_kind k, const unsigned char *buf,
 		return 0;
 	}
 	v->budget -= b - a;
+	if (k != DECODE_BASE64 && skip_on && raw_inert(v, k, buf, len, a, b)) {
+		v->st->views_skipped++;
+		return 0;
+	}
 	if ((r = scratch(v, i)))
 		return r;
 	if (!(n = decode_run(k, buf + a, b - a, v->out[i], v->map[i]))) {

@@ -14,7 +14,10 @@
  * the encoded bytes decoded per scan are at most VIEWS_BUDGET_PER_BYTE
  * times the buffer plus VIEWS_BUDGET_MIN (view_budget: regions skipped);
  * a view that is VIEWS_DEPTH_MAX decodings deep is scanned but not
- * decoded again (view_depth). Private to user/detect/.
+ * decoded again (view_depth). A percent, JSON or HTML region whose view
+ * can give nothing (views.c raw_inert) is neither decoded nor scanned,
+ * only counted (views_skipped): the findings and every other counter are
+ * those of a scan that decodes it. Private to user/detect/.
  */
 #ifndef TW_VIEWS_H
 #define TW_VIEWS_H
@@ -37,6 +40,10 @@ void views_free(struct views *v);
 int views_scan(struct views *v, struct detector *d, struct detect_stats *st, const unsigned char *buf,
 	       size_t len, int cut, detect_fn fn, void *ctx);
 
+/* Tests: 0 decodes and scans every region; 1, the default, skips a
+ * region of an escape kind whose view can give nothing (views_skipped). */
+void views_set_skip(int on);
+
 /* detect.c: scan one decoded view as a buffer of its own, leaving the
  * stream state of the raw buffer (detector_tail_need) as it was; its
  * bytes count in view_bytes, not bytes. */
@@ -53,5 +60,14 @@ void detector_seam_open_at(struct detector *d, size_t from);
  * 1 when it is past the bound (counted, not to be reported), else 0. A
  * view's findings share their raw buffer's count. */
 int detector_flood_view(struct detector *d, const struct detect_match *m, size_t raw_pos);
+
+/* detect.c: 1 when no rule can match in buf[0..len) because it holds
+ * none of the rules' keywords (ASCII case-insensitive) and no opaque
+ * lengths are registered; 0 when a match may be there. */
+int detector_keyword_free(const struct detector *d, const unsigned char *buf, size_t len);
+
+/* detect.c: out[c] is 1 for each byte c that occurs in a keyword (either
+ * case), else 0. */
+void detector_keyword_bytes(const struct detector *d, unsigned char out[256]);
 
 #endif

@@ -866,9 +866,10 @@ static void test_newline_count_exact(void **state)
 				assert_int_equal(scan_count_newlines(buf + off, n), want);
 			}
 	}
-	/* all newlines, longer than the 255 sixteen-byte steps a byte lane
-	 * can count before it is summed: no lane may wrap */
-	static unsigned char nl[3 * 255 * 16 + 40];
+	/* all newlines, longer than the 255 sixteen- (SSE2) or 32-byte
+	 * (AVX2) steps a byte lane can count before it is summed: no lane
+	 * may wrap */
+	static unsigned char nl[3 * 255 * 32 + 40];
 	memset(nl, '\n', sizeof(nl));
 	for (size_t off = 0; off < 17; off++)
 		for (size_t n = 255 * 16 - 20; off + n <= sizeof(nl); n += 997)

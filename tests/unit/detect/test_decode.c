@@ -163,6 +163,9 @@ static void test_decode_html(void **state)
 	assert_int_equal(map[2], 6);
 	dec(DECODE_HTML, "&#233;", out, map);
 	assert_string_equal(out, "\xc3\xa9");
+	/* every named entity the decoder knows (entity_at's first-letter table) */
+	dec(DECODE_HTML, "&equals;&sol;&colon;&plus;&percnt;&num;&lowbar;&hyphen;&period;&quest;&comma;&semi;", out, map);
+	assert_string_equal(out, "=/:+%#_-.?,;");
 }
 
 /* ---- finders ---- */
@@ -785,7 +788,8 @@ static void test_bounds_counted(void **state)
 	scan(d, big);
 	detector_stats(d, &st);
 	assert_true(st.view_cut >= 4);
-	assert_true(st.views >= 5);
+	/* "AAAA...": decoded, nothing in it to find (views_skipped) */
+	assert_true(st.views + st.views_skipped >= 5);
 	detect_coverage_text(&st, msg, sizeof(msg));
 	assert_non_null(strstr(msg, "decoded in pieces"));
 	/* every kind in one run, each layer holding the others: the budget */
@@ -855,6 +859,241 @@ static void test_opaque_in_basic(void **state)
 	assert_int_equal(f->m[0].known, 1);
 	assert_string_equal(f->chain[0], "base64>http-basic");
 	detector_free(d);
+}
+
+/* ---- views that can give nothing, not scanned (views.c view_inert, decode_inert) ---- */
+
+static uint64_t skipped(struct detector *d)
+{
+	struct detect_stats st;
+	detector_stats(d, &st);
+	return st.views_skipped;
+}
+
+/* An escape region whose view holds no keyword and nothing to decode
+ * further: skipped and counted; scanned with the skip off. */
+static void test_inert_skipped_counted(void **state)
+{
+	struct detector *d = newdet();
+	const char *text = "GET /search?q=cart%20checkout%3A%20item&page=2 HTTP/1.1\n"
+			   "{\"msg\":\"failed\\n\\tat handler (worker.go:12)\",\"user\":\"Jos\\u00e9\"}\n";
+	struct detect_stats st;
+	uint64_t views0;
+	(void)state;
+	uint64_t s0 = skipped(d);
+	assert_int_equal(scan(d, text)->n, 0);
+	assert_int_equal(skipped(d) - s0, 3); /* the URL, the two JSON strings */
+	views_set_skip(0);
+	detector_stats(d, &st);
+	views0 = st.views;
+	assert_int_equal(scan(d, text)->n, 0);
+	detector_stats(d, &st);
+	assert_int_equal(st.views - views0, 3);
+	views_set_skip(1);
+	detector_free(d);
+}
+
+/* Each reason a region must be decoded and scanned: the token is found,
+ * with the chain it has when nothing is skipped (a skipped region would
+ * lose it, or leave it to another region with another chain). */
+static void test_inert_not_skipped(void **state)
+{
+	struct detector *d = newdet();
+	char ghp[48], cred[128], enc[256], esc[300], text[1024], tok[44], aws[24];
+	unsigned lens[] = { 43 };
+	unsigned l = 32;
+	struct known1 k;
+	uint64_t s0;
+	char *q;
+	(void)state;
+	tm_github(ghp, "ghp_");
+	memcpy(aws, "AKIA", 4);
+	tm_chars(aws + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 32, 16);
+	tm_record(aws);
+	for (int mode = 0; mode <= 1; mode++) {
+		views_set_skip(mode);
+		/* a keyword across an escape: gh%70_ is ghp_ decoded */
+		snprintf(text, sizeof(text), "GET /?t=gh%%70%s&x=1 HTTP/1.1\n", ghp + 3);
+		expect_one(scan(d, text), ghp, "percent");
+		/* %2F inside a base64 run: raw holds two runs, the view one */
+		snprintf(cred, sizeof(cred), "???user:%s", ghp); /* base64 "Pz8/..." */
+		b64(cred, enc);
+		assert_non_null(q = strchr(enc, '/'));
+		snprintf(esc, sizeof(esc), "%.*s%%2F%s", (int)(q - enc), enc, q + 1);
+		snprintf(text, sizeof(text), "GET /?blob=%s HTTP/1.1\n", esc);
+		expect_one(scan(d, text), ghp, "percent>base64");
+		/* %22 opening a JSON string that holds an escape */
+		snprintf(text, sizeof(text), "GET /?q=%%22msg%%22:%%22failed\\n%s%%22 HTTP/1.1\n", ghp);
+		expect_one(scan(d, text), ghp, "percent>json");
+		/* a base64 run just after %20: raw's run starts with "20" */
+		snprintf(cred, sizeof(cred), "user:%s", ghp);
+		b64(cred, enc);
+		snprintf(text, sizeof(text), "GET /?q=x%%20%s HTTP/1.1\n", enc);
+		expect_one(scan(d, text), ghp, "percent>base64");
+		/* an entity across percent-encoding: %26%23103; is &#103; is g */
+		snprintf(text, sizeof(text), "GET /?t=%%26%%23103;%s HTTP/1.1\n", ghp + 1);
+		expect_one(scan(d, text), ghp, "percent>html");
+		/* a keyword byte from an escape where no base64 run of 24 is
+		 * there to keep the region (an AWS key id is 20 bytes) */
+		snprintf(text, sizeof(text), "GET /?k=%%41%s&x=1 HTTP/1.1\n", aws + 1);
+		expect_one(scan(d, text), aws, "percent");
+		/* a JSON string whose escape decodes to the token's first byte */
+		snprintf(text, sizeof(text), "{\"msg\":\"a \\u0067%s\"}\n", ghp + 1);
+		expect_one(scan(d, text), ghp, "json");
+	}
+	/* an opaque token next to an escape, with a ledger that holds its
+	 * length: found by length, not keyword, so nothing is skipped */
+	tm_chars(tok, tm_b64u, 64, 43);
+	tm_record(tok);
+	EVP_Digest(tok, 43, k.sha, &l, EVP_sha256(), NULL);
+	detector_set_known(d, known_cb, &k, lens, 1);
+	for (int mode = 0; mode <= 1; mode++) {
+		views_set_skip(mode);
+		snprintf(text, sizeof(text), "GET /?x=%%20%s HTTP/1.1\n", tok);
+		s0 = skipped(d);
+		struct found *f = scan(d, text);
+		assert_int_equal(f->n, 1);
+		assert_string_equal(f->m[0].rule_id, DETECT_OPAQUE_RULE);
+		assert_string_equal(f->chain[0], "percent");
+		assert_int_equal(skipped(d), s0);
+		/* with the ledger, not even an inert-looking region is skipped */
+		scan(d, "GET /search?q=cart%20checkout HTTP/1.1\n");
+		assert_int_equal(skipped(d), s0);
+	}
+	views_set_skip(1);
+	detector_free(d);
+}
+
+/* A JSON string longer than DECODE_REGION_MAX, cut inside a base64 run:
+ * the first piece's view ends in the run's head, the second's begins in
+ * its tail. Neither is a plain copy bounded the same way (raw's run goes
+ * on past the piece), so level decodes them, and the skip must too: the
+ * counters of the work done agree with a scan that skips nothing. */
+static void test_inert_region_edges(void **state)
+{
+	struct detector *d0 = newdet(), *d1 = newdet();
+	size_t piece = DECODE_REGION_MAX, n = 0;
+	char *text = malloc(piece + 4096), run[400];
+	struct detect_stats s0, s1;
+	(void)state;
+	assert_non_null(text);
+	/* base64 of text: its pieces decode to text again */
+	b64("the quick brown fox jumps over the lazy dog, again and again and again, "
+	    "the quick brown fox jumps over the lazy dog, again and again and again", run);
+	*strchr(run, '=') = 0; /* no padding: an '=' after a run keeps its view anyway */
+	n += (size_t)sprintf(text, "{\"m\":\"\\n");
+	while (n < 6 + piece - 100)
+		n += (size_t)sprintf(text + n, "x ");
+	n += (size_t)sprintf(text + n, "%s \\t\"}\n", run);
+	views_set_skip(0);
+	scan(d0, text);
+	views_set_skip(1);
+	scan(d1, text);
+	detector_stats(d0, &s0);
+	detector_stats(d1, &s1);
+	assert_true(s0.view_cut >= 1);
+	assert_int_equal(s0.views, s1.views + s1.views_skipped);
+	assert_int_equal(s0.views_rejected, s1.views_rejected);
+	assert_int_equal(s0.view_bytes >= s1.view_bytes, 1);
+	free(text);
+	detector_free(d0);
+	detector_free(d1);
+}
+
+/* Random text dense in escapes, keywords, base64, tokens and their
+ * pieces: with the skip on, the findings and every counter but the
+ * views' own are those of the scan that skips nothing. */
+static void frag(char *o, size_t *n, size_t cap, const char *ghp, const char *cred64)
+{
+	static const char *const pieces[] = {
+		"%20", "%22", "%2F", "%3D", "%26", "%3B", "%5C", "%25", "%41", "%67", "%70", "%5F", "%2B", "%0A",
+		"\\n", "\\t", "\\\"", "\\/", "\\\\", "\\u00e9", "\\u0067", "\\u003d", "\\x41", "\\q",
+		"&amp;", "&#61;", "&#103;", "&lt;", "&x", ";", "&", "=", "==", "\"", "'", " ", "\n", ":", "?",
+		"gh", "p_", "ghp_", "ey", "J", "eyJ", "AKIA", "bearer ", "Basic ", "sk-", "xoxb-", "npm_",
+		"abc", "Zm9v", "YmFy", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", "0123456789abcdef", "%",
+		"/v1/items", "https://x.test/cb?x=", "{\"k\":\"", "\"}",
+	};
+	const char *p;
+	unsigned r = (unsigned)tm_next();
+
+	switch (r % 16) {
+	case 0: p = ghp; break;
+	case 1: p = cred64; break;
+	default: p = pieces[(r >> 4) % (sizeof(pieces) / sizeof(pieces[0]))];
+	}
+	size_t l = strlen(p);
+	if (*n + l < cap) {
+		memcpy(o + *n, p, l);
+		*n += l;
+	}
+}
+
+struct allf {
+	size_t n;
+	char line[4096][160];
+};
+
+static int collect_all(void *ctx, const struct detect_match *m, const unsigned char *buf, size_t len)
+{
+	struct allf *f = ctx;
+	char hex[17];
+	(void)buf;
+	(void)len;
+	for (int i = 0; i < 8; i++)
+		sprintf(hex + 2 * i, "%02x", m->sha256[i]);
+	if (f->n < 4096)
+		snprintf(f->line[f->n++], sizeof(f->line[0]), "%s %zu %zu %zu %zu %s %d %s", m->rule_id, m->start,
+			 m->len, m->raw_start, m->raw_len, m->decoded ? m->decoded : "-", m->checksum_valid, hex);
+	return 0;
+}
+
+static void test_inert_same_findings(void **state)
+{
+	static struct allf f0, f1;
+	struct detector *d0 = newdet(), *d1 = newdet();
+	char ghp[48], cred[128], cred64[200], *buf = malloc(1 << 16);
+	struct detect_stats s0, s1;
+	size_t total = 0;
+	(void)state;
+	assert_non_null(buf);
+	tm_github(ghp, "ghp_");
+	snprintf(cred, sizeof(cred), "u:%s", ghp);
+	b64(cred, cred64);
+	for (int round = 0; round < 3000; round++) {
+		size_t n = 0, want = 64 + tm_next() % 1500;
+		while (n < want)
+			frag(buf, &n, (1 << 16) - 1, ghp, cred64);
+		buf[n] = 0;
+		views_set_skip(0);
+		memset(&f0, 0, sizeof(f0));
+		assert_int_equal(detector_scan(d0, buf, n, collect_all, &f0), 0);
+		views_set_skip(1);
+		memset(&f1, 0, sizeof(f1));
+		assert_int_equal(detector_scan(d1, buf, n, collect_all, &f1), 0);
+		assert_int_equal(f0.n, f1.n);
+		for (size_t i = 0; i < f0.n; i++)
+			assert_string_equal(f0.line[i], f1.line[i]);
+		total += f0.n;
+	}
+	views_set_skip(1);
+	detector_stats(d0, &s0);
+	detector_stats(d1, &s1);
+	/* the work the skip leaves out, and nothing else */
+	assert_true(s1.views_skipped > 1000);
+	assert_int_equal(s0.views_skipped, 0);
+	assert_int_equal(s0.views, s1.views + s1.views_skipped);
+	assert_int_equal(s0.view_findings, s1.view_findings);
+	assert_int_equal(s0.keyword_hits, s1.keyword_hits);
+	assert_int_equal(s0.regex_calls + s0.shape_calls, s1.regex_calls + s1.shape_calls);
+	assert_int_equal(s0.rejected, s1.rejected);
+	assert_int_equal(s0.views_rejected, s1.views_rejected);
+	assert_int_equal(s0.view_cut, s1.view_cut);
+	assert_int_equal(s0.view_budget, s1.view_budget);
+	assert_int_equal(s0.view_depth, s1.view_depth);
+	assert_true(total > 1000);
+	free(buf);
+	detector_free(d0);
+	detector_free(d1);
 }
 
 static void test_redact_masks_encoded(void **state)
@@ -1014,6 +1253,10 @@ int main(void)
 		cmocka_unit_test(test_opaque_in_basic),
 		cmocka_unit_test(test_redact_masks_encoded),
 		cmocka_unit_test(test_split_encoded_run),
+		cmocka_unit_test(test_inert_skipped_counted),
+		cmocka_unit_test(test_inert_not_skipped),
+		cmocka_unit_test(test_inert_region_edges),
+		cmocka_unit_test(test_inert_same_findings),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
