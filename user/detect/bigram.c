@@ -1,5 +1,4 @@
 /* Where the next keyword may start: see bigram.h. */
-#include <immintrin.h>
 #include <string.h>
 #include "detect/bigram.h"
 
@@ -84,37 +83,16 @@ static size_t next_scalar(const struct bigram_filter *f, const unsigned char *bu
 	return end;
 }
 
-/* The bucket masks of 32 bytes, by their two nibbles. */
-__attribute__((target("avx2"))) static inline __m256i nibble_mask(__m256i v, __m256i lo, __m256i hi)
-{
-	const __m256i low4 = _mm256_set1_epi8(0x0f);
-
-	return _mm256_and_si256(_mm256_shuffle_epi8(lo, _mm256_and_si256(v, low4)),
-				_mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), low4)));
-}
-
-__attribute__((target("avx2"))) static inline __m256i table(const unsigned char t[16])
-{
-	return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t));
-}
-
 __attribute__((target("avx2"))) static size_t next_avx2(const struct bigram_filter *f, const unsigned char *buf,
 							 size_t i, size_t end)
 {
-	const __m256i lo0 = table(f->lo[0]), hi0 = table(f->hi[0]);
-	const __m256i lo1 = table(f->lo[1]), hi1 = table(f->hi[1]);
-	const __m256i lo2 = table(f->lo[2]), hi2 = table(f->hi[2]);
-	const __m256i zero = _mm256_setzero_si256();
+	struct bigram_vec v;
 
+	bigram_vec_load(f, &v);
 	/* i + 32 <= end: the third load reads up to buf[i + 33], which the
 	 * caller guarantees (buf[end + 1] exists) */
 	for (; i + 32 <= end; i += 32) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(buf + i));
-		__m256i b = _mm256_loadu_si256((const __m256i *)(buf + i + 1));
-		__m256i c = _mm256_loadu_si256((const __m256i *)(buf + i + 2));
-		__m256i m = _mm256_and_si256(_mm256_and_si256(nibble_mask(a, lo0, hi0), nibble_mask(b, lo1, hi1)),
-					     nibble_mask(c, lo2, hi2));
-		uint32_t maybe = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, zero));
+		uint32_t maybe = bigram_vec_mask(&v, buf + i);
 
 		while (maybe) {
 			size_t j = i + (size_t)__builtin_ctz(maybe);

@@ -981,39 +981,80 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 }
 
 /*
- * Where 8 bytes remain, a keyword's first 8 are one masked compare (a
- * group such as sk-, sk-proj-, sk-ant-, sk_live_ costs a few
- * instructions a keyword, which is what keyword-dense hostile text
- * exercises); longer keywords compare their tail byte by byte.
+ * A position whose pair starts some keyword, with 8 bytes from it: a
+ * keyword's first 8 bytes are one masked compare (a group such as sk-,
+ * sk-proj-, sk-ant-, sk_live_ costs a few instructions a keyword, which
+ * is what keyword-dense hostile text exercises); longer keywords compare
+ * their tail byte by byte.
  */
+static inline __attribute__((always_inline)) int prefilter_at(struct detector *d, const unsigned char *buf,
+							      size_t len, size_t i)
+{
+	unsigned g = d->bigram[buf[i] | buf[i + 1] << 8];
+	const struct kwent *e, *end;
+	uint64_t x;
+	int rc;
+
+	/* a one-rule group whose rule has searched past i: nothing to do */
+	if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
+		return 0;
+	memcpy(&x, buf + i, 8);
+	end = d->kws + d->grp_start[g];
+	for (e = d->kws + d->grp_start[g - 1]; e < end; e++) {
+		if (((x | e->fold) & e->mask) != e->word)
+			continue;
+		if (e->len > 8 && !kw_at(d, e, buf, len, i, x))
+			continue;
+		if ((rc = kw_hit(d, e, buf, len, i)))
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The blocks of 32 positions below fast_end, with AVX2, each hit handled
+ * in the block's loop: where keywords are dense ("eyJ" every three
+ * bytes) a call per hit that recomputed its block cost more than the
+ * hits. *next: where the caller goes on.
+ */
+__attribute__((target("avx2"))) static int prefilter_avx2(struct detector *d, const unsigned char *buf, size_t len,
+							  size_t fast_end, size_t *next)
+{
+	struct bigram_vec v;
+	size_t i;
+	int rc;
+
+	bigram_vec_load(&d->bgf, &v);
+	/* i + 32 <= fast_end: the mask reads buf[i + 33], below len */
+	for (i = 0; i + 32 <= fast_end; i += 32) {
+		uint32_t maybe = bigram_vec_mask(&v, buf + i);
+
+		while (maybe) {
+			size_t j = i + (size_t)__builtin_ctz(maybe);
+
+			maybe &= maybe - 1;
+			if (bigram_filter_has(&d->bgf, buf[j] | buf[j + 1] << 8) && (rc = prefilter_at(d, buf, len, j)))
+				return rc;
+		}
+	}
+	*next = i;
+	return 0;
+}
+
 static int prefilter_pass(struct detector *d, const unsigned char *buf, size_t len)
 {
 	const uint16_t *bg = d->bigram;
 	size_t i = 0, fast_end = len >= 8 ? len - 7 : 0;
 	int rc;
 
+	if (d->bgf.simd && (rc = prefilter_avx2(d, buf, len, fast_end, &i)))
+		return rc;
 	for (; i < fast_end; i++) {
-		const struct kwent *e, *end;
-		unsigned g;
-		uint64_t x;
-
 		/* buf[fast_end + 1] exists: fast_end is len - 7 */
 		if ((i = bigram_filter_next(&d->bgf, buf, i, fast_end)) >= fast_end)
 			break;
-		g = bg[buf[i] | buf[i + 1] << 8];
-		/* a one-rule group whose rule has searched past i: nothing to do */
-		if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
-			continue;
-		memcpy(&x, buf + i, 8);
-		end = d->kws + d->grp_start[g];
-		for (e = d->kws + d->grp_start[g - 1]; e < end; e++) {
-			if (((x | e->fold) & e->mask) != e->word)
-				continue;
-			if (e->len > 8 && !kw_at(d, e, buf, len, i, x))
-				continue;
-			if ((rc = kw_hit(d, e, buf, len, i)))
-				return rc;
-		}
+		if ((rc = prefilter_at(d, buf, len, i)))
+			return rc;
 	}
 	for (; i + 1 < len; i++) {
 		unsigned g = bg[buf[i] | buf[i + 1] << 8];

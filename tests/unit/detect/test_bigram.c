@@ -126,11 +126,52 @@ static void test_third_byte_rejects(void **state)
 	free(f);
 }
 
+__attribute__((target("avx2"))) static uint32_t block_mask(const struct bigram_filter *f, const unsigned char *p)
+{
+	struct bigram_vec v;
+
+	bigram_vec_load(f, &v);
+	return bigram_vec_mask(&v, p);
+}
+
+/* The block test the detector's own loop uses (bigram_vec_mask): every
+ * keyword start in the block has its bit, at every alignment, and its
+ * first admitted position in the pair set is the one
+ * bigram_filter_next returns. */
+static void test_block_mask_admits_every_keyword(void **state)
+{
+	(void)state;
+	struct bigram_filter *f = make(1);
+	unsigned char buf[700];
+
+	if (!f->simd) {
+		free(f);
+		skip();
+	}
+	for (unsigned seed = 1; seed <= 300; seed++) {
+		size_t len = 40 + seed % (sizeof(buf) - 40);
+		fill(buf, len, seed);
+		for (size_t i = 0; i + 34 <= len; i += 1 + seed % 5) {
+			uint32_t m = block_mask(f, buf + i), exact = 0;
+			for (unsigned k = 0; k < 32; k++) {
+				if (keyword_at(buf, len, i + k))
+					assert_true(m >> k & 1);
+				if (m >> k & 1 && bigram_filter_has(f, buf[i + k] | buf[i + k + 1] << 8))
+					exact |= 1u << k;
+			}
+			size_t want = exact ? i + (size_t)__builtin_ctz(exact) : i + 32;
+			assert_int_equal(bigram_filter_next(f, buf, i, i + 32), want);
+		}
+	}
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_never_skips_a_keyword),
 		cmocka_unit_test(test_third_byte_rejects),
+		cmocka_unit_test(test_block_mask_admits_every_keyword),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
