@@ -61,6 +61,8 @@ struct drule {
 	struct runcur *run;   /* its run class's cursor, or NULL */
 	struct shape *shape;  /* matched natively where the whole window is in the buffer
 			       * (shape.h), or NULL: PCRE2 always */
+	int bearer;           /* the built-in Bearer pattern: searched natively where
+			       * shape_bearer_search can answer (shape.h) */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
 				* its views, for the flood bound */
 	size_t flood_kept;    /* without a lookup: distinct secrets kept in this raw buffer's
@@ -188,6 +190,7 @@ struct detector {
 	size_t rep_lo, rep_hi;    /* the next raw scan's report region (detector_set_region) */
 	size_t cur_lo, cur_hi;    /* this raw scan's */
 	int in_view;              /* scanning a decoded view of the last raw buffer */
+	int reference;            /* detector_set_reference: no fast path */
 };
 
 void detector_free(struct detector *d)
@@ -441,6 +444,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 				    r->file, r->line, r->id, MAX_RUN_CLASSES);
 			goto fail;
 		}
+		dr->bearer = shape_is_bearer(r->pattern);
 		if (rule_shape(r, &dr->shape)) {
 			util_seterr(err, errsz, "out of memory");
 			goto fail;
@@ -519,6 +523,12 @@ void detector_set_flags(struct detector *d, unsigned flags)
 void detector_set_flood_cap(struct detector *d, size_t cap)
 {
 	d->flood_cap = cap;
+}
+
+void detector_set_reference(struct detector *d, int on)
+{
+	d->reference = on;
+	bigram_filter_finish(&d->bgf, !on);
 }
 
 size_t detector_overlap(const struct detector *d)
@@ -745,7 +755,41 @@ static int keyword_near(const struct detector *d, unsigned ri, const unsigned ch
 
 struct search {
 	size_t ws, lim, we;   /* first start, last start (offset limit), subject end */
+	size_t ov[4];         /* the match and its capture (PCRE2's ovector), or the partial match */
 };
+
+/*
+ * One search of rule_search's: PCRE2's, or where the rule is the Bearer
+ * one, inside the buffer and not cut, the native one when it can answer
+ * (with PCRE2's answer, shape.h). Hard partial inside the buffer, as
+ * rule_search says.
+ */
+static int search_once(struct detector *d, struct drule *dr, const unsigned char *buf, size_t len, size_t kpos,
+		       struct search *s)
+{
+	PCRE2_SIZE *ov;
+	int rc;
+
+	if (dr->bearer && s->we < len && !d->cut && !d->reference) {
+		rc = shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov);
+		if (rc >= 0) {
+			d->st.shape_calls++;
+			return rc ? 2 : PCRE2_ERROR_NOMATCH;
+		}
+	}
+	d->st.regex_calls++;
+	/* Hard partial costs a third more per search; a rule with a run
+	 * class does without: its match cannot reach the window's end
+	 * unseen (one that does is longer than max_len, and counted). */
+	rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws,
+			(s->we < len && !dr->run) || d->cut ? PCRE2_PARTIAL_HARD : 0);
+	ov = pcre2_get_ovector_pointer(d->md);
+	for (int k = 0; k < 4; k++)
+		s->ov[k] = rc >= 0 || rc == PCRE2_ERROR_PARTIAL ? ov[k] : PCRE2_UNSET;
+	if (rc == 1)
+		s->ov[2] = s->ov[3] = PCRE2_UNSET;
+	return rc;
+}
 
 /*
  * Search for rule ri from a keyword at kpos. Usually the only starts are
@@ -785,15 +829,10 @@ static int rule_search(struct detector *d, unsigned ri, const unsigned char *buf
 	for (;;) {
 		size_t at;
 
-		d->st.regex_calls++;
-		/* Hard partial costs a third more per search; a rule with a run
-		 * class does without: its match cannot reach the window's end
-		 * unseen (one that does is longer than max_len, and counted). */
-		rc = rule_match(d, dr, s->lim > kpos, buf, s->we, s->ws,
-				(s->we < len && !dr->run) || d->cut ? PCRE2_PARTIAL_HARD : 0);
+		rc = search_once(d, dr, buf, len, kpos, s);
 		if ((rc < 0 && rc != PCRE2_ERROR_PARTIAL) || s->lim == kpos)
 			return rc;
-		at = pcre2_get_ovector_pointer(d->md)[0];
+		at = s->ov[0];
 		if (keyword_near(d, ri, buf, len, at, at + r->before))
 			return rc;
 		if (at >= s->lim)
@@ -896,7 +935,7 @@ static int try_shape(struct detector *d, unsigned ri, const unsigned char *buf, 
 	struct drule *dr = &d->rules[ri];
 	size_t we = kpos + dr->r->max_len + CTX_SLACK, mend;
 
-	if (!dr->shape || d->cut || we >= len)
+	if (!dr->shape || d->cut || we >= len || d->reference)
 		return 0;
 	d->st.shape_calls++;
 	if (!shape_match(dr->shape, buf, we, kpos, &mend)) {
@@ -916,13 +955,12 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 {
 	struct drule *dr = &d->rules[ri];
 	struct search sr;
-	PCRE2_SIZE *ov;
+	const size_t *ov = sr.ov;
 	int rc;
 
 	if (try_shape(d, ri, buf, len, kpos, &rc))
 		return rc;
 	rc = rule_search(d, ri, buf, len, kpos, &sr);
-	ov = pcre2_get_ovector_pointer(d->md);
 	if (rc == PCRE2_ERROR_PARTIAL) {
 		if (sr.we < len)
 			d->st.too_long++;
@@ -951,8 +989,6 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	/* A match that reaches the end of the buffer may go on in the next. */
 	if (sr.we == len && ov[1] + CTX_SLACK > len)
 		seam_open(d, ov[0]);
-	if (rc < 2)
-		return rule_found(d, ri, buf, kpos, ov[0], ov[1], PCRE2_UNSET, PCRE2_UNSET);
 	return rule_found(d, ri, buf, kpos, ov[0], ov[1], ov[2], ov[3]);
 }
 
@@ -975,7 +1011,7 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 	 * keyword-dense text fail */
 	if (run_gate(dr, buf, len, i, i + e->len))
 		return 0;
-	if (dr->shape && !shape_lead_ok(dr->shape, buf, len, i))
+	if (dr->shape && !d->reference && !shape_lead_ok(dr->shape, buf, len, i))
 		return 0;
 	return try_rule(d, e->rule, buf, len, i);
 }

@@ -220,6 +220,11 @@ void detector_stats(const struct detector *d, struct detect_stats *out);
 
 void detector_free(struct detector *d);
 
+/* For tests: 1 turns every fast path off (the prefilter byte by byte,
+ * PCRE2 for every rule: no shapes, no native Bearer search), the
+ * reference the fast paths are held to; 0 (the default) back on. */
+void detector_set_reference(struct detector *d, int on);
+
 /* Shared checks, also used by redaction and tests. */
 double detect_entropy(const unsigned char *s, size_t n);
 /* detect_entropy(s, n) < min, the same answer, faster (the detector's

@@ -1,6 +1,7 @@
 /* Fixed-shape rules matched without PCRE2: see shape.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <emmintrin.h>
 #include "detect/shape.h"
 
 /* The bytes a shape may name outside a set: none is a metacharacter. */
@@ -284,4 +285,160 @@ int shape_match(const struct shape *s, const unsigned char *buf, size_t end, siz
 	if (pos > end || !shape_lead_ok(s, buf, end, pos))
 		return 0;
 	return match_from(s, 0, buf, end, pos, mend);
+}
+
+/*
+ * The built-in Bearer rule (rules/http.yaml), natively. Every quantifier
+ * in it is possessive and the lookahead atomic, so an attempt at a start
+ * has one path: the bytes it reads and its answer follow from the bytes,
+ * in order, and PCRE2 reads the same ones. The only case left to PCRE2
+ * is an attempt that would read at or past the subject's end (its
+ * partial-match and `$` rules), and a subject that is the buffer's end.
+ */
+static const char bearer_pattern[] =
+	"(?i)\\bauthorization[\"']?+\\s*+[:=]\\s*+[\"']?+\\s*+bearer\\s++([A-Za-z0-9._~+/-]{6,}+=*+)"
+	"(?=[\\s\"',;)\\]}]|$)";
+
+int shape_is_bearer(const char *pattern)
+{
+	return pattern && !strcmp(pattern, bearer_pattern);
+}
+
+/* PCRE2's \s with its default tables: space, \t \n \v \f \r. */
+static int is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The value's class, [A-Za-z0-9._~+/-], as a table: a value may be 64
+ * KiB long, and a load a byte is what PCRE2's JIT spends on it. */
+static const unsigned char bearer_value[256] = {
+	['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
+	['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1, ['-'] = 1,
+};
+
+static int bearer_after(unsigned char c)
+{
+	return is_space(c) || c == '"' || c == '\'' || c == ',' || c == ';' || c == ')' || c == ']' || c == '}';
+}
+
+/* ASCII letters lit[0..n) at buf[p..], either case. p + n <= end. */
+static int caseless_at(const unsigned char *buf, size_t p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((buf[p + i] | 0x20) != (unsigned char)lit[i])
+			return 0;
+	return 1;
+}
+
+/* Past a possessive run of \s from p: its end, or end. */
+static size_t skip_spaces(const unsigned char *buf, size_t end, size_t p)
+{
+	while (p < end && is_space(buf[p]))
+		p++;
+	return p;
+}
+
+/* One attempt at s: 1 a match (*c0, *m1), 0 none, -1 it reaches end. */
+static int bearer_at(const unsigned char *buf, size_t end, size_t s, size_t *c0, size_t *m1)
+{
+	size_t p = s;
+
+	/* \b before a word byte: the byte before is not one */
+	if (s > 0 && is_word(buf[s - 1]))
+		return 0;
+	if (p + 13 >= end)
+		return -1;
+	if (!caseless_at(buf, p, "authorization", 13))
+		return 0;
+	p += 13;
+	if (buf[p] == '"' || buf[p] == '\'')
+		p++;
+	if ((p = skip_spaces(buf, end, p)) >= end)
+		return -1;
+	if (buf[p] != ':' && buf[p] != '=')
+		return 0;
+	if ((p = skip_spaces(buf, end, p + 1)) >= end)
+		return -1;
+	if (buf[p] == '"' || buf[p] == '\'')
+		p++;
+	if ((p = skip_spaces(buf, end, p)) + 6 >= end)
+		return -1;
+	if (!caseless_at(buf, p, "bearer", 6))
+		return 0;
+	p += 6;
+	if (!is_space(buf[p]))
+		return 0;
+	if ((p = skip_spaces(buf, end, p)) >= end)
+		return -1;
+	*c0 = p;
+	while (p + 4 <= end && bearer_value[buf[p]] & bearer_value[buf[p + 1]] & bearer_value[buf[p + 2]] &
+				       bearer_value[buf[p + 3]])
+		p += 4;
+	while (p < end && bearer_value[buf[p]])
+		p++;
+	if (p >= end)
+		return -1;
+	if (p - *c0 < 6)
+		return 0;
+	while (p < end && buf[p] == '=')
+		p++;
+	if (p >= end)
+		return -1;
+	/* the lookahead's `$` could only hold at the end, left to PCRE2 */
+	if (!bearer_after(buf[p]))
+		return 0;
+	*m1 = p;
+	return 1;
+}
+
+/* The first s in [from, to] where "au" (either case) may start, else to
+ * + 1: sixteen starts a step (SSE2, every x86-64 has it) while
+ * buf[s + 16] is below end; the search spans up to 320 starts a keyword
+ * and most bytes of keyword-dense text are not 'a'. */
+static size_t next_au(const unsigned char *buf, size_t end, size_t from, size_t to)
+{
+	const __m128i lc = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a'), u = _mm_set1_epi8('u');
+	size_t s = from;
+
+	for (; s + 16 <= to + 1 && s + 17 <= end; s += 16) {
+		__m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(buf + s)), lc);
+		__m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(buf + s + 1)), lc);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(y, u)));
+
+		if (m)
+			return s + (size_t)__builtin_ctz(m);
+	}
+	for (; s <= to; s++)
+		if ((buf[s] | 0x20) == 'a' && (s + 1 >= end || (buf[s + 1] | 0x20) == 'u'))
+			return s; /* an 'a' last: a partial match, which bearer_at says */
+	return to + 1;
+}
+
+int shape_bearer_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4])
+{
+	/* PCRE2's JIT (10.42 here) lets a match, or with hard partial
+	 * matching a partial one, start one byte past the offset limit, where
+	 * the interpreter does not; and it answers partial at the subject's
+	 * end when the limit reaches it. Where either could happen the search
+	 * stays with PCRE2, whichever it runs. */
+	if (lim + 1 >= end)
+		return -1;
+	for (size_t s = ws; (s = next_au(buf, end, s, lim + 1)) <= lim + 1; s++) {
+		size_t c0, m1;
+		int rc;
+
+		if ((rc = bearer_at(buf, end, s, &c0, &m1)) == 0)
+			continue;
+		if (s > lim)
+			return -1;
+		if (rc > 0) {
+			ov[0] = s;
+			ov[1] = m1;
+			ov[2] = c0;
+			ov[3] = m1;
+		}
+		return rc;
+	}
+	return 0;
 }

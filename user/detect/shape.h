@@ -67,4 +67,21 @@ int shape_lead_ok(const struct shape *s, const unsigned char *buf, size_t end, s
  * its capture are [pos, *mend)), or 0. Reads no byte at or past end. */
 int shape_match(const struct shape *s, const unsigned char *buf, size_t end, size_t pos, size_t *mend);
 
+/*
+ * The built-in Bearer rule's pattern (rules/http.yaml: a case-insensitive
+ * header name, separators, "bearer", a value class), which is not a
+ * shape, has its own native search: shape_is_bearer() says whether a
+ * pattern is exactly it.
+ */
+int shape_is_bearer(const char *pattern);
+
+/*
+ * What PCRE2 answers for that pattern searched in buf[0 .. end) from
+ * start ws, with the offset limit lim (the match starts in [ws, lim]) and
+ * hard partial matching: 1 a match (ov: the match and the capture, as
+ * PCRE2's ovector), 0 no match, -1 left to PCRE2 (an attempt would read
+ * at or past end). tests/unit/detect/test_shape.c holds it to PCRE2.
+ */
+int shape_bearer_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4]);
+
 #endif

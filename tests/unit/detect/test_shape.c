@@ -190,12 +190,108 @@ static void test_not_shapes(void **state)
 			fail_msg("'%s' parsed as a shape", pats[i]);
 }
 
+/* Bytes near the Bearer rule: its words in any case and cut short, every
+ * separator and \s byte, value runs near six bytes, '=' runs, every
+ * byte that may end it, word bytes before the header name, any byte. */
+static size_t bearer_fill(unsigned char *buf, size_t len)
+{
+	static const char *const frag[] = {
+		"authorization", "Authorization", "AUTHORIZATION", "authorizatio", "x", "_", "-", "\"", "'",
+		" ", " ", "\t", "\n", "\v", "\f", "\r", ":", ": ", "=", "bearer", "Bearer ", "BEARER", "bearer\t",
+		"bearex", "==", "=", ",", ";", ")", "]", "}", ".", "~", "+", "/", "Authorization: Bearer ",
+		"authorization=\"bearer ", "Authorization\": \"Bearer ",
+	};
+	static const char val[] = "abcXYZ019._~+/-";
+	size_t i = 0;
+
+	while (i < len) {
+		int k = rand() % 8;
+		if (k == 0) {
+			buf[i++] = (unsigned char)(rand() % 256);
+		} else if (k <= 2) {
+			for (int n = rand() % 10; n-- > 0 && i < len;)
+				buf[i++] = (unsigned char)val[rand() % (int)(sizeof(val) - 1)];
+		} else {
+			const char *f = frag[rand() % (int)(sizeof(frag) / sizeof(frag[0]))];
+			for (size_t c = 0; f[c] && i < len; c++)
+				buf[i++] = (unsigned char)f[c];
+		}
+	}
+	return len;
+}
+
+/* The Bearer rule's native search says what PCRE2 says, compiled and
+ * called as the detector does (offset limit, start optimisations, JIT,
+ * hard partial; and the interpreter), for many starts, offset limits and
+ * subject ends. */
+static void test_bearer_agrees(void **state)
+{
+	struct ruleset *rs;
+	char err[256];
+	int ec;
+	PCRE2_SIZE off;
+	size_t matches = 0, native = 0, total = 0;
+	unsigned char buf[300];
+
+	(void)state;
+	assert_int_equal(rules_load_builtin(&rs, err, sizeof(err)), 0);
+	const struct rule *r = rules_find(rs, "bearer");
+	assert_non_null(r);
+	assert_true(shape_is_bearer(r->pattern));
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, PCRE2_USE_OFFSET_LIMIT, &ec, &off, NULL);
+	assert_non_null(re);
+	assert_int_equal(pcre2_jit_compile(re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD), 0);
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	srand(7);
+	for (unsigned round = 0; round < 20000; round++) {
+		size_t len = bearer_fill(buf, 40 + (size_t)rand() % (sizeof(buf) - 40));
+		size_t end = len - (size_t)rand() % 20, ws = (size_t)rand() % (end / 2 + 1);
+		size_t lim = ws + (size_t)rand() % 100, ov[4];
+		int rc, want;
+
+		if (rand() % 4 == 0) /* every start of the subject */
+			ws = 0, lim = end - 1;
+		if (lim >= end)
+			lim = end - 1;
+		total++;
+		rc = shape_bearer_search(buf, end, ws, lim, ov);
+		if (rc < 0)
+			continue;
+		native++;
+		pcre2_set_offset_limit(mc, lim);
+		/* JIT as the detector runs it; now and then the interpreter */
+		want = pcre2_match(re, buf, end, ws, PCRE2_PARTIAL_HARD | (round % 5 ? 0 : PCRE2_NO_JIT), md, mc);
+		PCRE2_SIZE *pv = pcre2_get_ovector_pointer(md);
+		if (rc == 0) {
+			if (want != PCRE2_ERROR_NOMATCH)
+				fail_msg("round %u: native no match, PCRE2 %d at %zu", round, want, (size_t)pv[0]);
+			continue;
+		}
+		if (want < 2)
+			fail_msg("round %u: native match at %zu, PCRE2 %d", round, ov[0], want);
+		for (int k = 0; k < 4; k++)
+			assert_int_equal(ov[k], pv[k]);
+		matches++;
+	}
+	print_message("bearer: %zu of %zu searches native, %zu matches\n", native, total, matches);
+	assert_true(matches >= 500);
+	assert_true(native * 2 >= total); /* the rest: attempts that reach the short subjects' end */
+	/* one byte off is not the rule: PCRE2 then */
+	assert_false(shape_is_bearer("(?i)\\bauthorization"));
+	pcre2_match_context_free(mc);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	rules_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_builtin_rules_agree),
 		cmocka_unit_test(test_parts_agree),
 		cmocka_unit_test(test_not_shapes),
+		cmocka_unit_test(test_bearer_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
