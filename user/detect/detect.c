@@ -99,6 +99,19 @@ struct kwent {
 #define KW_MAX 64
 
 /*
+ * A group's keywords' first 8 bytes, side by side, for AVX2: where
+ * keywords are dense the one-by-one compares of a group (sk-, sk-proj-,
+ * sk-ant-, sk-admin-, sk-svcacct-, sk_live_) were a third of a hit's
+ * cost; four at a time they are two instructions. Slots past n never
+ * match (mask 0, word all ones).
+ */
+#define GRP_VEC 8
+struct grpvec {
+	uint64_t word[GRP_VEC], fold[GRP_VEC], mask[GRP_VEC];
+	unsigned n;           /* the group's keywords; 0: compared one by one */
+};
+
+/*
  * Repeats within one buffer (issue 13: the same valid JWT packed
  * densely, one keyword run over and over): a secret whose bytes the same
  * rule found earlier in this buffer reuses that one's checks, hash and
@@ -169,6 +182,7 @@ struct detector {
 	uint16_t *bigram;     /* (b0 | b1 << 8) -> 1 + group, 0 none */
 	struct bigram_filter bgf; /* where bigram[] is not 0, searched fast */
 	uint32_t *grp_start;  /* kws of group g: [grp_start[g], grp_start[g+1]) */
+	struct grpvec *grpvec; /* by group, 32-byte aligned */
 	int32_t *grp_rule;    /* the one rule all of group g's keywords belong to, or -1 */
 	size_t ngroups;
 	unsigned char lower[256];
@@ -218,6 +232,7 @@ void detector_free(struct detector *d)
 	free(d->bigram);
 	free(d->grp_start);
 	free(d->grp_rule);
+	free(d->grpvec);
 	pcre2_match_data_free(d->md);
 	pcre2_match_context_free(d->mctx);
 	pcre2_jit_stack_free(d->jstack);
@@ -353,7 +368,23 @@ static int build_prefilter(struct detector *d, char *err, size_t errsz)
 		util_seterr(err, errsz, "out of memory");
 		return -1;
 	}
+	if (posix_memalign((void **)&d->grpvec, 32, (d->ngroups + 1) * sizeof(*d->grpvec))) {
+		d->grpvec = NULL;
+		free(group_of);
+		util_seterr(err, errsz, "out of memory");
+		return -1;
+	}
 	for (size_t g = 0; g < d->ngroups; g++) {
+		struct grpvec *v = &d->grpvec[g];
+		uint32_t n = d->grp_start[g + 1] - d->grp_start[g];
+
+		/* a group of one or two compares faster one by one */
+		v->n = n >= 3 && n <= GRP_VEC ? n : 0;
+		for (unsigned k = 0; k < GRP_VEC; k++) {
+			v->word[k] = k < v->n ? d->kws[d->grp_start[g] + k].word : ~0ull;
+			v->fold[k] = k < v->n ? d->kws[d->grp_start[g] + k].fold : 0;
+			v->mask[k] = k < v->n ? d->kws[d->grp_start[g] + k].mask : 0;
+		}
 		d->grp_rule[g] = (int32_t)d->kws[d->grp_start[g]].rule;
 		for (uint32_t k = d->grp_start[g]; k < d->grp_start[g + 1]; k++)
 			if (d->kws[k].rule != (unsigned)d->grp_rule[g])
@@ -717,8 +748,7 @@ static void seam_check(struct detector *d, struct drule *dr, int dense, const un
  * search every 5 bytes. Hits come in order, so the class's cursor moves
  * forward; a shorter keyword's run may begin a few bytes before it.
  */
-/* From t, the first byte not in the class, or where fewer than 32 bytes
- * are left before limit: 32 bytes a step. */
+/* From t, the first byte not in the class, or limit: 32 bytes a step. */
 __attribute__((target("avx2"), noinline)) static size_t run_extend_avx2(const struct runcur *rc,
 									 const unsigned char *buf, size_t t,
 									 size_t limit)
@@ -738,22 +768,25 @@ __attribute__((target("avx2"), noinline)) static size_t run_extend_avx2(const st
 		if (out)
 			return t + (size_t)__builtin_ctz(out);
 	}
+	while (t < limit && rc->in[buf[t]])
+		t++;
 	return t;
 }
 
-/* Move the class's run end forward to the first byte not in it, or limit.
- * Four bytes a step, and past 16 bytes 32 a step with AVX2: a run of a
- * hostile page is long, one of keyword-dense text mostly short. */
-static inline void run_extend(struct runcur *rc, const unsigned char *buf, size_t limit)
+/* Move the class's run end forward to the first byte not in it, or limit:
+ * with AVX2 32 bytes a step (one step tells a short run of keyword-dense
+ * text, "sk-" repeated, where byte by byte cost a third of a hit), else
+ * four. */
+static inline __attribute__((always_inline)) void run_extend(struct runcur *rc, const unsigned char *buf,
+							     size_t limit)
 {
 	const unsigned char *in = rc->in;
 	size_t t = rc->to;
-	int n = 0;
 
-	while (n < 4 && t + 4 <= limit && in[buf[t]] & in[buf[t + 1]] & in[buf[t + 2]] & in[buf[t + 3]])
-		t += 4, n++;
-	if (n == 4 && rc->simd)
-		t = run_extend_avx2(rc, buf, t, limit);
+	if (rc->simd) {
+		rc->to = run_extend_avx2(rc, buf, t, limit);
+		return;
+	}
 	while (t + 4 <= limit && in[buf[t]] & in[buf[t + 1]] & in[buf[t + 2]] & in[buf[t + 3]])
 		t += 4;
 	while (t < limit && in[buf[t]])
@@ -1098,6 +1131,45 @@ static inline __attribute__((always_inline)) int prefilter_at(struct detector *d
 	return 0;
 }
 
+/* prefilter_at with the group's compares four at a time (struct grpvec). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) int
+prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size_t i)
+{
+	unsigned g = d->bigram[buf[i] | buf[i + 1] << 8];
+	const struct grpvec *v = &d->grpvec[g - 1];
+	const struct kwent *first = d->kws + d->grp_start[g - 1];
+	unsigned bits;
+	uint64_t x;
+	int rc;
+
+	if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
+		return 0;
+	if (!v->n)
+		return prefilter_at(d, buf, len, i);
+	memcpy(&x, buf + i, 8);
+	__m256i xv = _mm256_set1_epi64x((long long)x);
+	__m256i m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_load_si256((const __m256i *)v->fold)),
+							  _mm256_load_si256((const __m256i *)v->mask)),
+				       _mm256_load_si256((const __m256i *)v->word));
+	bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m));
+	if (v->n > 4) {
+		m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_load_si256((const __m256i *)(v->fold + 4))),
+							 _mm256_load_si256((const __m256i *)(v->mask + 4))),
+				       _mm256_load_si256((const __m256i *)(v->word + 4)));
+		bits |= (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m)) << 4;
+	}
+	while (bits) {
+		const struct kwent *e = first + __builtin_ctz(bits);
+
+		bits &= bits - 1;
+		if (e->len > 8 && !kw_at(d, e, buf, len, i, x))
+			continue;
+		if ((rc = kw_hit(d, e, buf, len, i)))
+			return rc;
+	}
+	return 0;
+}
+
 /*
  * The blocks of 32 positions below fast_end, with AVX2, each hit handled
  * in the block's loop: where keywords are dense ("eyJ" every three
@@ -1120,7 +1192,8 @@ __attribute__((target("avx2"))) static int prefilter_avx2(struct detector *d, co
 			size_t j = i + (size_t)__builtin_ctz(maybe);
 
 			maybe &= maybe - 1;
-			if (bigram_filter_has(&d->bgf, buf[j] | buf[j + 1] << 8) && (rc = prefilter_at(d, buf, len, j)))
+			if (bigram_filter_has(&d->bgf, buf[j] | buf[j + 1] << 8) &&
+			    (rc = prefilter_at_avx2(d, buf, len, j)))
 				return rc;
 		}
 	}
