@@ -404,14 +404,22 @@ static struct found *scan_with(struct detector *d, const char *text, size_t n, i
 	return &f;
 }
 
+/* A ledger that knows one hash in 16, for the opaque pass to find. */
+static int some_known(void *ctx, const unsigned char sha256[32], long long *token_id)
+{
+	(void)ctx;
+	*token_id = sha256[1];
+	return sha256[0] < 16;
+}
+
 /* Every fast path (the AVX2 prefilter loop, shapes and their leads, the
- * native Bearer search) gives what the reference gives: PCRE2 for every
+ * native Bearer search, the AVX2 opaque pass) gives what the reference gives: PCRE2 for every
  * rule behind the byte-by-byte prefilter. The same findings, each field;
  * the same losses counted; the same tail for the next buffer. */
 static void test_fast_paths_agree_with_reference(void **state)
 {
 	struct detector *fast = newdet(), *ref = newdet();
-	size_t cap = 256 << 10, nf = 0;
+	size_t cap = 256 << 10, nf = 0, nopaque = 0;
 	char *buf = malloc(cap);
 	static struct found a;
 	(void)state;
@@ -423,8 +431,12 @@ static void test_fast_paths_agree_with_reference(void **state)
 		int cut = round % 5 == 4;
 		struct detect_stats sf, sr;
 
+		static const uint32_t lens[] = { 9, 20, 36, 43, 60 };
 		detector_set_flags(fast, flags);
 		detector_set_flags(ref, flags);
+		/* a ledger with opaque lengths in half the rounds */
+		detector_set_known(fast, round % 4 < 2 ? some_known : NULL, NULL, lens, 5);
+		detector_set_known(ref, round % 4 < 2 ? some_known : NULL, NULL, lens, 5);
 		a = *scan_with(fast, buf, n, cut);
 		struct found *b = scan_with(ref, buf, n, cut);
 		if (a.n != b->n)
@@ -433,6 +445,7 @@ static void test_fast_paths_agree_with_reference(void **state)
 			const struct detect_match *x = &a.m[i], *y = &b->m[i];
 			if (strcmp(x->rule_id, y->rule_id) || x->start != y->start || x->len != y->len ||
 			    memcmp(x->sha256, y->sha256, 32) || x->checksum_valid != y->checksum_valid ||
+			    x->known != y->known || x->token_id != y->token_id ||
 			    x->raw_start != y->raw_start || (x->decoded != y->decoded && strcmp(x->decoded, y->decoded)))
 				fail_msg("round %d finding %zu: %s at %zu+%zu, reference %s at %zu+%zu", round, i,
 					 x->rule_id, x->start, x->len, y->rule_id, y->start, y->len);
@@ -447,12 +460,17 @@ static void test_fast_paths_agree_with_reference(void **state)
 		assert_int_equal(sf.rejected, sr.rejected);
 		assert_int_equal(sf.repeats_collapsed, sr.repeats_collapsed);
 		assert_int_equal(sf.findings_capped, sr.findings_capped);
+		assert_int_equal(sf.opaque_hashed, sr.opaque_hashed);
+		for (size_t i = 0; i < a.n; i++)
+			nopaque += !strcmp(a.m[i].rule_id, DETECT_OPAQUE_RULE);
 	}
 	struct detect_stats sf;
 	detector_stats(fast, &sf);
 	print_message("%zu findings; %llu native matches, %llu PCRE2 calls\n", nf,
 		      (unsigned long long)sf.shape_calls, (unsigned long long)sf.regex_calls);
+	print_message("%zu opaque findings\n", nopaque);
 	assert_true(nf > 1000);
+	assert_true(nopaque > 50);
 	free(buf);
 	detector_free(fast);
 	detector_free(ref);
