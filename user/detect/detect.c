@@ -1385,13 +1385,32 @@ static int cand_cmp(const void *a, const void *b)
 }
 
 /* Candidates mostly come in order (keyword order is start order for
- * rules with before 0): checking is one pass, sorting n log n. */
-static int cands_sorted(const struct detector *d)
+ * rules with before 0); where they do not, a few are out of place: a
+ * Bearer value found at its keyword, before the specific token in it; a
+ * dense search's match ahead. An insertion sort puts those right in
+ * O(n + moves), where qsort cost 4% of keyword-dense text; past 8 moves
+ * a candidate (input made to disorder them) qsort finishes the job. Both
+ * are stable and the order total but for equal candidates. */
+static void cands_sort(struct detector *d)
 {
-	for (size_t i = 1; i < d->ncands; i++)
-		if (cand_cmp(&d->cands[i - 1], &d->cands[i]) > 0)
-			return 0;
-	return 1;
+	struct cand *c = d->cands;
+	size_t n = d->ncands, moves = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		struct cand x = c[i];
+		size_t j = i;
+
+		while (j > 0 && cand_cmp(&c[j - 1], &x) > 0) {
+			c[j] = c[j - 1];
+			j--;
+			if (++moves > 8 * n) {
+				c[j] = x;
+				qsort(c, n, sizeof(*c), cand_cmp);
+				return;
+			}
+		}
+		c[j] = x;
+	}
 }
 
 /*
@@ -1586,8 +1605,7 @@ int detector_scan_raw(struct detector *d, const void *vbuf, size_t len, detect_f
 	}
 	if (!d->ncands)
 		return 0;
-	if (!cands_sorted(d))
-		qsort(d->cands, d->ncands, sizeof(*d->cands), cand_cmp);
+	cands_sort(d);
 	dedupe(d);
 	for (size_t i = 0; i < d->ncands; i++) {
 		struct cand *c = &d->cands[i];
