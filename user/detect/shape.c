@@ -10,10 +10,15 @@ static int plain(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
-/* PCRE2's \w with its default tables (no UCP, no locale). */
-static int is_word(unsigned char c)
+/* PCRE2's \w with its default tables (no UCP, no locale), as a table:
+ * \b is tested at every keyword hit of a shaped rule. */
+static const unsigned char word_byte[256] = {
+	['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['_'] = 1,
+};
+
+static inline int is_word(unsigned char c)
 {
-	return plain(c) && c != '-';
+	return word_byte[c];
 }
 
 /* "[...]" at *p: its bytes into in[]. */
