@@ -67,6 +67,8 @@ struct drule {
 			       * (shape.h), or NULL: PCRE2 always */
 	int bearer;           /* the built-in Bearer pattern: searched natively where
 			       * shape_bearer_search can answer (shape.h) */
+	struct runcur *lead;  /* a pattern that starts (?<![SET]) (shape_lead_class): SET,
+			       * to rule out searches with no start it allows; or NULL */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
 				* its views, for the flood bound */
 	size_t flood_kept;    /* without a lookup: distinct secrets kept in this raw buffer's
@@ -229,6 +231,7 @@ void detector_free(struct detector *d)
 		pcre2_code_free(d->rules[i].re);
 		pcre2_code_free(d->rules[i].re_dense);
 		free(d->rules[i].shape);
+		free(d->rules[i].lead);
 	}
 	free(d->rules);
 	free(d->kws);
@@ -466,6 +469,27 @@ static int rule_shape(const struct rule *r, struct shape **out)
 	return 0;
 }
 
+/* The lead class of a rule that is not a shape (shape_lead_class), as a
+ * class cursor's tables. 0, dr->lead NULL when it has none; -1 no memory. */
+static int rule_lead(struct drule *dr)
+{
+	unsigned char in[256];
+
+	if (shape_lead_class(dr->r->pattern, in))
+		return 0;
+	if (!(dr->lead = calloc(1, sizeof(*dr->lead))))
+		return -1;
+	dr->lead->simd = __builtin_cpu_supports("avx2");
+	for (int c = 0; c < 256; c++) {
+		dr->lead->in[c] = in[c];
+		if (in[c] && c > 0x7f)
+			dr->lead->simd = 0;
+		else if (in[c])
+			dr->lead->nib_lo[c & 15] = dr->lead->nib_lo[16 + (c & 15)] |= (unsigned char)(1u << (c >> 4));
+	}
+	return 0;
+}
+
 struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 {
 	struct detector *d = calloc(1, sizeof(*d));
@@ -504,7 +528,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 			goto fail;
 		}
 		dr->bearer = shape_is_bearer(r->pattern);
-		if (rule_shape(r, &dr->shape)) {
+		if (rule_shape(r, &dr->shape) || (!dr->shape && rule_lead(dr))) {
 			util_seterr(err, errsz, "out of memory");
 			goto fail;
 		}
@@ -789,21 +813,25 @@ __attribute__((target("avx2"), noinline)) static size_t run_extend_avx2(const st
  * with AVX2 32 bytes a step (one step tells a short run of keyword-dense
  * text, "sk-" repeated, where byte by byte cost a third of a hit), else
  * four. */
-static inline __attribute__((always_inline)) void run_extend(struct runcur *rc, const unsigned char *buf,
-							     size_t limit)
+/* The first byte at or after t not in the class, or limit. */
+static inline __attribute__((always_inline)) size_t class_end(const struct runcur *rc, const unsigned char *buf,
+							      size_t t, size_t limit)
 {
 	const unsigned char *in = rc->in;
-	size_t t = rc->to;
 
-	if (rc->simd) {
-		rc->to = run_extend_avx2(rc, buf, t, limit);
-		return;
-	}
+	if (rc->simd)
+		return run_extend_avx2(rc, buf, t, limit);
 	while (t + 4 <= limit && in[buf[t]] & in[buf[t + 1]] & in[buf[t + 2]] & in[buf[t + 3]])
 		t += 4;
 	while (t < limit && in[buf[t]])
 		t++;
-	rc->to = t;
+	return t;
+}
+
+static inline __attribute__((always_inline)) void run_extend(struct runcur *rc, const unsigned char *buf,
+							     size_t limit)
+{
+	rc->to = class_end(rc, buf, rc->to, limit);
 }
 
 static inline __attribute__((always_inline)) int run_gate(struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
@@ -856,6 +884,21 @@ struct search {
 };
 
 /*
+ * May a match of a rule whose pattern starts (?<![SET]) start in
+ * [ws, lim + 1]? (lim + 1: PCRE2's JIT lets a match start one past the
+ * offset limit, shape.c says when.) Only where the byte before is not in
+ * SET: in "eyJ" repeated for megabytes, a dense JWT search of 64 KiB of
+ * starts, each failing at the look-behind, cost PCRE2 20 instructions a
+ * byte; this reads the run once, 32 bytes a step. Such a search has no
+ * match and no partial one: the look-behind fails before any byte at the
+ * subject's end is read (the caller keeps lim + 1 below it).
+ */
+static int lead_allows(const struct runcur *lead, const unsigned char *buf, size_t ws, size_t lim)
+{
+	return ws == 0 || class_end(lead, buf, ws - 1, lim + 1) <= lim;
+}
+
+/*
  * One search of rule_search's: PCRE2's, or where the rule is the Bearer
  * one, inside the buffer and not cut, the native one when it can answer
  * (with PCRE2's answer, shape.h). Hard partial inside the buffer, as
@@ -873,6 +916,10 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 			d->st.shape_calls++;
 			return rc ? 2 : PCRE2_ERROR_NOMATCH;
 		}
+	}
+	if (dr->lead && !d->reference && s->lim + 1 < s->we && !lead_allows(dr->lead, buf, s->ws, s->lim)) {
+		d->st.shape_calls++;
+		return PCRE2_ERROR_NOMATCH;
 	}
 	d->st.regex_calls++;
 	/* Hard partial costs a third more per search; a rule with a run

@@ -305,6 +305,46 @@ int shape_match(const struct shape *s, const unsigned char *buf, size_t end, siz
 	return match_from(s, 0, buf, end, pos, mend);
 }
 
+/* Does the pattern have a '|' outside every group and class? */
+static int top_level_alt(const char *p)
+{
+	int depth = 0;
+
+	for (; *p; p++) {
+		if (*p == '\\') {
+			if (!*++p)
+				return 1;
+		} else if (*p == '[') {
+			/* a class: a ']' right after '[' or '[^' is a byte of it */
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p += *p == '\\' && p[1] ? 2 : 1;
+			if (!*p)
+				return 1;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')') {
+			depth--;
+		} else if (*p == '|' && depth == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int shape_lead_class(const char *pattern, unsigned char in[256])
+{
+	const char *p = pattern;
+	int kind;
+
+	if (strncmp(p, "(?<![", 5) || parse_edge(&p, "(?<!", &kind, in) || kind != SHAPE_NOT_SET || *p != '(' ||
+	    top_level_alt(pattern))
+		return -1;
+	return 0;
+}
+
 /*
  * The built-in Bearer rule (rules/http.yaml), natively. Every quantifier
  * in it is possessive and the lookahead atomic, so an attempt at a start

@@ -68,6 +68,14 @@ int shape_lead_ok(const struct shape *s, const unsigned char *buf, size_t end, s
 int shape_match(const struct shape *s, const unsigned char *buf, size_t end, size_t pos, size_t *mend);
 
 /*
+ * For a pattern that is not a shape but starts (?<![SET])( with no '|'
+ * outside a group (the JWT rule): every match starts where the byte
+ * before is not in SET, or at the subject's start. 0 and in[] set (1 for
+ * a byte of SET), or -1.
+ */
+int shape_lead_class(const char *pattern, unsigned char in[256]);
+
+/*
  * The built-in Bearer rule's pattern (rules/http.yaml: a case-insensitive
  * header name, separators, "bearer", a value class), which is not a
  * shape, has its own native search: shape_is_bearer() says whether a

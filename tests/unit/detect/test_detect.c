@@ -375,9 +375,15 @@ static size_t soup(char *buf, size_t cap)
 		case 0: tm_github(tok, r & 64 ? "ghp_" : "npm_"); break;
 		case 1: tm_twd(tok); break;
 		case 2: tm_jwt(tok, "JWT", 1); break;
-		case 3: case 4: case 5:
+		case 3: case 4:
 			n = (r >> 8) % (r & 32 ? 400 : 60);
 			tm_chars(tok, b64, 64, n);
+			break;
+		case 5: /* a JWT keyword repeated: runs the look-behind rules out */
+			n = 1 + (r >> 8) % (r & 32 ? 600 : 30);
+			for (size_t k = 0; k < n; k++)
+				memcpy(tok + 3 * k, r & 64 ? "eyJ" : "ew_", 3);
+			tok[3 * n] = 0;
 			break;
 		default:
 			f = frag[(r >> 8) % (sizeof(frag) / sizeof(frag[0]))];
@@ -470,7 +476,7 @@ static void test_fast_paths_agree_with_reference(void **state)
 		      (unsigned long long)sf.shape_calls, (unsigned long long)sf.regex_calls);
 	print_message("%zu opaque findings\n", nopaque);
 	assert_true(nf > 1000);
-	assert_true(nopaque > 50);
+	assert_true(nopaque > 20);
 	free(buf);
 	detector_free(fast);
 	detector_free(ref);
