@@ -223,6 +223,16 @@ struct detector {
 	int reference;            /* detector_set_reference: no fast path */
 };
 
+/* In the AVX2 prefilter: the last one-rule group whose hits were skipped
+ * (its rule had searched well past them), its pair (lower case) and that
+ * rule's cursor then: its positions below are cleared from the block
+ * masks at once ("eyJ" repeated: a hit every 3 bytes, each a lookup). */
+struct skip {
+	size_t until;
+	unsigned g;
+	unsigned char pair[2];
+};
+
 void detector_free(struct detector *d)
 {
 	if (!d)
@@ -1193,7 +1203,7 @@ static inline __attribute__((always_inline)) int prefilter_at(struct detector *d
 
 /* prefilter_at with the group's compares four at a time (struct grpvec). */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) int
-prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size_t i)
+prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size_t i, struct skip *sk)
 {
 	unsigned g = d->bigram[buf[i] | buf[i + 1] << 8];
 	const struct grpvec *v = &d->grpvec[g - 1];
@@ -1202,8 +1212,18 @@ prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size
 	uint64_t x;
 	int rc;
 
-	if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos)
+	if (d->grp_rule[g - 1] >= 0 && i < d->rules[d->grp_rule[g - 1]].scan_pos) {
+		size_t until = d->rules[d->grp_rule[g - 1]].scan_pos;
+
+		/* worth it past a block or two only */
+		if (until >= i + 64 && (g != sk->g || sk->until < until)) {
+			sk->g = g;
+			sk->pair[0] = d->lower[buf[i]];
+			sk->pair[1] = d->lower[buf[i + 1]];
+			sk->until = until;
+		}
 		return 0;
+	}
 	if (!v->n)
 		return prefilter_at(d, buf, len, i);
 	memcpy(&x, buf + i, 8);
@@ -1230,6 +1250,18 @@ prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size
 	return 0;
 }
 
+/* Bit k: p[k], p[k + 1] are the pair (lower case), in either case. */
+__attribute__((target("avx2"))) static inline uint32_t pair_mask(const unsigned char *p, const unsigned char pair[2])
+{
+	const __m256i A = _mm256_set1_epi8('A' - 1), Z = _mm256_set1_epi8('Z' + 1), lc = _mm256_set1_epi8(0x20);
+	__m256i x = _mm256_loadu_si256((const __m256i *)p), y = _mm256_loadu_si256((const __m256i *)(p + 1));
+	/* lower case: 0x20 added to A-Z only (bytes above 0x7f compare negative) */
+	x = _mm256_or_si256(x, _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi8(x, A), _mm256_cmpgt_epi8(Z, x)), lc));
+	y = _mm256_or_si256(y, _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi8(y, A), _mm256_cmpgt_epi8(Z, y)), lc));
+	return (uint32_t)_mm256_movemask_epi8(_mm256_and_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)pair[0])),
+							      _mm256_cmpeq_epi8(y, _mm256_set1_epi8((char)pair[1]))));
+}
+
 /*
  * The blocks of 32 positions below fast_end, with AVX2, each hit handled
  * in the block's loop: where keywords are dense ("eyJ" every three
@@ -1243,17 +1275,21 @@ __attribute__((target("avx2"))) static int prefilter_avx2(struct detector *d, co
 	size_t i;
 	int rc;
 
+	struct skip sk = { 0 };
+
 	bigram_vec_load(&d->bgf, &v);
 	/* i + 32 <= fast_end: the mask reads buf[i + 33], below len */
 	for (i = 0; i + 32 <= fast_end; i += 32) {
 		uint32_t maybe = bigram_vec_mask(&v, buf + i);
 
+		if (maybe && i + 32 <= sk.until)
+			maybe &= ~pair_mask(buf + i, sk.pair);
 		while (maybe) {
 			size_t j = i + (size_t)__builtin_ctz(maybe);
 
 			maybe &= maybe - 1;
 			if (bigram_filter_has(&d->bgf, buf[j] | buf[j + 1] << 8) &&
-			    (rc = prefilter_at_avx2(d, buf, len, j)))
+			    (rc = prefilter_at_avx2(d, buf, len, j, &sk)))
 				return rc;
 		}
 	}
