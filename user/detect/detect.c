@@ -114,7 +114,8 @@ struct kwent {
 struct grpvec {
 	uint64_t word[GRP_VEC], fold[GRP_VEC], mask[GRP_VEC];
 	unsigned n;           /* the group's keywords; 0: compared one by one */
-};
+} __attribute__((aligned(32))); /* a size of 32s: every entry of the array is aligned */
+_Static_assert(sizeof(struct grpvec) % 32 == 0, "grpvec entries stay 32-byte aligned");
 
 /*
  * Repeats within one buffer (issue 13: the same valid JWT packed
@@ -1228,14 +1229,14 @@ prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size
 		return prefilter_at(d, buf, len, i);
 	memcpy(&x, buf + i, 8);
 	__m256i xv = _mm256_set1_epi64x((long long)x);
-	__m256i m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_load_si256((const __m256i *)v->fold)),
-							  _mm256_load_si256((const __m256i *)v->mask)),
-				       _mm256_load_si256((const __m256i *)v->word));
+	__m256i m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_loadu_si256((const __m256i *)v->fold)),
+							  _mm256_loadu_si256((const __m256i *)v->mask)),
+				       _mm256_loadu_si256((const __m256i *)v->word));
 	bits = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m));
 	if (v->n > 4) {
-		m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_load_si256((const __m256i *)(v->fold + 4))),
-							 _mm256_load_si256((const __m256i *)(v->mask + 4))),
-				       _mm256_load_si256((const __m256i *)(v->word + 4)));
+		m = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_or_si256(xv, _mm256_loadu_si256((const __m256i *)(v->fold + 4))),
+							 _mm256_loadu_si256((const __m256i *)(v->mask + 4))),
+				       _mm256_loadu_si256((const __m256i *)(v->word + 4)));
 		bits |= (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(m)) << 4;
 	}
 	while (bits) {
