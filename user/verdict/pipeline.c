@@ -368,9 +368,9 @@ static const struct ledger_token *token_lookup(struct pipeline *p, const unsigne
 	return t;
 }
 
-/* Who, where and when: the sighting correlate() judges. ctr (65 bytes)
- * holds the container id it points at. */
-static void sighting_fill(const struct scan_ctx *sc, struct sighting *s, char *ctr)
+/* Who, where and when: the sighting correlate() judges. ctr holds the
+ * container id it points at. */
+static void sighting_fill(const struct scan_ctx *sc, struct sighting *s, char *ctr, size_t ctrsz)
 {
 	const struct pipeline *p = sc->p;
 	const struct capture *c = sc->c;
@@ -386,7 +386,7 @@ static void sighting_fill(const struct scan_ctx *sc, struct sighting *s, char *c
 	s->proc.cgroup_id = c->hdr->cgroup_id;
 	/* the path makes --delegate-cgroup a subtree, and names the container */
 	s->proc.cgroup_path = cgcache_path(p->cg, c->hdr->cgroup_id, c->hdr->tgid);
-	s->proc.container_runtime = cgroup_container(s->proc.cgroup_path, ctr, 65);
+	s->proc.container_runtime = cgroup_container(s->proc.cgroup_path, ctr, ctrsz);
 	/* the short id (12 hex) that docker ps, podman and crictl show and
 	 * accept: the full 64 hex is shaped like a secret, and redacted as one */
 	ctr[12] = 0;
@@ -464,7 +464,7 @@ static int on_match(void *vctx, const struct detect_match *m, const unsigned cha
 	t = token_lookup(p, m->sha256);
 	sha256_to_hex(m->sha256, sha);
 	redact_short(buf + m->start, m->len, shortf, sizeof(shortf));
-	sighting_fill(sc, &s, ctr);
+	sighting_fill(sc, &s, ctr, sizeof(ctr));
 	s.rule = m->rule_id;
 	s.sha256 = sha;
 	s.redacted = shortf;
