@@ -25,10 +25,10 @@
 # selftest proves that the audit finds a planted token. Each run starts by
 # clearing the last run's artefacts, registry and sanitizer logs.
 #
-# Order: unit, unit-asan; then cli, cli-asan, fuzz and the live tests of
-# lane "scoped" side by side (the first three load no BPF; the last watch
-# only their own cgroup; output printed once all are done); then the other
-# live tests, alone; then the audit. The time line gives each tier's time
+# Order: unit, unit-asan, cli, cli-asan, fuzz and the live tests of lane
+# "scoped" side by side (the first five load no BPF; the last watch only
+# their own cgroup; output printed in that order once all are done); then
+# the other live tests, alone; then the audit. The time line gives each tier's time
 # and the wall time.
 #
 # Fuzzing: the libFuzzer targets (BUILD/fuzz/fuzz_*, the Makefile's
@@ -50,6 +50,15 @@ logs=$build/test-logs
 art=$build/test-artefacts
 san=$logs/sanitizer
 export TW_TOKENS=$build/test-tokens  # outside test-logs: tests grep TW_LOGS for their tokens
+# The tests' python3 is Debian's (tools/deps.sh): they use its standard
+# library only. A version manager's shim ahead of it in PATH (pyenv's is a
+# bash script that looks the version up on every call) costs ~200 ms of CPU
+# a start against ~20 ms, and the suite starts python some thousands of
+# times: a third of the suite's CPU went there.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+  mkdir -p "$build/test-bin" && ln -sfn /usr/bin/python3 "$build/test-bin/python3" &&
+    export PATH=$build/test-bin:$PATH
+fi
 rm -rf "$art" "$san"; rm -f "$TW_TOKENS"
 mkdir -p "$logs" "$art" "$san"
 chmod 755 "$art"; chmod 1777 "$san"   # a test may run tokenward as nobody
@@ -223,12 +232,11 @@ run_fuzz() { # DIR: BUILD/fuzz
   times+=("fuzz $((SECONDS - t0)) s")
 }
 
-{ [ "$mode" = all ] || [ "$mode" = unit ]; } && run_unit "$build/tests" unit
-{ [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -d "$build/asan/tests" ] &&
-  run_unit "$build/asan/tests" unit-asan
+[ "$mode" = unit ] && run_unit "$build/tests" unit
+[ "$mode" = asan ] && [ -d "$build/asan/tests" ] && run_unit "$build/asan/tests" unit-asan
 # The offline tiers need no BPF and share nothing but the token registry
-# (appended to, one line per write): in a full run, the CLI tier, its
-# sanitized run and the fuzzers run side by side, each in a subshell that
+# (appended to, one line per write): in a full run, the unit tests, the
+# CLI tier, their sanitized runs and the fuzzers run side by side, each in a subshell that
 # leaves its output and counts in BUILD/test-logs/tier-LABEL.*, printed
 # in order once all are done. The live tests whose monitors watch only
 # their own cgroup (lane "scoped") run beside them, one at a time: they
@@ -254,6 +262,8 @@ tier_collect() { # LABEL
   rm -f "$logs/tier-$label".*
 }
 offline=()
+[ "$mode" = all ] && offline+=(unit)
+[ "$mode" = all ] && [ -d "$build/asan/tests" ] && offline+=(unit-asan)
 { [ "$mode" = all ] || [ "$mode" = cli ]; } && offline+=(cli)
 { [ "$mode" = all ] || [ "$mode" = asan ]; } && [ -x "$build/asan/tokenward" ] && offline+=(cli-asan)
 { [ "$mode" = all ] || [ "$mode" = fuzz ]; } && [ -d "$build/fuzz" ] && offline+=(fuzz)
@@ -265,6 +275,8 @@ rm -rf "$claims"; mkdir -p "$claims"
 for t in "${offline[@]}"; do
   case $t in
     live-scoped-*) tier_run "$t" run_scripts live live "" scoped "$claims" & ;;
+    unit) tier_run unit run_unit "$build/tests" unit & ;;
+    unit-asan) tier_run unit-asan run_unit "$build/asan/tests" unit-asan & ;;
     cli) tier_run cli run_scripts cli cli & ;;
     cli-asan) tier_run cli-asan run_scripts cli cli-asan "$build/asan/tokenward" & ;;
     fuzz) tier_run fuzz run_fuzz "$build/fuzz" & ;;
