@@ -8,7 +8,7 @@ pkgs=(
   libbpf-dev libelf-dev zlib1g-dev libpcre2-dev libcjson-dev libyaml-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libnghttp2-dev libsystemd-dev
   nghttp2-client nghttp2-server
-  iproute2 procps util-linux python3
+  iproute2 procps util-linux python3 strace
   nodejs redis-server redis-tools ripgrep openssl curl time gzip
   golang-go gnutls-bin libgnutls28-dev
   prometheus rsyslog logrotate systemd man-db groff-base

@@ -82,6 +82,20 @@ tw_expect_status() {
 # running monitor rightly catches and revokes. Builtins only: the token is
 # in no argv. tests/cli/tokgen.py and tests/unit/tokmint.h record what they
 # mint themselves, the same way.
+# _tw_append_line FILE LINE: LINE and a newline appended in one write(),
+# never through a symlink. Every tier appends to the registry at once, and
+# the shell's printf writes a long line in pieces (4 KiB, the rest, the
+# tail), between which another writer's line could land.
+_tw_append_line() {
+  if [ ${#2} -lt 3000 ]; then
+    (umask 077; printf '%s\n' "$2" >>"$1")
+  else
+    python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+line = sys.stdin.buffer.read().rstrip(b"\n") + b"\n"
+assert os.write(fd, line) == len(line)' "$1" <<<"$2"
+  fi
+}
 tw_token_record() {
   local t i c hex LC_ALL=C
   for t in "$@"; do
@@ -93,7 +107,7 @@ tw_token_record() {
       hex=$(printf '%s' "$t" | python3 -c 'import sys; print(sys.stdin.buffer.read()[::-1].hex())')
     fi
     [ -z "${TW_TOKENS:-}" ] ||
-      (umask 077; printf '%s\t%s\n' "${TW_TEST:-$(basename "$0" .sh)}" "$hex" >>"$TW_TOKENS")
+      _tw_append_line "$TW_TOKENS" "${TW_TEST:-$(basename "$0" .sh)}"$'\t'"$hex"
     (umask 077; printf '%s\n' "$hex" >>"$TW_TMP/tokens.rev")
   done
   return 0
