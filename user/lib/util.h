@@ -11,6 +11,8 @@ void util_rfc3339(uint64_t realtime_ns, char *out, size_t outsz);
 
 /* Offset to add to a CLOCK_BOOTTIME timestamp to get CLOCK_REALTIME. */
 int64_t util_boot_to_realtime_offset(void);
+/* The same from the clock reader now(), over tries samples (for tests). */
+int64_t util_clock_offset(uint64_t (*now)(int clock_id), int tries);
 
 uint64_t util_now_ns(int clock_id);
 
