@@ -67,6 +67,7 @@ struct drule {
 			       * (shape.h), or NULL: PCRE2 always */
 	int bearer;           /* the built-in Bearer pattern: searched natively where
 			       * shape_bearer_search can answer (shape.h) */
+	int jwt;              /* the built-in JWT pattern: likewise, shape_jwt_search */
 	struct runcur *lead;  /* a pattern that starts (?<![SET]) (shape_lead_class): SET,
 			       * to rule out searches with no start it allows; or NULL */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
@@ -539,6 +540,7 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 			goto fail;
 		}
 		dr->bearer = shape_is_bearer(r->pattern);
+		dr->jwt = shape_is_jwt(r->pattern);
 		if (rule_shape(r, &dr->shape) || (!dr->shape && rule_lead(dr))) {
 			util_seterr(err, errsz, "out of memory");
 			goto fail;
@@ -912,7 +914,11 @@ static int lead_allows(const struct runcur *lead, const unsigned char *buf, size
 /*
  * One search of rule_search's: PCRE2's, or where the rule is the Bearer
  * one, inside the buffer and not cut, the native one when it can answer
- * (with PCRE2's answer, shape.h). Hard partial inside the buffer, as
+ * (with PCRE2's answer, shape.h); the JWT one likewise, at the buffer's
+ * end too (an attempt that reaches the end is PCRE2's, and the others
+ * answer the same with or without partial matching: test_shape checks
+ * both), since a JWT search's window is 128 KiB and the last one of
+ * every buffer went to PCRE2. Hard partial inside the buffer, as
  * rule_search says.
  */
 static int search_once(struct detector *d, struct drule *dr, const unsigned char *buf, size_t len, size_t kpos,
@@ -921,8 +927,9 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 	PCRE2_SIZE *ov;
 	int rc;
 
-	if (dr->bearer && s->we < len && !d->cut && !d->reference) {
-		rc = shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov);
+	if (((dr->bearer && s->we < len) || dr->jwt) && !d->cut && !d->reference) {
+		rc = dr->bearer ? shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov)
+				: shape_jwt_search(buf, s->we, s->ws, s->lim, s->ov);
 		if (rc >= 0) {
 			d->st.shape_calls++;
 			return rc ? 2 : PCRE2_ERROR_NOMATCH;
