@@ -930,6 +930,14 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 	PCRE2_SIZE *ov;
 	int rc;
 
+	/* the look-behind's test first where a search has many starts:
+	 * "eyJ" repeated for megabytes is ruled out 32 bytes a step, faster
+	 * than the JWT search's 16 (which tests it first at a single start) */
+	if (dr->lead && !d->reference && s->lim + 1 < s->we && !(dr->jwt && s->lim == s->ws) &&
+	    !lead_allows(dr->lead, buf, s->ws, s->lim)) {
+		d->st.shape_calls++;
+		return PCRE2_ERROR_NOMATCH;
+	}
 	if (((dr->bearer && s->we < len) || dr->jwt) && !d->cut && !d->reference) {
 		rc = dr->bearer ? shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov)
 				: shape_jwt_search(buf, s->we, s->ws, s->lim, s->ov);
@@ -937,10 +945,6 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 			d->st.shape_calls++;
 			return rc ? 2 : PCRE2_ERROR_NOMATCH;
 		}
-	}
-	if (dr->lead && !d->reference && s->lim + 1 < s->we && !lead_allows(dr->lead, buf, s->ws, s->lim)) {
-		d->st.shape_calls++;
-		return PCRE2_ERROR_NOMATCH;
 	}
 	d->st.regex_calls++;
 	/* Hard partial costs a third more per search; a rule with a run

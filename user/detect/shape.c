@@ -566,8 +566,15 @@ static int jwt_at(const unsigned char *buf, size_t end, size_t s, size_t *m1)
 		return -1;
 	if (buf[s + 1] != 'w' && buf[s + 1] != 'y')
 		return 0;
-	/* [A-Za-z0-9_-]{9,}+: the whole run, then at least 9 */
-	if ((p = b64u_run_end(buf, end, s + 2)) >= end)
+	/* [A-Za-z0-9_-]{9,}+: its first two bytes one by one ("eyJ "
+	 * repeated fails at the second), then the whole run, at least 9 */
+	for (p = s + 2; p < s + 4; p++) {
+		if (p >= end)
+			return -1;
+		if (!b64u_byte[buf[p]])
+			return 0;
+	}
+	if ((p = b64u_run_end(buf, end, p)) >= end)
 		return -1;
 	if (p - (s + 2) < 9 || buf[p] != '.')
 		return 0;
@@ -598,53 +605,60 @@ static inline int jwt_may_start(const unsigned char *buf, size_t end, size_t s)
 	       (s == 0 || !b64u_byte[buf[s - 1]]);
 }
 
-/* The first s in [from, to] (to < end) where jwt_may_start, else to + 1:
- * sixteen starts a step while buf[s + 16] is below end. "eyJ" repeated
- * fails the look-behind at every 'e', in the vector. */
-static size_t next_jwt_start(const unsigned char *buf, size_t end, size_t from, size_t to)
+/* Bit k: an attempt at s + k may get past the look-behind and "e[wy]"
+ * (s >= 1, buf[s + 16] below end). "eyJ" repeated fails the look-behind
+ * at every 'e', here. */
+static unsigned jwt_starts16(const unsigned char *buf, size_t s)
 {
 	const __m128i e = _mm_set1_epi8('e'), w = _mm_set1_epi8('w'), y = _mm_set1_epi8('y');
-	size_t s = from;
+	__m128i x = _mm_loadu_si128((const __m128i *)(buf + s));
+	__m128i n = _mm_loadu_si128((const __m128i *)(buf + s + 1));
+	unsigned m = (unsigned)_mm_movemask_epi8(
+		_mm_and_si128(_mm_cmpeq_epi8(x, e), _mm_or_si128(_mm_cmpeq_epi8(n, w), _mm_cmpeq_epi8(n, y))));
 
-	if (s == 0) {
-		if (jwt_may_start(buf, end, 0))
-			return 0;
-		s = 1;
-	}
-	for (; s + 16 <= to + 1 && s + 17 <= end; s += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(buf + s));
-		__m128i n = _mm_loadu_si128((const __m128i *)(buf + s + 1));
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_and_si128(_mm_cmpeq_epi8(x, e), _mm_or_si128(_mm_cmpeq_epi8(n, w), _mm_cmpeq_epi8(n, y))));
+	return m ? m & ~b64u_mask16(_mm_loadu_si128((const __m128i *)(buf + s - 1))) : 0;
+}
 
-		if (m && (m &= ~b64u_mask16(_mm_loadu_si128((const __m128i *)(buf + s - 1)))))
-			return s + (size_t)__builtin_ctz(m);
+/* An attempt at c of shape_jwt_search's: 1 it answered (*rc), 0 go on. */
+static int jwt_try(const unsigned char *buf, size_t end, size_t c, size_t lim, size_t ov[4], int *rc)
+{
+	size_t m1;
+
+	if ((*rc = jwt_at(buf, end, c, &m1)) == 0)
+		return 0;
+	if (c > lim)
+		*rc = -1;
+	else if (*rc > 0) {
+		ov[0] = ov[2] = c;
+		ov[1] = ov[3] = m1;
 	}
-	for (; s <= to; s++)
-		if (jwt_may_start(buf, end, s))
-			return s;
-	return to + 1;
+	return 1;
 }
 
 int shape_jwt_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4])
 {
-	/* PCRE2's JIT may start a match one past the offset limit
-	 * (shape_bearer_search says more): such a search stays with PCRE2. */
-	if (lim + 1 >= end)
-		return -1;
-	for (size_t s = ws; (s = next_jwt_start(buf, end, s, lim + 1)) <= lim + 1; s++) {
-		size_t m1;
-		int rc;
+	size_t s = ws, to = lim + 1;
+	int rc;
 
-		if ((rc = jwt_at(buf, end, s, &m1)) == 0)
-			continue;
-		if (s > lim)
-			return -1;
-		if (rc > 0) {
-			ov[0] = ov[2] = s;
-			ov[1] = ov[3] = m1;
+	/* PCRE2's JIT may start a match one past the offset limit
+	 * (shape_bearer_search says more): an attempt there that does not
+	 * fail stays with PCRE2, and so does a search whose limit reaches
+	 * the end. Attempts in order, sixteen starts tested a step, each
+	 * candidate of a step taken in the step (where "eyJ " repeats, one
+	 * every four bytes). */
+	if (to >= end)
+		return -1;
+	while (s <= to) {
+		if (s >= 1 && s + 16 <= to + 1 && s + 17 <= end) {
+			for (unsigned m = jwt_starts16(buf, s); m; m &= m - 1)
+				if (jwt_try(buf, end, s + (size_t)__builtin_ctz(m), lim, ov, &rc))
+					return rc;
+			s += 16;
+		} else {
+			if (jwt_may_start(buf, end, s) && jwt_try(buf, end, s, lim, ov, &rc))
+				return rc;
+			s++;
 		}
-		return rc;
 	}
 	return 0;
 }
