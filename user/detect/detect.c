@@ -63,10 +63,13 @@ struct drule {
 	/* the rule's, here: the run gate reads them at every keyword hit */
 	size_t max_len, min_len;
 	int before0;          /* before is 0 */
+	int short_simd;       /* run_short_avx2 applies: a run class of bytes below 0x80,
+			       * before 0, and the CPU has AVX2 */
 	struct shape *shape;  /* matched natively where the whole window is in the buffer
 			       * (shape.h), or NULL: PCRE2 always */
 	int bearer;           /* the built-in Bearer pattern: searched natively where
 			       * shape_bearer_search can answer (shape.h) */
+	int jwt;              /* the built-in JWT pattern: likewise, shape_jwt_search */
 	struct runcur *lead;  /* a pattern that starts (?<![SET]) (shape_lead_class): SET,
 			       * to rule out searches with no start it allows; or NULL */
 	size_t flood_reported; /* distinct unmanaged secrets reported in this raw buffer and
@@ -538,7 +541,9 @@ struct detector *detector_new(const struct ruleset *rs, char *err, size_t errsz)
 				    r->file, r->line, r->id, MAX_RUN_CLASSES);
 			goto fail;
 		}
+		dr->short_simd = dr->run && dr->run->simd && dr->before0;
 		dr->bearer = shape_is_bearer(r->pattern);
+		dr->jwt = shape_is_jwt(r->pattern);
 		if (rule_shape(r, &dr->shape) || (!dr->shape && rule_lead(dr))) {
 			util_seterr(err, errsz, "out of memory");
 			goto fail;
@@ -912,7 +917,11 @@ static int lead_allows(const struct runcur *lead, const unsigned char *buf, size
 /*
  * One search of rule_search's: PCRE2's, or where the rule is the Bearer
  * one, inside the buffer and not cut, the native one when it can answer
- * (with PCRE2's answer, shape.h). Hard partial inside the buffer, as
+ * (with PCRE2's answer, shape.h); the JWT one likewise, at the buffer's
+ * end too (an attempt that reaches the end is PCRE2's, and the others
+ * answer the same with or without partial matching: test_shape checks
+ * both), since a JWT search's window is 128 KiB and the last one of
+ * every buffer went to PCRE2. Hard partial inside the buffer, as
  * rule_search says.
  */
 static int search_once(struct detector *d, struct drule *dr, const unsigned char *buf, size_t len, size_t kpos,
@@ -921,16 +930,21 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 	PCRE2_SIZE *ov;
 	int rc;
 
-	if (dr->bearer && s->we < len && !d->cut && !d->reference) {
-		rc = shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov);
+	/* the look-behind's test first where a search has many starts:
+	 * "eyJ" repeated for megabytes is ruled out 32 bytes a step, faster
+	 * than the JWT search's 16 (which tests it first at a single start) */
+	if (dr->lead && !d->reference && s->lim + 1 < s->we && !(dr->jwt && s->lim == s->ws) &&
+	    !lead_allows(dr->lead, buf, s->ws, s->lim)) {
+		d->st.shape_calls++;
+		return PCRE2_ERROR_NOMATCH;
+	}
+	if (((dr->bearer && s->we < len) || dr->jwt) && !d->cut && !d->reference) {
+		rc = dr->bearer ? shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov)
+				: shape_jwt_search(buf, s->we, s->ws, s->lim, s->ov);
 		if (rc >= 0) {
 			d->st.shape_calls++;
 			return rc ? 2 : PCRE2_ERROR_NOMATCH;
 		}
-	}
-	if (dr->lead && !d->reference && s->lim + 1 < s->we && !lead_allows(dr->lead, buf, s->ws, s->lim)) {
-		d->st.shape_calls++;
-		return PCRE2_ERROR_NOMATCH;
 	}
 	d->st.regex_calls++;
 	/* Hard partial costs a third more per search; a rule with a run
@@ -1147,12 +1161,10 @@ static __attribute__((noinline)) int try_rule(struct detector *d, unsigned ri, c
 	return rule_found(d, ri, buf, kpos, ov[0], ov[1], ov[2], ov[3]);
 }
 
-/* The cheap reasons not to search, inline; then try_rule. */
-static inline __attribute__((always_inline)) int kw_hit(struct detector *d, const struct kwent *e,
-						     const unsigned char *buf, size_t len, size_t i)
+/* A keyword hit the rule may search from: counted, and 0 when the rule
+ * has searched here already or sits out this buffer. */
+static inline __attribute__((always_inline)) int kw_counted(struct detector *d, const struct drule *dr, size_t i)
 {
-	struct drule *dr = &d->rules[e->rule];
-
 	if (i < dr->scan_pos)
 		return 0; /* the rule has searched here already */
 	d->st.keyword_hits++;
@@ -1160,15 +1172,73 @@ static inline __attribute__((always_inline)) int kw_hit(struct detector *d, cons
 		d->st.skipped_hits++;
 		return 0;
 	}
-	/* the run gate first: a run too long moves the rule's cursor past
-	 * the rest of its hits ("twd_" repeated); then a shape's lead (\b,
-	 * a look-behind: one byte before the keyword), which most hits of
-	 * keyword-dense text fail */
+	return 1;
+}
+
+/* After kw_counted, the gates: the run gate first (a run too long moves
+ * the rule's cursor past the rest of its hits, "twd_" repeated); then a
+ * shape's lead (\b, a look-behind: one byte before the keyword), which
+ * most hits of keyword-dense text fail; then try_rule. */
+static inline __attribute__((always_inline)) int kw_gated(struct detector *d, const struct kwent *e,
+						       const unsigned char *buf, size_t len, size_t i)
+{
+	struct drule *dr = &d->rules[e->rule];
+
 	if (run_gate(dr, buf, len, i, i + e->len))
 		return 0;
 	if (dr->shape && !d->reference && !shape_lead_ok(dr->shape, buf, len, i))
 		return 0;
 	return try_rule(d, e->rule, buf, len, i);
+}
+
+/* The cheap reasons not to search, inline; then try_rule. */
+static inline __attribute__((always_inline)) int kw_hit(struct detector *d, const struct kwent *e,
+						     const unsigned char *buf, size_t len, size_t i)
+{
+	if (!kw_counted(d, &d->rules[e->rule], i))
+		return 0;
+	return kw_gated(d, e, buf, len, i);
+}
+
+/*
+ * Is the run after a keyword at kpos (from p) told short by the 32 bytes
+ * at p, with AVX2? 1 exactly where run_gate would say so: a byte not in
+ * the class there is the run's end t (t < len, t - kpos < min_len <=
+ * max_len: neither the too-long case nor the buffer's end), so for a
+ * rule with before 0 the gate holds. 0: ask run_gate. Where keywords are
+ * dense ("sk-" repeated: every hit's run two bytes) run_gate's cursor
+ * and its call to run_extend_avx2 were a third of a hit's cost; this
+ * leaves the cursor alone, which only caches.
+ */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) int
+run_short_avx2(const struct drule *dr, const unsigned char *buf, size_t len, size_t kpos, size_t p)
+{
+	static const unsigned char hibit[32] __attribute__((aligned(32))) = {
+		1, 2, 4, 8, 16, 32, 64, 128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128,
+	};
+	const __m256i low4 = _mm256_set1_epi8(0x0f);
+	__m256i x, m;
+	uint32_t out;
+
+	if (!dr->short_simd || p + 32 > len)
+		return 0;
+	x = _mm256_loadu_si256((const __m256i *)(buf + p));
+	m = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)dr->run->nib_lo), _mm256_and_si256(x, low4)),
+			     _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)hibit),
+						 _mm256_and_si256(_mm256_srli_epi16(x, 4), low4)));
+	out = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256()));
+	return out && p + (size_t)__builtin_ctz(out) - kpos < dr->min_len;
+}
+
+/* kw_hit in the AVX2 prefilter: run_short_avx2 before the gates. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) int
+kw_hit_avx2(struct detector *d, const struct kwent *e, const unsigned char *buf, size_t len, size_t i)
+{
+	const struct drule *dr = &d->rules[e->rule];
+
+	if (!kw_counted(d, dr, i) || run_short_avx2(dr, buf, len, i, i + e->len))
+		return 0;
+	return kw_gated(d, e, buf, len, i);
 }
 
 /*
@@ -1245,7 +1315,7 @@ prefilter_at_avx2(struct detector *d, const unsigned char *buf, size_t len, size
 		bits &= bits - 1;
 		if (e->len > 8 && !kw_at(d, e, buf, len, i, x))
 			continue;
-		if ((rc = kw_hit(d, e, buf, len, i)))
+		if ((rc = kw_hit_avx2(d, e, buf, len, i)))
 			return rc;
 	}
 	return 0;

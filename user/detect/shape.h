@@ -92,4 +92,13 @@ int shape_is_bearer(const char *pattern);
  */
 int shape_bearer_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4]);
 
+/*
+ * The built-in JWT rule's pattern (rules/jwt.yaml) has one too, with the
+ * same contract: shape_is_jwt() says whether a pattern is exactly it, and
+ * shape_jwt_search() answers as shape_bearer_search() does (1 a match,
+ * ov as PCRE2's ovector; 0 none; -1 left to PCRE2).
+ */
+int shape_is_jwt(const char *pattern);
+int shape_jwt_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4]);
+
 #endif

@@ -285,6 +285,111 @@ static void test_bearer_agrees(void **state)
 	rules_free(rs);
 }
 
+/* Bytes near the JWT rule: its parts whole and cut, runs of its class
+ * near the {9,} bound, every byte that may precede or end a part, the
+ * look-behind's bytes, any byte. */
+static size_t jwt_fill(unsigned char *buf, size_t len)
+{
+	static const char *const frag[] = {
+		"eyJ", "eyI", "eyA", "ew", "ey", "e", "e3", "eyJhbGciOiJIUzI1NiJ9", "eyJzdWIiOiIxIn0", ".", "..", ".e",
+		".ey", ".e3", ".ew", " ", "\n", "\"", "=", ":", "_", "-", "a", "Z", "9", "eyJeyJeyJ", "eyJ.eyJ.",
+	};
+	static const char cls[] = "abcXYZ019_-ewy3";
+	size_t i = 0;
+
+	while (i < len) {
+		int k = rand() % 8;
+		if (k == 0) {
+			buf[i++] = (unsigned char)(rand() % 256);
+		} else if (k <= 3) {
+			for (int n = rand() % 14; n-- > 0 && i < len;)
+				buf[i++] = (unsigned char)cls[rand() % (int)(sizeof(cls) - 1)];
+		} else {
+			const char *f = frag[rand() % (int)(sizeof(frag) / sizeof(frag[0]))];
+			for (size_t c = 0; f[c] && i < len; c++)
+				buf[i++] = (unsigned char)f[c];
+		}
+	}
+	return len;
+}
+
+/* The JWT rule's native search says what PCRE2 says, compiled both ways
+ * the detector compiles it (start optimisations off for a search from
+ * one keyword, on for a dense one), with the offset limit, hard partial,
+ * JIT and now and then the interpreter. */
+static void test_jwt_agrees(void **state)
+{
+	struct ruleset *rs;
+	char err[256];
+	int ec;
+	PCRE2_SIZE off;
+	size_t matches = 0, native = 0, total = 0;
+	unsigned char buf[400];
+	pcre2_code *re[2];
+
+	(void)state;
+	assert_int_equal(rules_load_builtin(&rs, err, sizeof(err)), 0);
+	const struct rule *r = rules_find(rs, "jwt");
+	assert_non_null(r);
+	assert_true(shape_is_jwt(r->pattern));
+	for (int k = 0; k < 2; k++) {
+		re[k] = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED,
+				      PCRE2_USE_OFFSET_LIMIT | (k ? PCRE2_NO_START_OPTIMIZE : 0), &ec, &off, NULL);
+		assert_non_null(re[k]);
+		assert_int_equal(pcre2_jit_compile(re[k], PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD), 0);
+	}
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+	srand(11);
+	for (unsigned round = 0; round < 40000; round++) {
+		size_t len = jwt_fill(buf, 40 + (size_t)rand() % (sizeof(buf) - 40));
+		size_t end = len - (size_t)rand() % 20, ws = (size_t)rand() % (end / 2 + 1);
+		size_t lim = ws + (size_t)rand() % 100, ov[4];
+		int rc, want;
+
+		if (rand() % 4 == 0) /* every start of the subject */
+			ws = 0, lim = end - 1;
+		if (rand() % 4 == 0) /* one start, as from a keyword */
+			lim = ws;
+		if (lim >= end)
+			lim = end - 1;
+		total++;
+		rc = shape_jwt_search(buf, end, ws, lim, ov);
+		if (rc < 0)
+			continue;
+		native++;
+		/* at the buffer's end the detector searches without partial
+		 * matching: where native answers, that must agree too */
+		pcre2_set_offset_limit(mc, lim);
+		want = pcre2_match(re[!(round & 1)], buf, end, ws, round % 3 ? 0 : PCRE2_NO_JIT, md, mc);
+		if (want != (rc ? 2 : PCRE2_ERROR_NOMATCH) ||
+		    (rc && (pcre2_get_ovector_pointer(md)[0] != ov[0] || pcre2_get_ovector_pointer(md)[1] != ov[1])))
+			fail_msg("round %u: native %d at %zu, PCRE2 without partial %d", round, rc, rc ? ov[0] : 0, want);
+		pcre2_set_offset_limit(mc, lim);
+		want = pcre2_match(re[round & 1], buf, end, ws, PCRE2_PARTIAL_HARD | (round % 5 ? 0 : PCRE2_NO_JIT), md, mc);
+		PCRE2_SIZE *pv = pcre2_get_ovector_pointer(md);
+		if (rc == 0) {
+			if (want != PCRE2_ERROR_NOMATCH)
+				fail_msg("round %u: native no match, PCRE2 %d at %zu", round, want, (size_t)pv[0]);
+			continue;
+		}
+		if (want < 2)
+			fail_msg("round %u: native match at %zu, PCRE2 %d", round, ov[0], want);
+		for (int k = 0; k < 4; k++)
+			assert_int_equal(ov[k], pv[k]);
+		matches++;
+	}
+	print_message("jwt: %zu of %zu searches native, %zu matches\n", native, total, matches);
+	assert_true(matches >= 500);
+	assert_true(native * 2 >= total);
+	assert_false(shape_is_jwt("(?<![A-Za-z0-9_-])(e[wy][A-Za-z0-9_-]{9,}+)"));
+	pcre2_match_context_free(mc);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re[0]);
+	pcre2_code_free(re[1]);
+	rules_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_parts_agree),
 		cmocka_unit_test(test_not_shapes),
 		cmocka_unit_test(test_bearer_agrees),
+		cmocka_unit_test(test_jwt_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
