@@ -193,6 +193,30 @@ static void test_not_shapes(void **state)
 /* Bytes near the Bearer rule: its words in any case and cut short, every
  * separator and \s byte, value runs near six bytes, '=' runs, every
  * byte that may end it, word bytes before the header name, any byte. */
+/* len bytes drawn from three kinds, 1 in 8 any byte, runk in 8 a run of
+ * up to maxrun - 1 bytes of cls, the rest one of frag[0..nfrag). */
+static size_t soup_fill(unsigned char *buf, size_t len, const char *const *frag, int nfrag,
+			const char *cls, int runk, int maxrun)
+{
+	int ncls = (int)strlen(cls);
+	size_t i = 0;
+
+	while (i < len) {
+		int k = rand() % 8;
+		if (k == 0) {
+			buf[i++] = (unsigned char)(rand() % 256);
+		} else if (k <= runk) {
+			for (int n = rand() % maxrun; n-- > 0 && i < len;)
+				buf[i++] = (unsigned char)cls[rand() % ncls];
+		} else {
+			const char *f = frag[rand() % nfrag];
+			for (size_t c = 0; f[c] && i < len; c++)
+				buf[i++] = (unsigned char)f[c];
+		}
+	}
+	return len;
+}
+
 static size_t bearer_fill(unsigned char *buf, size_t len)
 {
 	static const char *const frag[] = {
@@ -201,23 +225,48 @@ static size_t bearer_fill(unsigned char *buf, size_t len)
 		"bearex", "==", "=", ",", ";", ")", "]", "}", ".", "~", "+", "/", "Authorization: Bearer ",
 		"authorization=\"bearer ", "Authorization\": \"Bearer ",
 	};
-	static const char val[] = "abcXYZ019._~+/-";
-	size_t i = 0;
 
-	while (i < len) {
-		int k = rand() % 8;
-		if (k == 0) {
-			buf[i++] = (unsigned char)(rand() % 256);
-		} else if (k <= 2) {
-			for (int n = rand() % 10; n-- > 0 && i < len;)
-				buf[i++] = (unsigned char)val[rand() % (int)(sizeof(val) - 1)];
-		} else {
-			const char *f = frag[rand() % (int)(sizeof(frag) / sizeof(frag[0]))];
-			for (size_t c = 0; f[c] && i < len; c++)
-				buf[i++] = (unsigned char)f[c];
-		}
+	return soup_fill(buf, len, frag, (int)(sizeof(frag) / sizeof(frag[0])), "abcXYZ019._~+/-", 2, 10);
+}
+
+/* One search's window as the agreement tests draw it: the subject's end
+ * short of len, a first start, an offset limit; a quarter of them every
+ * start of the subject, and (one_start) a quarter a single start. */
+static void window_draw(size_t len, int one_start, size_t *end, size_t *ws, size_t *lim)
+{
+	*end = len - (size_t)rand() % 20;
+	*ws = (size_t)rand() % (*end / 2 + 1);
+	*lim = *ws + (size_t)rand() % 100;
+	if (rand() % 4 == 0)
+		*ws = 0, *lim = *end - 1;
+	if (one_start && rand() % 4 == 0)
+		*lim = *ws;
+	if (*lim >= *end)
+		*lim = *end - 1;
+}
+
+/* PCRE2 under hard partial matching (the interpreter when nojit) says
+ * what the native search said: rc 0 no match, else the match at ov.
+ * Returns 1 for a match. */
+static int partial_agrees(pcre2_code *re, const unsigned char *buf, size_t end, size_t ws, size_t lim,
+			  int nojit, int rc, const size_t *ov, pcre2_match_data *md, pcre2_match_context *mc,
+			  unsigned round)
+{
+	int want;
+
+	pcre2_set_offset_limit(mc, lim);
+	want = pcre2_match(re, buf, end, ws, PCRE2_PARTIAL_HARD | (nojit ? PCRE2_NO_JIT : 0), md, mc);
+	PCRE2_SIZE *pv = pcre2_get_ovector_pointer(md);
+	if (rc == 0) {
+		if (want != PCRE2_ERROR_NOMATCH)
+			fail_msg("round %u: native no match, PCRE2 %d at %zu", round, want, (size_t)pv[0]);
+		return 0;
 	}
-	return len;
+	if (want < 2)
+		fail_msg("round %u: native match at %zu, PCRE2 %d", round, ov[0], want);
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(ov[k], pv[k]);
+	return 1;
 }
 
 /* The Bearer rule's native search says what PCRE2 says, compiled and
@@ -246,33 +295,17 @@ static void test_bearer_agrees(void **state)
 	srand(7);
 	for (unsigned round = 0; round < 20000; round++) {
 		size_t len = bearer_fill(buf, 40 + (size_t)rand() % (sizeof(buf) - 40));
-		size_t end = len - (size_t)rand() % 20, ws = (size_t)rand() % (end / 2 + 1);
-		size_t lim = ws + (size_t)rand() % 100, ov[4];
-		int rc, want;
+		size_t end, ws, lim, ov[4];
+		int rc;
 
-		if (rand() % 4 == 0) /* every start of the subject */
-			ws = 0, lim = end - 1;
-		if (lim >= end)
-			lim = end - 1;
+		window_draw(len, 0, &end, &ws, &lim);
 		total++;
 		rc = shape_bearer_search(buf, end, ws, lim, ov);
 		if (rc < 0)
 			continue;
 		native++;
-		pcre2_set_offset_limit(mc, lim);
 		/* JIT as the detector runs it; now and then the interpreter */
-		want = pcre2_match(re, buf, end, ws, PCRE2_PARTIAL_HARD | (round % 5 ? 0 : PCRE2_NO_JIT), md, mc);
-		PCRE2_SIZE *pv = pcre2_get_ovector_pointer(md);
-		if (rc == 0) {
-			if (want != PCRE2_ERROR_NOMATCH)
-				fail_msg("round %u: native no match, PCRE2 %d at %zu", round, want, (size_t)pv[0]);
-			continue;
-		}
-		if (want < 2)
-			fail_msg("round %u: native match at %zu, PCRE2 %d", round, ov[0], want);
-		for (int k = 0; k < 4; k++)
-			assert_int_equal(ov[k], pv[k]);
-		matches++;
+		matches += (size_t)partial_agrees(re, buf, end, ws, lim, round % 5 == 0, rc, ov, md, mc, round);
 	}
 	print_message("bearer: %zu of %zu searches native, %zu matches\n", native, total, matches);
 	assert_true(matches >= 500);
@@ -294,23 +327,8 @@ static size_t jwt_fill(unsigned char *buf, size_t len)
 		"eyJ", "eyI", "eyA", "ew", "ey", "e", "e3", "eyJhbGciOiJIUzI1NiJ9", "eyJzdWIiOiIxIn0", ".", "..", ".e",
 		".ey", ".e3", ".ew", " ", "\n", "\"", "=", ":", "_", "-", "a", "Z", "9", "eyJeyJeyJ", "eyJ.eyJ.",
 	};
-	static const char cls[] = "abcXYZ019_-ewy3";
-	size_t i = 0;
 
-	while (i < len) {
-		int k = rand() % 8;
-		if (k == 0) {
-			buf[i++] = (unsigned char)(rand() % 256);
-		} else if (k <= 3) {
-			for (int n = rand() % 14; n-- > 0 && i < len;)
-				buf[i++] = (unsigned char)cls[rand() % (int)(sizeof(cls) - 1)];
-		} else {
-			const char *f = frag[rand() % (int)(sizeof(frag) / sizeof(frag[0]))];
-			for (size_t c = 0; f[c] && i < len; c++)
-				buf[i++] = (unsigned char)f[c];
-		}
-	}
-	return len;
+	return soup_fill(buf, len, frag, (int)(sizeof(frag) / sizeof(frag[0])), "abcXYZ019_-ewy3", 3, 14);
 }
 
 /* The JWT rule's native search says what PCRE2 says, compiled both ways
@@ -343,16 +361,10 @@ static void test_jwt_agrees(void **state)
 	srand(11);
 	for (unsigned round = 0; round < 40000; round++) {
 		size_t len = jwt_fill(buf, 40 + (size_t)rand() % (sizeof(buf) - 40));
-		size_t end = len - (size_t)rand() % 20, ws = (size_t)rand() % (end / 2 + 1);
-		size_t lim = ws + (size_t)rand() % 100, ov[4];
+		size_t end, ws, lim, ov[4];
 		int rc, want;
 
-		if (rand() % 4 == 0) /* every start of the subject */
-			ws = 0, lim = end - 1;
-		if (rand() % 4 == 0) /* one start, as from a keyword */
-			lim = ws;
-		if (lim >= end)
-			lim = end - 1;
+		window_draw(len, 1, &end, &ws, &lim); /* one start: as from a keyword */
 		total++;
 		rc = shape_jwt_search(buf, end, ws, lim, ov);
 		if (rc < 0)
@@ -365,19 +377,7 @@ static void test_jwt_agrees(void **state)
 		if (want != (rc ? 2 : PCRE2_ERROR_NOMATCH) ||
 		    (rc && (pcre2_get_ovector_pointer(md)[0] != ov[0] || pcre2_get_ovector_pointer(md)[1] != ov[1])))
 			fail_msg("round %u: native %d at %zu, PCRE2 without partial %d", round, rc, rc ? ov[0] : 0, want);
-		pcre2_set_offset_limit(mc, lim);
-		want = pcre2_match(re[round & 1], buf, end, ws, PCRE2_PARTIAL_HARD | (round % 5 ? 0 : PCRE2_NO_JIT), md, mc);
-		PCRE2_SIZE *pv = pcre2_get_ovector_pointer(md);
-		if (rc == 0) {
-			if (want != PCRE2_ERROR_NOMATCH)
-				fail_msg("round %u: native no match, PCRE2 %d at %zu", round, want, (size_t)pv[0]);
-			continue;
-		}
-		if (want < 2)
-			fail_msg("round %u: native match at %zu, PCRE2 %d", round, ov[0], want);
-		for (int k = 0; k < 4; k++)
-			assert_int_equal(ov[k], pv[k]);
-		matches++;
+		matches += (size_t)partial_agrees(re[round & 1], buf, end, ws, lim, round % 5 == 0, rc, ov, md, mc, round);
 	}
 	print_message("jwt: %zu of %zu searches native, %zu matches\n", native, total, matches);
 	assert_true(matches >= 500);
