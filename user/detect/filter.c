@@ -23,7 +23,9 @@
  * Words count only as words: at an end of the string or beside a
  * separator ("YOUR_API_KEY", "my-dummy-key"). Inside a run of letters
  * and digits they are chance: a random 40-character secret holds "your"
- * about once in 25 000.
+ * about once in 25 000, and a random 100-character one "xxxx" (either
+ * case) about once in 10 000, so "xxxx" is a word too ("XXXX-XXXX",
+ * "sk_live_xxxx"); eight x's in a row are a run of one character.
  */
 static const struct marker {
 	const char *s;
@@ -32,7 +34,7 @@ static const struct marker {
 	{ "example", 7, 1 }, { "your", 4, 1 }, { "placeholder", 11, 1 }, { "redacted", 8, 1 },
 	{ "changeme", 8, 1 }, { "dummy", 5, 1 }, { "insert", 6, 1 }, { "token_here", 10, 1 },
 	{ "token-here", 10, 1 }, { "key_here", 8, 1 }, { "key-here", 8, 1 },
-	{ "xxxx", 4, 0 }, { "<", 1, 0 }, { ">", 1, 0 }, { "${", 2, 0 }, { "{{", 2, 0 },
+	{ "xxxx", 4, 1 }, { "<", 1, 0 }, { ">", 1, 0 }, { "${", 2, 0 }, { "{{", 2, 0 },
 	{ "****", 4, 0 }, { "....", 4, 0 }, { "0000000", 7, 0 }, { "1234567", 7, 0 },
 };
 #define NMARKERS (sizeof(markers) / sizeof(markers[0]))
