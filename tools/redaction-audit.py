@@ -29,7 +29,8 @@ A hit prints the file, the byte offset, the form and the token's
 fingerprint (sha256:<12 hex>, the one tokenward prints) and the test that
 minted it; never the token. Exit 0 when clean, 1 on any hit, 2 on error.
 """
-import base64, binascii, hashlib, os, re, stat, subprocess, sys, tempfile, urllib.parse
+import base64, binascii, hashlib, io, os, re, stat, subprocess, sys, tempfile, urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 SKIP_PREFIX = "leak-input"
 MIN_FORM = 12        # shorter forms would match by chance
@@ -141,7 +142,7 @@ def grep_fixed(paths, patterns):
     file; grep's matches come back on a pipe and are never printed."""
     r, w = os.pipe()
     proc = subprocess.Popen(
-        ["grep", "-F", "-a", "-o", "-b", "-H", "-Z", "-D", "skip", "--no-messages",
+        ["grep", "-F", "-a", "-o", "-b", "-H", "-Z", "-D", "skip",
          "-f", "/dev/fd/%d" % r, "--"] + paths,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(r,),
         env=dict(os.environ, LC_ALL="C"))
@@ -149,8 +150,7 @@ def grep_fixed(paths, patterns):
     with os.fdopen(w, "wb") as pw:
         pw.write(b"\n".join(patterns) + b"\n")
     out, err = proc.communicate()
-    if proc.returncode not in (0, 1):
-        raise RuntimeError("grep failed (%d): %s" % (proc.returncode, err.decode(errors="replace")[:300]))
+    gone = grep_gone(proc.returncode, err)
     hits = []
     for line in out.split(b"\n"):
         if not line:
@@ -158,25 +158,46 @@ def grep_fixed(paths, patterns):
         path, _, rest = line.partition(b"\0")
         off, _, pat = rest.partition(b":")
         hits.append((path.decode(errors="replace"), int(off), pat))
-    return hits
+    return hits, gone
+
+
+GONE = b": No such file or directory"
+
+
+def grep_gone(rc, err):
+    """The paths grep found gone: removed since the walk (a status file
+    renamed over, a test's last files cleaned up). Each grep reads every
+    file once more, over some seconds, so one can go in between; it can
+    hold nothing then, and is counted. Any other error raises."""
+    gone = []
+    for line in err.splitlines():
+        if line.startswith(b"grep: ") and line.endswith(GONE):
+            p = line[len(b"grep: "):-len(GONE)].decode(errors="replace")
+            if not os.path.lexists(p):
+                gone.append(p)
+                continue
+        raise RuntimeError("grep failed (%d): %s" % (rc, err.decode(errors="replace")[:300]))
+    if rc not in (0, 1) and not gone:
+        raise RuntimeError("grep failed (%d): %s" % (rc, err.decode(errors="replace")[:300]))
+    return gone
 
 
 def search(paths, patterns):
-    """[(path, offset, pattern)], one hit an offset (the longest form
-    found there). grep -F builds its automaton in time and memory that
+    """([(path, offset, pattern)], {paths gone}): one hit an offset (the
+    longest form found there). grep -F builds its automaton in time and memory that
     grow faster than the number of patterns (720k forms: 41 s and some
     5 GB; 40k: under a second), so the patterns are cut into chunks, and
     the chunks' greps run one a CPU at once."""
-    from concurrent.futures import ThreadPoolExecutor
     pchunks = [patterns[i:i + PATTERN_CHUNK] for i in range(0, len(patterns), PATTERN_CHUNK)]
     jobs = [(fc, pc) for fc in argv_chunks(paths) for pc in pchunks]
-    best = {}
+    best, gone = {}, set()
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        for hits in pool.map(lambda j: grep_fixed(*j), jobs):
+        for hits, g in pool.map(lambda j: grep_fixed(*j), jobs):
+            gone.update(g)
             for path, off, pat in hits:
                 if len(pat) > len(best.get((path, off), b"")):
                     best[(path, off)] = pat
-    return [(path, off, pat) for (path, off), pat in sorted(best.items())]
+    return [(path, off, pat) for (path, off), pat in sorted(best.items())], gone
 
 
 def audit(registry, roots, out=sys.stdout):
@@ -190,7 +211,7 @@ def audit(registry, roots, out=sys.stdout):
         for f, name in forms(tok).items():
             where.setdefault(f, (test, tok, name))
     paths = files_under(roots, {os.path.realpath(registry)})
-    hits = search(paths, list(where)) if paths else []
+    hits, gone = search(paths, list(where)) if paths else ([], set())
     byfile = {}
     for path, off, pat in hits:
         byfile.setdefault(path, []).append((off, pat))
@@ -204,8 +225,9 @@ def audit(registry, roots, out=sys.stdout):
     if len(byfile) > MAX_FILES:
         print("... and %d more files with hits" % (len(byfile) - MAX_FILES), file=out)
     nbytes = sum(os.path.getsize(p) for p in paths if os.path.exists(p))
-    print("redaction audit: %d tokens (%d forms) in %d files (%d bytes): %d hits in %d files"
-          % (len(toks), len(where), len(paths), nbytes, len(hits), len(byfile)), file=out)
+    print("redaction audit: %d tokens (%d forms) in %d files (%d bytes): %d hits in %d files%s"
+          % (len(toks), len(where), len(paths), nbytes, len(hits), len(byfile),
+             "; %d removed while searched" % len(gone) if gone else ""), file=out)
     return len(hits)
 
 
@@ -233,7 +255,6 @@ def planted(tok):
 
 def check_planted(reg, d, want, tok):
     """Run the audit over the self-test's tree; [failure] against want."""
-    import io
     fails = []
     buf = io.StringIO()
     n = audit(reg, [os.path.join(d, "logs"), os.path.join(d, "art")], buf)
@@ -259,11 +280,33 @@ def check_planted(reg, d, want, tok):
     return fails
 
 
+def check_gone():
+    """A file gone between the walk and grep is counted, not an error,
+    and the hit in the file beside it still found; a file grep cannot
+    read for another reason is an error."""
+    import secrets
+    fails = []
+    tok = secrets.token_urlsafe(30).encode()
+    with tempfile.TemporaryDirectory(prefix="tw-audit-gone.") as d:
+        here, gone = os.path.join(d, "here"), os.path.join(d, "gone")
+        with open(here, "wb") as f:
+            f.write(b"x " + tok + b"\n")
+        hits, g = search([gone, here], [tok])
+        if [(p, o) for p, o, _ in hits] != [(here, 2)] or g != {gone}:
+            fails.append("a removed file: hits %r, gone %r" % ([(os.path.basename(p), o) for p, o, _ in hits], g))
+        try:
+            search([d], [tok])         # a directory: grep says "Is a directory"
+            fails.append("a path grep cannot read passed as clean")
+        except RuntimeError:
+            pass
+    return fails
+
+
 def self_test():
     """Plant a token in every form in fake artefacts: the audit must report
     each at its offset, skip leak-input/, FIFOs and symlinks, and never
     print the token."""
-    import io, secrets
+    import secrets
     fails = []
     with tempfile.TemporaryDirectory(prefix="tw-audit-selftest.") as d:
         # Reserved characters, and "~~~": at every alignment one '~' makes
@@ -299,6 +342,7 @@ def self_test():
             PATTERN_CHUNK, saved = chunk, PATTERN_CHUNK
             fails += ["(chunks of %d) %s" % (chunk, f) for f in check_planted(reg, d, want, tok)]
             PATTERN_CHUNK = saved
+    fails += check_gone()
     for f in fails:
         print("not ok:", f)
     print("redaction audit self-test: %d plantings, %d failures" % (len(want), len(fails)))

@@ -28,8 +28,8 @@
 # Order: unit, unit-asan, cli, cli-asan, fuzz and the live tests of lane
 # "scoped" side by side (the first five load no BPF; the last watch only
 # their own cgroup; output printed in that order once all are done); then
-# the other live tests, alone; then the audit. The time line gives each tier's time
-# and the wall time.
+# the other live tests, alone; then the audit. The time line gives each
+# tier's time and the wall time.
 #
 # Fuzzing: the libFuzzer targets (BUILD/fuzz/fuzz_*, the Makefile's
 # fuzzing section) run FUZZ_SECONDS each (default 15) when that directory
@@ -236,14 +236,15 @@ run_fuzz() { # DIR: BUILD/fuzz
 [ "$mode" = asan ] && [ -d "$build/asan/tests" ] && run_unit "$build/asan/tests" unit-asan
 # The offline tiers need no BPF and share nothing but the token registry
 # (appended to, one line per write): in a full run, the unit tests, the
-# CLI tier, their sanitized runs and the fuzzers run side by side, each in a subshell that
-# leaves its output and counts in BUILD/test-logs/tier-LABEL.*, printed
-# in order once all are done. The live tests whose monitors watch only
-# their own cgroup (lane "scoped") run beside them, one at a time: they
-# see nothing of the offline tiers but their CPU load, which the suite
-# must bear anyway; two workers share them. The other live tests (lane "host") run alone after
-# them: their monitors watch the whole host, and other tests' files would
-# be theirs. `--live` runs both lanes, one test at a time.
+# CLI tier, their sanitized runs and the fuzzers run side by side, each
+# in a subshell that leaves its output and counts in
+# BUILD/test-logs/tier-LABEL.*, printed in order once all are done. The
+# live tests whose monitors watch only their own cgroup (lane "scoped")
+# run beside them, one at a time: they see nothing of the offline tiers
+# but their CPU load, which the suite must bear anyway; two workers share
+# them. The other live tests (lane "host") run alone after them: their
+# monitors watch the whole host, and other tests' files would be theirs.
+# `--live` runs both lanes, one test at a time.
 tier_run() { # LABEL FUNCTION ARGS...: in a subshell, its counts to files
   local label=$1; shift
   (
