@@ -6,19 +6,32 @@
  */
 #include "io.bpf.h"
 
+/* The fields of a user msghdr a send needs, which lead the struct: one
+ * read of 32 bytes, not of all 56: the sendmmsg chain is among the
+ * deepest stacks under the verifier's 512 (tools/bpf-stack.py). The layout is the
+ * syscall's ABI (struct user_msghdr), so no CO-RE: vmlinux.h's copy is
+ * relocatable and its offsets are not constants to assert on. */
+struct tw_msghdr_head {
+	__u64 name;
+	__u32 namelen;
+	__u32 pad;
+	__u64 iov;
+	__u64 iovlen;
+};
+
 /* Fill the iovec and address fields of @a from a user msghdr. */
 static __always_inline int tw_msghdr_args(struct tw_io_args *a, __u64 umsg)
 {
-	struct user_msghdr m;
+	struct tw_msghdr_head m;
 
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)umsg)) {
 		tw_count_drop(TW_DROP_READ_FAIL);
 		return -1;
 	}
-	a->iov = (__u64)m.msg_iov;
-	a->iovcnt = m.msg_iovlen;
-	a->addr = (__u64)m.msg_name;
-	a->addrlen = m.msg_namelen;
+	a->iov = m.iov;
+	a->iovcnt = m.iovlen;
+	a->addr = m.name;
+	a->addrlen = m.namelen;
 	return 0;
 }
 

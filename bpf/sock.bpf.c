@@ -34,9 +34,9 @@ static __always_inline void tw_unix_addr(struct sock *sk, struct tw_addr *a)
 static __always_inline void tw_inet_addrs(struct sock *sk, struct tw_sock_info *si)
 {
 	struct tw_addr *l = &si->local, *p = &si->peer;
-	char buf[TW_PEEK_MAX];
+	char *buf = tw_peek(sk, TW_SKC_ADDRS_END, 16);
 
-	if (tw_peek(buf, sk, TW_SKC_ADDRS_END, 16))
+	if (!buf)
 		return;
 	si->family = TW_AT(buf, struct sock_common, skc_family, __u16);
 	l->family = p->family = si->family;

@@ -36,18 +36,38 @@ struct tw_sock_ident {
  * Read a kernel struct from its start up to the end of a field at @end_off
  * of @end_size bytes, in ONE bpf_probe_read_kernel(): several fields then
  * cost one helper call instead of one each (~30 ns a call here). Offsets
- * come from CO-RE relocations, constants the verifier knows; @buf holds
- * TW_PEEK_MAX bytes. Returns 0, or -1 when the prefix does not fit or
- * cannot be read.
+ * come from CO-RE relocations, constants the verifier knows. Returns the
+ * bytes, or NULL when the prefix does not fit TW_PEEK_MAX or cannot be
+ * read.
+ *
+ * The bytes live in a per-CPU buffer, not on the stack: 128 bytes in each
+ * of the capture path's frames put the sendmsg program's call chain over
+ * the verifier's 512-byte combined stack on kernels that give tracepoint
+ * programs no private stack (6.18.44 here). The buffer is the caller's
+ * until its next tw_peek(): no caller holds one across another peek or a
+ * call that may peek. Tracepoint programs run on one CPU, unpreempted
+ * (the scratch record relies on the same, bpf/common.bpf.h).
  */
 #define TW_PEEK_MAX 128
-static __always_inline int tw_peek(void *buf, const void *obj, __u32 end_off, __u32 end_size)
-{
-	__u32 n = end_off + end_size;
+struct tw_peek_buf {
+	char b[TW_PEEK_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tw_peek_buf);
+} peek_buf SEC(".maps") __weak;
 
-	if (!obj || n > TW_PEEK_MAX || bpf_probe_read_kernel(buf, n, obj))
-		return -1;
-	return 0;
+static __always_inline char *tw_peek(const void *obj, __u32 end_off, __u32 end_size)
+{
+	__u32 zero = 0, n = end_off + end_size;
+	struct tw_peek_buf *p;
+
+	if (!obj || n > TW_PEEK_MAX || !(p = bpf_map_lookup_elem(&peek_buf, &zero)) ||
+	    bpf_probe_read_kernel(p->b, n, obj))
+		return NULL;
+	return p->b;
 }
 
 #define TW_FOFF(type, field) ((__u32)bpf_core_field_offset(type, field))
@@ -64,10 +84,10 @@ static __always_inline int tw_sock_ident(__u64 file, struct tw_sock_ident *id)
 {
 	struct file *f = (struct file *)file;
 	struct socket *sock = BPF_CORE_READ(f, private_data);
-	char buf[TW_PEEK_MAX];
 	struct sock *sk;
+	char *buf;
 
-	if (tw_peek(buf, sock, TW_FOFF(struct socket, sk), 8))
+	if (!(buf = tw_peek(sock, TW_FOFF(struct socket, sk), 8)))
 		return -1;
 	sk = TW_AT(buf, struct socket, sk, struct sock *);
 	if (!sk)
@@ -112,12 +132,12 @@ static __always_inline __u64 tw_digest_inet(__u16 family, __u32 daddr, __u32 sad
 static __always_inline __u64 tw_sock_digest(const struct tw_sock_ident *id)
 {
 	struct sock *sk = (struct sock *)id->sk;
-	char buf[TW_PEEK_MAX];
 	__u64 *d, *l;
+	char *buf;
 
 	if (id->family == TW_AF_UNIX)
 		return (__u64)BPF_CORE_READ((struct unix_sock *)sk, peer) | 1;
-	if (tw_peek(buf, sk, TW_SKC_ADDRS_END, 16))
+	if (!(buf = tw_peek(sk, TW_SKC_ADDRS_END, 16)))
 		return 0;
 	d = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_daddr));
 	l = (__u64 *)(buf + TW_FOFF(struct sock_common, skc_v6_rcv_saddr));
