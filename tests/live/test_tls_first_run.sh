@@ -86,8 +86,13 @@ run() {
 # caught PID: its plaintext capture with the marker. Either it is in the
 # events by the time a status written after the client's end says so
 # (captures are in the stream before the next status), or it never came.
+# Sets UNPROBED to that status's drops.tls_unprobed (counted in the
+# kernel at the send, so already in it): the count after this trial and
+# before the next, without waiting for another status.
 caught() {
-  tw_wait_status "True" >/dev/null
+  local st
+  st=$(tw_wait_status "True") || return 1
+  UNPROBED=$(printf '%s' "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sensors"]["drops"]["tls_unprobed"])')
   python3 - "$TW_TMP/events.jsonl" "$1" <<'PY'
 import json, sys
 pid = int(sys.argv[2])
@@ -103,15 +108,17 @@ PY
 
 # trials KIND FRESH N: every trial caught or counted; prints the tally.
 trials() {
-  local kind=$1 fresh=$2 n=$3 i pid before after got=0 counted=0 silent=0
+  local kind=$1 fresh=$2 n=$3 i pid before got=0 counted=0 silent=0
+  UNPROBED=$(unprobed)
   for i in $(seq "$n"); do
-    before=$(unprobed)
+    before=$UNPROBED
     pid=$(run "$kind" "$TW_TMP/$kind.$fresh.$i" "$fresh")
     if caught "$pid"; then
       got=$((got + 1))
+    elif [ "$UNPROBED" -gt "$before" ]; then
+      counted=$((counted + 1))
     else
-      after=$(unprobed)
-      if [ "$after" -gt "$before" ]; then counted=$((counted + 1)); else silent=$((silent + 1)); fi
+      silent=$((silent + 1))
     fi
     rm -rf "$TW_TMP/$kind.$fresh.$i"
   done
