@@ -993,35 +993,36 @@ void revoker_close(struct revoker *r)
 
 /* ---- inspection ------------------------------------------------------- */
 
-int revoker_stats(struct revoker *r, cJSON *out)
+/* The queue by state: counts, the oldest pending job's age, attempts. */
+static void stats_queue(struct revoker *r, cJSON *out, int64_t now)
 {
 	sqlite3_stmt *st;
-	int64_t now = wall_ms();
-	cJSON *proc;
+	double attempts = 0;
 
-	pthread_mutex_lock(&r->mu);
 	cJSON_AddNumberToObject(out, "pending", 0);
 	cJSON_AddNumberToObject(out, "done", 0);
 	cJSON_AddNumberToObject(out, "failed", 0);
 	if (sqlite3_prepare_v2(r->db, "SELECT state, COUNT(*), MIN(created_ms), SUM(attempts) "
-			       "FROM revoke_jobs GROUP BY state", -1, &st, NULL) == SQLITE_OK) {
-		double attempts = 0;
+			       "FROM revoke_jobs GROUP BY state", -1, &st, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
 
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *s = (const char *)sqlite3_column_text(st, 0);
-
-			cJSON_ReplaceItemInObject(out, s, cJSON_CreateNumber(sqlite3_column_int64(st, 1)));
-			if (!strcmp(s, "pending"))
-				cJSON_AddNumberToObject(out, "oldest_pending_ms",
-							(double)(now - sqlite3_column_int64(st, 2)));
-			attempts += sqlite3_column_double(st, 3);
-		}
-		cJSON_AddNumberToObject(out, "attempts", attempts);
-		sqlite3_finalize(st);
+		cJSON_ReplaceItemInObject(out, s, cJSON_CreateNumber(sqlite3_column_int64(st, 1)));
+		if (!strcmp(s, "pending"))
+			cJSON_AddNumberToObject(out, "oldest_pending_ms",
+						(double)(now - sqlite3_column_int64(st, 2)));
+		attempts += sqlite3_column_double(st, 3);
 	}
-	cJSON_AddNumberToObject(out, "in_flight", r->ninflight);
-	cJSON_AddNumberToObject(out, "workers", r->nthreads);
-	proc = cJSON_AddObjectToObject(out, "since_start");
+	cJSON_AddNumberToObject(out, "attempts", attempts);
+	sqlite3_finalize(st);
+}
+
+/* What this process did since it started (the queue outlives it). */
+static void stats_since_start(struct revoker *r, cJSON *out)
+{
+	cJSON *proc = cJSON_AddObjectToObject(out, "since_start");
+
 	cJSON_AddNumberToObject(proc, "queued", (double)r->submitted);
 	cJSON_AddNumberToObject(proc, "duplicates", (double)r->duplicates);
 	cJSON_AddNumberToObject(proc, "alerts_only", (double)r->alerts);
@@ -1029,52 +1030,75 @@ int revoker_stats(struct revoker *r, cJSON *out)
 	cJSON_AddNumberToObject(proc, "retries", (double)r->retries);
 	cJSON_AddNumberToObject(proc, "permanent_failures", (double)r->permanent);
 	cJSON_AddNumberToObject(proc, "last_request_ms", r->last_latency_ms);
-	/* from the job's commit to the issuer's confirmation (metrics) */
-	histogram_json(&r->confirm_latency, out, "revoke_latency_seconds");
 	if (r->last_failure[0])
 		cJSON_AddStringToObject(proc, "last_failure", r->last_failure);
-	/* Failed jobs need a human; list the latest few. */
+}
+
+/* Failed jobs need a human; list the latest few. */
+static void stats_failed_jobs(struct revoker *r, cJSON *out)
+{
+	sqlite3_stmt *st;
+	cJSON *arr;
+
 	if (sqlite3_prepare_v2(r->db, "SELECT id, token_sha256, issuer, last_error FROM revoke_jobs "
 			       "WHERE state='failed' ORDER BY updated_ms DESC LIMIT 10", -1, &st,
-			       NULL) == SQLITE_OK) {
-		cJSON *arr = cJSON_AddArrayToObject(out, "failed_jobs");
+			       NULL) != SQLITE_OK)
+		return;
+	arr = cJSON_AddArrayToObject(out, "failed_jobs");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
+		const char *err = (const char *)sqlite3_column_text(st, 3) ?: "";
 
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			cJSON *o = cJSON_CreateObject();
-
-			cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
-			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
-			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
-			cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 3) ?: "");
-			cJSON_AddBoolToObject(o, "rearm_when_configured",
-					      !strcmp((const char *)sqlite3_column_text(st, 3) ?: "",
-						      REVOKE_ERR_UNCONFIGURED));
-			cJSON_AddItemToArray(arr, o);
-		}
-		sqlite3_finalize(st);
+		cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
+		cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
+		cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
+		cJSON_AddStringToObject(o, "error", err);
+		cJSON_AddBoolToObject(o, "rearm_when_configured", !strcmp(err, REVOKE_ERR_UNCONFIGURED));
+		cJSON_AddItemToArray(arr, o);
 	}
-	/* Pending after a failed attempt: not revoked yet, and why. */
+	sqlite3_finalize(st);
+}
+
+/* Pending after a failed attempt: not revoked yet, and why. */
+static void stats_retrying_jobs(struct revoker *r, cJSON *out, int64_t now)
+{
+	sqlite3_stmt *st;
+	cJSON *arr;
+
 	if (sqlite3_prepare_v2(r->db, "SELECT id, token_sha256, issuer, attempts, last_status, last_error, "
 			       "next_attempt_ms FROM revoke_jobs WHERE state='pending' AND attempts > 0 "
-			       "ORDER BY updated_ms DESC LIMIT 10", -1, &st, NULL) == SQLITE_OK) {
-		cJSON *arr = cJSON_AddArrayToObject(out, "retrying_jobs");
+			       "ORDER BY updated_ms DESC LIMIT 10", -1, &st, NULL) != SQLITE_OK)
+		return;
+	arr = cJSON_AddArrayToObject(out, "retrying_jobs");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		cJSON *o = cJSON_CreateObject();
 
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			cJSON *o = cJSON_CreateObject();
-
-			cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
-			cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
-			cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
-			cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 3));
-			if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-				cJSON_AddNumberToObject(o, "last_status", sqlite3_column_int(st, 4));
-			cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 5) ?: "");
-			cJSON_AddNumberToObject(o, "next_attempt_in_ms",
-						(double)(sqlite3_column_int64(st, 6) - now));
-			cJSON_AddItemToArray(arr, o);
-		}
-		sqlite3_finalize(st);
+		cJSON_AddNumberToObject(o, "job", (double)sqlite3_column_int64(st, 0));
+		cJSON_AddStringToObject(o, "token_sha256", (const char *)sqlite3_column_text(st, 1));
+		cJSON_AddStringToObject(o, "issuer", (const char *)sqlite3_column_text(st, 2));
+		cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 3));
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+			cJSON_AddNumberToObject(o, "last_status", sqlite3_column_int(st, 4));
+		cJSON_AddStringToObject(o, "error", (const char *)sqlite3_column_text(st, 5) ?: "");
+		cJSON_AddNumberToObject(o, "next_attempt_in_ms", (double)(sqlite3_column_int64(st, 6) - now));
+		cJSON_AddItemToArray(arr, o);
 	}
+	sqlite3_finalize(st);
+}
+
+int revoker_stats(struct revoker *r, cJSON *out)
+{
+	int64_t now = wall_ms();
+
+	pthread_mutex_lock(&r->mu);
+	stats_queue(r, out, now);
+	cJSON_AddNumberToObject(out, "in_flight", r->ninflight);
+	cJSON_AddNumberToObject(out, "workers", r->nthreads);
+	stats_since_start(r, out);
+	/* from the job's commit to the issuer's confirmation (metrics) */
+	histogram_json(&r->confirm_latency, out, "revoke_latency_seconds");
+	stats_failed_jobs(r, out);
+	stats_retrying_jobs(r, out, now);
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
