@@ -245,15 +245,12 @@ static int parse_run(struct loadctx *c, const yaml_node_t *n, const char *id, co
 	return 0;
 }
 
-static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
+/* The rule's id, first, so that every later message can name the rule. */
+static const char *rule_id(struct loadctx *c, yaml_node_t *m)
 {
 	const char *id = NULL;
 	yaml_node_t *idnode = NULL;
 
-	memset(r, 0, sizeof(*r));
-	if (m->type != YAML_MAPPING_NODE)
-		return fail(c, m, NULL, "a rule must be a mapping");
-	/* The id first, so every later message can name the rule. */
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 		if (scalar(k) && !strcmp(scalar(k), "id")) {
@@ -261,79 +258,101 @@ static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
 			id = scalar(idnode);
 		}
 	}
-	if (!id || !*id)
-		return fail(c, m, NULL, "rule without an 'id'");
+	if (!id || !*id) {
+		fail(c, m, NULL, "rule without an 'id'");
+		return NULL;
+	}
 	for (const char *q = id; *q; q++)
 		if (!(*q == '-' || *q == '_' || *q == '.' || (*q >= '0' && *q <= '9') ||
-		      (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
-			return fail(c, idnode, "?", "id may hold only letters, digits, '-', '_', '.'");
-	r->line = (unsigned)m->start_mark.line + 1;
-	r->max_len = RULE_DEFAULT_MAX_LEN;
-	r->before = RULE_DEFAULT_BEFORE;
-	if (!(r->id = strdup(id)) || !(r->file = strdup(c->file)))
-		goto oom;
-
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k), *sv = scalar(v);
-
-		if (!key)
-			return fail(c, k, id, "keys must be strings");
-		if (!strcmp(key, "id"))
-			continue;
-		if (!strcmp(key, "examples") || !strcmp(key, "negative_examples") || !strcmp(key, "keywords")) {
-			char ***dst = key[0] == 'e' ? &r->examples : key[0] == 'n' ? &r->negatives : &r->keywords;
-			size_t *cnt = key[0] == 'e' ? &r->nexamples : key[0] == 'n' ? &r->nnegatives : &r->nkeywords;
-			if (*dst)
-				return fail(c, k, id, "duplicate key '%s'", key);
-			if (strv_from(c, v, id, key, dst, cnt))
-				return -1;
-			continue;
+		      (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))) {
+			fail(c, idnode, "?", "id may hold only letters, digits, '-', '_', '.'");
+			return NULL;
 		}
-		if (!sv)
-			return fail(c, v, id, "'%s' must be a string", key);
-		if (!strcmp(key, "name")) {
-			if (r->name || !(r->name = strdup(sv)))
-				return r->name ? fail(c, k, id, "duplicate key 'name'") : -1;
-		} else if (!strcmp(key, "pattern")) {
-			if (r->pattern)
-				return fail(c, k, id, "duplicate key 'pattern'");
-			if (check_pattern(c, v, id, sv, r) || !(r->pattern = strdup(sv)))
-				return -1;
-		} else if (!strcmp(key, "checksum")) {
-			int ck = checksum_parse(sv);
-			if (ck < 0)
-				return fail(c, v, id, "unknown checksum '%s' (github_crc32, tokenward_crc32, jwt, none)", sv);
-			r->checksum = ck;
-		} else if (!strcmp(key, "min_entropy")) {
-			char *end;
-			r->min_entropy = strtod(sv, &end);
-			if (end == sv || *end || r->min_entropy < 0 || r->min_entropy > 8)
-				return fail(c, v, id, "min_entropy must be a number of bits per character, 0 to 8");
-		} else if (!strcmp(key, "severity")) {
-			r->severity = 0;
-			for (int s = SEV_LOW; s <= SEV_CRITICAL; s++)
-				if (!strcmp(sv, sev_names[s]))
-					r->severity = s;
-			if (!r->severity)
-				return fail(c, v, id, "severity must be low, medium, high or critical");
-		} else if (!strcmp(key, "generic")) {
-			if (parse_bool(sv, &r->generic))
-				return fail(c, v, id, "generic must be true or false");
-		} else if (!strcmp(key, "max_len")) {
-			if (parse_uint(sv, 8, RULE_MAX_MAX_LEN, &r->max_len))
-				return fail(c, v, id, "max_len must be an integer from 8 to %u", RULE_MAX_MAX_LEN);
-		} else if (!strcmp(key, "before")) {
-			if (parse_uint(sv, 0, 4096, &r->before))
-				return fail(c, v, id, "before must be an integer from 0 to 4096");
-		} else if (!strcmp(key, "run")) {
-			if (parse_run(c, v, id, sv, r))
-				return -1;
-		} else {
-			return fail(c, k, id, "unknown key '%s'", key);
-		}
+	return id;
+}
+
+/* One of the keys whose value is a list of strings. */
+static int rule_list(struct loadctx *c, yaml_node_t *k, yaml_node_t *v, const char *id, const char *key,
+		     struct rule *r)
+{
+	char ***dst = key[0] == 'e' ? &r->examples : key[0] == 'n' ? &r->negatives : &r->keywords;
+	size_t *cnt = key[0] == 'e' ? &r->nexamples : key[0] == 'n' ? &r->nnegatives : &r->nkeywords;
+
+	if (*dst)
+		return fail(c, k, id, "duplicate key '%s'", key);
+	return strv_from(c, v, id, key, dst, cnt) ? -1 : 0;
+}
+
+/* One of the keys whose value is a number, a word or a flag. */
+static int rule_setting(struct loadctx *c, yaml_node_t *k, yaml_node_t *v, const char *id, const char *key,
+			const char *sv, struct rule *r)
+{
+	char *end;
+
+	if (!strcmp(key, "checksum")) {
+		int ck = checksum_parse(sv);
+		if (ck < 0)
+			return fail(c, v, id, "unknown checksum '%s' (github_crc32, tokenward_crc32, jwt, none)", sv);
+		r->checksum = ck;
+	} else if (!strcmp(key, "min_entropy")) {
+		r->min_entropy = strtod(sv, &end);
+		if (end == sv || *end || r->min_entropy < 0 || r->min_entropy > 8)
+			return fail(c, v, id, "min_entropy must be a number of bits per character, 0 to 8");
+	} else if (!strcmp(key, "severity")) {
+		r->severity = 0;
+		for (int s = SEV_LOW; s <= SEV_CRITICAL; s++)
+			if (!strcmp(sv, sev_names[s]))
+				r->severity = s;
+		if (!r->severity)
+			return fail(c, v, id, "severity must be low, medium, high or critical");
+	} else if (!strcmp(key, "generic")) {
+		if (parse_bool(sv, &r->generic))
+			return fail(c, v, id, "generic must be true or false");
+	} else if (!strcmp(key, "max_len")) {
+		if (parse_uint(sv, 8, RULE_MAX_MAX_LEN, &r->max_len))
+			return fail(c, v, id, "max_len must be an integer from 8 to %u", RULE_MAX_MAX_LEN);
+	} else if (!strcmp(key, "before")) {
+		if (parse_uint(sv, 0, 4096, &r->before))
+			return fail(c, v, id, "before must be an integer from 0 to 4096");
+	} else if (!strcmp(key, "run")) {
+		return parse_run(c, v, id, sv, r) ? -1 : 0;
+	} else {
+		return fail(c, k, id, "unknown key '%s'", key);
 	}
+	return 0;
+}
+
+/* One key of a rule and its value. */
+static int rule_key(struct loadctx *c, yaml_node_pair_t *p, const char *id, struct rule *r)
+{
+	yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+	yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+	const char *key = scalar(k), *sv = scalar(v);
+
+	if (!key)
+		return fail(c, k, id, "keys must be strings");
+	if (!strcmp(key, "id"))
+		return 0;
+	if (!strcmp(key, "examples") || !strcmp(key, "negative_examples") || !strcmp(key, "keywords"))
+		return rule_list(c, k, v, id, key, r);
+	if (!sv)
+		return fail(c, v, id, "'%s' must be a string", key);
+	if (!strcmp(key, "name")) {
+		if (r->name || !(r->name = strdup(sv)))
+			return r->name ? fail(c, k, id, "duplicate key 'name'") : -1;
+		return 0;
+	}
+	if (!strcmp(key, "pattern")) {
+		if (r->pattern)
+			return fail(c, k, id, "duplicate key 'pattern'");
+		return check_pattern(c, v, id, sv, r) || !(r->pattern = strdup(sv)) ? -1 : 0;
+	}
+	return rule_setting(c, k, v, id, key, sv, r);
+}
+
+/* What every rule must have, once all its keys are read. */
+static int rule_complete(struct loadctx *c, yaml_node_t *m, const char *id, struct rule *r)
+{
 	if (!r->pattern)
 		return fail(c, m, id, "missing 'pattern'");
 	if (!r->nkeywords)
@@ -344,10 +363,28 @@ static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
 	if (!r->severity)
 		return fail(c, m, id, "missing 'severity'");
 	if (!r->name && !(r->name = strdup(id)))
-		goto oom;
+		return fail(c, m, id, "out of memory");
 	return 0;
-oom:
-	return fail(c, m, id, "out of memory");
+}
+
+static int rule_from_node(struct loadctx *c, yaml_node_t *m, struct rule *r)
+{
+	const char *id;
+
+	memset(r, 0, sizeof(*r));
+	if (m->type != YAML_MAPPING_NODE)
+		return fail(c, m, NULL, "a rule must be a mapping");
+	if (!(id = rule_id(c, m)))
+		return -1;
+	r->line = (unsigned)m->start_mark.line + 1;
+	r->max_len = RULE_DEFAULT_MAX_LEN;
+	r->before = RULE_DEFAULT_BEFORE;
+	if (!(r->id = strdup(id)) || !(r->file = strdup(c->file)))
+		return fail(c, m, id, "out of memory");
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
+		if (rule_key(c, p, id, r))
+			return -1;
+	return rule_complete(c, m, id, r);
 }
 
 static int ruleset_put(struct ruleset *rs, struct rule *r)
@@ -660,100 +697,128 @@ static int sb_twd(struct sbuf *b)
 	return sb_put(b, body, 49);
 }
 
+/* The placeholders that draw their N characters from an alphabet. */
+static const struct {
+	const char *name;
+	const char *alphabet;
+} rand_specs[] = {
+	{ "b62", A_B62 },
+	{ "hex", "0123456789abcdef" },
+	{ "HEX", "0123456789ABCDEF" },
+	{ "lower", "abcdefghijklmnopqrstuvwxyz0123456789" },
+	{ "upper", "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" },
+	{ "b32", "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567" },
+	{ "digits", "0123456789" },
+	{ "b64u", A_B64U },
+	{ "b64", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" },
+};
+
+/* A count of 1 to 100000, the whole string. */
+static int parse_count(const char *s, unsigned long *n)
+{
+	char *end;
+
+	*n = strtoul(s, &end, 10);
+	return *end || *n == 0 || *n > 100000 ? -1 : 0;
+}
+
+/* N base62 characters and their 6-character CRC. */
+static int sb_b62crc(struct sbuf *b, unsigned long n)
+{
+	size_t at = b->n;
+	char ck[7];
+
+	if (sb_rand(b, A_B62, n))
+		return -1;
+	checksum_base62_crc32(b->s + at, n, ck);
+	return sb_put(b, ck, 6);
+}
+
+/* {{rep:C:N}}: the character C, N times. */
+static int sb_rep(struct sbuf *b, const char *arg, char *err, size_t errsz)
+{
+	unsigned long n;
+
+	if (parse_count(arg + 2, &n)) {
+		util_seterr(err, errsz, "bad count in '{{rep:%s}}'", arg);
+		return -EINVAL;
+	}
+	for (unsigned long i = 0; i < n; i++)
+		if (sb_put(b, arg, 1))
+			return -ENOMEM;
+	return 0;
+}
+
+/* One placeholder, {{SPEC}} or {{SPEC:ARG}}, appended to @b: 0, -ENOMEM,
+ * or -EINVAL with @err set. */
+static int expand_one(struct sbuf *b, const char *spec, const char *arg, char *err, size_t errsz)
+{
+	unsigned long n = 0;
+	int r;
+
+	if (arg && strcmp(spec, "jwt") && strcmp(spec, "rep") && strcmp(spec, "lit") && parse_count(arg, &n)) {
+		util_seterr(err, errsz, "bad length in '{{%s:%s}}'", spec, arg);
+		return -EINVAL;
+	}
+	for (size_t i = 0; arg && i < sizeof(rand_specs) / sizeof(rand_specs[0]); i++)
+		if (!strcmp(spec, rand_specs[i].name))
+			return sb_rand(b, rand_specs[i].alphabet, n) ? -ENOMEM : 0;
+	if (!strcmp(spec, "rep") && arg && arg[0] && arg[1] == ':')
+		return sb_rep(b, arg, err, errsz);
+	if (!strcmp(spec, "b62crc") && arg)
+		r = sb_b62crc(b, n);
+	else if (!strcmp(spec, "twd") && !arg)
+		r = sb_twd(b);
+	else if (!strcmp(spec, "jwt"))
+		r = sb_jwt(b, arg ? arg : "JWT", 1);
+	else if (!strcmp(spec, "jwtnoalg") && !arg)
+		r = sb_jwt(b, "JWT", 0);
+	else if (!strcmp(spec, "lit") && arg)
+		r = sb_put(b, arg, strlen(arg));
+	else {
+		util_seterr(err, errsz, "unknown placeholder '{{%s%s%s}}'", spec, arg ? ":" : "", arg ? arg : "");
+		return -EINVAL;
+	}
+	return r ? -ENOMEM : 0;
+}
+
 int rules_expand_example(const char *tmpl, char **out, char *err, size_t errsz)
 {
 	struct sbuf b = { 0 };
 	const char *p = tmpl;
+	int r = sb_put(&b, "", 0) ? -ENOMEM : 0;
 
-	if (sb_put(&b, "", 0))
-		goto oom;
-	while (*p) {
+	while (!r && *p) {
 		const char *open = strstr(p, "{{"), *close;
 		char spec[128], *arg;
-		unsigned long n = 0;
-		int r = 0;
 
 		if (!open) {
-			if (sb_put(&b, p, strlen(p)))
-				goto oom;
+			r = sb_put(&b, p, strlen(p)) ? -ENOMEM : 0;
 			break;
 		}
-		if (sb_put(&b, p, (size_t)(open - p)))
-			goto oom;
+		if (sb_put(&b, p, (size_t)(open - p))) {
+			r = -ENOMEM;
+			break;
+		}
 		close = strstr(open + 2, "}}");
 		if (!close || (size_t)(close - open - 2) >= sizeof(spec)) {
 			util_seterr(err, errsz, "unterminated '{{' in example");
-			goto bad;
+			r = -EINVAL;
+			break;
 		}
 		memcpy(spec, open + 2, (size_t)(close - open - 2));
 		spec[close - open - 2] = 0;
 		p = close + 2;
-		arg = strchr(spec, ':');
-		if (arg)
+		if ((arg = strchr(spec, ':')))
 			*arg++ = 0;
-		if (arg && strcmp(spec, "jwt") && strcmp(spec, "rep") && strcmp(spec, "lit")) {
-			char *end;
-			n = strtoul(arg, &end, 10);
-			if (*end || n == 0 || n > 100000) {
-				util_seterr(err, errsz, "bad length in '{{%s:%s}}'", spec, arg);
-				goto bad;
-			}
-		}
-		if (!strcmp(spec, "b62") && arg)
-			r = sb_rand(&b, A_B62, n);
-		else if (!strcmp(spec, "hex") && arg)
-			r = sb_rand(&b, "0123456789abcdef", n);
-		else if (!strcmp(spec, "HEX") && arg)
-			r = sb_rand(&b, "0123456789ABCDEF", n);
-		else if (!strcmp(spec, "lower") && arg)
-			r = sb_rand(&b, "abcdefghijklmnopqrstuvwxyz0123456789", n);
-		else if (!strcmp(spec, "upper") && arg)
-			r = sb_rand(&b, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", n);
-		else if (!strcmp(spec, "b32") && arg)
-			r = sb_rand(&b, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", n);
-		else if (!strcmp(spec, "digits") && arg)
-			r = sb_rand(&b, "0123456789", n);
-		else if (!strcmp(spec, "b64u") && arg)
-			r = sb_rand(&b, A_B64U, n);
-		else if (!strcmp(spec, "b64") && arg)
-			r = sb_rand(&b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", n);
-		else if (!strcmp(spec, "b62crc") && arg) {
-			size_t at = b.n;
-			char ck[7];
-			r = sb_rand(&b, A_B62, n);
-			if (!r) {
-				checksum_base62_crc32(b.s + at, n, ck);
-				r = sb_put(&b, ck, 6);
-			}
-		} else if (!strcmp(spec, "twd") && !arg)
-			r = sb_twd(&b);
-		else if (!strcmp(spec, "jwt"))
-			r = sb_jwt(&b, arg ? arg : "JWT", 1);
-		else if (!strcmp(spec, "jwtnoalg") && !arg)
-			r = sb_jwt(&b, "JWT", 0);
-		else if (!strcmp(spec, "lit") && arg)
-			r = sb_put(&b, arg, strlen(arg));
-		else if (!strcmp(spec, "rep") && arg && arg[0] && arg[1] == ':') {
-			char *end;
-			n = strtoul(arg + 2, &end, 10);
-			if (*end || n == 0 || n > 100000) {
-				util_seterr(err, errsz, "bad count in '{{rep:%s}}'", arg);
-				goto bad;
-			}
-			for (unsigned long i = 0; i < n && !r; i++)
-				r = sb_put(&b, arg, 1);
-		} else {
-			util_seterr(err, errsz, "unknown placeholder '{{%s%s%s}}'", spec, arg ? ":" : "", arg ? arg : "");
-			goto bad;
-		}
-		if (r)
-			goto oom;
+		r = expand_one(&b, spec, arg, err, errsz);
+	}
+	if (r) {
+		if (r == -ENOMEM)
+			util_seterr(err, errsz, "out of memory");
+		free(b.s);
+		return -1;
 	}
 	*out = b.s;
 	return 0;
-oom:
-	util_seterr(err, errsz, "out of memory");
-bad:
-	free(b.s);
-	return -1;
 }
