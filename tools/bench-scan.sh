@@ -222,6 +222,9 @@ gens = {
   "keywords-mixed-b64": lambda: base64.b64encode("".join(rnd.choice(KW) for _ in range(100)).encode()).decode() + "\n",
   "keywords-mixed-b64-b64": lambda: base64.b64encode(base64.b64encode("".join(rnd.choice(KW) for _ in range(100)).encode())).decode() + "\n",
   "keywords-mixed-percent": lambda: "".join("%%%02X" % c for c in "".join(rnd.choice(KW) for _ in range(50)).encode()) + "\n",
+  # keywords each followed by an escape of a random kind: every line is a
+  # region of every kind, and each view and view of a view holds the soup
+  "keywords-escapes-mixed": lambda: "".join(rnd.choice(KW) + rnd.choice(["%3D", "\\n", "&amp;", "\\u0041", ""]) for _ in range(50)) + "\n",
   "keywords-mixed-json": lambda: '{"m":"' + "".join("\\u%04x" % c for c in "".join(rnd.choice(KW) for _ in range(30)).encode()) + '"}\n',
   "keywords-runs": lambda: "".join(k + rb(rnd.randint(0, 300)) + " " for k in KW),
   "opaque-43": lambda: " ".join(rb(43) for _ in range(200)) + " ",
@@ -254,7 +257,7 @@ for t in planted:
     print(t)
 PY
 }
-ADV_NAMES="${ADV_NAMES:-eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed keywords-mixed-b64 keywords-mixed-b64-b64 keywords-mixed-percent keywords-mixed-json jwt-valid-dense jwt-distinct-dense aws-distinct-dense custom-catastrophic}"
+ADV_NAMES="${ADV_NAMES:-eyJ-run eyJ-spaced eyJ-dotted jwt-shaped jwt-long-header jwt-fragments slack-run openai-run anthropic-run sk-run gitlab-run github-run tokenward-run google-run aws-lookalikes bearer-repeated bearer-long-value keywords-runs opaque-43 keywords-mixed keywords-mixed-b64 keywords-mixed-b64-b64 keywords-mixed-percent keywords-mixed-json keywords-escapes-mixed jwt-valid-dense jwt-distinct-dense aws-distinct-dense custom-catastrophic}"
 mkdir -p "$W/adv" "$W/rules"
 printf 'rules:\n  - id: evil\n    name: catastrophic\n    pattern: %s\n    keywords: [aa]\n    severity: low\n    max_len: 4096\n' "'((?:a|aa)+)b\$'" >"$W/rules/evil.yaml"
 python3 "$root/tests/cli/tokgen.py" opaque | "$TW" ledger register --ledger "$W/adv/ledger.db" --issuer bench \
