@@ -1031,6 +1031,99 @@ static int looks_text(const unsigned char *s, size_t n)
 }
 
 /*
+ * Thirty-two base64 characters of either alphabet, decoded in place: each
+ * 32-bit lane q of the result holds the three bytes quantum q decodes to
+ * in its bytes 2, 1, 0 (first to last; byte 3 is 0). Returns a mask of the
+ * characters in neither alphabet (bit k for p[k]). The sextets by range
+ * compares, then packed as in Mula and Lemire's decoder: pairs to 12 bits
+ * (maddubs), pairs of those to 24 (madd). The bytes stay out of order:
+ * the caller only counts them.
+ */
+__attribute__((target("avx2"), always_inline)) static inline uint32_t b64_dec32_avx2(__m256i v, __m256i *out)
+{
+	/* c in [lo, lo + w) as one signed compare: c - lo - 128 < w - 128 */
+#define IN_RANGE(lo, w) _mm256_cmpgt_epi8(_mm256_set1_epi8((char)((w) - 128)), \
+					  _mm256_add_epi8(v, _mm256_set1_epi8((char)(-(lo) - 128))))
+	const __m256i up = IN_RANGE('A', 26), lo = IN_RANGE('a', 26), dg = IN_RANGE('0', 10);
+#undef IN_RANGE
+	const __m256i s62 = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('+')),
+					    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('-')));
+	const __m256i s63 = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')),
+					    _mm256_cmpeq_epi8(v, _mm256_set1_epi8('_')));
+	__m256i off = _mm256_or_si256(_mm256_and_si256(up, _mm256_set1_epi8(-'A')),
+				      _mm256_or_si256(_mm256_and_si256(lo, _mm256_set1_epi8(26 - 'a')),
+						      _mm256_and_si256(dg, _mm256_set1_epi8(52 - '0'))));
+	__m256i alnum = _mm256_or_si256(up, _mm256_or_si256(lo, dg));
+	__m256i sx = _mm256_or_si256(_mm256_and_si256(_mm256_add_epi8(v, off), alnum),
+				     _mm256_or_si256(_mm256_and_si256(s62, _mm256_set1_epi8(62)),
+						     _mm256_and_si256(s63, _mm256_set1_epi8(63))));
+	uint32_t ok = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(alnum, _mm256_or_si256(s62, s63)));
+
+	*out = _mm256_madd_epi16(_mm256_maddubs_epi16(sx, _mm256_set1_epi32(0x01400140)), _mm256_set1_epi32(0x00011000));
+	return ~ok;
+}
+
+/* Bit k set where byte k of v is one bad_bytes counts. */
+__attribute__((target("avx2"), always_inline)) static inline uint32_t bad_mask_avx2(__m256i v)
+{
+	__m256i ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v); /* v <= 0x1f */
+	__m256i ok = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t')),
+						     _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n'))),
+				     _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')));
+
+	return (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(_mm256_andnot_si256(ok, ctl),
+							      _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f))));
+}
+
+/*
+ * 1 when run_base64 would give 0 for r[0..n) at or before its check of
+ * the first 48 bytes (a character in neither alphabet, or more control
+ * bytes than looks_text lets through), told from its first 64 characters
+ * at once; 0 when it cannot say so (the caller decodes). Most runs of
+ * token-byte soup (keywords back to back) decode to such bytes: each was
+ * decoded byte by byte and then rejected. m: the characters run_base64
+ * decodes (n less its padding and a lone last sextet).
+ */
+__attribute__((target("avx2,popcnt"))) static int b64_rejects_avx2(const unsigned char *r, size_t n, size_t m)
+{
+	size_t q = m < 64 ? m / 4 : 16, o = m >= 64 ? 48 : q * 3 + (m % 4 ? m % 4 - 1 : 0);
+	/* the bytes counted, in b64_dec32_avx2's order: three of each whole
+	 * quantum's lane, and of a partial last quantum its first byte or
+	 * two (lane bytes 2, 1) */
+	uint64_t keep = (q == 16 ? ~0ull : (1ull << 4 * q) - 1) & 0x7777777777777777ull;
+	uint64_t inval, bad;
+	__m256i v0, v1, d0, d1;
+
+	if (q < 16)
+		keep |= (uint64_t)(m % 4 == 3 ? 6 : m % 4 == 2 ? 4 : 0) << 4 * q;
+	if (n >= 64) {
+		v0 = _mm256_loadu_si256((const __m256i *)r);
+		v1 = _mm256_loadu_si256((const __m256i *)(r + 32));
+	} else {
+		unsigned char t[64] = { 0 };
+		memcpy(t, r, n);
+		v0 = _mm256_loadu_si256((const __m256i *)t);
+		v1 = _mm256_loadu_si256((const __m256i *)(t + 32));
+	}
+	if (m < 64) {
+		/* past the m characters 'A', sextet 0, as run_base64's partial
+		 * quantum pads them (only the bytes in keep are counted) */
+		const __m256i idx = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+						     19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+		const __m256i lim = _mm256_set1_epi8((char)m), a = _mm256_set1_epi8('A');
+		v0 = _mm256_blendv_epi8(a, v0, _mm256_cmpgt_epi8(lim, idx));
+		v1 = _mm256_blendv_epi8(a, v1, _mm256_cmpgt_epi8(lim, _mm256_add_epi8(idx, _mm256_set1_epi8(32))));
+	}
+	inval = (uint64_t)b64_dec32_avx2(v0, &d0) | (uint64_t)b64_dec32_avx2(v1, &d1) << 32;
+	if (inval)
+		return 1;
+	bad = ((uint64_t)bad_mask_avx2(d0) | (uint64_t)bad_mask_avx2(d1) << 32) & keep;
+	/* looks_text: bad * 32 <= o; at 48 bytes run_base64 stops there
+	 * only when m >= 64, and else decides at the end on all o */
+	return (size_t)__builtin_popcountll(bad) * 32 > o;
+}
+
+/*
  * Four characters, three bytes a step (the bytes of quantum q map to its
  * sextets 4q, 4q+1, 4q+2: byte k starts in sextet k); the last partial
  * quantum byte by byte. A character outside both alphabets ends it: not
@@ -1047,6 +1140,10 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 		m--;
 	if (m % 4 == 1)
 		m--; /* a lone sextet holds no byte */
+	if (use_avx2 < 0)
+		decode_set_simd(1);
+	if (use_avx2 && b64_rejects_avx2(r, n, m))
+		return 0;
 	for (; i + 4 <= m; i += 4) {
 		int32_t a = val[r[i]], b = val[r[i + 1]], c = val[r[i + 2]], d = val[r[i + 3]];
 		uint32_t q = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;

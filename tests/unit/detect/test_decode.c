@@ -585,6 +585,86 @@ static void test_decode_base64_matches_definition(void **state)
 	}
 }
 
+/* The plain definition of a base64 region's decoding: padding and a lone
+ * last sextet dropped, every character decoded bit by bit; 0 for a
+ * character in neither alphabet, for more control bytes among the first
+ * 48 bytes than looks_text allows (decoding stops there), or among all. */
+static size_t ref_base64(const unsigned char *r, size_t n, unsigned char *out, uint32_t *map)
+{
+	size_t m = n, o = 0, bad = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	while (m && r[m - 1] == '=')
+		m--;
+	if (m % 4 == 1)
+		m--;
+	for (size_t i = 0; i < m; i++) {
+		const char *p = r[i] ? strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", r[i]) : NULL;
+		int v = r[i] == '-' ? 62 : r[i] == '_' ? 63 : p ? (int)(p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") : -1;
+		if (v < 0)
+			return 0;
+		acc = acc << 6 | (uint32_t)v;
+		if ((bits += 6) >= 8) {
+			unsigned char c = (unsigned char)(acc >> (bits -= 8));
+			bad += (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+			map[o] = (uint32_t)(i - 1);
+			out[o++] = c;
+			if (o == 48 && m >= 64 && bad * 32 > 48)
+				return 0;
+		}
+	}
+	map[o] = (uint32_t)n;
+	return bad * 32 <= o ? o : 0;
+}
+
+/* base64 regions as the views meet them: keyword soup, text, control
+ * bytes ("AAAA" is three zeros), both alphabets, padding, a stray byte;
+ * every length to 200. The AVX2 rejection of a region's first 64
+ * characters and the byte-by-byte decoder must both give the plain
+ * definition's answer, and its bytes and map where it keeps the view. */
+static void test_decode_base64_rejects_as_definition(void **state)
+{
+	static const char *const pieces[] = { "eyJ", "ghp_", "sk-", "xoxb-", "AKIA", "twd_", "AIza", "glpat-", "npm_",
+					      "dGhlIHF1aWNr", "IGJyb3du", "AAAA", "AA", "/w", "-_", "+/", "Zm9v", "=",
+					      ".", "7", "Q", "Bearer" };
+	unsigned char in[256], out[256], rout[256];
+	uint32_t map[257], rmap[257];
+	unsigned seed = 11, kept = 0, rejected = 0;
+	(void)state;
+	for (int round = 0; round < 40000; round++) {
+		size_t n = 0, want = (size_t)round % 201;
+		int text = round % 5 == 0;
+		while (n < want) {
+			const char *pc;
+			seed = seed * 1103515245u + 12345u;
+			pc = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			if (text || (pc[0] == '=' && (seed >> 4) % 8) || (pc[0] == '.' && (seed >> 4) % 16))
+				pc = (seed >> 9) & 1 ? "dGhlIHF1aWNr" : "IGJyb3du"; /* text, mostly */
+			for (; *pc && n < want; pc++)
+				in[n++] = (unsigned char)*pc;
+		}
+		if (n && (seed >> 20) % 3 == 0)
+			in[n - 1] = '=';
+		size_t ref = ref_base64(in, n, rout, rmap);
+		/* a copy of exactly n bytes: the sanitizers see a read past it */
+		unsigned char *exact = malloc(n ? n : 1);
+		assert_non_null(exact);
+		memcpy(exact, in, n);
+		for (int simd = 0; simd < 2; simd++) {
+			decode_set_simd(simd);
+			size_t got = decode_run(DECODE_BASE64, exact, n, out, map);
+			if (got != ref || memcmp(out, rout, ref) || (ref && memcmp(map, rmap, (ref + 1) * sizeof(map[0]))))
+				fail_msg("round %d simd %d: %zu bytes of %zu, definition %zu", round, simd, got, n, ref);
+		}
+		free(exact);
+		kept += ref != 0;
+		rejected += ref == 0;
+	}
+	decode_set_simd(1);
+	/* both answers common enough to mean something */
+	assert_true(kept > 4000 && rejected > 4000);
+}
+
 /* A JSON region is the string around its escape: back to an unescaped
  * quote or a newline, on to the next quote or newline not taken by a
  * backslash; checked against those walks byte by byte on random text of
@@ -1243,6 +1323,7 @@ int main(void)
 		cmocka_unit_test(test_find_base64_long_runs),
 		cmocka_unit_test(test_decoders_match_definition),
 		cmocka_unit_test(test_decode_base64_matches_definition),
+		cmocka_unit_test(test_decode_base64_rejects_as_definition),
 		cmocka_unit_test(test_json_region_matches_walk),
 		cmocka_unit_test(test_views_each_encoding),
 		cmocka_unit_test(test_views_nesting_and_depth),
