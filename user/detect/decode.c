@@ -259,6 +259,74 @@ static inline int b64_mix_ok(unsigned mix)
 }
 
 /*
+ * Bit k of *any set where p[k] (k < 64) is a base64 byte, of *up where
+ * it is an upper-case letter. With AVX2, 32 bytes by two nibble lookups
+ * (pshufb): a byte's class is where the bits of its low and its high
+ * nibble's entries meet (bit 0: + /, bit 1: digits, bits 2-3: A-O P-Z,
+ * bit 4: _, bits 5-6: a-o p-z, bit 7: -). Else 16 bytes by range
+ * compares (letters folded with 0x20, which makes no other byte a
+ * lower-case letter).
+ */
+static const unsigned char b64_nib_lo[16] = {
+	2 | 8 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
+	4 | 8 | 32 | 64, 1 | 4 | 32, 4 | 32, 128 | 4 | 32, 4 | 32, 1 | 4 | 16 | 32,
+};
+static const unsigned char b64_nib_hi[16] = { 0, 0, 1 | 128, 2, 4, 8 | 16, 32, 64 };
+
+/* -1 until decode_set_simd (or the first search) sets it. */
+static int use_avx2 = -1;
+
+/*
+ * b64_run_end's first steps with AVX2, 32 bytes a step by the nibble
+ * classes above: the classes' union over the run's bytes is kept as a
+ * vector and turned into mix bits once. *done: the run ended below
+ * e + 32 <= hi (at the returned offset); else the caller goes on from it.
+ * A run of keyword soup is about a hundred bytes: 16 a step with the
+ * mix taken at each was most of a region's finding.
+ */
+__attribute__((target("avx2"))) static size_t b64_run_end_avx2(const unsigned char *p, size_t e, size_t hi,
+								unsigned *mix, int *done)
+{
+	const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_lo));
+	const __m256i hi_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_hi));
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+	__m256i acc = zero;
+	__m128i o;
+	unsigned u;
+
+	*done = 0;
+	for (; e + 32 <= hi; e += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(p + e));
+		__m256i c = _mm256_and_si256(_mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, nib)),
+					     _mm256_shuffle_epi8(hi_t, _mm256_and_si256(_mm256_srli_epi16(v, 4), nib)));
+		uint32_t inv = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, zero));
+
+		if (inv) {
+			const __m256i idx = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+							     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+			unsigned k = (unsigned)__builtin_ctz(inv);
+
+			acc = _mm256_or_si256(acc, _mm256_and_si256(c, _mm256_cmpgt_epi8(_mm256_set1_epi8((char)k), idx)));
+			e += k;
+			*done = 1;
+			break;
+		}
+		acc = _mm256_or_si256(acc, c);
+	}
+	o = _mm_or_si128(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+	o = _mm_or_si128(o, _mm_srli_si128(o, 8));
+	o = _mm_or_si128(o, _mm_srli_si128(o, 4));
+	o = _mm_or_si128(o, _mm_srli_si128(o, 2));
+	o = _mm_or_si128(o, _mm_srli_si128(o, 1));
+	u = (unsigned)_mm_cvtsi128_si32(o) & 0xff;
+	/* the nibble classes to b64_class's bits */
+	*mix |= (u & (4 | 8) ? 1 | 8u : 0) | (u & (32 | 64) ? 1 | 16u : 0) | (u & 2 ? 1u : 0) | (u & 1 ? 2u : 0) |
+		(u & (16 | 128) ? 4u : 0);
+	return e;
+}
+
+/*
  * The end of the run of base64 bytes from p[e] on (not past hi), its
  * classes ORed into *mix (b64_class's bits). Sixteen bytes a step where
  * they fit: hex ids of 32 and 64 characters are measured whole and then
@@ -267,6 +335,15 @@ static inline int b64_mix_ok(unsigned mix)
 static size_t b64_run_end(const unsigned char *p, size_t e, size_t hi, unsigned *mix)
 {
 	const unsigned char *cls = b64_class();
+
+	if (use_avx2 < 0)
+		decode_set_simd(1);
+	if (use_avx2) {
+		int done;
+		e = b64_run_end_avx2(p, e, hi, mix, &done);
+		if (done)
+			return e;
+	}
 #ifdef __SSE2__
 	const __m128i up_lo = _mm_set1_epi8((char)(-'A' - 128)), lo_lo = _mm_set1_epi8((char)(-'a' - 128));
 	const __m128i w26 = _mm_set1_epi8(26 - 128), w10 = _mm_set1_epi8(10 - 128), d_lo = _mm_set1_epi8((char)(-'0' - 128));
@@ -320,22 +397,6 @@ static int b64_try(const unsigned char *p, size_t n, size_t s, size_t *next, siz
 	return 0;
 }
 
-/*
- * Bit k of *any set where p[k] (k < 64) is a base64 byte, of *up where
- * it is an upper-case letter. With AVX2, 32 bytes by two nibble lookups
- * (pshufb): a byte's class is where the bits of its low and its high
- * nibble's entries meet (bit 0: + /, bit 1: digits, bits 2-3: A-O P-Z,
- * bit 4: _, bits 5-6: a-o p-z, bit 7: -). Else 16 bytes by range
- * compares (letters folded with 0x20, which makes no other byte a
- * lower-case letter).
- */
-static const unsigned char b64_nib_lo[16] = {
-	2 | 8 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
-	2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64, 2 | 4 | 8 | 32 | 64,
-	4 | 8 | 32 | 64, 1 | 4 | 32, 4 | 32, 128 | 4 | 32, 4 | 32, 1 | 4 | 16 | 32,
-};
-static const unsigned char b64_nib_hi[16] = { 0, 0, 1 | 128, 2, 4, 8 | 16, 32, 64 };
-
 __attribute__((target("avx2"))) static void b64_masks64_avx2(const unsigned char *p, uint64_t *any, uint64_t *up)
 {
 	const __m256i lo_t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b64_nib_lo));
@@ -387,8 +448,6 @@ static void b64_masks64(const unsigned char *p, int avx2, uint64_t *any, uint64_
 	*any = m;
 	*up = u;
 }
-
-static int use_avx2 = -1;
 
 void decode_set_simd(int on)
 {
