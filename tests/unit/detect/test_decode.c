@@ -665,6 +665,46 @@ static void test_decode_base64_rejects_as_definition(void **state)
 	assert_true(kept > 4000 && rejected > 4000);
 }
 
+/* decode_next_opener against its definition, the first '%', '\\' or '&':
+ * none, one at every place of buffers up to 300 bytes (the AVX2 steps
+ * of 64, the SSE2 steps of 16 and the bytes after them), and many. */
+static void test_next_opener_matches_definition(void **state)
+{
+	static const char openers[] = "%\\&";
+	unsigned char buf[300];
+	unsigned seed = 5;
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)round % 300, want = n;
+		seed = seed * 1103515245u + 12345u;
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)('a' + (i * 7 + seed) % 26);
+		if (round % 4) { /* one opener at a random place, or two */
+			size_t at = n ? (seed >> 8) % n : 0;
+			if (n)
+				buf[at] = (unsigned char)openers[(seed >> 4) % 3];
+			if (n && round % 4 == 3)
+				buf[(at + n / 2) % n] = (unsigned char)openers[(seed >> 6) % 3];
+		}
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] == '%' || buf[i] == '\\' || buf[i] == '&') {
+				want = i;
+				break;
+			}
+		for (int simd = 0; simd < 2; simd++) {
+			decode_set_simd(simd);
+			unsigned char *exact = malloc(n ? n : 1); /* reads past n show under the sanitizers */
+			assert_non_null(exact);
+			memcpy(exact, buf, n);
+			size_t got = decode_next_opener(exact, n);
+			free(exact);
+			if (got != want)
+				fail_msg("round %d simd %d: %zu of %zu, definition %zu", round, simd, got, n, want);
+		}
+	}
+	decode_set_simd(1);
+}
+
 /* A JSON region is the string around its escape: back to an unescaped
  * quote or a newline, on to the next quote or newline not taken by a
  * backslash; checked against those walks byte by byte on random text of
@@ -1324,6 +1364,7 @@ int main(void)
 		cmocka_unit_test(test_decoders_match_definition),
 		cmocka_unit_test(test_decode_base64_matches_definition),
 		cmocka_unit_test(test_decode_base64_rejects_as_definition),
+		cmocka_unit_test(test_next_opener_matches_definition),
 		cmocka_unit_test(test_json_region_matches_walk),
 		cmocka_unit_test(test_views_each_encoding),
 		cmocka_unit_test(test_views_nesting_and_depth),
