@@ -364,6 +364,13 @@ static void test_jwt_agrees(void **state)
 		size_t end, ws, lim, ov[4];
 		int rc, want;
 
+		/* a quarter with no '.': keyword soup, which the search rules
+		 * out at once (jwt_no_dot) where no attempt can read the end */
+		if (round % 4 == 1)
+			for (size_t i = 0; i < len; i++)
+				if (buf[i] == '.')
+					buf[i] = round & 8 ? '_' : ' ';
+
 		window_draw(len, 1, &end, &ws, &lim); /* one start: as from a keyword */
 		total++;
 		rc = shape_jwt_search(buf, end, ws, lim, ov);
