@@ -100,5 +100,9 @@ int shape_bearer_search(const unsigned char *buf, size_t end, size_t ws, size_t 
  */
 int shape_is_jwt(const char *pattern);
 int shape_jwt_search(const unsigned char *buf, size_t end, size_t ws, size_t lim, size_t ov[4]);
+/* 1 when shape_jwt_search(buf, end, ws, to - 1, ...) would answer 0 for
+ * want of a '.', no attempt reading the end (keyword soup); 0: search.
+ * For a search of many starts: to - ws >= 64, to < end. */
+int shape_jwt_no_dot(const unsigned char *buf, size_t end, size_t ws, size_t to);
 
 #endif
