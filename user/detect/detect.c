@@ -914,6 +914,18 @@ static int lead_allows(const struct runcur *lead, const unsigned char *buf, size
 	return ws == 0 || class_end(lead, buf, ws - 1, lim + 1) <= lim;
 }
 
+/* The JWT rule's native search; one of many starts in text with no '.'
+ * (keyword soup) ruled out by a memchr first, not 16 starts a step. Out
+ * of line, as one call: the test inline in search_once made every search
+ * of dense fragments dearer (try_rule's registers). */
+static __attribute__((noinline)) int jwt_search(const unsigned char *buf, size_t we, size_t ws, size_t lim,
+						size_t ov[4])
+{
+	if (lim >= ws + 64 && lim + 1 < we && shape_jwt_no_dot(buf, we, ws, lim + 1))
+		return 0;
+	return shape_jwt_search(buf, we, ws, lim, ov);
+}
+
 /*
  * One search of rule_search's: PCRE2's, or where the rule is the Bearer
  * one, inside the buffer and not cut, the native one when it can answer
@@ -939,14 +951,8 @@ static int search_once(struct detector *d, struct drule *dr, const unsigned char
 		return PCRE2_ERROR_NOMATCH;
 	}
 	if (((dr->bearer && s->we < len) || dr->jwt) && !d->cut && !d->reference) {
-		/* a JWT search of many starts in text with no '.' (keyword
-		 * soup) is ruled out by a memchr, not 16 starts a step */
-		if (dr->jwt && s->lim >= s->ws + 64 && s->lim + 1 < s->we &&
-		    shape_jwt_no_dot(buf, s->we, s->ws, s->lim + 1))
-			rc = 0;
-		else
-			rc = dr->bearer ? shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov)
-					: shape_jwt_search(buf, s->we, s->ws, s->lim, s->ov);
+		rc = dr->bearer ? shape_bearer_search(buf, s->we, s->ws, s->lim, s->ov)
+				: jwt_search(buf, s->we, s->ws, s->lim, s->ov);
 		if (rc >= 0) {
 			d->st.shape_calls++;
 			return rc ? 2 : PCRE2_ERROR_NOMATCH;
