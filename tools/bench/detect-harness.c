@@ -6,9 +6,8 @@
  * (rule, place, length, checksum verdict, SHA-256: never the bytes) and
  * every loss counter, so that two builds can be compared for identical
  * answers.
- *   cc -O2 -Ibuild -Iuser tools/bench/detect-harness.c build/libtokenward.a -lpcre2-8 ...
+ * Built and run under callgrind by tools/bench/detect-icount.sh; by hand:
  *   detect-harness FILE [PIECE_KIB (4096)] [MAX_MIB (all)] [noviews]
- *   valgrind --tool=callgrind --toggle-collect=detector_scan detect-harness ...
  */
 #include <stdio.h>
 #include <stdlib.h>
