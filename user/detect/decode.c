@@ -177,20 +177,30 @@ __attribute__((target("avx2"))) static size_t first_of3_avx2(const unsigned char
 
 static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned char a, unsigned char b, unsigned char c)
 {
+#ifdef __SSE2__
+	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b), cv = _mm_set1_epi8((char)c);
+#define FIRST16(e)                                                                                                   \
+	do {                                                                                                         \
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + (e)));                                             \
+		unsigned m = (unsigned)_mm_movemask_epi8(                                                            \
+			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)), _mm_cmpeq_epi8(v, cv))); \
+		if (m)                                                                                               \
+			return (e) + (size_t)__builtin_ctz(m);                                                       \
+	} while (0)
+
+	/* the first 16 before the long steps: json_region's walk asks from
+	 * each escape for the next, a few bytes on in a string of \u escapes */
+	if (e + 16 <= hi) {
+		FIRST16(e);
+		e += 16;
+	}
 	if (use_avx2 < 0)
 		decode_set_simd(1);
 	if (use_avx2 && hi - e >= 64)
 		e = first_of3_avx2(p, e, hi, a, b, c);
-#ifdef __SSE2__
-	const __m128i av = _mm_set1_epi8((char)a), bv = _mm_set1_epi8((char)b), cv = _mm_set1_epi8((char)c);
-
-	for (; e + 16 <= hi; e += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + e));
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, av), _mm_cmpeq_epi8(v, bv)), _mm_cmpeq_epi8(v, cv)));
-		if (m)
-			return e + (size_t)__builtin_ctz(m);
-	}
+	for (; e + 16 <= hi; e += 16)
+		FIRST16(e);
+#undef FIRST16
 #endif
 	for (; e < hi; e++)
 		if (p[e] == a || p[e] == b || p[e] == c)
