@@ -7,10 +7,10 @@
 #include "io.bpf.h"
 
 /* The fields of a user msghdr a send needs, which lead the struct: one
- * read of 32 bytes, not of all 56: the sendmmsg chain is among the
- * deepest stacks under the verifier's 512 (tools/bpf-stack.py). The layout is the
- * syscall's ABI (struct user_msghdr), so no CO-RE: vmlinux.h's copy is
- * relocatable and its offsets are not constants to assert on. */
+ * read of 32 bytes, not of all 56, as the sendmmsg chain is among the
+ * deepest stacks under the verifier's 512 (tools/bpf-stack.py). The
+ * layout is the syscall's ABI (struct user_msghdr), so no CO-RE:
+ * vmlinux.h's copy is relocatable, its offsets no constants to assert. */
 struct tw_msghdr_head {
 	__u64 name;
 	__u32 namelen;
