@@ -148,8 +148,15 @@ static size_t last_of2(const unsigned char *p, size_t lo, size_t s, unsigned cha
 	return SIZE_MAX;
 }
 
-/* The first byte in p[e..hi) that is a, b or c, or hi; sixteen bytes a step. */
 static int use_avx2 = -1; /* -1 until decode_set_simd (or the first search) sets it */
+
+/* Whether to take the AVX2 paths; the CPU is asked on the first call. */
+static inline int avx2_on(void)
+{
+	if (use_avx2 < 0)
+		decode_set_simd(1);
+	return use_avx2;
+}
 
 /* first_of3's long stretches with AVX2, 64 bytes a step: every raw buffer
  * is searched for an escape's opener whole (decode_next_opener), and most
@@ -175,6 +182,8 @@ __attribute__((target("avx2"))) static size_t first_of3_avx2(const unsigned char
 	return e;
 }
 
+/* The first byte in p[e..hi) that is a, b or c, or hi; sixteen bytes a
+ * step, 64 with AVX2 past the first sixteen. */
 static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned char a, unsigned char b, unsigned char c)
 {
 #ifdef __SSE2__
@@ -194,9 +203,7 @@ static size_t first_of3(const unsigned char *p, size_t e, size_t hi, unsigned ch
 		FIRST16(e);
 		e += 16;
 	}
-	if (use_avx2 < 0)
-		decode_set_simd(1);
-	if (use_avx2 && hi - e >= 64)
+	if (hi - e >= 64 && avx2_on())
 		e = first_of3_avx2(p, e, hi, a, b, c);
 	for (; e + 16 <= hi; e += 16)
 		FIRST16(e);
@@ -524,21 +531,19 @@ static int find_base64(const unsigned char *p, size_t n, size_t from, size_t *a,
 {
 	size_t i = from, carry = 0, s; /* carry: base64 bytes just before i, counted from from */
 	int carry_up = 0;              /* an upper-case letter among them */
-
-	if (use_avx2 < 0)
-		decode_set_simd(1);
+	const int avx2 = avx2_on();
 	while (i < n) {
 		uint64_t m, u, y;
 		unsigned lead, off, end;
 
 		if (i + 64 <= n) {
-			b64_masks64(p + i, use_avx2, &m, &u);
+			b64_masks64(p + i, avx2, &m, &u);
 		} else {
 			/* the last bytes (most of a short view), padded with
 			 * zeros, which are not base64 */
 			unsigned char t[64] = { 0 };
 			memcpy(t, p + i, n - i);
-			b64_masks64(t, use_avx2, &m, &u);
+			b64_masks64(t, avx2, &m, &u);
 		}
 		lead = ~m ? (unsigned)__builtin_ctzll(~m) : 64;
 		if (carry + lead >= DECODE_B64_MIN) {
@@ -1237,9 +1242,7 @@ static size_t run_base64(const unsigned char *r, size_t n, unsigned char *out, u
 		m--;
 	if (m % 4 == 1)
 		m--; /* a lone sextet holds no byte */
-	if (use_avx2 < 0)
-		decode_set_simd(1);
-	if (use_avx2 && b64_rejects_avx2(r, n, m))
+	if (avx2_on() && b64_rejects_avx2(r, n, m))
 		return 0;
 	for (; i + 4 <= m; i += 4) {
 		int32_t a = val[r[i]], b = val[r[i + 1]], c = val[r[i + 2]], d = val[r[i + 3]];
